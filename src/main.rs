@@ -1,0 +1,5 @@
+//! The `lwsplan` binary: all logic lives in the library's `cli` module.
+
+fn main() -> std::process::ExitCode {
+    lwsplan::cli::main()
+}

@@ -1,0 +1,169 @@
+//! KV cache: bytes per token per GPU and the block size vLLM pages it in.
+//!
+//! Page size per layer and block (`vllm/v1/kv_cache_interface.py` @
+//! 001cabc1be16a59a70d720ed61a13b678c060a18):
+//! - full attention: `2 × block_size × kv_heads_per_rank × head_size × dtype_bytes`, with
+//!   `kv_heads_per_rank = max(1, kv_heads / tp)` (`vllm/config/model.py`
+//!   `get_num_kv_heads` @ 18ec6629253632af0a384f2ffbb8c6b28af322e7);
+//! - MLA: `block_size × (kv_lora_rank + qk_rope_head_dim) × dtype_bytes`: one latent per token,
+//!   no factor 2, and the same on every TP rank (MLA decodes as MQA with one KV head).
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{Attention, HardwareProfile, ModelProfile};
+
+/// `--kv-cache-dtype`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KvCacheDtype {
+    /// The model's dtype (`torch_dtype`; BF16 → 2 bytes).
+    #[default]
+    Auto,
+    /// FP8 (e4m3): 1 byte, half the memory of BF16.
+    Fp8,
+}
+
+impl KvCacheDtype {
+    /// Bytes per cached element for this model.
+    pub fn bytes(self, model: &ModelProfile) -> u64 {
+        match self {
+            KvCacheDtype::Auto => model.torch_dtype.bytes(),
+            KvCacheDtype::Fp8 => 1,
+        }
+    }
+
+    /// The flag value, as vLLM spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KvCacheDtype::Auto => "auto",
+            KvCacheDtype::Fp8 => "fp8",
+        }
+    }
+}
+
+/// KV heads one TP rank stores: `max(1, kv_heads / tp)`; MLA stores one latent "head".
+pub fn kv_heads_per_rank(model: &ModelProfile, tp: u64) -> u64 {
+    match &model.attention {
+        Attention::Gqa {
+            num_key_value_heads,
+            ..
+        } => (num_key_value_heads / tp).max(1),
+        Attention::Mla { .. } => 1,
+    }
+}
+
+/// Bytes one token takes in one layer's KV cache on one GPU.
+pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDtype) -> u64 {
+    let elem = dtype.bytes(model);
+    match &model.attention {
+        Attention::Gqa { head_dim, .. } => 2 * kv_heads_per_rank(model, tp) * head_dim * elem,
+        Attention::Mla {
+            kv_lora_rank,
+            qk_rope_head_dim,
+            ..
+        } => (kv_lora_rank + qk_rope_head_dim) * elem,
+    }
+}
+
+/// The KV block size vLLM picks on this GPU (`vllm/platforms/cuda.py` @
+/// 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA forces 64 with FlashMLA on
+/// Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA falls back to Triton MLA,
+/// which keeps 16 (inferred from the backend priority list; unverified).
+pub fn block_size(model: &ModelProfile, hardware: &HardwareProfile) -> u64 {
+    match (&model.attention, hardware.gpu.sm()) {
+        (Attention::Mla { .. }, sm) if sm >= 100 => 128,
+        (Attention::Mla { .. }, sm) if sm >= 90 => 64,
+        _ => 16,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+    use crate::plan::layout::pp_partition;
+
+    /// Expected per-GPU KV bytes per token on the stage with the most layers, for every built-in
+    /// model at TP 1..16 and PP 1..4, derived by hand from the formulas in the module doc:
+    /// - DeepSeek-R1 (MLA, BF16): 576 × 2 = 1,152 B per layer on every rank; 61 layers split
+    ///   31/30, 21/20/20, 16/15/15/15 → most layers 61, 31, 21, 16.
+    /// - Llama 3.1 (8 KV heads, head_dim 128, BF16): 2 × max(1, 8/TP) × 128 × 2 per layer:
+    ///   4,096 B at TP1, 2,048 at TP2, 1,024 at TP4, 512 at TP8 and TP16 (heads replicated).
+    ///   Layers 126 → 63, 42, 32; 80 → 40, 27, 20; 32 → 16, 11, 8.
+    #[test]
+    fn bytes_per_token_match_vllm_for_every_builtin_model() {
+        let catalog = Catalog::builtin().unwrap();
+        let max_layers =
+            |m: &ModelProfile, pp| *pp_partition(m.num_hidden_layers, pp).iter().max().unwrap();
+        type PerLayer = fn(u64) -> u64;
+        let expected: [(&str, [u64; 4], PerLayer); 4] = [
+            ("deepseek-r1", [61, 31, 21, 16], |_| 1152),
+            (
+                "llama-3.1-405b-instruct",
+                [126, 63, 42, 32],
+                llama_per_layer_fn,
+            ),
+            (
+                "llama-3.1-70b-instruct",
+                [80, 40, 27, 20],
+                llama_per_layer_fn,
+            ),
+            ("llama-3.1-8b-instruct", [32, 16, 11, 8], llama_per_layer_fn),
+        ];
+        fn llama_per_layer_fn(tp: u64) -> u64 {
+            match tp {
+                1 => 4096,
+                2 => 2048,
+                4 => 1024,
+                _ => 512,
+            }
+        }
+        for (id, layers_by_pp, per_layer) in expected {
+            let model = catalog.model(id).unwrap();
+            for tp in [1, 2, 4, 8, 16] {
+                for pp in 1..=4u64 {
+                    let layers = max_layers(model, pp);
+                    assert_eq!(layers, layers_by_pp[pp as usize - 1], "{id} pp{pp}");
+                    let got = bytes_per_token_per_layer(model, tp, KvCacheDtype::Auto) * layers;
+                    assert_eq!(got, per_layer(tp) * layers, "{id} tp{tp} pp{pp}");
+                    let fp8 = bytes_per_token_per_layer(model, tp, KvCacheDtype::Fp8) * layers;
+                    assert_eq!(fp8 * 2, got, "FP8 KV halves {id} tp{tp} pp{pp}");
+                }
+            }
+        }
+        // The worked figures of ../shared/reference/vllm-sizing.md §9.
+        let r1 = catalog.model("deepseek-r1").unwrap();
+        assert_eq!(
+            bytes_per_token_per_layer(r1, 8, KvCacheDtype::Auto) * 61,
+            70_272
+        );
+        let l405 = catalog.model("llama-3.1-405b-instruct").unwrap();
+        assert_eq!(
+            bytes_per_token_per_layer(l405, 8, KvCacheDtype::Auto) * 126,
+            64_512
+        );
+        assert_eq!(
+            bytes_per_token_per_layer(l405, 8, KvCacheDtype::Auto) * 63,
+            32_256
+        );
+    }
+
+    #[test]
+    fn mla_block_size_follows_the_attention_backend() {
+        let catalog = Catalog::builtin().unwrap();
+        let r1 = catalog.model("deepseek-r1").unwrap();
+        let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
+        for (hw, mla, gqa) in [
+            ("h100-80gb", 64, 16),
+            ("h200-141gb", 64, 16),
+            ("a100-80gb", 16, 16),
+            ("l4", 16, 16),
+        ] {
+            let hw = catalog.hardware(hw).unwrap();
+            assert_eq!(block_size(r1, hw), mla, "{}", hw.id);
+            assert_eq!(block_size(llama, hw), gqa, "{}", hw.id);
+        }
+    }
+}

@@ -1,0 +1,846 @@
+//! The planner: from a model and a GPU node type to a parallel layout whose memory vLLM accepts.
+//!
+//! It is pure (no I/O, no Kubernetes): [`Planner::plan`] enumerates tensor × pipeline layouts,
+//! rejects the ones vLLM would refuse — with vLLM's own reason — sizes every pipeline stage's
+//! memory as vLLM accounts for it, and picks the cheapest layout that serves. The result,
+//! [`Plan`], is one serializable value: the `plan` table and `--format json` are two views of it.
+//!
+//! ```
+//! use lwsplan::{Catalog, PlanOptions, Planner};
+//!
+//! let catalog = Catalog::builtin()?;
+//! let plan = Planner::new(
+//!     catalog.model("deepseek-r1")?,
+//!     catalog.hardware("h100-80gb")?,
+//! )
+//! .plan(&PlanOptions::default())?;
+//! assert_eq!((plan.tensor_parallel_size, plan.pipeline_parallel_size), (8, 2));
+//! assert_eq!(plan.nodes, 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod kv;
+mod layout;
+mod reserve;
+mod rules;
+mod table;
+mod weights;
+
+pub use kv::{KvCacheDtype, block_size, bytes_per_token_per_layer, kv_heads_per_rank};
+pub use layout::{Layout, pp_partition};
+pub use reserve::{Launcher, Reserve, Shm};
+pub use rules::Rejection;
+pub use weights::{parameters, weight_bytes};
+
+use serde::{Deserialize, Serialize};
+
+use crate::profile::{HardwareProfile, ModelProfile, Quantization};
+use crate::units::gib;
+
+/// The most nodes a plan may use; a model that needs more is refused rather than searched for.
+pub const MAX_NODES: u64 = 64;
+/// vLLM's default `--gpu-memory-utilization` (`vllm/config/cache.py`).
+pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
+/// Upper bound on forced parallel sizes and lengths, far above real deployments.
+const MAX_PARALLEL: u64 = 4096;
+
+/// `--max-model-len`: a fixed length, or the longest that serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxModelLen {
+    /// The model's full context when one such sequence fits, else the longest that fits.
+    #[default]
+    Auto,
+    /// Exactly this many tokens; a layout that cannot hold one such sequence is rejected.
+    Tokens(u64),
+}
+
+impl std::str::FromStr for MaxModelLen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            return Ok(MaxModelLen::Auto);
+        }
+        match s.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!(
+                "`{s}` is neither `auto` nor a positive number of tokens"
+            )),
+            Ok(n) => Ok(MaxModelLen::Tokens(n)),
+        }
+    }
+}
+
+impl Serialize for MaxModelLen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxModelLen::Auto => s.serialize_str("auto"),
+            MaxModelLen::Tokens(n) => s.serialize_u64(*n),
+        }
+    }
+}
+
+/// What the planner may choose and what it must respect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanOptions {
+    /// `--gpu-memory-utilization`: the fraction of each GPU's memory vLLM may use, in (0, 1].
+    pub gpu_memory_utilization: f64,
+    /// `--kv-cache-dtype`.
+    pub kv_cache_dtype: KvCacheDtype,
+    /// `--max-model-len`.
+    pub max_model_len: MaxModelLen,
+    /// GPUs per node, overriding the hardware profile's.
+    pub gpus_per_node: Option<u64>,
+    /// A fixed node count.
+    pub nodes: Option<u64>,
+    /// A fixed `--tensor-parallel-size`; may exceed a node's GPUs (TP then spans nodes).
+    pub tensor_parallel_size: Option<u64>,
+    /// A fixed `--pipeline-parallel-size`.
+    pub pipeline_parallel_size: Option<u64>,
+    /// How the group starts vLLM; decides what shares `/dev/shm`.
+    pub launcher: Launcher,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            kv_cache_dtype: KvCacheDtype::Auto,
+            max_model_len: MaxModelLen::Auto,
+            gpus_per_node: None,
+            nodes: None,
+            tensor_parallel_size: None,
+            pipeline_parallel_size: None,
+            launcher: Launcher::Native,
+        }
+    }
+}
+
+/// One pipeline stage, sized per GPU (every TP rank of a stage holds the same).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Stage {
+    /// Stage index, 0-based (`pp_rank`).
+    pub index: u64,
+    /// Decoder layers this stage holds.
+    pub layers: u64,
+    /// Index of its first layer.
+    pub first_layer: u64,
+    /// Weights one GPU of this stage loads.
+    pub weight_bytes_per_gpu: u64,
+    /// Activation, non-torch and CUDA-graph memory held back from the KV cache.
+    pub reserve: Reserve,
+    /// Budget left for the KV cache: utilization × GPU memory − weights − reserve.
+    pub kv_cache_available_bytes_per_gpu: u64,
+    /// KV cache vLLM allocates: the group's block count × this stage's bytes per block.
+    pub kv_cache_bytes_per_gpu: u64,
+    /// KV bytes one token takes on one GPU of this stage (all its layers).
+    pub kv_cache_bytes_per_token: u64,
+    /// Blocks this stage alone could hold; the group uses the smallest over stages.
+    pub kv_cache_blocks: u64,
+}
+
+/// Why `max_model_len` has its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxModelLenSource {
+    /// Given with `--max-model-len`.
+    Requested,
+    /// `auto`, and the model's full context fits.
+    FullContext,
+    /// `auto`, the full context does not fit: the longest that does.
+    LongestThatFits,
+}
+
+/// A layout the planner considered, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Alternative {
+    /// The layout.
+    pub layout: Layout,
+    /// `chosen`, `fits` or `rejected`.
+    pub verdict: Verdict,
+    /// Why it lost, or why it was rejected; empty for the chosen one.
+    pub reason: String,
+    /// KV capacity in tokens, for layouts that fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_cache_tokens: Option<u64>,
+}
+
+/// The fate of a considered layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The plan's layout.
+    Chosen,
+    /// Fits, but another layout ranks higher.
+    Fits,
+    /// vLLM would refuse it, or it does not fit.
+    Rejected,
+}
+
+/// A deployable plan: layout, memory per stage, KV capacity, context length and shm size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Plan {
+    /// Model profile id.
+    pub model: String,
+    /// What `vllm serve` loads (the Hugging Face repository).
+    pub model_repo: String,
+    /// Hardware profile id.
+    pub hardware: String,
+    /// NVML name of the GPU.
+    pub gpu_name: String,
+    /// `--tensor-parallel-size`.
+    pub tensor_parallel_size: u64,
+    /// `--pipeline-parallel-size`.
+    pub pipeline_parallel_size: u64,
+    /// Nodes = pods per LWS group (`size`).
+    pub nodes: u64,
+    /// GPUs each pod requests (`nvidia.com/gpu`).
+    pub gpus_per_node: u64,
+    /// GPUs in the group: TP × PP.
+    pub total_gpus: u64,
+    /// CUDA-reported memory of one GPU.
+    pub gpu_memory_bytes: u64,
+    /// `--gpu-memory-utilization`.
+    pub gpu_memory_utilization: f64,
+    /// utilization × GPU memory: what vLLM may use on each GPU.
+    pub budget_bytes_per_gpu: u64,
+    /// Parameters vLLM loads by default (no MTP or draft layers).
+    pub parameters: u64,
+    /// The weights as loaded, each tensor once: comparable with the checkpoint size.
+    pub weight_bytes: u64,
+    /// The most weight bytes any one pod loads: what its startup time scales with.
+    pub max_weight_bytes_per_pod: u64,
+    /// `--kv-cache-dtype`.
+    pub kv_cache_dtype: KvCacheDtype,
+    /// KV block size in tokens, as vLLM picks it on this GPU.
+    pub block_size: u64,
+    /// KV bytes per token per GPU on the limiting stage.
+    pub kv_cache_bytes_per_token: u64,
+    /// KV blocks of the group (the smallest over stages).
+    pub kv_cache_blocks: u64,
+    /// KV capacity in tokens: blocks × block size.
+    pub kv_cache_tokens: u64,
+    /// `--max-model-len`.
+    pub max_model_len: u64,
+    /// Why `max_model_len` has its value.
+    pub max_model_len_source: MaxModelLenSource,
+    /// How many `max_model_len` sequences fit at once (vLLM's "Maximum concurrency").
+    pub max_concurrency: f64,
+    /// The pipeline stages.
+    pub stages: Vec<Stage>,
+    /// How the group starts vLLM.
+    pub launcher: Launcher,
+    /// `/dev/shm` size for each pod.
+    pub shm_size_bytes: u64,
+    /// What the `/dev/shm` size is made of.
+    pub shm: Shm,
+    /// Flags `vllm serve` needs beyond the model and the parallel sizes, in order.
+    pub vllm_args: Vec<String>,
+    /// Things the user should know: reduced context, forced layouts, untested paths.
+    pub notes: Vec<String>,
+    /// Layouts considered, best first.
+    pub alternatives: Vec<Alternative>,
+}
+
+/// Why no plan could be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// An option is out of range.
+    #[error("{option}: {message}")]
+    InvalidOption {
+        /// The option, as the CLI spells it.
+        option: &'static str,
+        /// What is wrong and what is accepted.
+        message: String,
+    },
+    /// `--max-model-len` exceeds what the model accepts.
+    #[error(
+        "--max-model-len {requested} is greater than the derived max_model_len \
+         (max_position_embeddings={max_position_embeddings} in {model}'s config.json); \
+         vLLM refuses it. Use at most {max_position_embeddings}, or `auto`"
+    )]
+    MaxModelLenTooLong {
+        /// Requested length.
+        requested: u64,
+        /// The model's limit.
+        max_position_embeddings: u64,
+        /// Model id.
+        model: String,
+    },
+    /// No layout within the constraints fits.
+    #[error("{0}")]
+    Infeasible(String),
+}
+
+/// Plans one model on one hardware profile.
+#[derive(Debug, Clone, Copy)]
+pub struct Planner<'a> {
+    model: &'a ModelProfile,
+    hardware: &'a HardwareProfile,
+}
+
+/// A layout that fits, with everything needed to rank it and build the plan.
+#[derive(Debug, Clone)]
+struct Fit {
+    layout: Layout,
+    stages: Vec<Stage>,
+    blocks: u64,
+    max_model_len: u64,
+    source: MaxModelLenSource,
+}
+
+impl Fit {
+    fn kv_tokens(&self, block: u64) -> u64 {
+        self.blocks * block
+    }
+}
+
+impl<'a> Planner<'a> {
+    /// A planner for this model on this hardware.
+    pub fn new(model: &'a ModelProfile, hardware: &'a HardwareProfile) -> Self {
+        Planner { model, hardware }
+    }
+
+    /// Finds the best layout under `options`, or says why none fits and what would.
+    pub fn plan(&self, options: &PlanOptions) -> Result<Plan, PlanError> {
+        self.check_options(options)?;
+        let gpus_per_node = options.gpus_per_node.unwrap_or(self.hardware.node.gpus);
+        let block = block_size(self.model, self.hardware);
+        let mut fits: Vec<Fit> = Vec::new();
+        let mut rejected: Vec<(Layout, Rejection)> = Vec::new();
+        for layout in self.candidates(options, gpus_per_node, &mut rejected) {
+            match self.evaluate(layout, options, block) {
+                Ok(fit) => fits.push(fit),
+                Err(rejection) => rejected.push((layout, rejection)),
+            }
+        }
+        let auto = options.max_model_len == MaxModelLen::Auto;
+        fits.sort_by_key(|f| rank_key(f, auto, block));
+        let Some(best) = fits.first().cloned() else {
+            return Err(self.infeasible(options, gpus_per_node, &rejected));
+        };
+        let mut notes = self.notes(&best, options);
+        if is_forced(options) {
+            let free = self.plan(&PlanOptions {
+                nodes: None,
+                tensor_parallel_size: None,
+                pipeline_parallel_size: None,
+                ..options.clone()
+            });
+            if let Ok(free) = free
+                && (free.total_gpus, free.nodes) < (best.layout.gpus(), best.layout.nodes)
+            {
+                notes.push(format!(
+                    "the forced layout uses {} GPUs on {} node(s); the smallest that fits is TP {} × PP {} \
+                     on {} node(s) ({} GPUs): the margin buys {} more KV tokens",
+                    best.layout.gpus(),
+                    best.layout.nodes,
+                    free.tensor_parallel_size,
+                    free.pipeline_parallel_size,
+                    free.nodes,
+                    free.total_gpus,
+                    best.kv_tokens(block).saturating_sub(free.kv_cache_tokens),
+                ));
+            }
+        }
+        let alternatives = alternatives(&fits, &rejected, &best, auto, block);
+        Ok(self.assemble(best, options, block, notes, alternatives))
+    }
+
+    fn check_options(&self, options: &PlanOptions) -> Result<(), PlanError> {
+        let u = options.gpu_memory_utilization;
+        if !(u > 0.0 && u <= 1.0) {
+            return Err(PlanError::InvalidOption {
+                option: "--gpu-memory-utilization",
+                message: format!("{u} is outside (0, 1]; vLLM's default is 0.9"),
+            });
+        }
+        let sizes = [
+            ("--gpus-per-node", options.gpus_per_node),
+            ("--nodes", options.nodes),
+            ("--tensor-parallel-size", options.tensor_parallel_size),
+            ("--pipeline-parallel-size", options.pipeline_parallel_size),
+        ];
+        for (option, value) in sizes {
+            if let Some(v) = value
+                && !(1..=MAX_PARALLEL).contains(&v)
+            {
+                return Err(PlanError::InvalidOption {
+                    option,
+                    message: format!("{v} is outside 1..={MAX_PARALLEL}"),
+                });
+            }
+        }
+        if let Some(nodes) = options.nodes
+            && nodes > MAX_NODES
+        {
+            return Err(PlanError::InvalidOption {
+                option: "--nodes",
+                message: format!("{nodes} is more than the {MAX_NODES} nodes lwsplan plans for"),
+            });
+        }
+        if let MaxModelLen::Tokens(n) = options.max_model_len
+            && n > self.model.max_position_embeddings
+        {
+            return Err(PlanError::MaxModelLenTooLong {
+                requested: n,
+                max_position_embeddings: self.model.max_position_embeddings,
+                model: self.model.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Layouts to evaluate: TP within a node (divisors of its GPU count) unless forced, every
+    /// PP up to the layer count, only whole-node shapes past one node, at most [`MAX_NODES`].
+    fn candidates(
+        &self,
+        options: &PlanOptions,
+        gpus_per_node: u64,
+        rejected: &mut Vec<(Layout, Rejection)>,
+    ) -> Vec<Layout> {
+        let tps: Vec<u64> = match options.tensor_parallel_size {
+            Some(tp) => vec![tp],
+            None => (1..=gpus_per_node)
+                .filter(|t| gpus_per_node.is_multiple_of(*t))
+                .collect(),
+        };
+        let layers = self.model.num_hidden_layers;
+        let pps: Vec<u64> = match options.pipeline_parallel_size {
+            Some(pp) => vec![pp],
+            None => (1..=layers).collect(),
+        };
+        let mut out = Vec::new();
+        for &tp in &tps {
+            for &pp in &pps {
+                let layout = match Layout::new(tp, pp, gpus_per_node) {
+                    Ok(layout) => layout,
+                    Err(why) => {
+                        if is_forced(options) {
+                            let stub = Layout {
+                                tensor_parallel_size: tp,
+                                pipeline_parallel_size: pp,
+                                nodes: (tp * pp).div_ceil(gpus_per_node),
+                                gpus_per_pod: gpus_per_node,
+                            };
+                            rejected.push((stub, Rejection::NotWholeNodes { reason: why }));
+                        }
+                        continue;
+                    }
+                };
+                if layout.nodes > MAX_NODES || options.nodes.is_some_and(|n| n != layout.nodes) {
+                    continue;
+                }
+                out.push(layout);
+            }
+        }
+        out
+    }
+
+    /// Sizes one layout, or says why vLLM would refuse it.
+    fn evaluate(
+        &self,
+        layout: Layout,
+        options: &PlanOptions,
+        block: u64,
+    ) -> Result<Fit, Rejection> {
+        let model = self.model;
+        let tp = layout.tensor_parallel_size;
+        let pp = layout.pipeline_parallel_size;
+        rules::check(model, tp, pp)?;
+        let budget = budget(
+            self.hardware.gpu.memory_bytes,
+            options.gpu_memory_utilization,
+        );
+        let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
+        let mut stages = Vec::new();
+        let mut first_layer = 0;
+        for (index, layers) in pp_partition(model.num_hidden_layers, pp)
+            .into_iter()
+            .enumerate()
+        {
+            let index = index as u64;
+            let (first, last) = (index == 0, index + 1 == pp);
+            let weight_bytes_per_gpu = weights::stage_bytes_per_gpu(
+                model,
+                tp,
+                first_layer..first_layer + layers,
+                first,
+                last,
+            );
+            let reserve = reserve::reserve(model, tp, pp, last);
+            let used = weight_bytes_per_gpu + reserve.total();
+            let page = per_layer * block * layers;
+            if used >= budget || budget - used < page {
+                return Err(Rejection::WeightsDoNotFit {
+                    stage: index,
+                    weight_bytes: weight_bytes_per_gpu,
+                    reserve_bytes: reserve.total(),
+                    budget_bytes: budget,
+                    short_bytes: (used + page).saturating_sub(budget),
+                });
+            }
+            let available = budget - used;
+            stages.push(Stage {
+                index,
+                layers,
+                first_layer,
+                weight_bytes_per_gpu,
+                reserve,
+                kv_cache_available_bytes_per_gpu: available,
+                kv_cache_bytes_per_gpu: 0,
+                kv_cache_bytes_per_token: per_layer * layers,
+                kv_cache_blocks: available / (per_layer * block) / layers,
+            });
+            first_layer += layers;
+        }
+        let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
+        for stage in &mut stages {
+            stage.kv_cache_bytes_per_gpu = blocks * block * stage.kv_cache_bytes_per_token;
+        }
+        let full = model.max_position_embeddings;
+        let (max_model_len, source) = match options.max_model_len {
+            MaxModelLen::Tokens(n) => {
+                if n.div_ceil(block) > blocks {
+                    let limiting = stages
+                        .iter()
+                        .min_by_key(|s| s.kv_cache_blocks)
+                        .expect("PP ≥ 1");
+                    return Err(Rejection::ContextDoesNotFit {
+                        stage: limiting.index,
+                        max_model_len: n,
+                        needed_bytes: n.div_ceil(block) * block * limiting.kv_cache_bytes_per_token,
+                        available_bytes: limiting.kv_cache_available_bytes_per_gpu,
+                        estimated_max_len: blocks * block,
+                    });
+                }
+                (n, MaxModelLenSource::Requested)
+            }
+            MaxModelLen::Auto if full.div_ceil(block) <= blocks => {
+                (full, MaxModelLenSource::FullContext)
+            }
+            MaxModelLen::Auto => (blocks * block, MaxModelLenSource::LongestThatFits),
+        };
+        Ok(Fit {
+            layout,
+            stages,
+            blocks,
+            max_model_len,
+            source,
+        })
+    }
+
+    fn notes(&self, fit: &Fit, options: &PlanOptions) -> Vec<String> {
+        let mut notes = Vec::new();
+        let layout = fit.layout;
+        if fit.source == MaxModelLenSource::LongestThatFits {
+            notes.push(format!(
+                "the full context ({} tokens) does not fit in the KV cache; max_model_len is cut to {}, \
+                 the longest that fits. More GPUs or --kv-cache-dtype fp8 buy a longer context",
+                self.model.max_position_embeddings, fit.max_model_len
+            ));
+        }
+        if layout.tp_spans_nodes() {
+            notes.push(format!(
+                "TP {} spans {} nodes: every layer's all-reduce crosses the network; vLLM recommends \
+                 TP = GPUs per node ({}) and PP across nodes",
+                layout.tensor_parallel_size, layout.nodes, layout.gpus_per_pod
+            ));
+        }
+        if layout.tensor_parallel_size > 1
+            && self.hardware.gpu.interconnect.kind
+                == crate::profile::hardware::InterconnectKind::Pcie
+        {
+            notes.push(format!(
+                "{} has no NVLink: tensor parallelism runs over PCIe; pipeline parallelism needs less bandwidth",
+                self.hardware.name
+            ));
+        }
+        if self.model.quantization.is_some() && !self.hardware.gpu.native_fp8 {
+            notes.push(format!(
+                "{} has no FP8 units (compute capability {}): vLLM runs the FP8 weights weight-only \
+                 (FP8 Marlin, 1 byte per weight, BF16 compute)",
+                self.hardware.name, self.hardware.gpu.compute_capability
+            ));
+            if matches!(self.model.mlp, crate::profile::Mlp::Moe { .. }) {
+                notes.push(
+                    "FP8 MoE below compute capability 8.9 needs vLLM's Marlin MoE backend, which only \
+                     recent vLLM releases have: check your image's version (unverified for this model)"
+                        .to_string(),
+                );
+            }
+        }
+        if options.kv_cache_dtype == KvCacheDtype::Fp8
+            && matches!(self.model.attention, crate::profile::Attention::Mla { .. })
+        {
+            notes.push(
+                "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU"
+                    .to_string(),
+            );
+        }
+        if fit.max_model_len < 4096 {
+            notes.push(format!(
+                "max_model_len {} is short for chat or reasoning workloads",
+                fit.max_model_len
+            ));
+        }
+        notes
+    }
+
+    fn infeasible(
+        &self,
+        options: &PlanOptions,
+        gpus_per_node: u64,
+        rejected: &[(Layout, Rejection)],
+    ) -> PlanError {
+        let what = format!(
+            "{} ({}) on {}",
+            self.model.id,
+            gib(weights::weight_bytes(self.model)),
+            self.hardware_shape(gpus_per_node)
+        );
+        let closest = rejected
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r,
+                    Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. }
+                )
+            })
+            .min_by_key(|(l, r)| (r.short_bytes(), l.gpus()))
+            .or_else(|| rejected.first());
+        let mut message = if is_forced(options) {
+            format!("the requested layout for {what} does not work")
+        } else {
+            format!("{what} does not fit on up to {MAX_NODES} nodes")
+        };
+        if let Some((layout, rejection)) = closest {
+            message.push_str(&format!(": {layout}: {rejection}"));
+        }
+        if is_forced(options) {
+            let free = self.plan(&PlanOptions {
+                nodes: None,
+                tensor_parallel_size: None,
+                pipeline_parallel_size: None,
+                ..options.clone()
+            });
+            match free {
+                Ok(plan) => message.push_str(&format!(
+                    ". It needs at least {} node(s) of {}: weights alone are {}; TP {} × PP {} on {} node(s) fits",
+                    plan.nodes,
+                    self.hardware_shape(gpus_per_node),
+                    gib(plan.weight_bytes),
+                    plan.tensor_parallel_size,
+                    plan.pipeline_parallel_size,
+                    plan.nodes
+                )),
+                Err(_) => message.push_str(&format!(". No layout of up to {MAX_NODES} nodes fits either")),
+            }
+        } else if options.max_model_len != MaxModelLen::Auto {
+            message
+                .push_str(". Try a smaller --max-model-len, --kv-cache-dtype fp8, or a larger GPU");
+        } else {
+            message.push_str(". Use a GPU with more memory or a quantized checkpoint");
+        }
+        PlanError::Infeasible(message)
+    }
+
+    fn hardware_shape(&self, gpus_per_node: u64) -> String {
+        format!("{gpus_per_node} × {}", self.hardware.name)
+    }
+
+    fn assemble(
+        &self,
+        fit: Fit,
+        options: &PlanOptions,
+        block: u64,
+        notes: Vec<String>,
+        alternatives: Vec<Alternative>,
+    ) -> Plan {
+        let model = self.model;
+        let layout = fit.layout;
+        let limiting = fit
+            .stages
+            .iter()
+            .min_by_key(|s| (s.kv_cache_blocks, std::cmp::Reverse(s.layers)))
+            .expect("PP ≥ 1");
+        let shm = reserve::shm(
+            layout.gpus_per_pod,
+            options.launcher,
+            self.hardware.node.host_memory_bytes,
+        );
+        let per_pod = max_weight_bytes_per_pod(&fit.stages, layout);
+        let mut vllm_args = model.vllm_args.clone();
+        if fit.max_model_len != model.max_position_embeddings {
+            vllm_args.extend(["--max-model-len".into(), fit.max_model_len.to_string()]);
+        }
+        if options.gpu_memory_utilization != DEFAULT_GPU_MEMORY_UTILIZATION {
+            vllm_args.extend([
+                "--gpu-memory-utilization".into(),
+                options.gpu_memory_utilization.to_string(),
+            ]);
+        }
+        if options.kv_cache_dtype != KvCacheDtype::Auto {
+            vllm_args.extend([
+                "--kv-cache-dtype".into(),
+                options.kv_cache_dtype.as_str().into(),
+            ]);
+        }
+        Plan {
+            model: model.id.clone(),
+            model_repo: model.hf_repo.clone(),
+            hardware: self.hardware.id.clone(),
+            gpu_name: self.hardware.name.clone(),
+            tensor_parallel_size: layout.tensor_parallel_size,
+            pipeline_parallel_size: layout.pipeline_parallel_size,
+            nodes: layout.nodes,
+            gpus_per_node: layout.gpus_per_pod,
+            total_gpus: layout.gpus(),
+            gpu_memory_bytes: self.hardware.gpu.memory_bytes,
+            gpu_memory_utilization: options.gpu_memory_utilization,
+            budget_bytes_per_gpu: budget(
+                self.hardware.gpu.memory_bytes,
+                options.gpu_memory_utilization,
+            ),
+            parameters: weights::parameters(model),
+            weight_bytes: weights::weight_bytes(model),
+            max_weight_bytes_per_pod: per_pod,
+            kv_cache_dtype: options.kv_cache_dtype,
+            block_size: block,
+            kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
+            kv_cache_blocks: fit.blocks,
+            kv_cache_tokens: fit.kv_tokens(block),
+            max_model_len: fit.max_model_len,
+            max_model_len_source: fit.source,
+            max_concurrency: concurrency(fit.blocks, fit.max_model_len, block),
+            stages: fit.stages,
+            launcher: options.launcher,
+            shm_size_bytes: shm.size_bytes,
+            shm,
+            vllm_args,
+            notes,
+            alternatives,
+        }
+    }
+}
+
+/// vLLM's budget per GPU: `gpu_memory_utilization × total` (`vllm/v1/worker/gpu_worker.py`).
+fn budget(memory: u64, utilization: f64) -> u64 {
+    (memory as f64 * utilization) as u64
+}
+
+/// vLLM's "Maximum concurrency for L tokens per request": blocks / ceil(L / block size),
+/// truncated to two decimals.
+fn concurrency(blocks: u64, max_model_len: u64, block: u64) -> f64 {
+    let per_seq = max_model_len.div_ceil(block).max(1);
+    (blocks * 100 / per_seq) as f64 / 100.0
+}
+
+/// Ranks are laid out TP-fastest (`pp_rank = rank / TP`), pods take consecutive ranks: the
+/// heaviest pod is the one whose GPUs hold the most weight bytes.
+fn max_weight_bytes_per_pod(stages: &[Stage], layout: Layout) -> u64 {
+    let tp = layout.tensor_parallel_size;
+    let rank_bytes = |rank: u64| stages[(rank / tp) as usize].weight_bytes_per_gpu;
+    (0..layout.nodes)
+        .map(|pod| {
+            let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
+            ranks.map(rank_bytes).sum::<u64>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn is_forced(options: &PlanOptions) -> bool {
+    options.nodes.is_some()
+        || options.tensor_parallel_size.is_some()
+        || options.pipeline_parallel_size.is_some()
+}
+
+/// Fewest nodes; with `auto`, a layout that serves the full context first; then fewest GPUs;
+/// then vLLM's recommended shape (TP = GPUs per node); then the most KV; then smaller TP, so
+/// the order is total.
+fn rank_key(
+    fit: &Fit,
+    auto: bool,
+    block: u64,
+) -> (u64, bool, u64, bool, std::cmp::Reverse<u64>, u64) {
+    (
+        fit.layout.nodes,
+        auto && fit.source != MaxModelLenSource::FullContext,
+        fit.layout.gpus(),
+        !fit.layout.is_recommended(),
+        std::cmp::Reverse(fit.kv_tokens(block)),
+        fit.layout.tensor_parallel_size,
+    )
+}
+
+/// Why `other` ranks below `best`, in the terms of [`rank_key`].
+fn why_lost(other: &Fit, best: &Fit, auto: bool, block: u64) -> String {
+    let (o, b) = (other.layout, best.layout);
+    if o.nodes != b.nodes {
+        format!("needs {} nodes", o.nodes)
+    } else if auto && other.source != best.source {
+        format!("holds only {} tokens of context", other.max_model_len)
+    } else if o.gpus() != b.gpus() {
+        format!("uses {} GPUs", o.gpus())
+    } else if o.is_recommended() != b.is_recommended() {
+        "TP ≠ GPUs per node (vLLM recommends TP within a node, PP across nodes)".to_string()
+    } else {
+        format!("less KV cache ({} tokens)", other.kv_tokens(block))
+    }
+}
+
+/// At most this many alternatives are listed.
+const MAX_ALTERNATIVES: usize = 12;
+
+fn alternatives(
+    fits: &[Fit],
+    rejected: &[(Layout, Rejection)],
+    best: &Fit,
+    auto: bool,
+    block: u64,
+) -> Vec<Alternative> {
+    let relevant = |layout: &Layout| layout.nodes <= best.layout.nodes;
+    let fitting = fits
+        .iter()
+        .filter(|f| relevant(&f.layout))
+        .map(|f| Alternative {
+            layout: f.layout,
+            verdict: if f.layout == best.layout {
+                Verdict::Chosen
+            } else {
+                Verdict::Fits
+            },
+            reason: if f.layout == best.layout {
+                String::new()
+            } else {
+                why_lost(f, best, auto, block)
+            },
+            kv_cache_tokens: Some(f.kv_tokens(block)),
+        });
+    let mut refused: Vec<&(Layout, Rejection)> =
+        rejected.iter().filter(|(l, _)| relevant(l)).collect();
+    refused.sort_by_key(|(l, _)| {
+        (
+            std::cmp::Reverse(l.nodes),
+            std::cmp::Reverse(l.gpus()),
+            !l.is_recommended(),
+        )
+    });
+    let refused = refused.into_iter().map(|(layout, rejection)| Alternative {
+        layout: *layout,
+        verdict: Verdict::Rejected,
+        reason: rejection.to_string(),
+        kv_cache_tokens: None,
+    });
+    fitting.chain(refused).take(MAX_ALTERNATIVES).collect()
+}
+
+/// Whether `quantization` is block FP8, for rules that only apply to it.
+pub(crate) fn fp8_block(model: &ModelProfile) -> Option<[u64; 2]> {
+    match &model.quantization {
+        Some(Quantization::Fp8 {
+            weight_block_size: Some(block),
+        }) => Some(*block),
+        _ => None,
+    }
+}

@@ -1,0 +1,339 @@
+//! The checks vLLM makes before it loads a model, made here first, with vLLM's meaning.
+
+use super::fp8_block;
+use super::weights::{self, Split, Tensor};
+use crate::profile::{Attention, Mlp, ModelProfile};
+use crate::units::gib;
+
+/// Why a layout cannot serve the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// `verify_with_parallel_config` in `vllm/config/model.py`.
+    HeadsNotDivisible {
+        /// Attention heads.
+        heads: u64,
+        /// Tensor-parallel size.
+        tp: u64,
+    },
+    /// `QKVParallelLinear`: TP must divide the KV heads or be a multiple of them.
+    KvHeadsIncompatible {
+        /// KV heads.
+        kv_heads: u64,
+        /// Tensor-parallel size.
+        tp: u64,
+    },
+    /// A sharded dimension that TP does not divide (vLLM's `divide()` asserts).
+    NotDivisible {
+        /// Tensor name.
+        tensor: &'static str,
+        /// The dimension's size.
+        size: u64,
+        /// Tensor-parallel size.
+        tp: u64,
+    },
+    /// A block-FP8 shard that is not a whole number of quantization blocks
+    /// (`validate_fp8_block_shape`, `Fp8MoEMethod.create_weights` in `fp8.py`).
+    Fp8BlockShape {
+        /// Tensor name.
+        tensor: &'static str,
+        /// vLLM's message.
+        message: String,
+    },
+    /// More pipeline stages than layers.
+    TooManyStages {
+        /// Pipeline-parallel size.
+        pp: u64,
+        /// Decoder layers.
+        layers: u64,
+    },
+    /// The GPU count does not map onto whole nodes.
+    NotWholeNodes {
+        /// Why.
+        reason: String,
+    },
+    /// Weights and reserve leave no room for even one KV block on some GPU.
+    WeightsDoNotFit {
+        /// The stage that overflows.
+        stage: u64,
+        /// Weights per GPU on that stage.
+        weight_bytes: u64,
+        /// Reserve per GPU.
+        reserve_bytes: u64,
+        /// utilization × GPU memory.
+        budget_bytes: u64,
+        /// How much more memory one KV block would need.
+        short_bytes: u64,
+    },
+    /// The KV cache cannot hold one `max_model_len` sequence.
+    ContextDoesNotFit {
+        /// The limiting stage.
+        stage: u64,
+        /// Requested length.
+        max_model_len: u64,
+        /// KV bytes per GPU one such sequence needs.
+        needed_bytes: u64,
+        /// KV bytes per GPU available.
+        available_bytes: u64,
+        /// The longest length that fits.
+        estimated_max_len: u64,
+    },
+}
+
+impl Rejection {
+    /// How far from fitting, in bytes per GPU: used to find the closest miss.
+    pub fn short_bytes(&self) -> u64 {
+        match self {
+            Rejection::WeightsDoNotFit { short_bytes, .. } => *short_bytes,
+            Rejection::ContextDoesNotFit {
+                needed_bytes,
+                available_bytes,
+                ..
+            } => needed_bytes.saturating_sub(*available_bytes),
+            _ => u64::MAX,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::HeadsNotDivisible { heads, tp } => write!(
+                f,
+                "Total number of attention heads ({heads}) must be divisible by tensor parallel size ({tp})"
+            ),
+            Rejection::KvHeadsIncompatible { kv_heads, tp } => write!(
+                f,
+                "TP {tp} neither divides the {kv_heads} KV heads nor is a multiple of them, \
+                 so vLLM cannot shard or replicate them evenly"
+            ),
+            Rejection::NotDivisible { tensor, size, tp } => write!(
+                f,
+                "{tensor}: {size} is not divisible by {tp}, the tensor parallel size"
+            ),
+            Rejection::Fp8BlockShape { tensor, message } => write!(f, "{tensor}: {message}"),
+            Rejection::TooManyStages { pp, layers } => write!(
+                f,
+                "PP {pp} is more than the model's {layers} layers: some stages would hold none"
+            ),
+            Rejection::NotWholeNodes { reason } => f.write_str(reason),
+            Rejection::WeightsDoNotFit {
+                stage,
+                weight_bytes,
+                reserve_bytes,
+                budget_bytes,
+                short_bytes,
+            } => write!(
+                f,
+                "stage {stage} overflows each of its GPUs: {} of weights + {} reserve leave no room \
+                 for the KV cache in the {} budget (short by {}); vLLM would stop with \
+                 \"No available memory for the cache blocks\"",
+                gib(*weight_bytes),
+                gib(*reserve_bytes),
+                gib(*budget_bytes),
+                gib(*short_bytes)
+            ),
+            Rejection::ContextDoesNotFit {
+                stage,
+                max_model_len,
+                needed_bytes,
+                available_bytes,
+                estimated_max_len,
+            } => write!(
+                f,
+                "stage {stage}: to serve at least one request with the model's max seq len \
+                 ({max_model_len}), {} KV cache is needed per GPU, which is larger than the available \
+                 KV cache memory ({}); the estimated maximum model length is {estimated_max_len}",
+                gib(*needed_bytes),
+                gib(*available_bytes)
+            ),
+        }
+    }
+}
+
+/// Checks the rules that depend only on the model and TP × PP.
+pub fn check(model: &ModelProfile, tp: u64, pp: u64) -> Result<(), Rejection> {
+    let layers = model.num_hidden_layers;
+    if pp > layers {
+        return Err(Rejection::TooManyStages { pp, layers });
+    }
+    let heads = model.attention.num_attention_heads();
+    if !heads.is_multiple_of(tp) {
+        return Err(Rejection::HeadsNotDivisible { heads, tp });
+    }
+    if let Attention::Gqa {
+        num_key_value_heads: kv_heads,
+        ..
+    } = model.attention
+        && kv_heads % tp != 0
+        && !tp.is_multiple_of(kv_heads)
+    {
+        return Err(Rejection::KvHeadsIncompatible { kv_heads, tp });
+    }
+    for tensor in distinct_tensors(model) {
+        check_tensor(model, &tensor, tp)?;
+    }
+    Ok(())
+}
+
+/// One layer of each kind (dense and MoE) plus the embedding: every shape that is sharded.
+fn distinct_tensors(model: &ModelProfile) -> Vec<Tensor> {
+    let mut tensors = weights::layer_tensors(model, 0);
+    if let Mlp::Moe {
+        first_k_dense_replace,
+        ..
+    } = model.mlp
+        && first_k_dense_replace > 0
+        && first_k_dense_replace < model.num_hidden_layers
+    {
+        tensors.extend(weights::layer_tensors(model, first_k_dense_replace));
+    }
+    tensors.push(weights::embedding(model));
+    tensors
+}
+
+fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Rejection> {
+    let sharded = match tensor.split {
+        Split::Column => Some(tensor.rows),
+        Split::Row => Some(tensor.cols),
+        Split::Vocab => Some(tensor.rows.div_ceil(weights::VOCAB_PADDING) * weights::VOCAB_PADDING),
+        Split::Replicated | Split::KvHeads { .. } => None,
+    };
+    if let Some(size) = sharded
+        && size % tp != 0
+    {
+        return Err(Rejection::NotDivisible {
+            tensor: tensor.name,
+            size,
+            tp,
+        });
+    }
+    let Some([block_n, block_k]) = fp8_block(model) else {
+        return Ok(());
+    };
+    if !tensor.quantized {
+        return Ok(());
+    }
+    let expert = tensor.name.starts_with("mlp.experts");
+    let (rows, cols) = tensor.shard(tp);
+    let message = match tensor.split {
+        // Fused MoE checks the gate/up output at any TP.
+        Split::Column if expert && rows % block_n != 0 => Some(format!(
+            "The output_size of gate's and up's weight = {rows} is not divisible by weight quantization block_n = {block_n}."
+        )),
+        Split::Row if expert && tp > 1 && cols % block_k != 0 => Some(format!(
+            "The input_size of down's weight = {cols} is not divisible by weight quantization block_k = {block_k}."
+        )),
+        Split::Column if tp > 1 && rows % block_n != 0 => Some(format!(
+            "Weight output_partition_size = {rows} is not divisible by weight quantization block_n = {block_n}."
+        )),
+        Split::Row if tp > 1 && cols % block_k != 0 => Some(format!(
+            "Weight input_size_per_partition = {cols} is not divisible by weight quantization block_k = {block_k}."
+        )),
+        _ => None,
+    };
+    match message {
+        Some(message) => Err(Rejection::Fp8BlockShape {
+            tensor: tensor.name,
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    fn model(id: &str) -> ModelProfile {
+        Catalog::builtin().unwrap().model(id).unwrap().clone()
+    }
+
+    /// ../shared/reference/vllm-sizing.md §8: DeepSeek-R1 FP8 [128,128] allows TP 1, 2, 4, 8, 16.
+    #[test]
+    fn deepseek_r1_allows_tp_up_to_16() {
+        let r1 = model("deepseek-r1");
+        let allowed: Vec<u64> = (1..=64).filter(|&tp| check(&r1, tp, 1).is_ok()).collect();
+        assert_eq!(allowed, [1, 2, 4, 8, 16]);
+        // TP 32: the dense MLP's 18432 / 32 = 576 rows is not a multiple of 128.
+        let err = check(&r1, 32, 1).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "mlp.gate_proj: Weight output_partition_size = 576 is not divisible by weight quantization block_n = 128."
+        );
+    }
+
+    #[test]
+    fn heads_must_be_divisible_by_tp() {
+        let err = check(&model("llama-3.1-70b-instruct"), 3, 1).unwrap_err();
+        assert_eq!(err, Rejection::HeadsNotDivisible { heads: 64, tp: 3 });
+        assert_eq!(
+            err.to_string(),
+            "Total number of attention heads (64) must be divisible by tensor parallel size (3)"
+        );
+    }
+
+    #[test]
+    fn tp_must_divide_or_be_a_multiple_of_kv_heads() {
+        let mut m = model("llama-3.1-8b-instruct");
+        m.attention = Attention::Gqa {
+            num_attention_heads: 48,
+            num_key_value_heads: 8,
+            head_dim: 128,
+        };
+        assert_eq!(
+            check(&m, 6, 1).unwrap_err(),
+            Rejection::KvHeadsIncompatible { kv_heads: 8, tp: 6 }
+        );
+        assert!(
+            check(&m, 16, 1).is_ok(),
+            "16 is a multiple of 8: heads replicate"
+        );
+        assert!(check(&m, 4, 1).is_ok());
+    }
+
+    #[test]
+    fn sharded_dimensions_must_divide() {
+        let mut m = model("llama-3.1-8b-instruct");
+        m.mlp = Mlp::Dense {
+            intermediate_size: 14338,
+        };
+        assert_eq!(
+            check(&m, 4, 1).unwrap_err(),
+            Rejection::NotDivisible {
+                tensor: "mlp.gate_proj",
+                size: 14338,
+                tp: 4
+            }
+        );
+    }
+
+    #[test]
+    fn pipeline_cannot_exceed_layers() {
+        assert_eq!(
+            check(&model("llama-3.1-8b-instruct"), 1, 33).unwrap_err(),
+            Rejection::TooManyStages { pp: 33, layers: 32 }
+        );
+    }
+
+    #[test]
+    fn expert_shards_follow_the_moe_rule() {
+        let mut m = model("deepseek-r1");
+        // A MoE width of 1536 (Qwen3-235B) breaks at TP 8: 192 is not a multiple of 128.
+        if let Mlp::Moe {
+            moe_intermediate_size,
+            intermediate_size,
+            ..
+        } = &mut m.mlp
+        {
+            *moe_intermediate_size = 1536;
+            *intermediate_size = 12288;
+        }
+        assert_eq!(
+            check(&m, 8, 1).unwrap_err().to_string(),
+            "mlp.experts.gate_proj: The output_size of gate's and up's weight = 192 is not divisible by weight quantization block_n = 128."
+        );
+        assert!(check(&m, 4, 1).is_ok());
+    }
+}

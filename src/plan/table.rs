@@ -1,0 +1,162 @@
+//! The human view of a [`Plan`]: a table with memory bars. A view only: every number printed
+//! here is a field of the plan.
+
+use std::fmt::Write;
+
+use super::{MaxModelLenSource, Plan, Verdict};
+use crate::units::gib;
+
+/// Characters in a memory bar; the whole bar is the GPU's CUDA-reported memory.
+const BAR: u64 = 40;
+
+impl Plan {
+    /// Renders the plan as a readable table.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        self.write_table(&mut out)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    fn write_table(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(
+            out,
+            "{} ({}) on {} × {} ({})",
+            self.model, self.model_repo, self.gpus_per_node, self.gpu_name, self.hardware
+        )?;
+        writeln!(out)?;
+        let nodes = if self.nodes == 1 { "node" } else { "nodes" };
+        writeln!(
+            out,
+            "  layout        TP {} × PP {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod",
+            self.tensor_parallel_size,
+            self.pipeline_parallel_size,
+            self.total_gpus,
+            self.nodes,
+            self.nodes,
+            self.gpus_per_node
+        )?;
+        writeln!(
+            out,
+            "  weights       {:.2} B parameters, {} as loaded",
+            self.parameters as f64 / 1e9,
+            gib(self.weight_bytes)
+        )?;
+        writeln!(
+            out,
+            "  budget        {} per GPU ({} × {})",
+            gib(self.budget_bytes_per_gpu),
+            self.gpu_memory_utilization,
+            gib(self.gpu_memory_bytes)
+        )?;
+        writeln!(
+            out,
+            "  KV cache      {} tokens: {} blocks of {}, {} B per token per GPU (--kv-cache-dtype {})",
+            self.kv_cache_tokens,
+            self.kv_cache_blocks,
+            self.block_size,
+            self.kv_cache_bytes_per_token,
+            self.kv_cache_dtype.as_str()
+        )?;
+        let why = match self.max_model_len_source {
+            MaxModelLenSource::Requested => "requested",
+            MaxModelLenSource::FullContext => "the model's full context",
+            MaxModelLenSource::LongestThatFits => "the longest that fits",
+        };
+        writeln!(
+            out,
+            "  max length    {} tokens ({why}); {:.2} such sequences fit at once",
+            self.max_model_len, self.max_concurrency
+        )?;
+        writeln!(
+            out,
+            "  /dev/shm      {} per pod (NCCL {} + vLLM queues {} + Ray {}, +30 %{})",
+            gib(self.shm_size_bytes),
+            gib(self.shm.nccl_bytes),
+            gib(self.shm.message_queue_bytes),
+            gib(self.shm.ray_object_store_bytes),
+            if self.shm.capped {
+                ", capped at a quarter of the node"
+            } else {
+                ""
+            }
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  memory per GPU  # weights  = reserve  ~ KV cache  . outside the budget"
+        )?;
+        for stage in &self.stages {
+            writeln!(
+                out,
+                "  stage {:<2} layers {:>3}-{:<3} [{}]",
+                stage.index,
+                stage.first_layer,
+                stage.first_layer + stage.layers - 1,
+                self.bar(
+                    stage.weight_bytes_per_gpu,
+                    stage.reserve.total(),
+                    stage.kv_cache_bytes_per_gpu
+                )
+            )?;
+            writeln!(
+                out,
+                "                          weights {}  reserve {}  KV {} ({} B/token)",
+                gib(stage.weight_bytes_per_gpu),
+                gib(stage.reserve.total()),
+                gib(stage.kv_cache_bytes_per_gpu),
+                stage.kv_cache_bytes_per_token
+            )?;
+        }
+        if !self.alternatives.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "  alternatives")?;
+            for alt in &self.alternatives {
+                let verdict = match alt.verdict {
+                    Verdict::Chosen => "chosen  ",
+                    Verdict::Fits => "fits    ",
+                    Verdict::Rejected => "rejected",
+                };
+                let tokens = alt
+                    .kv_cache_tokens
+                    .map(|t| format!("{t} tokens"))
+                    .unwrap_or_default();
+                let l = alt.layout;
+                write!(
+                    out,
+                    "  {verdict} TP {:>2} × PP {:>2}  {:>2} node(s) × {} GPUs  {tokens}",
+                    l.tensor_parallel_size, l.pipeline_parallel_size, l.nodes, l.gpus_per_pod
+                )?;
+                if !alt.reason.is_empty() {
+                    write!(out, "  {}", alt.reason)?;
+                }
+                writeln!(out)?;
+            }
+        }
+        if !self.notes.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "  notes")?;
+            for note in &self.notes {
+                writeln!(out, "  - {note}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn bar(&self, weights: u64, reserve: u64, kv: u64) -> String {
+        let total = self.gpu_memory_bytes.max(1);
+        let cells = |bytes: u64| (bytes.saturating_mul(BAR) / total) as usize;
+        let (w, r, k) = (cells(weights), cells(reserve), cells(kv));
+        let budget = cells(self.budget_bytes_per_gpu);
+        let free = budget.saturating_sub(w + r + k);
+        let outside = (BAR as usize).saturating_sub(w + r + k + free);
+        format!(
+            "{}{}{}{}{}",
+            "#".repeat(w),
+            "=".repeat(r),
+            "~".repeat(k),
+            " ".repeat(free),
+            ".".repeat(outside)
+        )
+    }
+}

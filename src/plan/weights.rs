@@ -1,0 +1,499 @@
+//! Weights: every tensor vLLM loads, how it is split across tensor-parallel ranks, and its bytes.
+//!
+//! The inventory mirrors vLLM's model code (`vllm/model_executor/models/{llama,deepseek_v2}.py`):
+//! a `ColumnParallelLinear` splits its output rows, a `RowParallelLinear` its input columns, a
+//! `ReplicatedLinear` is whole on every rank, and `QKVParallelLinear` keeps
+//! `max(1, kv_heads / tp)` KV heads per rank, replicating heads once TP passes the KV head count
+//! (`vllm/model_executor/layers/linear.py` @ 9e109c9887e38c51fc16b0da89760c5bd7c293c9).
+//! Parameter counts follow Hugging Face transformers' modules for the same architecture.
+
+use crate::profile::{Attention, Mlp, ModelProfile, Quantization};
+
+/// vLLM pads the vocabulary to a multiple of 64 before sharding it
+/// (`DEFAULT_VOCAB_PADDING_SIZE`, `vllm/model_executor/layers/vocab_parallel_embedding.py`).
+pub const VOCAB_PADDING: u64 = 64;
+
+/// Bytes of one FP8 (e4m3) weight.
+const FP8_BYTES: u64 = 1;
+/// Bytes of one FP8 scale (`weight_scale_inv` is float32 in FP8 checkpoints).
+const SCALE_BYTES: u64 = 4;
+
+/// How a tensor is divided among tensor-parallel ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// `ColumnParallelLinear`: output rows divided by TP.
+    Column,
+    /// `RowParallelLinear`: input columns divided by TP.
+    Row,
+    /// `ReplicatedLinear`, norms: whole on every rank.
+    Replicated,
+    /// K or V projection of `QKVParallelLinear`: `max(1, kv_heads / tp)` heads of `head_dim` rows.
+    KvHeads {
+        /// Total KV heads.
+        kv_heads: u64,
+        /// Rows per head.
+        head_dim: u64,
+    },
+    /// `VocabParallelEmbedding` / `ParallelLMHead`: padded vocabulary rows divided by TP.
+    Vocab,
+}
+
+/// One weight tensor (or `copies` identical ones, such as the experts of a layer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tensor {
+    /// Name as in vLLM's module tree, for messages.
+    pub name: &'static str,
+    /// Output features (rows); for a norm, its length.
+    pub rows: u64,
+    /// Input features (columns); 1 for a norm.
+    pub cols: u64,
+    /// How TP divides it.
+    pub split: Split,
+    /// Whether its weights are stored quantized (FP8) rather than in `torch_dtype`.
+    pub quantized: bool,
+    /// How many identical tensors this entry stands for.
+    pub copies: u64,
+}
+
+impl Tensor {
+    fn linear(name: &'static str, rows: u64, cols: u64, split: Split, quantized: bool) -> Self {
+        Tensor {
+            name,
+            rows,
+            cols,
+            split,
+            quantized,
+            copies: 1,
+        }
+    }
+
+    fn norm(name: &'static str, len: u64) -> Self {
+        Tensor {
+            name,
+            rows: len,
+            cols: 1,
+            split: Split::Replicated,
+            quantized: false,
+            copies: 1,
+        }
+    }
+
+    fn times(mut self, copies: u64) -> Self {
+        self.copies = copies;
+        self
+    }
+
+    /// Parameters as Hugging Face counts them (unpadded, unsplit).
+    pub fn parameters(&self) -> u64 {
+        self.rows * self.cols * self.copies
+    }
+
+    /// Rows and columns one TP rank holds.
+    pub fn shard(&self, tp: u64) -> (u64, u64) {
+        match self.split {
+            Split::Column => (self.rows.div_ceil(tp), self.cols),
+            Split::Row => (self.rows, self.cols.div_ceil(tp)),
+            Split::Replicated => (self.rows, self.cols),
+            Split::KvHeads { kv_heads, head_dim } => ((kv_heads / tp).max(1) * head_dim, self.cols),
+            Split::Vocab => (
+                self.rows.div_ceil(VOCAB_PADDING) * VOCAB_PADDING / tp,
+                self.cols,
+            ),
+        }
+    }
+
+    /// Bytes of `rows × cols` of this tensor: quantized weights carry their FP8 scales.
+    fn bytes_of(&self, rows: u64, cols: u64, model: &ModelProfile) -> u64 {
+        let dtype = model.torch_dtype.bytes();
+        let per_copy = match (&model.quantization, self.quantized) {
+            (Some(Quantization::Fp8 { weight_block_size }), true) => {
+                let scales = match weight_block_size {
+                    Some([block_n, block_k]) => rows.div_ceil(*block_n) * cols.div_ceil(*block_k),
+                    None => rows,
+                };
+                rows * cols * FP8_BYTES + scales * SCALE_BYTES
+            }
+            _ => rows * cols * dtype,
+        };
+        per_copy * self.copies
+    }
+
+    /// Bytes of the whole tensor as the checkpoint stores it.
+    pub fn bytes(&self, model: &ModelProfile) -> u64 {
+        self.bytes_of(self.rows, self.cols, model)
+    }
+
+    /// Bytes one TP rank holds.
+    pub fn bytes_per_rank(&self, model: &ModelProfile, tp: u64) -> u64 {
+        let (rows, cols) = self.shard(tp);
+        self.bytes_of(rows, cols, model)
+    }
+}
+
+/// The tensors of decoder layer `layer` (0-based).
+pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
+    let hidden = model.hidden_size;
+    let quantized = model.quantization.is_some();
+    let mut tensors = vec![
+        Tensor::norm("input_layernorm", hidden),
+        Tensor::norm("post_attention_layernorm", hidden),
+    ];
+    match &model.attention {
+        Attention::Gqa {
+            num_attention_heads,
+            num_key_value_heads,
+            head_dim,
+        } => {
+            let kv = Split::KvHeads {
+                kv_heads: *num_key_value_heads,
+                head_dim: *head_dim,
+            };
+            tensors.extend([
+                Tensor::linear(
+                    "self_attn.q_proj",
+                    num_attention_heads * head_dim,
+                    hidden,
+                    Split::Column,
+                    quantized,
+                ),
+                Tensor::linear(
+                    "self_attn.k_proj",
+                    num_key_value_heads * head_dim,
+                    hidden,
+                    kv,
+                    quantized,
+                ),
+                Tensor::linear(
+                    "self_attn.v_proj",
+                    num_key_value_heads * head_dim,
+                    hidden,
+                    kv,
+                    quantized,
+                ),
+                Tensor::linear(
+                    "self_attn.o_proj",
+                    hidden,
+                    num_attention_heads * head_dim,
+                    Split::Row,
+                    quantized,
+                ),
+            ]);
+        }
+        Attention::Mla {
+            num_attention_heads: heads,
+            q_lora_rank,
+            kv_lora_rank,
+            qk_nope_head_dim,
+            qk_rope_head_dim,
+            v_head_dim,
+        } => {
+            let q_head = qk_nope_head_dim + qk_rope_head_dim;
+            match q_lora_rank {
+                // The down-projections are replicated on every rank (vLLM fuses them into
+                // `fused_qkv_a_proj`, a `MergedColumnParallelLinear` with TP disabled).
+                Some(rank) => tensors.extend([
+                    Tensor::linear(
+                        "self_attn.q_a_proj",
+                        *rank,
+                        hidden,
+                        Split::Replicated,
+                        quantized,
+                    ),
+                    Tensor::norm("self_attn.q_a_layernorm", *rank),
+                    Tensor::linear(
+                        "self_attn.q_b_proj",
+                        heads * q_head,
+                        *rank,
+                        Split::Column,
+                        quantized,
+                    ),
+                ]),
+                None => tensors.push(Tensor::linear(
+                    "self_attn.q_proj",
+                    heads * q_head,
+                    hidden,
+                    Split::Column,
+                    quantized,
+                )),
+            }
+            tensors.extend([
+                Tensor::linear(
+                    "self_attn.kv_a_proj_with_mqa",
+                    kv_lora_rank + qk_rope_head_dim,
+                    hidden,
+                    Split::Replicated,
+                    quantized,
+                ),
+                Tensor::norm("self_attn.kv_a_layernorm", *kv_lora_rank),
+                Tensor::linear(
+                    "self_attn.kv_b_proj",
+                    heads * (qk_nope_head_dim + v_head_dim),
+                    *kv_lora_rank,
+                    Split::Column,
+                    quantized,
+                ),
+                Tensor::linear(
+                    "self_attn.o_proj",
+                    hidden,
+                    heads * v_head_dim,
+                    Split::Row,
+                    quantized,
+                ),
+            ]);
+        }
+    }
+    match &model.mlp {
+        Mlp::Dense { intermediate_size } => {
+            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+        }
+        Mlp::Moe {
+            intermediate_size,
+            first_k_dense_replace,
+            ..
+        } if layer < *first_k_dense_replace => {
+            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+        }
+        Mlp::Moe {
+            moe_intermediate_size,
+            n_routed_experts,
+            n_shared_experts,
+            ..
+        } => {
+            // The router stays in torch_dtype and is replicated (`ReplicatedLinear` gate).
+            tensors.push(Tensor::linear(
+                "mlp.gate",
+                *n_routed_experts,
+                hidden,
+                Split::Replicated,
+                false,
+            ));
+            // FusedMoE splits each expert's intermediate dimension across TP ranks.
+            tensors.extend(
+                gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
+                    .into_iter()
+                    .map(|t| t.times(*n_routed_experts)),
+            );
+            if *n_shared_experts > 0 {
+                tensors.extend(gated_mlp(
+                    "mlp.shared_experts",
+                    hidden,
+                    moe_intermediate_size * n_shared_experts,
+                    quantized,
+                ));
+            }
+        }
+    }
+    tensors
+}
+
+/// Gate, up (column-parallel) and down (row-parallel) projections of one gated MLP.
+fn gated_mlp(prefix: &'static str, hidden: u64, intermediate: u64, quantized: bool) -> [Tensor; 3] {
+    let names = match prefix {
+        "mlp.experts" => [
+            "mlp.experts.gate_proj",
+            "mlp.experts.up_proj",
+            "mlp.experts.down_proj",
+        ],
+        "mlp.shared_experts" => [
+            "mlp.shared_experts.gate_proj",
+            "mlp.shared_experts.up_proj",
+            "mlp.shared_experts.down_proj",
+        ],
+        _ => ["mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"],
+    };
+    [
+        Tensor::linear(names[0], intermediate, hidden, Split::Column, quantized),
+        Tensor::linear(names[1], intermediate, hidden, Split::Column, quantized),
+        Tensor::linear(names[2], hidden, intermediate, Split::Row, quantized),
+    ]
+}
+
+/// The embedding, held by the first pipeline stage.
+pub fn embedding(model: &ModelProfile) -> Tensor {
+    Tensor::linear(
+        "embed_tokens",
+        model.vocab_size,
+        model.hidden_size,
+        Split::Vocab,
+        false,
+    )
+}
+
+/// The final norm and lm_head, held by the last pipeline stage.
+pub fn head(model: &ModelProfile) -> [Tensor; 2] {
+    [
+        Tensor::norm("norm", model.hidden_size),
+        Tensor::linear(
+            "lm_head",
+            model.vocab_size,
+            model.hidden_size,
+            Split::Vocab,
+            false,
+        ),
+    ]
+}
+
+/// Parameters vLLM loads by default (no MTP layers), counted as transformers counts them:
+/// tied embeddings once.
+pub fn parameters(model: &ModelProfile) -> u64 {
+    let layers: u64 = (0..model.num_hidden_layers)
+        .flat_map(|layer| layer_tensors(model, layer))
+        .map(|t| t.parameters())
+        .sum();
+    let [norm, lm_head] = head(model);
+    let lm_head = if model.tie_word_embeddings {
+        0
+    } else {
+        lm_head.parameters()
+    };
+    layers + embedding(model).parameters() + norm.parameters() + lm_head
+}
+
+/// Bytes of the weights vLLM loads (no MTP layers), each tensor counted once: comparable with
+/// the checkpoint's size on disk.
+pub fn weight_bytes(model: &ModelProfile) -> u64 {
+    let layers: u64 = (0..model.num_hidden_layers)
+        .flat_map(|layer| layer_tensors(model, layer))
+        .map(|t| t.bytes(model))
+        .sum();
+    let [norm, lm_head] = head(model);
+    let lm_head = if model.tie_word_embeddings {
+        0
+    } else {
+        lm_head.bytes(model)
+    };
+    layers + embedding(model).bytes(model) + norm.bytes(model) + lm_head
+}
+
+/// Bytes one GPU of a pipeline stage holds: its layers' shards, plus the embedding on the
+/// first stage and the final norm and lm_head on the last (a tied lm_head is a second copy
+/// only when it sits on another stage than the embedding).
+pub fn stage_bytes_per_gpu(
+    model: &ModelProfile,
+    tp: u64,
+    layers: std::ops::Range<u64>,
+    first: bool,
+    last: bool,
+) -> u64 {
+    let mut bytes: u64 = layers
+        .flat_map(|layer| layer_tensors(model, layer))
+        .map(|t| t.bytes_per_rank(model, tp))
+        .sum();
+    if first {
+        bytes += embedding(model).bytes_per_rank(model, tp);
+    }
+    if last {
+        let [norm, lm_head] = head(model);
+        bytes += norm.bytes_per_rank(model, tp);
+        if !(model.tie_word_embeddings && first) {
+            bytes += lm_head.bytes_per_rank(model, tp);
+        }
+    }
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    fn model(id: &str) -> ModelProfile {
+        Catalog::builtin().unwrap().model(id).unwrap().clone()
+    }
+
+    /// Parameter counts of transformers' implementation, computed by hand from config.json:
+    /// Llama: L × (2·h·(heads+kv)·d + 3·h·i + 2·h) + 2·v·h + h (untied).
+    /// DeepSeek-V3: attention 187,107,328 per layer with norms 14,336; dense MLP 396,361,728
+    /// (3 layers); MoE 11,320,164,352 (58 layers: 256 experts + 1 shared + gate); embedding
+    /// and lm_head 926,679,040 each; final norm 7,168.
+    #[test]
+    fn parameters_match_transformers() {
+        let cases = [
+            ("llama-3.1-8b-instruct", 8_030_261_248_u64),
+            ("llama-3.1-70b-instruct", 70_553_706_496),
+            ("llama-3.1-405b-instruct", 405_853_388_800),
+            (
+                "deepseek-r1",
+                61 * (187_107_328 + 14_336)
+                    + 3 * 396_361_728
+                    + 58 * 11_320_164_352
+                    + 2 * 926_679_040
+                    + 7_168,
+            ),
+        ];
+        for (id, want) in cases {
+            assert_eq!(parameters(&model(id)), want, "{id}");
+        }
+        // DeepSeek-R1 without its MTP layer is 671.0 B (the "671B" of its name).
+        let r1 = parameters(&model("deepseek-r1"));
+        assert!((671_000_000_000..671_100_000_000).contains(&r1), "{r1}");
+    }
+
+    /// Checkpoint sizes, MTP excluded: BF16 Llama is 2 bytes per parameter; DeepSeek-R1's
+    /// safetensors total ≈ 688.6 GB with its 11.5 GB MTP layer ⇒ ≈ 673 GB for the main model
+    /// (../shared/reference/vllm-sizing.md §9.1, from HF's listing and a vLLM load log).
+    #[test]
+    fn weight_bytes_match_checkpoints() {
+        assert_eq!(
+            weight_bytes(&model("llama-3.1-405b-instruct")),
+            2 * 405_853_388_800
+        );
+        let r1 = weight_bytes(&model("deepseek-r1")) as f64;
+        let published = 673.2e9;
+        assert!(
+            (r1 - published).abs() / published < 0.03,
+            "DeepSeek-R1 weights {r1} vs {published}"
+        );
+    }
+
+    #[test]
+    fn kv_heads_are_replicated_past_their_count() {
+        let t = Tensor::linear(
+            "k",
+            8 * 128,
+            16384,
+            Split::KvHeads {
+                kv_heads: 8,
+                head_dim: 128,
+            },
+            false,
+        );
+        assert_eq!(t.shard(1), (1024, 16384));
+        assert_eq!(t.shard(4), (256, 16384));
+        assert_eq!(t.shard(8), (128, 16384));
+        assert_eq!(t.shard(16), (128, 16384), "one head per rank, replicated");
+    }
+
+    #[test]
+    fn block_fp8_scales_are_one_float_per_block() {
+        let r1 = model("deepseek-r1");
+        // kv_a_proj_with_mqa: 576 × 7168 FP8 + ceil(576/128)·ceil(7168/128) = 5 × 56 scales.
+        let t = Tensor::linear("kv_a", 576, 7168, Split::Replicated, true);
+        assert_eq!(t.bytes(&r1), 576 * 7168 + 5 * 56 * 4);
+        assert_eq!(t.bytes_per_rank(&r1, 8), t.bytes(&r1), "replicated");
+    }
+
+    #[test]
+    fn vocab_is_padded_to_64_then_split() {
+        let t = Tensor::linear("lm_head", 100, 10, Split::Vocab, false);
+        assert_eq!(t.shard(1), (128, 10));
+        assert_eq!(t.shard(2), (64, 10));
+    }
+
+    /// The first and last stages carry the embedding and lm_head; a middle stage neither.
+    #[test]
+    fn stage_bytes_place_embedding_first_and_head_last() {
+        let m = model("llama-3.1-8b-instruct");
+        let layer: u64 = layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum();
+        let vocab_bytes = 128_256 * 4096 * 2;
+        assert_eq!(stage_bytes_per_gpu(&m, 1, 0..1, false, false), layer);
+        assert_eq!(
+            stage_bytes_per_gpu(&m, 1, 0..1, true, false),
+            layer + vocab_bytes
+        );
+        assert_eq!(
+            stage_bytes_per_gpu(&m, 1, 0..1, false, true),
+            layer + vocab_bytes + 4096 * 2
+        );
+    }
+}

@@ -1,0 +1,174 @@
+//! Hardware profiles: one GPU model in one node shape, and the labels that select such nodes.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ProfileError, Source, require_at_most, require_positive};
+
+/// A GPU node type: the GPU, how many a node has, and how Kubernetes finds such nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareProfile {
+    /// Short id used on the command line, e.g. `h100-80gb`.
+    pub id: String,
+    /// The GPU's name as NVML reports it, e.g. `NVIDIA H100 80GB HBM3`.
+    pub name: String,
+    /// The GPU.
+    pub gpu: Gpu,
+    /// The node that holds the GPUs.
+    pub node: Node,
+    /// Node label values that select this hardware.
+    pub labels: NodeLabels,
+    /// Where each fact comes from.
+    pub sources: Vec<Source>,
+}
+
+/// One GPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gpu {
+    /// Total memory as CUDA reports it (`cudaMemGetInfo`, PyTorch `mem_get_info()`), in bytes.
+    /// vLLM's budget is `gpu_memory_utilization` times this, not the marketing figure.
+    pub memory_bytes: u64,
+    /// CUDA compute capability, `major.minor` (e.g. `9.0` for Hopper).
+    pub compute_capability: String,
+    /// Whether the GPU computes in FP8 (compute capability 8.9 or later). Without it vLLM runs
+    /// FP8 checkpoints weight-only (FP8 Marlin): still one byte per weight.
+    pub native_fp8: bool,
+    /// Memory bandwidth, GB/s (10^9 bytes per second).
+    pub memory_bandwidth_gb_per_s: u64,
+    /// How the GPUs of one node talk to each other.
+    pub interconnect: Interconnect,
+}
+
+/// The intra-node GPU link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Interconnect {
+    /// `nvlink` or `pcie`. Tensor parallelism wants NVLink; without it, prefer pipeline stages.
+    pub kind: InterconnectKind,
+    /// Per-GPU bandwidth of the link, GB/s.
+    pub bandwidth_gb_per_s: u64,
+}
+
+/// An intra-node link type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum InterconnectKind {
+    /// NVLink (with NVSwitch on HGX boards).
+    Nvlink,
+    /// PCIe only.
+    Pcie,
+}
+
+/// A node shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// GPUs per node (overridable with `--gpus-per-node`).
+    pub gpus: u64,
+    /// Host memory of the node, bytes. Bounds `/dev/shm`, which is memory-backed.
+    pub host_memory_bytes: u64,
+    /// A machine type with this shape, for the reader (e.g. `a3-highgpu-8g`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine_type: Option<String>,
+}
+
+/// Node label values that select this hardware.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeLabels {
+    /// Value of `cloud.google.com/gke-accelerator` (GKE and Google Distributed Cloud).
+    pub gke_accelerator: String,
+    /// Value of `nvidia.com/gpu.product` (NVIDIA GPU feature discovery).
+    pub gpu_product: String,
+}
+
+/// Bounds far above any real GPU or node.
+const MAX_GPU_MEMORY: u64 = 1 << 44; // 16 TiB
+const MAX_GPUS_PER_NODE: u64 = 1024;
+const MAX_HOST_MEMORY: u64 = 1 << 50;
+
+impl Gpu {
+    /// Compute capability as `major * 10 + minor` (90 for 9.0), as vLLM compares it.
+    pub fn sm(&self) -> u64 {
+        parse_compute_capability(&self.compute_capability).unwrap_or(0)
+    }
+}
+
+fn parse_compute_capability(text: &str) -> Option<u64> {
+    let (major, minor) = text.split_once('.')?;
+    let major: u64 = major.parse().ok()?;
+    let minor: u64 = minor.parse().ok()?;
+    (minor < 10 && major < 100).then_some(major * 10 + minor)
+}
+
+impl HardwareProfile {
+    /// Parses a hardware profile from YAML and checks it; `origin` names the file in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ProfileError> {
+        let profile: HardwareProfile =
+            crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
+                origin: origin.to_string(),
+                message,
+            })?;
+        profile.check(origin)?;
+        Ok(profile)
+    }
+
+    /// Reads and checks a hardware profile file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Checks what the types cannot: sizes positive and bounded, labels present.
+    pub fn check(&self, origin: &str) -> Result<(), ProfileError> {
+        let invalid = |field: &str, message: &str| ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message: message.to_string(),
+        };
+        if self.id.is_empty() {
+            return Err(invalid("id", "must not be empty"));
+        }
+        require_positive(origin, "gpu.memory_bytes", self.gpu.memory_bytes)?;
+        require_at_most(
+            origin,
+            "gpu.memory_bytes",
+            self.gpu.memory_bytes,
+            MAX_GPU_MEMORY,
+        )?;
+        require_positive(origin, "node.gpus", self.node.gpus)?;
+        require_at_most(origin, "node.gpus", self.node.gpus, MAX_GPUS_PER_NODE)?;
+        require_positive(
+            origin,
+            "node.host_memory_bytes",
+            self.node.host_memory_bytes,
+        )?;
+        require_at_most(
+            origin,
+            "node.host_memory_bytes",
+            self.node.host_memory_bytes,
+            MAX_HOST_MEMORY,
+        )?;
+        if parse_compute_capability(&self.gpu.compute_capability).is_none() {
+            return Err(invalid(
+                "gpu.compute_capability",
+                "expected `major.minor`, e.g. `9.0`",
+            ));
+        }
+        if self.labels.gke_accelerator.is_empty() || self.labels.gpu_product.is_empty() {
+            return Err(invalid("labels", "both label values must be set"));
+        }
+        if self.sources.is_empty() {
+            return Err(invalid(
+                "sources",
+                "a profile must say where its facts come from",
+            ));
+        }
+        Ok(())
+    }
+}

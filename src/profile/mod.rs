@@ -1,0 +1,112 @@
+//! Model and hardware profiles: the architecture and machine facts the planner works from.
+//!
+//! A profile knows facts and their sources, nothing about vLLM flags' effects or Kubernetes
+//! objects. Field names follow the spelling of Hugging Face `config.json` (models) and of
+//! NVIDIA/GKE (hardware), so a reader can check a profile against its source line by line.
+//!
+//! Built-in profiles live in `profiles/*.yaml` and are embedded in the binary ([`Catalog`]);
+//! users load their own with [`ModelProfile::from_yaml`] and [`HardwareProfile::from_yaml`].
+
+mod catalog;
+pub mod hardware;
+mod model;
+
+pub use catalog::{BUILTIN_HARDWARE, BUILTIN_MODELS, Catalog};
+pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels};
+pub use model::{Attention, Dtype, Mlp, ModelProfile, Quantization};
+
+use serde::{Deserialize, Serialize};
+
+/// Where a fact in a profile comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Which fields or facts this source backs, in words.
+    pub facts: String,
+    /// A URL, or a public file path at a commit.
+    pub url: String,
+    /// Set when the value is not confirmed by the source (an estimate or a reading that varies).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
+}
+
+/// What went wrong loading or checking a profile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProfileError {
+    /// The YAML did not parse into the profile type (syntax, wrong type, unknown or missing field).
+    #[error("{origin}: {message}")]
+    Parse {
+        /// Where the profile came from: a file path or `built-in <id>`.
+        origin: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A field parsed but its value cannot describe a real model or GPU.
+    #[error("{origin}: field `{field}`: {message}")]
+    Invalid {
+        /// Where the profile came from.
+        origin: String,
+        /// The offending field, as a dotted path.
+        field: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// No built-in profile has this id.
+    #[error("unknown {kind} `{id}`{}; built-in {kind}s: {}", suggestion_text(.suggestion), .known.join(", "))]
+    Unknown {
+        /// `model` or `hardware`.
+        kind: &'static str,
+        /// The id that was asked for.
+        id: String,
+        /// The closest built-in id, when one is close.
+        suggestion: Option<String>,
+        /// Every built-in id of this kind.
+        known: Vec<String>,
+    },
+    /// The profile file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path that was asked for.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+fn suggestion_text(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+/// Checks that a count is at least one, naming the field when it is not.
+pub(crate) fn require_positive(origin: &str, field: &str, value: u64) -> Result<(), ProfileError> {
+    if value == 0 {
+        return Err(ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message: "must be at least 1".to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a value stays below a bound that no real model or GPU comes near, so that
+/// arithmetic on it cannot overflow and a typo (an extra digit) is caught.
+pub(crate) fn require_at_most(
+    origin: &str,
+    field: &str,
+    value: u64,
+    max: u64,
+) -> Result<(), ProfileError> {
+    if value > max {
+        return Err(ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message: format!("{value} is larger than {max}, the most lwsplan accepts"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! Model profiles: the architecture facts that decide how much memory vLLM needs.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ProfileError, Source, require_at_most, require_positive};
+
+/// An LLM as vLLM loads it: the fields of its Hugging Face `config.json` that size memory.
+///
+/// Names follow `config.json` so each value can be checked against it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelProfile {
+    /// Short id used on the command line, e.g. `deepseek-r1`.
+    pub id: String,
+    /// Hugging Face repository id passed to `vllm serve`, e.g. `deepseek-ai/DeepSeek-R1`.
+    pub hf_repo: String,
+    /// `architectures[0]` of `config.json`, e.g. `DeepseekV3ForCausalLM`.
+    pub architecture: String,
+    /// `num_hidden_layers`: decoder layers vLLM loads (MTP layers are counted separately).
+    pub num_hidden_layers: u64,
+    /// `hidden_size`.
+    pub hidden_size: u64,
+    /// `vocab_size`.
+    pub vocab_size: u64,
+    /// `max_position_embeddings`: the longest context vLLM accepts without an override.
+    pub max_position_embeddings: u64,
+    /// `tie_word_embeddings`: whether lm_head shares the embedding's weights.
+    pub tie_word_embeddings: bool,
+    /// `torch_dtype`: the dtype of unquantized weights and of the KV cache under
+    /// `--kv-cache-dtype auto`.
+    pub torch_dtype: Dtype,
+    /// The attention block.
+    pub attention: Attention,
+    /// The feed-forward block.
+    pub mlp: Mlp,
+    /// `quantization_config`, when the checkpoint is quantized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
+    /// `num_nextn_predict_layers`: multi-token-prediction layers in the checkpoint. vLLM loads
+    /// them only for speculative decoding, so they are not part of the planned weights.
+    #[serde(default)]
+    pub num_nextn_predict_layers: u64,
+    /// Flags `vllm serve` needs for this model, e.g. `--trust-remote-code`.
+    #[serde(default)]
+    pub vllm_args: Vec<String>,
+    /// Where each fact comes from.
+    pub sources: Vec<Source>,
+}
+
+/// A weight or activation dtype, spelled as in `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// 2 bytes.
+    Bfloat16,
+    /// 2 bytes.
+    Float16,
+    /// 4 bytes.
+    Float32,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub fn bytes(self) -> u64 {
+        match self {
+            Dtype::Bfloat16 | Dtype::Float16 => 2,
+            Dtype::Float32 => 4,
+        }
+    }
+}
+
+/// The attention block, which decides the KV cache's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Attention {
+    /// Grouped-query attention (MHA when `num_key_value_heads == num_attention_heads`).
+    Gqa {
+        /// `num_attention_heads`.
+        num_attention_heads: u64,
+        /// `num_key_value_heads`.
+        num_key_value_heads: u64,
+        /// `head_dim` (`hidden_size / num_attention_heads` when the config has none).
+        head_dim: u64,
+    },
+    /// Multi-head latent attention (DeepSeek-V2/V3): the KV cache holds one compressed latent.
+    Mla {
+        /// `num_attention_heads`.
+        num_attention_heads: u64,
+        /// `q_lora_rank`; absent when queries are not low-rank (DeepSeek-V2-Lite).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        q_lora_rank: Option<u64>,
+        /// `kv_lora_rank`: width of the cached latent.
+        kv_lora_rank: u64,
+        /// `qk_nope_head_dim`.
+        qk_nope_head_dim: u64,
+        /// `qk_rope_head_dim`: the rotary part, cached beside the latent.
+        qk_rope_head_dim: u64,
+        /// `v_head_dim`.
+        v_head_dim: u64,
+    },
+}
+
+impl Attention {
+    /// `num_attention_heads`, whatever the kind.
+    pub fn num_attention_heads(&self) -> u64 {
+        match self {
+            Attention::Gqa {
+                num_attention_heads,
+                ..
+            }
+            | Attention::Mla {
+                num_attention_heads,
+                ..
+            } => *num_attention_heads,
+        }
+    }
+}
+
+/// The feed-forward block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Mlp {
+    /// A gated MLP (gate, up, down) in every layer.
+    Dense {
+        /// `intermediate_size`.
+        intermediate_size: u64,
+    },
+    /// Mixture of experts, with optional dense layers first (DeepSeek's `first_k_dense_replace`).
+    Moe {
+        /// `intermediate_size`: width of the dense layers' MLP.
+        intermediate_size: u64,
+        /// `moe_intermediate_size`: width of each expert.
+        moe_intermediate_size: u64,
+        /// `n_routed_experts`.
+        n_routed_experts: u64,
+        /// `n_shared_experts`: always-on experts of width `moe_intermediate_size` each.
+        #[serde(default)]
+        n_shared_experts: u64,
+        /// `num_experts_per_tok`.
+        num_experts_per_tok: u64,
+        /// `first_k_dense_replace`: how many leading layers are dense.
+        #[serde(default)]
+        first_k_dense_replace: u64,
+    },
+}
+
+/// `quantization_config` of a quantized checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "quant_method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Quantization {
+    /// FP8 (e4m3) weights in every linear layer of the decoder except the MoE router; the
+    /// embedding, lm_head and norms stay in `torch_dtype`.
+    Fp8 {
+        /// `weight_block_size` as `[block_n, block_k]`: one fp32 scale per block. Absent for
+        /// per-channel scales (one fp32 scale per output row).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weight_block_size: Option<[u64; 2]>,
+    },
+}
+
+/// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
+const MAX_LAYERS: u64 = 4096;
+const MAX_WIDTH: u64 = 1 << 20;
+const MAX_VOCAB: u64 = 1 << 24;
+const MAX_CONTEXT: u64 = 1 << 26;
+const MAX_EXPERTS: u64 = 1 << 14;
+
+impl ModelProfile {
+    /// Parses a model profile from YAML and checks it; `origin` names the file in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ProfileError> {
+        let profile: ModelProfile =
+            crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
+                origin: origin.to_string(),
+                message,
+            })?;
+        profile.check(origin)?;
+        Ok(profile)
+    }
+
+    /// Reads and checks a model profile file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    /// Checks what the types cannot: counts are positive and bounded, shapes are consistent.
+    pub fn check(&self, origin: &str) -> Result<(), ProfileError> {
+        let invalid = |field: &str, message: String| ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        if self.id.is_empty() {
+            return Err(invalid("id", "must not be empty".into()));
+        }
+        if self.hf_repo.is_empty() {
+            return Err(invalid("hf_repo", "must not be empty".into()));
+        }
+        for (field, value, max) in [
+            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_CONTEXT,
+            ),
+        ] {
+            require_positive(origin, field, value)?;
+            require_at_most(origin, field, value, max)?;
+        }
+        require_at_most(
+            origin,
+            "num_nextn_predict_layers",
+            self.num_nextn_predict_layers,
+            MAX_LAYERS,
+        )?;
+        match &self.attention {
+            Attention::Gqa {
+                num_attention_heads,
+                num_key_value_heads,
+                head_dim,
+            } => {
+                for (field, value) in [
+                    ("attention.num_attention_heads", *num_attention_heads),
+                    ("attention.num_key_value_heads", *num_key_value_heads),
+                    ("attention.head_dim", *head_dim),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+                if num_attention_heads % num_key_value_heads != 0 {
+                    return Err(invalid(
+                        "attention.num_key_value_heads",
+                        format!(
+                            "{num_key_value_heads} does not divide num_attention_heads \
+                             ({num_attention_heads}); each KV head serves a whole group of query heads"
+                        ),
+                    ));
+                }
+            }
+            Attention::Mla {
+                num_attention_heads,
+                q_lora_rank,
+                kv_lora_rank,
+                qk_nope_head_dim,
+                qk_rope_head_dim,
+                v_head_dim,
+            } => {
+                for (field, value) in [
+                    ("attention.num_attention_heads", *num_attention_heads),
+                    ("attention.kv_lora_rank", *kv_lora_rank),
+                    ("attention.qk_nope_head_dim", *qk_nope_head_dim),
+                    ("attention.qk_rope_head_dim", *qk_rope_head_dim),
+                    ("attention.v_head_dim", *v_head_dim),
+                    ("attention.q_lora_rank", q_lora_rank.unwrap_or(1)),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+            }
+        }
+        match &self.mlp {
+            Mlp::Dense { intermediate_size } => {
+                require_positive(origin, "mlp.intermediate_size", *intermediate_size)?;
+                require_at_most(
+                    origin,
+                    "mlp.intermediate_size",
+                    *intermediate_size,
+                    MAX_WIDTH,
+                )?;
+            }
+            Mlp::Moe {
+                intermediate_size,
+                moe_intermediate_size,
+                n_routed_experts,
+                n_shared_experts,
+                num_experts_per_tok,
+                first_k_dense_replace,
+            } => {
+                for (field, value, max) in [
+                    (
+                        "mlp.moe_intermediate_size",
+                        *moe_intermediate_size,
+                        MAX_WIDTH,
+                    ),
+                    ("mlp.n_routed_experts", *n_routed_experts, MAX_EXPERTS),
+                    ("mlp.num_experts_per_tok", *num_experts_per_tok, MAX_EXPERTS),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, max)?;
+                }
+                require_at_most(
+                    origin,
+                    "mlp.n_shared_experts",
+                    *n_shared_experts,
+                    MAX_EXPERTS,
+                )?;
+                require_at_most(
+                    origin,
+                    "mlp.intermediate_size",
+                    *intermediate_size,
+                    MAX_WIDTH,
+                )?;
+                if num_experts_per_tok > n_routed_experts {
+                    return Err(invalid(
+                        "mlp.num_experts_per_tok",
+                        format!(
+                            "{num_experts_per_tok} is more than n_routed_experts ({n_routed_experts})"
+                        ),
+                    ));
+                }
+                if *first_k_dense_replace > self.num_hidden_layers {
+                    return Err(invalid(
+                        "mlp.first_k_dense_replace",
+                        format!(
+                            "{first_k_dense_replace} is more than num_hidden_layers ({})",
+                            self.num_hidden_layers
+                        ),
+                    ));
+                }
+                if *first_k_dense_replace > 0 {
+                    require_positive(origin, "mlp.intermediate_size", *intermediate_size)?;
+                }
+            }
+        }
+        if let Some(Quantization::Fp8 {
+            weight_block_size: Some([n, k]),
+        }) = &self.quantization
+        {
+            require_positive(origin, "quantization.weight_block_size[0]", *n)?;
+            require_positive(origin, "quantization.weight_block_size[1]", *k)?;
+            require_at_most(origin, "quantization.weight_block_size[0]", *n, MAX_WIDTH)?;
+            require_at_most(origin, "quantization.weight_block_size[1]", *k, MAX_WIDTH)?;
+        }
+        if self.sources.is_empty() {
+            return Err(invalid(
+                "sources",
+                "a profile must say where its facts come from".into(),
+            ));
+        }
+        Ok(())
+    }
+}

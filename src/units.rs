@@ -1,0 +1,61 @@
+//! Byte sizes at the edges: GiB for people, Kubernetes quantities for manifests.
+
+const GIB: u64 = 1 << 30;
+const MIB: u64 = 1 << 20;
+
+/// `bytes` as GiB with two decimals, e.g. `79.18 GiB`.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.2} GiB", bytes as f64 / GIB as f64)
+}
+
+/// `bytes` as a Kubernetes quantity: whole `Gi` when exact, else `Mi` rounded up.
+pub fn quantity(bytes: u64) -> String {
+    if bytes.is_multiple_of(GIB) {
+        format!("{}Gi", bytes / GIB)
+    } else {
+        format!("{}Mi", bytes.div_ceil(MIB))
+    }
+}
+
+/// Parses a binary-suffixed quantity (`15Gi`, `512Mi`, `1Ti`) or plain bytes.
+pub fn parse_quantity(text: &str) -> Result<u64, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let scale: u64 = match unit {
+        "" => 1,
+        "Ki" => 1 << 10,
+        "Mi" => MIB,
+        "Gi" => GIB,
+        "Ti" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{text}`: expected a whole number with a binary suffix (Ki, Mi, Gi, Ti), e.g. 15Gi"
+            ));
+        }
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a whole number before the suffix, e.g. 15Gi"))?;
+    n.checked_mul(scale)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("`{text}`: must be between 1 byte and 16 EiB"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_round_trip() {
+        assert_eq!(quantity(15 * GIB), "15Gi");
+        assert_eq!(quantity(GIB + 1), "1025Mi");
+        assert_eq!(parse_quantity("15Gi"), Ok(15 * GIB));
+        assert_eq!(parse_quantity("512Mi"), Ok(512 * MIB));
+        assert!(parse_quantity("15GB").is_err());
+        assert!(parse_quantity("0Gi").is_err());
+        assert!(parse_quantity("99999999999999999999Ti").is_err());
+        assert_eq!(gib(85_018_877_624), "79.18 GiB");
+    }
+}

@@ -1,0 +1,26 @@
+//! The one place YAML is read and written, so that changing the YAML crate is a one-file change.
+//!
+//! Reading rejects duplicate keys (serde-saphyr's default); writing never folds long lines and
+//! quotes strings that a YAML 1.1 reader would take for booleans or numbers (`"yes"`, `"1.10"`),
+//! which matters because Kubernetes tooling still reads YAML 1.1.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Parses one YAML document into `T`; the error text carries line and column.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Parses every document of a multi-document YAML stream (`---` separated).
+pub fn from_str_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
+    serde_saphyr::from_multiple(text).map_err(|e| e.to_string())
+}
+
+/// Writes `value` as one YAML document: block style, two-space indent, no folding.
+pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
+    let options = serde_saphyr::ser_options! {
+        prefer_block_scalars: false,
+    };
+    serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())
+}
