@@ -8,9 +8,11 @@
 //! - [`cli`]: the command line, a thin layer over the above.
 
 pub mod cli;
+pub mod manifest;
 pub mod plan;
 pub mod profile;
 pub mod units;
+pub mod validate;
 pub mod yaml;
 
 pub use plan::{Plan, PlanError, PlanOptions, Planner};

@@ -40,6 +40,12 @@ enum Command {
     Models,
     /// Lists the built-in hardware profiles.
     Hardware,
+    /// Validates LeaderWorkerSet and Service manifests (schema, admission rules, consistency).
+    Validate {
+        /// YAML files, each with one or more documents.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Prints the JSON Schema of a profile file.
     Schema {
         /// Which schema.
@@ -137,6 +143,8 @@ enum CliError {
     Plan(#[from] PlanError),
     #[error("{0}")]
     Io(String),
+    #[error("{count} problem(s) found:\n{report}")]
+    Invalid { count: usize, report: String },
 }
 
 impl CliError {
@@ -146,6 +154,7 @@ impl CliError {
             CliError::Profile(_) => exit::INVALID_INPUT,
             CliError::Plan(PlanError::Infeasible(_)) => exit::INFEASIBLE,
             CliError::Plan(_) => exit::INVALID_INPUT,
+            CliError::Invalid { .. } => exit::VALIDATION,
         }
     }
 }
@@ -196,6 +205,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 }
             })
         }
+        Command::Validate { files } => validate_files(&files),
         Command::Models => Ok(list_models(&catalog)),
         Command::Hardware => Ok(list_hardware(&catalog)),
         Command::Schema { kind } => {
@@ -302,4 +312,27 @@ fn list_hardware(catalog: &Catalog) -> String {
         ));
     }
     out
+}
+
+fn validate_files(files: &[PathBuf]) -> Result<String, CliError> {
+    let mut report = String::new();
+    let mut count = 0;
+    let mut ok = String::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
+        let problems = crate::validate::validate_yaml(&text);
+        if problems.is_empty() {
+            ok.push_str(&format!("{}: valid\n", path.display()));
+        }
+        for problem in &problems {
+            report.push_str(&format!("  {}: {problem}\n", path.display()));
+        }
+        count += problems.len();
+    }
+    if count > 0 {
+        report.pop();
+        return Err(CliError::Invalid { count, report });
+    }
+    Ok(ok)
 }

@@ -1,0 +1,331 @@
+//! Strict validation of LeaderWorkerSet and Service manifests, rendered or hand-written.
+//!
+//! Every document is checked three ways, and every problem is reported, not just the first:
+//!
+//! 1. **Schema.** A LeaderWorkerSet against the vendored CRD's `openAPIV3Schema`, unknown
+//!    fields rejected as a strict API server does; a Service by a typed round-trip through
+//!    k8s-openapi, where any field that does not survive is unknown.
+//! 2. **Admission.** What the LWS webhook enforces: DNS-1035 names within LWS's length limit,
+//!    `size ≥ 1`, replicas within bounds.
+//! 3. **Consistency.** What makes a multi-node vLLM group work: GPU limit × size = TP × PP,
+//!    leader and workers alike (image, GPUs, node selector), the Service selecting the leader,
+//!    `/dev/shm` mounted where it is declared, no `LeaderReady` deadlock.
+//!
+//! ```
+//! let problems = lwsplan::validate::validate_yaml("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {typo: 1}\n");
+//! assert_eq!(problems.len(), 1);
+//! assert_eq!(problems[0].path, "spec.typo");
+//! ```
+
+mod lints;
+mod names;
+mod schema;
+
+pub use names::{check_dns1035_label, max_lws_name_len};
+pub use schema::{strict_schema, validator};
+
+use k8s_openapi::api::core::v1::Service;
+use serde_json::Value;
+
+use crate::manifest::{self, LeaderWorkerSet, Manifests};
+
+/// One thing wrong with one document.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// 1-based index of the document in its file or stream.
+    pub document: usize,
+    /// `Kind/name` of the object, or `document` when it has none.
+    pub object: String,
+    /// Dotted path to the field, e.g. `spec.leaderWorkerTemplate.size`; empty for the document.
+    pub path: String,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "document {} ({})", self.document, self.object)?;
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Collects problems for one document.
+pub(crate) struct Findings<'a> {
+    document: usize,
+    object: String,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Findings<'_> {
+    pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            document: self.document,
+            object: self.object.clone(),
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Validates a YAML stream of any number of documents.
+pub fn validate_yaml(text: &str) -> Vec<Problem> {
+    match parse_documents(text) {
+        Ok(documents) => validate_values(&documents),
+        Err(problem) => vec![problem],
+    }
+}
+
+/// Validates typed manifests, e.g. after changing them in code.
+pub fn validate(manifests: &Manifests) -> Vec<Problem> {
+    let documents = [
+        serde_json::to_value(&manifests.leader_worker_set),
+        serde_json::to_value(&manifests.service),
+    ];
+    match documents {
+        [Ok(lws), Ok(service)] => validate_values(&[lws, service]),
+        _ => vec![Problem {
+            document: 1,
+            object: "document".into(),
+            path: String::new(),
+            message: "the objects do not serialize".into(),
+        }],
+    }
+}
+
+/// Parses a rendered stream into typed manifests: exactly one LeaderWorkerSet and one Service,
+/// both valid.
+pub fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
+    let documents = parse_documents(text).map_err(|p| vec![p])?;
+    let problems = validate_values(&documents);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut lws = None;
+    let mut service = None;
+    for doc in documents {
+        match doc.get("kind").and_then(Value::as_str) {
+            Some(manifest::KIND) => lws = serde_json::from_value::<LeaderWorkerSet>(doc).ok(),
+            Some("Service") => service = serde_json::from_value::<Service>(doc).ok(),
+            _ => {}
+        }
+    }
+    match (lws, service) {
+        (Some(leader_worker_set), Some(service)) => Ok(Manifests {
+            leader_worker_set,
+            service,
+        }),
+        _ => Err(vec![Problem {
+            document: 1,
+            object: "document".into(),
+            path: String::new(),
+            message: "expected one LeaderWorkerSet and one Service".into(),
+        }]),
+    }
+}
+
+fn parse_documents(text: &str) -> Result<Vec<Value>, Problem> {
+    let documents: Vec<Value> = crate::yaml::from_str_multiple(text).map_err(|message| Problem {
+        document: 1,
+        object: "document".into(),
+        path: String::new(),
+        message: format!("not valid YAML: {message}"),
+    })?;
+    let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
+    if documents.is_empty() {
+        return Err(Problem {
+            document: 1,
+            object: "document".into(),
+            path: String::new(),
+            message: "no documents".into(),
+        });
+    }
+    Ok(documents)
+}
+
+fn validate_values(documents: &[Value]) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut sets: Vec<LeaderWorkerSet> = Vec::new();
+    let mut services: Vec<(usize, Service)> = Vec::new();
+    for (index, doc) in documents.iter().enumerate() {
+        let document = index + 1;
+        let object = object_name(doc);
+        let mut findings = Findings {
+            document,
+            object,
+            problems: &mut problems,
+        };
+        find_nulls(doc, "", &mut findings);
+        let api_version = doc.get("apiVersion").and_then(Value::as_str);
+        let kind = doc.get("kind").and_then(Value::as_str);
+        match (api_version, kind) {
+            (Some(manifest::API_VERSION), Some(manifest::KIND)) => {
+                check_lws_schema(doc, &mut findings);
+                match serde_json::from_value::<LeaderWorkerSet>(doc.clone()) {
+                    Ok(lws) => {
+                        lints::leader_worker_set(&lws, &mut findings);
+                        sets.push(lws);
+                    }
+                    Err(e) => findings.add("", format!("does not parse as a LeaderWorkerSet: {e}")),
+                }
+            }
+            (Some("v1"), Some("Service")) => match serde_json::from_value::<Service>(doc.clone()) {
+                Ok(service) => {
+                    check_round_trip(doc, &service, &mut findings);
+                    lints::service(&service, &mut findings);
+                    services.push((document, service));
+                }
+                Err(e) => findings.add("", format!("does not parse as a Service: {e}")),
+            },
+            _ => findings.add(
+                "kind",
+                format!(
+                    "unsupported object {}/{}: lwsplan validates LeaderWorkerSet ({}) and Service (v1)",
+                    api_version.unwrap_or("?"),
+                    kind.unwrap_or("?"),
+                    manifest::API_VERSION
+                ),
+            ),
+        }
+    }
+    for (document, service) in &services {
+        let mut findings = Findings {
+            document: *document,
+            object: format!(
+                "Service/{}",
+                service.metadata.name.as_deref().unwrap_or_default()
+            ),
+            problems: &mut problems,
+        };
+        lints::service_selects_a_leader(service, &sets, &mut findings);
+    }
+    problems
+}
+
+fn object_name(doc: &Value) -> String {
+    match (
+        doc.get("kind").and_then(Value::as_str),
+        doc.pointer("/metadata/name").and_then(Value::as_str),
+    ) {
+        (Some(kind), Some(name)) => format!("{kind}/{name}"),
+        (Some(kind), None) => kind.to_string(),
+        _ => "document".to_string(),
+    }
+}
+
+fn check_lws_schema(doc: &Value, findings: &mut Findings<'_>) {
+    for error in schema::validator().iter_errors(doc) {
+        let mut path = dotted(error.instance_path().as_str());
+        let message = match error.kind() {
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for field in unexpected {
+                    let field_path = if path.is_empty() {
+                        field.clone()
+                    } else {
+                        format!("{path}.{field}")
+                    };
+                    findings.add(
+                        field_path,
+                        "unknown field: the LeaderWorkerSet CRD does not define it",
+                    );
+                }
+                continue;
+            }
+            _ => error.to_string(),
+        };
+        if path.is_empty() {
+            path = String::new();
+        }
+        findings.add(path, message);
+    }
+}
+
+/// A Service parsed by k8s-openapi silently drops unknown fields: whatever is in the document
+/// but not in the round-tripped object is unknown.
+fn check_round_trip(doc: &Value, service: &Service, findings: &mut Findings<'_>) {
+    let Ok(back) = serde_json::to_value(service) else {
+        findings.add("", "does not serialize back");
+        return;
+    };
+    lost_fields(doc, &back, "", findings);
+}
+
+fn lost_fields(original: &Value, back: &Value, path: &str, findings: &mut Findings<'_>) {
+    match (original, back) {
+        (Value::Object(o), Value::Object(b)) => {
+            for (key, value) in o {
+                let child = join(path, key);
+                match b.get(key) {
+                    Some(bv) => lost_fields(value, bv, &child, findings),
+                    None if value.is_null() => {}
+                    None => findings.add(child, "unknown field: the Service API does not define it"),
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(b)) => {
+            for (i, (ov, bv)) in o.iter().zip(b).enumerate() {
+                lost_fields(ov, bv, &format!("{path}[{i}]"), findings);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn find_nulls(value: &Value, path: &str, findings: &mut Findings<'_>) {
+    match value {
+        Value::Null => findings.add(path, "null value: omit the field instead"),
+        Value::Object(map) => {
+            for (key, v) in map {
+                find_nulls(v, &join(path, key), findings);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                find_nulls(v, &format!("{path}[{i}]"), findings);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// `/spec/containers/0/name` → `spec.containers[0].name`.
+fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if segment.chars().all(|c| c.is_ascii_digit()) && !segment.is_empty() {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_become_dotted_paths() {
+        assert_eq!(dotted(""), "");
+        assert_eq!(
+            dotted("/spec/template/spec/containers/0/name"),
+            "spec.template.spec.containers[0].name"
+        );
+        assert_eq!(dotted("/metadata/labels/a~1b"), "metadata.labels.a/b");
+    }
+}
