@@ -9,11 +9,15 @@
 
 pub mod cli;
 pub mod manifest;
+pub mod output;
 pub mod plan;
 pub mod profile;
+pub mod render;
 pub mod units;
 pub mod validate;
 pub mod yaml;
 
+pub use manifest::Manifests;
 pub use plan::{Plan, PlanError, PlanOptions, Planner};
 pub use profile::{Catalog, HardwareProfile, ModelProfile};
+pub use render::{RenderError, RenderOptions, Renderer};

@@ -36,6 +36,8 @@ pub struct Cli {
 enum Command {
     /// Finds the parallel layout and sizes memory, KV cache, context length and /dev/shm.
     Plan(PlanArgs),
+    /// Plans, then renders the LeaderWorkerSet and Service YAML (validated before it is printed).
+    Render(Box<RenderArgs>),
     /// Lists the built-in model profiles.
     Models,
     /// Lists the built-in hardware profiles.
@@ -118,6 +120,90 @@ struct PlanArgs {
     format: Format,
 }
 
+/// Plan options plus how to deploy the plan.
+#[derive(Debug, Args)]
+struct RenderArgs {
+    #[command(flatten)]
+    plan: PlanArgs,
+    /// LeaderWorkerSet name; the Service is `<name>-leader`.
+    #[arg(long, default_value = "vllm")]
+    name: String,
+    /// Namespace of both objects.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Container image [default: vllm/vllm-openai:v0.28.0 for the native launcher].
+    #[arg(long)]
+    image: Option<String>,
+    /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
+    /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery).
+    #[arg(long, value_enum, default_value = "gke")]
+    platform: PlatformArg,
+    /// /dev/shm size (e.g. 15Gi), overriding the plan's.
+    #[arg(long, value_parser = crate::units::parse_quantity)]
+    shm_size: Option<u64>,
+    /// The API port.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Secret and key holding the Hugging Face token, as NAME/KEY.
+    #[arg(long, default_value = "hf-secret/hf_api_token", value_parser = parse_secret_ref)]
+    hf_secret: crate::render::SecretKeyRef,
+    /// Environment variable that carries the token.
+    #[arg(long, default_value = "HF_TOKEN")]
+    hf_token_env: String,
+    /// What vLLM loads instead of the profile's Hugging Face repo (a mirror or a local path).
+    #[arg(long)]
+    model_source: Option<String>,
+    /// A directory whose *.j2 files replace the built-in templates of the same name.
+    #[arg(long, value_name = "DIR")]
+    templates: Option<PathBuf>,
+    /// An extra environment variable, K=V (repeatable).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// An extra `vllm serve` argument (repeatable), e.g. --vllm-arg=--enable-prefix-caching.
+    #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
+    vllm_args: Vec<String>,
+    /// Write one file per object into DIR instead of printing (all files or none).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Gke,
+    Nvidia,
+}
+
+fn parse_secret_ref(s: &str) -> Result<crate::render::SecretKeyRef, String> {
+    match s.split_once('/') {
+        Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/') => {
+            Ok(crate::render::SecretKeyRef {
+                name: name.to_string(),
+                key: key.to_string(),
+            })
+        }
+        _ => Err(format!(
+            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
+        )),
+    }
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if is_env_name(k) => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!(
+            "`{s}`: expected NAME=VALUE with NAME of letters, digits and '_' not starting with a digit"
+        )),
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum KvDtypeArg {
     Auto,
@@ -141,6 +227,8 @@ enum CliError {
     Profile(#[from] ProfileError),
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Render(#[from] crate::render::RenderError),
     #[error("{0}")]
     Io(String),
     #[error("{count} problem(s) found:\n{report}")]
@@ -155,6 +243,9 @@ impl CliError {
             CliError::Plan(PlanError::Infeasible(_)) => exit::INFEASIBLE,
             CliError::Plan(_) => exit::INVALID_INPUT,
             CliError::Invalid { .. } => exit::VALIDATION,
+            CliError::Render(crate::render::RenderError::Invalid(_)) => exit::VALIDATION,
+            CliError::Render(crate::render::RenderError::Io { .. }) => exit::IO,
+            CliError::Render(_) => exit::INVALID_INPUT,
         }
     }
 }
@@ -205,6 +296,7 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 }
             })
         }
+        Command::Render(args) => render(&catalog, &args),
         Command::Validate { files } => validate_files(&files),
         Command::Models => Ok(list_models(&catalog)),
         Command::Hardware => Ok(list_hardware(&catalog)),
@@ -236,6 +328,75 @@ fn load_profiles(
         (None, None) => unreachable!("clap requires --hardware or --hardware-file"),
     };
     Ok((model, hardware))
+}
+
+fn render(catalog: &Catalog, args: &RenderArgs) -> Result<String, CliError> {
+    let (model, hardware) = load_profiles(catalog, &args.plan)?;
+    let plan = Planner::new(&model, &hardware).plan(&plan_options(&args.plan))?;
+    let options = crate::render::RenderOptions {
+        name: args.name.clone(),
+        namespace: args.namespace.clone(),
+        image: args.image.clone(),
+        platform: match args.platform {
+            PlatformArg::Gke => crate::render::Platform::Gke,
+            PlatformArg::Nvidia => crate::render::Platform::Nvidia,
+        },
+        port: args.port,
+        hf_secret: args.hf_secret.clone(),
+        hf_token_env: args.hf_token_env.clone(),
+        shm_size_bytes: args.shm_size,
+        model_source: args.model_source.clone(),
+        env: args.env.clone(),
+        vllm_args: args.vllm_args.clone(),
+        templates_dir: args.templates.clone(),
+        ..Default::default()
+    };
+    let manifests = crate::render::Renderer::new(options)?.render(&plan)?;
+    let service = manifests.service.metadata.name.clone().unwrap_or_default();
+    let namespace = args
+        .namespace
+        .as_deref()
+        .map(|n| format!(" -n {n}"))
+        .unwrap_or_default();
+    let output = match &args.output_dir {
+        Some(dir) => {
+            let files = manifests.to_files().map_err(CliError::Io)?;
+            crate::output::write_all(dir, &files).map_err(CliError::Io)?;
+            let names: Vec<String> = files
+                .iter()
+                .map(|(n, _)| dir.join(n).display().to_string())
+                .collect();
+            eprintln!("wrote {}", names.join(", "));
+            String::new()
+        }
+        None => manifests.to_yaml().map_err(CliError::Io)?,
+    };
+    let apply = match &args.output_dir {
+        Some(dir) => format!("kubectl apply{namespace} -f {}", dir.display()),
+        None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
+    };
+    eprintln!(
+        "# {} on {} × {} {}: TP {} × PP {}, max_model_len {}, {} KV tokens\n\
+         # apply:        {apply}\n\
+         # wait:         kubectl get pods{namespace} -l {}={} -w   (loading can take {} min)\n\
+         # port-forward: kubectl port-forward{namespace} svc/{service} {port}:{port}\n\
+         # first request: curl http://localhost:{port}/v1/completions -H 'Content-Type: application/json' \\\n\
+         #   -d '{{\"model\": \"{}\", \"prompt\": \"Hello\", \"max_tokens\": 32, \"temperature\": 0}}'",
+        plan.model,
+        plan.nodes,
+        plan.gpus_per_node,
+        plan.gpu_name,
+        plan.tensor_parallel_size,
+        plan.pipeline_parallel_size,
+        plan.max_model_len,
+        plan.kv_cache_tokens,
+        crate::manifest::NAME_LABEL,
+        args.name,
+        crate::render::startup_seconds(plan.max_weight_bytes_per_pod).div_ceil(60),
+        args.model_source.as_deref().unwrap_or(&plan.model_repo),
+        port = args.port,
+    );
+    Ok(output)
 }
 
 fn plan_options(args: &PlanArgs) -> PlanOptions {

@@ -34,7 +34,7 @@ pub use weights::{parameters, weight_bytes};
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{HardwareProfile, ModelProfile, Quantization};
+use crate::profile::{HardwareProfile, ModelProfile, NodeLabels, Quantization};
 use crate::units::gib;
 
 /// The most nodes a plan may use; a model that needs more is refused rather than searched for.
@@ -186,6 +186,8 @@ pub struct Plan {
     pub hardware: String,
     /// NVML name of the GPU.
     pub gpu_name: String,
+    /// Node label values that select the hardware.
+    pub node_labels: NodeLabels,
     /// `--tensor-parallel-size`.
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.
@@ -690,6 +692,7 @@ impl<'a> Planner<'a> {
             model_repo: model.hf_repo.clone(),
             hardware: self.hardware.id.clone(),
             gpu_name: self.hardware.name.clone(),
+            node_labels: self.hardware.labels.clone(),
             tensor_parallel_size: layout.tensor_parallel_size,
             pipeline_parallel_size: layout.pipeline_parallel_size,
             nodes: layout.nodes,

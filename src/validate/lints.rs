@@ -82,7 +82,10 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
     }
     if spec.startup_policy.as_deref() == Some("LeaderReady")
         && size > 1
-        && leader_spec.containers.iter().any(|c| c.readiness_probe.is_some())
+        && leader_spec
+            .containers
+            .iter()
+            .any(|c| c.readiness_probe.is_some())
     {
         findings.add(
             "spec.startupPolicy",
@@ -110,17 +113,16 @@ fn pod_template(path: &str, pod: &PodTemplateSpec, findings: &mut Findings<'_>) 
             if !declared {
                 findings.add(
                     format!("{path}.spec.containers[{i}].volumeMounts[{j}].name"),
-                    format!("mounts volume `{}`, which the pod does not declare", mount.name),
+                    format!(
+                        "mounts volume `{}`, which the pod does not declare",
+                        mount.name
+                    ),
                 );
             }
         }
     }
     for (i, volume) in spec.volumes.iter().flatten().enumerate() {
-        let memory = volume
-            .empty_dir
-            .as_ref()
-            .and_then(|e| e.medium.as_deref())
-            == Some("Memory");
+        let memory = volume.empty_dir.as_ref().and_then(|e| e.medium.as_deref()) == Some("Memory");
         if !memory {
             continue;
         }
@@ -213,7 +215,12 @@ pub fn parallel_sizes(spec: &PodSpec) -> Option<(i64, i64)> {
         })
     };
     let tp = flag(&["--tensor-parallel-size", "--tensor_parallel_size", "-tp"])?;
-    let pp = flag(&["--pipeline-parallel-size", "--pipeline_parallel_size", "-pp"]).unwrap_or(1);
+    let pp = flag(&[
+        "--pipeline-parallel-size",
+        "--pipeline_parallel_size",
+        "-pp",
+    ])
+    .unwrap_or(1);
     Some((tp, pp))
 }
 
@@ -238,7 +245,11 @@ pub fn service(service: &Service, findings: &mut Findings<'_>) {
 
 /// When the stream holds LeaderWorkerSets, the Service must select one of them's leaders, on
 /// a port the leader serves.
-pub fn service_selects_a_leader(service: &Service, sets: &[LeaderWorkerSet], findings: &mut Findings<'_>) {
+pub fn service_selects_a_leader(
+    service: &Service,
+    sets: &[LeaderWorkerSet],
+    findings: &mut Findings<'_>,
+) {
     if sets.is_empty() {
         return;
     }
@@ -248,8 +259,16 @@ pub fn service_selects_a_leader(service: &Service, sets: &[LeaderWorkerSet], fin
     let selector = spec.selector.clone().unwrap_or_default();
     let leader = sets.iter().find_map(|lws| {
         let template = lws.spec.leader_worker_template.leader_template.as_ref()?;
-        let mut labels = template.metadata.as_ref()?.labels.clone().unwrap_or_default();
-        labels.insert(NAME_LABEL.into(), lws.metadata.name.clone().unwrap_or_default());
+        let mut labels = template
+            .metadata
+            .as_ref()?
+            .labels
+            .clone()
+            .unwrap_or_default();
+        labels.insert(
+            NAME_LABEL.into(),
+            lws.metadata.name.clone().unwrap_or_default(),
+        );
         let matches = selector.iter().all(|(k, v)| labels.get(k) == Some(v));
         matches.then_some(template)
     });

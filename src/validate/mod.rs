@@ -12,7 +12,8 @@
 //!    `/dev/shm` mounted where it is declared, no `LeaderReady` deadlock.
 //!
 //! ```
-//! let problems = lwsplan::validate::validate_yaml("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {typo: 1}\n");
+//! let yaml = "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {selector: {app: x}, typo: 1}\n";
+//! let problems = lwsplan::validate::validate_yaml(yaml);
 //! assert_eq!(problems.len(), 1);
 //! assert_eq!(problems[0].path, "spec.typo");
 //! ```
@@ -21,7 +22,7 @@ mod lints;
 mod names;
 mod schema;
 
-pub use names::{check_dns1035_label, max_lws_name_len};
+pub use names::{check_dns1035_label, check_dns1123_label, max_lws_name_len};
 pub use schema::{strict_schema, validator};
 
 use k8s_openapi::api::core::v1::Service;
@@ -127,12 +128,13 @@ pub fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
 }
 
 fn parse_documents(text: &str) -> Result<Vec<Value>, Problem> {
-    let documents: Vec<Value> = crate::yaml::from_str_multiple(text).map_err(|message| Problem {
-        document: 1,
-        object: "document".into(),
-        path: String::new(),
-        message: format!("not valid YAML: {message}"),
-    })?;
+    let documents: Vec<Value> =
+        crate::yaml::from_str_multiple(text).map_err(|message| Problem {
+            document: 1,
+            object: "document".into(),
+            path: String::new(),
+            message: format!("not valid YAML: {message}"),
+        })?;
     let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
     if documents.is_empty() {
         return Err(Problem {
@@ -260,7 +262,9 @@ fn lost_fields(original: &Value, back: &Value, path: &str, findings: &mut Findin
                 match b.get(key) {
                     Some(bv) => lost_fields(value, bv, &child, findings),
                     None if value.is_null() => {}
-                    None => findings.add(child, "unknown field: the Service API does not define it"),
+                    None => {
+                        findings.add(child, "unknown field: the Service API does not define it")
+                    }
                 }
             }
         }

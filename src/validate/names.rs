@@ -16,7 +16,10 @@ fn check_label(name: &str, max: usize, letter_first: bool) -> Result<(), String>
         return Err("must not be empty".into());
     }
     if name.len() > max {
-        return Err(format!("`{name}` is {} characters; at most {max}", name.len()));
+        return Err(format!(
+            "`{name}` is {} characters; at most {max}",
+            name.len()
+        ));
     }
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     let first = name.chars().next().unwrap_or('-');
@@ -27,7 +30,11 @@ fn check_label(name: &str, max: usize, letter_first: bool) -> Result<(), String>
         first.is_ascii_lowercase() || first.is_ascii_digit()
     };
     if !name.chars().all(ok_char) || !first_ok || last == '-' {
-        let start = if letter_first { "a letter" } else { "a letter or digit" };
+        let start = if letter_first {
+            "a letter"
+        } else {
+            "a letter or digit"
+        };
         return Err(format!(
             "`{name}` must consist of lowercase letters, digits and '-', start with {start} \
              and end with a letter or digit"

@@ -63,14 +63,21 @@ fn strict(node: &Value) -> Value {
                 };
                 out.insert(key.clone(), converted);
             }
-            let preserve = map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            if map.contains_key("properties") && !map.contains_key("additionalProperties") && !preserve {
+            let preserve =
+                map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            if map.contains_key("properties")
+                && !map.contains_key("additionalProperties")
+                && !preserve
+            {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
             if map.get("nullable") == Some(&Value::Bool(true))
                 && let Some(Value::String(t)) = out.get("type").cloned()
             {
-                out.insert("type".into(), Value::Array(vec![Value::String(t), "null".into()]));
+                out.insert(
+                    "type".into(),
+                    Value::Array(vec![Value::String(t), "null".into()]),
+                );
             }
             Value::Object(out)
         }
@@ -90,7 +97,10 @@ mod tests {
                             "x-kubernetes-map-type": "atomic"});
         let strict = strict(&schema);
         assert_eq!(strict["additionalProperties"], json!(false));
-        assert_eq!(strict["properties"]["a"]["additionalProperties"], json!(false));
+        assert_eq!(
+            strict["properties"]["a"]["additionalProperties"],
+            json!(false)
+        );
         assert!(strict.get("x-kubernetes-map-type").is_none());
     }
 

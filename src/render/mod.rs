@@ -1,0 +1,466 @@
+//! Rendering: a [`Plan`] and deployment options, through minijinja templates, to validated
+//! LeaderWorkerSet and Service manifests.
+//!
+//! The rendered text is never printed as is: it is parsed back into typed objects and
+//! validated (CRD schema, admission rules, consistency), then written out from the typed
+//! objects, so the output is canonical and byte-for-byte deterministic.
+//!
+//! ```
+//! use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
+//!
+//! let catalog = Catalog::builtin()?;
+//! let plan = Planner::new(catalog.model("deepseek-r1")?, catalog.hardware("h100-80gb")?)
+//!     .plan(&PlanOptions::default())?;
+//! let manifests = Renderer::new(RenderOptions::default())?.render(&plan)?;
+//! assert_eq!(manifests.leader_worker_set.spec.leader_worker_template.size, Some(2));
+//! let yaml = manifests.to_yaml()?;
+//! assert!(yaml.contains("nvidia.com/gpu: \"8\""));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod command;
+mod probe;
+
+pub use command::{kube_escape, shell_quote};
+pub use probe::{startup_failure_threshold, startup_seconds};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use serde_json::json;
+
+use crate::manifest::{Manifests, NAME_LABEL};
+use crate::plan::{Launcher, Plan};
+use crate::units::quantity;
+use crate::validate::Problem;
+
+/// The built-in templates, by file name.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "leaderworkerset.yaml.j2",
+        include_str!("../../templates/leaderworkerset.yaml.j2"),
+    ),
+    (
+        "service.yaml.j2",
+        include_str!("../../templates/service.yaml.j2"),
+    ),
+];
+
+/// The default image for the native launcher: the official vLLM image at the version the LWS
+/// project's own multi-node example pins (kubernetes-sigs/lws PR #1021), which has native
+/// multi-node serving (`--nnodes`, `--headless`; vllm PR #23691) and no Ray.
+pub const DEFAULT_NATIVE_IMAGE: &str = "vllm/vllm-openai:v0.28.0";
+
+/// Where the nodes' GPU labels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// GKE and Google Distributed Cloud: `cloud.google.com/gke-accelerator`.
+    #[default]
+    Gke,
+    /// NVIDIA GPU feature discovery: `nvidia.com/gpu.product`.
+    Nvidia,
+}
+
+/// How the leader's readiness is probed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ReadinessProbe {
+    /// `GET path` on the API port (vLLM serves `/health`).
+    Http {
+        /// Request path.
+        path: String,
+        /// `initialDelaySeconds`.
+        initial_delay_seconds: u32,
+        /// `periodSeconds`.
+        period_seconds: u32,
+    },
+    /// A TCP connect to the API port (vLLM listens only once the engine is up).
+    Tcp {
+        /// `initialDelaySeconds`.
+        initial_delay_seconds: u32,
+        /// `periodSeconds`.
+        period_seconds: u32,
+    },
+}
+
+/// A Secret key holding the Hugging Face token.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SecretKeyRef {
+    /// Secret name.
+    pub name: String,
+    /// Key within the Secret.
+    pub key: String,
+}
+
+/// How to deploy a plan: names, image, platform, ports, secrets and extras.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderOptions {
+    /// LeaderWorkerSet name; the Service is `<name>-leader`.
+    pub name: String,
+    /// Namespace; none leaves it to `kubectl`.
+    pub namespace: Option<String>,
+    /// Container image; the native default is [`DEFAULT_NATIVE_IMAGE`]. The Ray launcher
+    /// needs an image with `/vllm-workspace/ray_init.sh`, so it has no default.
+    pub image: Option<String>,
+    /// Which node labels select the GPUs.
+    pub platform: Platform,
+    /// The API port.
+    pub port: u16,
+    /// The Secret holding the Hugging Face token.
+    pub hf_secret: SecretKeyRef,
+    /// The environment variable the token is passed in.
+    pub hf_token_env: String,
+    /// `/dev/shm` size, overriding the plan's.
+    pub shm_size_bytes: Option<u64>,
+    /// What vLLM loads, overriding the profile's Hugging Face repository (a mirror, a path).
+    pub model_source: Option<String>,
+    /// The leader's readiness probe.
+    pub readiness_probe: ReadinessProbe,
+    /// Whether the leader gets a startup probe sized to its load time.
+    pub startup_probe: bool,
+    /// Extra environment variables for every container, in order.
+    pub env: Vec<(String, String)>,
+    /// Extra `vllm serve` arguments, appended after the plan's.
+    pub vllm_args: Vec<String>,
+    /// Extra labels on both objects.
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations on the LeaderWorkerSet.
+    pub annotations: BTreeMap<String, String>,
+    /// A directory whose `*.j2` files replace the built-in templates of the same name.
+    pub templates_dir: Option<PathBuf>,
+    /// Container names of the leader and the worker.
+    pub container_names: (String, String),
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            name: "vllm".into(),
+            namespace: None,
+            image: None,
+            platform: Platform::Gke,
+            port: 8080,
+            hf_secret: SecretKeyRef {
+                name: "hf-secret".into(),
+                key: "hf_api_token".into(),
+            },
+            hf_token_env: "HF_TOKEN".into(),
+            shm_size_bytes: None,
+            model_source: None,
+            readiness_probe: ReadinessProbe::Http {
+                path: "/health".into(),
+                initial_delay_seconds: 0,
+                period_seconds: 10,
+            },
+            startup_probe: true,
+            env: Vec::new(),
+            vllm_args: Vec::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            templates_dir: None,
+            container_names: ("vllm-leader".into(), "vllm-worker".into()),
+        }
+    }
+}
+
+/// Why a render failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// A template failed to parse or render.
+    #[error("template {template}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Template {
+        /// Template file name.
+        template: String,
+        /// Line in the template, when known.
+        line: Option<usize>,
+        /// minijinja's message.
+        message: String,
+    },
+    /// An option cannot be rendered.
+    #[error("{option}: {message}")]
+    Option {
+        /// The option, as the CLI spells it.
+        option: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The rendered manifests failed validation.
+    #[error("the rendered manifests are invalid:\n{}", .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    /// A template override could not be read.
+    #[error("cannot read templates from {path}: {message}")]
+    Io {
+        /// The directory or file.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+}
+
+impl From<minijinja::Error> for RenderError {
+    fn from(e: minijinja::Error) -> Self {
+        RenderError::Template {
+            template: e.name().unwrap_or("?").to_string(),
+            line: e.line(),
+            message: match e.detail() {
+                Some(detail) => format!("{}: {detail}", e.kind()),
+                None => e.kind().to_string(),
+            },
+        }
+    }
+}
+
+/// Renders plans with one template environment.
+#[derive(Debug)]
+pub struct Renderer {
+    options: RenderOptions,
+    env: Environment<'static>,
+}
+
+impl Renderer {
+    /// Builds the template environment (built-ins, then overrides from `templates_dir`).
+    pub fn new(options: RenderOptions) -> Result<Self, RenderError> {
+        check_names(&options)?;
+        let env = environment(options.templates_dir.as_ref())?;
+        Ok(Renderer { options, env })
+    }
+
+    /// Renders, parses and validates the manifests for `plan`.
+    pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
+        let text = self.render_text(plan)?;
+        crate::validate::parse_manifests(&text).map_err(RenderError::Invalid)
+    }
+
+    /// The raw multi-document text the templates produce, before parsing.
+    pub fn render_text(&self, plan: &Plan) -> Result<String, RenderError> {
+        let context = self.context(plan)?;
+        let lws = self
+            .env
+            .get_template("leaderworkerset.yaml.j2")?
+            .render(&context)?;
+        let service = self.env.get_template("service.yaml.j2")?.render(&context)?;
+        Ok(format!("{lws}\n---\n{service}\n"))
+    }
+
+    fn context(&self, plan: &Plan) -> Result<Value, RenderError> {
+        let o = &self.options;
+        let image = match (&o.image, plan.launcher, plan.nodes) {
+            (Some(image), _, _) => image.clone(),
+            (None, Launcher::Ray, n) if n > 1 => {
+                return Err(RenderError::Option {
+                    option: "--image",
+                    message: "the Ray launcher needs an image with /vllm-workspace/ray_init.sh \
+                              (built from the LWS repository's docs/examples/vllm/build/Dockerfile.GPU); \
+                              pass --image, or use --launcher native with the stock vLLM image"
+                        .into(),
+                });
+            }
+            (None, _, _) => DEFAULT_NATIVE_IMAGE.to_string(),
+        };
+        let commands = command::commands(plan, o);
+        let (node_label, node_value) = match o.platform {
+            Platform::Gke => (
+                "cloud.google.com/gke-accelerator",
+                &plan.node_labels.gke_accelerator,
+            ),
+            Platform::Nvidia => ("nvidia.com/gpu.product", &plan.node_labels.gpu_product),
+        };
+        let mut labels = o.labels.clone();
+        labels.insert("app.kubernetes.io/name".into(), o.name.clone());
+        labels.insert("app.kubernetes.io/managed-by".into(), "lwsplan".into());
+        let mut leader_labels = labels.clone();
+        leader_labels.insert("role".into(), "leader".into());
+        let mut annotations = o.annotations.clone();
+        for (key, value) in plan_annotations(plan) {
+            annotations.insert(key, value);
+        }
+        let startup_seconds = startup_seconds(plan.max_weight_bytes_per_pod);
+        let mut env = vec![json!({
+            "name": o.hf_token_env,
+            "valueFrom": {"secretKeyRef": {"name": o.hf_secret.name, "key": o.hf_secret.key}},
+        })];
+        // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
+        // takes longer. Match the startup probe's budget (vllm PR #35616).
+        env.push(
+            json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
+        );
+        env.extend(o.env.iter().map(|(k, v)| json!({"name": k, "value": v})));
+        let readiness = match &o.readiness_probe {
+            ReadinessProbe::Http {
+                path,
+                initial_delay_seconds,
+                period_seconds,
+            } => json!({
+                "httpGet": {"path": path, "port": o.port},
+                "initialDelaySeconds": initial_delay_seconds,
+                "periodSeconds": period_seconds,
+            }),
+            ReadinessProbe::Tcp {
+                initial_delay_seconds,
+                period_seconds,
+            } => json!({
+                "tcpSocket": {"port": o.port},
+                "initialDelaySeconds": initial_delay_seconds,
+                "periodSeconds": period_seconds,
+            }),
+        };
+        let startup = o.startup_probe.then(|| {
+            json!({
+                "httpGet": {"path": "/health", "port": o.port},
+                "periodSeconds": probe::STARTUP_PERIOD_SECONDS,
+                "failureThreshold": startup_failure_threshold(plan.max_weight_bytes_per_pod),
+            })
+        });
+        let mut selector = BTreeMap::new();
+        selector.insert(NAME_LABEL.to_string(), o.name.clone());
+        selector.insert("role".to_string(), "leader".to_string());
+        let shm = o.shm_size_bytes.unwrap_or(plan.shm_size_bytes);
+        let context = json!({
+            "name": o.name,
+            "namespace": o.namespace,
+            "labels": labels,
+            "annotations": annotations,
+            "replicas": 1,
+            "size": plan.nodes,
+            "image": image,
+            "gpus": plan.gpus_per_node,
+            "node_selector": {node_label: node_value},
+            "shm_size": quantity(shm),
+            "port": o.port,
+            "service_name": format!("{}-leader", o.name),
+            "service_selector": selector,
+            "leader": {
+                "template_field": "leaderTemplate",
+                "labels": leader_labels,
+                "container_name": o.container_names.0,
+                "command": commands.leader,
+                "env": env,
+                "port": o.port,
+                "readiness_probe": readiness,
+                "startup_probe": startup,
+            },
+            "worker": {
+                "template_field": "workerTemplate",
+                "labels": labels,
+                "container_name": o.container_names.1,
+                "command": commands.worker,
+                "env": env,
+                "port": null,
+                "readiness_probe": null,
+                "startup_probe": null,
+            },
+        });
+        Ok(Value::from(minijinja::value::Serde(context)))
+    }
+}
+
+/// Names are checked before rendering so the message names the option, not a manifest path.
+fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
+    use crate::validate::{check_dns1035_label, max_lws_name_len};
+    check_dns1035_label(&options.name).map_err(|message| RenderError::Option {
+        option: "--name",
+        message: format!("{message} (it names the LeaderWorkerSet and its Service)"),
+    })?;
+    let max = max_lws_name_len(1);
+    if options.name.len() > max {
+        return Err(RenderError::Option {
+            option: "--name",
+            message: format!(
+                "`{}` is {} characters; LWS allows at most {max} so that pod names stay within 63",
+                options.name,
+                options.name.len()
+            ),
+        });
+    }
+    if let Some(namespace) = &options.namespace {
+        crate::validate::check_dns1123_label(namespace).map_err(|message| RenderError::Option {
+            option: "--namespace",
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// The plan's key numbers, as annotations on the LeaderWorkerSet.
+fn plan_annotations(plan: &Plan) -> Vec<(String, String)> {
+    [
+        ("model", plan.model.clone()),
+        ("hardware", plan.hardware.clone()),
+        (
+            "tensor-parallel-size",
+            plan.tensor_parallel_size.to_string(),
+        ),
+        (
+            "pipeline-parallel-size",
+            plan.pipeline_parallel_size.to_string(),
+        ),
+        ("max-model-len", plan.max_model_len.to_string()),
+        ("kv-cache-tokens", plan.kv_cache_tokens.to_string()),
+        ("weight-bytes", plan.weight_bytes.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("lwsplan/{k}"), v))
+    .collect()
+}
+
+/// The one template environment: strict undefined values, JSON escaping for every template
+/// (set explicitly, so renaming a file cannot change escaping), built-in templates overridden
+/// by same-named files in `dir`.
+pub fn environment(dir: Option<&PathBuf>) -> Result<Environment<'static>, RenderError> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::Json);
+    for (name, source) in TEMPLATES {
+        let source = match dir {
+            Some(dir) => override_source(dir, name)?.unwrap_or_else(|| source.to_string()),
+            None => source.to_string(),
+        };
+        env.add_template_owned(*name, source)?;
+    }
+    if let Some(dir) = dir {
+        reject_unknown_templates(dir)?;
+    }
+    Ok(env)
+}
+
+fn override_source(dir: &std::path::Path, name: &str) -> Result<Option<String>, RenderError> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(RenderError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// A `.j2` file that overrides nothing is most likely a misspelt name.
+fn reject_unknown_templates(dir: &std::path::Path) -> Result<(), RenderError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| RenderError::Io {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".j2"))
+        .collect();
+    names.sort();
+    for name in names {
+        if !TEMPLATES.iter().any(|(known, _)| *known == name) {
+            let known: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+            return Err(RenderError::Io {
+                path: dir.join(&name).display().to_string(),
+                message: format!(
+                    "overrides no template; the templates are {}",
+                    known.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
