@@ -321,6 +321,16 @@ impl<'a> Planner<'a> {
             return Err(self.infeasible(options, gpus_per_node, &rejected));
         };
         let mut notes = self.notes(&best, options);
+        if best.source == MaxModelLenSource::LongestThatFits
+            && let Some(full) = fits
+                .iter()
+                .find(|f| f.source == MaxModelLenSource::FullContext)
+        {
+            notes.push(format!(
+                "{} serves the full context of {} tokens",
+                full.layout, self.model.max_position_embeddings
+            ));
+        }
         if is_forced(options) {
             let free = self.plan(&PlanOptions {
                 nodes: None,

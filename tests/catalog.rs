@@ -1,0 +1,145 @@
+//! Every built-in model × hardware pair: the plan (or the error) and the rendered manifests for
+//! both launchers, snapshotted in `snapshots/` and reviewed like code.
+
+use lwsplan::plan::Launcher;
+use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
+
+/// The image the Ray snapshots use: the Ray launcher needs a custom image and has no default.
+const RAY_IMAGE: &str = "registry.example.com/vllm-multihost:v0.8.5";
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+#[test]
+fn every_pair_plans_or_fails_clearly() {
+    let catalog = Catalog::builtin().unwrap();
+    settings().bind(|| {
+        for model in catalog.models() {
+            for hardware in catalog.hardware_profiles() {
+                let name = format!("plan@{}@{}", model.id, hardware.id);
+                let snapshot = match Planner::new(model, hardware).plan(&PlanOptions::default()) {
+                    Ok(plan) => plan.to_table(),
+                    Err(e) => format!("error: {e}\n"),
+                };
+                insta::assert_snapshot!(name, snapshot);
+            }
+        }
+    });
+}
+
+#[test]
+fn every_plan_renders_valid_manifests_for_both_launchers() {
+    let catalog = Catalog::builtin().unwrap();
+    settings().bind(|| {
+        for model in catalog.models() {
+            for hardware in catalog.hardware_profiles() {
+                for launcher in [Launcher::Native, Launcher::Ray] {
+                    let options = PlanOptions {
+                        launcher,
+                        ..PlanOptions::default()
+                    };
+                    let Ok(plan) = Planner::new(model, hardware).plan(&options) else {
+                        continue;
+                    };
+                    let render = RenderOptions {
+                        image: (launcher == Launcher::Ray).then(|| RAY_IMAGE.to_string()),
+                        ..RenderOptions::default()
+                    };
+                    let manifests = Renderer::new(render).unwrap().render(&plan).unwrap();
+                    let yaml = manifests.to_yaml().unwrap();
+                    // What `lwsplan validate` says of the output: nothing.
+                    assert_eq!(lwsplan::validate::validate_yaml(&yaml), vec![]);
+                    // GPU limit × size = TP × PP, in the typed objects.
+                    let lws = &manifests.leader_worker_set.spec.leader_worker_template;
+                    assert_eq!(
+                        lws.size.unwrap() as u64 * plan.gpus_per_node,
+                        plan.tensor_parallel_size * plan.pipeline_parallel_size
+                    );
+                    let launcher = match launcher {
+                        Launcher::Native => "native",
+                        Launcher::Ray => "ray",
+                    };
+                    let name = format!("render@{}@{}@{launcher}", model.id, hardware.id);
+                    insta::assert_snapshot!(name, yaml);
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn plan_json_has_the_documented_fields() {
+    let catalog = Catalog::builtin().unwrap();
+    let plan = Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions::default())
+    .unwrap();
+    let json = serde_json::to_value(&plan).unwrap();
+    for field in [
+        "model",
+        "hardware",
+        "tensor_parallel_size",
+        "pipeline_parallel_size",
+        "nodes",
+        "gpus_per_node",
+        "parameters",
+        "weight_bytes",
+        "kv_cache_bytes_per_token",
+        "kv_cache_tokens",
+        "max_model_len",
+        "stages",
+        "shm_size_bytes",
+    ] {
+        assert!(json.get(field).is_some(), "missing {field}");
+    }
+    for stage in json["stages"].as_array().unwrap() {
+        for field in ["layers", "weight_bytes_per_gpu", "kv_cache_bytes_per_gpu"] {
+            assert!(stage.get(field).is_some(), "stage missing {field}");
+        }
+    }
+    assert_eq!(json["gpus_per_node"], 8);
+    assert_eq!(json["nodes"], 2);
+}
+
+/// The published guide's layout: TP 8 × PP 2 on two 8 × H100 nodes for both models, and a
+/// single 8-GPU node on H200.
+#[test]
+fn the_guide_models_plan_as_published() {
+    let catalog = Catalog::builtin().unwrap();
+    for model in ["deepseek-r1", "llama-3.1-405b-instruct"] {
+        let model = catalog.model(model).unwrap();
+        let plan = |hw: &str| {
+            Planner::new(model, catalog.hardware(hw).unwrap())
+                .plan(&PlanOptions::default())
+                .unwrap()
+        };
+        let h100 = plan("h100-80gb");
+        assert_eq!(
+            (
+                h100.tensor_parallel_size,
+                h100.pipeline_parallel_size,
+                h100.nodes
+            ),
+            (8, 2, 2),
+            "{}",
+            model.id
+        );
+        let h200 = plan("h200-141gb");
+        assert_eq!(
+            (
+                h200.tensor_parallel_size,
+                h200.pipeline_parallel_size,
+                h200.nodes
+            ),
+            (8, 1, 1),
+            "{}",
+            model.id
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! The published guide's two manifests (../shared/seed/), rendered from deployment options and
+//! compared field by field: every published field is kept with its value, and the only
+//! differences are the deliberate additions listed here (and in the README) with their reasons.
+
+use std::collections::BTreeMap;
+
+use lwsplan::plan::{Launcher, MaxModelLen};
+use lwsplan::render::ReadinessProbe;
+use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
+use serde_json::Value;
+
+/// What lwsplan adds to the published manifests, and why.
+const ADDITIONS: &[(&str, &str)] = &[
+    (
+        "LeaderWorkerSet.metadata.annotations",
+        "the plan's key numbers (model, hardware, TP, PP, max_model_len, KV tokens, weight bytes)",
+    ),
+    (
+        "LeaderWorkerSet.metadata.labels",
+        "app.kubernetes.io/name and app.kubernetes.io/managed-by: lwsplan, to say what made it",
+    ),
+    (
+        "LeaderWorkerSet.spec.startupPolicy",
+        "LeaderCreated made explicit: LeaderReady would deadlock the group",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.metadata.labels.app.kubernetes.io/managed-by",
+        "the same provenance labels on the pods",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.metadata.labels.app.kubernetes.io/name",
+        "the same provenance labels on the pods",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].env[1]",
+        "VLLM_ENGINE_READY_TIMEOUT_S: vLLM's 600 s engine timeout is shorter than loading 671B",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].startupProbe",
+        "a startup probe sized from the bytes the pod loads, so loading is not cut short",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.metadata",
+        "the same provenance labels on the worker pods",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].env[1]",
+        "VLLM_ENGINE_READY_TIMEOUT_S on the workers too",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.nodeSelector",
+        "the guide forgets it: without it a worker can land on a node with other GPUs",
+    ),
+    (
+        "Service.metadata.labels",
+        "the same provenance labels on the Service",
+    ),
+];
+
+const GIB: u64 = 1 << 30;
+
+/// The guide's deployment options: Ray launcher, its custom image, the 15Gi /dev/shm, the
+/// token under the old variable name, and its TCP readiness probe.
+fn guide_options(model_source: Option<&str>) -> RenderOptions {
+    RenderOptions {
+        name: "vllm".into(),
+        image: Some("IMAGE_NAME".into()),
+        shm_size_bytes: Some(15 * GIB),
+        hf_token_env: "HUGGING_FACE_HUB_TOKEN".into(),
+        readiness_probe: ReadinessProbe::Tcp {
+            initial_delay_seconds: 15,
+            period_seconds: 10,
+        },
+        model_source: model_source.map(str::to_string),
+        ..RenderOptions::default()
+    }
+}
+
+fn render(model: &str, max_model_len: MaxModelLen, model_source: Option<&str>) -> Vec<Value> {
+    let catalog = Catalog::builtin().unwrap();
+    let plan = Planner::new(
+        catalog.model(model).unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions {
+        launcher: Launcher::Ray,
+        max_model_len,
+        ..PlanOptions::default()
+    })
+    .unwrap();
+    let manifests = Renderer::new(guide_options(model_source))
+        .unwrap()
+        .render(&plan)
+        .unwrap();
+    vec![
+        serde_json::to_value(&manifests.leader_worker_set).unwrap(),
+        serde_json::to_value(&manifests.service).unwrap(),
+    ]
+}
+
+fn seed(file: &str) -> Vec<Value> {
+    let path = format!("{}/tests/fixtures/seed/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    lwsplan::yaml::from_str_multiple(&text).unwrap()
+}
+
+/// Walks `published`: every leaf must be in `rendered` with the same value. Returns the paths
+/// `rendered` has that `published` does not (the additions), each at its topmost key.
+fn compare(
+    published: &Value,
+    rendered: &Value,
+    path: &str,
+    missing: &mut Vec<String>,
+    added: &mut Vec<String>,
+) {
+    match (published, rendered) {
+        (Value::Object(p), Value::Object(r)) => {
+            for (key, pv) in p {
+                let child = format!("{path}.{key}");
+                match r.get(key) {
+                    Some(rv) => compare(pv, rv, &child, missing, added),
+                    None => missing.push(format!("{child}: absent")),
+                }
+            }
+            for key in r.keys().filter(|k| !p.contains_key(*k)) {
+                added.push(format!("{path}.{key}"));
+            }
+        }
+        (Value::Array(p), Value::Array(r)) => {
+            for (i, pv) in p.iter().enumerate() {
+                match r.get(i) {
+                    Some(rv) => compare(pv, rv, &format!("{path}[{i}]"), missing, added),
+                    None => missing.push(format!("{path}[{i}]: absent")),
+                }
+            }
+            for i in p.len()..r.len() {
+                added.push(format!("{path}[{i}]"));
+            }
+        }
+        (p, r) if p == r => {}
+        (p, r) => missing.push(format!("{path}: published {p}, rendered {r}")),
+    }
+}
+
+fn check(file: &str, rendered: Vec<Value>) {
+    let published = seed(file);
+    assert_eq!(published.len(), rendered.len(), "{file}: document count");
+    let mut missing = Vec::new();
+    let mut added = Vec::new();
+    for (p, r) in published.iter().zip(&rendered) {
+        let kind = p["kind"].as_str().unwrap();
+        compare(p, r, kind, &mut missing, &mut added);
+    }
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "{file}: published fields lost or changed"
+    );
+    let expected: Vec<&str> = ADDITIONS.iter().map(|(path, _)| *path).collect();
+    added.sort();
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(
+        added, expected,
+        "{file}: additions differ from the documented list"
+    );
+}
+
+#[test]
+fn deepseek_r1_reproduces_the_published_manifest() {
+    check(
+        "vllm-deepseek-r1-A3.yaml",
+        render("deepseek-r1", MaxModelLen::Tokens(4096), None),
+    );
+}
+
+#[test]
+fn llama_405b_reproduces_the_published_manifest() {
+    // The guide loads the repository under its old name, which Hugging Face redirects.
+    check(
+        "vllm-llama3-405b-A3.yaml",
+        render(
+            "llama-3.1-405b-instruct",
+            MaxModelLen::Auto,
+            Some("meta-llama/Meta-Llama-3.1-405B-Instruct"),
+        ),
+    );
+}
+
+/// The published manifests themselves fail validation for the one real defect: the worker
+/// template has no nodeSelector.
+#[test]
+fn the_published_manifests_fail_only_on_the_missing_worker_node_selector() {
+    for file in ["vllm-deepseek-r1-A3.yaml", "vllm-llama3-405b-A3.yaml"] {
+        let path = format!("{}/tests/fixtures/seed/{file}", env!("CARGO_MANIFEST_DIR"));
+        let problems = lwsplan::validate::validate_yaml(&std::fs::read_to_string(path).unwrap());
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["spec.leaderWorkerTemplate.workerTemplate.spec.nodeSelector"],
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn every_addition_has_a_reason() {
+    let reasons: BTreeMap<&str, &str> = ADDITIONS.iter().copied().collect();
+    assert_eq!(reasons.len(), ADDITIONS.len(), "duplicate paths");
+    assert!(reasons.values().all(|r| !r.is_empty()));
+}
