@@ -9,12 +9,18 @@ use serde::de::DeserializeOwned;
 
 /// Parses one YAML document into `T`; the error text carries line and column.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
-    serde_saphyr::from_str(text).map_err(|e| e.to_string())
+    serde_saphyr::from_str(text).map_err(message)
 }
 
 /// Parses every document of a multi-document YAML stream (`---` separated).
 pub fn from_str_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
-    serde_saphyr::from_multiple(text).map_err(|e| e.to_string())
+    serde_saphyr::from_multiple(text).map_err(message)
+}
+
+/// The parser's message without its own `error: ` prefix: callers say where the text came from.
+fn message(e: serde_saphyr::Error) -> String {
+    let text = e.to_string();
+    text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
 
 /// Writes `value` as one YAML document: block style, two-space indent, no folding.

@@ -612,21 +612,15 @@ impl<'a> Planner<'a> {
         );
         let closest = rejected
             .iter()
-            .filter(|(_, r)| {
-                matches!(
-                    r,
-                    Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. }
-                )
-            })
-            .min_by_key(|(l, r)| (r.short_bytes(), l.gpus()))
-            .or_else(|| rejected.first());
+            .min_by_key(|(l, r)| (r.priority(), !l.is_recommended(), r.short_bytes(), l.gpus()));
         let mut message = if is_forced(options) {
             format!("the requested layout for {what} does not work")
         } else {
             format!("{what} does not fit on up to {MAX_NODES} nodes")
         };
         if let Some((layout, rejection)) = closest {
-            message.push_str(&format!(": {layout}: {rejection}"));
+            let rejection = rejection.to_string();
+            message.push_str(&format!(": {layout}: {}", rejection.trim_end_matches('.')));
         }
         if is_forced(options) {
             let free = self.plan(&PlanOptions {
@@ -636,14 +630,20 @@ impl<'a> Planner<'a> {
                 ..options.clone()
             });
             match free {
+                Ok(plan) if options.nodes.is_some_and(|n| n < plan.nodes) => {
+                    message.push_str(&format!(
+                        ". It needs at least {} nodes of {}: weights alone are {}; TP {} × PP {} on {} nodes fits",
+                        plan.nodes,
+                        self.hardware_shape(gpus_per_node),
+                        gib(plan.weight_bytes),
+                        plan.tensor_parallel_size,
+                        plan.pipeline_parallel_size,
+                        plan.nodes
+                    ))
+                }
                 Ok(plan) => message.push_str(&format!(
-                    ". It needs at least {} node(s) of {}: weights alone are {}; TP {} × PP {} on {} node(s) fits",
-                    plan.nodes,
-                    self.hardware_shape(gpus_per_node),
-                    gib(plan.weight_bytes),
-                    plan.tensor_parallel_size,
-                    plan.pipeline_parallel_size,
-                    plan.nodes
+                    ". What fits instead: TP {} × PP {} on {} node(s)",
+                    plan.tensor_parallel_size, plan.pipeline_parallel_size, plan.nodes
                 )),
                 Err(_) => message.push_str(&format!(". No layout of up to {MAX_NODES} nodes fits either")),
             }

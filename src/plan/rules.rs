@@ -81,6 +81,20 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Which rejection explains a failure best: a rule of the model first (it holds whatever
+    /// the memory), then a memory shortfall, then the shape of the layout.
+    pub fn priority(&self) -> u8 {
+        match self {
+            Rejection::HeadsNotDivisible { .. }
+            | Rejection::KvHeadsIncompatible { .. }
+            | Rejection::NotDivisible { .. }
+            | Rejection::Fp8BlockShape { .. } => 0,
+            Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
+            Rejection::TooManyStages { .. } => 2,
+            Rejection::NotWholeNodes { .. } => 3,
+        }
+    }
+
     /// How far from fitting, in bytes per GPU: used to find the closest miss.
     pub fn short_bytes(&self) -> u64 {
         match self {

@@ -53,7 +53,7 @@ pub enum ProfileError {
         message: String,
     },
     /// No built-in profile has this id.
-    #[error("unknown {kind} `{id}`{}; built-in {kind}s: {}", suggestion_text(.suggestion), .known.join(", "))]
+    #[error("unknown {kind} `{id}`{}; the built-in {kind} profiles are {}", suggestion_text(.suggestion), .known.join(", "))]
     Unknown {
         /// `model` or `hardware`.
         kind: &'static str,

@@ -19,7 +19,7 @@
 //! ```
 
 mod command;
-mod probe;
+pub mod probe;
 
 pub use command::{kube_escape, shell_quote};
 pub use probe::{startup_failure_threshold, startup_seconds};

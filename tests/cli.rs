@@ -1,0 +1,458 @@
+//! The real binary: exact messages and exit codes for each error path, snapshotted.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn lwsplan(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A fresh directory under the target directory, removed first if a previous run left it.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn fixture(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+/// Runs a failing command and snapshots its exit code and stderr.
+fn error_case(name: &str, args: &[&str], status: i32) {
+    let (code, stdout, stderr) = lwsplan(args);
+    assert_eq!(code, status, "{name}: exit status\nstderr: {stderr}");
+    assert!(
+        stdout.is_empty(),
+        "{name}: nothing on stdout on failure, got {stdout}"
+    );
+    let stderr = stderr.replace(env!("CARGO_MANIFEST_DIR"), "$ROOT");
+    settings().bind(|| {
+        insta::assert_snapshot!(
+            format!("cli-error@{name}"),
+            format!(
+                "$ lwsplan {}\nexit {code}\n{stderr}",
+                args.join(" ").replace(env!("CARGO_MANIFEST_DIR"), "$ROOT")
+            )
+        );
+    });
+}
+
+#[test]
+fn unknown_ids_suggest_the_closest() {
+    error_case(
+        "unknown-model",
+        &["plan", "--model", "deepseek-r2", "--hardware", "h100-80gb"],
+        3,
+    );
+    error_case(
+        "unknown-hardware",
+        &["plan", "--model", "deepseek-r1", "--hardware", "h100"],
+        3,
+    );
+}
+
+#[test]
+fn infeasible_layouts_say_what_is_short_and_what_works() {
+    error_case(
+        "one-h100-node",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h100-80gb",
+            "--nodes",
+            "1",
+        ],
+        4,
+    );
+    error_case(
+        "two-a100-40gb-nodes",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "a100-40gb",
+            "--nodes",
+            "2",
+        ],
+        4,
+    );
+    error_case(
+        "context-does-not-fit",
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-70b-instruct",
+            "--hardware",
+            "l4",
+            "--nodes",
+            "1",
+            "--max-model-len",
+            "32768",
+        ],
+        4,
+    );
+}
+
+#[test]
+fn vllm_rules_are_enforced_with_vllms_meaning() {
+    error_case(
+        "heads-not-divisible",
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-70b-instruct",
+            "--hardware",
+            "h100-80gb",
+            "--tensor-parallel-size",
+            "3",
+        ],
+        4,
+    );
+    error_case(
+        "fp8-block-shape",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h100-80gb",
+            "--tensor-parallel-size",
+            "32",
+        ],
+        4,
+    );
+    error_case(
+        "too-many-stages",
+        &[
+            "plan",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+            "--pipeline-parallel-size",
+            "33",
+            "--gpus-per-node",
+            "1",
+        ],
+        4,
+    );
+    error_case(
+        "max-model-len-too-long",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h200-141gb",
+            "--max-model-len",
+            "200000",
+        ],
+        3,
+    );
+}
+
+#[test]
+fn bad_options_are_refused() {
+    error_case(
+        "utilization-above-one",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h200-141gb",
+            "--gpu-memory-utilization",
+            "1.5",
+        ],
+        3,
+    );
+    error_case(
+        "zero-gpus-per-node",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h200-141gb",
+            "--gpus-per-node",
+            "0",
+        ],
+        3,
+    );
+    error_case("missing-model", &["plan", "--hardware", "h100-80gb"], 2);
+    error_case(
+        "bad-max-model-len",
+        &[
+            "plan",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h100-80gb",
+            "--max-model-len",
+            "lots",
+        ],
+        2,
+    );
+}
+
+#[test]
+fn bad_profile_files_name_file_and_field() {
+    let unknown = fixture("profiles/unknown-field.yaml");
+    error_case(
+        "profile-unknown-field",
+        &["plan", "--model-file", &unknown, "--hardware", "h100-80gb"],
+        3,
+    );
+    let zero = fixture("profiles/zero-layers.yaml");
+    error_case(
+        "profile-zero-layers",
+        &["plan", "--model-file", &zero, "--hardware", "h100-80gb"],
+        3,
+    );
+    let missing = fixture("profiles/does-not-exist.yaml");
+    error_case(
+        "profile-missing-file",
+        &["plan", "--model-file", &missing, "--hardware", "h100-80gb"],
+        6,
+    );
+}
+
+#[test]
+fn render_refuses_what_it_cannot_deploy() {
+    error_case(
+        "ray-without-image",
+        &[
+            "render",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h100-80gb",
+            "--launcher",
+            "ray",
+        ],
+        3,
+    );
+    error_case(
+        "bad-name",
+        &[
+            "render",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "l4",
+            "--name",
+            "Bad_Name",
+        ],
+        3,
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_with_its_path() {
+    for (name, file) in [
+        ("validate-unknown-field", "broken/unknown-field.yaml"),
+        ("validate-gpu-mismatch", "broken/gpu-mismatch.yaml"),
+        ("validate-bad-name", "broken/bad-name.yaml"),
+        ("validate-not-yaml", "broken/not-yaml.yaml"),
+    ] {
+        error_case(name, &["validate", &fixture(file)], 5);
+    }
+}
+
+#[test]
+fn validate_accepts_what_render_prints() {
+    let dir = temp_dir("validate-render");
+    let (code, stdout, _) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+    ]);
+    assert_eq!(code, 0);
+    let file = dir.join("out.yaml");
+    std::fs::write(&file, &stdout).unwrap();
+    let (code, stdout, stderr) = lwsplan(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("out.yaml: valid\n"), "{stdout}");
+}
+
+#[test]
+fn render_writes_one_file_per_object() {
+    let dir = temp_dir("render-o");
+    let out = dir.join("manifests");
+    let (code, stdout, stderr) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["leaderworkerset.yaml", "service.yaml"]);
+    let (_, printed, _) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+    ]);
+    let lws = std::fs::read_to_string(out.join("leaderworkerset.yaml")).unwrap();
+    let service = std::fs::read_to_string(out.join("service.yaml")).unwrap();
+    assert_eq!(
+        format!("{lws}---\n{service}"),
+        printed,
+        "files and stdout agree"
+    );
+    assert!(
+        stderr.contains("kubectl port-forward svc/vllm-leader 8080:8080"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn render_is_deterministic() {
+    let args = [
+        "render",
+        "--model",
+        "llama-3.1-405b-instruct",
+        "--hardware",
+        "a100-80gb",
+        "--env",
+        "B=2",
+        "--env",
+        "A=1",
+    ];
+    let first = lwsplan(&args);
+    for _ in 0..3 {
+        assert_eq!(lwsplan(&args), first);
+    }
+}
+
+#[test]
+fn plan_json_is_the_plan() {
+    let (code, stdout, _) = lwsplan(&[
+        "plan",
+        "--model",
+        "llama-3.1-405b-instruct",
+        "--hardware",
+        "h100-80gb",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["tensor_parallel_size"], 8);
+    assert_eq!(json["pipeline_parallel_size"], 2);
+    assert_eq!(json["parameters"], 405_853_388_800_u64);
+    assert_eq!(json["kv_cache_bytes_per_token"], 32_256);
+}
+
+#[test]
+fn forced_layouts_are_honoured_with_their_margin() {
+    let (code, stdout, stderr) = lwsplan(&[
+        "plan",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--tensor-parallel-size",
+        "16",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("TP 16 × PP 1 = 16 GPUs on 2 nodes"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("TP 16 spans 2 nodes"), "{stdout}");
+    let (code, stdout, _) = lwsplan(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "h100-80gb",
+        "--nodes",
+        "2",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(
+            "the forced layout uses 16 GPUs on 2 node(s); the smallest that fits is TP 1 × PP 1"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn listings_and_schemas() {
+    let (code, models, _) = lwsplan(&["models"]);
+    assert_eq!(code, 0);
+    let (_, hardware, _) = lwsplan(&["hardware"]);
+    let (_, model_schema, _) = lwsplan(&["schema", "model"]);
+    let (_, hardware_schema, _) = lwsplan(&["schema", "hardware"]);
+    let model_schema: serde_json::Value = serde_json::from_str(&model_schema).unwrap();
+    let hardware_schema: serde_json::Value = serde_json::from_str(&hardware_schema).unwrap();
+    assert_eq!(model_schema["additionalProperties"], false);
+    settings().bind(|| {
+        insta::assert_snapshot!("cli@models", models);
+        insta::assert_snapshot!("cli@hardware", hardware);
+        insta::assert_json_snapshot!("schema@model", model_schema);
+        insta::assert_json_snapshot!("schema@hardware", hardware_schema);
+    });
+}
+
+/// A profile file with the schema's modeline-free content plans like the built-in.
+#[test]
+fn profile_files_load_like_builtins() {
+    let path = format!(
+        "{}/profiles/models/deepseek-r1.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (_, from_file, _) = lwsplan(&[
+        "plan",
+        "--model-file",
+        &path,
+        "--hardware",
+        "h100-80gb",
+        "--format",
+        "json",
+    ]);
+    let (_, builtin, _) = lwsplan(&[
+        "plan",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file, builtin);
+}
