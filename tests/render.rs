@@ -1,0 +1,180 @@
+//! Rendering options, template overrides and template errors.
+
+use std::path::PathBuf;
+
+use lwsplan::render::RenderError;
+use lwsplan::{Catalog, Plan, PlanOptions, Planner, RenderOptions, Renderer};
+
+fn plan(model: &str, hardware: &str) -> Plan {
+    let catalog = Catalog::builtin().unwrap();
+    Planner::new(
+        catalog.model(model).unwrap(),
+        catalog.hardware(hardware).unwrap(),
+    )
+    .plan(&PlanOptions::default())
+    .unwrap()
+}
+
+fn templates_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_template_in_the_override_directory_replaces_the_builtin() {
+    let builtin = include_str!("../templates/service.yaml.j2");
+    let custom = builtin.replace("type: ClusterIP", "type: NodePort");
+    let dir = templates_dir("override", &[("service.yaml.j2", &custom)]);
+    let options = RenderOptions {
+        templates_dir: Some(dir),
+        ..RenderOptions::default()
+    };
+    let manifests = Renderer::new(options)
+        .unwrap()
+        .render(&plan("llama-3.1-8b-instruct", "h100-80gb"))
+        .unwrap();
+    let spec = manifests.service.spec.unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("NodePort"));
+}
+
+#[test]
+fn a_misspelt_override_is_refused() {
+    let dir = templates_dir("misspelt", &[("services.yaml.j2", "")]);
+    let err = Renderer::new(RenderOptions {
+        templates_dir: Some(dir),
+        ..RenderOptions::default()
+    })
+    .unwrap_err();
+    assert!(
+        err.to_string().ends_with(
+            "services.yaml.j2: overrides no template; the templates are leaderworkerset.yaml.j2, service.yaml.j2"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_undefined_variable_names_the_template_and_line() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ nmae }}\n";
+    let dir = templates_dir("undefined", &[("service.yaml.j2", text)]);
+    let renderer = Renderer::new(RenderOptions {
+        templates_dir: Some(dir),
+        ..RenderOptions::default()
+    })
+    .unwrap();
+    let err = renderer
+        .render(&plan("llama-3.1-8b-instruct", "h100-80gb"))
+        .unwrap_err();
+    match &err {
+        RenderError::Template { template, line, .. } => {
+            assert_eq!((template.as_str(), *line), ("service.yaml.j2", Some(4)));
+        }
+        other => panic!("expected a template error, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "template service.yaml.j2 line 4: undefined value: `nmae` is undefined"
+    );
+}
+
+#[test]
+fn an_override_that_breaks_the_schema_is_caught_before_output() {
+    let builtin = include_str!("../templates/leaderworkerset.yaml.j2");
+    let broken = builtin.replace("    size: {{ size }}", "    size: {{ size }}\n    sise: 3");
+    let dir = templates_dir("schema-break", &[("leaderworkerset.yaml.j2", &broken)]);
+    let err = Renderer::new(RenderOptions {
+        templates_dir: Some(dir),
+        ..RenderOptions::default()
+    })
+    .unwrap()
+    .render(&plan("deepseek-r1", "h100-80gb"))
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the rendered manifests are invalid:\n  document 1 (LeaderWorkerSet/vllm): \
+         spec.leaderWorkerTemplate.sise: unknown field: the LeaderWorkerSet CRD does not define it"
+    );
+}
+
+/// User strings stay values: quotes, colons, newlines and `$(…)` come out intact.
+#[test]
+fn user_strings_cannot_change_the_structure() {
+    let hostile = "a: b\n- c: \"d\" # e {{ f }} $(HOME)";
+    let options = RenderOptions {
+        env: vec![("WEIRD".into(), hostile.into())],
+        vllm_args: vec!["--served-model-name".into(), hostile.into()],
+        labels: [("team".to_string(), "yes".to_string())].into(),
+        ..RenderOptions::default()
+    };
+    let manifests = Renderer::new(options)
+        .unwrap()
+        .render(&plan("llama-3.1-8b-instruct", "h100-80gb"))
+        .unwrap();
+    let leader = manifests
+        .leader_worker_set
+        .spec
+        .leader_worker_template
+        .leader_template
+        .clone()
+        .unwrap();
+    let container = &leader.spec.unwrap().containers[0];
+    let env = container.env.as_ref().unwrap();
+    let weird = env.iter().find(|e| e.name == "WEIRD").unwrap();
+    assert_eq!(weird.value.as_deref(), Some(hostile));
+    let command = container.command.as_ref().unwrap();
+    // Kubernetes would expand $(HOME) in a command: it is escaped as $$(HOME).
+    assert_eq!(command.last().unwrap(), &hostile.replace("$(", "$$("));
+    let labels = leader.metadata.unwrap().labels.unwrap();
+    assert_eq!(
+        labels["team"], "yes",
+        "a YAML 1.1 boolean spelling stays a string"
+    );
+    // And the YAML written out parses back to the same objects.
+    let yaml = manifests.to_yaml().unwrap();
+    assert_eq!(lwsplan::validate::validate_yaml(&yaml), vec![]);
+}
+
+#[test]
+fn nvidia_platform_selects_by_gpu_product() {
+    let options = RenderOptions {
+        platform: lwsplan::render::Platform::Nvidia,
+        ..RenderOptions::default()
+    };
+    let manifests = Renderer::new(options)
+        .unwrap()
+        .render(&plan("deepseek-r1", "h100-80gb"))
+        .unwrap();
+    let template = &manifests.leader_worker_set.spec.leader_worker_template;
+    for pod in [
+        template.leader_template.as_ref().unwrap(),
+        &template.worker_template,
+    ] {
+        let selector = pod.spec.as_ref().unwrap().node_selector.as_ref().unwrap();
+        assert_eq!(selector["nvidia.com/gpu.product"], "NVIDIA-H100-80GB-HBM3");
+    }
+}
+
+#[test]
+fn typed_manifests_can_be_changed_and_revalidated() {
+    let mut manifests = Renderer::new(RenderOptions::default())
+        .unwrap()
+        .render(&plan("deepseek-r1", "h100-80gb"))
+        .unwrap();
+    let worker = &mut manifests
+        .leader_worker_set
+        .spec
+        .leader_worker_template
+        .worker_template;
+    worker.spec.as_mut().unwrap().node_selector = None;
+    let problems = lwsplan::validate::validate(&manifests);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].path,
+        "spec.leaderWorkerTemplate.workerTemplate.spec.nodeSelector"
+    );
+}
