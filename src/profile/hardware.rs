@@ -106,22 +106,14 @@ fn parse_compute_capability(text: &str) -> Option<u64> {
 impl HardwareProfile {
     /// Parses a hardware profile from YAML and checks it; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ProfileError> {
-        let profile: HardwareProfile =
-            crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
-                origin: origin.to_string(),
-                message,
-            })?;
+        let profile: Self = super::parse(text, origin)?;
         profile.check(origin)?;
         Ok(profile)
     }
 
     /// Reads and checks a hardware profile file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_yaml(&text, &path.display().to_string())
+        Self::from_yaml(&super::read(path)?, &path.display().to_string())
     }
 
     /// Checks what the types cannot: sizes positive and bounded, labels present.

@@ -81,6 +81,22 @@ fn suggestion_text(suggestion: &Option<String>) -> String {
     }
 }
 
+/// Parses YAML into a profile type; errors carry `origin` and the parser's line and column.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, ProfileError> {
+    crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
+        origin: origin.to_string(),
+        message,
+    })
+}
+
+/// Reads a profile file.
+fn read(path: &std::path::Path) -> Result<String, ProfileError> {
+    std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// Checks that a count is at least one, naming the field when it is not.
 pub(crate) fn require_positive(origin: &str, field: &str, value: u64) -> Result<(), ProfileError> {
     if value == 0 {
