@@ -12,7 +12,7 @@
 //! ```
 //! use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 //!
-//! let catalog = Catalog::builtin()?;
+//! let catalog = Catalog::builtin();
 //! let plan = Planner::new(catalog.model("llama-3.1-405b-instruct")?, catalog.hardware("h200-141gb")?)
 //!     .plan(&PlanOptions::default())?;
 //! assert_eq!((plan.tensor_parallel_size, plan.nodes), (8, 1));

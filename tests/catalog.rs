@@ -16,7 +16,7 @@ fn settings() -> insta::Settings {
 
 #[test]
 fn every_pair_plans_or_fails_clearly() {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     settings().bind(|| {
         for model in catalog.models() {
             for hardware in catalog.hardware_profiles() {
@@ -33,7 +33,7 @@ fn every_pair_plans_or_fails_clearly() {
 
 #[test]
 fn every_plan_renders_valid_manifests_for_both_launchers() {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     settings().bind(|| {
         for model in catalog.models() {
             for hardware in catalog.hardware_profiles() {
@@ -73,7 +73,7 @@ fn every_plan_renders_valid_manifests_for_both_launchers() {
 
 #[test]
 fn plan_json_has_the_documented_fields() {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     let plan = Planner::new(
         catalog.model("deepseek-r1").unwrap(),
         catalog.hardware("h100-80gb").unwrap(),
@@ -111,7 +111,7 @@ fn plan_json_has_the_documented_fields() {
 /// single 8-GPU node on H200.
 #[test]
 fn the_guide_models_plan_as_published() {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     for model in ["deepseek-r1", "llama-3.1-405b-instruct"] {
         let model = catalog.model(model).unwrap();
         let plan = |hw: &str| {

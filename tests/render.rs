@@ -6,7 +6,7 @@ use lwsplan::render::RenderError;
 use lwsplan::{Catalog, Plan, PlanOptions, Planner, RenderOptions, Renderer};
 
 fn plan(model: &str, hardware: &str) -> Plan {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     Planner::new(
         catalog.model(model).unwrap(),
         catalog.hardware(hardware).unwrap(),

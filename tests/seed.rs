@@ -77,7 +77,7 @@ fn guide_options(model_source: Option<&str>) -> RenderOptions {
 }
 
 fn render(model: &str, max_model_len: MaxModelLen, model_source: Option<&str>) -> Vec<Value> {
-    let catalog = Catalog::builtin().unwrap();
+    let catalog = Catalog::builtin();
     let plan = Planner::new(
         catalog.model(model).unwrap(),
         catalog.hardware("h100-80gb").unwrap(),

@@ -281,10 +281,10 @@ fn print_stdout(text: &str) {
 }
 
 fn run(cli: Cli) -> Result<String, CliError> {
-    let catalog = Catalog::builtin()?;
+    let catalog = Catalog::builtin();
     match cli.command {
         Command::Plan(args) => {
-            let (model, hardware) = load_profiles(&catalog, &args)?;
+            let (model, hardware) = load_profiles(catalog, &args)?;
             let plan = Planner::new(&model, &hardware).plan(&plan_options(&args))?;
             Ok(match args.format {
                 Format::Table => plan.to_table(),
@@ -296,10 +296,10 @@ fn run(cli: Cli) -> Result<String, CliError> {
                 }
             })
         }
-        Command::Render(args) => render(&catalog, &args),
+        Command::Render(args) => render(catalog, &args),
         Command::Validate { files } => validate_files(&files),
-        Command::Models => Ok(list_models(&catalog)),
-        Command::Hardware => Ok(list_hardware(&catalog)),
+        Command::Models => Ok(list_models(catalog)),
+        Command::Hardware => Ok(list_hardware(catalog)),
         Command::Schema { kind } => {
             let schema = match kind {
                 SchemaKind::Model => schemars::schema_for!(ModelProfile),

@@ -94,7 +94,7 @@ mod tests {
     ///   Layers 126 → 63, 42, 32; 80 → 40, 27, 20; 32 → 16, 11, 8.
     #[test]
     fn bytes_per_token_match_vllm_for_every_builtin_model() {
-        let catalog = Catalog::builtin().unwrap();
+        let catalog = Catalog::builtin();
         let max_layers =
             |m: &ModelProfile, pp| *pp_partition(m.num_hidden_layers, pp).iter().max().unwrap();
         type PerLayer = fn(u64) -> u64;
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn mla_block_size_follows_the_attention_backend() {
-        let catalog = Catalog::builtin().unwrap();
+        let catalog = Catalog::builtin();
         let r1 = catalog.model("deepseek-r1").unwrap();
         let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
         for (hw, mla, gqa) in [

@@ -8,7 +8,7 @@
 //! ```
 //! use lwsplan::{Catalog, PlanOptions, Planner};
 //!
-//! let catalog = Catalog::builtin()?;
+//! let catalog = Catalog::builtin();
 //! let plan = Planner::new(
 //!     catalog.model("deepseek-r1")?,
 //!     catalog.hardware("h100-80gb")?,

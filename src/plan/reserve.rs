@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn reserve_adds_logits_on_the_last_stage_only() {
-        let catalog = Catalog::builtin().unwrap();
+        let catalog = Catalog::builtin();
         let m = catalog.model("llama-3.1-8b-instruct").unwrap();
         let first = reserve(m, 1, 2, false);
         let last = reserve(m, 1, 2, true);

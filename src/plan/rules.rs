@@ -261,7 +261,7 @@ mod tests {
     use crate::Catalog;
 
     fn model(id: &str) -> ModelProfile {
-        Catalog::builtin().unwrap().model(id).unwrap().clone()
+        Catalog::builtin().model(id).unwrap().clone()
     }
 
     /// ../shared/reference/vllm-sizing.md §8: DeepSeek-R1 FP8 [128,128] allows TP 1, 2, 4, 8, 16.

@@ -398,7 +398,7 @@ mod tests {
     use crate::Catalog;
 
     fn model(id: &str) -> ModelProfile {
-        Catalog::builtin().unwrap().model(id).unwrap().clone()
+        Catalog::builtin().model(id).unwrap().clone()
     }
 
     /// Parameter counts of transformers' implementation, computed by hand from config.json:

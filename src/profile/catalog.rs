@@ -1,53 +1,21 @@
-//! The built-in profiles, embedded from `profiles/` at compile time.
+//! The built-in profiles, checked by `build.rs` and embedded at compile time.
+
+use std::sync::OnceLock;
 
 use super::{HardwareProfile, ModelProfile, ProfileError};
 
-/// Built-in model profiles: id and YAML text.
-pub const BUILTIN_MODELS: &[(&str, &str)] = &[
-    (
-        "deepseek-r1",
-        include_str!("../../profiles/models/deepseek-r1.yaml"),
-    ),
-    (
-        "llama-3.1-405b-instruct",
-        include_str!("../../profiles/models/llama-3.1-405b-instruct.yaml"),
-    ),
-    (
-        "llama-3.1-70b-instruct",
-        include_str!("../../profiles/models/llama-3.1-70b-instruct.yaml"),
-    ),
-    (
-        "llama-3.1-8b-instruct",
-        include_str!("../../profiles/models/llama-3.1-8b-instruct.yaml"),
-    ),
-];
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+}
 
-/// Built-in hardware profiles: id and YAML text.
-pub const BUILTIN_HARDWARE: &[(&str, &str)] = &[
-    (
-        "h100-80gb",
-        include_str!("../../profiles/hardware/h100-80gb.yaml"),
-    ),
-    (
-        "h200-141gb",
-        include_str!("../../profiles/hardware/h200-141gb.yaml"),
-    ),
-    (
-        "a100-80gb",
-        include_str!("../../profiles/hardware/a100-80gb.yaml"),
-    ),
-    (
-        "a100-40gb",
-        include_str!("../../profiles/hardware/a100-40gb.yaml"),
-    ),
-    ("l4", include_str!("../../profiles/hardware/l4.yaml")),
-];
+pub use generated::ids;
 
-/// The built-in profiles, parsed and checked.
+/// The built-in profiles, parsed once per process.
 ///
 /// ```
-/// let catalog = lwsplan::Catalog::builtin()?;
-/// let model = catalog.model("deepseek-r1")?;
+/// use lwsplan::profile::ids;
+///
+/// let model = lwsplan::Catalog::builtin().model(ids::DEEPSEEK_R1)?;
 /// assert_eq!(model.hf_repo, "deepseek-ai/DeepSeek-R1");
 /// # Ok::<(), lwsplan::profile::ProfileError>(())
 /// ```
@@ -58,26 +26,30 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Parses every built-in profile. Fails only if a built-in profile is broken, which the
-    /// test suite rules out.
-    pub fn builtin() -> Result<Self, ProfileError> {
-        let models = BUILTIN_MODELS
-            .iter()
-            .map(|(id, text)| load_builtin(id, text, ModelProfile::from_yaml, |m| &m.id))
-            .collect::<Result<_, _>>()?;
-        let hardware = BUILTIN_HARDWARE
-            .iter()
-            .map(|(id, text)| load_builtin(id, text, HardwareProfile::from_yaml, |h| &h.id))
-            .collect::<Result<_, _>>()?;
-        Ok(Catalog { models, hardware })
+    /// The built-in catalog. `build.rs` has already parsed and checked every profile with
+    /// these same types, so parsing them again cannot fail.
+    pub fn builtin() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| Catalog {
+            models: generated::MODELS
+                .iter()
+                .map(|(id, text)| ModelProfile::from_yaml(text, id).expect("checked by build.rs"))
+                .collect(),
+            hardware: generated::HARDWARE
+                .iter()
+                .map(|(id, text)| {
+                    HardwareProfile::from_yaml(text, id).expect("checked by build.rs")
+                })
+                .collect(),
+        })
     }
 
-    /// Every built-in model, in catalog order.
+    /// Every built-in model, sorted by id.
     pub fn models(&self) -> &[ModelProfile] {
         &self.models
     }
 
-    /// Every built-in hardware profile, in catalog order.
+    /// Every built-in hardware profile, sorted by id.
     pub fn hardware_profiles(&self) -> &[HardwareProfile] {
         &self.hardware
     }
@@ -92,28 +64,6 @@ impl Catalog {
         find(&self.hardware, id, "hardware", |h| &h.id)
     }
 }
-
-fn load_builtin<T>(
-    id: &str,
-    text: &str,
-    parse: fn(&str, &str) -> Result<T, ProfileError>,
-    id_of: fn(&T) -> &String,
-) -> Result<T, ProfileError> {
-    let origin = format!("built-in profile {id}");
-    let profile = parse(text, &origin)?;
-    if id_of(&profile) != id {
-        return Err(ProfileError::Invalid {
-            origin,
-            field: "id".into(),
-            message: format!(
-                "is `{}`, but the catalog lists it as `{id}`",
-                id_of(&profile)
-            ),
-        });
-    }
-    Ok(profile)
-}
-
 fn find<'a, T>(
     items: &'a [T],
     id: &str,
@@ -167,14 +117,22 @@ mod tests {
 
     #[test]
     fn every_builtin_profile_parses_and_checks() {
-        let catalog = Catalog::builtin().expect("built-in profiles are valid");
-        assert_eq!(catalog.models().len(), BUILTIN_MODELS.len());
-        assert_eq!(catalog.hardware_profiles().len(), BUILTIN_HARDWARE.len());
+        let catalog = Catalog::builtin();
+        assert_eq!(catalog.models().len(), generated::MODELS.len());
+        assert_eq!(catalog.hardware_profiles().len(), generated::HARDWARE.len());
+        assert_eq!(
+            catalog
+                .model(ids::LLAMA_3_1_405B_INSTRUCT)
+                .unwrap()
+                .num_hidden_layers,
+            126
+        );
+        assert_eq!(catalog.hardware(ids::H200_141GB).unwrap().node.gpus, 8);
     }
 
     #[test]
     fn typo_suggests_the_closest_id() {
-        let catalog = Catalog::builtin().unwrap();
+        let catalog = Catalog::builtin();
         let cases = [
             ("deepseek-r2", Some("deepseek-r1")),
             ("h100", Some("h100-80gb")),

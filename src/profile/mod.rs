@@ -8,121 +8,12 @@
 //! users load their own with [`ModelProfile::from_yaml`] and [`HardwareProfile::from_yaml`].
 
 mod catalog;
+mod common;
 pub mod hardware;
 mod model;
 
-pub use catalog::{BUILTIN_HARDWARE, BUILTIN_MODELS, Catalog};
+pub use catalog::{Catalog, ids};
+pub use common::{ProfileError, Source};
+pub(crate) use common::{parse, read, require_at_most, require_positive};
 pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels};
 pub use model::{Attention, Dtype, Mlp, ModelProfile, Quantization};
-
-use serde::{Deserialize, Serialize};
-
-/// Where a fact in a profile comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Source {
-    /// Which fields or facts this source backs, in words.
-    pub facts: String,
-    /// A URL, or a public file path at a commit.
-    pub url: String,
-    /// Set when the value is not confirmed by the source (an estimate or a reading that varies).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unverified: bool,
-}
-
-/// What went wrong loading or checking a profile.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProfileError {
-    /// The YAML did not parse into the profile type (syntax, wrong type, unknown or missing field).
-    #[error("{origin}: {message}")]
-    Parse {
-        /// Where the profile came from: a file path or `built-in <id>`.
-        origin: String,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A field parsed but its value cannot describe a real model or GPU.
-    #[error("{origin}: field `{field}`: {message}")]
-    Invalid {
-        /// Where the profile came from.
-        origin: String,
-        /// The offending field, as a dotted path.
-        field: String,
-        /// What is wrong and what is expected.
-        message: String,
-    },
-    /// No built-in profile has this id.
-    #[error("unknown {kind} `{id}`{}; the built-in {kind} profiles are {}", suggestion_text(.suggestion), .known.join(", "))]
-    Unknown {
-        /// `model` or `hardware`.
-        kind: &'static str,
-        /// The id that was asked for.
-        id: String,
-        /// The closest built-in id, when one is close.
-        suggestion: Option<String>,
-        /// Every built-in id of this kind.
-        known: Vec<String>,
-    },
-    /// The profile file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The path that was asked for.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-}
-
-fn suggestion_text(suggestion: &Option<String>) -> String {
-    match suggestion {
-        Some(s) => format!(" (did you mean `{s}`?)"),
-        None => String::new(),
-    }
-}
-
-/// Parses YAML into a profile type; errors carry `origin` and the parser's line and column.
-fn parse<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, ProfileError> {
-    crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
-        origin: origin.to_string(),
-        message,
-    })
-}
-
-/// Reads a profile file.
-fn read(path: &std::path::Path) -> Result<String, ProfileError> {
-    std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-        path: path.display().to_string(),
-        source,
-    })
-}
-
-/// Checks that a count is at least one, naming the field when it is not.
-pub(crate) fn require_positive(origin: &str, field: &str, value: u64) -> Result<(), ProfileError> {
-    if value == 0 {
-        return Err(ProfileError::Invalid {
-            origin: origin.to_string(),
-            field: field.to_string(),
-            message: "must be at least 1".to_string(),
-        });
-    }
-    Ok(())
-}
-
-/// Checks that a value stays below a bound that no real model or GPU comes near, so that
-/// arithmetic on it cannot overflow and a typo (an extra digit) is caught.
-pub(crate) fn require_at_most(
-    origin: &str,
-    field: &str,
-    value: u64,
-    max: u64,
-) -> Result<(), ProfileError> {
-    if value > max {
-        return Err(ProfileError::Invalid {
-            origin: origin.to_string(),
-            field: field.to_string(),
-            message: format!("{value} is larger than {max}, the most lwsplan accepts"),
-        });
-    }
-    Ok(())
-}

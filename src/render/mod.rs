@@ -8,7 +8,7 @@
 //! ```
 //! use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 //!
-//! let catalog = Catalog::builtin()?;
+//! let catalog = Catalog::builtin();
 //! let plan = Planner::new(catalog.model("deepseek-r1")?, catalog.hardware("h100-80gb")?)
 //!     .plan(&PlanOptions::default())?;
 //! let manifests = Renderer::new(RenderOptions::default())?.render(&plan)?;
