@@ -22,6 +22,7 @@
 //! ```
 
 pub mod cli;
+pub mod deployment;
 pub mod manifest;
 pub mod output;
 pub mod plan;
@@ -31,6 +32,7 @@ pub mod units;
 pub mod validate;
 pub mod yaml;
 
+pub use deployment::Deployment;
 pub use manifest::Manifests;
 pub use plan::{Plan, PlanError, PlanOptions, Planner};
 pub use profile::{Catalog, HardwareProfile, ModelProfile};

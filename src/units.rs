@@ -59,3 +59,57 @@ mod tests {
         assert_eq!(gib(85_018_877_624), "79.18 GiB");
     }
 }
+
+/// A size in bytes, written in files as a binary-suffixed quantity (`15Gi`) or plain bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_quantity(s).map(ByteSize)
+    }
+}
+
+impl serde::Serialize for ByteSize {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&quantity(self.0))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a size such as 15Gi or 512Mi, or a number of bytes")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                if v == 0 {
+                    return Err(E::custom("a size must be at least 1 byte"));
+                }
+                Ok(ByteSize(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size: a whole number with a binary suffix (Ki, Mi, Gi, Ti), e.g. 15Gi, or bytes",
+            "oneOf": [
+                {"type": "string", "pattern": "^[0-9]+(Ki|Mi|Gi|Ti)?$"},
+                {"type": "integer", "minimum": 1}
+            ]
+        })
+    }
+}

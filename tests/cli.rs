@@ -456,3 +456,54 @@ fn profile_files_load_like_builtins() {
     ]);
     assert_eq!(from_file, builtin);
 }
+
+#[test]
+fn flags_override_the_deployment_file() {
+    let file = format!(
+        "{}/examples/gke-guide-deepseek-r1.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, stdout, stderr) = lwsplan(&["plan", "-f", &file, "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["max_model_len"], 4096, "from the file");
+    assert_eq!(json["launcher"], "ray", "from the file");
+    let (_, stdout, _) = lwsplan(&[
+        "plan",
+        "-f",
+        &file,
+        "--max-model-len",
+        "auto",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["max_model_len"], 163_840, "the flag wins");
+    let (_, stdout, _) = lwsplan(&[
+        "render",
+        "-f",
+        &file,
+        "--name",
+        "r1",
+        "--image",
+        "example.com/vllm:v1",
+    ]);
+    assert!(stdout.contains("name: r1\n"), "{stdout}");
+    assert!(stdout.contains("image: example.com/vllm:v1\n"), "{stdout}");
+    assert!(
+        stdout.contains("sizeLimit: 15Gi\n"),
+        "the file's shm size stays: {stdout}"
+    );
+}
+
+#[test]
+fn deployment_file_errors() {
+    let missing = fixture("deployments/missing-profile.yaml");
+    error_case(
+        "deployment-missing-profile-file",
+        &["plan", "-f", &missing],
+        6,
+    );
+    let typo = fixture("deployments/typo.yaml");
+    error_case("deployment-unknown-field", &["render", "-f", &typo], 3);
+}

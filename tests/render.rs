@@ -31,7 +31,7 @@ fn a_template_in_the_override_directory_replaces_the_builtin() {
     let custom = builtin.replace("type: ClusterIP", "type: NodePort");
     let dir = templates_dir("override", &[("service.yaml.j2", &custom)]);
     let options = RenderOptions {
-        templates_dir: Some(dir),
+        templates: Some(dir),
         ..RenderOptions::default()
     };
     let manifests = Renderer::new(options)
@@ -46,7 +46,7 @@ fn a_template_in_the_override_directory_replaces_the_builtin() {
 fn a_misspelt_override_is_refused() {
     let dir = templates_dir("misspelt", &[("services.yaml.j2", "")]);
     let err = Renderer::new(RenderOptions {
-        templates_dir: Some(dir),
+        templates: Some(dir),
         ..RenderOptions::default()
     })
     .unwrap_err();
@@ -63,7 +63,7 @@ fn an_undefined_variable_names_the_template_and_line() {
     let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ nmae }}\n";
     let dir = templates_dir("undefined", &[("service.yaml.j2", text)]);
     let renderer = Renderer::new(RenderOptions {
-        templates_dir: Some(dir),
+        templates: Some(dir),
         ..RenderOptions::default()
     })
     .unwrap();
@@ -88,7 +88,7 @@ fn an_override_that_breaks_the_schema_is_caught_before_output() {
     let broken = builtin.replace("    size: {{ size }}", "    size: {{ size }}\n    sise: 3");
     let dir = templates_dir("schema-break", &[("leaderworkerset.yaml.j2", &broken)]);
     let err = Renderer::new(RenderOptions {
-        templates_dir: Some(dir),
+        templates: Some(dir),
         ..RenderOptions::default()
     })
     .unwrap()
@@ -106,7 +106,10 @@ fn an_override_that_breaks_the_schema_is_caught_before_output() {
 fn user_strings_cannot_change_the_structure() {
     let hostile = "a: b\n- c: \"d\" # e {{ f }} $(HOME)";
     let options = RenderOptions {
-        env: vec![("WEIRD".into(), hostile.into())],
+        env: vec![lwsplan::render::EnvVar {
+            name: "WEIRD".into(),
+            value: hostile.into(),
+        }],
         vllm_args: vec!["--served-model-name".into(), hostile.into()],
         labels: [("team".to_string(), "yes".to_string())].into(),
         ..RenderOptions::default()

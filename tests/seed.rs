@@ -1,12 +1,13 @@
-//! The published guide's two manifests (../shared/seed/), rendered from deployment options and
+//! The published guide's two manifests (tests/fixtures/seed/), rendered from the deployment files
+//! examples/gke-guide-*.yaml and
 //! compared field by field: every published field is kept with its value, and the only
 //! differences are the deliberate additions listed here (and in the README) with their reasons.
 
 use std::collections::BTreeMap;
 
-use lwsplan::plan::{Launcher, MaxModelLen};
-use lwsplan::render::ReadinessProbe;
-use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
+use std::path::Path;
+
+use lwsplan::Deployment;
 use serde_json::Value;
 
 /// What lwsplan adds to the published manifests, and why.
@@ -57,40 +58,12 @@ const ADDITIONS: &[(&str, &str)] = &[
     ),
 ];
 
-const GIB: u64 = 1 << 30;
-
-/// The guide's deployment options: Ray launcher, its custom image, the 15Gi /dev/shm, the
-/// token under the old variable name, and its TCP readiness probe.
-fn guide_options(model_source: Option<&str>) -> RenderOptions {
-    RenderOptions {
-        name: "vllm".into(),
-        image: Some("IMAGE_NAME".into()),
-        shm_size_bytes: Some(15 * GIB),
-        hf_token_env: "HUGGING_FACE_HUB_TOKEN".into(),
-        readiness_probe: ReadinessProbe::Tcp {
-            initial_delay_seconds: 15,
-            period_seconds: 10,
-        },
-        model_source: model_source.map(str::to_string),
-        ..RenderOptions::default()
-    }
-}
-
-fn render(model: &str, max_model_len: MaxModelLen, model_source: Option<&str>) -> Vec<Value> {
-    let catalog = Catalog::builtin();
-    let plan = Planner::new(
-        catalog.model(model).unwrap(),
-        catalog.hardware("h100-80gb").unwrap(),
-    )
-    .plan(&PlanOptions {
-        launcher: Launcher::Ray,
-        max_model_len,
-        ..PlanOptions::default()
-    })
-    .unwrap();
-    let manifests = Renderer::new(guide_options(model_source))
+/// Renders a deployment file from `examples/`: the checked-in options of the guide.
+fn render(example: &str) -> Vec<Value> {
+    let path = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+    let (_, manifests) = Deployment::from_file(Path::new(&path))
         .unwrap()
-        .render(&plan)
+        .render()
         .unwrap();
     vec![
         serde_json::to_value(&manifests.leader_worker_set).unwrap(),
@@ -170,20 +143,15 @@ fn check(file: &str, rendered: Vec<Value>) {
 fn deepseek_r1_reproduces_the_published_manifest() {
     check(
         "vllm-deepseek-r1-A3.yaml",
-        render("deepseek-r1", MaxModelLen::Tokens(4096), None),
+        render("gke-guide-deepseek-r1.yaml"),
     );
 }
 
 #[test]
 fn llama_405b_reproduces_the_published_manifest() {
-    // The guide loads the repository under its old name, which Hugging Face redirects.
     check(
         "vllm-llama3-405b-A3.yaml",
-        render(
-            "llama-3.1-405b-instruct",
-            MaxModelLen::Auto,
-            Some("meta-llama/Meta-Llama-3.1-405B-Instruct"),
-        ),
+        render("gke-guide-llama-3.1-405b.yaml"),
     );
 }
 

@@ -1,14 +1,21 @@
 //! The command line: flags, files, printing and exit codes. No formula lives here.
+//!
+//! `plan` and `render` take the model and hardware by id or file, or a whole deployment file
+//! (`-f`); flags given on the command line override the file's values.
+
+mod args;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::plan::{KvCacheDtype, Launcher, MaxModelLen};
+use crate::deployment::{Deployment, DeploymentError, ProfileRef};
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
+use crate::render::{RenderError, Renderer};
 use crate::units::gib;
-use crate::{PlanError, PlanOptions, Planner};
+use crate::{PlanError, Planner};
+use args::{PlanArgs, RenderArgs};
 
 /// Exit status for each kind of failure (documented in the README).
 pub mod exit {
@@ -38,17 +45,17 @@ enum Command {
     Plan(PlanArgs),
     /// Plans, then renders the LeaderWorkerSet and Service YAML (validated before it is printed).
     Render(Box<RenderArgs>),
-    /// Lists the built-in model profiles.
-    Models,
-    /// Lists the built-in hardware profiles.
-    Hardware,
     /// Validates LeaderWorkerSet and Service manifests (schema, admission rules, consistency).
     Validate {
         /// YAML files, each with one or more documents.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Prints the JSON Schema of a profile file.
+    /// Lists the built-in model profiles.
+    Models,
+    /// Lists the built-in hardware profiles.
+    Hardware,
+    /// Prints the JSON Schema of a profile or deployment file.
     Schema {
         /// Which schema.
         kind: SchemaKind,
@@ -59,165 +66,7 @@ enum Command {
 enum SchemaKind {
     Model,
     Hardware,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, Default)]
-enum Format {
-    #[default]
-    Table,
-    Json,
-}
-
-/// Which model and hardware, and the planner's options.
-#[derive(Debug, Args)]
-struct PlanArgs {
-    /// A built-in model id (see `lwsplan models`).
-    #[arg(
-        long,
-        conflicts_with = "model_file",
-        required_unless_present = "model_file"
-    )]
-    model: Option<String>,
-    /// A model profile file (see `lwsplan schema model`).
-    #[arg(long, value_name = "PATH")]
-    model_file: Option<PathBuf>,
-    /// A built-in hardware id (see `lwsplan hardware`).
-    #[arg(
-        long,
-        conflicts_with = "hardware_file",
-        required_unless_present = "hardware_file"
-    )]
-    hardware: Option<String>,
-    /// A hardware profile file (see `lwsplan schema hardware`).
-    #[arg(long, value_name = "PATH")]
-    hardware_file: Option<PathBuf>,
-    /// Fraction of each GPU's memory vLLM may use, in (0, 1].
-    #[arg(long, default_value_t = crate::plan::DEFAULT_GPU_MEMORY_UTILIZATION)]
-    gpu_memory_utilization: f64,
-    /// KV cache element type.
-    #[arg(long, value_enum, default_value = "auto")]
-    kv_cache_dtype: KvDtypeArg,
-    /// Context length in tokens, or `auto` (full context if it fits, else the longest that does).
-    #[arg(long, default_value = "auto", value_parser = parse_max_model_len)]
-    max_model_len: MaxModelLen,
-    /// GPUs per node, overriding the hardware profile.
-    #[arg(long)]
-    gpus_per_node: Option<u64>,
-    /// A fixed node count.
-    #[arg(long)]
-    nodes: Option<u64>,
-    /// A fixed tensor-parallel size (may exceed a node's GPUs: TP then spans nodes).
-    #[arg(long)]
-    tensor_parallel_size: Option<u64>,
-    /// A fixed pipeline-parallel size.
-    #[arg(long)]
-    pipeline_parallel_size: Option<u64>,
-    /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray`.
-    #[arg(long, value_enum, default_value = "native")]
-    launcher: LauncherArg,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
-}
-
-/// Plan options plus how to deploy the plan.
-#[derive(Debug, Args)]
-struct RenderArgs {
-    #[command(flatten)]
-    plan: PlanArgs,
-    /// LeaderWorkerSet name; the Service is `<name>-leader`.
-    #[arg(long, default_value = "vllm")]
-    name: String,
-    /// Namespace of both objects.
-    #[arg(long)]
-    namespace: Option<String>,
-    /// Container image [default: vllm/vllm-openai:v0.28.0 for the native launcher].
-    #[arg(long)]
-    image: Option<String>,
-    /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
-    /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery).
-    #[arg(long, value_enum, default_value = "gke")]
-    platform: PlatformArg,
-    /// /dev/shm size (e.g. 15Gi), overriding the plan's.
-    #[arg(long, value_parser = crate::units::parse_quantity)]
-    shm_size: Option<u64>,
-    /// The API port.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Secret and key holding the Hugging Face token, as NAME/KEY.
-    #[arg(long, default_value = "hf-secret/hf_api_token", value_parser = parse_secret_ref)]
-    hf_secret: crate::render::SecretKeyRef,
-    /// Environment variable that carries the token.
-    #[arg(long, default_value = "HF_TOKEN")]
-    hf_token_env: String,
-    /// What vLLM loads instead of the profile's Hugging Face repo (a mirror or a local path).
-    #[arg(long)]
-    model_source: Option<String>,
-    /// A directory whose *.j2 files replace the built-in templates of the same name.
-    #[arg(long, value_name = "DIR")]
-    templates: Option<PathBuf>,
-    /// An extra environment variable, K=V (repeatable).
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    env: Vec<(String, String)>,
-    /// An extra `vllm serve` argument (repeatable), e.g. --vllm-arg=--enable-prefix-caching.
-    #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
-    vllm_args: Vec<String>,
-    /// Write one file per object into DIR instead of printing (all files or none).
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
-    output_dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlatformArg {
-    Gke,
-    Nvidia,
-}
-
-fn parse_secret_ref(s: &str) -> Result<crate::render::SecretKeyRef, String> {
-    match s.split_once('/') {
-        Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/') => {
-            Ok(crate::render::SecretKeyRef {
-                name: name.to_string(),
-                key: key.to_string(),
-            })
-        }
-        _ => Err(format!(
-            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
-        )),
-    }
-}
-
-fn parse_env(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if is_env_name(k) => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!(
-            "`{s}`: expected NAME=VALUE with NAME of letters, digits and '_' not starting with a digit"
-        )),
-    }
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum KvDtypeArg {
-    Auto,
-    Fp8,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LauncherArg {
-    Native,
-    Ray,
-}
-
-fn parse_max_model_len(s: &str) -> Result<MaxModelLen, String> {
-    s.parse()
+    Deployment,
 }
 
 /// A failure, with the exit status it maps to.
@@ -226,11 +75,15 @@ enum CliError {
     #[error(transparent)]
     Profile(#[from] ProfileError),
     #[error(transparent)]
+    Deployment(#[from] DeploymentError),
+    #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
-    Render(#[from] crate::render::RenderError),
+    Render(#[from] RenderError),
     #[error("{0}")]
     Io(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("{count} problem(s) found:\n{report}")]
     Invalid { count: usize, report: String },
 }
@@ -238,14 +91,18 @@ enum CliError {
 impl CliError {
     fn status(&self) -> u8 {
         match self {
-            CliError::Profile(ProfileError::Io { .. }) | CliError::Io(_) => exit::IO,
-            CliError::Profile(_) => exit::INVALID_INPUT,
+            CliError::Profile(ProfileError::Io { .. })
+            | CliError::Deployment(DeploymentError::Io { .. })
+            | CliError::Render(RenderError::Io { .. })
+            | CliError::Io(_) => exit::IO,
+            CliError::Profile(_) | CliError::Deployment(_) => exit::INVALID_INPUT,
             CliError::Plan(PlanError::Infeasible(_)) => exit::INFEASIBLE,
             CliError::Plan(_) => exit::INVALID_INPUT,
-            CliError::Invalid { .. } => exit::VALIDATION,
-            CliError::Render(crate::render::RenderError::Invalid(_)) => exit::VALIDATION,
-            CliError::Render(crate::render::RenderError::Io { .. }) => exit::IO,
+            CliError::Render(RenderError::Invalid(_)) | CliError::Invalid { .. } => {
+                exit::VALIDATION
+            }
             CliError::Render(_) => exit::INVALID_INPUT,
+            CliError::Usage(_) => exit::USAGE,
         }
     }
 }
@@ -281,83 +138,44 @@ fn print_stdout(text: &str) {
 }
 
 fn run(cli: Cli) -> Result<String, CliError> {
-    let catalog = Catalog::builtin();
     match cli.command {
         Command::Plan(args) => {
-            let (model, hardware) = load_profiles(catalog, &args)?;
-            let plan = Planner::new(&model, &hardware).plan(&plan_options(&args))?;
+            let deployment = args.deployment(None)?;
+            let plan = plan(&deployment)?;
             Ok(match args.format {
-                Format::Table => plan.to_table(),
-                Format::Json => {
-                    let mut json = serde_json::to_string_pretty(&plan)
-                        .map_err(|e| CliError::Io(e.to_string()))?;
-                    json.push('\n');
-                    json
-                }
+                args::Format::Table => plan.to_table(),
+                args::Format::Json => json(&plan)?,
             })
         }
-        Command::Render(args) => render(catalog, &args),
+        Command::Render(args) => render(&args),
         Command::Validate { files } => validate_files(&files),
-        Command::Models => Ok(list_models(catalog)),
-        Command::Hardware => Ok(list_hardware(catalog)),
-        Command::Schema { kind } => {
-            let schema = match kind {
-                SchemaKind::Model => schemars::schema_for!(ModelProfile),
-                SchemaKind::Hardware => schemars::schema_for!(HardwareProfile),
-            };
-            let mut json =
-                serde_json::to_string_pretty(&schema).map_err(|e| CliError::Io(e.to_string()))?;
-            json.push('\n');
-            Ok(json)
-        }
+        Command::Models => Ok(list_models(Catalog::builtin())),
+        Command::Hardware => Ok(list_hardware(Catalog::builtin())),
+        Command::Schema { kind } => json(&match kind {
+            SchemaKind::Model => schemars::schema_for!(ModelProfile),
+            SchemaKind::Hardware => schemars::schema_for!(HardwareProfile),
+            SchemaKind::Deployment => schemars::schema_for!(Deployment),
+        }),
     }
 }
 
-fn load_profiles(
-    catalog: &Catalog,
-    args: &PlanArgs,
-) -> Result<(ModelProfile, HardwareProfile), CliError> {
-    let model = match (&args.model, &args.model_file) {
-        (_, Some(path)) => ModelProfile::from_file(path)?,
-        (Some(id), None) => catalog.model(id)?.clone(),
-        (None, None) => unreachable!("clap requires --model or --model-file"),
-    };
-    let hardware = match (&args.hardware, &args.hardware_file) {
-        (_, Some(path)) => HardwareProfile::from_file(path)?,
-        (Some(id), None) => catalog.hardware(id)?.clone(),
-        (None, None) => unreachable!("clap requires --hardware or --hardware-file"),
-    };
-    Ok((model, hardware))
+fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
+    let mut json = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    json.push('\n');
+    Ok(json)
 }
 
-fn render(catalog: &Catalog, args: &RenderArgs) -> Result<String, CliError> {
-    let (model, hardware) = load_profiles(catalog, &args.plan)?;
-    let plan = Planner::new(&model, &hardware).plan(&plan_options(&args.plan))?;
-    let options = crate::render::RenderOptions {
-        name: args.name.clone(),
-        namespace: args.namespace.clone(),
-        image: args.image.clone(),
-        platform: match args.platform {
-            PlatformArg::Gke => crate::render::Platform::Gke,
-            PlatformArg::Nvidia => crate::render::Platform::Nvidia,
-        },
-        port: args.port,
-        hf_secret: args.hf_secret.clone(),
-        hf_token_env: args.hf_token_env.clone(),
-        shm_size_bytes: args.shm_size,
-        model_source: args.model_source.clone(),
-        env: args.env.clone(),
-        vllm_args: args.vllm_args.clone(),
-        templates_dir: args.templates.clone(),
-        ..Default::default()
-    };
-    let manifests = crate::render::Renderer::new(options)?.render(&plan)?;
-    let service = manifests.service.metadata.name.clone().unwrap_or_default();
-    let namespace = args
-        .namespace
-        .as_deref()
-        .map(|n| format!(" -n {n}"))
-        .unwrap_or_default();
+fn plan(deployment: &Deployment) -> Result<crate::Plan, CliError> {
+    let model = deployment.model_profile()?;
+    let hardware = deployment.hardware_profile()?;
+    Ok(Planner::new(&model, &hardware).plan(&deployment.plan)?)
+}
+
+fn render(args: &RenderArgs) -> Result<String, CliError> {
+    let deployment = args.plan.deployment(Some(args))?;
+    let plan = plan(&deployment)?;
+    let options = &deployment.render;
+    let manifests = Renderer::new(options.clone())?.render(&plan)?;
     let output = match &args.output_dir {
         Some(dir) => {
             let files = manifests.to_files().map_err(CliError::Io)?;
@@ -371,10 +189,16 @@ fn render(catalog: &Catalog, args: &RenderArgs) -> Result<String, CliError> {
         }
         None => manifests.to_yaml().map_err(CliError::Io)?,
     };
+    let namespace = options
+        .namespace
+        .as_deref()
+        .map(|n| format!(" -n {n}"))
+        .unwrap_or_default();
     let apply = match &args.output_dir {
         Some(dir) => format!("kubectl apply{namespace} -f {}", dir.display()),
         None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
     };
+    let service = manifests.service.metadata.name.clone().unwrap_or_default();
     eprintln!(
         "# {} on {} × {} {}: TP {} × PP {}, max_model_len {}, {} KV tokens\n\
          # apply:        {apply}\n\
@@ -391,30 +215,20 @@ fn render(catalog: &Catalog, args: &RenderArgs) -> Result<String, CliError> {
         plan.max_model_len,
         plan.kv_cache_tokens,
         crate::manifest::NAME_LABEL,
-        args.name,
+        options.name,
         crate::render::startup_seconds(plan.max_weight_bytes_per_pod).div_ceil(60),
-        args.model_source.as_deref().unwrap_or(&plan.model_repo),
-        port = args.port,
+        options.model_source.as_deref().unwrap_or(&plan.model_repo),
+        port = options.port,
     );
     Ok(output)
 }
 
-fn plan_options(args: &PlanArgs) -> PlanOptions {
-    PlanOptions {
-        gpu_memory_utilization: args.gpu_memory_utilization,
-        kv_cache_dtype: match args.kv_cache_dtype {
-            KvDtypeArg::Auto => KvCacheDtype::Auto,
-            KvDtypeArg::Fp8 => KvCacheDtype::Fp8,
-        },
-        max_model_len: args.max_model_len,
-        gpus_per_node: args.gpus_per_node,
-        nodes: args.nodes,
-        tensor_parallel_size: args.tensor_parallel_size,
-        pipeline_parallel_size: args.pipeline_parallel_size,
-        launcher: match args.launcher {
-            LauncherArg::Native => Launcher::Native,
-            LauncherArg::Ray => Launcher::Ray,
-        },
+/// What `ProfileRef` a `--model`/`--model-file` pair means.
+fn profile_ref<T>(id: &Option<String>, file: &Option<PathBuf>) -> Option<ProfileRef<T>> {
+    match (id, file) {
+        (_, Some(path)) => Some(ProfileRef::File(path.clone())),
+        (Some(id), None) => Some(ProfileRef::Id(id.clone())),
+        (None, None) => None,
     }
 }
 

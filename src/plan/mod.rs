@@ -69,6 +69,40 @@ impl std::str::FromStr for MaxModelLen {
     }
 }
 
+impl<'de> Deserialize<'de> for MaxModelLen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = MaxModelLen;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`auto` or a positive number of tokens")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MaxModelLen, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MaxModelLen, E> {
+                v.to_string().parse().map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MaxModelLen, E> {
+                v.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+impl schemars::JsonSchema for MaxModelLen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MaxModelLen".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`auto` (the full context if one sequence fits, else the longest that fits) or tokens",
+            "oneOf": [{"const": "auto"}, {"type": "integer", "minimum": 1}]
+        })
+    }
+}
+
 impl Serialize for MaxModelLen {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -79,7 +113,10 @@ impl Serialize for MaxModelLen {
 }
 
 /// What the planner may choose and what it must respect.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// In a deployment file every field is optional and defaults as on the command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlanOptions {
     /// `--gpu-memory-utilization`: the fraction of each GPU's memory vLLM may use, in (0, 1].
     pub gpu_memory_utilization: f64,

@@ -53,7 +53,17 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub const DEFAULT_NATIVE_IMAGE: &str = "vllm/vllm-openai:v0.28.0";
 
 /// Where the nodes' GPU labels come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     /// GKE and Google Distributed Cloud: `cloud.google.com/gke-accelerator`.
@@ -64,8 +74,10 @@ pub enum Platform {
 }
 
 /// How the leader's readiness is probed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum ReadinessProbe {
     /// `GET path` on the API port (vLLM serves `/health`).
     Http {
@@ -86,7 +98,10 @@ pub enum ReadinessProbe {
 }
 
 /// A Secret key holding the Hugging Face token.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
 pub struct SecretKeyRef {
     /// Secret name.
     pub name: String,
@@ -94,8 +109,23 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// An environment variable with a literal value.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct EnvVar {
+    /// Variable name.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
 /// How to deploy a plan: names, image, platform, ports, secrets and extras.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// In a deployment file every field is optional and defaults as on the command line.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct RenderOptions {
     /// LeaderWorkerSet name; the Service is `<name>-leader`.
     pub name: String,
@@ -113,7 +143,7 @@ pub struct RenderOptions {
     /// The environment variable the token is passed in.
     pub hf_token_env: String,
     /// `/dev/shm` size, overriding the plan's.
-    pub shm_size_bytes: Option<u64>,
+    pub shm_size: Option<crate::units::ByteSize>,
     /// What vLLM loads, overriding the profile's Hugging Face repository (a mirror, a path).
     pub model_source: Option<String>,
     /// The leader's readiness probe.
@@ -121,17 +151,20 @@ pub struct RenderOptions {
     /// Whether the leader gets a startup probe sized to its load time.
     pub startup_probe: bool,
     /// Extra environment variables for every container, in order.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<EnvVar>,
     /// Extra `vllm serve` arguments, appended after the plan's.
     pub vllm_args: Vec<String>,
-    /// Extra labels on both objects.
+    /// Extra labels on both objects and the pods.
     pub labels: BTreeMap<String, String>,
     /// Extra annotations on the LeaderWorkerSet.
     pub annotations: BTreeMap<String, String>,
-    /// A directory whose `*.j2` files replace the built-in templates of the same name.
-    pub templates_dir: Option<PathBuf>,
-    /// Container names of the leader and the worker.
-    pub container_names: (String, String),
+    /// A directory whose `*.j2` files replace the built-in templates of the same name
+    /// (relative to the deployment file, in a file).
+    pub templates: Option<PathBuf>,
+    /// Container name of the leader.
+    pub leader_container_name: String,
+    /// Container name of the workers.
+    pub worker_container_name: String,
 }
 
 impl Default for RenderOptions {
@@ -147,7 +180,7 @@ impl Default for RenderOptions {
                 key: "hf_api_token".into(),
             },
             hf_token_env: "HF_TOKEN".into(),
-            shm_size_bytes: None,
+            shm_size: None,
             model_source: None,
             readiness_probe: ReadinessProbe::Http {
                 path: "/health".into(),
@@ -159,8 +192,9 @@ impl Default for RenderOptions {
             vllm_args: Vec::new(),
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
-            templates_dir: None,
-            container_names: ("vllm-leader".into(), "vllm-worker".into()),
+            templates: None,
+            leader_container_name: "vllm-leader".into(),
+            worker_container_name: "vllm-worker".into(),
         }
     }
 }
@@ -224,7 +258,7 @@ impl Renderer {
     /// Builds the template environment (built-ins, then overrides from `templates_dir`).
     pub fn new(options: RenderOptions) -> Result<Self, RenderError> {
         check_names(&options)?;
-        let env = environment(options.templates_dir.as_ref())?;
+        let env = environment(options.templates.as_ref())?;
         Ok(Renderer { options, env })
     }
 
@@ -287,7 +321,11 @@ impl Renderer {
         env.push(
             json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
         );
-        env.extend(o.env.iter().map(|(k, v)| json!({"name": k, "value": v})));
+        env.extend(
+            o.env
+                .iter()
+                .map(|e| json!({"name": e.name, "value": e.value})),
+        );
         let readiness = match &o.readiness_probe {
             ReadinessProbe::Http {
                 path,
@@ -317,7 +355,7 @@ impl Renderer {
         let mut selector = BTreeMap::new();
         selector.insert(NAME_LABEL.to_string(), o.name.clone());
         selector.insert("role".to_string(), "leader".to_string());
-        let shm = o.shm_size_bytes.unwrap_or(plan.shm_size_bytes);
+        let shm = o.shm_size.map_or(plan.shm_size_bytes, |s| s.0);
         let context = json!({
             "name": o.name,
             "namespace": o.namespace,
@@ -335,7 +373,7 @@ impl Renderer {
             "leader": {
                 "template_field": "leaderTemplate",
                 "labels": leader_labels,
-                "container_name": o.container_names.0,
+                "container_name": o.leader_container_name,
                 "command": commands.leader,
                 "env": env,
                 "port": o.port,
@@ -345,7 +383,7 @@ impl Renderer {
             "worker": {
                 "template_field": "workerTemplate",
                 "labels": labels,
-                "container_name": o.container_names.1,
+                "container_name": o.worker_container_name,
                 "command": commands.worker,
                 "env": env,
                 "port": null,

@@ -1,0 +1,285 @@
+//! Command-line arguments and how they combine with a deployment file.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{CliError, profile_ref};
+use crate::deployment::Deployment;
+use crate::plan::{KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
+use crate::render::{EnvVar, Platform, RenderOptions, SecretKeyRef};
+use crate::units::ByteSize;
+
+/// Output format of `plan`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum Format {
+    /// A readable table.
+    #[default]
+    Table,
+    /// The plan as JSON.
+    Json,
+}
+
+/// Which model and hardware, and the planner's options. Unset flags take the deployment
+/// file's value, then the default.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A deployment file (see `lwsplan schema deployment`); flags override its values.
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    /// A built-in model id (see `lwsplan models`).
+    #[arg(long, conflicts_with = "model_file")]
+    pub model: Option<String>,
+    /// A model profile file (see `lwsplan schema model`).
+    #[arg(long, value_name = "PATH")]
+    pub model_file: Option<PathBuf>,
+    /// A built-in hardware id (see `lwsplan hardware`).
+    #[arg(long, conflicts_with = "hardware_file")]
+    pub hardware: Option<String>,
+    /// A hardware profile file (see `lwsplan schema hardware`).
+    #[arg(long, value_name = "PATH")]
+    pub hardware_file: Option<PathBuf>,
+    /// Fraction of each GPU's memory vLLM may use, in (0, 1] [default: 0.9].
+    #[arg(long)]
+    pub gpu_memory_utilization: Option<f64>,
+    /// KV cache element type [default: auto].
+    #[arg(long, value_enum)]
+    pub kv_cache_dtype: Option<KvDtypeArg>,
+    /// Context length in tokens, or `auto`: the full context if it fits, else the longest that
+    /// does [default: auto].
+    #[arg(long, value_parser = parse_max_model_len)]
+    pub max_model_len: Option<MaxModelLen>,
+    /// GPUs per node, overriding the hardware profile.
+    #[arg(long)]
+    pub gpus_per_node: Option<u64>,
+    /// A fixed node count.
+    #[arg(long)]
+    pub nodes: Option<u64>,
+    /// A fixed tensor-parallel size (may exceed a node's GPUs: TP then spans nodes).
+    #[arg(long)]
+    pub tensor_parallel_size: Option<u64>,
+    /// A fixed pipeline-parallel size.
+    #[arg(long)]
+    pub pipeline_parallel_size: Option<u64>,
+    /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray` [default: native].
+    #[arg(long, value_enum)]
+    pub launcher: Option<LauncherArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+}
+
+/// Plan options plus how to deploy the plan.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// LeaderWorkerSet name; the Service is `<name>-leader` [default: vllm].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Namespace of both objects.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Container image [default: vllm/vllm-openai:v0.28.0 for the native launcher].
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
+    /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery)
+    /// [default: gke].
+    #[arg(long, value_enum)]
+    pub platform: Option<PlatformArg>,
+    /// /dev/shm size (e.g. 15Gi), overriding the plan's.
+    #[arg(long)]
+    pub shm_size: Option<ByteSize>,
+    /// The API port [default: 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Secret and key holding the Hugging Face token, as NAME/KEY [default: hf-secret/hf_api_token].
+    #[arg(long, value_parser = parse_secret_ref)]
+    pub hf_secret: Option<SecretKeyRef>,
+    /// Environment variable that carries the token [default: HF_TOKEN].
+    #[arg(long)]
+    pub hf_token_env: Option<String>,
+    /// What vLLM loads instead of the profile's Hugging Face repo (a mirror or a local path).
+    #[arg(long)]
+    pub model_source: Option<String>,
+    /// A directory whose *.j2 files replace the built-in templates of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// An extra environment variable, K=V (repeatable; added after the file's).
+    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<EnvVar>,
+    /// An extra `vllm serve` argument (repeatable; added after the file's),
+    /// e.g. --vllm-arg=--enable-prefix-caching.
+    #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub vllm_args: Vec<String>,
+    /// Write one file per object into DIR instead of printing (all files or none).
+    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+}
+
+/// `--kv-cache-dtype`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KvDtypeArg {
+    /// The model's dtype.
+    Auto,
+    /// FP8.
+    Fp8,
+}
+
+/// `--launcher`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LauncherArg {
+    /// vLLM's native multi-node mode.
+    Native,
+    /// A Ray cluster per group.
+    Ray,
+}
+
+/// `--platform`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlatformArg {
+    /// GKE / Google Distributed Cloud labels.
+    Gke,
+    /// NVIDIA GPU feature discovery labels.
+    Nvidia,
+}
+
+fn parse_max_model_len(s: &str) -> Result<MaxModelLen, String> {
+    s.parse()
+}
+
+fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
+    match s.split_once('/') {
+        Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/') => {
+            Ok(SecretKeyRef {
+                name: name.to_string(),
+                key: key.to_string(),
+            })
+        }
+        _ => Err(format!(
+            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
+        )),
+    }
+}
+
+fn parse_env(s: &str) -> Result<EnvVar, String> {
+    match s.split_once('=') {
+        Some((k, v)) if is_env_name(k) => Ok(EnvVar {
+            name: k.to_string(),
+            value: v.to_string(),
+        }),
+        _ => Err(format!(
+            "`{s}`: expected NAME=VALUE with NAME of letters, digits and '_' not starting with a digit"
+        )),
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Sets `target` when the flag was given.
+fn set<T>(target: &mut T, flag: Option<T>) {
+    if let Some(value) = flag {
+        *target = value;
+    }
+}
+
+impl PlanArgs {
+    /// The deployment these arguments describe: the file's (if any), with every given flag
+    /// laid over it.
+    pub fn deployment(&self, render: Option<&RenderArgs>) -> Result<Deployment, CliError> {
+        let file = match &self.file {
+            Some(path) => Some(Deployment::from_file(path)?),
+            None => None,
+        };
+        let model = profile_ref(&self.model, &self.model_file)
+            .or_else(|| file.as_ref().map(|d| d.model.clone()));
+        let hardware = profile_ref(&self.hardware, &self.hardware_file)
+            .or_else(|| file.as_ref().map(|d| d.hardware.clone()));
+        let (Some(model), Some(hardware)) = (model, hardware) else {
+            return Err(CliError::Usage(
+                "give the model (--model ID or --model-file PATH) and the hardware \
+                 (--hardware ID or --hardware-file PATH), or a deployment file with -f"
+                    .into(),
+            ));
+        };
+        let (mut plan, mut options) = match file {
+            Some(d) => (d.plan, d.render),
+            None => (PlanOptions::default(), RenderOptions::default()),
+        };
+        self.apply(&mut plan);
+        if let Some(render) = render {
+            render.apply(&mut options);
+        }
+        Ok(Deployment {
+            model,
+            hardware,
+            plan,
+            render: options,
+        })
+    }
+
+    fn apply(&self, plan: &mut PlanOptions) {
+        set(
+            &mut plan.gpu_memory_utilization,
+            self.gpu_memory_utilization,
+        );
+        set(
+            &mut plan.kv_cache_dtype,
+            self.kv_cache_dtype.map(|k| match k {
+                KvDtypeArg::Auto => KvCacheDtype::Auto,
+                KvDtypeArg::Fp8 => KvCacheDtype::Fp8,
+            }),
+        );
+        set(&mut plan.max_model_len, self.max_model_len);
+        set(&mut plan.gpus_per_node, self.gpus_per_node.map(Some));
+        set(&mut plan.nodes, self.nodes.map(Some));
+        set(
+            &mut plan.tensor_parallel_size,
+            self.tensor_parallel_size.map(Some),
+        );
+        set(
+            &mut plan.pipeline_parallel_size,
+            self.pipeline_parallel_size.map(Some),
+        );
+        set(
+            &mut plan.launcher,
+            self.launcher.map(|l| match l {
+                LauncherArg::Native => Launcher::Native,
+                LauncherArg::Ray => Launcher::Ray,
+            }),
+        );
+    }
+}
+
+impl RenderArgs {
+    fn apply(&self, options: &mut RenderOptions) {
+        set(&mut options.name, self.name.clone());
+        set(&mut options.namespace, self.namespace.clone().map(Some));
+        set(&mut options.image, self.image.clone().map(Some));
+        set(
+            &mut options.platform,
+            self.platform.map(|p| match p {
+                PlatformArg::Gke => Platform::Gke,
+                PlatformArg::Nvidia => Platform::Nvidia,
+            }),
+        );
+        set(&mut options.shm_size, self.shm_size.map(Some));
+        set(&mut options.port, self.port);
+        set(&mut options.hf_secret, self.hf_secret.clone());
+        set(&mut options.hf_token_env, self.hf_token_env.clone());
+        set(
+            &mut options.model_source,
+            self.model_source.clone().map(Some),
+        );
+        set(&mut options.templates, self.templates.clone().map(Some));
+        options.env.extend(self.env.iter().cloned());
+        options.vllm_args.extend(self.vllm_args.iter().cloned());
+    }
+}

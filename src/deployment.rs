@@ -1,0 +1,246 @@
+//! Deployment files: one YAML file that says which model, on which hardware, planned and
+//! rendered how. The input stage of the pipeline, next to the built-in profiles.
+//!
+//! ```yaml
+//! # yaml-language-server: $schema=deployment.schema.json
+//! model: deepseek-r1            # a built-in id, {file: path}, or {profile: {...}} inline
+//! hardware: h100-80gb           # likewise
+//! plan:
+//!   max_model_len: auto
+//! render:
+//!   name: deepseek-r1
+//!   namespace: llm
+//! ```
+//!
+//! Paths in a deployment file (`file:`, `render.templates`) are relative to the file.
+
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{PlanError, PlanOptions, Planner};
+use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
+use crate::render::{RenderError, RenderOptions, Renderer};
+use crate::{Manifests, Plan};
+
+/// One deployment: model, hardware, plan options and render options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// The model: a built-in id, a profile file, or an inline profile.
+    pub model: ProfileRef<ModelProfile>,
+    /// The GPU node type: a built-in id, a profile file, or an inline profile.
+    pub hardware: ProfileRef<HardwareProfile>,
+    /// What the planner may choose and must respect.
+    #[serde(default)]
+    pub plan: PlanOptions,
+    /// How the plan is deployed.
+    #[serde(default)]
+    pub render: RenderOptions,
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProfileRef<T> {
+    /// A built-in profile, by id.
+    Id(String),
+    /// A profile file; relative paths are relative to the deployment file.
+    File(PathBuf),
+    /// A profile written inline.
+    Inline(Box<T>),
+}
+
+/// The map form of a [`ProfileRef`]: exactly one of the three keys.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileRefMap<T> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<Box<T>>,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ProfileRef<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = ProfileRef<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a built-in id, or a map with one of `id`, `file` or `profile`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ProfileRef::Id(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let spec = ProfileRefMap::<T>::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                match (spec.id, spec.file, spec.profile) {
+                    (Some(id), None, None) => Ok(ProfileRef::Id(id)),
+                    (None, Some(file), None) => Ok(ProfileRef::File(file)),
+                    (None, None, Some(profile)) => Ok(ProfileRef::Inline(profile)),
+                    _ => Err(serde::de::Error::custom(
+                        "give exactly one of `id`, `file` or `profile`",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(Visitor(std::marker::PhantomData))
+    }
+}
+
+impl<T: Serialize> Serialize for ProfileRef<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ProfileRef::Id(id) => s.serialize_str(id),
+            ProfileRef::File(file) => ProfileRefMap::<T> {
+                id: None,
+                file: Some(file.clone()),
+                profile: None,
+            }
+            .serialize(s),
+            ProfileRef::Inline(profile) => {
+                let mut map = serde::Serializer::serialize_map(s, Some(1))?;
+                serde::ser::SerializeMap::serialize_entry(&mut map, "profile", profile)?;
+                serde::ser::SerializeMap::end(map)
+            }
+        }
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for ProfileRef<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("ProfileRef_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let inline = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "oneOf": [
+                {"type": "string", "description": "A built-in profile id (see `lwsplan models` / `lwsplan hardware`)"},
+                {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"], "additionalProperties": false},
+                {"type": "object", "properties": {"file": {"type": "string", "description": "A profile file, relative to this file"}}, "required": ["file"], "additionalProperties": false},
+                {"type": "object", "properties": {"profile": inline}, "required": ["profile"], "additionalProperties": false}
+            ]
+        })
+    }
+}
+
+/// What went wrong with a deployment file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeploymentError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not a valid deployment (syntax, types, unknown fields), with line and column.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The path.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl Deployment {
+    /// Parses a deployment from YAML; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
+        crate::yaml::from_str(text).map_err(|message| DeploymentError::Parse {
+            path: origin.to_string(),
+            message,
+        })
+    }
+
+    /// Reads a deployment file and makes its relative paths relative to the file's directory.
+    pub fn from_file(path: &Path) -> Result<Self, DeploymentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DeploymentError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut deployment = Self::from_yaml(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for file in [
+            match &mut deployment.model {
+                ProfileRef::File(f) => Some(f),
+                _ => None,
+            },
+            match &mut deployment.hardware {
+                ProfileRef::File(f) => Some(f),
+                _ => None,
+            },
+            deployment.render.templates.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if file.is_relative() {
+                *file = base.join(&*file);
+            }
+        }
+        Ok(deployment)
+    }
+
+    /// The model profile this deployment names.
+    pub fn model_profile(&self) -> Result<ModelProfile, ProfileError> {
+        match &self.model {
+            ProfileRef::Id(id) => Catalog::builtin().model(id).cloned(),
+            ProfileRef::File(path) => ModelProfile::from_file(path),
+            ProfileRef::Inline(profile) => {
+                profile.check("inline model profile")?;
+                Ok((**profile).clone())
+            }
+        }
+    }
+
+    /// The hardware profile this deployment names.
+    pub fn hardware_profile(&self) -> Result<HardwareProfile, ProfileError> {
+        match &self.hardware {
+            ProfileRef::Id(id) => Catalog::builtin().hardware(id).cloned(),
+            ProfileRef::File(path) => HardwareProfile::from_file(path),
+            ProfileRef::Inline(profile) => {
+                profile.check("inline hardware profile")?;
+                Ok((**profile).clone())
+            }
+        }
+    }
+
+    /// Plans this deployment.
+    pub fn plan(&self) -> Result<Plan, DeployError> {
+        let model = self.model_profile()?;
+        let hardware = self.hardware_profile()?;
+        Ok(Planner::new(&model, &hardware).plan(&self.plan)?)
+    }
+
+    /// Plans and renders this deployment into validated manifests.
+    pub fn render(&self) -> Result<(Plan, Manifests), DeployError> {
+        let plan = self.plan()?;
+        let manifests = Renderer::new(self.render.clone())?.render(&plan)?;
+        Ok((plan, manifests))
+    }
+}
+
+/// Any stage's failure while planning or rendering a deployment.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeployError {
+    /// A profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// No plan fits.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Rendering or validation failed.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+}
