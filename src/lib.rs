@@ -22,6 +22,7 @@
 //! ```
 
 pub mod cli;
+pub mod codegen;
 pub mod deployment;
 pub mod manifest;
 pub mod output;

@@ -1,0 +1,138 @@
+//! Build-time codegen: plan and render deployment files from a `build.rs`, so a crate ships
+//! manifests that were validated when it was compiled.
+//!
+//! In a crate with `lwsplan` in `[build-dependencies]`, `build.rs`:
+//!
+//! ```no_run
+//! let generated = lwsplan::codegen::Codegen::new()
+//!     .deployment("deploy/llama.yaml")
+//!     .run();
+//! if let Err(e) = generated {
+//!     eprintln!("{e}");
+//!     std::process::exit(1);
+//! }
+//! ```
+//!
+//! and `src/lib.rs`:
+//!
+//! ```text
+//! pub const MANIFEST: &str = include_str!(concat!(env!("OUT_DIR"), "/llama.yaml"));
+//! ```
+//!
+//! (`examples/build-codegen/` is such a crate, built and tested in CI.)
+//!
+//! For each deployment file `NAME.yaml` it writes `NAME.yaml` (the LeaderWorkerSet and the
+//! Service) and `NAME.plan.json` (the plan) into `OUT_DIR`, and tells Cargo to rerun when the
+//! file, a profile file it names or its templates change. A deployment that does not fit fails
+//! with the planner's message.
+
+use std::path::{Path, PathBuf};
+
+use crate::deployment::{DeployError, Deployment, DeploymentError, ProfileRef};
+
+/// Plans and renders deployment files into a directory (by default Cargo's `OUT_DIR`).
+#[derive(Debug, Clone, Default)]
+pub struct Codegen {
+    deployments: Vec<PathBuf>,
+    out_dir: Option<PathBuf>,
+    quiet: bool,
+}
+
+/// Why codegen failed; the message names the deployment file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodegenError {
+    /// The deployment file could not be read or parsed.
+    #[error("lwsplan: {0}")]
+    Deployment(#[from] DeploymentError),
+    /// Planning or rendering failed (for example, the model does not fit).
+    #[error("lwsplan: {path}: {source}")]
+    Deploy {
+        /// The deployment file.
+        path: String,
+        /// The stage's error.
+        source: DeployError,
+    },
+    /// No output directory: not run by Cargo and none given.
+    #[error("lwsplan: OUT_DIR is not set; run from build.rs or call out_dir()")]
+    NoOutDir,
+    /// Writing the output failed.
+    #[error("lwsplan: {0}")]
+    Write(String),
+}
+
+impl Codegen {
+    /// No deployments yet; output to `OUT_DIR`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a deployment file (relative to the crate root, where Cargo runs `build.rs`).
+    pub fn deployment(mut self, path: impl Into<PathBuf>) -> Self {
+        self.deployments.push(path.into());
+        self
+    }
+
+    /// Writes into `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Does not print `cargo::rerun-if-changed` lines (outside build scripts).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Plans, renders and writes every deployment; returns the manifest files written. Nothing
+    /// is written unless every deployment succeeds.
+    pub fn run(&self) -> Result<Vec<PathBuf>, CodegenError> {
+        let out_dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(CodegenError::NoOutDir)?,
+        };
+        let mut files = Vec::new();
+        let mut written = Vec::new();
+        for path in &self.deployments {
+            let deployment = Deployment::from_file(path)?;
+            if !self.quiet {
+                for input in inputs(path, &deployment) {
+                    println!("cargo::rerun-if-changed={}", input.display());
+                }
+            }
+            let deploy_error = |source| CodegenError::Deploy {
+                path: path.display().to_string(),
+                source,
+            };
+            let (plan, manifests) = deployment.render().map_err(deploy_error)?;
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "deployment".into());
+            let yaml = manifests.to_yaml().map_err(CodegenError::Write)?;
+            let json = serde_json::to_string_pretty(&plan)
+                .map_err(|e| CodegenError::Write(e.to_string()))?;
+            written.push(out_dir.join(format!("{stem}.yaml")));
+            files.push((format!("{stem}.yaml"), yaml));
+            files.push((format!("{stem}.plan.json"), json + "\n"));
+        }
+        crate::output::write_all(&out_dir, &files).map_err(CodegenError::Write)?;
+        Ok(written)
+    }
+}
+
+/// Every file a deployment reads: itself, profile files and template overrides.
+fn inputs(path: &Path, deployment: &Deployment) -> Vec<PathBuf> {
+    let mut inputs = vec![path.to_path_buf()];
+    if let ProfileRef::File(file) = &deployment.model {
+        inputs.push(file.clone());
+    }
+    if let ProfileRef::File(file) = &deployment.hardware {
+        inputs.push(file.clone());
+    }
+    inputs.extend(deployment.render.templates.clone());
+    inputs
+}
