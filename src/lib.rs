@@ -1,3 +1,4 @@
+#![deny(missing_docs)]
 //! lwsplan plans multi-node vLLM deployments and renders them as LeaderWorkerSet manifests.
 //!
 //! The flow is one way, one module per stage:
@@ -38,6 +39,7 @@ pub use manifest::Manifests;
 pub use plan::{Plan, PlanError, PlanOptions, Planner};
 pub use profile::{Catalog, HardwareProfile, ModelProfile};
 pub use render::{RenderError, RenderOptions, Renderer};
+pub use validate::{Problem, validate};
 
 /// The README's examples run as doc tests, so the README cannot drift from the API.
 #[cfg(doctest)]

@@ -178,12 +178,8 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
     let manifests = Renderer::new(options.clone())?.render(&plan)?;
     let output = match &args.output_dir {
         Some(dir) => {
-            let files = manifests.to_files().map_err(CliError::Io)?;
-            crate::output::write_all(dir, &files).map_err(CliError::Io)?;
-            let names: Vec<String> = files
-                .iter()
-                .map(|(n, _)| dir.join(n).display().to_string())
-                .collect();
+            let written = manifests.write_to_dir(dir).map_err(CliError::Io)?;
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
             eprintln!("wrote {}", names.join(", "));
             String::new()
         }

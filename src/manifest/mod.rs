@@ -30,6 +30,13 @@ impl Manifests {
         Ok(format!("{lws}---\n{service}"))
     }
 
+    /// Writes one file per object into `dir` (created if needed): every file or none.
+    pub fn write_to_dir(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+        let files = self.to_files()?;
+        crate::output::write_all(dir, &files)?;
+        Ok(files.iter().map(|(name, _)| dir.join(name)).collect())
+    }
+
     /// One file per object, named after the object's kind: `(file name, YAML)`.
     pub fn to_files(&self) -> Result<Vec<(String, String)>, String> {
         Ok(vec![
