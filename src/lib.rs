@@ -7,7 +7,7 @@
 //! - [`plan`]: vLLM's memory accounting and parallelism rules; [`Planner`] → [`Plan`];
 //! - [`render`]: one minijinja environment over `templates/`; [`Renderer`] → [`Manifests`];
 //! - [`manifest`]: the typed LeaderWorkerSet and Service a render produces;
-//! - [`validate`]: the LeaderWorkerSet CRD schema, admission rules and consistency lints;
+//! - [`validate`](mod@validate): the LeaderWorkerSet CRD schema, admission rules and consistency lints;
 //! - [`cli`]: the command line, a thin layer over the above.
 //!
 //! ```
