@@ -308,6 +308,17 @@ pub enum PlanError {
     /// No layout within the constraints fits.
     #[error("{0}")]
     Infeasible(String),
+    /// The profile describes more parameters than any deployment could hold.
+    #[error(
+        "model {model} has {parameters} parameters by its profile, more than the 10^15 lwsplan \
+         plans for: check the profile's sizes (num_hidden_layers, hidden_size, experts)"
+    )]
+    ModelTooLarge {
+        /// Model id.
+        model: String,
+        /// Parameters the profile describes.
+        parameters: u128,
+    },
 }
 
 /// Plans one model on one hardware profile.
@@ -396,6 +407,13 @@ impl<'a> Planner<'a> {
     }
 
     fn check_options(&self, options: &PlanOptions) -> Result<(), PlanError> {
+        let parameters = weights::parameters_wide(self.model);
+        if parameters > weights::MAX_PARAMETERS {
+            return Err(PlanError::ModelTooLarge {
+                model: self.model.id.clone(),
+                parameters,
+            });
+        }
         let u = options.gpu_memory_utilization;
         if !(u > 0.0 && u <= 1.0) {
             return Err(PlanError::InvalidOption {
@@ -557,7 +575,8 @@ impl<'a> Planner<'a> {
                     return Err(Rejection::ContextDoesNotFit {
                         stage: limiting.index,
                         max_model_len: n,
-                        needed_bytes: n.div_ceil(block) * block * limiting.kv_cache_bytes_per_token,
+                        needed_bytes: (n.div_ceil(block) * block)
+                            .saturating_mul(limiting.kv_cache_bytes_per_token),
                         available_bytes: limiting.kv_cache_available_bytes_per_gpu,
                         estimated_max_len: blocks * block,
                     });
@@ -793,7 +812,7 @@ fn max_weight_bytes_per_pod(stages: &[Stage], layout: Layout) -> u64 {
     (0..layout.nodes)
         .map(|pod| {
             let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
-            ranks.map(rank_bytes).sum::<u64>()
+            ranks.map(rank_bytes).fold(0u64, u64::saturating_add)
         })
         .max()
         .unwrap_or(0)
@@ -892,5 +911,138 @@ pub(crate) fn fp8_block(model: &ModelProfile) -> Option<[u64; 2]> {
             weight_block_size: Some(block),
         }) => Some(*block),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Attention, Mlp};
+
+    fn planner_for(model: &ModelProfile) -> Result<Plan, PlanError> {
+        let hardware = crate::Catalog::builtin()
+            .hardware(crate::profile::ids::H100_80GB)
+            .unwrap();
+        Planner::new(model, hardware).plan(&PlanOptions::default())
+    }
+
+    /// Sizes at the bounds the profile check allows: refused with a message, never an overflow
+    /// (tests run with overflow checks on).
+    #[test]
+    fn absurd_models_are_refused_without_overflow() {
+        let catalog = crate::Catalog::builtin();
+        let mut model = catalog
+            .model(crate::profile::ids::DEEPSEEK_R1)
+            .unwrap()
+            .clone();
+        model.hidden_size = 1 << 20;
+        model.num_hidden_layers = 4096;
+        model.vocab_size = 1 << 24;
+        model.max_position_embeddings = 1 << 26;
+        model.mlp = Mlp::Moe {
+            intermediate_size: 1 << 20,
+            moe_intermediate_size: 1 << 20,
+            n_routed_experts: 1 << 14,
+            n_shared_experts: 1 << 14,
+            num_experts_per_tok: 1 << 14,
+            first_k_dense_replace: 4096,
+        };
+        model.check("test").unwrap();
+        let err = planner_for(&model).unwrap_err();
+        assert!(matches!(err, PlanError::ModelTooLarge { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("more than the 10^15 lwsplan plans for")
+        );
+        assert_eq!(weights::parameters(&model), 13_625_654_906_978_304);
+    }
+
+    #[test]
+    fn huge_kv_per_token_with_few_parameters_does_not_overflow() {
+        let catalog = crate::Catalog::builtin();
+        let mut model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap()
+            .clone();
+        model.hidden_size = 1;
+        model.vocab_size = 1;
+        model.max_position_embeddings = 1 << 26;
+        model.attention = Attention::Gqa {
+            num_attention_heads: 1 << 10,
+            num_key_value_heads: 1 << 10,
+            head_dim: 1 << 20,
+        };
+        model.mlp = Mlp::Dense {
+            intermediate_size: 1,
+        };
+        // With `auto` it may plan a short context or refuse; either way it returns (an overflow
+        // would panic here, tests run with overflow checks).
+        let _ = planner_for(&model);
+        let fixed = Planner::new(
+            &model,
+            catalog.hardware(crate::profile::ids::H100_80GB).unwrap(),
+        )
+        .plan(&PlanOptions {
+            max_model_len: MaxModelLen::Tokens(1 << 26),
+            ..PlanOptions::default()
+        });
+        assert!(matches!(fixed, Err(PlanError::Infeasible(_))));
+    }
+
+    #[test]
+    fn utilization_must_be_in_range() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap();
+        let hardware = catalog.hardware(crate::profile::ids::H100_80GB).unwrap();
+        for bad in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            let err = Planner::new(model, hardware)
+                .plan(&PlanOptions {
+                    gpu_memory_utilization: bad,
+                    ..PlanOptions::default()
+                })
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                PlanError::InvalidOption {
+                    option: "--gpu-memory-utilization",
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn auto_context_prefers_a_layout_that_serves_the_full_context() {
+        // Llama 3.1 70B on 8 × H100: TP 2 fits the weights but only ~16k tokens of context;
+        // TP 4 serves the full 131072 on the same single node, so auto takes TP 4.
+        let catalog = crate::Catalog::builtin();
+        let plan = Planner::new(
+            catalog
+                .model(crate::profile::ids::LLAMA_3_1_70B_INSTRUCT)
+                .unwrap(),
+            catalog.hardware(crate::profile::ids::H100_80GB).unwrap(),
+        )
+        .plan(&PlanOptions::default())
+        .unwrap();
+        assert_eq!(
+            (plan.tensor_parallel_size, plan.max_model_len),
+            (4, 131_072)
+        );
+        let fits = plan
+            .alternatives
+            .iter()
+            .find(|a| a.layout.tensor_parallel_size == 2 && a.layout.pipeline_parallel_size == 1)
+            .unwrap();
+        assert_eq!(fits.verdict, Verdict::Fits);
+        assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);
+    }
+
+    #[test]
+    fn concurrency_is_blocks_over_blocks_per_sequence() {
+        assert_eq!(concurrency(12_542, 163_840, 64), 4.89);
+        assert_eq!(concurrency(100, 1600, 16), 1.0);
+        assert_eq!(concurrency(0, 16, 16), 0.0);
     }
 }

@@ -14,9 +14,9 @@ use crate::profile::{Attention, Mlp, ModelProfile, Quantization};
 pub const VOCAB_PADDING: u64 = 64;
 
 /// Bytes of one FP8 (e4m3) weight.
-const FP8_BYTES: u64 = 1;
+const FP8_BYTES: u128 = 1;
 /// Bytes of one FP8 scale (`weight_scale_inv` is float32 in FP8 checkpoints).
-const SCALE_BYTES: u64 = 4;
+const SCALE_BYTES: u128 = 4;
 
 /// How a tensor is divided among tensor-parallel ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,9 +83,10 @@ impl Tensor {
         self
     }
 
-    /// Parameters as Hugging Face counts them (unpadded, unsplit).
-    pub fn parameters(&self) -> u64 {
-        self.rows * self.cols * self.copies
+    /// Parameters as Hugging Face counts them (unpadded, unsplit). Wide, so that no profile
+    /// within the checked bounds can overflow.
+    pub fn parameters(&self) -> u128 {
+        u128::from(self.rows) * u128::from(self.cols) * u128::from(self.copies)
     }
 
     /// Rows and columns one TP rank holds.
@@ -103,32 +104,45 @@ impl Tensor {
     }
 
     /// Bytes of `rows × cols` of this tensor: quantized weights carry their FP8 scales.
-    fn bytes_of(&self, rows: u64, cols: u64, model: &ModelProfile) -> u64 {
-        let dtype = model.torch_dtype.bytes();
+    fn bytes_of(&self, rows: u64, cols: u64, model: &ModelProfile) -> u128 {
+        let (rows, cols) = (u128::from(rows), u128::from(cols));
+        let dtype = u128::from(model.torch_dtype.bytes());
         let per_copy = match (&model.quantization, self.quantized) {
             (Some(Quantization::Fp8 { weight_block_size }), true) => {
                 let scales = match weight_block_size {
-                    Some([block_n, block_k]) => rows.div_ceil(*block_n) * cols.div_ceil(*block_k),
+                    Some([block_n, block_k]) => {
+                        rows.div_ceil(u128::from(*block_n)) * cols.div_ceil(u128::from(*block_k))
+                    }
                     None => rows,
                 };
                 rows * cols * FP8_BYTES + scales * SCALE_BYTES
             }
             _ => rows * cols * dtype,
         };
-        per_copy * self.copies
+        per_copy * u128::from(self.copies)
     }
 
     /// Bytes of the whole tensor as the checkpoint stores it.
-    pub fn bytes(&self, model: &ModelProfile) -> u64 {
+    pub fn bytes(&self, model: &ModelProfile) -> u128 {
         self.bytes_of(self.rows, self.cols, model)
     }
 
     /// Bytes one TP rank holds.
-    pub fn bytes_per_rank(&self, model: &ModelProfile, tp: u64) -> u64 {
+    pub fn bytes_per_rank(&self, model: &ModelProfile, tp: u64) -> u128 {
         let (rows, cols) = self.shard(tp);
         self.bytes_of(rows, cols, model)
     }
 }
+
+/// A wide count as `u64`, saturating: only a profile far outside any real model saturates, and
+/// the planner refuses those before sizing anything ([`MAX_PARAMETERS`]).
+fn saturate(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+/// The most parameters the planner accepts: 10^15, a thousand times the largest models served
+/// today. Bounds every size the planner computes far below `u64::MAX`.
+pub const MAX_PARAMETERS: u128 = 1_000_000_000_000_000;
 
 /// The tensors of decoder layer `layer` (0-based).
 pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
@@ -336,7 +350,12 @@ pub fn head(model: &ModelProfile) -> [Tensor; 2] {
 /// Parameters vLLM loads by default (no MTP layers), counted as transformers counts them:
 /// tied embeddings once.
 pub fn parameters(model: &ModelProfile) -> u64 {
-    let layers: u64 = (0..model.num_hidden_layers)
+    saturate(parameters_wide(model))
+}
+
+/// [`parameters`] without saturation, to compare against [`MAX_PARAMETERS`].
+pub fn parameters_wide(model: &ModelProfile) -> u128 {
+    let layers: u128 = (0..model.num_hidden_layers)
         .flat_map(|layer| layer_tensors(model, layer))
         .map(|t| t.parameters())
         .sum();
@@ -352,7 +371,7 @@ pub fn parameters(model: &ModelProfile) -> u64 {
 /// Bytes of the weights vLLM loads (no MTP layers), each tensor counted once: comparable with
 /// the checkpoint's size on disk.
 pub fn weight_bytes(model: &ModelProfile) -> u64 {
-    let layers: u64 = (0..model.num_hidden_layers)
+    let layers: u128 = (0..model.num_hidden_layers)
         .flat_map(|layer| layer_tensors(model, layer))
         .map(|t| t.bytes(model))
         .sum();
@@ -362,7 +381,7 @@ pub fn weight_bytes(model: &ModelProfile) -> u64 {
     } else {
         lm_head.bytes(model)
     };
-    layers + embedding(model).bytes(model) + norm.bytes(model) + lm_head
+    saturate(layers + embedding(model).bytes(model) + norm.bytes(model) + lm_head)
 }
 
 /// Bytes one GPU of a pipeline stage holds: its layers' shards, plus the embedding on the
@@ -375,7 +394,7 @@ pub fn stage_bytes_per_gpu(
     first: bool,
     last: bool,
 ) -> u64 {
-    let mut bytes: u64 = layers
+    let mut bytes: u128 = layers
         .flat_map(|layer| layer_tensors(model, layer))
         .map(|t| t.bytes_per_rank(model, tp))
         .sum();
@@ -389,7 +408,7 @@ pub fn stage_bytes_per_gpu(
             bytes += lm_head.bytes_per_rank(model, tp);
         }
     }
-    bytes
+    saturate(bytes)
 }
 
 #[cfg(test)]
@@ -484,7 +503,7 @@ mod tests {
     #[test]
     fn stage_bytes_place_embedding_first_and_head_last() {
         let m = model("llama-3.1-8b-instruct");
-        let layer: u64 = layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum();
+        let layer = saturate(layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum());
         let vocab_bytes = 128_256 * 4096 * 2;
         assert_eq!(stage_bytes_per_gpu(&m, 1, 0..1, false, false), layer);
         assert_eq!(
