@@ -164,23 +164,14 @@ fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
 }
 
 fn parse_env(s: &str) -> Result<EnvVar, String> {
-    match s.split_once('=') {
-        Some((k, v)) if is_env_name(k) => Ok(EnvVar {
-            name: k.to_string(),
-            value: v.to_string(),
-        }),
-        _ => Err(format!(
-            "`{s}`: expected NAME=VALUE with NAME of letters, digits and '_' not starting with a digit"
-        )),
-    }
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let Some((name, value)) = s.split_once('=') else {
+        return Err(format!("`{s}`: expected NAME=VALUE"));
+    };
+    crate::validate::check_env_name(name)?;
+    Ok(EnvVar {
+        name: name.to_string(),
+        value: value.to_string(),
+    })
 }
 
 /// Sets `target` when the flag was given.

@@ -175,7 +175,11 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
     let deployment = args.plan.deployment(Some(args))?;
     let plan = plan(&deployment)?;
     let options = &deployment.render;
-    let manifests = Renderer::new(options.clone())?.render(&plan)?;
+    let renderer = Renderer::new(options.clone())?;
+    let manifests = renderer.render(&plan)?;
+    for warning in renderer.warnings(&plan) {
+        eprintln!("warning: {warning}");
+    }
     let output = match &args.output_dir {
         Some(dir) => {
             let written = manifests.write_to_dir(dir).map_err(CliError::Io)?;

@@ -279,21 +279,53 @@ impl Renderer {
         Ok(format!("{lws}\n---\n{service}\n"))
     }
 
+    /// The image the pods run: the option, or the native launcher's default. The Ray launcher
+    /// across nodes has no default: it needs an image with Ray and `ray_init.sh`.
+    pub fn image(&self, plan: &Plan) -> Result<String, RenderError> {
+        match (&self.options.image, plan.launcher, plan.nodes) {
+            (Some(image), _, _) => Ok(image.clone()),
+            (None, Launcher::Ray, n) if n > 1 => Err(RenderError::Option {
+                option: "--image",
+                message: "the Ray launcher needs an image with /vllm-workspace/ray_init.sh \
+                          (built from the LWS repository's docs/examples/vllm/build/Dockerfile.GPU); \
+                          pass --image, or use --launcher native with the stock vLLM image"
+                    .into(),
+            }),
+            (None, _, _) => Ok(DEFAULT_NATIVE_IMAGE.to_string()),
+        }
+    }
+
+    /// Things about these options worth a warning, though they render: an image that is not a
+    /// valid reference (a placeholder to substitute), or one that is not pinned.
+    pub fn warnings(&self, plan: &Plan) -> Vec<String> {
+        let Ok(image) = self.image(plan) else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        if let Err(e) = crate::validate::check_image_reference(&image) {
+            warnings.push(format!(
+                "image {e}: the kubelet cannot pull it (InvalidImageName); substitute it before applying"
+            ));
+        } else if image.contains('@') {
+            // Pinned by digest: nothing to say.
+        } else {
+            let last = image.rsplit('/').next().unwrap_or(&image);
+            match last.split_once(':') {
+                None => warnings.push(format!(
+                    "image `{image}` has no tag, so it means :latest and changes under you: pin a tag or a digest (@sha256:…)"
+                )),
+                Some((_, "latest")) => warnings.push(format!(
+                    "image `{image}` is :latest and changes under you: pin a version tag or a digest (@sha256:…)"
+                )),
+                Some(_) => {}
+            }
+        }
+        warnings
+    }
+
     fn context(&self, plan: &Plan) -> Result<Value, RenderError> {
         let o = &self.options;
-        let image = match (&o.image, plan.launcher, plan.nodes) {
-            (Some(image), _, _) => image.clone(),
-            (None, Launcher::Ray, n) if n > 1 => {
-                return Err(RenderError::Option {
-                    option: "--image",
-                    message: "the Ray launcher needs an image with /vllm-workspace/ray_init.sh \
-                              (built from the LWS repository's docs/examples/vllm/build/Dockerfile.GPU); \
-                              pass --image, or use --launcher native with the stock vLLM image"
-                        .into(),
-                });
-            }
-            (None, _, _) => DEFAULT_NATIVE_IMAGE.to_string(),
-        };
+        let image = self.image(plan)?;
         let commands = command::commands(plan, o);
         let (node_label, node_value) = match o.platform {
             Platform::Gke => (
@@ -417,6 +449,36 @@ fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
         crate::validate::check_dns1123_label(namespace).map_err(|message| RenderError::Option {
             option: "--namespace",
             message,
+        })?;
+    }
+    if let Some(image) = &options.image
+        && (image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(RenderError::Option {
+            option: "--image",
+            message: format!("{image:?} is empty or has whitespace or control characters"),
+        });
+    }
+    for (option, name) in std::iter::once(("--hf-token-env", &options.hf_token_env))
+        .chain(options.env.iter().map(|e| ("--env", &e.name)))
+    {
+        crate::validate::check_env_name(name).map_err(|message| RenderError::Option {
+            option,
+            message: format!("environment variable {message}"),
+        })?;
+    }
+    for (key, value) in &options.labels {
+        crate::validate::check_qualified_name(key)
+            .and_then(|()| crate::validate::check_label_value(value))
+            .map_err(|message| RenderError::Option {
+                option: "labels",
+                message: format!("label {message}"),
+            })?;
+    }
+    for key in options.annotations.keys() {
+        crate::validate::check_qualified_name(key).map_err(|message| RenderError::Option {
+            option: "annotations",
+            message: format!("annotation key {message}"),
         })?;
     }
     Ok(())

@@ -6,8 +6,12 @@ use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec, Service};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Findings;
-use super::names::{check_dns1035_label, check_dns1123_label, max_lws_name_len};
+use super::names::{
+    check_dns1035_label, check_dns1123_label, check_label_value, check_qualified_name,
+    max_lws_name_len,
+};
 use crate::manifest::{LeaderWorkerSet, NAME_LABEL};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 const LEADER: &str = "spec.leaderWorkerTemplate.leaderTemplate";
 const WORKER: &str = "spec.leaderWorkerTemplate.workerTemplate";
@@ -40,6 +44,7 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
             }
         }
     }
+    metadata("metadata", &lws.metadata, findings);
     if !(0..=MAX_REPLICAS).contains(&replicas) {
         findings.add(
             "spec.replicas",
@@ -96,7 +101,30 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
     }
 }
 
+/// Label keys and values, and annotation keys, as the API server checks them.
+fn metadata(path: &str, meta: &ObjectMeta, findings: &mut Findings<'_>) {
+    for (key, value) in meta.labels.iter().flatten() {
+        if let Err(e) = check_qualified_name(key).and_then(|()| check_label_value(value)) {
+            findings.add(
+                format!("{path}.labels.{key}"),
+                format!("invalid label: {e}"),
+            );
+        }
+    }
+    for key in meta.annotations.iter().flatten().map(|(k, _)| k) {
+        if let Err(e) = check_qualified_name(key) {
+            findings.add(
+                format!("{path}.annotations.{key}"),
+                format!("invalid annotation key: {e}"),
+            );
+        }
+    }
+}
+
 fn pod_template(path: &str, pod: &PodTemplateSpec, findings: &mut Findings<'_>) {
+    if let Some(meta) = &pod.metadata {
+        metadata(&format!("{path}.metadata"), meta, findings);
+    }
     let Some(spec) = &pod.spec else {
         findings.add(format!("{path}.spec"), "missing pod spec");
         return;
@@ -226,6 +254,7 @@ pub fn parallel_sizes(spec: &PodSpec) -> Option<(i64, i64)> {
 
 /// Checks one Service on its own.
 pub fn service(service: &Service, findings: &mut Findings<'_>) {
+    metadata("metadata", &service.metadata, findings);
     match service.metadata.name.as_deref() {
         None => findings.add("metadata.name", "missing"),
         Some(name) => {

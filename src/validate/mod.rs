@@ -22,7 +22,10 @@ mod lints;
 mod names;
 mod schema;
 
-pub use names::{check_dns1035_label, check_dns1123_label, max_lws_name_len};
+pub use names::{
+    check_dns1035_label, check_dns1123_label, check_env_name, check_image_reference,
+    check_label_value, check_qualified_name, max_lws_name_len,
+};
 pub use schema::{strict_schema, validator};
 
 use k8s_openapi::api::core::v1::Service;

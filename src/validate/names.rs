@@ -50,6 +50,159 @@ pub fn max_lws_name_len(replicas: i32) -> usize {
     51usize.saturating_sub((replicas.max(0) / 10) as usize)
 }
 
+/// Checks a label or annotation key: an optional DNS-1123 subdomain prefix (≤ 253) and `/`,
+/// then a name of at most 63 alphanumerics, `-`, `_` or `.`, starting and ending alphanumeric
+/// (`k8s.io/apimachinery` `IsQualifiedName`).
+pub fn check_qualified_name(key: &str) -> Result<(), String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix
+                .split('.')
+                .all(|part| check_dns1123_label(part).is_ok());
+        if !ok {
+            return Err(format!(
+                "`{key}`: the prefix before '/' must be a DNS subdomain (lowercase, dots, at most 253)"
+            ));
+        }
+    }
+    check_label_value(name).map_err(|e| format!("`{key}`: {e}"))?;
+    if name.is_empty() {
+        return Err(format!("`{key}`: the name part must not be empty"));
+    }
+    Ok(())
+}
+
+/// Checks a label value: empty, or at most 63 alphanumerics, `-`, `_` or `.`, starting and
+/// ending alphanumeric (`IsValidLabelValue`).
+pub fn check_label_value(value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    let ends_ok = value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if value.len() > 63 || !value.chars().all(ok_char) || !ends_ok {
+        return Err(format!(
+            "`{value}` must be at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an environment variable name as a C identifier (letters, digits, `_`, not starting
+/// with a digit): what every Kubernetes version and shell accepts.
+pub fn check_env_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` must be letters, digits and '_', not starting with a digit"
+        ))
+    }
+}
+
+/// What is wrong with a container image reference, if anything, by the grammar of
+/// `github.com/distribution/reference`: `[host[:port]/]path[:tag][@algorithm:hex]`, path
+/// components lowercase. `Err` for a string no runtime could pull.
+pub fn check_image_reference(image: &str) -> Result<(), String> {
+    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{image:?} is empty or has whitespace or control characters"
+        ));
+    }
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (image, None),
+    };
+    if let Some(digest) = digest {
+        let valid = digest.split_once(':').is_some_and(|(algorithm, hex)| {
+            !algorithm.is_empty()
+                && algorithm
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
+                && hex.len() >= 32
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !valid {
+            return Err(format!(
+                "`{image}`: the digest must be ALGORITHM:HEX, e.g. sha256:<64 hex digits>"
+            ));
+        }
+    }
+    // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[last_slash..].find(':') {
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(tag) = tag {
+        let valid = !tag.is_empty()
+            && tag.len() <= 128
+            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !valid {
+            return Err(format!(
+                "`{image}`: the tag must be at most 128 letters, digits, '_', '.' or '-'"
+            ));
+        }
+    }
+    if name.len() > 255 {
+        return Err(format!("`{image}`: the name is longer than 255 characters"));
+    }
+    let mut components: Vec<&str> = name.split('/').collect();
+    let first = components[0];
+    let has_domain = components.len() > 1
+        && (first.contains('.')
+            || first.contains(':')
+            || first == "localhost"
+            || first.chars().any(|c| c.is_ascii_uppercase()));
+    if has_domain {
+        let host = first.split(':').next().unwrap_or_default();
+        let port_ok = first
+            .split_once(':')
+            .is_none_or(|(_, port)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()));
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|part| {
+                !part.is_empty()
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !host_ok || !port_ok {
+            return Err(format!(
+                "`{image}`: `{first}` is not a registry host[:port]"
+            ));
+        }
+        components.remove(0);
+    }
+    for component in components {
+        let valid = !component.is_empty()
+            && component.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && component
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if !valid {
+            return Err(format!(
+                "`{image}`: repository path component `{component}` must be lowercase letters, digits and separators (. _ -)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +216,65 @@ mod tests {
             assert!(check_dns1035_label(bad).is_err(), "{bad}");
         }
         assert!(check_dns1123_label("1abc").is_ok());
+    }
+
+    #[test]
+    fn qualified_names_and_label_values() {
+        for ok in ["app", "app.kubernetes.io/name", "lwsplan/model", "a_b.c-d"] {
+            assert!(check_qualified_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "/x",
+            "Bad_Prefix/x",
+            "a/",
+            "-a",
+            "a b",
+            &"a".repeat(64),
+            "a/b/c",
+        ] {
+            assert!(check_qualified_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_label_value("").is_ok());
+        assert!(check_label_value("v1.2_3").is_ok());
+        assert!(check_label_value("yes no").is_err());
+        assert!(check_label_value("-x").is_err());
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(check_env_name("HF_TOKEN").is_ok());
+        assert!(check_env_name("_x1").is_ok());
+        for bad in ["", "1A", "A-B", "A=B", "A B"] {
+            assert!(check_env_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn image_references() {
+        for ok in [
+            "vllm/vllm-openai:v0.28.0",
+            "vllm",
+            "registry.example.com:5000/team/vllm:v1",
+            "localhost/x",
+            "us-docker.pkg.dev/project/repo/vllm@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "ghcr.io/org/img:1.0-rc_1",
+        ] {
+            assert!(check_image_reference(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "IMAGE_NAME",
+            "vllm/VLLM",
+            "vllm:",
+            "a b",
+            "vllm\n:latest",
+            "x@sha256:abc",
+            "reg.io:port/x",
+            "vllm/vllm-openai:v0.28.0 --privileged",
+        ] {
+            assert!(check_image_reference(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
