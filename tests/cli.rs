@@ -23,10 +23,6 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn fixture(name: &str) -> String {
-    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");
@@ -216,28 +212,6 @@ fn bad_options_are_refused() {
 }
 
 #[test]
-fn bad_profile_files_name_file_and_field() {
-    let unknown = fixture("profiles/unknown-field.yaml");
-    error_case(
-        "profile-unknown-field",
-        &["plan", "--model-file", &unknown, "--hardware", "h100-80gb"],
-        3,
-    );
-    let zero = fixture("profiles/zero-layers.yaml");
-    error_case(
-        "profile-zero-layers",
-        &["plan", "--model-file", &zero, "--hardware", "h100-80gb"],
-        3,
-    );
-    let missing = fixture("profiles/does-not-exist.yaml");
-    error_case(
-        "profile-missing-file",
-        &["plan", "--model-file", &missing, "--hardware", "h100-80gb"],
-        6,
-    );
-}
-
-#[test]
 fn render_refuses_what_it_cannot_deploy() {
     error_case(
         "ray-without-image",
@@ -265,18 +239,6 @@ fn render_refuses_what_it_cannot_deploy() {
         ],
         3,
     );
-}
-
-#[test]
-fn validate_reports_every_problem_with_its_path() {
-    for (name, file) in [
-        ("validate-unknown-field", "broken/unknown-field.yaml"),
-        ("validate-gpu-mismatch", "broken/gpu-mismatch.yaml"),
-        ("validate-bad-name", "broken/bad-name.yaml"),
-        ("validate-not-yaml", "broken/not-yaml.yaml"),
-    ] {
-        error_case(name, &["validate", &fixture(file)], 5);
-    }
 }
 
 #[test]
@@ -494,16 +456,4 @@ fn flags_override_the_deployment_file() {
         stdout.contains("sizeLimit: 15Gi\n"),
         "the file's shm size stays: {stdout}"
     );
-}
-
-#[test]
-fn deployment_file_errors() {
-    let missing = fixture("deployments/missing-profile.yaml");
-    error_case(
-        "deployment-missing-profile-file",
-        &["plan", "-f", &missing],
-        6,
-    );
-    let typo = fixture("deployments/typo.yaml");
-    error_case("deployment-unknown-field", &["render", "-f", &typo], 3);
 }

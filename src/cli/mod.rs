@@ -84,6 +84,8 @@ enum CliError {
     Io(String),
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Input(String),
     #[error("{count} problem(s) found:\n{report}")]
     Invalid { count: usize, report: String },
 }
@@ -103,6 +105,7 @@ impl CliError {
             }
             CliError::Render(_) => exit::INVALID_INPUT,
             CliError::Usage(_) => exit::USAGE,
+            CliError::Input(_) => exit::INVALID_INPUT,
         }
     }
 }
@@ -294,8 +297,16 @@ fn validate_files(files: &[PathBuf]) -> Result<String, CliError> {
     let mut count = 0;
     let mut ok = String::new();
     for path in files {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                CliError::Input(format!(
+                    "{}: not UTF-8 text; manifests are YAML",
+                    path.display()
+                ))
+            } else {
+                CliError::Io(format!("cannot read {}: {e}", path.display()))
+            }
+        })?;
         let problems = crate::validate::validate_yaml(&text);
         if problems.is_empty() {
             ok.push_str(&format!("{}: valid\n", path.display()));

@@ -82,9 +82,18 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
 
 /// Reads a profile file.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, ProfileError> {
-    std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
-        path: path.display().to_string(),
-        source,
+    std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::InvalidData {
+            ProfileError::Parse {
+                origin: path.display().to_string(),
+                message: "not UTF-8 text; a profile is a YAML file".into(),
+            }
+        } else {
+            ProfileError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        }
     })
 }
 
