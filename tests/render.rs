@@ -131,7 +131,7 @@ fn user_strings_cannot_change_the_structure() {
     assert_eq!(weird.value.as_deref(), Some(hostile));
     let command = container.command.as_ref().unwrap();
     // Kubernetes would expand $(HOME) in a command: it is escaped as $$(HOME).
-    assert_eq!(command.last().unwrap(), &hostile.replace("$(", "$$("));
+    assert_eq!(command.last().unwrap(), &hostile.replace('$', "$$"));
     let labels = leader.metadata.unwrap().labels.unwrap();
     assert_eq!(
         labels["team"], "yes",

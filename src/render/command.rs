@@ -89,10 +89,10 @@ fn exec<const N: usize>(head: [&str; N], args: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Kubernetes expands `$(VAR)` in `command` and `args`; `$$` is its escape for a literal `$`.
-/// Applied to every string that did not come from lwsplan itself.
+/// Kubernetes expands `$(VAR)` in `command` and `args` and reduces every `$$` to `$`, so a
+/// literal `$` is written `$$`. Applied to every string that did not come from lwsplan itself.
 pub fn kube_escape(s: &str) -> String {
-    s.replace("$(", "$$(")
+    s.replace('$', "$$")
 }
 
 /// Quotes one word for `sh -c`: unchanged when it holds only characters the shell passes
@@ -126,6 +126,12 @@ mod tests {
     #[test]
     fn kubernetes_expansion_is_escaped_in_user_strings() {
         assert_eq!(kube_escape("$(HOME)"), "$$(HOME)");
+        assert_eq!(
+            kube_escape("$$"),
+            "$$$$",
+            "each `$$` would otherwise become `$`"
+        );
+        assert_eq!(kube_escape("a$b"), "a$$b");
         assert_eq!(kube_escape("plain"), "plain");
     }
 }

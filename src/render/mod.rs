@@ -513,6 +513,7 @@ pub fn environment(dir: Option<&PathBuf>) -> Result<Environment<'static>, Render
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::Json);
+    env.set_formatter(yaml_json_formatter);
     for (name, source) in TEMPLATES {
         let source = match dir {
             Some(dir) => override_source(dir, name)?.unwrap_or_else(|| source.to_string()),
@@ -524,6 +525,52 @@ pub fn environment(dir: Option<&PathBuf>) -> Result<Environment<'static>, Render
         reject_unknown_templates(dir)?;
     }
     Ok(env)
+}
+
+/// Writes every interpolated value as JSON that is also valid YAML. JSON leaves DEL, the C1
+/// controls and a few other code points raw, which YAML forbids or reads as line breaks; they
+/// are written as `\uXXXX` escapes, which mean the same in both. Strings marked safe pass as is.
+fn yaml_json_formatter(
+    out: &mut minijinja::Output,
+    _state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_undefined() {
+        return Err(minijinja::Error::from(minijinja::ErrorKind::UndefinedError));
+    }
+    if value.is_safe() {
+        return out
+            .write_str(value.as_str().unwrap_or_default())
+            .map_err(minijinja::Error::from);
+    }
+    let json = serde_json::to_string(value).map_err(|e| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::BadSerialization,
+            "unable to format to JSON",
+        )
+        .with_source(e)
+    })?;
+    out.write_str(&yaml_safe(&json))
+        .map_err(minijinja::Error::from)
+}
+
+/// Escapes the code points YAML does not accept raw inside a double-quoted scalar.
+pub fn yaml_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '\u{7f}'..='\u{9f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{feff}'
+            | '\u{fffe}'
+            | '\u{ffff}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn override_source(dir: &std::path::Path, name: &str) -> Result<Option<String>, RenderError> {
