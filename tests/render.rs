@@ -181,3 +181,41 @@ fn typed_manifests_can_be_changed_and_revalidated() {
         "spec.leaderWorkerTemplate.workerTemplate.spec.nodeSelector"
     );
 }
+
+#[test]
+fn capabilities_are_added_only_when_asked() {
+    let plain = Renderer::new(RenderOptions::default())
+        .unwrap()
+        .render(&plan("deepseek-r1", "h100-80gb"))
+        .unwrap();
+    let yaml = plain.to_yaml().unwrap();
+    assert!(
+        !yaml.contains("securityContext"),
+        "no capabilities by default"
+    );
+    assert!(!yaml.contains("privileged") && !yaml.contains("hostPath"));
+    let rdma = Renderer::new(RenderOptions {
+        capabilities: vec!["IPC_LOCK".into()],
+        ..RenderOptions::default()
+    })
+    .unwrap()
+    .render(&plan("deepseek-r1", "h100-80gb"))
+    .unwrap();
+    let template = &rdma.leader_worker_set.spec.leader_worker_template;
+    for pod in [
+        template.leader_template.as_ref().unwrap(),
+        &template.worker_template,
+    ] {
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        let add = container
+            .security_context
+            .as_ref()
+            .unwrap()
+            .capabilities
+            .as_ref()
+            .unwrap()
+            .add
+            .clone();
+        assert_eq!(add, Some(vec!["IPC_LOCK".to_string()]));
+    }
+}

@@ -113,6 +113,9 @@ pub struct RenderArgs {
     /// e.g. --vllm-arg=--enable-prefix-caching.
     #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub vllm_args: Vec<String>,
+    /// Add a Linux capability to every container (repeatable), e.g. IPC_LOCK for GPUDirect RDMA.
+    #[arg(long = "add-capability", value_name = "CAP")]
+    pub capabilities: Vec<String>,
     /// Write one file per object into DIR instead of printing (all files or none).
     #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
@@ -272,5 +275,8 @@ impl RenderArgs {
         set(&mut options.templates, self.templates.clone().map(Some));
         options.env.extend(self.env.iter().cloned());
         options.vllm_args.extend(self.vllm_args.iter().cloned());
+        options
+            .capabilities
+            .extend(self.capabilities.iter().cloned());
     }
 }

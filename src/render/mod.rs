@@ -161,6 +161,9 @@ pub struct RenderOptions {
     /// A directory whose `*.j2` files replace the built-in templates of the same name
     /// (relative to the deployment file, in a file).
     pub templates: Option<PathBuf>,
+    /// Linux capabilities added to every container, e.g. `IPC_LOCK` for GPUDirect RDMA.
+    /// None by default: no privileged containers, no host paths.
+    pub capabilities: Vec<String>,
     /// Container name of the leader.
     pub leader_container_name: String,
     /// Container name of the workers.
@@ -193,6 +196,7 @@ impl Default for RenderOptions {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             templates: None,
+            capabilities: Vec::new(),
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
         }
@@ -400,6 +404,7 @@ impl Renderer {
             "node_selector": {node_label: node_value},
             "shm_size": quantity(shm),
             "port": o.port,
+            "capabilities": o.capabilities,
             "service_name": format!("{}-leader", o.name),
             "service_selector": selector,
             "leader": {
@@ -466,6 +471,20 @@ fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
             option,
             message: format!("environment variable {message}"),
         })?;
+    }
+    for capability in &options.capabilities {
+        let valid = !capability.is_empty()
+            && capability
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_');
+        if !valid {
+            return Err(RenderError::Option {
+                option: "--add-capability",
+                message: format!(
+                    "`{capability}` is not a capability name (upper case, e.g. IPC_LOCK, without CAP_)"
+                ),
+            });
+        }
     }
     for (key, value) in &options.labels {
         crate::validate::check_qualified_name(key)
