@@ -1,0 +1,112 @@
+//! Speed of the pipeline's stages, measured with divan: `cargo bench`.
+//!
+//! Budgets (README "Performance"): the full catalog sweep (plan + render + validate of every
+//! built-in model × hardware pair) under 100 ms; validation reuses one compiled CRD validator.
+
+use lwsplan::{Catalog, Manifests, Plan, PlanOptions, Planner, RenderOptions, Renderer};
+
+fn main() {
+    // Build the catalog and the CRD validator once, outside every measurement.
+    Catalog::builtin();
+    lwsplan::validate::validator();
+    divan::main();
+}
+
+fn deepseek_on_h100() -> Plan {
+    let catalog = Catalog::builtin();
+    Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions::default())
+    .unwrap()
+}
+
+/// Plan one deployment: DeepSeek-R1 on 8 × H100 (searches every layout up to 64 nodes).
+#[divan::bench]
+fn plan_one() -> Plan {
+    deepseek_on_h100()
+}
+
+/// Plan every built-in model × hardware pair, and then every layout that fits, forced.
+#[divan::bench]
+fn plan_catalog_every_feasible_layout() -> usize {
+    let catalog = Catalog::builtin();
+    let mut plans = 0;
+    for model in catalog.models() {
+        for hardware in catalog.hardware_profiles() {
+            let planner = Planner::new(model, hardware);
+            let Ok(plan) = planner.plan(&PlanOptions::default()) else {
+                continue;
+            };
+            plans += 1;
+            for alternative in plan
+                .alternatives
+                .iter()
+                .filter(|a| a.kv_cache_tokens.is_some())
+            {
+                let forced = PlanOptions {
+                    tensor_parallel_size: Some(alternative.layout.tensor_parallel_size),
+                    pipeline_parallel_size: Some(alternative.layout.pipeline_parallel_size),
+                    ..PlanOptions::default()
+                };
+                plans += usize::from(planner.plan(&forced).is_ok());
+            }
+        }
+    }
+    plans
+}
+
+/// Render and validate one deployment.
+#[divan::bench]
+fn render_and_validate_one(bencher: divan::Bencher) {
+    let plan = deepseek_on_h100();
+    let renderer = Renderer::new(RenderOptions::default()).unwrap();
+    bencher.bench_local(|| renderer.render(&plan).unwrap());
+}
+
+/// Plan, render and validate every built-in model × hardware pair (the full catalog sweep).
+#[divan::bench]
+fn catalog_sweep_plan_render_validate() -> Vec<Manifests> {
+    let catalog = Catalog::builtin();
+    let renderer = Renderer::new(RenderOptions::default()).unwrap();
+    let mut out = Vec::new();
+    for model in catalog.models() {
+        for hardware in catalog.hardware_profiles() {
+            if let Ok(plan) = Planner::new(model, hardware).plan(&PlanOptions::default()) {
+                out.push(renderer.render(&plan).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Validate a 100-document manifest file (50 LeaderWorkerSet + Service pairs).
+#[divan::bench]
+fn validate_100_documents(bencher: divan::Bencher) {
+    let catalog = Catalog::builtin();
+    let mut stream = String::new();
+    let pairs: Vec<_> = catalog
+        .models()
+        .iter()
+        .flat_map(|m| catalog.hardware_profiles().iter().map(move |h| (m, h)))
+        .filter_map(|(m, h)| Planner::new(m, h).plan(&PlanOptions::default()).ok())
+        .collect();
+    for i in 0..50 {
+        let plan = &pairs[i % pairs.len()];
+        let options = RenderOptions {
+            name: format!("vllm-{i}"),
+            ..RenderOptions::default()
+        };
+        let manifests = Renderer::new(options).unwrap().render(plan).unwrap();
+        if !stream.is_empty() {
+            stream.push_str("---\n");
+        }
+        stream.push_str(&manifests.to_yaml().unwrap());
+    }
+    assert_eq!(stream.matches("\nkind: ").count(), 100, "100 documents");
+    bencher.bench(|| {
+        let problems = lwsplan::validate::validate_yaml(&stream);
+        assert!(problems.is_empty());
+    });
+}
