@@ -23,6 +23,8 @@ mod hardware;
 mod model;
 #[allow(unused_imports)]
 use common::*;
+#[path = "src/validate/crd.rs"]
+mod crd;
 
 use hardware::HardwareProfile;
 use model::ModelProfile;
@@ -31,6 +33,8 @@ fn main() {
     println!("cargo::rerun-if-changed=profiles");
     for file in [
         "build.rs",
+        "src/validate/crd.rs",
+        "vendor/lws/leaderworkerset.x-k8s.io_leaderworkersets.yaml",
         "src/yaml.rs",
         "src/profile/common.rs",
         "src/profile/hardware.rs",
@@ -82,6 +86,20 @@ fn main() {
     }
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     std::fs::write(out_dir.join("builtin.rs"), out).expect("OUT_DIR is writable");
+    write_strict_crd_schema(&root, &out_dir);
+}
+
+/// Converts the vendored LWS CRD once, here, so no process parses 1.3 MB of YAML to validate.
+fn write_strict_crd_schema(root: &Path, out_dir: &Path) {
+    let path = root.join("vendor/lws/leaderworkerset.x-k8s.io_leaderworkersets.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    let crd: serde_json::Value =
+        yaml::from_str(&text).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    let schema =
+        crd::strict_v1_schema(&crd).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    let json = serde_json::to_string(&schema).expect("a JSON value serializes");
+    std::fs::write(out_dir.join("lws_v1_strict_schema.json"), json).expect("OUT_DIR is writable");
 }
 
 /// Parses every `*.yaml` in `dir` (sorted), checks the id matches the file name, and returns

@@ -110,3 +110,12 @@ fn validate_100_documents(bencher: divan::Bencher) {
         assert!(problems.is_empty());
     });
 }
+
+/// What every process pays once: parse the embedded strict CRD schema and compile it.
+#[divan::bench]
+fn build_crd_validator() -> jsonschema::Validator {
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .build(&lwsplan::validate::strict_schema())
+        .unwrap()
+}

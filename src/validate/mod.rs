@@ -18,6 +18,7 @@
 //! assert_eq!(problems[0].path, "spec.typo");
 //! ```
 
+pub mod crd;
 mod lints;
 mod names;
 mod schema;
