@@ -357,8 +357,23 @@ impl<'a> Planner<'a> {
         let block = block_size(self.model, self.hardware);
         let mut fits: Vec<Fit> = Vec::new();
         let mut rejected: Vec<(Layout, Rejection)> = Vec::new();
+        // Per-TP facts are the same for every PP: computed once per TP.
+        let mut per_tp: std::collections::BTreeMap<
+            u64,
+            (Result<(), Rejection>, weights::RankWeights),
+        > = std::collections::BTreeMap::new();
         for layout in self.candidates(options, gpus_per_node, &mut rejected) {
-            match self.evaluate(layout, options, block) {
+            let tp = layout.tensor_parallel_size;
+            let (rule, weights) = per_tp.entry(tp).or_insert_with(|| {
+                (
+                    rules::check_tp(self.model, tp),
+                    weights::RankWeights::new(self.model, tp),
+                )
+            });
+            let result = rule
+                .clone()
+                .and_then(|()| self.evaluate(layout, options, block, weights));
+            match result {
                 Ok(fit) => fits.push(fit),
                 Err(rejection) => rejected.push((layout, rejection)),
             }
@@ -509,11 +524,12 @@ impl<'a> Planner<'a> {
         layout: Layout,
         options: &PlanOptions,
         block: u64,
+        weights: &weights::RankWeights,
     ) -> Result<Fit, Rejection> {
         let model = self.model;
         let tp = layout.tensor_parallel_size;
         let pp = layout.pipeline_parallel_size;
-        rules::check(model, tp, pp)?;
+        rules::check_pp(model, pp)?;
         let budget = budget(
             self.hardware.gpu.memory_bytes,
             options.gpu_memory_utilization,
@@ -527,13 +543,8 @@ impl<'a> Planner<'a> {
         {
             let index = index as u64;
             let (first, last) = (index == 0, index + 1 == pp);
-            let weight_bytes_per_gpu = weights::stage_bytes_per_gpu(
-                model,
-                tp,
-                first_layer..first_layer + layers,
-                first,
-                last,
-            );
+            let weight_bytes_per_gpu =
+                weights.stage(first_layer..first_layer + layers, first, last);
             let reserve = reserve::reserve(model, tp, pp, last);
             let used = weight_bytes_per_gpu + reserve.total();
             let page = per_layer * block * layers;

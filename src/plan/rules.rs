@@ -165,12 +165,17 @@ impl std::fmt::Display for Rejection {
     }
 }
 
-/// Checks the rules that depend only on the model and TP × PP.
-pub fn check(model: &ModelProfile, tp: u64, pp: u64) -> Result<(), Rejection> {
+/// The pipeline rule: no more stages than layers.
+pub fn check_pp(model: &ModelProfile, pp: u64) -> Result<(), Rejection> {
     let layers = model.num_hidden_layers;
     if pp > layers {
         return Err(Rejection::TooManyStages { pp, layers });
     }
+    Ok(())
+}
+
+/// The tensor-parallel rules: heads, KV heads, sharded dimensions, FP8 blocks.
+pub fn check_tp(model: &ModelProfile, tp: u64) -> Result<(), Rejection> {
     let heads = model.attention.num_attention_heads();
     if !heads.is_multiple_of(tp) {
         return Err(Rejection::HeadsNotDivisible { heads, tp });
@@ -268,10 +273,10 @@ mod tests {
     #[test]
     fn deepseek_r1_allows_tp_up_to_16() {
         let r1 = model("deepseek-r1");
-        let allowed: Vec<u64> = (1..=64).filter(|&tp| check(&r1, tp, 1).is_ok()).collect();
+        let allowed: Vec<u64> = (1..=64).filter(|&tp| check_tp(&r1, tp).is_ok()).collect();
         assert_eq!(allowed, [1, 2, 4, 8, 16]);
         // TP 32: the dense MLP's 18432 / 32 = 576 rows is not a multiple of 128.
-        let err = check(&r1, 32, 1).unwrap_err().to_string();
+        let err = check_tp(&r1, 32).unwrap_err().to_string();
         assert_eq!(
             err,
             "mlp.gate_proj: Weight output_partition_size = 576 is not divisible by weight quantization block_n = 128."
@@ -280,7 +285,7 @@ mod tests {
 
     #[test]
     fn heads_must_be_divisible_by_tp() {
-        let err = check(&model("llama-3.1-70b-instruct"), 3, 1).unwrap_err();
+        let err = check_tp(&model("llama-3.1-70b-instruct"), 3).unwrap_err();
         assert_eq!(err, Rejection::HeadsNotDivisible { heads: 64, tp: 3 });
         assert_eq!(
             err.to_string(),
@@ -297,14 +302,14 @@ mod tests {
             head_dim: 128,
         };
         assert_eq!(
-            check(&m, 6, 1).unwrap_err(),
+            check_tp(&m, 6).unwrap_err(),
             Rejection::KvHeadsIncompatible { kv_heads: 8, tp: 6 }
         );
         assert!(
-            check(&m, 16, 1).is_ok(),
+            check_tp(&m, 16).is_ok(),
             "16 is a multiple of 8: heads replicate"
         );
-        assert!(check(&m, 4, 1).is_ok());
+        assert!(check_tp(&m, 4).is_ok());
     }
 
     #[test]
@@ -314,7 +319,7 @@ mod tests {
             intermediate_size: 14338,
         };
         assert_eq!(
-            check(&m, 4, 1).unwrap_err(),
+            check_tp(&m, 4).unwrap_err(),
             Rejection::NotDivisible {
                 tensor: "mlp.gate_proj",
                 size: 14338,
@@ -326,7 +331,7 @@ mod tests {
     #[test]
     fn pipeline_cannot_exceed_layers() {
         assert_eq!(
-            check(&model("llama-3.1-8b-instruct"), 1, 33).unwrap_err(),
+            check_pp(&model("llama-3.1-8b-instruct"), 33).unwrap_err(),
             Rejection::TooManyStages { pp: 33, layers: 32 }
         );
     }
@@ -345,9 +350,9 @@ mod tests {
             *intermediate_size = 12288;
         }
         assert_eq!(
-            check(&m, 8, 1).unwrap_err().to_string(),
+            check_tp(&m, 8).unwrap_err().to_string(),
             "mlp.experts.gate_proj: The output_size of gate's and up's weight = 192 is not divisible by weight quantization block_n = 128."
         );
-        assert!(check(&m, 4, 1).is_ok());
+        assert!(check_tp(&m, 4).is_ok());
     }
 }

@@ -384,31 +384,57 @@ pub fn weight_bytes(model: &ModelProfile) -> u64 {
     saturate(layers + embedding(model).bytes(model) + norm.bytes(model) + lm_head)
 }
 
-/// Bytes one GPU of a pipeline stage holds: its layers' shards, plus the embedding on the
-/// first stage and the final norm and lm_head on the last (a tied lm_head is a second copy
-/// only when it sits on another stage than the embedding).
-pub fn stage_bytes_per_gpu(
-    model: &ModelProfile,
-    tp: u64,
-    layers: std::ops::Range<u64>,
-    first: bool,
-    last: bool,
-) -> u64 {
-    let mut bytes: u128 = layers
-        .flat_map(|layer| layer_tensors(model, layer))
-        .map(|t| t.bytes_per_rank(model, tp))
-        .sum();
-    if first {
-        bytes += embedding(model).bytes_per_rank(model, tp);
-    }
-    if last {
+/// The bytes one rank holds at a given TP: its layers' shards, plus the embedding on the first
+/// stage and the final norm and lm_head on the last (a tied lm_head is a second copy only when
+/// it sits on another stage than the embedding). Summed once per TP, so that any stage's weights
+/// are a subtraction: the planner sizes hundreds of stage splits per TP.
+#[derive(Debug, Clone)]
+pub struct RankWeights {
+    /// `prefix[i]`: bytes of layers `0..i` on one rank.
+    prefix: Vec<u128>,
+    embedding: u128,
+    norm: u128,
+    lm_head: u128,
+    tied: bool,
+}
+
+impl RankWeights {
+    /// Sums every layer's shard at this TP.
+    pub fn new(model: &ModelProfile, tp: u64) -> Self {
+        let mut prefix = Vec::with_capacity(model.num_hidden_layers as usize + 1);
+        let mut total: u128 = 0;
+        prefix.push(0);
+        for layer in 0..model.num_hidden_layers {
+            total += layer_tensors(model, layer)
+                .iter()
+                .map(|t| t.bytes_per_rank(model, tp))
+                .sum::<u128>();
+            prefix.push(total);
+        }
         let [norm, lm_head] = head(model);
-        bytes += norm.bytes_per_rank(model, tp);
-        if !(model.tie_word_embeddings && first) {
-            bytes += lm_head.bytes_per_rank(model, tp);
+        RankWeights {
+            prefix,
+            embedding: embedding(model).bytes_per_rank(model, tp),
+            norm: norm.bytes_per_rank(model, tp),
+            lm_head: lm_head.bytes_per_rank(model, tp),
+            tied: model.tie_word_embeddings,
         }
     }
-    saturate(bytes)
+
+    /// Bytes of a stage holding `layers`, first and/or last.
+    pub fn stage(&self, layers: std::ops::Range<u64>, first: bool, last: bool) -> u64 {
+        let mut bytes = self.prefix[layers.end as usize] - self.prefix[layers.start as usize];
+        if first {
+            bytes += self.embedding;
+        }
+        if last {
+            bytes += self.norm;
+            if !(self.tied && first) {
+                bytes += self.lm_head;
+            }
+        }
+        saturate(bytes)
+    }
 }
 
 #[cfg(test)]
@@ -499,19 +525,36 @@ mod tests {
         assert_eq!(t.shard(2), (64, 10));
     }
 
+    #[test]
+    fn prefix_sums_match_summing_each_layer() {
+        let m = model("deepseek-r1");
+        for tp in [1, 8, 16] {
+            let weights = RankWeights::new(&m, tp);
+            let direct: u128 = (10..40)
+                .flat_map(|l| layer_tensors(&m, l))
+                .map(|t| t.bytes_per_rank(&m, tp))
+                .sum();
+            assert_eq!(
+                u128::from(weights.stage(10..40, false, false)),
+                direct,
+                "tp {tp}"
+            );
+        }
+    }
+
     /// The first and last stages carry the embedding and lm_head; a middle stage neither.
     #[test]
     fn stage_bytes_place_embedding_first_and_head_last() {
         let m = model("llama-3.1-8b-instruct");
         let layer = saturate(layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum());
         let vocab_bytes = 128_256 * 4096 * 2;
-        assert_eq!(stage_bytes_per_gpu(&m, 1, 0..1, false, false), layer);
+        assert_eq!(RankWeights::new(&m, 1).stage(0..1, false, false), layer);
         assert_eq!(
-            stage_bytes_per_gpu(&m, 1, 0..1, true, false),
+            RankWeights::new(&m, 1).stage(0..1, true, false),
             layer + vocab_bytes
         );
         assert_eq!(
-            stage_bytes_per_gpu(&m, 1, 0..1, false, true),
+            RankWeights::new(&m, 1).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
         );
     }
