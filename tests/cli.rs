@@ -457,3 +457,51 @@ fn flags_override_the_deployment_file() {
         "the file's shm size stays: {stdout}"
     );
 }
+
+#[test]
+fn replicas_meet_a_concurrency_target() {
+    let (code, stdout, stderr) = lwsplan(&[
+        "plan",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--max-model-len",
+        "32768",
+        "--target-concurrent-sequences",
+        "100",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // 12542 blocks of 64 tokens hold 24 sequences of 32768 (512 blocks each): 100 needs 5 groups.
+    assert_eq!(json["kv_cache_blocks"], 12_542);
+    assert_eq!(json["replicas"], 5);
+    let (_, yaml, _) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--replicas",
+        "3",
+    ]);
+    assert!(yaml.contains("\n  replicas: 3\n"), "{yaml}");
+    let (code, _, stderr) = lwsplan(&[
+        "plan",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--replicas",
+        "2",
+        "--target-concurrent-sequences",
+        "9",
+    ]);
+    assert_eq!(code, 3);
+    assert!(
+        stderr.contains("give --replicas or --target-concurrent-sequences, not both"),
+        "{stderr}"
+    );
+}

@@ -64,6 +64,12 @@ pub struct PlanArgs {
     /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray` [default: native].
     #[arg(long, value_enum)]
     pub launcher: Option<LauncherArg>,
+    /// LWS replicas: independent groups, each serving the model [default: 1].
+    #[arg(long)]
+    pub replicas: Option<u64>,
+    /// Sequences of max_model_len tokens to serve at once: adds replicas until they fit.
+    #[arg(long)]
+    pub target_concurrent_sequences: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
@@ -241,6 +247,11 @@ impl PlanArgs {
         set(
             &mut plan.pipeline_parallel_size,
             self.pipeline_parallel_size.map(Some),
+        );
+        set(&mut plan.replicas, self.replicas.map(Some));
+        set(
+            &mut plan.target_concurrent_sequences,
+            self.target_concurrent_sequences.map(Some),
         );
         set(
             &mut plan.launcher,

@@ -43,6 +43,9 @@ pub const MAX_NODES: u64 = 64;
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
 /// Upper bound on forced parallel sizes and lengths, far above real deployments.
 const MAX_PARALLEL: u64 = 4096;
+/// Upper bound on replicas and target sequences, far above real deployments (LWS itself
+/// accepts up to 1,000,000 replicas).
+const MAX_REPLICAS: u64 = 100_000;
 
 /// `--max-model-len`: a fixed length, or the longest that serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -134,6 +137,11 @@ pub struct PlanOptions {
     pub pipeline_parallel_size: Option<u64>,
     /// How the group starts vLLM; decides what shares `/dev/shm`.
     pub launcher: Launcher,
+    /// LWS replicas: independent groups, each a full copy of the model.
+    pub replicas: Option<u64>,
+    /// Sequences of `max_model_len` tokens that must be served at once across all replicas;
+    /// the planner adds replicas until they fit.
+    pub target_concurrent_sequences: Option<u64>,
 }
 
 impl Default for PlanOptions {
@@ -147,6 +155,8 @@ impl Default for PlanOptions {
             tensor_parallel_size: None,
             pipeline_parallel_size: None,
             launcher: Launcher::Native,
+            replicas: None,
+            target_concurrent_sequences: None,
         }
     }
 }
@@ -267,6 +277,10 @@ pub struct Plan {
     pub stages: Vec<Stage>,
     /// How the group starts vLLM.
     pub launcher: Launcher,
+    /// LWS replicas: groups, each serving the model on its own.
+    pub replicas: u64,
+    /// `max_model_len` sequences all replicas hold at once: replicas × max_concurrency.
+    pub total_concurrency: f64,
     /// `/dev/shm` size for each pod.
     pub shm_size_bytes: u64,
     /// What the `/dev/shm` size is made of.
@@ -459,6 +473,28 @@ impl<'a> Planner<'a> {
                 option: "--nodes",
                 message: format!("{nodes} is more than the {MAX_NODES} nodes lwsplan plans for"),
             });
+        }
+        if options.replicas.is_some() && options.target_concurrent_sequences.is_some() {
+            return Err(PlanError::InvalidOption {
+                option: "--replicas",
+                message: "give --replicas or --target-concurrent-sequences, not both".into(),
+            });
+        }
+        for (option, value) in [
+            ("--replicas", options.replicas),
+            (
+                "--target-concurrent-sequences",
+                options.target_concurrent_sequences,
+            ),
+        ] {
+            if let Some(v) = value
+                && !(1..=MAX_REPLICAS).contains(&v)
+            {
+                return Err(PlanError::InvalidOption {
+                    option,
+                    message: format!("{v} is outside 1..={MAX_REPLICAS}"),
+                });
+            }
         }
         if let MaxModelLen::Tokens(n) = options.max_model_len
             && n > self.model.max_position_embeddings
@@ -748,6 +784,8 @@ impl<'a> Planner<'a> {
             self.hardware.node.host_memory_bytes,
         );
         let per_pod = max_weight_bytes_per_pod(&fit.stages, layout);
+        let max_concurrency = concurrency(fit.blocks, fit.max_model_len, block);
+        let replicas = replicas(options, fit.blocks, fit.max_model_len, block);
         let mut vllm_args = model.vllm_args.clone();
         if fit.max_model_len != model.max_position_embeddings {
             vllm_args.extend(["--max-model-len".into(), fit.max_model_len.to_string()]);
@@ -791,7 +829,9 @@ impl<'a> Planner<'a> {
             kv_cache_tokens: fit.kv_tokens(block),
             max_model_len: fit.max_model_len,
             max_model_len_source: fit.source,
-            max_concurrency: concurrency(fit.blocks, fit.max_model_len, block),
+            max_concurrency,
+            replicas,
+            total_concurrency: (max_concurrency * replicas as f64 * 100.0).round() / 100.0,
             stages: fit.stages,
             launcher: options.launcher,
             shm_size_bytes: shm.size_bytes,
@@ -813,6 +853,19 @@ fn budget(memory: u64, utilization: f64) -> u64 {
 fn concurrency(blocks: u64, max_model_len: u64, block: u64) -> f64 {
     let per_seq = max_model_len.div_ceil(block).max(1);
     (blocks * 100 / per_seq) as f64 / 100.0
+}
+
+/// Replicas: as given, or the fewest whose groups together hold the target number of
+/// `max_model_len` sequences at once (each group holds `blocks / ceil(len / block)` of them).
+fn replicas(options: &PlanOptions, blocks: u64, max_model_len: u64, block: u64) -> u64 {
+    match (options.replicas, options.target_concurrent_sequences) {
+        (Some(n), _) => n,
+        (None, Some(target)) => {
+            let per_group = (blocks / max_model_len.div_ceil(block).max(1)).max(1);
+            target.div_ceil(per_group)
+        }
+        (None, None) => 1,
+    }
 }
 
 /// Ranks are laid out TP-fastest (`pp_rank = rank / TP`), pods take consecutive ranks: the

@@ -68,6 +68,13 @@ impl Plan {
             "  max length    {} tokens ({why}); {:.2} such sequences fit at once",
             self.max_model_len, self.max_concurrency
         )?;
+        if self.replicas > 1 {
+            writeln!(
+                out,
+                "  replicas      {} groups of {} pods, {:.2} such sequences at once in all",
+                self.replicas, self.nodes, self.total_concurrency
+            )?;
+        }
         writeln!(
             out,
             "  /dev/shm      {} per pod (NCCL {} + vLLM queues {} + Ray {}, +30 %{})",

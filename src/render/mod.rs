@@ -268,6 +268,7 @@ impl Renderer {
 
     /// Renders, parses and validates the manifests for `plan`.
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
+        check_name_length(&self.options.name, plan.replicas)?;
         let text = self.render_text(plan)?;
         crate::validate::parse_manifests(&text).map_err(RenderError::Invalid)
     }
@@ -397,7 +398,7 @@ impl Renderer {
             "namespace": o.namespace,
             "labels": labels,
             "annotations": annotations,
-            "replicas": 1,
+            "replicas": plan.replicas,
             "size": plan.nodes,
             "image": image,
             "gpus": plan.gpus_per_node,
@@ -432,24 +433,30 @@ impl Renderer {
     }
 }
 
+/// LWS limits its name to `51 − replicas / 10` characters, so that pod names stay within 63.
+fn check_name_length(name: &str, replicas: u64) -> Result<(), RenderError> {
+    let max = crate::validate::max_lws_name_len(i32::try_from(replicas).unwrap_or(i32::MAX));
+    if name.len() > max {
+        return Err(RenderError::Option {
+            option: "--name",
+            message: format!(
+                "`{name}` is {} characters; with {replicas} replica(s) LWS allows at most {max} \
+                 so that pod names stay within 63",
+                name.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Names are checked before rendering so the message names the option, not a manifest path.
 fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
-    use crate::validate::{check_dns1035_label, max_lws_name_len};
+    use crate::validate::check_dns1035_label;
     check_dns1035_label(&options.name).map_err(|message| RenderError::Option {
         option: "--name",
         message: format!("{message} (it names the LeaderWorkerSet and its Service)"),
     })?;
-    let max = max_lws_name_len(1);
-    if options.name.len() > max {
-        return Err(RenderError::Option {
-            option: "--name",
-            message: format!(
-                "`{}` is {} characters; LWS allows at most {max} so that pod names stay within 63",
-                options.name,
-                options.name.len()
-            ),
-        });
-    }
+    check_name_length(&options.name, 1)?;
     if let Some(namespace) = &options.namespace {
         crate::validate::check_dns1123_label(namespace).map_err(|message| RenderError::Option {
             option: "--namespace",
@@ -517,6 +524,7 @@ fn plan_annotations(plan: &Plan) -> Vec<(String, String)> {
             plan.pipeline_parallel_size.to_string(),
         ),
         ("max-model-len", plan.max_model_len.to_string()),
+        ("replicas", plan.replicas.to_string()),
         ("kv-cache-tokens", plan.kv_cache_tokens.to_string()),
         ("weight-bytes", plan.weight_bytes.to_string()),
     ]
