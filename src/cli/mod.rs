@@ -42,7 +42,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Finds the parallel layout and sizes memory, KV cache, context length and /dev/shm.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Plans, then renders the LeaderWorkerSet and Service YAML (validated before it is printed).
     Render(Box<RenderArgs>),
     /// Validates LeaderWorkerSet and Service manifests (schema, admission rules, consistency).
