@@ -219,3 +219,63 @@ fn capabilities_are_added_only_when_asked() {
         assert_eq!(add, Some(vec!["IPC_LOCK".to_string()]));
     }
 }
+
+#[test]
+fn rdma_adds_its_resource_capability_and_nccl_settings() {
+    let options = RenderOptions {
+        network: lwsplan::render::Network {
+            socket_ifname: Some("eth1".into()),
+            rdma: Some(lwsplan::render::Rdma {
+                resource: "rdma/rdma_shared_device_a".into(),
+                count: 1,
+                ib_hca: Some("mlx5".into()),
+            }),
+        },
+        ..RenderOptions::default()
+    };
+    let manifests = Renderer::new(options)
+        .unwrap()
+        .render(&plan("deepseek-r1", "h100-80gb"))
+        .unwrap();
+    let worker = &manifests
+        .leader_worker_set
+        .spec
+        .leader_worker_template
+        .worker_template;
+    let container = &worker.spec.as_ref().unwrap().containers[0];
+    let limits = container
+        .resources
+        .as_ref()
+        .unwrap()
+        .limits
+        .as_ref()
+        .unwrap();
+    assert_eq!(limits["nvidia.com/gpu"].0, "8");
+    assert_eq!(limits["rdma/rdma_shared_device_a"].0, "1");
+    let env: Vec<(String, String)> = container
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter_map(|e| Some((e.name.clone(), e.value.clone()?)))
+        .collect();
+    for wanted in [
+        ("NCCL_SOCKET_IFNAME", "eth1"),
+        ("GLOO_SOCKET_IFNAME", "eth1"),
+        ("NCCL_IB_DISABLE", "0"),
+        ("NCCL_IB_HCA", "mlx5"),
+    ] {
+        assert!(
+            env.contains(&(wanted.0.into(), wanted.1.into())),
+            "{wanted:?} in {env:?}"
+        );
+    }
+    let caps = container
+        .security_context
+        .as_ref()
+        .unwrap()
+        .capabilities
+        .as_ref()
+        .unwrap();
+    assert_eq!(caps.add, Some(vec!["IPC_LOCK".to_string()]));
+}

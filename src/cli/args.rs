@@ -119,6 +119,17 @@ pub struct RenderArgs {
     /// e.g. --vllm-arg=--enable-prefix-caching.
     #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub vllm_args: Vec<String>,
+    /// The network interface NCCL and Gloo use between nodes (sets NCCL_SOCKET_IFNAME and
+    /// GLOO_SOCKET_IFNAME), e.g. eth0.
+    #[arg(long, value_name = "IFACE")]
+    pub network_interface: Option<String>,
+    /// GPUDirect RDMA: the RDMA device resource each pod requests, as NAME=COUNT (e.g.
+    /// rdma/rdma_shared_device_a=1); adds IPC_LOCK and NCCL_IB_DISABLE=0.
+    #[arg(long, value_name = "NAME=COUNT", value_parser = parse_rdma)]
+    pub rdma_resource: Option<(String, u32)>,
+    /// With --rdma-resource: the HCAs NCCL may use (NCCL_IB_HCA), e.g. mlx5.
+    #[arg(long, value_name = "HCA", requires = "rdma_resource")]
+    pub nccl_ib_hca: Option<String>,
     /// Add a Linux capability to every container (repeatable), e.g. IPC_LOCK for GPUDirect RDMA.
     #[arg(long = "add-capability", value_name = "CAP")]
     pub capabilities: Vec<String>,
@@ -170,6 +181,14 @@ fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
             "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
         )),
     }
+}
+
+fn parse_rdma(s: &str) -> Result<(String, u32), String> {
+    let (name, count) = s.split_once('=').unwrap_or((s, "1"));
+    let count = count
+        .parse()
+        .map_err(|_| format!("`{s}`: expected NAME=COUNT, e.g. rdma/rdma_shared_device_a=1"))?;
+    Ok((name.to_string(), count))
 }
 
 fn parse_env(s: &str) -> Result<EnvVar, String> {
@@ -289,5 +308,16 @@ impl RenderArgs {
         options
             .capabilities
             .extend(self.capabilities.iter().cloned());
+        set(
+            &mut options.network.socket_ifname,
+            self.network_interface.clone().map(Some),
+        );
+        if let Some((resource, count)) = &self.rdma_resource {
+            options.network.rdma = Some(crate::render::Rdma {
+                resource: resource.clone(),
+                count: *count,
+                ib_hca: self.nccl_ib_hca.clone(),
+            });
+        }
     }
 }

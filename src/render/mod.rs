@@ -47,6 +47,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The NVIDIA device plugin's resource name.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
+
 /// The default image for the native launcher: the official vLLM image at the version the LWS
 /// project's own multi-node example pins (kubernetes-sigs/lws PR #1021), which has native
 /// multi-node serving (`--nnodes`, `--headless`; vllm PR #23691) and no Ray.
@@ -121,6 +124,40 @@ pub struct EnvVar {
     pub value: String,
 }
 
+/// How the pods of a group reach each other (vLLM `docs/serving/parallelism_scaling.md`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct Network {
+    /// The interface NCCL and Gloo use between nodes (`NCCL_SOCKET_IFNAME`,
+    /// `GLOO_SOCKET_IFNAME`), when the default route's interface is the wrong one.
+    pub socket_ifname: Option<String>,
+    /// GPUDirect RDMA between nodes (InfiniBand or RoCE).
+    pub rdma: Option<Rdma>,
+}
+
+/// GPUDirect RDMA: the device resource each pod requests and the HCAs NCCL may use.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Rdma {
+    /// The extended resource of your RDMA device plugin, e.g. `rdma/rdma_shared_device_a`.
+    pub resource: String,
+    /// How many of it each pod requests.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// `NCCL_IB_HCA`, e.g. `mlx5`; unset lets NCCL pick. (Pinning `NCCL_IB_GID_INDEX` is left
+    /// out on purpose: a fixed GID index broke NCCL on RoCE hosts without it.)
+    #[serde(default)]
+    pub ib_hca: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
 /// How to deploy a plan: names, image, platform, ports, secrets and extras.
 ///
 /// In a deployment file every field is optional and defaults as on the command line.
@@ -161,6 +198,8 @@ pub struct RenderOptions {
     /// A directory whose `*.j2` files replace the built-in templates of the same name
     /// (relative to the deployment file, in a file).
     pub templates: Option<PathBuf>,
+    /// Inter-node networking: interface pinning and GPUDirect RDMA.
+    pub network: Network,
     /// Linux capabilities added to every container, e.g. `IPC_LOCK` for GPUDirect RDMA.
     /// None by default: no privileged containers, no host paths.
     pub capabilities: Vec<String>,
@@ -196,6 +235,7 @@ impl Default for RenderOptions {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             templates: None,
+            network: Network::default(),
             capabilities: Vec::new(),
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
@@ -358,6 +398,25 @@ impl Renderer {
         env.push(
             json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
         );
+        if let Some(ifname) = &o.network.socket_ifname {
+            for name in ["NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME"] {
+                env.push(json!({"name": name, "value": ifname}));
+            }
+        }
+        let mut limits =
+            BTreeMap::from([(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string())]);
+        let mut capabilities = o.capabilities.clone();
+        if let Some(rdma) = &o.network.rdma {
+            env.push(json!({"name": "NCCL_IB_DISABLE", "value": "0"}));
+            if let Some(hca) = &rdma.ib_hca {
+                env.push(json!({"name": "NCCL_IB_HCA", "value": hca}));
+            }
+            limits.insert(rdma.resource.clone(), rdma.count.to_string());
+            // Registering GPU memory with the NIC pins pages: RDMA needs IPC_LOCK.
+            if !capabilities.iter().any(|c| c == "IPC_LOCK") {
+                capabilities.push("IPC_LOCK".to_string());
+            }
+        }
         env.extend(
             o.env
                 .iter()
@@ -401,11 +460,11 @@ impl Renderer {
             "replicas": plan.replicas,
             "size": plan.nodes,
             "image": image,
-            "gpus": plan.gpus_per_node,
+            "limits": limits,
             "node_selector": {node_label: node_value},
             "shm_size": quantity(shm),
             "port": o.port,
-            "capabilities": o.capabilities,
+            "capabilities": capabilities,
             "service_name": format!("{}-leader", o.name),
             "service_selector": selector,
             "leader": {
@@ -489,6 +548,23 @@ fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
                 option: "--add-capability",
                 message: format!(
                     "`{capability}` is not a capability name (upper case, e.g. IPC_LOCK, without CAP_)"
+                ),
+            });
+        }
+    }
+    if let Some(rdma) = &options.network.rdma {
+        crate::validate::check_qualified_name(&rdma.resource).map_err(|message| {
+            RenderError::Option {
+                option: "--rdma-resource",
+                message: format!("resource name {message}"),
+            }
+        })?;
+        if rdma.resource == GPU_RESOURCE || rdma.count == 0 {
+            return Err(RenderError::Option {
+                option: "--rdma-resource",
+                message: format!(
+                    "`{}={}` must name another resource, at least once",
+                    rdma.resource, rdma.count
                 ),
             });
         }
