@@ -237,7 +237,7 @@ fn profile_ref<T>(id: &Option<String>, file: &Option<PathBuf>) -> Option<Profile
 
 fn list_models(catalog: &Catalog) -> String {
     let mut out = format!(
-        "{:<26} {:<40} {:>9} {:>11} {:>8}  {}\n",
+        "{:<28} {:<46} {:>9} {:>11} {:>8}  {}\n",
         "ID", "HUGGING FACE REPO", "PARAMS", "WEIGHTS", "CONTEXT", "ATTENTION / MLP"
     );
     for m in catalog.models() {
@@ -260,7 +260,7 @@ fn list_models(catalog: &Catalog) -> String {
             } => format!("MoE {num_experts_per_tok}/{n_routed_experts}"),
         };
         out.push_str(&format!(
-            "{:<26} {:<40} {:>8.1}B {:>11} {:>8}  {attention}, {mlp}\n",
+            "{:<28} {:<46} {:>8.1}B {:>11} {:>8}  {attention}, {mlp}\n",
             m.id,
             m.hf_repo,
             crate::plan::parameters(m) as f64 / 1e9,

@@ -98,10 +98,32 @@ mod tests {
         let max_layers =
             |m: &ModelProfile, pp| *pp_partition(m.num_hidden_layers, pp).iter().max().unwrap();
         type PerLayer = fn(u64) -> u64;
-        let expected: [(&str, [u64; 4], PerLayer); 4] = [
+        fn llama_per_layer_fn(tp: u64) -> u64 {
+            match tp {
+                1 => 4096,
+                2 => 2048,
+                4 => 1024,
+                _ => 512,
+            }
+        }
+        // Qwen3-235B-A22B: 4 KV heads, head_dim 128: 2 × max(1, 4/TP) × 128 × 2.
+        fn qwen3_per_layer_fn(tp: u64) -> u64 {
+            match tp {
+                1 => 2048,
+                2 => 1024,
+                _ => 512,
+            }
+        }
+        let expected: [(&str, [u64; 4], PerLayer); 9] = [
             ("deepseek-r1", [61, 31, 21, 16], |_| 1152),
+            ("deepseek-v3", [61, 31, 21, 16], |_| 1152),
             (
                 "llama-3.1-405b-instruct",
+                [126, 63, 42, 32],
+                llama_per_layer_fn,
+            ),
+            (
+                "llama-3.1-405b-instruct-fp8",
                 [126, 63, 42, 32],
                 llama_per_layer_fn,
             ),
@@ -110,15 +132,23 @@ mod tests {
                 [80, 40, 27, 20],
                 llama_per_layer_fn,
             ),
+            (
+                "llama-3.3-70b-instruct",
+                [80, 40, 27, 20],
+                llama_per_layer_fn,
+            ),
             ("llama-3.1-8b-instruct", [32, 16, 11, 8], llama_per_layer_fn),
+            // 94 layers: 47/47, 31/32/31, 23/24/24/23.
+            ("qwen3-235b-a22b", [94, 47, 32, 24], qwen3_per_layer_fn),
+            ("qwen3-235b-a22b-fp8", [94, 47, 32, 24], qwen3_per_layer_fn),
         ];
-        fn llama_per_layer_fn(tp: u64) -> u64 {
-            match tp {
-                1 => 4096,
-                2 => 2048,
-                4 => 1024,
-                _ => 512,
-            }
+        let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).collect();
+        for model in catalog.models() {
+            assert!(
+                covered.contains(&model.id.as_str()),
+                "no KV expectation for {}",
+                model.id
+            );
         }
         for (id, layers_by_pp, per_layer) in expected {
             let model = catalog.model(id).unwrap();

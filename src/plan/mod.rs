@@ -654,6 +654,19 @@ impl<'a> Planner<'a> {
                 self.model.max_position_embeddings, fit.max_model_len
             ));
         }
+        let gpus_per_node = options.gpus_per_node.unwrap_or(self.hardware.node.gpus);
+        match self.hardware.shape(gpus_per_node) {
+            Some(shape) if gpus_per_node != self.hardware.node.gpus => notes.push(format!(
+                "nodes of {} × {} ({})",
+                shape.gpus, self.hardware.name, shape.machine_type
+            )),
+            None => notes.push(format!(
+                "{} lists no machine with {gpus_per_node} GPUs; host memory (for /dev/shm) is assumed to \
+                 scale with the GPU count",
+                self.hardware.id
+            )),
+            Some(_) => {}
+        }
         if layout.tp_spans_nodes() {
             notes.push(format!(
                 "TP {} spans {} nodes: every layer's all-reduce crosses the network; vLLM recommends \
@@ -759,6 +772,16 @@ impl<'a> Planner<'a> {
         PlanError::Infeasible(message)
     }
 
+    /// Host memory of the node shape in use: a listed shape's, or, for a GPU count no listed
+    /// machine has, the default node's scaled down to that many GPUs (a guess, noted).
+    fn host_memory(&self, options: &PlanOptions) -> u64 {
+        let gpus = options.gpus_per_node.unwrap_or(self.hardware.node.gpus);
+        match self.hardware.shape(gpus) {
+            Some(shape) => shape.host_memory_bytes,
+            None => self.hardware.node.host_memory_bytes / self.hardware.node.gpus * gpus,
+        }
+    }
+
     fn hardware_shape(&self, gpus_per_node: u64) -> String {
         format!("{gpus_per_node} × {}", self.hardware.name)
     }
@@ -781,7 +804,7 @@ impl<'a> Planner<'a> {
         let shm = reserve::shm(
             layout.gpus_per_pod,
             options.launcher,
-            self.hardware.node.host_memory_bytes,
+            self.host_memory(options),
         );
         let per_pod = max_weight_bytes_per_pod(&fit.stages, layout);
         let max_concurrency = concurrency(fit.blocks, fit.max_model_len, block);
@@ -1035,6 +1058,7 @@ mod tests {
             num_attention_heads: 1 << 10,
             num_key_value_heads: 1 << 10,
             head_dim: 1 << 20,
+            qk_norm: false,
         };
         model.mlp = Mlp::Dense {
             intermediate_size: 1,

@@ -66,6 +66,7 @@ fn widest_intermediate(model: &ModelProfile, tp: u64) -> u64 {
             num_attention_heads,
             num_key_value_heads,
             head_dim,
+            ..
         } => (num_attention_heads / tp + 2 * (num_key_value_heads / tp).max(1)) * head_dim,
         Attention::Mla {
             num_attention_heads,

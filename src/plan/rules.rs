@@ -283,6 +283,18 @@ mod tests {
         );
     }
 
+    /// ../shared/reference/vllm-sizing.md §8: Qwen3-235B-A22B FP8 (block 128) allows TP 1, 2, 4
+    /// without expert parallelism; the BF16 checkpoint any TP that divides 64 heads.
+    #[test]
+    fn qwen3_fp8_allows_tp_up_to_4() {
+        let allowed = |id| -> Vec<u64> {
+            let m = model(id);
+            (1..=16).filter(|&tp| check_tp(&m, tp).is_ok()).collect()
+        };
+        assert_eq!(allowed("qwen3-235b-a22b-fp8"), [1, 2, 4]);
+        assert_eq!(allowed("qwen3-235b-a22b"), [1, 2, 4, 8, 16]);
+    }
+
     #[test]
     fn heads_must_be_divisible_by_tp() {
         let err = check_tp(&model("llama-3.1-70b-instruct"), 3).unwrap_err();
@@ -300,6 +312,7 @@ mod tests {
             num_attention_heads: 48,
             num_key_value_heads: 8,
             head_dim: 128,
+            qk_norm: false,
         };
         assert_eq!(
             check_tp(&m, 6).unwrap_err(),

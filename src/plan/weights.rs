@@ -157,7 +157,14 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             num_attention_heads,
             num_key_value_heads,
             head_dim,
+            qk_norm,
         } => {
+            if *qk_norm {
+                tensors.extend([
+                    Tensor::norm("self_attn.q_norm", *head_dim),
+                    Tensor::norm("self_attn.k_norm", *head_dim),
+                ]);
+            }
             let kv = Split::KvHeads {
                 kv_heads: *num_key_value_heads,
                 head_dim: *head_dim,
@@ -457,6 +464,13 @@ mod tests {
             ("llama-3.1-8b-instruct", 8_030_261_248_u64),
             ("llama-3.1-70b-instruct", 70_553_706_496),
             ("llama-3.1-405b-instruct", 405_853_388_800),
+            ("llama-3.1-405b-instruct-fp8", 405_853_388_800),
+            ("llama-3.3-70b-instruct", 70_553_706_496),
+            // Qwen3-MoE: 94 × (norms 8,192 + q/k norms 256 + q 33,554,432 + k,v 4,194,304 +
+            // o 33,554,432 + 128 experts 2,415,919,104 + router 524,288) + 2 × 622,329,856 + 4,096;
+            // the model card's "235B in total".
+            ("qwen3-235b-a22b", 235_093_634_560),
+            ("qwen3-235b-a22b-fp8", 235_093_634_560),
             (
                 "deepseek-r1",
                 61 * (187_107_328 + 14_336)
@@ -469,9 +483,11 @@ mod tests {
         for (id, want) in cases {
             assert_eq!(parameters(&model(id)), want, "{id}");
         }
-        // DeepSeek-R1 without its MTP layer is 671.0 B (the "671B" of its name).
-        let r1 = parameters(&model("deepseek-r1"));
-        assert!((671_000_000_000..671_100_000_000).contains(&r1), "{r1}");
+        // DeepSeek-R1 and V3 without their MTP layer are 671.0 B (the "671B" of their names).
+        for id in ["deepseek-r1", "deepseek-v3"] {
+            let p = parameters(&model(id));
+            assert!((671_000_000_000..671_100_000_000).contains(&p), "{id}: {p}");
+        }
     }
 
     /// Checkpoint sizes, MTP excluded: BF16 Llama is 2 bytes per parameter; DeepSeek-R1's
@@ -483,6 +499,10 @@ mod tests {
             weight_bytes(&model("llama-3.1-405b-instruct")),
             2 * 405_853_388_800
         );
+        // Neural Magic's FP8 405B: "~410 GB" (model card; unverified): 401.6 B FP8 weights,
+        // 4.2 B BF16 embedding and lm_head, fp32 per-row scales.
+        let fp8 = weight_bytes(&model("llama-3.1-405b-instruct-fp8")) as f64;
+        assert!((fp8 - 410e9).abs() / 410e9 < 0.03, "405B FP8 weights {fp8}");
         let r1 = weight_bytes(&model("deepseek-r1")) as f64;
         let published = 673.2e9;
         assert!(

@@ -82,17 +82,21 @@ fn find<'a, T>(
     })
 }
 
-/// The known id closest to `id` by edit distance, if it is close enough to be a typo
-/// (at most a third of the id's length, and at least 2 edits allowed).
+/// The known id closest to `id`: one it is a prefix or part of first (`h100` → `h100-80gb`),
+/// else the nearest by edit distance if that is close enough to be a typo (at most a third of
+/// the id's length, and at least 2 edits allowed).
 fn closest(id: &str, known: &[String]) -> Option<String> {
     let id = id.to_ascii_lowercase();
     let limit = (id.chars().count() / 3).max(2);
     known
         .iter()
-        .map(|k| (edit_distance(&id, k), k))
-        .filter(|(d, k)| *d <= limit || k.starts_with(&id) || k.contains(&id))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k.clone())
+        .filter_map(|k| {
+            let distance = edit_distance(&id, k);
+            let part = k.starts_with(&id) || k.contains(&id);
+            (part || distance <= limit).then_some((!part, distance, k))
+        })
+        .min()
+        .map(|(_, _, k)| k.clone())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -72,6 +72,21 @@ pub struct Node {
     /// A machine type with this shape, for the reader (e.g. `a3-highgpu-8g`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_type: Option<String>,
+    /// Other node shapes with the same GPU (1, 2, 4 or 16 GPUs), chosen with `--gpus-per-node`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shapes: Vec<NodeShape>,
+}
+
+/// Another node shape with the same GPU: same labels, other GPU count and host memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeShape {
+    /// GPUs per node.
+    pub gpus: u64,
+    /// Host memory of the node, bytes.
+    pub host_memory_bytes: u64,
+    /// The machine type with this shape.
+    pub machine_type: String,
 }
 
 /// Node label values that select this hardware.
@@ -104,6 +119,18 @@ fn parse_compute_capability(text: &str) -> Option<u64> {
 }
 
 impl HardwareProfile {
+    /// The node shape with `gpus` GPUs: the default node or one of `node.shapes`.
+    pub fn shape(&self, gpus: u64) -> Option<NodeShape> {
+        if gpus == self.node.gpus {
+            return Some(NodeShape {
+                gpus,
+                host_memory_bytes: self.node.host_memory_bytes,
+                machine_type: self.node.machine_type.clone().unwrap_or_default(),
+            });
+        }
+        self.node.shapes.iter().find(|s| s.gpus == gpus).cloned()
+    }
+
     /// Parses a hardware profile from YAML and checks it; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ProfileError> {
         let profile: Self = super::parse(text, origin)?;
@@ -146,6 +173,18 @@ impl HardwareProfile {
             self.node.host_memory_bytes,
             MAX_HOST_MEMORY,
         )?;
+        for (i, shape) in self.node.shapes.iter().enumerate() {
+            let field = |name: &str| format!("node.shapes[{i}].{name}");
+            require_positive(origin, &field("gpus"), shape.gpus)?;
+            require_at_most(origin, &field("gpus"), shape.gpus, MAX_GPUS_PER_NODE)?;
+            require_positive(origin, &field("host_memory_bytes"), shape.host_memory_bytes)?;
+            require_at_most(
+                origin,
+                &field("host_memory_bytes"),
+                shape.host_memory_bytes,
+                MAX_HOST_MEMORY,
+            )?;
+        }
         if parse_compute_capability(&self.gpu.compute_capability).is_none() {
             return Err(invalid(
                 "gpu.compute_capability",

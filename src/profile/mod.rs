@@ -15,5 +15,5 @@ mod model;
 pub use catalog::{Catalog, ids};
 pub use common::{ProfileError, Source};
 pub(crate) use common::{parse, read, require_at_most, require_positive};
-pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels};
+pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels, NodeShape};
 pub use model::{Attention, Dtype, Mlp, ModelProfile, Quantization};

@@ -82,6 +82,9 @@ pub enum Attention {
         num_key_value_heads: u64,
         /// `head_dim` (`hidden_size / num_attention_heads` when the config has none).
         head_dim: u64,
+        /// Per-head RMS norms on queries and keys (`q_norm`, `k_norm`; Qwen3).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        qk_norm: bool,
     },
     /// Multi-head latent attention (DeepSeek-V2/V3): the KV cache holds one compressed latent.
     Mla {
@@ -216,6 +219,7 @@ impl ModelProfile {
                 num_attention_heads,
                 num_key_value_heads,
                 head_dim,
+                ..
             } => {
                 for (field, value) in [
                     ("attention.num_attention_heads", *num_attention_heads),
