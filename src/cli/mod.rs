@@ -273,18 +273,23 @@ fn list_models(catalog: &Catalog) -> String {
 
 fn list_hardware(catalog: &Catalog) -> String {
     let mut out = format!(
-        "{:<12} {:<24} {:>11} {:>4} {:>5} {:>6}  {:<20} {}\n",
-        "ID", "GPU", "MEMORY", "SM", "FP8", "GPUS", "GKE ACCELERATOR", "GPU PRODUCT"
+        "{:<15} {:<24} {:>11} {:>5} {:>4} {:>9}  {:<22} {}\n",
+        "ID", "GPU", "MEMORY", "SM", "FP8", "GPUS/NODE", "GKE ACCELERATOR", "GPU PRODUCT"
     );
     for h in catalog.hardware_profiles() {
+        let mut shapes: Vec<u64> = std::iter::once(h.node.gpus)
+            .chain(h.node.shapes.iter().map(|s| s.gpus))
+            .collect();
+        shapes.sort();
+        let shapes: Vec<String> = shapes.iter().map(u64::to_string).collect();
         out.push_str(&format!(
-            "{:<12} {:<24} {:>11} {:>4} {:>5} {:>6}  {:<20} {}\n",
+            "{:<15} {:<24} {:>11} {:>5} {:>4} {:>9}  {:<22} {}\n",
             h.id,
             h.name,
             gib(h.gpu.memory_bytes),
             h.gpu.compute_capability,
             if h.gpu.native_fp8 { "yes" } else { "no" },
-            h.node.gpus,
+            shapes.join(","),
             h.labels.gke_accelerator,
             h.labels.gpu_product
         ));
