@@ -505,3 +505,55 @@ fn replicas_meet_a_concurrency_target() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_imported_profile_plans_like_its_config() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let config = format!("{root}/tests/fixtures/hf/Qwen3-30B-A3B/config.json");
+    let dir = temp_dir("import");
+    let profile = dir.join("qwen3-30b-a3b.yaml");
+    let (code, stdout, stderr) = lwsplan(&[
+        "import",
+        "--hf-config",
+        &config,
+        "--hf-repo",
+        "Qwen/Qwen3-30B-A3B",
+        "-o",
+        profile.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty());
+    let args = |model: [&str; 2]| {
+        let mut a = vec!["plan"];
+        a.extend(model);
+        a.extend(["--hardware", "l4", "--format", "json"]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let from_file = lwsplan(
+        &args(["--model-file", profile.to_str().unwrap()])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let from_config = lwsplan(&[
+        "plan",
+        "--hf-config",
+        &config,
+        "--hf-repo",
+        "Qwen/Qwen3-30B-A3B",
+        "--hardware",
+        "l4",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(from_file.0, 0, "{}", from_file.2);
+    assert_eq!(from_file.1, from_config.1, "the same plan, byte for byte");
+    let (code, _, stderr) = lwsplan(&[
+        "plan",
+        "--hf-config",
+        &format!("{root}/tests/fixtures/hf/missing/config.json"),
+        "--hardware",
+        "l4",
+    ]);
+    assert_eq!(code, 6, "{stderr}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{CliError, profile_ref};
-use crate::deployment::Deployment;
+use crate::deployment::{Deployment, ProfileRef};
 use crate::plan::{KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
 use crate::render::{EnvVar, Platform, RenderOptions, SecretKeyRef};
 use crate::units::ByteSize;
@@ -33,6 +33,13 @@ pub struct PlanArgs {
     /// A model profile file (see `lwsplan schema model`).
     #[arg(long, value_name = "PATH")]
     pub model_file: Option<PathBuf>,
+    /// A Hugging Face config.json to build the model profile from (see `lwsplan import`).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["model", "model_file"])]
+    pub hf_config: Option<PathBuf>,
+    /// With --hf-config: the repository (or local path) vLLM loads [default: the config's
+    /// _name_or_path, else its directory].
+    #[arg(long, value_name = "REPO", requires = "hf_config")]
+    pub hf_repo: Option<String>,
     /// A built-in hardware id (see `lwsplan hardware`).
     #[arg(long, conflicts_with = "hardware_file")]
     pub hardware: Option<String>,
@@ -217,13 +224,20 @@ impl PlanArgs {
             Some(path) => Some(Deployment::from_file(path)?),
             None => None,
         };
-        let model = profile_ref(&self.model, &self.model_file)
+        let imported = match &self.hf_config {
+            Some(path) => Some(ProfileRef::Inline(Box::new(
+                crate::profile::hf::from_hf_config_file(path, self.hf_repo.as_deref())?,
+            ))),
+            None => None,
+        };
+        let model = imported
+            .or_else(|| profile_ref(&self.model, &self.model_file))
             .or_else(|| file.as_ref().map(|d| d.model.clone()));
         let hardware = profile_ref(&self.hardware, &self.hardware_file)
             .or_else(|| file.as_ref().map(|d| d.hardware.clone()));
         let (Some(model), Some(hardware)) = (model, hardware) else {
             return Err(CliError::Usage(
-                "give the model (--model ID or --model-file PATH) and the hardware \
+                "give the model (--model ID, --model-file PATH or --hf-config PATH) and the hardware \
                  (--hardware ID or --hardware-file PATH), or a deployment file with -f"
                     .into(),
             ));

@@ -51,6 +51,22 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Builds a model profile from a Hugging Face config.json, for review and reuse.
+    Import {
+        /// The model's config.json.
+        #[arg(long, value_name = "PATH")]
+        hf_config: PathBuf,
+        /// The repository (or local path) vLLM loads [default: the config's _name_or_path,
+        /// else its directory].
+        #[arg(long, value_name = "REPO")]
+        hf_repo: Option<String>,
+        /// The profile's id [default: the repository's last path component, lower case].
+        #[arg(long)]
+        id: Option<String>,
+        /// Write the profile here instead of printing it.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Lists the built-in model profiles.
     Models,
     /// Lists the built-in hardware profiles.
@@ -152,6 +168,12 @@ fn run(cli: Cli) -> Result<String, CliError> {
         }
         Command::Render(args) => render(&args),
         Command::Validate { files } => validate_files(&files),
+        Command::Import {
+            hf_config,
+            hf_repo,
+            id,
+            output,
+        } => import(&hf_config, hf_repo.as_deref(), id, output.as_deref()),
         Command::Models => Ok(list_models(Catalog::builtin())),
         Command::Hardware => Ok(list_hardware(Catalog::builtin())),
         Command::Schema { kind } => json(&match kind {
@@ -224,6 +246,40 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
         port = options.port,
     );
     Ok(output)
+}
+
+fn import(
+    config: &std::path::Path,
+    hf_repo: Option<&str>,
+    id: Option<String>,
+    output: Option<&std::path::Path>,
+) -> Result<String, CliError> {
+    let mut profile = crate::profile::hf::from_hf_config_file(config, hf_repo)?;
+    if let Some(id) = id {
+        profile.id = id;
+        profile.check(&config.display().to_string())?;
+    }
+    let yaml = crate::yaml::to_string(&profile).map_err(CliError::Io)?;
+    let text = format!(
+        "# Imported by lwsplan from {}: review it, then use it with --model-file.\n{yaml}",
+        config.display()
+    );
+    match output {
+        Some(path) => {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| CliError::Io(format!("{} is not a file name", path.display())))?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            crate::output::write_all(dir, &[(name, text)]).map_err(CliError::Io)?;
+            eprintln!("wrote {}", path.display());
+            Ok(String::new())
+        }
+        None => Ok(text),
+    }
 }
 
 /// What `ProfileRef` a `--model`/`--model-file` pair means.

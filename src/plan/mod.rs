@@ -1059,6 +1059,7 @@ mod tests {
             num_key_value_heads: 1 << 10,
             head_dim: 1 << 20,
             qk_norm: false,
+            qkv_bias: false,
         };
         model.mlp = Mlp::Dense {
             intermediate_size: 1,

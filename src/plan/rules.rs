@@ -313,6 +313,7 @@ mod tests {
             num_key_value_heads: 8,
             head_dim: 128,
             qk_norm: false,
+            qkv_bias: false,
         };
         assert_eq!(
             check_tp(&m, 6).unwrap_err(),

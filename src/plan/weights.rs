@@ -78,6 +78,18 @@ impl Tensor {
         }
     }
 
+    /// A bias vector, split like the projection it belongs to (never quantized).
+    fn bias(name: &'static str, len: u64, split: Split) -> Self {
+        Tensor {
+            name,
+            rows: len,
+            cols: 1,
+            split,
+            quantized: false,
+            copies: 1,
+        }
+    }
+
     fn times(mut self, copies: u64) -> Self {
         self.copies = copies;
         self
@@ -158,7 +170,23 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             num_key_value_heads,
             head_dim,
             qk_norm,
+            qkv_bias,
         } => {
+            if *qkv_bias {
+                let kv = Split::KvHeads {
+                    kv_heads: *num_key_value_heads,
+                    head_dim: *head_dim,
+                };
+                tensors.extend([
+                    Tensor::bias(
+                        "self_attn.q_proj.bias",
+                        num_attention_heads * head_dim,
+                        Split::Column,
+                    ),
+                    Tensor::bias("self_attn.k_proj.bias", num_key_value_heads * head_dim, kv),
+                    Tensor::bias("self_attn.v_proj.bias", num_key_value_heads * head_dim, kv),
+                ]);
+            }
             if *qk_norm {
                 tensors.extend([
                     Tensor::norm("self_attn.q_norm", *head_dim),

@@ -10,6 +10,7 @@
 mod catalog;
 mod common;
 pub mod hardware;
+pub mod hf;
 mod model;
 
 pub use catalog::{Catalog, ids};

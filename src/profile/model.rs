@@ -85,6 +85,9 @@ pub enum Attention {
         /// Per-head RMS norms on queries and keys (`q_norm`, `k_norm`; Qwen3).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         qk_norm: bool,
+        /// Biases on the query, key and value projections (Qwen2).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        qkv_bias: bool,
     },
     /// Multi-head latent attention (DeepSeek-V2/V3): the KV cache holds one compressed latent.
     Mla {

@@ -1,0 +1,337 @@
+//! Model profiles from a Hugging Face `config.json`: any checkpoint of an architecture lwsplan
+//! models, without writing a profile by hand.
+//!
+//! Supported `model_type`s: `llama`, `mistral`, `qwen2`, `qwen3` (dense, grouped-query
+//! attention), `mixtral`, `qwen3_moe` (mixture of experts) and `deepseek_v2`, `deepseek_v3`
+//! (multi-head latent attention and experts). Quantization: none or `fp8` (block or
+//! per-channel). Anything else is refused by name rather than guessed.
+
+use serde_json::Value;
+
+use super::model::{Attention, Dtype, Mlp, ModelProfile, Quantization};
+use super::{ProfileError, Source};
+
+/// The `model_type`s this module reads.
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "mixtral",
+    "qwen3_moe",
+    "deepseek_v2",
+    "deepseek_v3",
+];
+
+/// Reads a `config.json` file into a checked model profile. The profile's `hf_repo` is
+/// `hf_repo` if given, else the config's `_name_or_path`, else the directory holding the file
+/// (vLLM serves a local directory as well as a repository id).
+pub fn from_hf_config_file(
+    path: &std::path::Path,
+    hf_repo: Option<&str>,
+) -> Result<ModelProfile, ProfileError> {
+    let text = super::read(path)?;
+    let origin = path.display().to_string();
+    let directory = std::path::absolute(path)
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.display().to_string()))
+        .unwrap_or_else(|| ".".into());
+    from_hf_config(&text, &origin, hf_repo, &directory)
+}
+
+/// Reads `config.json` text into a checked model profile; `origin` names it in errors and in
+/// the profile's sources, `directory` is the fallback `hf_repo`.
+pub fn from_hf_config(
+    text: &str,
+    origin: &str,
+    hf_repo: Option<&str>,
+    directory: &str,
+) -> Result<ModelProfile, ProfileError> {
+    let config: Value = serde_json::from_str(text).map_err(|e| ProfileError::Parse {
+        origin: origin.to_string(),
+        message: format!("not a JSON config: {e}"),
+    })?;
+    let c = Config {
+        value: &config,
+        origin,
+    };
+    let model_type = c.string("model_type")?;
+    if !SUPPORTED_MODEL_TYPES.contains(&model_type.as_str()) {
+        return Err(c.invalid(
+            "model_type",
+            format!(
+                "architecture `{}` (model_type `{model_type}`) is not supported; lwsplan models {}",
+                c.architecture(),
+                SUPPORTED_MODEL_TYPES.join(", ")
+            ),
+        ));
+    }
+    c.refuse_sliding_window()?;
+    let hf_repo = hf_repo
+        .map(str::to_string)
+        .or_else(|| c.optional_string("_name_or_path"))
+        .unwrap_or_else(|| directory.to_string());
+    let layers = c.u64("num_hidden_layers")?;
+    let hidden = c.u64("hidden_size")?;
+    let heads = c.u64("num_attention_heads")?;
+    let attention = match model_type.as_str() {
+        "deepseek_v2" | "deepseek_v3" => Attention::Mla {
+            num_attention_heads: heads,
+            q_lora_rank: c.optional_u64("q_lora_rank")?,
+            kv_lora_rank: c.u64("kv_lora_rank")?,
+            qk_nope_head_dim: c.u64("qk_nope_head_dim")?,
+            qk_rope_head_dim: c.u64("qk_rope_head_dim")?,
+            v_head_dim: c.u64("v_head_dim")?,
+        },
+        _ => {
+            Attention::Gqa {
+                num_attention_heads: heads,
+                num_key_value_heads: c.optional_u64("num_key_value_heads")?.unwrap_or(heads),
+                head_dim: match c.optional_u64("head_dim")? {
+                    Some(d) => d,
+                    None if heads > 0 && hidden % heads == 0 => hidden / heads,
+                    None => {
+                        return Err(c.invalid(
+                        "head_dim",
+                        format!("missing, and hidden_size {hidden} is not a multiple of {heads} heads"),
+                    ));
+                    }
+                },
+                qk_norm: matches!(model_type.as_str(), "qwen3" | "qwen3_moe"),
+                // Qwen2 always biases q, k and v; Llama-family configs say so in `attention_bias`
+                // (which also biases o_proj there, a few thousand parameters not modelled).
+                qkv_bias: model_type == "qwen2"
+                    || c.value.get("attention_bias").and_then(Value::as_bool) == Some(true),
+            }
+        }
+    };
+    let mlp = match model_type.as_str() {
+        "mixtral" => {
+            let width = c.u64("intermediate_size")?;
+            Mlp::Moe {
+                intermediate_size: width,
+                moe_intermediate_size: width,
+                n_routed_experts: c.u64("num_local_experts")?,
+                n_shared_experts: 0,
+                num_experts_per_tok: c.u64("num_experts_per_tok")?,
+                first_k_dense_replace: 0,
+            }
+        }
+        "qwen3_moe" => {
+            if c.optional_u64("decoder_sparse_step")?.unwrap_or(1) != 1 {
+                return Err(c.invalid(
+                    "decoder_sparse_step",
+                    "only 1 (every layer MoE) is modelled".into(),
+                ));
+            }
+            if c.value
+                .get("mlp_only_layers")
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+            {
+                return Err(c.invalid(
+                    "mlp_only_layers",
+                    "dense layers among MoE layers are not modelled".into(),
+                ));
+            }
+            Mlp::Moe {
+                intermediate_size: c.optional_u64("intermediate_size")?.unwrap_or(0),
+                moe_intermediate_size: c.u64("moe_intermediate_size")?,
+                n_routed_experts: c.u64("num_experts")?,
+                n_shared_experts: 0,
+                num_experts_per_tok: c.u64("num_experts_per_tok")?,
+                first_k_dense_replace: 0,
+            }
+        }
+        "deepseek_v2" | "deepseek_v3" => {
+            if c.optional_u64("moe_layer_freq")?.unwrap_or(1) != 1 {
+                return Err(c.invalid(
+                    "moe_layer_freq",
+                    "only 1 (every layer after the dense ones) is modelled".into(),
+                ));
+            }
+            Mlp::Moe {
+                intermediate_size: c.u64("intermediate_size")?,
+                moe_intermediate_size: c.u64("moe_intermediate_size")?,
+                n_routed_experts: c.u64("n_routed_experts")?,
+                n_shared_experts: c.optional_u64("n_shared_experts")?.unwrap_or(0),
+                num_experts_per_tok: c.u64("num_experts_per_tok")?,
+                first_k_dense_replace: c.optional_u64("first_k_dense_replace")?.unwrap_or(0),
+            }
+        }
+        _ => Mlp::Dense {
+            intermediate_size: c.u64("intermediate_size")?,
+        },
+    };
+    let architecture = c.architecture();
+    let id = hf_repo
+        .rsplit('/')
+        .next()
+        .unwrap_or(&hf_repo)
+        .to_ascii_lowercase();
+    let profile = ModelProfile {
+        id,
+        hf_repo,
+        architecture,
+        num_hidden_layers: layers,
+        hidden_size: hidden,
+        vocab_size: c.u64("vocab_size")?,
+        max_position_embeddings: c.u64("max_position_embeddings")?,
+        // Every supported architecture's config class defaults to untied embeddings.
+        tie_word_embeddings: c
+            .value
+            .get("tie_word_embeddings")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        torch_dtype: c.dtype()?,
+        attention,
+        mlp,
+        quantization: c.quantization()?,
+        num_nextn_predict_layers: c.optional_u64("num_nextn_predict_layers")?.unwrap_or(0),
+        // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
+        vllm_args: if c.value.get("auto_map").is_some() {
+            vec!["--trust-remote-code".to_string()]
+        } else {
+            Vec::new()
+        },
+        sources: vec![Source {
+            facts: "every field, imported by lwsplan from the checkpoint's config.json".into(),
+            url: origin.to_string(),
+            unverified: false,
+        }],
+    };
+    profile.check(origin)?;
+    Ok(profile)
+}
+
+/// Typed reads from a `config.json`, with errors that name the field.
+struct Config<'a> {
+    value: &'a Value,
+    origin: &'a str,
+}
+
+impl Config<'_> {
+    fn invalid(&self, field: &str, message: String) -> ProfileError {
+        ProfileError::Invalid {
+            origin: self.origin.to_string(),
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    fn architecture(&self) -> String {
+        self.value
+            .pointer("/architectures/0")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string()
+    }
+
+    fn optional_string(&self, field: &str) -> Option<String> {
+        self.value
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    }
+
+    fn string(&self, field: &str) -> Result<String, ProfileError> {
+        self.optional_string(field)
+            .ok_or_else(|| self.invalid(field, "missing or not a string".into()))
+    }
+
+    fn optional_u64(&self, field: &str) -> Result<Option<u64>, ProfileError> {
+        match self.value.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| self.invalid(field, format!("{v} is not a whole number"))),
+        }
+    }
+
+    fn u64(&self, field: &str) -> Result<u64, ProfileError> {
+        self.optional_u64(field)?
+            .ok_or_else(|| self.invalid(field, "missing".into()))
+    }
+
+    /// `torch_dtype` (or `dtype` in newer configs); BF16 when absent.
+    fn dtype(&self) -> Result<Dtype, ProfileError> {
+        let name = self
+            .optional_string("torch_dtype")
+            .or_else(|| self.optional_string("dtype"));
+        match name.as_deref() {
+            None | Some("bfloat16") => Ok(Dtype::Bfloat16),
+            Some("float16") => Ok(Dtype::Float16),
+            Some("float32") => Ok(Dtype::Float32),
+            Some(other) => Err(self.invalid(
+                "torch_dtype",
+                format!("`{other}` is not bfloat16, float16 or float32"),
+            )),
+        }
+    }
+
+    fn quantization(&self) -> Result<Option<Quantization>, ProfileError> {
+        let Some(q) = self
+            .value
+            .get("quantization_config")
+            .filter(|q| !q.is_null())
+        else {
+            return Ok(None);
+        };
+        let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("?");
+        if method != "fp8" {
+            return Err(self.invalid(
+                "quantization_config.quant_method",
+                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel) checkpoints and unquantized ones"),
+            ));
+        }
+        let block = match q.get("weight_block_size") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(b)) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
+                (Some(n), Some(k)) => Some([n, k]),
+                _ => {
+                    return Err(self.invalid(
+                        "quantization_config.weight_block_size",
+                        "expected two whole numbers".into(),
+                    ));
+                }
+            },
+            Some(other) => {
+                return Err(self.invalid(
+                    "quantization_config.weight_block_size",
+                    format!("{other} is not [block_n, block_k]"),
+                ));
+            }
+        };
+        Ok(Some(Quantization::Fp8 {
+            weight_block_size: block,
+        }))
+    }
+
+    /// Sliding-window attention caps some layers' KV cache; lwsplan would overstate it, so a
+    /// config whose window is active and shorter than its context is refused.
+    fn refuse_sliding_window(&self) -> Result<(), ProfileError> {
+        let window = self.value.get("sliding_window").and_then(Value::as_u64);
+        let used = self
+            .value
+            .get("use_sliding_window")
+            .and_then(Value::as_bool)
+            != Some(false);
+        let context = self
+            .value
+            .get("max_position_embeddings")
+            .and_then(Value::as_u64);
+        if let (Some(window), true, Some(context)) = (window, used, context)
+            && window < context
+        {
+            return Err(self.invalid(
+                "sliding_window",
+                format!(
+                    "sliding-window attention ({window} of {context} tokens) is not modelled yet"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
