@@ -557,3 +557,58 @@ fn an_imported_profile_plans_like_its_config() {
     ]);
     assert_eq!(code, 6, "{stderr}");
 }
+
+#[test]
+fn expert_parallelism_is_used_where_a_layout_needs_it() {
+    let plan = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--model",
+            "qwen3-235b-a22b-fp8",
+            "--hardware",
+            "h100-80gb",
+            "--tensor-parallel-size",
+            "8",
+            "--format",
+            "json",
+        ];
+        args.extend(extra);
+        lwsplan(&args)
+    };
+    // At TP 8 an FP8 expert's 1536 rows split into 192, not a multiple of 128: only expert
+    // parallelism, which keeps experts whole, makes TP 8 work.
+    let (code, stdout, stderr) = plan(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["expert_parallel"], true);
+    assert!(
+        json["vllm_args"]
+            .as_array()
+            .unwrap()
+            .contains(&"--enable-expert-parallel".into())
+    );
+    let (code, _, stderr) = plan(&["--expert-parallel", "off"]);
+    assert_eq!(code, 4);
+    assert!(
+        stderr.contains("192 is not divisible by weight quantization block_n = 128"),
+        "{stderr}"
+    );
+    // Without a forced TP, TP 4 fits on 4 GPUs without expert parallelism.
+    let (_, stdout, _) = lwsplan(&[
+        "plan",
+        "--model",
+        "qwen3-235b-a22b-fp8",
+        "--hardware",
+        "h100-80gb",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            json["tensor_parallel_size"].as_u64(),
+            json["expert_parallel"].as_bool()
+        ),
+        (Some(4), Some(false))
+    );
+}

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 
 use super::{CliError, profile_ref};
 use crate::deployment::{Deployment, ProfileRef};
-use crate::plan::{KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
+use crate::plan::{ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
 use crate::render::{EnvVar, Platform, RenderOptions, SecretKeyRef};
 use crate::units::ByteSize;
 
@@ -71,6 +71,10 @@ pub struct PlanArgs {
     /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray` [default: native].
     #[arg(long, value_enum)]
     pub launcher: Option<LauncherArg>,
+    /// Expert parallelism for MoE models (--enable-expert-parallel): `auto` uses it only where
+    /// a layout needs it [default: auto].
+    #[arg(long, value_enum)]
+    pub expert_parallel: Option<ExpertParallelArg>,
     /// LWS replicas: independent groups, each serving the model [default: 1].
     #[arg(long)]
     pub replicas: Option<u64>,
@@ -152,6 +156,17 @@ pub enum KvDtypeArg {
     Auto,
     /// FP8.
     Fp8,
+}
+
+/// `--expert-parallel`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExpertParallelArg {
+    /// Only where a layout needs it.
+    Auto,
+    /// Always, for MoE models.
+    On,
+    /// Never.
+    Off,
 }
 
 /// `--launcher`.
@@ -280,6 +295,14 @@ impl PlanArgs {
         set(
             &mut plan.pipeline_parallel_size,
             self.pipeline_parallel_size.map(Some),
+        );
+        set(
+            &mut plan.expert_parallel,
+            self.expert_parallel.map(|e| match e {
+                ExpertParallelArg::Auto => ExpertParallel::Auto,
+                ExpertParallelArg::On => ExpertParallel::On,
+                ExpertParallelArg::Off => ExpertParallel::Off,
+            }),
         );
         set(&mut plan.replicas, self.replicas.map(Some));
         set(

@@ -115,6 +115,21 @@ impl Serialize for MaxModelLen {
     }
 }
 
+/// Whether MoE experts are distributed with expert parallelism.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpertParallel {
+    /// Only where a layout fails without it (an FP8 block split, say), and the plan says so.
+    #[default]
+    Auto,
+    /// Always, for MoE models.
+    On,
+    /// Never.
+    Off,
+}
+
 /// What the planner may choose and what it must respect.
 ///
 /// In a deployment file every field is optional and defaults as on the command line.
@@ -137,6 +152,9 @@ pub struct PlanOptions {
     pub pipeline_parallel_size: Option<u64>,
     /// How the group starts vLLM; decides what shares `/dev/shm`.
     pub launcher: Launcher,
+    /// `--enable-expert-parallel`: routed experts split whole across the TP ranks instead of
+    /// each expert across them. `auto` uses it only where a layout needs it.
+    pub expert_parallel: ExpertParallel,
     /// LWS replicas: independent groups, each a full copy of the model.
     pub replicas: Option<u64>,
     /// Sequences of `max_model_len` tokens that must be served at once across all replicas;
@@ -155,6 +173,7 @@ impl Default for PlanOptions {
             tensor_parallel_size: None,
             pipeline_parallel_size: None,
             launcher: Launcher::Native,
+            expert_parallel: ExpertParallel::Auto,
             replicas: None,
             target_concurrent_sequences: None,
         }
@@ -239,6 +258,8 @@ pub struct Plan {
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.
     pub pipeline_parallel_size: u64,
+    /// `--enable-expert-parallel`: experts distributed whole across each stage's TP ranks.
+    pub expert_parallel: bool,
     /// Nodes = pods per LWS group (`size`).
     pub nodes: u64,
     /// GPUs each pod requests (`nvidia.com/gpu`).
@@ -346,6 +367,7 @@ pub struct Planner<'a> {
 #[derive(Debug, Clone)]
 struct Fit {
     layout: Layout,
+    expert_parallel: bool,
     stages: Vec<Stage>,
     blocks: u64,
     max_model_len: u64,
@@ -372,22 +394,43 @@ impl<'a> Planner<'a> {
         let mut fits: Vec<Fit> = Vec::new();
         let mut rejected: Vec<(Layout, Rejection)> = Vec::new();
         // Per-TP facts are the same for every PP: computed once per TP.
-        let mut per_tp: std::collections::BTreeMap<
-            u64,
-            (Result<(), Rejection>, weights::RankWeights),
-        > = std::collections::BTreeMap::new();
+        // Per-TP facts are the same for every PP: computed once per (TP, expert parallel).
+        type TpFacts = (Result<(), Rejection>, weights::RankWeights);
+        let mut per_tp: std::collections::BTreeMap<(u64, bool), TpFacts> =
+            std::collections::BTreeMap::new();
+        let moe = matches!(self.model.mlp, crate::profile::Mlp::Moe { .. });
+        let ep_modes: &[bool] = match (options.expert_parallel, moe) {
+            (ExpertParallel::On, _) => &[true],
+            (ExpertParallel::Auto, true) => &[false, true],
+            _ => &[false],
+        };
         for layout in self.candidates(options, gpus_per_node, &mut rejected) {
             let tp = layout.tensor_parallel_size;
-            let (rule, weights) = per_tp.entry(tp).or_insert_with(|| {
-                (
-                    rules::check_tp(self.model, tp),
-                    weights::RankWeights::new(self.model, tp),
-                )
-            });
-            let result = rule
-                .clone()
-                .and_then(|()| self.evaluate(layout, options, block, weights));
-            match result {
+            // With `auto`, expert parallelism is tried only when the layout fails without it.
+            let mut outcome = None;
+            for &ep in ep_modes {
+                let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
+                    (
+                        rules::check_tp(self.model, tp, ep),
+                        weights::RankWeights::new(self.model, tp, ep),
+                    )
+                });
+                let result = rule
+                    .clone()
+                    .and_then(|()| self.evaluate(layout, options, block, weights))
+                    .map(|fit| Fit {
+                        expert_parallel: ep,
+                        ..fit
+                    });
+                let fits_now = result.is_ok();
+                if outcome.is_none() || fits_now {
+                    outcome = Some(result);
+                }
+                if fits_now {
+                    break;
+                }
+            }
+            match outcome.expect("at least one mode") {
                 Ok(fit) => fits.push(fit),
                 Err(rejection) => rejected.push((layout, rejection)),
             }
@@ -637,6 +680,7 @@ impl<'a> Planner<'a> {
         };
         Ok(Fit {
             layout,
+            expert_parallel: false,
             stages,
             blocks,
             max_model_len,
@@ -666,6 +710,12 @@ impl<'a> Planner<'a> {
                 self.hardware.id
             )),
             Some(_) => {}
+        }
+        if fit.expert_parallel && options.expert_parallel == ExpertParallel::Auto {
+            notes.push(format!(
+                "expert parallelism (--enable-expert-parallel) makes {layout} possible: each GPU holds \
+                 whole experts instead of a slice of every expert"
+            ));
         }
         if layout.tp_spans_nodes() {
             notes.push(format!(
@@ -819,6 +869,9 @@ impl<'a> Planner<'a> {
                 options.gpu_memory_utilization.to_string(),
             ]);
         }
+        if fit.expert_parallel {
+            vllm_args.push("--enable-expert-parallel".into());
+        }
         if options.kv_cache_dtype != KvCacheDtype::Auto {
             vllm_args.extend([
                 "--kv-cache-dtype".into(),
@@ -833,6 +886,7 @@ impl<'a> Planner<'a> {
             node_labels: self.hardware.labels.clone(),
             tensor_parallel_size: layout.tensor_parallel_size,
             pipeline_parallel_size: layout.pipeline_parallel_size,
+            expert_parallel: fit.expert_parallel,
             nodes: layout.nodes,
             gpus_per_node: layout.gpus_per_pod,
             total_gpus: layout.gpus(),

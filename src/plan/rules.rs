@@ -174,8 +174,9 @@ pub fn check_pp(model: &ModelProfile, pp: u64) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// The tensor-parallel rules: heads, KV heads, sharded dimensions, FP8 blocks.
-pub fn check_tp(model: &ModelProfile, tp: u64) -> Result<(), Rejection> {
+/// The tensor-parallel rules: heads, KV heads, sharded dimensions, FP8 blocks. With expert
+/// parallelism (`ep`) routed experts are not TP-sharded, so their checks are those of TP 1.
+pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection> {
     let heads = model.attention.num_attention_heads();
     if !heads.is_multiple_of(tp) {
         return Err(Rejection::HeadsNotDivisible { heads, tp });
@@ -190,6 +191,7 @@ pub fn check_tp(model: &ModelProfile, tp: u64) -> Result<(), Rejection> {
         return Err(Rejection::KvHeadsIncompatible { kv_heads, tp });
     }
     for tensor in distinct_tensors(model) {
+        let tp = if ep && tensor.expert { 1 } else { tp };
         check_tensor(model, &tensor, tp)?;
     }
     Ok(())
@@ -273,10 +275,12 @@ mod tests {
     #[test]
     fn deepseek_r1_allows_tp_up_to_16() {
         let r1 = model("deepseek-r1");
-        let allowed: Vec<u64> = (1..=64).filter(|&tp| check_tp(&r1, tp).is_ok()).collect();
+        let allowed: Vec<u64> = (1..=64)
+            .filter(|&tp| check_tp(&r1, tp, false).is_ok())
+            .collect();
         assert_eq!(allowed, [1, 2, 4, 8, 16]);
         // TP 32: the dense MLP's 18432 / 32 = 576 rows is not a multiple of 128.
-        let err = check_tp(&r1, 32).unwrap_err().to_string();
+        let err = check_tp(&r1, 32, false).unwrap_err().to_string();
         assert_eq!(
             err,
             "mlp.gate_proj: Weight output_partition_size = 576 is not divisible by weight quantization block_n = 128."
@@ -289,15 +293,23 @@ mod tests {
     fn qwen3_fp8_allows_tp_up_to_4() {
         let allowed = |id| -> Vec<u64> {
             let m = model(id);
-            (1..=16).filter(|&tp| check_tp(&m, tp).is_ok()).collect()
+            (1..=16)
+                .filter(|&tp| check_tp(&m, tp, false).is_ok())
+                .collect()
         };
         assert_eq!(allowed("qwen3-235b-a22b-fp8"), [1, 2, 4]);
+        // With expert parallelism the experts stay whole: TP 8 and 16 work too.
+        let m = model("qwen3-235b-a22b-fp8");
+        let with_ep: Vec<u64> = (1..=16)
+            .filter(|&tp| check_tp(&m, tp, true).is_ok())
+            .collect();
+        assert_eq!(with_ep, [1, 2, 4, 8, 16]);
         assert_eq!(allowed("qwen3-235b-a22b"), [1, 2, 4, 8, 16]);
     }
 
     #[test]
     fn heads_must_be_divisible_by_tp() {
-        let err = check_tp(&model("llama-3.1-70b-instruct"), 3).unwrap_err();
+        let err = check_tp(&model("llama-3.1-70b-instruct"), 3, false).unwrap_err();
         assert_eq!(err, Rejection::HeadsNotDivisible { heads: 64, tp: 3 });
         assert_eq!(
             err.to_string(),
@@ -316,14 +328,14 @@ mod tests {
             qkv_bias: false,
         };
         assert_eq!(
-            check_tp(&m, 6).unwrap_err(),
+            check_tp(&m, 6, false).unwrap_err(),
             Rejection::KvHeadsIncompatible { kv_heads: 8, tp: 6 }
         );
         assert!(
-            check_tp(&m, 16).is_ok(),
+            check_tp(&m, 16, false).is_ok(),
             "16 is a multiple of 8: heads replicate"
         );
-        assert!(check_tp(&m, 4).is_ok());
+        assert!(check_tp(&m, 4, false).is_ok());
     }
 
     #[test]
@@ -333,7 +345,7 @@ mod tests {
             intermediate_size: 14338,
         };
         assert_eq!(
-            check_tp(&m, 4).unwrap_err(),
+            check_tp(&m, 4, false).unwrap_err(),
             Rejection::NotDivisible {
                 tensor: "mlp.gate_proj",
                 size: 14338,
@@ -364,9 +376,9 @@ mod tests {
             *intermediate_size = 12288;
         }
         assert_eq!(
-            check_tp(&m, 8).unwrap_err().to_string(),
+            check_tp(&m, 8, false).unwrap_err().to_string(),
             "mlp.experts.gate_proj: The output_size of gate's and up's weight = 192 is not divisible by weight quantization block_n = 128."
         );
-        assert!(check_tp(&m, 4).is_ok());
+        assert!(check_tp(&m, 4, false).is_ok());
     }
 }

@@ -28,13 +28,18 @@ impl Plan {
         let nodes = if self.nodes == 1 { "node" } else { "nodes" };
         writeln!(
             out,
-            "  layout        TP {} × PP {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod",
+            "  layout        TP {} × PP {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",
             self.tensor_parallel_size,
             self.pipeline_parallel_size,
             self.total_gpus,
             self.nodes,
             self.nodes,
-            self.gpus_per_node
+            self.gpus_per_node,
+            if self.expert_parallel {
+                ", expert parallel"
+            } else {
+                ""
+            }
         )?;
         writeln!(
             out,

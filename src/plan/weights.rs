@@ -53,6 +53,8 @@ pub struct Tensor {
     pub quantized: bool,
     /// How many identical tensors this entry stands for.
     pub copies: u64,
+    /// Whether it is a routed expert's weight, which expert parallelism distributes whole.
+    pub expert: bool,
 }
 
 impl Tensor {
@@ -64,6 +66,7 @@ impl Tensor {
             split,
             quantized,
             copies: 1,
+            expert: false,
         }
     }
 
@@ -75,6 +78,7 @@ impl Tensor {
             split: Split::Replicated,
             quantized: false,
             copies: 1,
+            expert: false,
         }
     }
 
@@ -87,12 +91,29 @@ impl Tensor {
             split,
             quantized: false,
             copies: 1,
+            expert: false,
         }
     }
 
-    fn times(mut self, copies: u64) -> Self {
-        self.copies = copies;
+    /// This weight for each of `n` routed experts.
+    fn experts(mut self, n: u64) -> Self {
+        self.copies = n;
+        self.expert = true;
         self
+    }
+
+    /// The tensor as one of `ranks` ranks holds it under expert parallelism
+    /// (`--enable-expert-parallel`): whole experts, `ceil(experts / ranks)` of them on the
+    /// fullest rank, instead of a TP slice of every expert (vLLM `determine_expert_map`).
+    pub fn with_expert_parallel(&self, ranks: u64) -> Tensor {
+        if !self.expert {
+            return self.clone();
+        }
+        Tensor {
+            copies: self.copies.div_ceil(ranks),
+            split: Split::Replicated,
+            ..self.clone()
+        }
     }
 
     /// Parameters as Hugging Face counts them (unpadded, unsplit). Wide, so that no profile
@@ -320,7 +341,7 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             tensors.extend(
                 gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
                     .into_iter()
-                    .map(|t| t.times(*n_routed_experts)),
+                    .map(|t| t.experts(*n_routed_experts)),
             );
             if *n_shared_experts > 0 {
                 tensors.extend(gated_mlp(
@@ -434,15 +455,18 @@ pub struct RankWeights {
 }
 
 impl RankWeights {
-    /// Sums every layer's shard at this TP.
-    pub fn new(model: &ModelProfile, tp: u64) -> Self {
+    /// Sums every layer's shard at this TP, with experts distributed whole when `ep`.
+    pub fn new(model: &ModelProfile, tp: u64, ep: bool) -> Self {
         let mut prefix = Vec::with_capacity(model.num_hidden_layers as usize + 1);
         let mut total: u128 = 0;
         prefix.push(0);
         for layer in 0..model.num_hidden_layers {
             total += layer_tensors(model, layer)
                 .iter()
-                .map(|t| t.bytes_per_rank(model, tp))
+                .map(|t| match ep {
+                    true => t.with_expert_parallel(tp).bytes_per_rank(model, tp),
+                    false => t.bytes_per_rank(model, tp),
+                })
                 .sum::<u128>();
             prefix.push(total);
         }
@@ -577,7 +601,7 @@ mod tests {
     fn prefix_sums_match_summing_each_layer() {
         let m = model("deepseek-r1");
         for tp in [1, 8, 16] {
-            let weights = RankWeights::new(&m, tp);
+            let weights = RankWeights::new(&m, tp, false);
             let direct: u128 = (10..40)
                 .flat_map(|l| layer_tensors(&m, l))
                 .map(|t| t.bytes_per_rank(&m, tp))
@@ -590,19 +614,39 @@ mod tests {
         }
     }
 
+    /// With expert parallelism each of 8 ranks holds 32 of DeepSeek-R1's 256 experts whole,
+    /// the same bytes as an eighth of every expert: EP moves no memory for an even split.
+    #[test]
+    fn expert_parallel_distributes_whole_experts() {
+        let m = model("deepseek-r1");
+        let expert = layer_tensors(&m, 3).into_iter().find(|t| t.expert).unwrap();
+        let ep = expert.with_expert_parallel(8);
+        assert_eq!((ep.copies, ep.rows, ep.cols), (32, 2048, 7168));
+        let tp = expert.bytes_per_rank(&m, 8);
+        let whole = ep.bytes_per_rank(&m, 8);
+        // Same weights; scales differ only by block rounding (256 rows per TP slice is 2 blocks).
+        assert!(tp.abs_diff(whole) * 1000 < tp, "{tp} vs {whole}");
+        // 256 experts over 3 ranks: the fullest holds 86.
+        assert_eq!(expert.with_expert_parallel(3).copies, 86);
+        assert_eq!(layer_tensors(&m, 3).iter().filter(|t| t.expert).count(), 3);
+    }
+
     /// The first and last stages carry the embedding and lm_head; a middle stage neither.
     #[test]
     fn stage_bytes_place_embedding_first_and_head_last() {
         let m = model("llama-3.1-8b-instruct");
         let layer = saturate(layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum());
         let vocab_bytes = 128_256 * 4096 * 2;
-        assert_eq!(RankWeights::new(&m, 1).stage(0..1, false, false), layer);
         assert_eq!(
-            RankWeights::new(&m, 1).stage(0..1, true, false),
+            RankWeights::new(&m, 1, false).stage(0..1, false, false),
+            layer
+        );
+        assert_eq!(
+            RankWeights::new(&m, 1, false).stage(0..1, true, false),
             layer + vocab_bytes
         );
         assert_eq!(
-            RankWeights::new(&m, 1).stage(0..1, false, true),
+            RankWeights::new(&m, 1, false).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
         );
     }
