@@ -5,7 +5,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use lwsplan::plan::{KvCacheDtype, Launcher, MaxModelLen};
+use lwsplan::plan::{ExpertParallel, KvCacheDtype, Launcher, MaxModelLen};
 use lwsplan::render::EnvVar;
 use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 
@@ -21,6 +21,8 @@ struct Input {
     nodes: Option<u8>,
     tensor_parallel_size: Option<u8>,
     pipeline_parallel_size: Option<u8>,
+    expert_parallel: u8,
+    replicas: Option<u8>,
     name: String,
     image: Option<String>,
     model_source: Option<String>,
