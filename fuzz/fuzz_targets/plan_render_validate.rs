@@ -55,6 +55,13 @@ fuzz_target!(|input: Input| {
         } else {
             Launcher::Native
         },
+        expert_parallel: match input.expert_parallel % 3 {
+            0 => ExpertParallel::Auto,
+            1 => ExpertParallel::On,
+            _ => ExpertParallel::Off,
+        },
+        replicas: input.replicas.map(u64::from),
+        target_concurrent_sequences: None,
     };
     let Ok(plan) = Planner::new(model, hardware).plan(&options) else {
         return;
