@@ -279,3 +279,73 @@ fn rdma_adds_its_resource_capability_and_nccl_settings() {
         .unwrap();
     assert_eq!(caps.add, Some(vec!["IPC_LOCK".to_string()]));
 }
+
+#[test]
+fn model_cache_mounts_a_volume_and_points_hf_home_at_it() {
+    use lwsplan::render::ModelCache;
+    let render = |cache: ModelCache| {
+        Renderer::new(RenderOptions {
+            model_cache: cache,
+            ..RenderOptions::default()
+        })
+        .unwrap()
+        .render(&plan("deepseek-r1", "h100-80gb"))
+        .unwrap()
+    };
+    let per_pod = render(ModelCache::PerPod {
+        storage_class: Some("premium-rwo".into()),
+        size: None,
+    });
+    let template = &per_pod.leader_worker_set.spec.leader_worker_template;
+    let claims = template.volume_claim_templates.as_ref().unwrap();
+    let spec = claims[0].spec.as_ref().unwrap();
+    // 626.92 GiB of weights + 10 % + 10 GiB, rounded up to a GiB.
+    assert_eq!(
+        spec.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "700Gi"
+    );
+    assert_eq!(spec.storage_class_name.as_deref(), Some("premium-rwo"));
+    for pod in [
+        template.leader_template.as_ref().unwrap(),
+        &template.worker_template,
+    ] {
+        let container = &pod.spec.as_ref().unwrap().containers[0];
+        let mounts = container.volume_mounts.as_ref().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.name == "model-cache" && m.mount_path == "/models")
+        );
+        let env = container.env.as_ref().unwrap();
+        assert!(
+            env.iter()
+                .any(|e| e.name == "HF_HOME" && e.value.as_deref() == Some("/models"))
+        );
+    }
+    let cold = Renderer::new(RenderOptions::default()).unwrap();
+    let warm = Renderer::new(RenderOptions {
+        model_cache: ModelCache::Pvc {
+            claim_name: "weights".into(),
+            warm: true,
+        },
+        ..RenderOptions::default()
+    })
+    .unwrap();
+    let p = plan("deepseek-r1", "h100-80gb");
+    assert!(warm.startup_seconds(&p) < cold.startup_seconds(&p));
+    let pvc = warm.render(&p).unwrap();
+    let volumes = pvc
+        .leader_worker_set
+        .spec
+        .leader_worker_template
+        .worker_template
+        .spec
+        .unwrap()
+        .volumes
+        .unwrap();
+    let cache = volumes.iter().find(|v| v.name == "model-cache").unwrap();
+    assert_eq!(
+        cache.persistent_volume_claim.as_ref().unwrap().claim_name,
+        "weights"
+    );
+}

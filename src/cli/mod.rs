@@ -241,7 +241,7 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
         plan.kv_cache_tokens,
         crate::manifest::NAME_LABEL,
         options.name,
-        crate::render::startup_seconds(plan.max_weight_bytes_per_pod).div_ceil(60),
+        renderer.startup_seconds(&plan).div_ceil(60),
         options.model_source.as_deref().unwrap_or(&plan.model_repo),
         port = options.port,
     );

@@ -158,6 +158,48 @@ fn one() -> u32 {
     1
 }
 
+/// Where pods keep downloaded weights between restarts (`HF_HOME` points there).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModelCache {
+    /// No cache: every (re)start downloads the weights into the container.
+    #[default]
+    None,
+    /// An existing PersistentVolumeClaim, shared by every pod (ReadWriteMany or ReadOnlyMany
+    /// storage, e.g. Filestore or a pre-populated volume).
+    Pvc {
+        /// The claim's name.
+        claim_name: String,
+        /// The claim already holds the weights: the startup budget assumes reading, not
+        /// downloading.
+        #[serde(default)]
+        warm: bool,
+    },
+    /// A claim per pod from `spec.leaderWorkerTemplate.volumeClaimTemplates`, sized for the
+    /// checkpoint (weights + 10 % + 10 GiB) unless `size` is given.
+    PerPod {
+        /// Storage class; the cluster default when absent.
+        #[serde(default)]
+        storage_class: Option<String>,
+        /// Claim size.
+        #[serde(default)]
+        size: Option<crate::units::ByteSize>,
+    },
+    /// A directory on each node (`hostPath`): a node-local disk that outlives pods.
+    HostPath {
+        /// The directory on the node.
+        path: String,
+        /// The nodes already hold the weights.
+        #[serde(default)]
+        warm: bool,
+    },
+}
+
+/// Where the model cache is mounted in the containers.
+pub const MODEL_CACHE_MOUNT: &str = "/models";
+
 /// How to deploy a plan: names, image, platform, ports, secrets and extras.
 ///
 /// In a deployment file every field is optional and defaults as on the command line.
@@ -198,6 +240,8 @@ pub struct RenderOptions {
     /// A directory whose `*.j2` files replace the built-in templates of the same name
     /// (relative to the deployment file, in a file).
     pub templates: Option<PathBuf>,
+    /// Where downloaded weights are kept between restarts.
+    pub model_cache: ModelCache,
     /// Inter-node networking: interface pinning and GPUDirect RDMA.
     pub network: Network,
     /// Linux capabilities added to every container, e.g. `IPC_LOCK` for GPUDirect RDMA.
@@ -235,6 +279,7 @@ impl Default for RenderOptions {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             templates: None,
+            model_cache: ModelCache::None,
             network: Network::default(),
             capabilities: Vec::new(),
             leader_container_name: "vllm-leader".into(),
@@ -340,6 +385,21 @@ impl Renderer {
         }
     }
 
+    /// How long the leader may take to start: its weights at download speed, or at the cache's
+    /// read speed when the cache is warm, plus the engine's start.
+    pub fn startup_seconds(&self, plan: &Plan) -> u64 {
+        let warm = matches!(
+            self.options.model_cache,
+            ModelCache::Pvc { warm: true, .. } | ModelCache::HostPath { warm: true, .. }
+        );
+        let rate = if warm {
+            probe::WARM_CACHE_BYTES_PER_SECOND
+        } else {
+            probe::LOAD_BYTES_PER_SECOND
+        };
+        startup_seconds(plan.max_weight_bytes_per_pod, rate)
+    }
+
     /// Things about these options worth a warning, though they render: an image that is not a
     /// valid reference (a placeholder to substitute), or one that is not pinned.
     pub fn warnings(&self, plan: &Plan) -> Vec<String> {
@@ -388,7 +448,7 @@ impl Renderer {
         for (key, value) in plan_annotations(plan) {
             annotations.insert(key, value);
         }
-        let startup_seconds = startup_seconds(plan.max_weight_bytes_per_pod);
+        let startup_seconds = self.startup_seconds(plan);
         let mut env = vec![json!({
             "name": o.hf_token_env,
             "valueFrom": {"secretKeyRef": {"name": o.hf_secret.name, "key": o.hf_secret.key}},
@@ -398,6 +458,10 @@ impl Renderer {
         env.push(
             json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
         );
+        let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
+        if cache_volume.is_some() || !claim_templates.is_empty() {
+            env.push(json!({"name": "HF_HOME", "value": MODEL_CACHE_MOUNT}));
+        }
         if let Some(ifname) = &o.network.socket_ifname {
             for name in ["NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME"] {
                 env.push(json!({"name": name, "value": ifname}));
@@ -445,7 +509,7 @@ impl Renderer {
             json!({
                 "httpGet": {"path": "/health", "port": o.port},
                 "periodSeconds": probe::STARTUP_PERIOD_SECONDS,
-                "failureThreshold": startup_failure_threshold(plan.max_weight_bytes_per_pod),
+                "failureThreshold": startup_failure_threshold(startup_seconds),
             })
         });
         let mut selector = BTreeMap::new();
@@ -461,6 +525,10 @@ impl Renderer {
             "size": plan.nodes,
             "image": image,
             "limits": limits,
+            "cache_volume": cache_volume,
+            "claim_templates": claim_templates,
+            "cache_mount": MODEL_CACHE_MOUNT,
+            "has_cache": !matches!(o.model_cache, ModelCache::None),
             "node_selector": {node_label: node_value},
             "shm_size": quantity(shm),
             "port": o.port,
@@ -584,6 +652,51 @@ fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
         })?;
     }
     Ok(())
+}
+
+/// The pod volume (existing claim or host path) and the claim templates for the model cache.
+fn model_cache(
+    cache: &ModelCache,
+    plan: &Plan,
+) -> (Option<serde_json::Value>, Vec<serde_json::Value>) {
+    const GIB: u64 = 1 << 30;
+    match cache {
+        ModelCache::None => (None, Vec::new()),
+        ModelCache::Pvc { claim_name, .. } => (
+            Some(
+                json!({"name": "model-cache", "persistentVolumeClaim": {"claimName": claim_name}}),
+            ),
+            Vec::new(),
+        ),
+        ModelCache::HostPath { path, .. } => (
+            Some(
+                json!({"name": "model-cache", "hostPath": {"path": path, "type": "DirectoryOrCreate"}}),
+            ),
+            Vec::new(),
+        ),
+        ModelCache::PerPod {
+            storage_class,
+            size,
+        } => {
+            // The whole checkpoint lands on every node (downloads are not split by rank), plus
+            // room for the MTP layers and tokenizer files the plan does not count.
+            let size = size.map_or_else(
+                || (plan.weight_bytes / 10 * 11 + 10 * GIB).div_ceil(GIB) * GIB,
+                |s| s.0,
+            );
+            let mut spec = json!({
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": quantity(size)}},
+            });
+            if let Some(class) = storage_class {
+                spec["storageClassName"] = json!(class);
+            }
+            (
+                None,
+                vec![json!({"metadata": {"name": "model-cache"}, "spec": spec})],
+            )
+        }
+    }
 }
 
 /// The plan's key numbers, as annotations on the LeaderWorkerSet.

@@ -59,9 +59,16 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
     }
     let leader = template.leader_template.as_ref();
     let worker = &template.worker_template;
+    // Claims from volumeClaimTemplates are mounted by name like pod volumes.
+    let claims: Vec<String> = template
+        .volume_claim_templates
+        .iter()
+        .flatten()
+        .filter_map(|c| c.metadata.name.clone())
+        .collect();
     for (path, pod) in [(LEADER, leader), (WORKER, Some(worker))] {
         if let Some(pod) = pod {
-            pod_template(path, pod, findings);
+            pod_template(path, pod, &claims, findings);
         }
     }
     let Some(leader) = leader else {
@@ -121,7 +128,7 @@ fn metadata(path: &str, meta: &ObjectMeta, findings: &mut Findings<'_>) {
     }
 }
 
-fn pod_template(path: &str, pod: &PodTemplateSpec, findings: &mut Findings<'_>) {
+fn pod_template(path: &str, pod: &PodTemplateSpec, claims: &[String], findings: &mut Findings<'_>) {
     if let Some(meta) = &pod.metadata {
         metadata(&format!("{path}.metadata"), meta, findings);
     }
@@ -137,7 +144,8 @@ fn pod_template(path: &str, pod: &PodTemplateSpec, findings: &mut Findings<'_>) 
             );
         }
         for (j, mount) in container.volume_mounts.iter().flatten().enumerate() {
-            let declared = spec.volumes.iter().flatten().any(|v| v.name == mount.name);
+            let declared = spec.volumes.iter().flatten().any(|v| v.name == mount.name)
+                || claims.contains(&mount.name);
             if !declared {
                 findings.add(
                     format!("{path}.spec.containers[{i}].volumeMounts[{j}].name"),
