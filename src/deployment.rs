@@ -164,18 +164,15 @@ impl Deployment {
 
     /// Reads a deployment file and makes its relative paths relative to the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, DeploymentError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::InvalidData {
-                DeploymentError::Parse {
-                    path: path.display().to_string(),
-                    message: "not UTF-8 text; a deployment is a YAML file".into(),
-                }
-            } else {
-                DeploymentError::Io {
-                    path: path.display().to_string(),
-                    source,
-                }
-            }
+        let text = crate::yaml::read_file(path).map_err(|e| match e {
+            None => DeploymentError::Parse {
+                path: path.display().to_string(),
+                message: "not UTF-8 text; a deployment is a YAML file".into(),
+            },
+            Some(source) => DeploymentError::Io {
+                path: path.display().to_string(),
+                source,
+            },
         })?;
         let mut deployment = Self::from_yaml(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new(""));

@@ -4,6 +4,8 @@
 //! quotes strings that a YAML 1.1 reader would take for booleans or numbers (`"yes"`, `"1.10"`),
 //! which matters because Kubernetes tooling still reads YAML 1.1.
 
+use std::path::Path;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -29,4 +31,13 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String, String> {
         prefer_block_scalars: false,
     };
     serde_saphyr::to_string_with_options(value, options).map_err(|e| e.to_string())
+}
+
+/// Reads a YAML (or JSON) file's text. `Err(None)` when the file is not UTF-8 text (binary junk
+/// is bad input, not an I/O failure); `Err(Some(e))` when it cannot be read.
+pub(crate) fn read_file(path: &Path) -> Result<String, Option<std::io::Error>> {
+    std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData => None,
+        _ => Some(e),
+    })
 }

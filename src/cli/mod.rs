@@ -10,11 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::PlanError;
 use crate::deployment::{Deployment, DeploymentError, ProfileRef};
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
 use crate::render::{RenderError, Renderer};
 use crate::units::gib;
-use crate::{PlanError, Planner};
 use args::{PlanArgs, RenderArgs};
 
 /// Exit status for each kind of failure (documented in the README).
@@ -96,6 +96,8 @@ enum CliError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Deploy(#[from] crate::deployment::DeployError),
     #[error("{0}")]
     Io(String),
     #[error("{0}")]
@@ -108,21 +110,38 @@ enum CliError {
 
 impl CliError {
     fn status(&self) -> u8 {
+        use crate::deployment::DeployError;
         match self {
-            CliError::Profile(ProfileError::Io { .. })
-            | CliError::Deployment(DeploymentError::Io { .. })
-            | CliError::Render(RenderError::Io { .. })
-            | CliError::Io(_) => exit::IO,
-            CliError::Profile(_) | CliError::Deployment(_) => exit::INVALID_INPUT,
-            CliError::Plan(PlanError::Infeasible(_)) => exit::INFEASIBLE,
-            CliError::Plan(_) => exit::INVALID_INPUT,
-            CliError::Render(RenderError::Invalid(_)) | CliError::Invalid { .. } => {
-                exit::VALIDATION
-            }
-            CliError::Render(_) => exit::INVALID_INPUT,
+            CliError::Profile(e) | CliError::Deploy(DeployError::Profile(e)) => profile_status(e),
+            CliError::Plan(e) | CliError::Deploy(DeployError::Plan(e)) => plan_status(e),
+            CliError::Render(e) | CliError::Deploy(DeployError::Render(e)) => render_status(e),
+            CliError::Deployment(DeploymentError::Io { .. }) | CliError::Io(_) => exit::IO,
+            CliError::Deployment(_) | CliError::Input(_) => exit::INVALID_INPUT,
+            CliError::Invalid { .. } => exit::VALIDATION,
             CliError::Usage(_) => exit::USAGE,
-            CliError::Input(_) => exit::INVALID_INPUT,
         }
+    }
+}
+
+fn profile_status(e: &ProfileError) -> u8 {
+    match e {
+        ProfileError::Io { .. } => exit::IO,
+        _ => exit::INVALID_INPUT,
+    }
+}
+
+fn plan_status(e: &PlanError) -> u8 {
+    match e {
+        PlanError::Infeasible(_) => exit::INFEASIBLE,
+        _ => exit::INVALID_INPUT,
+    }
+}
+
+fn render_status(e: &RenderError) -> u8 {
+    match e {
+        RenderError::Invalid(_) => exit::VALIDATION,
+        RenderError::Io { .. } => exit::IO,
+        _ => exit::INVALID_INPUT,
     }
 }
 
@@ -159,8 +178,7 @@ fn print_stdout(text: &str) {
 fn run(cli: Cli) -> Result<String, CliError> {
     match cli.command {
         Command::Plan(args) => {
-            let deployment = args.deployment(None)?;
-            let plan = plan(&deployment)?;
+            let plan = args.deployment(None)?.plan()?;
             Ok(match args.format {
                 args::Format::Table => plan.to_table(),
                 args::Format::Json => json(&plan)?,
@@ -190,15 +208,9 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
     Ok(json)
 }
 
-fn plan(deployment: &Deployment) -> Result<crate::Plan, CliError> {
-    let model = deployment.model_profile()?;
-    let hardware = deployment.hardware_profile()?;
-    Ok(Planner::new(&model, &hardware).plan(&deployment.plan)?)
-}
-
 fn render(args: &RenderArgs) -> Result<String, CliError> {
     let deployment = args.plan.deployment(Some(args))?;
-    let plan = plan(&deployment)?;
+    let plan = deployment.plan()?;
     let options = &deployment.render;
     let renderer = Renderer::new(options.clone())?;
     let manifests = renderer.render(&plan)?;

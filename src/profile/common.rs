@@ -82,18 +82,15 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
 
 /// Reads a profile file.
 pub(crate) fn read(path: &std::path::Path) -> Result<String, ProfileError> {
-    std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::InvalidData {
-            ProfileError::Parse {
-                origin: path.display().to_string(),
-                message: "not UTF-8 text; a profile is a YAML file".into(),
-            }
-        } else {
-            ProfileError::Io {
-                path: path.display().to_string(),
-                source,
-            }
-        }
+    crate::yaml::read_file(path).map_err(|e| match e {
+        None => ProfileError::Parse {
+            origin: path.display().to_string(),
+            message: "not UTF-8 text; a profile is a YAML file".into(),
+        },
+        Some(source) => ProfileError::Io {
+            path: path.display().to_string(),
+            source,
+        },
     })
 }
 
