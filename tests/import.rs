@@ -100,8 +100,8 @@ fn unsupported_configs_are_refused_by_name() {
         (
             r#"{"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2,
              "intermediate_size": 8, "vocab_size": 8, "max_position_embeddings": 64,
-             "quantization_config": {"quant_method": "awq", "bits": 4}}"#,
-            "field `quantization_config.quant_method`: `awq` is not modelled yet",
+             "quantization_config": {"quant_method": "mxfp4"}}"#,
+            "field `quantization_config.quant_method`: `mxfp4` is not modelled yet",
         ),
         (
             r#"{"model_type": "mistral", "sliding_window": 4096, "max_position_embeddings": 32768}"#,
@@ -119,4 +119,38 @@ fn unsupported_configs_are_refused_by_name() {
             .to_string();
         assert!(err.contains(expected), "{err}");
     }
+}
+
+#[test]
+fn awq_and_gptq_configs_import_as_4_bit() {
+    let base = r#""model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
+        "vocab_size": 128256, "max_position_embeddings": 8192"#;
+    let awq = format!(
+        r#"{{{base}, "quantization_config": {{"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": true}}}}"#
+    );
+    let profile = lwsplan::profile::hf::from_hf_config(&awq, "awq.json", Some("x/y"), ".").unwrap();
+    assert_eq!(
+        profile.quantization,
+        Some(lwsplan::profile::Quantization::Awq { group_size: 128 })
+    );
+    let gptq = format!(
+        r#"{{{base}, "quantization_config": {{"quant_method": "gptq", "bits": 8, "group_size": 128}}}}"#
+    );
+    let err = lwsplan::profile::hf::from_hf_config(&gptq, "gptq.json", Some("x/y"), ".")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gptq with 8 bits is not modelled; only 4-bit"),
+        "{err}"
+    );
+    // 4-bit weights take about a quarter of BF16's bytes (plus embeddings, which stay BF16).
+    let bf16 =
+        lwsplan::profile::hf::from_hf_config(&format!("{{{base}}}"), "bf16.json", Some("x/y"), ".")
+            .unwrap();
+    let (q, b) = (
+        lwsplan::plan::weight_bytes(&profile),
+        lwsplan::plan::weight_bytes(&bf16),
+    );
+    assert!(q < b / 2, "{q} vs {b}");
 }

@@ -32,9 +32,10 @@ pub enum Rejection {
         /// Tensor-parallel size.
         tp: u64,
     },
-    /// A block-FP8 shard that is not a whole number of quantization blocks
-    /// (`validate_fp8_block_shape`, `Fp8MoEMethod.create_weights` in `fp8.py`).
-    Fp8BlockShape {
+    /// A quantized shard that is not a whole number of quantization blocks or groups
+    /// (`validate_fp8_block_shape`, `Fp8MoEMethod.create_weights` in `fp8.py`; AWQ/GPTQ
+    /// `create_weights`).
+    QuantizationShape {
         /// Tensor name.
         tensor: &'static str,
         /// vLLM's message.
@@ -88,7 +89,7 @@ impl Rejection {
             Rejection::HeadsNotDivisible { .. }
             | Rejection::KvHeadsIncompatible { .. }
             | Rejection::NotDivisible { .. }
-            | Rejection::Fp8BlockShape { .. } => 0,
+            | Rejection::QuantizationShape { .. } => 0,
             Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
             Rejection::TooManyStages { .. } => 2,
             Rejection::NotWholeNodes { .. } => 3,
@@ -125,7 +126,7 @@ impl std::fmt::Display for Rejection {
                 f,
                 "{tensor}: {size} is not divisible by {tp}, the tensor parallel size"
             ),
-            Rejection::Fp8BlockShape { tensor, message } => write!(f, "{tensor}: {message}"),
+            Rejection::QuantizationShape { tensor, message } => write!(f, "{tensor}: {message}"),
             Rejection::TooManyStages { pp, layers } => write!(
                 f,
                 "PP {pp} is more than the model's {layers} layers: some stages would hold none"
@@ -229,6 +230,14 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
             tp,
         });
     }
+    if let Some(group) = model
+        .quantization
+        .as_ref()
+        .and_then(crate::profile::Quantization::int4_group_size)
+        && tensor.quantized
+    {
+        return check_int4(tensor, tp, group);
+    }
     let Some([block_n, block_k]) = fp8_block(model) else {
         return Ok(());
     };
@@ -254,7 +263,35 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
         _ => None,
     };
     match message {
-        Some(message) => Err(Rejection::Fp8BlockShape {
+        Some(message) => Err(Rejection::QuantizationShape {
+            tensor: tensor.name,
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// 4-bit group quantization (`awq.py`, `gptq.py` `create_weights` in vLLM): a row-parallel
+/// shard must hold whole groups of inputs and a column-parallel one whole int32 words of eight
+/// outputs.
+fn check_int4(tensor: &Tensor, tp: u64, group: u64) -> Result<(), Rejection> {
+    const PACK: u64 = 8;
+    let (rows, cols) = tensor.shard(tp);
+    let message = match tensor.split {
+        Split::Row if tp > 1 && cols % group != 0 => Some(format!(
+            "input size per partition {cols} is not a multiple of group_size {group}: \
+             \"The input size is not aligned with the quantized weight shape. This can be caused \
+             by too large tensor parallel size.\""
+        )),
+        Split::Column | Split::KvHeads { .. } if tp > 1 && rows % PACK != 0 => Some(format!(
+            "output size per partition {rows} is not a multiple of the 8 weights packed per int32: \
+             \"The output size is not aligned with the quantized weight shape. This can be caused \
+             by too large tensor parallel size.\""
+        )),
+        _ => None,
+    };
+    match message {
+        Some(message) => Err(Rejection::QuantizationShape {
             tensor: tensor.name,
             message,
         }),
@@ -305,6 +342,25 @@ mod tests {
             .collect();
         assert_eq!(with_ep, [1, 2, 4, 8, 16]);
         assert_eq!(allowed("qwen3-235b-a22b"), [1, 2, 4, 8, 16]);
+    }
+
+    /// AWQ group 128: Llama 3.1 70B's down_proj input (28672) splits into 3584 at TP 8 (28
+    /// groups), but a 64-group model width of 8192 at TP 128 would leave 64-input shards.
+    #[test]
+    fn int4_shards_hold_whole_groups() {
+        let mut m = model("llama-3.1-70b-instruct");
+        m.quantization = Some(crate::profile::Quantization::Awq { group_size: 128 });
+        assert!(check_tp(&m, 8, false).is_ok());
+        m.mlp = Mlp::Dense {
+            intermediate_size: 28_672 + 64 * 8,
+        };
+        let err = check_tp(&m, 8, false).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "mlp.down_proj: input size per partition 3648 is not a multiple of group_size 128"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

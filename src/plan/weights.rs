@@ -136,7 +136,9 @@ impl Tensor {
         }
     }
 
-    /// Bytes of `rows × cols` of this tensor: quantized weights carry their FP8 scales.
+    /// Bytes of `rows × cols` of this tensor: quantized weights carry their scales (FP8: fp32 per
+    /// block or row; AWQ/GPTQ: fp16 scale and 4-bit zero per group, vLLM's `awq.py`/`gptq.py`
+    /// `create_weights` shapes).
     fn bytes_of(&self, rows: u64, cols: u64, model: &ModelProfile) -> u128 {
         let (rows, cols) = (u128::from(rows), u128::from(cols));
         let dtype = u128::from(model.torch_dtype.bytes());
@@ -149,6 +151,16 @@ impl Tensor {
                     None => rows,
                 };
                 rows * cols * FP8_BYTES + scales * SCALE_BYTES
+            }
+            (Some(q @ (Quantization::Awq { .. } | Quantization::Gptq { .. })), true) => {
+                // qweight: 4 bits a weight; scales: fp16 per group; qzeros: 4 bits per group.
+                let group = u128::from(q.int4_group_size().unwrap_or(1).max(1));
+                let groups = rows * cols.div_ceil(group);
+                let g_idx = match q {
+                    Quantization::Gptq { desc_act: true, .. } => cols * 4,
+                    _ => 0,
+                };
+                (rows * cols).div_ceil(2) + groups * 2 + groups.div_ceil(2) + g_idx
             }
             _ => rows * cols * dtype,
         };
@@ -588,6 +600,24 @@ mod tests {
         let t = Tensor::linear("kv_a", 576, 7168, Split::Replicated, true);
         assert_eq!(t.bytes(&r1), 576 * 7168 + 5 * 56 * 4);
         assert_eq!(t.bytes_per_rank(&r1, 8), t.bytes(&r1), "replicated");
+    }
+
+    /// AWQ with group 128: a 4096 × 4096 projection is 8 MiB of packed weights, 32 groups per
+    /// row of fp16 scales (256 KiB) and 4-bit zeros (64 KiB).
+    #[test]
+    fn int4_weights_carry_group_scales_and_zeros() {
+        let mut m = model("llama-3.1-8b-instruct");
+        m.quantization = Some(Quantization::Awq { group_size: 128 });
+        let t = Tensor::linear("o", 4096, 4096, Split::Row, true);
+        assert_eq!(t.bytes(&m), 4096 * 4096 / 2 + 4096 * 32 * 2 + 4096 * 32 / 2);
+        m.quantization = Some(Quantization::Gptq {
+            group_size: 128,
+            desc_act: true,
+        });
+        assert_eq!(
+            t.bytes(&m),
+            4096 * 4096 / 2 + 4096 * 32 * 2 + 4096 * 32 / 2 + 4096 * 4
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! Supported `model_type`s: `llama`, `mistral`, `qwen2`, `qwen3` (dense, grouped-query
 //! attention), `mixtral`, `qwen3_moe` (mixture of experts) and `deepseek_v2`, `deepseek_v3`
-//! (multi-head latent attention and experts). Quantization: none or `fp8` (block or
-//! per-channel). Anything else is refused by name rather than guessed.
+//! (multi-head latent attention and experts). Quantization: none, `fp8` (block or
+//! per-channel), `awq` or `gptq` (4-bit, grouped). Anything else is refused by name rather
+//! than guessed.
 
 use serde_json::Value;
 
@@ -280,10 +281,44 @@ impl Config<'_> {
             return Ok(None);
         };
         let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("?");
+        if method == "awq" || method == "gptq" {
+            let bits = q
+                .get("bits")
+                .or_else(|| q.get("w_bit"))
+                .and_then(Value::as_u64);
+            if bits != Some(4) {
+                return Err(self.invalid(
+                    "quantization_config.bits",
+                    format!(
+                        "{method} with {} bits is not modelled; only 4-bit",
+                        bits.map_or("unknown".into(), |b| b.to_string())
+                    ),
+                ));
+            }
+            let group = q
+                .get("group_size")
+                .or_else(|| q.get("q_group_size"))
+                .and_then(Value::as_u64)
+                .filter(|g| *g > 0)
+                .ok_or_else(|| {
+                    self.invalid(
+                        "quantization_config.group_size",
+                        "expected a positive group size (per-channel, -1, is not modelled)".into(),
+                    )
+                })?;
+            return Ok(Some(if method == "awq" {
+                Quantization::Awq { group_size: group }
+            } else {
+                Quantization::Gptq {
+                    group_size: group,
+                    desc_act: q.get("desc_act").and_then(Value::as_bool).unwrap_or(false),
+                }
+            }));
+        }
         if method != "fp8" {
             return Err(self.invalid(
                 "quantization_config.quant_method",
-                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel) checkpoints and unquantized ones"),
+                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel), awq and gptq (4-bit) checkpoints and unquantized ones"),
             ));
         }
         let block = match q.get("weight_block_size") {

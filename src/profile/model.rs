@@ -163,6 +163,33 @@ pub enum Quantization {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight_block_size: Option<[u64; 2]>,
     },
+    /// AWQ: 4-bit weights in every decoder linear layer but the MoE router, packed eight to an
+    /// int32; each `group_size` inputs of an output share an fp16 scale and a 4-bit zero point.
+    Awq {
+        /// `group_size`: inputs per scale.
+        group_size: u64,
+    },
+    /// GPTQ: 4-bit weights as AWQ, with `g_idx` (one int32 per input) when `desc_act` reorders
+    /// the groups.
+    Gptq {
+        /// `group_size`: inputs per scale.
+        group_size: u64,
+        /// `desc_act`: activation-order groups, stored with a `g_idx` per input.
+        #[serde(default)]
+        desc_act: bool,
+    },
+}
+
+impl Quantization {
+    /// The group size of 4-bit formats (AWQ, GPTQ).
+    pub fn int4_group_size(&self) -> Option<u64> {
+        match self {
+            Quantization::Awq { group_size } | Quantization::Gptq { group_size, .. } => {
+                Some(*group_size)
+            }
+            Quantization::Fp8 { .. } => None,
+        }
+    }
 }
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
@@ -335,6 +362,14 @@ impl ModelProfile {
             require_positive(origin, "quantization.weight_block_size[1]", *k)?;
             require_at_most(origin, "quantization.weight_block_size[0]", *n, MAX_WIDTH)?;
             require_at_most(origin, "quantization.weight_block_size[1]", *k, MAX_WIDTH)?;
+        }
+        if let Some(group) = self
+            .quantization
+            .as_ref()
+            .and_then(Quantization::int4_group_size)
+        {
+            require_positive(origin, "quantization.group_size", group)?;
+            require_at_most(origin, "quantization.group_size", group, MAX_WIDTH)?;
         }
         if self.sources.is_empty() {
             return Err(invalid(
