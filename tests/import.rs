@@ -154,3 +154,52 @@ fn awq_and_gptq_configs_import_as_4_bit() {
     );
     assert!(q < b / 2, "{q} vs {b}");
 }
+
+#[test]
+fn a_safetensors_index_gives_the_exact_checkpoint_size() {
+    use lwsplan::profile::hf::{apply_safetensors_index, read_safetensors_index};
+    let mut profile =
+        from_hf_config_file(&config("Llama-3.1-8B"), Some("meta-llama/Llama-3.1-8B")).unwrap();
+    let index_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hf/Llama-3.1-8B/model.safetensors.index.json");
+    let index = read_safetensors_index(&index_path, profile.num_hidden_layers).unwrap();
+    assert!(!index.has_extra_layers);
+    assert!(apply_safetensors_index(&mut profile, &index));
+    // lwsplan's own count agrees with the checkpoint to the byte for this model.
+    assert_eq!(
+        profile.checkpoint_bytes,
+        Some(lwsplan::plan::weight_bytes(&profile))
+    );
+    let hardware = Catalog::builtin().hardware("h100-80gb").unwrap();
+    let plan = Planner::new(&profile, hardware)
+        .plan(&PlanOptions::default())
+        .unwrap();
+    assert_eq!(plan.weight_bytes, 16_060_522_496);
+    assert!(
+        plan.notes.iter().any(|n| n.contains("(+0.00 %)")),
+        "{:?}",
+        plan.notes
+    );
+}
+
+#[test]
+fn an_index_with_mtp_layers_is_not_taken_as_the_model_size() {
+    use lwsplan::profile::hf::{apply_safetensors_index, read_safetensors_index};
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtp-index");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("model.safetensors.index.json");
+    std::fs::write(
+        &path,
+        r#"{"metadata": {"total_size": 688586727753},
+            "weight_map": {"model.layers.60.mlp.gate.weight": "a", "model.layers.61.eh_proj.weight": "b"}}"#,
+    )
+    .unwrap();
+    let mut profile = from_hf_config_file(&config("DeepSeek-R1"), None).unwrap();
+    let index = read_safetensors_index(&path, profile.num_hidden_layers).unwrap();
+    assert!(
+        index.has_extra_layers,
+        "layer 61 is past the 61 decoder layers (0-60): MTP"
+    );
+    assert!(!apply_safetensors_index(&mut profile, &index));
+    assert_eq!(profile.checkpoint_bytes, None);
+}

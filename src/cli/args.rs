@@ -40,6 +40,9 @@ pub struct PlanArgs {
     /// _name_or_path, else its directory].
     #[arg(long, value_name = "REPO", requires = "hf_config")]
     pub hf_repo: Option<String>,
+    /// With --hf-config: the checkpoint's model.safetensors.index.json, for its exact size.
+    #[arg(long, value_name = "PATH", requires = "hf_config")]
+    pub safetensors_index: Option<PathBuf>,
     /// A built-in hardware id (see `lwsplan hardware`).
     #[arg(long, conflicts_with = "hardware_file")]
     pub hardware: Option<String>,
@@ -276,9 +279,11 @@ impl PlanArgs {
             None => None,
         };
         let imported = match &self.hf_config {
-            Some(path) => Some(ProfileRef::Inline(Box::new(
-                crate::profile::hf::from_hf_config_file(path, self.hf_repo.as_deref())?,
-            ))),
+            Some(path) => Some(ProfileRef::Inline(Box::new(super::import_profile(
+                path,
+                self.hf_repo.as_deref(),
+                self.safetensors_index.as_deref(),
+            )?))),
             None => None,
         };
         let model = imported

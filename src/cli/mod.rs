@@ -60,6 +60,9 @@ enum Command {
         /// else its directory].
         #[arg(long, value_name = "REPO")]
         hf_repo: Option<String>,
+        /// The checkpoint's model.safetensors.index.json, for its exact size.
+        #[arg(long, value_name = "PATH")]
+        safetensors_index: Option<PathBuf>,
         /// The profile's id [default: the repository's last path component, lower case].
         #[arg(long)]
         id: Option<String>,
@@ -189,9 +192,16 @@ fn run(cli: Cli) -> Result<String, CliError> {
         Command::Import {
             hf_config,
             hf_repo,
+            safetensors_index,
             id,
             output,
-        } => import(&hf_config, hf_repo.as_deref(), id, output.as_deref()),
+        } => import(
+            &hf_config,
+            hf_repo.as_deref(),
+            safetensors_index.as_deref(),
+            id,
+            output.as_deref(),
+        ),
         Command::Models => Ok(list_models(Catalog::builtin())),
         Command::Hardware => Ok(list_hardware(Catalog::builtin())),
         Command::Schema { kind } => json(&match kind {
@@ -260,13 +270,33 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
     Ok(output)
 }
 
+/// A profile from `config.json`, with the exact checkpoint size when an index is given.
+fn import_profile(
+    config: &std::path::Path,
+    hf_repo: Option<&str>,
+    index: Option<&std::path::Path>,
+) -> Result<ModelProfile, CliError> {
+    let mut profile = crate::profile::hf::from_hf_config_file(config, hf_repo)?;
+    if let Some(index) = index {
+        let index = crate::profile::hf::read_safetensors_index(index, profile.num_hidden_layers)?;
+        if !crate::profile::hf::apply_safetensors_index(&mut profile, &index) {
+            eprintln!(
+                "warning: the safetensors index also holds MTP layers, whose bytes cannot be told \
+                 apart: lwsplan keeps its own weight total"
+            );
+        }
+    }
+    Ok(profile)
+}
+
 fn import(
     config: &std::path::Path,
     hf_repo: Option<&str>,
+    index: Option<&std::path::Path>,
     id: Option<String>,
     output: Option<&std::path::Path>,
 ) -> Result<String, CliError> {
-    let mut profile = crate::profile::hf::from_hf_config_file(config, hf_repo)?;
+    let mut profile = import_profile(config, hf_repo, index)?;
     if let Some(id) = id {
         profile.id = id;
         profile.check(&config.display().to_string())?;

@@ -711,6 +711,16 @@ impl<'a> Planner<'a> {
             )),
             Some(_) => {}
         }
+        if let Some(exact) = self.model.checkpoint_bytes {
+            let computed = weights::weight_bytes(self.model);
+            notes.push(format!(
+                "weights are the checkpoint's exact {} (safetensors index); lwsplan's own count is {} \
+                 ({:+.2} %), and per-GPU weights are scaled to the exact total",
+                gib(exact),
+                gib(computed),
+                (computed as f64 - exact as f64) / exact as f64 * 100.0
+            ));
+        }
         if fit.expert_parallel && options.expert_parallel == ExpertParallel::Auto {
             notes.push(format!(
                 "expert parallelism (--enable-expert-parallel) makes {layout} possible: each GPU holds \
@@ -897,7 +907,9 @@ impl<'a> Planner<'a> {
                 options.gpu_memory_utilization,
             ),
             parameters: weights::parameters(model),
-            weight_bytes: weights::weight_bytes(model),
+            weight_bytes: model
+                .checkpoint_bytes
+                .unwrap_or_else(|| weights::weight_bytes(model)),
             max_weight_bytes_per_pod: per_pod,
             kv_cache_dtype: options.kv_cache_dtype,
             block_size: block,

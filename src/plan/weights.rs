@@ -483,13 +483,24 @@ impl RankWeights {
             prefix.push(total);
         }
         let [norm, lm_head] = head(model);
-        RankWeights {
+        let mut weights = RankWeights {
             prefix,
             embedding: embedding(model).bytes_per_rank(model, tp),
             norm: norm.bytes_per_rank(model, tp),
             lm_head: lm_head.bytes_per_rank(model, tp),
             tied: model.tie_word_embeddings,
+        };
+        // A checkpoint of known exact size (safetensors index): keep each part's share, scaled
+        // to the exact total.
+        if let Some(exact) = model.checkpoint_bytes {
+            let computed = u128::from(weight_bytes(model).max(1));
+            let scale = |b: u128| b * u128::from(exact) / computed;
+            weights.prefix.iter_mut().for_each(|p| *p = scale(*p));
+            weights.embedding = scale(weights.embedding);
+            weights.norm = scale(weights.norm);
+            weights.lm_head = scale(weights.lm_head);
         }
+        weights
     }
 
     /// Bytes of a stage holding `layers`, first and/or last.
@@ -659,6 +670,20 @@ mod tests {
         // 256 experts over 3 ranks: the fullest holds 86.
         assert_eq!(expert.with_expert_parallel(3).copies, 86);
         assert_eq!(layer_tensors(&m, 3).iter().filter(|t| t.expert).count(), 3);
+    }
+
+    /// A known checkpoint size scales every rank's share: 2 % more bytes in all, 2 % more on
+    /// each stage.
+    #[test]
+    fn checkpoint_bytes_scale_each_share() {
+        let mut m = model("llama-3.1-8b-instruct");
+        let computed = RankWeights::new(&m, 2, false).stage(0..16, true, false);
+        m.checkpoint_bytes = Some(weight_bytes(&m) / 100 * 102);
+        let exact = RankWeights::new(&m, 2, false).stage(0..16, true, false);
+        assert!(
+            (exact as f64 / computed as f64 - 1.02).abs() < 1e-6,
+            "{computed} -> {exact}"
+        );
     }
 
     /// The first and last stages carry the embedding and lm_head; a middle stage neither.

@@ -189,6 +189,7 @@ pub fn from_hf_config(
         mlp,
         quantization: c.quantization()?,
         num_nextn_predict_layers: c.optional_u64("num_nextn_predict_layers")?.unwrap_or(0),
+        checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
         vllm_args: if c.value.get("auto_map").is_some() {
             vec!["--trust-remote-code".to_string()]
@@ -369,4 +370,60 @@ impl Config<'_> {
         }
         Ok(())
     }
+}
+
+/// What a `model.safetensors.index.json` says about the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetensorsIndex {
+    /// `metadata.total_size`: bytes of every tensor.
+    pub total_size: u64,
+    /// Whether tensors of layers past `num_hidden_layers` (MTP modules) are in it.
+    pub has_extra_layers: bool,
+}
+
+/// Reads a safetensors index; `layers` is the model's `num_hidden_layers`, to spot MTP layers.
+pub fn read_safetensors_index(
+    path: &std::path::Path,
+    layers: u64,
+) -> Result<SafetensorsIndex, ProfileError> {
+    let text = super::read(path)?;
+    let origin = path.display().to_string();
+    let index: Value = serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
+        origin: origin.clone(),
+        message: format!("not a JSON safetensors index: {e}"),
+    })?;
+    let invalid = |field: &str, message: &str| ProfileError::Invalid {
+        origin: origin.clone(),
+        field: field.to_string(),
+        message: message.to_string(),
+    };
+    let total_size = index
+        .pointer("/metadata/total_size")
+        .and_then(Value::as_u64)
+        .filter(|t| *t > 0)
+        .ok_or_else(|| invalid("metadata.total_size", "missing or not a positive number"))?;
+    let weight_map = index
+        .get("weight_map")
+        .and_then(Value::as_object)
+        .ok_or_else(|| invalid("weight_map", "missing or not a map"))?;
+    let has_extra_layers = weight_map.keys().any(|name| {
+        name.strip_prefix("model.layers.")
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|i| i.parse::<u64>().ok())
+            .is_some_and(|i| i >= layers)
+    });
+    Ok(SafetensorsIndex {
+        total_size,
+        has_extra_layers,
+    })
+}
+
+/// Sets `checkpoint_bytes` from a safetensors index, unless the index also holds MTP layers,
+/// whose bytes lwsplan cannot separate from the model's (it then keeps its own total).
+pub fn apply_safetensors_index(profile: &mut ModelProfile, index: &SafetensorsIndex) -> bool {
+    if index.has_extra_layers {
+        return false;
+    }
+    profile.checkpoint_bytes = Some(index.total_size);
+    true
 }

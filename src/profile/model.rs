@@ -41,6 +41,11 @@ pub struct ModelProfile {
     /// them only for speculative decoding, so they are not part of the planned weights.
     #[serde(default)]
     pub num_nextn_predict_layers: u64,
+    /// Exact bytes of the checkpoint's tensors (`metadata.total_size` of
+    /// `model.safetensors.index.json`), when known and free of MTP layers: the planner then
+    /// uses it instead of its own weight total, scaling per-GPU weights to match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_bytes: Option<u64>,
     /// Flags `vllm serve` needs for this model, e.g. `--trust-remote-code`.
     #[serde(default)]
     pub vllm_args: Vec<String>,
