@@ -349,3 +349,71 @@ fn model_cache_mounts_a_volume_and_points_hf_home_at_it() {
         "weights"
     );
 }
+
+#[test]
+fn the_images_vllm_version_decides_what_is_rendered() {
+    let render = |image: &str, version: Option<&str>, launcher: lwsplan::plan::Launcher| {
+        let catalog = Catalog::builtin();
+        let plan = Planner::new(
+            catalog.model("deepseek-r1").unwrap(),
+            catalog.hardware("h100-80gb").unwrap(),
+        )
+        .plan(&PlanOptions {
+            launcher,
+            ..PlanOptions::default()
+        })
+        .unwrap();
+        Renderer::new(RenderOptions {
+            image: Some(image.into()),
+            vllm_version: version.map(str::to_string),
+            ..RenderOptions::default()
+        })
+        .unwrap()
+        .render(&plan)
+    };
+    use lwsplan::plan::Launcher::{Native, Ray};
+    // Native multi-node needs a vLLM with --nnodes/--headless.
+    let old = render("vllm/vllm-openai:v0.10.1", None, Native)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        old.starts_with("--image: vLLM 0.10.1 has no native multi-node serving"),
+        "{old}"
+    );
+    assert!(render("vllm/vllm-openai:v0.28.0", None, Native).is_ok());
+    // A custom image says its version with --vllm-version.
+    let custom = render("example.com/vllm:build-7", Some("0.11.0"), Native)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        custom.contains("vLLM 0.11.0 has no native multi-node serving"),
+        "{custom}"
+    );
+    // The official image lost Ray in 0.19.0.
+    let ray = render("vllm/vllm-openai:v0.20.0", None, Ray)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        ray.contains("the official vLLM image has no Ray from 0.19.0 on"),
+        "{ray}"
+    );
+    // VLLM_ENGINE_READY_TIMEOUT_S is left out where vLLM does not read it.
+    let env_names = |m: lwsplan::Manifests| -> Vec<String> {
+        let worker = m
+            .leader_worker_set
+            .spec
+            .leader_worker_template
+            .worker_template;
+        worker.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect()
+    };
+    let older = render("vllm/vllm-openai:v0.14.0", None, Native).unwrap();
+    assert!(!env_names(older).contains(&"VLLM_ENGINE_READY_TIMEOUT_S".to_string()));
+    let newer = render("vllm/vllm-openai:v0.28.0", None, Native).unwrap();
+    assert!(env_names(newer).contains(&"VLLM_ENGINE_READY_TIMEOUT_S".to_string()));
+}

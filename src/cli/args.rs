@@ -153,6 +153,10 @@ pub struct RenderArgs {
     /// With --rdma-resource: the HCAs NCCL may use (NCCL_IB_HCA), e.g. mlx5.
     #[arg(long, value_name = "HCA", requires = "rdma_resource")]
     pub nccl_ib_hca: Option<String>,
+    /// The vLLM version the image runs, for a custom image whose tag does not say (e.g. 0.18.0):
+    /// decides which flags are rendered and which plans are refused.
+    #[arg(long, value_name = "VERSION")]
+    pub vllm_version: Option<String>,
     /// Add a Linux capability to every container (repeatable), e.g. IPC_LOCK for GPUDirect RDMA.
     #[arg(long = "add-capability", value_name = "CAP")]
     pub capabilities: Vec<String>,
@@ -386,6 +390,10 @@ impl RenderArgs {
         options
             .capabilities
             .extend(self.capabilities.iter().cloned());
+        set(
+            &mut options.vllm_version,
+            self.vllm_version.clone().map(Some),
+        );
         set(&mut options.model_cache, self.model_cache.clone());
         if self.warm_cache {
             match &mut options.model_cache {

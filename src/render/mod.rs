@@ -19,6 +19,7 @@
 //! ```
 
 mod command;
+pub mod engine;
 pub mod probe;
 
 pub use command::{kube_escape, shell_quote};
@@ -247,6 +248,9 @@ pub struct RenderOptions {
     /// Linux capabilities added to every container, e.g. `IPC_LOCK` for GPUDirect RDMA.
     /// None by default: no privileged containers, no host paths.
     pub capabilities: Vec<String>,
+    /// The vLLM version the image runs, when its tag does not say (a custom image); decides
+    /// which flags are rendered (see [`engine`]).
+    pub vllm_version: Option<String>,
     /// Container name of the leader.
     pub leader_container_name: String,
     /// Container name of the workers.
@@ -282,6 +286,7 @@ impl Default for RenderOptions {
             model_cache: ModelCache::None,
             network: Network::default(),
             capabilities: Vec::new(),
+            vllm_version: None,
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
         }
@@ -428,9 +433,64 @@ impl Renderer {
         warnings
     }
 
+    /// The vLLM version the pods run, if known: `vllm_version`, else the official image's tag.
+    pub fn vllm_version(&self, plan: &Plan) -> Result<Option<engine::VllmVersion>, RenderError> {
+        match &self.options.vllm_version {
+            Some(v) => v.parse().map(Some).map_err(|message| RenderError::Option {
+                option: "--vllm-version",
+                message,
+            }),
+            None => Ok(self
+                .image(plan)
+                .ok()
+                .and_then(|i| engine::version_of_image(&i))),
+        }
+    }
+
+    /// Refuses a plan the image's vLLM cannot serve.
+    fn check_version(
+        &self,
+        plan: &Plan,
+        image: &str,
+        version: Option<engine::VllmVersion>,
+    ) -> Result<(), RenderError> {
+        let Some(v) = version else {
+            return Ok(());
+        };
+        let refuse = |message: String| RenderError::Option {
+            option: "--image",
+            message,
+        };
+        if plan.nodes > 1
+            && plan.launcher == Launcher::Native
+            && !engine::NATIVE_MULTI_NODE.in_version(version)
+        {
+            return Err(refuse(engine::NATIVE_MULTI_NODE.missing(v)));
+        }
+        if plan.expert_parallel && !engine::EXPERT_PARALLEL.in_version(version) {
+            return Err(refuse(engine::EXPERT_PARALLEL.missing(v)));
+        }
+        let repository = image.rsplit_once(':').map_or(image, |(r, _)| r);
+        if plan.nodes > 1
+            && plan.launcher == Launcher::Ray
+            && engine::is_official(repository)
+            && v >= engine::RAY_LEFT_THE_IMAGE
+        {
+            return Err(refuse(format!(
+                "the official vLLM image has no Ray from {} on (`ray: not found`; kubernetes-sigs/lws \
+                 issue #835), and {v} is newer: use --launcher native, or an image with Ray and \
+                 ray_init.sh",
+                engine::RAY_LEFT_THE_IMAGE
+            )));
+        }
+        Ok(())
+    }
+
     fn context(&self, plan: &Plan) -> Result<Value, RenderError> {
         let o = &self.options;
         let image = self.image(plan)?;
+        let version = self.vllm_version(plan)?;
+        self.check_version(plan, &image, version)?;
         let commands = command::commands(plan, o);
         let (node_label, node_value) = match o.platform {
             Platform::Gke => (
@@ -455,9 +515,11 @@ impl Renderer {
         })];
         // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
         // takes longer. Match the startup probe's budget (vllm PR #35616).
-        env.push(
-            json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
-        );
+        if engine::ENGINE_READY_TIMEOUT.in_version(version) {
+            env.push(
+                json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
+            );
+        }
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         if cache_volume.is_some() || !claim_templates.is_empty() {
             env.push(json!({"name": "HF_HOME", "value": MODEL_CACHE_MOUNT}));
