@@ -391,50 +391,7 @@ impl<'a> Planner<'a> {
         self.check_options(options)?;
         let gpus_per_node = options.gpus_per_node.unwrap_or(self.hardware.node.gpus);
         let block = block_size(self.model, self.hardware);
-        let mut fits: Vec<Fit> = Vec::new();
-        let mut rejected: Vec<(Layout, Rejection)> = Vec::new();
-        // Per-TP facts are the same for every PP: computed once per TP.
-        // Per-TP facts are the same for every PP: computed once per (TP, expert parallel).
-        type TpFacts = (Result<(), Rejection>, weights::RankWeights);
-        let mut per_tp: std::collections::BTreeMap<(u64, bool), TpFacts> =
-            std::collections::BTreeMap::new();
-        let moe = matches!(self.model.mlp, crate::profile::Mlp::Moe { .. });
-        let ep_modes: &[bool] = match (options.expert_parallel, moe) {
-            (ExpertParallel::On, _) => &[true],
-            (ExpertParallel::Auto, true) => &[false, true],
-            _ => &[false],
-        };
-        for layout in self.candidates(options, gpus_per_node, &mut rejected) {
-            let tp = layout.tensor_parallel_size;
-            // With `auto`, expert parallelism is tried only when the layout fails without it.
-            let mut outcome = None;
-            for &ep in ep_modes {
-                let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
-                    (
-                        rules::check_tp(self.model, tp, ep),
-                        weights::RankWeights::new(self.model, tp, ep),
-                    )
-                });
-                let result = rule
-                    .clone()
-                    .and_then(|()| self.evaluate(layout, options, block, weights))
-                    .map(|fit| Fit {
-                        expert_parallel: ep,
-                        ..fit
-                    });
-                let fits_now = result.is_ok();
-                if outcome.is_none() || fits_now {
-                    outcome = Some(result);
-                }
-                if fits_now {
-                    break;
-                }
-            }
-            match outcome.expect("at least one mode") {
-                Ok(fit) => fits.push(fit),
-                Err(rejection) => rejected.push((layout, rejection)),
-            }
-        }
+        let (mut fits, rejected) = self.search(options, gpus_per_node, block);
         let auto = options.max_model_len == MaxModelLen::Auto;
         fits.sort_by_key(|f| rank_key(f, auto, block));
         let Some(best) = fits.first().cloned() else {
@@ -476,6 +433,59 @@ impl<'a> Planner<'a> {
         }
         let alternatives = alternatives(&fits, &rejected, &best, auto, block);
         Ok(self.assemble(best, options, block, notes, alternatives))
+    }
+
+    /// Evaluates every candidate layout: the ones that fit, and why each other one does not.
+    fn search(
+        &self,
+        options: &PlanOptions,
+        gpus_per_node: u64,
+        block: u64,
+    ) -> (Vec<Fit>, Vec<(Layout, Rejection)>) {
+        let mut fits: Vec<Fit> = Vec::new();
+        let mut rejected: Vec<(Layout, Rejection)> = Vec::new();
+        // Per-TP facts are the same for every PP: computed once per (TP, expert parallel).
+        type TpFacts = (Result<(), Rejection>, weights::RankWeights);
+        let mut per_tp: std::collections::BTreeMap<(u64, bool), TpFacts> =
+            std::collections::BTreeMap::new();
+        let moe = matches!(self.model.mlp, crate::profile::Mlp::Moe { .. });
+        let ep_modes: &[bool] = match (options.expert_parallel, moe) {
+            (ExpertParallel::On, _) => &[true],
+            (ExpertParallel::Auto, true) => &[false, true],
+            _ => &[false],
+        };
+        for layout in self.candidates(options, gpus_per_node, &mut rejected) {
+            let tp = layout.tensor_parallel_size;
+            // With `auto`, expert parallelism is tried only when the layout fails without it.
+            let mut outcome = None;
+            for &ep in ep_modes {
+                let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
+                    (
+                        rules::check_tp(self.model, tp, ep),
+                        weights::RankWeights::new(self.model, tp, ep),
+                    )
+                });
+                let result = rule
+                    .clone()
+                    .and_then(|()| self.evaluate(layout, options, block, weights))
+                    .map(|fit| Fit {
+                        expert_parallel: ep,
+                        ..fit
+                    });
+                let fits_now = result.is_ok();
+                if outcome.is_none() || fits_now {
+                    outcome = Some(result);
+                }
+                if fits_now {
+                    break;
+                }
+            }
+            match outcome.expect("at least one mode") {
+                Ok(fit) => fits.push(fit),
+                Err(rejection) => rejected.push((layout, rejection)),
+            }
+        }
+        (fits, rejected)
     }
 
     fn check_options(&self, options: &PlanOptions) -> Result<(), PlanError> {
