@@ -486,29 +486,15 @@ impl Renderer {
         Ok(())
     }
 
-    fn context(&self, plan: &Plan) -> Result<Value, RenderError> {
+    /// Every container's environment: the token by reference, then lwsplan's settings, then the
+    /// user's variables (last, so they can override).
+    fn env(
+        &self,
+        version: Option<engine::VllmVersion>,
+        startup_seconds: u64,
+        cache: &CacheVolumes,
+    ) -> Vec<serde_json::Value> {
         let o = &self.options;
-        let image = self.image(plan)?;
-        let version = self.vllm_version(plan)?;
-        self.check_version(plan, &image, version)?;
-        let commands = command::commands(plan, o);
-        let (node_label, node_value) = match o.platform {
-            Platform::Gke => (
-                "cloud.google.com/gke-accelerator",
-                &plan.node_labels.gke_accelerator,
-            ),
-            Platform::Nvidia => ("nvidia.com/gpu.product", &plan.node_labels.gpu_product),
-        };
-        let mut labels = o.labels.clone();
-        labels.insert("app.kubernetes.io/name".into(), o.name.clone());
-        labels.insert("app.kubernetes.io/managed-by".into(), "lwsplan".into());
-        let mut leader_labels = labels.clone();
-        leader_labels.insert("role".into(), "leader".into());
-        let mut annotations = o.annotations.clone();
-        for (key, value) in plan_annotations(plan) {
-            annotations.insert(key, value);
-        }
-        let startup_seconds = self.startup_seconds(plan);
         let mut env = vec![json!({
             "name": o.hf_token_env,
             "valueFrom": {"secretKeyRef": {"name": o.hf_secret.name, "key": o.hf_secret.key}},
@@ -520,8 +506,7 @@ impl Renderer {
                 json!({"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": startup_seconds.to_string()}),
             );
         }
-        let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
-        if cache_volume.is_some() || !claim_templates.is_empty() {
+        if cache.volume.is_some() || !cache.claim_templates.is_empty() {
             env.push(json!({"name": "HF_HOME", "value": MODEL_CACHE_MOUNT}));
         }
         if let Some(ifname) = &o.network.socket_ifname {
@@ -529,18 +514,10 @@ impl Renderer {
                 env.push(json!({"name": name, "value": ifname}));
             }
         }
-        let mut limits =
-            BTreeMap::from([(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string())]);
-        let mut capabilities = o.capabilities.clone();
         if let Some(rdma) = &o.network.rdma {
             env.push(json!({"name": "NCCL_IB_DISABLE", "value": "0"}));
             if let Some(hca) = &rdma.ib_hca {
                 env.push(json!({"name": "NCCL_IB_HCA", "value": hca}));
-            }
-            limits.insert(rdma.resource.clone(), rdma.count.to_string());
-            // Registering GPU memory with the NIC pins pages: RDMA needs IPC_LOCK.
-            if !capabilities.iter().any(|c| c == "IPC_LOCK") {
-                capabilities.push("IPC_LOCK".to_string());
             }
         }
         env.extend(
@@ -548,6 +525,28 @@ impl Renderer {
                 .iter()
                 .map(|e| json!({"name": e.name, "value": e.value})),
         );
+        env
+    }
+
+    /// Resource limits (GPUs, and the RDMA device when asked) and added capabilities.
+    fn resources(&self, plan: &Plan) -> (BTreeMap<String, String>, Vec<String>) {
+        let o = &self.options;
+        let mut limits =
+            BTreeMap::from([(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string())]);
+        let mut capabilities = o.capabilities.clone();
+        if let Some(rdma) = &o.network.rdma {
+            limits.insert(rdma.resource.clone(), rdma.count.to_string());
+            // Registering GPU memory with the NIC pins pages: RDMA needs IPC_LOCK.
+            if !capabilities.iter().any(|c| c == "IPC_LOCK") {
+                capabilities.push("IPC_LOCK".to_string());
+            }
+        }
+        (limits, capabilities)
+    }
+
+    /// The leader's readiness probe and, when enabled, its startup probe.
+    fn probes(&self, startup_seconds: u64) -> (serde_json::Value, Option<serde_json::Value>) {
+        let o = &self.options;
         let readiness = match &o.readiness_probe {
             ReadinessProbe::Http {
                 path,
@@ -574,6 +573,36 @@ impl Renderer {
                 "failureThreshold": startup_failure_threshold(startup_seconds),
             })
         });
+        (readiness, startup)
+    }
+
+    fn context(&self, plan: &Plan) -> Result<Value, RenderError> {
+        let o = &self.options;
+        let image = self.image(plan)?;
+        let version = self.vllm_version(plan)?;
+        self.check_version(plan, &image, version)?;
+        let commands = command::commands(plan, o);
+        let (node_label, node_value) = match o.platform {
+            Platform::Gke => (
+                "cloud.google.com/gke-accelerator",
+                &plan.node_labels.gke_accelerator,
+            ),
+            Platform::Nvidia => ("nvidia.com/gpu.product", &plan.node_labels.gpu_product),
+        };
+        let mut labels = o.labels.clone();
+        labels.insert("app.kubernetes.io/name".into(), o.name.clone());
+        labels.insert("app.kubernetes.io/managed-by".into(), "lwsplan".into());
+        let mut leader_labels = labels.clone();
+        leader_labels.insert("role".into(), "leader".into());
+        let mut annotations = o.annotations.clone();
+        for (key, value) in plan_annotations(plan) {
+            annotations.insert(key, value);
+        }
+        let startup_seconds = self.startup_seconds(plan);
+        let cache = model_cache(&o.model_cache, plan);
+        let env = self.env(version, startup_seconds, &cache);
+        let (limits, capabilities) = self.resources(plan);
+        let (readiness, startup) = self.probes(startup_seconds);
         let mut selector = BTreeMap::new();
         selector.insert(NAME_LABEL.to_string(), o.name.clone());
         selector.insert("role".to_string(), "leader".to_string());
@@ -587,10 +616,10 @@ impl Renderer {
             "size": plan.nodes,
             "image": image,
             "limits": limits,
-            "cache_volume": cache_volume,
-            "claim_templates": claim_templates,
+            "has_cache": cache.volume.is_some() || !cache.claim_templates.is_empty(),
+            "cache_volume": cache.volume,
+            "claim_templates": cache.claim_templates,
             "cache_mount": MODEL_CACHE_MOUNT,
-            "has_cache": !matches!(o.model_cache, ModelCache::None),
             "node_selector": {node_label: node_value},
             "shm_size": quantity(shm),
             "port": o.port,
@@ -716,25 +745,29 @@ fn check_names(options: &RenderOptions) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// The pod volume (existing claim or host path) and the claim templates for the model cache.
-fn model_cache(
-    cache: &ModelCache,
-    plan: &Plan,
-) -> (Option<serde_json::Value>, Vec<serde_json::Value>) {
+/// The model cache as the pod sees it: a pod volume (existing claim or host path) or claim
+/// templates for one claim per pod.
+struct CacheVolumes {
+    volume: Option<serde_json::Value>,
+    claim_templates: Vec<serde_json::Value>,
+}
+
+fn model_cache(cache: &ModelCache, plan: &Plan) -> CacheVolumes {
     const GIB: u64 = 1 << 30;
+    let volume = |source: serde_json::Value| CacheVolumes {
+        volume: Some(source),
+        claim_templates: Vec::new(),
+    };
     match cache {
-        ModelCache::None => (None, Vec::new()),
-        ModelCache::Pvc { claim_name, .. } => (
-            Some(
-                json!({"name": "model-cache", "persistentVolumeClaim": {"claimName": claim_name}}),
-            ),
-            Vec::new(),
+        ModelCache::None => CacheVolumes {
+            volume: None,
+            claim_templates: Vec::new(),
+        },
+        ModelCache::Pvc { claim_name, .. } => volume(
+            json!({"name": "model-cache", "persistentVolumeClaim": {"claimName": claim_name}}),
         ),
-        ModelCache::HostPath { path, .. } => (
-            Some(
-                json!({"name": "model-cache", "hostPath": {"path": path, "type": "DirectoryOrCreate"}}),
-            ),
-            Vec::new(),
+        ModelCache::HostPath { path, .. } => volume(
+            json!({"name": "model-cache", "hostPath": {"path": path, "type": "DirectoryOrCreate"}}),
         ),
         ModelCache::PerPod {
             storage_class,
@@ -753,10 +786,10 @@ fn model_cache(
             if let Some(class) = storage_class {
                 spec["storageClassName"] = json!(class);
             }
-            (
-                None,
-                vec![json!({"metadata": {"name": "model-cache"}, "spec": spec})],
-            )
+            CacheVolumes {
+                volume: None,
+                claim_templates: vec![json!({"metadata": {"name": "model-cache"}, "spec": spec})],
+            }
         }
     }
 }
