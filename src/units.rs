@@ -58,6 +58,17 @@ mod tests {
         assert!(parse_quantity("99999999999999999999Ti").is_err());
         assert_eq!(gib(85_018_877_624), "79.18 GiB");
     }
+
+    /// A file may write a size as a quantity or as bytes; both go through `parse_quantity`.
+    #[test]
+    fn sizes_read_from_strings_and_numbers() {
+        let read = |yaml: &str| crate::yaml::from_str::<ByteSize>(yaml);
+        assert_eq!(read("15Gi"), Ok(ByteSize(15 * GIB)));
+        assert_eq!(read("1024"), Ok(ByteSize(1024)));
+        assert!(read("0").is_err());
+        assert!(read("-5").is_err());
+        assert!(read("15GB").is_err());
+    }
 }
 
 /// A size in bytes, written in files as a binary-suffixed quantity (`15Gi`) or plain bytes.
@@ -79,24 +90,35 @@ impl serde::Serialize for ByteSize {
 
 impl<'de> serde::Deserialize<'de> for ByteSize {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = ByteSize;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a size such as 15Gi or 512Mi, or a number of bytes")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
-                if v == 0 {
-                    return Err(E::custom("a size must be at least 1 byte"));
-                }
-                Ok(ByteSize(v))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(Visitor)
+        from_str_or_number(d, "a size such as 15Gi or 512Mi, or a number of bytes")
     }
+}
+
+/// Deserializes a value a file may write as a string or as a whole number (`15Gi` or
+/// `16106127360`, `auto` or `4096`) through the type's own `FromStr`, so both spellings are
+/// checked by the same code.
+pub(crate) fn from_str_or_number<'de, D, T>(d: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    struct Visitor<T>(&'static str, std::marker::PhantomData<T>);
+    impl<T: std::str::FromStr<Err = String>> serde::de::Visitor<'_> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            v.to_string().parse().map_err(E::custom)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            v.to_string().parse().map_err(E::custom)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+    d.deserialize_any(Visitor(expecting, std::marker::PhantomData))
 }
 
 impl schemars::JsonSchema for ByteSize {

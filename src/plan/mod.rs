@@ -74,23 +74,7 @@ impl std::str::FromStr for MaxModelLen {
 
 impl<'de> Deserialize<'de> for MaxModelLen {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = MaxModelLen;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("`auto` or a positive number of tokens")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<MaxModelLen, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<MaxModelLen, E> {
-                v.to_string().parse().map_err(E::custom)
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MaxModelLen, E> {
-                v.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_any(Visitor)
+        crate::units::from_str_or_number(d, "`auto` or a positive number of tokens")
     }
 }
 
