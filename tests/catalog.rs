@@ -107,6 +107,22 @@ fn plan_json_has_the_documented_fields() {
     assert_eq!(json["nodes"], 2);
 }
 
+/// gpt-oss-120b serves its full 131,072-token context on one H100: only its 18 full-attention
+/// layers hold the whole sequence, the 18 sliding ones just their 128-token window.
+#[test]
+fn gpt_oss_serves_full_context_on_one_h100() {
+    let catalog = Catalog::builtin();
+    let plan = Planner::new(
+        catalog.model("gpt-oss-120b").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions::default())
+    .unwrap();
+    assert_eq!((plan.total_gpus, plan.max_model_len), (1, 131_072));
+    // Capacity is reported per group: blocks / 2 groups × 16 tokens.
+    assert_eq!(plan.kv_cache_tokens, plan.kv_cache_blocks / 2 * 16);
+}
+
 /// The published guide's layout: TP 8 × PP 2 on two 8 × H100 nodes for both models, and a
 /// single 8-GPU node on H200.
 #[test]

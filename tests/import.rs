@@ -94,18 +94,18 @@ fn hf_repo_falls_back_to_the_config_directory() {
 fn unsupported_configs_are_refused_by_name() {
     let cases = [
         (
-            r#"{"model_type": "gpt_oss", "architectures": ["GptOssForCausalLM"]}"#,
-            "field `model_type`: architecture `GptOssForCausalLM` (model_type `gpt_oss`) is not supported",
+            r#"{"model_type": "gemma3", "architectures": ["Gemma3ForCausalLM"]}"#,
+            "field `model_type`: architecture `Gemma3ForCausalLM` (model_type `gemma3`) is not supported",
         ),
         (
             r#"{"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2,
              "intermediate_size": 8, "vocab_size": 8, "max_position_embeddings": 64,
-             "quantization_config": {"quant_method": "mxfp4"}}"#,
-            "field `quantization_config.quant_method`: `mxfp4` is not modelled yet",
+             "quantization_config": {"quant_method": "compressed-tensors"}}"#,
+            "field `quantization_config.quant_method`: `compressed-tensors` is not modelled yet",
         ),
         (
-            r#"{"model_type": "mistral", "sliding_window": 4096, "max_position_embeddings": 32768}"#,
-            "field `sliding_window`: sliding-window attention (4096 of 32768 tokens) is not modelled yet",
+            r#"{"model_type": "qwen2", "sliding_window": 4096, "max_position_embeddings": 32768, "use_sliding_window": true}"#,
+            "field `sliding_window`: sliding-window attention (4096 of 32768 tokens) on some layers only is not modelled yet",
         ),
         (
             r#"{"model_type": "llama", "num_hidden_layers": "two"}"#,
@@ -117,7 +117,7 @@ fn unsupported_configs_are_refused_by_name() {
         let err = lwsplan::profile::hf::from_hf_config(text, "config.json", None, ".")
             .unwrap_err()
             .to_string();
-        assert!(err.contains(expected), "{err}");
+        assert!(err.contains(expected), "{err} (expected {expected})");
     }
 }
 
@@ -202,4 +202,65 @@ fn an_index_with_mtp_layers_is_not_taken_as_the_model_size() {
     );
     assert!(!apply_safetensors_index(&mut profile, &index));
     assert_eq!(profile.checkpoint_bytes, None);
+}
+
+/// A gpt-oss config (fields from openai/gpt-oss-120b's config.json) imports to the built-in
+/// profile: sinks, biases, alternating sliding layers and MXFP4 experts.
+#[test]
+fn a_gpt_oss_config_imports_like_the_builtin() {
+    let layer_types: Vec<&str> = (0..36)
+        .map(|i| {
+            if i % 2 == 0 {
+                "sliding_attention"
+            } else {
+                "full_attention"
+            }
+        })
+        .collect();
+    let config = serde_json::json!({
+        "architectures": ["GptOssForCausalLM"], "model_type": "gpt_oss", "attention_bias": true,
+        "head_dim": 64, "hidden_size": 2880, "intermediate_size": 2880,
+        "layer_types": layer_types, "max_position_embeddings": 131072,
+        "num_attention_heads": 64, "num_experts_per_tok": 4, "num_hidden_layers": 36,
+        "num_key_value_heads": 8, "num_local_experts": 128, "sliding_window": 128,
+        "tie_word_embeddings": false, "vocab_size": 201088,
+        "quantization_config": {"quant_method": "mxfp4"}
+    });
+    let imported = lwsplan::profile::hf::from_hf_config(
+        &config.to_string(),
+        "config.json",
+        Some("openai/gpt-oss-120b"),
+        ".",
+    )
+    .unwrap();
+    let builtin = Catalog::builtin().model("gpt-oss-120b").unwrap();
+    assert_eq!(imported.attention, builtin.attention);
+    assert_eq!(imported.mlp, builtin.mlp);
+    assert_eq!(imported.layer_types, builtin.layer_types);
+    assert_eq!(imported.sliding_window, builtin.sliding_window);
+    assert_eq!(imported.quantization, builtin.quantization);
+    assert_eq!(
+        lwsplan::plan::parameters(&imported),
+        lwsplan::plan::parameters(builtin)
+    );
+}
+
+/// Mistral-style configs whose window is shorter than the context slide on every layer.
+#[test]
+fn an_all_sliding_config_keeps_a_small_kv_cache_per_request() {
+    let config = r#"{"model_type": "mistral", "architectures": ["MistralForCausalLM"],
+        "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
+        "num_key_value_heads": 8, "num_hidden_layers": 32, "vocab_size": 32000,
+        "max_position_embeddings": 32768, "sliding_window": 4096}"#;
+    let profile =
+        lwsplan::profile::hf::from_hf_config(config, "config.json", Some("x/y"), ".").unwrap();
+    assert_eq!(profile.sliding_window, Some(4096));
+    assert_eq!(profile.layer_types.len(), 32);
+    let plan = Planner::new(&profile, Catalog::builtin().hardware("l4").unwrap())
+        .plan(&PlanOptions::default())
+        .unwrap();
+    assert_eq!(
+        plan.max_model_len, 32_768,
+        "the window, not the context, bounds each layer's cache"
+    );
 }

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Attention, HardwareProfile, ModelProfile};
+use crate::profile::{Attention, HardwareProfile, LayerType, ModelProfile};
 
 /// `--kv-cache-dtype`.
 #[derive(
@@ -67,6 +67,81 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
     }
 }
 
+/// KV cache groups vLLM forms (`vllm/v1/core/kv_cache_utils.py`): one per attention kind the
+/// model has, full and sliding-window. Capacity in tokens is `blocks / groups × block size`.
+pub fn attention_groups(model: &ModelProfile) -> u64 {
+    let sliding = model.layer_types.contains(&LayerType::SlidingAttention);
+    let full =
+        model.layer_types.is_empty() || model.layer_types.contains(&LayerType::FullAttention);
+    u64::from(sliding) + u64::from(full)
+}
+
+/// Full- and sliding-attention layers in a range of layers (a pipeline stage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerCount {
+    /// Layers attending to the whole context.
+    pub full: u64,
+    /// Layers attending to a sliding window.
+    pub sliding: u64,
+}
+
+impl LayerCount {
+    /// Counts the layers in `layers` by kind.
+    pub fn of(model: &ModelProfile, layers: std::ops::Range<u64>) -> Self {
+        if model.layer_types.is_empty() {
+            return LayerCount {
+                full: layers.end - layers.start,
+                sliding: 0,
+            };
+        }
+        let sliding = layers
+            .clone()
+            .filter(|&i| model.layer_types.get(i as usize) == Some(&LayerType::SlidingAttention))
+            .count() as u64;
+        LayerCount {
+            full: layers.end - layers.start - sliding,
+            sliding,
+        }
+    }
+
+    /// KV tensors the stage allocates: every layer with one group; with two, the groups share
+    /// a pool padded to the larger group ("Add N padding layers").
+    pub fn group_size(&self, groups: u64) -> u64 {
+        if groups > 1 {
+            self.full.max(self.sliding)
+        } else {
+            self.full + self.sliding
+        }
+    }
+
+    /// Layer-blocks one request of `len` tokens needs on these layers: `ceil(len / block)` per
+    /// full layer, and per sliding layer `ceil(min(window − 1 + max_num_batched_tokens, len) /
+    /// block) + 1` (vLLM `SlidingWindowSpec.max_memory_usage_bytes`).
+    pub fn blocks_for(&self, len: u64, window: u64, block: u64) -> u64 {
+        self.full * len.div_ceil(block) + self.sliding * sliding_blocks(len, window, block)
+    }
+
+    /// Blocks of the shared pool one request takes: one run per group.
+    pub fn request_blocks(&self, len: u64, window: u64, block: u64) -> u64 {
+        let full = if self.full > 0 {
+            len.div_ceil(block)
+        } else {
+            0
+        };
+        let sliding = if self.sliding > 0 {
+            sliding_blocks(len, window, block)
+        } else {
+            0
+        };
+        full + sliding
+    }
+}
+
+fn sliding_blocks(len: u64, window: u64, block: u64) -> u64 {
+    let tokens = (window.saturating_sub(1) + super::reserve::PROFILE_TOKENS).min(len);
+    tokens.div_ceil(block) + 1
+}
+
 /// The KV block size vLLM picks on this GPU (`vllm/platforms/cuda.py` @
 /// 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA forces 64 with FlashMLA on
 /// Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA falls back to Triton MLA,
@@ -114,7 +189,13 @@ mod tests {
                 _ => 512,
             }
         }
-        let expected: [(&str, [u64; 4], PerLayer); 9] = [
+        // gpt-oss-120b: 8 KV heads of 64: 2 × max(1, 8/TP) × 64 × 2.
+        fn gpt_oss_per_layer_fn(tp: u64) -> u64 {
+            llama_per_layer_fn(tp) / 2
+        }
+        let expected: [(&str, [u64; 4], PerLayer); 10] = [
+            // 36 layers: 18/18, 12/12/12, 9 × 4.
+            ("gpt-oss-120b", [36, 18, 12, 9], gpt_oss_per_layer_fn),
             ("deepseek-r1", [61, 31, 21, 16], |_| 1152),
             ("deepseek-v3", [61, 31, 21, 16], |_| 1152),
             (
@@ -178,6 +259,41 @@ mod tests {
             bytes_per_token_per_layer(l405, 8, KvCacheDtype::Auto) * 63,
             32_256
         );
+    }
+
+    /// gpt-oss: 18 full and 18 sliding layers share one pool of 18 layer-slots; a request of
+    /// 131,072 tokens takes 8,192 blocks of 16 in the full group and
+    /// ceil((128 − 1 + 8,192) / 16) + 1 = 521 in the sliding group.
+    #[test]
+    fn sliding_window_layers_need_only_their_window() {
+        let catalog = Catalog::builtin();
+        let oss = catalog.model("gpt-oss-120b").unwrap();
+        assert_eq!(attention_groups(oss), 2);
+        let all = LayerCount::of(oss, 0..36);
+        assert_eq!(
+            all,
+            LayerCount {
+                full: 18,
+                sliding: 18
+            }
+        );
+        assert_eq!(all.group_size(2), 18);
+        assert_eq!(all.request_blocks(131_072, 128, 16), 8192 + 521);
+        assert_eq!(all.blocks_for(131_072, 128, 16), 18 * 8192 + 18 * 521);
+        // A short request: the sliding layers hold it all, plus one block.
+        assert_eq!(all.request_blocks(100, 128, 16), 7 + 8);
+        let stage = LayerCount::of(oss, 0..11);
+        assert_eq!(
+            stage,
+            LayerCount {
+                full: 5,
+                sliding: 6
+            }
+        );
+        assert_eq!(stage.group_size(2), 6, "padded to the larger group");
+        let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
+        assert_eq!(attention_groups(llama), 1);
+        assert_eq!(LayerCount::of(llama, 0..32).group_size(1), 32);
     }
 
     #[test]

@@ -352,6 +352,10 @@ pub struct Planner<'a> {
 struct Fit {
     layout: Layout,
     expert_parallel: bool,
+    /// KV capacity in tokens: blocks / attention groups × block size.
+    tokens: u64,
+    /// Blocks one `max_model_len` request takes across the attention groups.
+    blocks_per_request: u64,
     stages: Vec<Stage>,
     blocks: u64,
     max_model_len: u64,
@@ -359,8 +363,8 @@ struct Fit {
 }
 
 impl Fit {
-    fn kv_tokens(&self, block: u64) -> u64 {
-        self.blocks * block
+    fn kv_tokens(&self, _block: u64) -> u64 {
+        self.tokens
     }
 }
 
@@ -608,7 +612,11 @@ impl<'a> Planner<'a> {
             options.gpu_memory_utilization,
         );
         let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
+        // One block of one layer on one GPU: vLLM's page size.
+        let page = per_layer * block;
+        let groups = kv::attention_groups(model);
         let mut stages = Vec::new();
+        let mut counts = Vec::new();
         let mut first_layer = 0;
         for (index, layers) in pp_partition(model.num_hidden_layers, pp)
             .into_iter()
@@ -620,14 +628,16 @@ impl<'a> Planner<'a> {
                 weights.stage(first_layer..first_layer + layers, first, last);
             let reserve = reserve::reserve(model, tp, pp, last);
             let used = weight_bytes_per_gpu + reserve.total();
-            let page = per_layer * block * layers;
-            if used >= budget || budget - used < page {
+            let count = kv::LayerCount::of(model, first_layer..first_layer + layers);
+            // Hybrid models share one block pool between their groups, padded to the larger.
+            let slots = count.group_size(groups);
+            if used >= budget || budget - used < page * slots {
                 return Err(Rejection::WeightsDoNotFit {
                     stage: index,
                     weight_bytes: weight_bytes_per_gpu,
                     reserve_bytes: reserve.total(),
                     budget_bytes: budget,
-                    short_bytes: (used + page).saturating_sub(budget),
+                    short_bytes: (used + page * slots).saturating_sub(budget),
                 });
             }
             let available = budget - used;
@@ -640,41 +650,70 @@ impl<'a> Planner<'a> {
                 kv_cache_available_bytes_per_gpu: available,
                 kv_cache_bytes_per_gpu: 0,
                 kv_cache_bytes_per_token: per_layer * layers,
-                kv_cache_blocks: available / (per_layer * block) / layers,
+                kv_cache_blocks: available / page / slots,
             });
+            counts.push(count);
             first_layer += layers;
         }
         let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
-        for stage in &mut stages {
-            stage.kv_cache_bytes_per_gpu = blocks * block * stage.kv_cache_bytes_per_token;
+        for (stage, count) in stages.iter_mut().zip(&counts) {
+            stage.kv_cache_bytes_per_gpu = blocks * page * count.group_size(groups);
         }
+        let window = model.sliding_window.unwrap_or(0);
+        // Bytes one request of `len` tokens needs on each stage, as vLLM's fit check sums them.
+        let needs = |len: u64| -> Vec<u64> {
+            counts
+                .iter()
+                .map(|c| c.blocks_for(len, window, block).saturating_mul(page))
+                .collect()
+        };
+        let fits = |len: u64| {
+            needs(len)
+                .iter()
+                .zip(&stages)
+                .all(|(n, s)| *n <= s.kv_cache_available_bytes_per_gpu)
+        };
         let full = model.max_position_embeddings;
+        let longest = || longest_that_fits(full, &fits);
         let (max_model_len, source) = match options.max_model_len {
+            MaxModelLen::Tokens(n) if fits(n) => (n, MaxModelLenSource::Requested),
             MaxModelLen::Tokens(n) => {
-                if n.div_ceil(block) > blocks {
-                    let limiting = stages
-                        .iter()
-                        .min_by_key(|s| s.kv_cache_blocks)
-                        .expect("PP ≥ 1");
+                let need = needs(n);
+                let (limiting, needed) = stages
+                    .iter()
+                    .zip(need)
+                    .max_by_key(|(s, n)| n.saturating_sub(s.kv_cache_available_bytes_per_gpu))
+                    .expect("PP ≥ 1");
+                return Err(Rejection::ContextDoesNotFit {
+                    stage: limiting.index,
+                    max_model_len: n,
+                    needed_bytes: needed,
+                    available_bytes: limiting.kv_cache_available_bytes_per_gpu,
+                    estimated_max_len: longest(),
+                });
+            }
+            MaxModelLen::Auto if fits(full) => (full, MaxModelLenSource::FullContext),
+            MaxModelLen::Auto => match longest() {
+                0 => {
+                    let stage = &stages[0];
                     return Err(Rejection::ContextDoesNotFit {
-                        stage: limiting.index,
-                        max_model_len: n,
-                        needed_bytes: (n.div_ceil(block) * block)
-                            .saturating_mul(limiting.kv_cache_bytes_per_token),
-                        available_bytes: limiting.kv_cache_available_bytes_per_gpu,
-                        estimated_max_len: blocks * block,
+                        stage: stage.index,
+                        max_model_len: block,
+                        needed_bytes: needs(block)[0],
+                        available_bytes: stage.kv_cache_available_bytes_per_gpu,
+                        estimated_max_len: 0,
                     });
                 }
-                (n, MaxModelLenSource::Requested)
-            }
-            MaxModelLen::Auto if full.div_ceil(block) <= blocks => {
-                (full, MaxModelLenSource::FullContext)
-            }
-            MaxModelLen::Auto => (blocks * block, MaxModelLenSource::LongestThatFits),
+                len => (len, MaxModelLenSource::LongestThatFits),
+            },
         };
+        let blocks_per_request = kv::LayerCount::of(model, 0..model.num_hidden_layers)
+            .request_blocks(max_model_len, window, block);
         Ok(Fit {
             layout,
             expert_parallel: false,
+            tokens: blocks / groups * block,
+            blocks_per_request,
             stages,
             blocks,
             max_model_len,
@@ -750,6 +789,23 @@ impl<'a> Planner<'a> {
                         .to_string(),
                 );
             }
+        }
+        if self.model.quantization == Some(Quantization::Mxfp4) && self.hardware.gpu.sm() < 90 {
+            notes.push(format!(
+                "MXFP4 experts below compute capability 9.0 ({}) run on vLLM's Marlin kernels in \
+                 recent releases only: check your image's version (unverified)",
+                self.hardware.gpu.compute_capability
+            ));
+        }
+        if self.model.quantization == Some(Quantization::Mxfp4)
+            && matches!(self.model.mlp, crate::profile::Mlp::Moe { moe_intermediate_size, .. }
+                if !(moe_intermediate_size / layout.tensor_parallel_size).is_multiple_of(64))
+        {
+            notes.push(
+                "vLLM pads each expert's MXFP4 shard to a kernel-friendly width at this TP; the \
+                 padding's few percent of expert memory is not counted (unverified)"
+                    .to_string(),
+            );
         }
         if options.kv_cache_dtype == KvCacheDtype::Fp8
             && matches!(self.model.attention, crate::profile::Attention::Mla { .. })
@@ -861,7 +917,7 @@ impl<'a> Planner<'a> {
             self.host_memory(options),
         );
         let per_pod = max_weight_bytes_per_pod(&fit.stages, layout);
-        let max_concurrency = concurrency(fit.blocks, fit.max_model_len, block);
+        let max_concurrency = concurrency(fit.blocks, fit.blocks_per_request);
         let replicas = replicas(options, fit.blocks, fit.max_model_len, block);
         let mut vllm_args = model.vllm_args.clone();
         if fit.max_model_len != model.max_position_embeddings {
@@ -931,11 +987,25 @@ fn budget(memory: u64, utilization: f64) -> u64 {
     (memory as f64 * utilization) as u64
 }
 
-/// vLLM's "Maximum concurrency for L tokens per request": blocks / ceil(L / block size),
-/// truncated to two decimals.
-fn concurrency(blocks: u64, max_model_len: u64, block: u64) -> f64 {
-    let per_seq = max_model_len.div_ceil(block).max(1);
-    (blocks * 100 / per_seq) as f64 / 100.0
+/// vLLM's "Maximum concurrency for L tokens per request": the group's blocks over the blocks
+/// one such request takes, truncated to two decimals.
+fn concurrency(blocks: u64, blocks_per_request: u64) -> f64 {
+    (blocks * 100 / blocks_per_request.max(1)) as f64 / 100.0
+}
+
+/// The longest length up to `full` that `fits`, by bisection (what fits shrinks as length
+/// grows); 0 when not even one token does.
+fn longest_that_fits(full: u64, fits: &dyn Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0, full);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }
 
 /// Replicas: as given, or the fewest whose groups together hold the target number of
@@ -1093,6 +1163,7 @@ mod tests {
             n_shared_experts: 1 << 14,
             num_experts_per_tok: 1 << 14,
             first_k_dense_replace: 4096,
+            bias: false,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();
@@ -1120,6 +1191,8 @@ mod tests {
             head_dim: 1 << 20,
             qk_norm: false,
             qkv_bias: false,
+            o_bias: false,
+            sinks: false,
         };
         model.mlp = Mlp::Dense {
             intermediate_size: 1,
@@ -1190,8 +1263,12 @@ mod tests {
 
     #[test]
     fn concurrency_is_blocks_over_blocks_per_sequence() {
-        assert_eq!(concurrency(12_542, 163_840, 64), 4.89);
-        assert_eq!(concurrency(100, 1600, 16), 1.0);
-        assert_eq!(concurrency(0, 16, 16), 0.0);
+        // 163,840 tokens in blocks of 64 = 2,560 blocks a request.
+        assert_eq!(concurrency(12_542, 2_560), 4.89);
+        assert_eq!(concurrency(100, 100), 1.0);
+        assert_eq!(concurrency(0, 1), 0.0);
+        assert_eq!(longest_that_fits(1000, &|l| l <= 640), 640);
+        assert_eq!(longest_that_fits(1000, &|_| false), 0);
+        assert_eq!(longest_that_fits(1000, &|_| true), 1000);
     }
 }

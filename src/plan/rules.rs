@@ -382,6 +382,8 @@ mod tests {
             head_dim: 128,
             qk_norm: false,
             qkv_bias: false,
+            o_bias: false,
+            sinks: false,
         };
         assert_eq!(
             check_tp(&m, 6, false).unwrap_err(),

@@ -152,6 +152,12 @@ impl Tensor {
                 };
                 rows * cols * FP8_BYTES + scales * SCALE_BYTES
             }
+            // MXFP4 (gpt-oss) covers the routed experts only: 4 bits a weight and one 8-bit
+            // scale per 32 along the input (`*_blocks` and `*_scales` tensors).
+            (Some(Quantization::Mxfp4), true) if self.expert => {
+                (rows * cols).div_ceil(2) + rows * cols.div_ceil(32)
+            }
+            (Some(Quantization::Mxfp4), true) => rows * cols * dtype,
             (Some(q @ (Quantization::Awq { .. } | Quantization::Gptq { .. })), true) => {
                 // qweight: 4 bits a weight; scales: fp16 per group; qzeros: 4 bits per group.
                 let group = u128::from(q.int4_group_size().unwrap_or(1).max(1));
@@ -204,7 +210,25 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             head_dim,
             qk_norm,
             qkv_bias,
+            o_bias,
+            sinks,
         } => {
+            if *o_bias {
+                // A row-parallel layer's bias is added once, after the all-reduce: whole on
+                // every rank.
+                tensors.push(Tensor::bias(
+                    "self_attn.o_proj.bias",
+                    hidden,
+                    Split::Replicated,
+                ));
+            }
+            if *sinks {
+                tensors.push(Tensor::bias(
+                    "self_attn.sinks",
+                    *num_attention_heads,
+                    Split::Column,
+                ));
+            }
             if *qkv_bias {
                 let kv = Split::KvHeads {
                     kv_heads: *num_key_value_heads,
@@ -339,6 +363,7 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             moe_intermediate_size,
             n_routed_experts,
             n_shared_experts,
+            bias,
             ..
         } => {
             // The router stays in torch_dtype and is replicated (`ReplicatedLinear` gate).
@@ -355,6 +380,21 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                     .into_iter()
                     .map(|t| t.experts(*n_routed_experts)),
             );
+            if *bias {
+                // gpt-oss: router bias, and per expert a gate/up bias (split like the outputs)
+                // and a down bias (added once: whole on every rank).
+                tensors.extend([
+                    Tensor::bias("mlp.gate.bias", *n_routed_experts, Split::Replicated),
+                    Tensor::bias(
+                        "mlp.experts.gate_up_proj.bias",
+                        2 * moe_intermediate_size,
+                        Split::Column,
+                    )
+                    .experts(*n_routed_experts),
+                    Tensor::bias("mlp.experts.down_proj.bias", hidden, Split::Replicated)
+                        .experts(*n_routed_experts),
+                ]);
+            }
             if *n_shared_experts > 0 {
                 tensors.extend(gated_mlp(
                     "mlp.shared_experts",
@@ -546,6 +586,10 @@ mod tests {
             // the model card's "235B in total".
             ("qwen3-235b-a22b", 235_093_634_560),
             ("qwen3-235b-a22b-fp8", 235_093_634_560),
+            // gpt-oss: 36 × (norms 5,760 + q 11,796,480 + k, v 1,474,560 each + o 11,796,480 +
+            // q/k/v/o biases 8,000 + sinks 64 + router 368,768 + 128 experts 3,185,049,600 +
+            // expert biases 1,105,920) + 2 × 579,133,440 + 2,880; the card's "117B".
+            ("gpt-oss-120b", 116_829_156_672),
             (
                 "deepseek-r1",
                 61 * (187_107_328 + 14_336)
@@ -578,6 +622,10 @@ mod tests {
         // 4.2 B BF16 embedding and lm_head, fp32 per-row scales.
         let fp8 = weight_bytes(&model("llama-3.1-405b-instruct-fp8")) as f64;
         assert!((fp8 - 410e9).abs() / 410e9 < 0.03, "405B FP8 weights {fp8}");
+        // gpt-oss-120b: "about 65 GB" with MXFP4 experts (4.25 bits a weight) and BF16 rest
+        // (model card; approximate).
+        let oss = weight_bytes(&model("gpt-oss-120b")) as f64;
+        assert!((oss - 65e9).abs() / 65e9 < 0.03, "gpt-oss weights {oss}");
         let r1 = weight_bytes(&model("deepseek-r1")) as f64;
         let published = 673.2e9;
         assert!(
@@ -629,6 +677,16 @@ mod tests {
             t.bytes(&m),
             4096 * 4096 / 2 + 4096 * 32 * 2 + 4096 * 32 / 2 + 4096 * 4
         );
+    }
+
+    /// MXFP4 applies to experts only: 4 bits a weight plus one byte per 32.
+    #[test]
+    fn mxfp4_covers_experts_only() {
+        let m = model("gpt-oss-120b");
+        let expert = Tensor::linear("e", 2880, 2880, Split::Column, true).experts(1);
+        assert_eq!(expert.bytes(&m), 2880 * 2880 / 2 + 2880 * 90);
+        let attention = Tensor::linear("q", 4096, 2880, Split::Column, true);
+        assert_eq!(attention.bytes(&m), 4096 * 2880 * 2, "BF16");
     }
 
     #[test]

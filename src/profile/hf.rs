@@ -2,14 +2,15 @@
 //! models, without writing a profile by hand.
 //!
 //! Supported `model_type`s: `llama`, `mistral`, `qwen2`, `qwen3` (dense, grouped-query
-//! attention), `mixtral`, `qwen3_moe` (mixture of experts) and `deepseek_v2`, `deepseek_v3`
-//! (multi-head latent attention and experts). Quantization: none, `fp8` (block or
-//! per-channel), `awq` or `gptq` (4-bit, grouped). Anything else is refused by name rather
-//! than guessed.
+//! attention), `mixtral`, `qwen3_moe`, `gpt_oss` (mixture of experts; gpt-oss with attention
+//! sinks and alternating sliding-window layers) and `deepseek_v2`, `deepseek_v3` (multi-head
+//! latent attention and experts). Quantization: none, `fp8` (block or per-channel), `awq` or
+//! `gptq` (4-bit, grouped), `mxfp4` (experts). Anything else is refused by name rather than
+//! guessed.
 
 use serde_json::Value;
 
-use super::model::{Attention, Dtype, Mlp, ModelProfile, Quantization};
+use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
 use super::{ProfileError, Source};
 
 /// The `model_type`s this module reads.
@@ -20,6 +21,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3",
     "mixtral",
     "qwen3_moe",
+    "gpt_oss",
     "deepseek_v2",
     "deepseek_v3",
 ];
@@ -67,7 +69,7 @@ pub fn from_hf_config(
             ),
         ));
     }
-    c.refuse_sliding_window()?;
+    let (layer_types, sliding_window) = c.attention_layers(&model_type)?;
     let hf_repo = hf_repo
         .map(str::to_string)
         .or_else(|| c.optional_string("_name_or_path"))
@@ -99,15 +101,16 @@ pub fn from_hf_config(
                     }
                 },
                 qk_norm: matches!(model_type.as_str(), "qwen3" | "qwen3_moe"),
-                // Qwen2 always biases q, k and v; Llama-family configs say so in `attention_bias`
-                // (which also biases o_proj there, a few thousand parameters not modelled).
-                qkv_bias: model_type == "qwen2"
-                    || c.value.get("attention_bias").and_then(Value::as_bool) == Some(true),
+                // Qwen2 always biases q, k and v; Llama-family and gpt-oss configs say so in
+                // `attention_bias`, which biases o_proj too.
+                qkv_bias: model_type == "qwen2" || c.attention_bias(),
+                o_bias: model_type != "qwen2" && c.attention_bias(),
+                sinks: model_type == "gpt_oss",
             }
         }
     };
     let mlp = match model_type.as_str() {
-        "mixtral" => {
+        "mixtral" | "gpt_oss" => {
             let width = c.u64("intermediate_size")?;
             Mlp::Moe {
                 intermediate_size: width,
@@ -116,6 +119,7 @@ pub fn from_hf_config(
                 n_shared_experts: 0,
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: 0,
+                bias: model_type == "gpt_oss",
             }
         }
         "qwen3_moe" => {
@@ -142,6 +146,7 @@ pub fn from_hf_config(
                 n_shared_experts: 0,
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: 0,
+                bias: false,
             }
         }
         "deepseek_v2" | "deepseek_v3" => {
@@ -158,6 +163,7 @@ pub fn from_hf_config(
                 n_shared_experts: c.optional_u64("n_shared_experts")?.unwrap_or(0),
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: c.optional_u64("first_k_dense_replace")?.unwrap_or(0),
+                bias: false,
             }
         }
         _ => Mlp::Dense {
@@ -185,6 +191,8 @@ pub fn from_hf_config(
             .and_then(Value::as_bool)
             .unwrap_or(false),
         torch_dtype: c.dtype()?,
+        layer_types,
+        sliding_window,
         attention,
         mlp,
         quantization: c.quantization()?,
@@ -282,6 +290,9 @@ impl Config<'_> {
             return Ok(None);
         };
         let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("?");
+        if method == "mxfp4" {
+            return Ok(Some(Quantization::Mxfp4));
+        }
         if method == "awq" || method == "gptq" {
             let bits = q
                 .get("bits")
@@ -319,7 +330,7 @@ impl Config<'_> {
         if method != "fp8" {
             return Err(self.invalid(
                 "quantization_config.quant_method",
-                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel), awq and gptq (4-bit) checkpoints and unquantized ones"),
+                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel), awq and gptq (4-bit), mxfp4 and unquantized checkpoints"),
             ));
         }
         let block = match q.get("weight_block_size") {
@@ -345,10 +356,33 @@ impl Config<'_> {
         }))
     }
 
-    /// Sliding-window attention caps some layers' KV cache; lwsplan would overstate it, so a
-    /// config whose window is active and shorter than its context is refused.
-    fn refuse_sliding_window(&self) -> Result<(), ProfileError> {
+    fn attention_bias(&self) -> bool {
+        self.value.get("attention_bias").and_then(Value::as_bool) == Some(true)
+    }
+
+    /// Which layers attend to a sliding window: `layer_types` when the config lists them; every
+    /// layer for a Mistral-style config with an active `sliding_window`; none otherwise. Qwen's
+    /// `use_sliding_window` with `max_window_layers` is refused (not modelled).
+    fn attention_layers(
+        &self,
+        model_type: &str,
+    ) -> Result<(Vec<LayerType>, Option<u64>), ProfileError> {
         let window = self.value.get("sliding_window").and_then(Value::as_u64);
+        if let Some(types) = self.value.get("layer_types").and_then(Value::as_array) {
+            let types = types
+                .iter()
+                .map(|t| match t.as_str() {
+                    Some("full_attention") => Ok(LayerType::FullAttention),
+                    Some("sliding_attention") => Ok(LayerType::SlidingAttention),
+                    _ => Err(self.invalid(
+                        "layer_types",
+                        format!("{t} is not full_attention or sliding_attention"),
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let window = window.filter(|_| types.contains(&LayerType::SlidingAttention));
+            return Ok((types, window));
+        }
         let used = self
             .value
             .get("use_sliding_window")
@@ -358,17 +392,23 @@ impl Config<'_> {
             .value
             .get("max_position_embeddings")
             .and_then(Value::as_u64);
-        if let (Some(window), true, Some(context)) = (window, used, context)
-            && window < context
-        {
-            return Err(self.invalid(
-                "sliding_window",
-                format!(
-                    "sliding-window attention ({window} of {context} tokens) is not modelled yet"
-                ),
-            ));
+        match (window, context) {
+            (Some(window), Some(context)) if used && window < context => {
+                if matches!(model_type, "mistral" | "mixtral") {
+                    let layers = self.u64("num_hidden_layers")?;
+                    Ok((
+                        vec![LayerType::SlidingAttention; layers as usize],
+                        Some(window),
+                    ))
+                } else {
+                    Err(self.invalid(
+                        "sliding_window",
+                        format!("sliding-window attention ({window} of {context} tokens) on some layers only is not modelled yet"),
+                    ))
+                }
+            }
+            _ => Ok((Vec::new(), None)),
         }
-        Ok(())
     }
 }
 

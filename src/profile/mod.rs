@@ -17,4 +17,4 @@ pub use catalog::{Catalog, ids};
 pub use common::{ProfileError, Source};
 pub(crate) use common::{parse, read, require_at_most, require_positive};
 pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels, NodeShape};
-pub use model::{Attention, Dtype, Mlp, ModelProfile, Quantization};
+pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};

@@ -34,6 +34,13 @@ pub struct ModelProfile {
     pub attention: Attention,
     /// The feed-forward block.
     pub mlp: Mlp,
+    /// `layer_types`: which layers attend to a sliding window (`sliding_attention`) rather than
+    /// the whole context (`full_attention`); empty when every layer is full attention.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layer_types: Vec<LayerType>,
+    /// `sliding_window`: tokens a sliding-attention layer attends to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sliding_window: Option<u64>,
     /// `quantization_config`, when the checkpoint is quantized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantization: Option<Quantization>,
@@ -51,6 +58,16 @@ pub struct ModelProfile {
     pub vllm_args: Vec<String>,
     /// Where each fact comes from.
     pub sources: Vec<Source>,
+}
+
+/// How a layer attends, spelled as in `config.json`'s `layer_types`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LayerType {
+    /// Attends to the whole context.
+    FullAttention,
+    /// Attends to the last `sliding_window` tokens.
+    SlidingAttention,
 }
 
 /// A weight or activation dtype, spelled as in `config.json`.
@@ -93,6 +110,12 @@ pub enum Attention {
         /// Biases on the query, key and value projections (Qwen2).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         qkv_bias: bool,
+        /// A bias on the output projection too (gpt-oss, whose `attention_bias` covers all four).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        o_bias: bool,
+        /// One learned attention-sink logit per head (`self_attn.sinks`, gpt-oss).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sinks: bool,
     },
     /// Multi-head latent attention (DeepSeek-V2/V3): the KV cache holds one compressed latent.
     Mla {
@@ -153,6 +176,9 @@ pub enum Mlp {
         /// `first_k_dense_replace`: how many leading layers are dense.
         #[serde(default)]
         first_k_dense_replace: u64,
+        /// Biases on the router and on every expert's projections (gpt-oss).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bias: bool,
     },
 }
 
@@ -174,6 +200,9 @@ pub enum Quantization {
         /// `group_size`: inputs per scale.
         group_size: u64,
     },
+    /// MXFP4: the routed experts' weights as 4-bit floats (E2M1) with one 8-bit scale per 32;
+    /// attention, router, embedding and lm_head stay in `torch_dtype` (gpt-oss).
+    Mxfp4,
     /// GPTQ: 4-bit weights as AWQ, with `g_idx` (one int32 per input) when `desc_act` reorders
     /// the groups.
     Gptq {
@@ -192,7 +221,7 @@ impl Quantization {
             Quantization::Awq { group_size } | Quantization::Gptq { group_size, .. } => {
                 Some(*group_size)
             }
-            Quantization::Fp8 { .. } => None,
+            Quantization::Fp8 { .. } | Quantization::Mxfp4 => None,
         }
     }
 }
@@ -312,6 +341,7 @@ impl ModelProfile {
                 n_shared_experts,
                 num_experts_per_tok,
                 first_k_dense_replace,
+                ..
             } => {
                 for (field, value, max) in [
                     (
