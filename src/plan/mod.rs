@@ -668,10 +668,10 @@ impl<'a> Planner<'a> {
                 .collect()
         };
         let fits = |len: u64| {
-            needs(len)
-                .iter()
-                .zip(&stages)
-                .all(|(n, s)| *n <= s.kv_cache_available_bytes_per_gpu)
+            counts.iter().zip(&stages).all(|(c, s)| {
+                c.blocks_for(len, window, block).saturating_mul(page)
+                    <= s.kv_cache_available_bytes_per_gpu
+            })
         };
         let full = model.max_position_embeddings;
         let longest = || longest_that_fits(full, &fits);
