@@ -362,12 +362,6 @@ struct Fit {
     source: MaxModelLenSource,
 }
 
-impl Fit {
-    fn kv_tokens(&self, _block: u64) -> u64 {
-        self.tokens
-    }
-}
-
 impl<'a> Planner<'a> {
     /// A planner for this model on this hardware.
     pub fn new(model: &'a ModelProfile, hardware: &'a HardwareProfile) -> Self {
@@ -381,7 +375,7 @@ impl<'a> Planner<'a> {
         let block = block_size(self.model, self.hardware);
         let (mut fits, rejected) = self.search(options, gpus_per_node, block);
         let auto = options.max_model_len == MaxModelLen::Auto;
-        fits.sort_by_key(|f| rank_key(f, auto, block));
+        fits.sort_by_key(|f| rank_key(f, auto));
         let Some(best) = fits.first().cloned() else {
             return Err(self.infeasible(options, gpus_per_node, &rejected));
         };
@@ -415,11 +409,11 @@ impl<'a> Planner<'a> {
                     free.pipeline_parallel_size,
                     free.nodes,
                     free.total_gpus,
-                    best.kv_tokens(block).saturating_sub(free.kv_cache_tokens),
+                    best.tokens.saturating_sub(free.kv_cache_tokens),
                 ));
             }
         }
-        let alternatives = alternatives(&fits, &rejected, &best, auto, block);
+        let alternatives = alternatives(&fits, &rejected, &best, auto);
         Ok(self.assemble(best, options, block, notes, alternatives))
     }
 
@@ -965,7 +959,7 @@ impl<'a> Planner<'a> {
             block_size: block,
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
             kv_cache_blocks: fit.blocks,
-            kv_cache_tokens: fit.kv_tokens(block),
+            kv_cache_tokens: fit.tokens,
             max_model_len: fit.max_model_len,
             max_model_len_source: fit.source,
             max_concurrency,
@@ -1044,23 +1038,19 @@ fn is_forced(options: &PlanOptions) -> bool {
 /// Fewest nodes; with `auto`, a layout that serves the full context first; then fewest GPUs;
 /// then vLLM's recommended shape (TP = GPUs per node); then the most KV; then smaller TP, so
 /// the order is total.
-fn rank_key(
-    fit: &Fit,
-    auto: bool,
-    block: u64,
-) -> (u64, bool, u64, bool, std::cmp::Reverse<u64>, u64) {
+fn rank_key(fit: &Fit, auto: bool) -> (u64, bool, u64, bool, std::cmp::Reverse<u64>, u64) {
     (
         fit.layout.nodes,
         auto && fit.source != MaxModelLenSource::FullContext,
         fit.layout.gpus(),
         !fit.layout.is_recommended(),
-        std::cmp::Reverse(fit.kv_tokens(block)),
+        std::cmp::Reverse(fit.tokens),
         fit.layout.tensor_parallel_size,
     )
 }
 
 /// Why `other` ranks below `best`, in the terms of [`rank_key`].
-fn why_lost(other: &Fit, best: &Fit, auto: bool, block: u64) -> String {
+fn why_lost(other: &Fit, best: &Fit, auto: bool) -> String {
     let (o, b) = (other.layout, best.layout);
     if o.nodes != b.nodes {
         format!("needs {} nodes", o.nodes)
@@ -1071,7 +1061,7 @@ fn why_lost(other: &Fit, best: &Fit, auto: bool, block: u64) -> String {
     } else if o.is_recommended() != b.is_recommended() {
         "TP ≠ GPUs per node (vLLM recommends TP within a node, PP across nodes)".to_string()
     } else {
-        format!("less KV cache ({} tokens)", other.kv_tokens(block))
+        format!("less KV cache ({} tokens)", other.tokens)
     }
 }
 
@@ -1083,7 +1073,6 @@ fn alternatives(
     rejected: &[(Layout, Rejection)],
     best: &Fit,
     auto: bool,
-    block: u64,
 ) -> Vec<Alternative> {
     let relevant = |layout: &Layout| layout.nodes <= best.layout.nodes;
     let fitting = fits
@@ -1099,9 +1088,9 @@ fn alternatives(
             reason: if f.layout == best.layout {
                 String::new()
             } else {
-                why_lost(f, best, auto, block)
+                why_lost(f, best, auto)
             },
-            kv_cache_tokens: Some(f.kv_tokens(block)),
+            kv_cache_tokens: Some(f.tokens),
         });
     let mut refused: Vec<&(Layout, Rejection)> =
         rejected.iter().filter(|(l, _)| relevant(l)).collect();
