@@ -6,6 +6,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+#[path = "src/input.rs"]
+#[allow(dead_code)]
+mod input;
 #[path = "src/yaml.rs"]
 #[allow(dead_code)]
 mod yaml;
@@ -36,6 +39,7 @@ fn main() {
         "src/validate/crd.rs",
         "vendor/lws/leaderworkerset.x-k8s.io_leaderworkersets.yaml",
         "src/yaml.rs",
+        "src/input.rs",
         "src/profile/common.rs",
         "src/profile/hardware.rs",
         "src/profile/model.rs",

@@ -8,7 +8,7 @@ use lwsplan::{Catalog, Manifests, Plan, PlanOptions, Planner, RenderOptions, Ren
 fn main() {
     // Build the catalog and the CRD validator once, outside every measurement.
     Catalog::builtin();
-    lwsplan::validate::validator();
+    lwsplan::machinery::validator();
     divan::main();
 }
 
@@ -116,6 +116,6 @@ fn validate_100_documents(bencher: divan::Bencher) {
 fn build_crd_validator() -> jsonschema::Validator {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft202012)
-        .build(&lwsplan::validate::strict_schema())
+        .build(&lwsplan::machinery::strict_schema())
         .unwrap()
 }

@@ -28,7 +28,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::deployment::{DeployError, Deployment, DeploymentError, ProfileRef};
+use crate::deployment::{Deployment, ProfileRef};
+use crate::error::{Error, ErrorKind};
+use crate::render::Renderer;
 
 /// Plans and renders deployment files into a directory (by default Cargo's `OUT_DIR`).
 #[derive(Debug, Clone, Default)]
@@ -42,23 +44,32 @@ pub struct Codegen {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CodegenError {
-    /// The deployment file could not be read or parsed.
-    #[error("lwsplan: {0}")]
-    Deployment(#[from] DeploymentError),
-    /// Planning or rendering failed (for example, the model does not fit).
-    #[error("lwsplan: {path}: {source}")]
-    Deploy {
+    /// Reading, planning or rendering a deployment failed (for example, the model does not
+    /// fit).
+    #[error("lwsplan: deployment {path}")]
+    Deployment {
         /// The deployment file.
-        path: String,
+        path: PathBuf,
         /// The stage's error.
-        source: DeployError,
+        #[source]
+        source: Error,
     },
     /// No output directory: not run by Cargo and none given.
     #[error("lwsplan: OUT_DIR is not set; run from build.rs or call out_dir()")]
     NoOutDir,
     /// Writing the output failed.
-    #[error("lwsplan: {0}")]
-    Write(String),
+    #[error("lwsplan: writing the generated files failed")]
+    Write(#[source] Error),
+}
+
+impl CodegenError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CodegenError::Deployment { source, .. } | CodegenError::Write(source) => source.kind(),
+            CodegenError::NoOutDir => ErrorKind::InvalidInput,
+        }
+    }
 }
 
 impl Codegen {
@@ -97,29 +108,43 @@ impl Codegen {
         let mut files = Vec::new();
         let mut written = Vec::new();
         for path in &self.deployments {
-            let deployment = Deployment::from_file(path)?;
+            let failed = |source: Error| CodegenError::Deployment {
+                path: path.clone(),
+                source,
+            };
+            let deployment = Deployment::from_file(path).map_err(|e| failed(e.into()))?;
             if !self.quiet {
                 for input in inputs(path, &deployment) {
                     println!("cargo::rerun-if-changed={}", input.display());
                 }
             }
-            let deploy_error = |source| CodegenError::Deploy {
-                path: path.display().to_string(),
-                source,
-            };
-            let (plan, manifests) = deployment.render().map_err(deploy_error)?;
+            let plan = deployment.plan().map_err(failed)?;
+            let renderer =
+                Renderer::new(deployment.render.clone()).map_err(|e| failed(e.into()))?;
+            let manifests = renderer.render(&plan).map_err(|e| failed(e.into()))?;
+            if !self.quiet {
+                // What the CLI prints as `warning:` reaches the user of a build script only as
+                // Cargo's own warning, one line each.
+                for warning in renderer.warnings(&plan) {
+                    let line = warning.replace(['\n', '\r'], " ");
+                    println!("cargo::warning=lwsplan: {}: {line}", path.display());
+                }
+            }
             let stem = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "deployment".into());
-            let yaml = manifests.to_yaml().map_err(CodegenError::Write)?;
-            let json = serde_json::to_string_pretty(&plan)
-                .map_err(|e| CodegenError::Write(e.to_string()))?;
+            let yaml = manifests.to_yaml().map_err(|e| failed(e.into()))?;
+            let json = serde_json::to_string_pretty(&plan).map_err(|e| {
+                failed(Error::from(crate::error::YamlError {
+                    message: e.to_string(),
+                }))
+            })?;
             written.push(out_dir.join(format!("{stem}.yaml")));
             files.push((format!("{stem}.yaml"), yaml));
             files.push((format!("{stem}.plan.json"), json + "\n"));
         }
-        crate::output::write_all(&out_dir, &files).map_err(CodegenError::Write)?;
+        crate::output::write_all(&out_dir, &files).map_err(|e| CodegenError::Write(e.into()))?;
         Ok(written)
     }
 }

@@ -19,10 +19,11 @@ use std::path::{Path, PathBuf};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{PlanError, PlanOptions, Planner};
+use crate::error::{ErrorKind, YamlError};
+use crate::plan::{PlanOptions, Planner};
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
-use crate::render::{RenderError, RenderOptions, Renderer};
-use crate::{Manifests, Plan};
+use crate::render::{RenderOptions, Renderer};
+use crate::{Error, Manifests, Plan};
 
 /// One deployment: model, hardware, plan options and render options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -135,45 +136,52 @@ impl<T: JsonSchema> JsonSchema for ProfileRef<T> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DeploymentError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
+    /// The file could not be read: missing, unreadable, too large or not text.
+    #[error("cannot read {path}")]
+    Read {
         /// The path.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// Why.
+        #[source]
+        source: crate::input::InputError,
     },
     /// The file is not a valid deployment (syntax, types, unknown fields), with line and column.
-    #[error("{path}: {message}")]
+    #[error("{path}: not a valid deployment file")]
     Parse {
         /// The path.
         path: String,
-        /// The parser's message.
-        message: String,
+        /// The parser's error.
+        #[source]
+        source: YamlError,
     },
+}
+
+impl DeploymentError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DeploymentError::Read { source, .. } if source.is_io() => ErrorKind::Io,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
 }
 
 impl Deployment {
     /// Parses a deployment from YAML; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
-        crate::yaml::from_str(text).map_err(|message| DeploymentError::Parse {
+        crate::yaml::from_str(text).map_err(|source| DeploymentError::Parse {
             path: origin.to_string(),
-            message,
+            source,
         })
     }
 
     /// Reads a deployment file and makes its relative paths relative to the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, DeploymentError> {
-        let text = crate::yaml::read_file(path).map_err(|e| match e {
-            None => DeploymentError::Parse {
-                path: path.display().to_string(),
-                message: "not UTF-8 text; a deployment is a YAML file".into(),
-            },
-            Some(source) => DeploymentError::Io {
+        let text = crate::input::read_text(path, crate::input::MAX_SMALL_FILE, "a deployment file")
+            .map_err(|source| DeploymentError::Read {
                 path: path.display().to_string(),
                 source,
-            },
-        })?;
+            })?;
         let mut deployment = Self::from_yaml(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new(""));
         for file in [
@@ -222,31 +230,16 @@ impl Deployment {
     }
 
     /// Plans this deployment.
-    pub fn plan(&self) -> Result<Plan, DeployError> {
+    pub fn plan(&self) -> Result<Plan, Error> {
         let model = self.model_profile()?;
         let hardware = self.hardware_profile()?;
         Ok(Planner::new(&model, &hardware).plan(&self.plan)?)
     }
 
     /// Plans and renders this deployment into validated manifests.
-    pub fn render(&self) -> Result<(Plan, Manifests), DeployError> {
+    pub fn render(&self) -> Result<(Plan, Manifests), Error> {
         let plan = self.plan()?;
         let manifests = Renderer::new(self.render.clone())?.render(&plan)?;
         Ok((plan, manifests))
     }
-}
-
-/// Any stage's failure while planning or rendering a deployment.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DeployError {
-    /// A profile could not be loaded.
-    #[error(transparent)]
-    Profile(#[from] ProfileError),
-    /// No plan fits.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// Rendering or validation failed.
-    #[error(transparent)]
-    Render(#[from] RenderError),
 }

@@ -8,7 +8,7 @@
 //! - [`render`]: one minijinja environment over `templates/`; [`Renderer`] → [`Manifests`];
 //! - [`manifest`]: the typed LeaderWorkerSet and Service a render produces;
 //! - [`validate`](mod@validate): the LeaderWorkerSet CRD schema, admission rules and consistency lints;
-//! - [`cli`]: the command line, a thin layer over the above.
+//! - the command line (the `cli` feature), a thin layer over the above.
 //!
 //! ```
 //! use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
@@ -19,27 +19,70 @@
 //! assert_eq!((plan.tensor_parallel_size, plan.nodes), (8, 1));
 //! let yaml = Renderer::new(RenderOptions::default())?.render(&plan)?.to_yaml()?;
 //! assert!(yaml.starts_with("apiVersion: leaderworkerset.x-k8s.io/v1"));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), lwsplan::Error>(())
 //! ```
+//!
+//! Every fallible function returns a typed error with its cause attached; [`Error`] wraps
+//! them all, [`Error::kind`] says what happened, and [`Report`] prints the whole chain.
+//!
+//! # Features
+//!
+//! - `cli` (default): the `lwsplan` binary — clap, and k8s-openapi's `v1_33`. A library user
+//!   turns default features off and chooses the Kubernetes version in their own application,
+//!   as k8s-openapi requires of libraries.
+//! - `machinery`: internals for lwsplan's own tests, benches and fuzz targets; no stability
+//!   promise.
 
-pub mod cli;
+#[cfg(feature = "cli")]
+mod cli;
 pub mod codegen;
-pub mod deployment;
+mod deployment;
+mod error;
+mod input;
 pub mod manifest;
-pub mod output;
+mod output;
 pub mod plan;
 pub mod profile;
 pub mod render;
-pub mod units;
+mod units;
 pub mod validate;
-pub mod yaml;
+mod yaml;
 
-pub use deployment::Deployment;
+pub use deployment::{Deployment, DeploymentError, ProfileRef};
+pub use error::{Error, ErrorKind, Report, Result, ValueError, WriteError, YamlError};
+pub use input::InputError;
 pub use manifest::Manifests;
-pub use plan::{Plan, PlanError, PlanOptions, Planner};
-pub use profile::{Catalog, HardwareProfile, ModelProfile};
-pub use render::{RenderError, RenderOptions, Renderer};
-pub use validate::{Problem, validate};
+pub use plan::{
+    ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, Plan, PlanError, PlanOptions, Planner,
+};
+pub use profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
+pub use render::{Platform, RenderError, RenderOptions, Renderer};
+pub use units::ByteSize;
+pub use validate::{Problem, validate, validate_yaml};
+
+/// The `lwsplan` binary's entry point: parses the command line, runs it, prints the result or
+/// the error chain, and returns the exit status. Not a library API.
+#[cfg(feature = "cli")]
+#[doc(hidden)]
+pub fn cli_main() -> std::process::ExitCode {
+    cli::main()
+}
+
+/// Internals for lwsplan's own tests, benches and fuzz targets. No stability promise: not for
+/// library users.
+#[cfg(feature = "machinery")]
+#[doc(hidden)]
+pub mod machinery {
+    pub use crate::input::{MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
+    pub use crate::plan::kv::{bytes_per_token_per_layer, kv_heads_per_rank};
+    pub use crate::plan::layout::pp_partition;
+    pub use crate::plan::weights::{parameters, weight_bytes};
+    pub use crate::render::command::shell_quote;
+    pub use crate::units::parse_quantity;
+    pub use crate::validate::crd::{strict_v1_schema, strict_v1_schema_unshared};
+    pub use crate::validate::schema::{strict_schema, validator};
+    pub use crate::yaml::{from_str, from_str_multiple, to_string};
+}
 
 /// The README's examples run as doc tests, so the README cannot drift from the API.
 #[cfg(doctest)]

@@ -1,5 +1,5 @@
-//! The `lwsplan` binary: all logic lives in the library's `cli` module.
+//! The `lwsplan` binary: all logic lives in the library.
 
 fn main() -> std::process::ExitCode {
-    lwsplan::cli::main()
+    lwsplan::cli_main()
 }

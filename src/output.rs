@@ -1,19 +1,108 @@
-//! Writing manifests to a directory: every file or none.
+//! Writing files: every file or none, each replaced atomically, never through a planted link.
+//!
+//! Each file is first written to a temporary file beside its target, created with a name no
+//! other process uses (`create_new`, so a symlink or file planted at that name is never
+//! followed or overwritten), flushed and synced. Only when every temporary is complete is each
+//! target replaced by one `rename`, which is atomic: a reader, or a process killed at any
+//! moment, sees the old file or the new one, never a torn one and never none. A replaced file
+//! keeps its permissions. The old contents stay reachable through a hard link until every file
+//! is in place, so a failure part-way puts back exactly what was there. A temporary left by a
+//! killed run is removed by the next run into the same directory.
 
-use std::io;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
-/// Writes each `(file name, contents)` into `dir`, creating it if needed. All files are first
-/// written under temporary names, existing files are set aside, and only then is each renamed
-/// into place; if any step fails, the directory is put back as it was.
-pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), String> {
+use crate::error::WriteError;
+
+/// Hidden names for temporaries and backups contain this, so that stale ones can be found.
+const MARK: &str = ".lwsplan-";
+/// A temporary untouched for this long belongs to a run that died.
+const STALE_AFTER: Duration = Duration::from_secs(600);
+
+/// Writes each `(file name, contents)` into `dir`, creating it if needed: every file or none.
+pub(crate) fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), WriteError> {
     write_all_with(dir, files, &mut |_| Ok(()))
 }
 
-/// Temporary and backup names sit beside their target, hidden, so a rename never crosses a
-/// filesystem.
-fn aside(dir: &Path, name: &str, what: &str) -> PathBuf {
-    dir.join(format!(".{name}.lwsplan-{what}"))
+fn error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> WriteError {
+    let path = path.to_path_buf();
+    move |source| WriteError {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A name beside `name` that no other writer uses: this process, a counter and the time.
+fn unique(dir: &Path, name: &str, what: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    dir.join(format!(
+        ".{name}{MARK}{}-{n}-{nanos}.{what}",
+        std::process::id()
+    ))
+}
+
+/// A temporary with `text`, created new (never through a link), synced, with `mode_of`'s
+/// permissions when that file exists.
+fn write_temp(temp: &Path, text: &str, mode_of: &Path) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).create_new(true).open(temp)?;
+    let result = (|| {
+        file.write_all(text.as_bytes())?;
+        file.flush()?;
+        if let Ok(meta) = fs::symlink_metadata(mode_of)
+            && meta.is_file()
+        {
+            file.set_permissions(meta.permissions())?;
+        }
+        file.sync_all()
+    })();
+    if result.is_err() {
+        drop(file);
+        let _ = fs::remove_file(temp);
+    }
+    result
+}
+
+/// Keeps `target`'s current contents reachable at `backup`: a hard link where the filesystem
+/// has them, else a copy.
+fn keep(target: &Path, backup: &Path) -> io::Result<()> {
+    fs::hard_link(target, backup).or_else(|e| {
+        if fs::symlink_metadata(target)?.is_file() {
+            fs::copy(target, backup).map(|_| ())
+        } else {
+            Err(e)
+        }
+    })
+}
+
+/// Removes temporaries and backups that a killed run left behind.
+fn remove_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with('.') || !name.contains(MARK) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if old {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// [`write_all`], calling `fault` before each filesystem step so tests can make any step fail.
@@ -21,61 +110,75 @@ fn write_all_with(
     dir: &Path,
     files: &[(String, String)],
     fault: &mut dyn FnMut(&str) -> io::Result<()>,
-) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+) -> Result<(), WriteError> {
+    fs::create_dir_all(dir).map_err(error("create", dir))?;
+    remove_stale(dir);
     let mut temps: Vec<PathBuf> = Vec::new();
     let mut backups: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut installed: Vec<PathBuf> = Vec::new();
-    let result = (|| -> Result<(), String> {
+    let result = (|| -> Result<(), WriteError> {
         for (name, text) in files {
-            let temp = aside(dir, name, "tmp");
+            let target = dir.join(name);
+            if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+                return Err(WriteError {
+                    action: "replace",
+                    path: target,
+                    source: io::Error::other("it is a directory"),
+                });
+            }
+            let temp = unique(dir, name, "tmp");
             fault(&format!("write {name}"))
-                .and_then(|()| std::fs::write(&temp, text))
-                .map_err(|e| format!("cannot write {}: {e}", temp.display()))?;
+                .and_then(|()| write_temp(&temp, text, &target))
+                .map_err(error("write", &temp))?;
             temps.push(temp);
         }
         for (name, _) in files {
             let target = dir.join(name);
-            if target.exists() {
-                let backup = aside(dir, name, "old");
-                fault(&format!("set aside {name}"))
-                    .and_then(|()| std::fs::rename(&target, &backup))
-                    .map_err(|e| format!("cannot set aside {}: {e}", target.display()))?;
+            if fs::symlink_metadata(&target).is_ok() {
+                let backup = unique(dir, name, "old");
+                fault(&format!("keep {name}"))
+                    .and_then(|()| keep(&target, &backup))
+                    .map_err(error("keep a copy of", &target))?;
                 backups.push((backup, target));
             }
         }
         for ((name, _), temp) in files.iter().zip(&temps) {
             let target = dir.join(name);
             fault(&format!("rename {name}"))
-                .and_then(|()| std::fs::rename(temp, &target))
-                .map_err(|e| {
-                    format!(
-                        "cannot rename {} to {}: {e}",
-                        temp.display(),
-                        target.display()
-                    )
-                })?;
+                .and_then(|()| fs::rename(temp, &target))
+                .map_err(error("replace", &target))?;
             installed.push(target);
+        }
+        // Make the renames durable before reporting success.
+        if let Ok(dir) = File::open(dir) {
+            let _ = dir.sync_all();
         }
         Ok(())
     })();
     match result {
         Ok(()) => {
             for (backup, _) in &backups {
-                let _ = std::fs::remove_file(backup);
+                let _ = fs::remove_file(backup);
             }
             Ok(())
         }
         Err(e) => {
-            // Undo in reverse: new files out, old files back, temporaries gone.
+            // Undo: new files out, old files back (a rename over the new one), temporaries gone.
             for target in &installed {
-                let _ = std::fs::remove_file(target);
+                match backups.iter().find(|(_, t)| t == target) {
+                    Some((backup, _)) => {
+                        let _ = fs::rename(backup, target);
+                    }
+                    None => {
+                        let _ = fs::remove_file(target);
+                    }
+                }
             }
-            for (backup, target) in &backups {
-                let _ = std::fs::rename(backup, target);
+            for (backup, _) in &backups {
+                let _ = fs::remove_file(backup);
             }
             for temp in &temps {
-                let _ = std::fs::remove_file(temp);
+                let _ = fs::remove_file(temp);
             }
             Err(e)
         }
@@ -89,18 +192,18 @@ mod tests {
     fn dir(name: &str) -> PathBuf {
         let dir =
             std::env::temp_dir().join(format!("lwsplan-output-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
         dir
     }
 
     fn listing(dir: &Path) -> Vec<(String, String)> {
-        let mut entries: Vec<(String, String)> = std::fs::read_dir(dir)
+        let mut entries: Vec<(String, String)> = fs::read_dir(dir)
             .unwrap()
             .map(|e| {
                 let path = e.unwrap().path();
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
-                (name, std::fs::read_to_string(&path).unwrap())
+                (name, fs::read_to_string(&path).unwrap_or_default())
             })
             .collect();
         entries.sort();
@@ -117,7 +220,7 @@ mod tests {
     #[test]
     fn writes_every_file_and_replaces_old_ones() {
         let dir = dir("ok");
-        std::fs::write(dir.join("a.yaml"), "old a\n").unwrap();
+        fs::write(dir.join("a.yaml"), "old a\n").unwrap();
         write_all(&dir, &files()).unwrap();
         assert_eq!(listing(&dir), files());
     }
@@ -128,16 +231,16 @@ mod tests {
         let steps = [
             "write a.yaml",
             "write b.yaml",
-            "set aside a.yaml",
-            "set aside b.yaml",
+            "keep a.yaml",
+            "keep b.yaml",
             "rename a.yaml",
             "rename b.yaml",
         ];
         for step in steps {
             let dir = dir(&step.replace(' ', "-"));
-            std::fs::write(dir.join("a.yaml"), "old a\n").unwrap();
-            std::fs::write(dir.join("b.yaml"), "old b\n").unwrap();
-            std::fs::write(dir.join("other.txt"), "untouched\n").unwrap();
+            fs::write(dir.join("a.yaml"), "old a\n").unwrap();
+            fs::write(dir.join("b.yaml"), "old b\n").unwrap();
+            fs::write(dir.join("other.txt"), "untouched\n").unwrap();
             let before = listing(&dir);
             let mut fault = |at: &str| {
                 if at == step {
@@ -147,7 +250,7 @@ mod tests {
                 }
             };
             let err = write_all_with(&dir, &files(), &mut fault).unwrap_err();
-            assert!(err.ends_with("injected"), "{step}: {err}");
+            assert_eq!(err.source.to_string(), "injected", "{step}");
             assert_eq!(listing(&dir), before, "after a failure at `{step}`");
         }
     }
@@ -164,5 +267,74 @@ mod tests {
         };
         write_all_with(&dir, &files(), &mut fault).unwrap_err();
         assert_eq!(listing(&dir), vec![]);
+    }
+
+    /// A symlink planted where a temporary could go, or at the target, is never written
+    /// through: the link's target keeps its contents.
+    #[cfg(unix)]
+    #[test]
+    fn planted_links_are_not_followed() {
+        let dir = dir("links");
+        let victim = dir.join("victim.txt");
+        fs::write(&victim, "secret\n").unwrap();
+        for i in 0..4 {
+            let name = format!(".a.yaml{MARK}{}-{i}-0.tmp", std::process::id());
+            std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+        }
+        std::os::unix::fs::symlink(&victim, dir.join("b.yaml")).unwrap();
+        write_all(&dir, &files()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
+        assert_eq!(fs::read_to_string(dir.join("a.yaml")).unwrap(), "new a\n");
+        // The link at the target is replaced by a file, not written through.
+        assert!(
+            !fs::symlink_metadata(dir.join("b.yaml"))
+                .unwrap()
+                .is_symlink()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = dir("mode");
+        fs::write(dir.join("a.yaml"), "old\n").unwrap();
+        fs::set_permissions(dir.join("a.yaml"), fs::Permissions::from_mode(0o600)).unwrap();
+        write_all(&dir, &files()).unwrap();
+        let mode = fs::metadata(dir.join("a.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_directory_at_the_target_is_refused_and_kept() {
+        let dir = dir("isdir");
+        fs::create_dir(dir.join("a.yaml")).unwrap();
+        fs::write(dir.join("a.yaml/inside"), "x").unwrap();
+        let err = write_all(&dir, &files()).unwrap_err();
+        assert_eq!(err.action, "replace");
+        assert!(dir.join("a.yaml/inside").exists());
+        assert!(!dir.join("b.yaml").exists());
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed_fresh_ones_kept() {
+        let dir = dir("stale");
+        let stale = dir.join(format!(".a.yaml{MARK}1-0-0.tmp"));
+        let fresh = dir.join(format!(".b.yaml{MARK}1-0-0.tmp"));
+        fs::write(&stale, "").unwrap();
+        fs::write(&fresh, "").unwrap();
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        write_all(&dir, &files()).unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists());
     }
 }

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use lwsplan::Deployment;
-use lwsplan::deployment::ProfileRef;
+use lwsplan::ProfileRef;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

@@ -204,7 +204,7 @@ pub enum PlatformArg {
 }
 
 fn parse_max_model_len(s: &str) -> Result<MaxModelLen, String> {
-    s.parse()
+    s.parse().map_err(|e: crate::ValueError| e.to_string())
 }
 
 fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
@@ -236,7 +236,7 @@ fn parse_model_cache(s: &str) -> Result<crate::render::ModelCache, String> {
         }),
         ("per-pod", size) => Ok(ModelCache::PerPod {
             storage_class: None,
-            size: Some(size.parse()?),
+            size: Some(size.parse().map_err(|e: crate::ValueError| e.to_string())?),
         }),
         ("host-path", path) if path.starts_with('/') => Ok(ModelCache::HostPath {
             path: path.to_string(),
@@ -260,7 +260,7 @@ fn parse_env(s: &str) -> Result<EnvVar, String> {
     let Some((name, value)) = s.split_once('=') else {
         return Err(format!("`{s}`: expected NAME=VALUE"));
     };
-    crate::validate::check_env_name(name)?;
+    crate::validate::names::check_env_name(name)?;
     Ok(EnvVar {
         name: name.to_string(),
         value: value.to_string(),

@@ -10,8 +10,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::PlanError;
 use crate::deployment::{Deployment, DeploymentError, ProfileRef};
+use crate::error::{ErrorKind, Report};
+use crate::plan::PlanError;
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
 use crate::render::{RenderError, Renderer};
 use crate::units::gib;
@@ -91,60 +92,47 @@ enum SchemaKind {
 /// A failure, with the exit status it maps to.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
+    /// A library failure; its kind decides the exit status.
     #[error(transparent)]
-    Profile(#[from] ProfileError),
-    #[error(transparent)]
-    Deployment(#[from] DeploymentError),
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Render(#[from] RenderError),
-    #[error(transparent)]
-    Deploy(#[from] crate::deployment::DeployError),
-    #[error("{0}")]
-    Io(String),
+    Lib(#[from] crate::Error),
+    /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
-    #[error("{0}")]
-    Input(String),
+    /// A file failed validation.
     #[error("{count} problem(s) found:\n{report}")]
     Invalid { count: usize, report: String },
 }
 
+macro_rules! from_stage {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError::Lib(e.into())
+            }
+        }
+    )*};
+}
+from_stage!(
+    ProfileError,
+    DeploymentError,
+    PlanError,
+    RenderError,
+    crate::error::WriteError,
+    crate::error::YamlError
+);
+
 impl CliError {
     fn status(&self) -> u8 {
-        use crate::deployment::DeployError;
         match self {
-            CliError::Profile(e) | CliError::Deploy(DeployError::Profile(e)) => profile_status(e),
-            CliError::Plan(e) | CliError::Deploy(DeployError::Plan(e)) => plan_status(e),
-            CliError::Render(e) | CliError::Deploy(DeployError::Render(e)) => render_status(e),
-            CliError::Deployment(DeploymentError::Io { .. }) | CliError::Io(_) => exit::IO,
-            CliError::Deployment(_) | CliError::Input(_) => exit::INVALID_INPUT,
+            CliError::Lib(e) => match e.kind() {
+                ErrorKind::InvalidInput => exit::INVALID_INPUT,
+                ErrorKind::Infeasible => exit::INFEASIBLE,
+                ErrorKind::InvalidManifest => exit::VALIDATION,
+                ErrorKind::Io => exit::IO,
+            },
             CliError::Invalid { .. } => exit::VALIDATION,
             CliError::Usage(_) => exit::USAGE,
         }
-    }
-}
-
-fn profile_status(e: &ProfileError) -> u8 {
-    match e {
-        ProfileError::Io { .. } => exit::IO,
-        _ => exit::INVALID_INPUT,
-    }
-}
-
-fn plan_status(e: &PlanError) -> u8 {
-    match e {
-        PlanError::Infeasible(_) => exit::INFEASIBLE,
-        _ => exit::INVALID_INPUT,
-    }
-}
-
-fn render_status(e: &RenderError) -> u8 {
-    match e {
-        RenderError::Invalid(_) => exit::VALIDATION,
-        RenderError::Io { .. } => exit::IO,
-        _ => exit::INVALID_INPUT,
     }
 }
 
@@ -163,7 +151,7 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", Report(&e));
             ExitCode::from(e.status())
         }
     }
@@ -213,7 +201,9 @@ fn run(cli: Cli) -> Result<String, CliError> {
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    let mut json = serde_json::to_string_pretty(value).map_err(|e| CliError::Io(e.to_string()))?;
+    let mut json = serde_json::to_string_pretty(value).map_err(|e| crate::error::YamlError {
+        message: e.to_string(),
+    })?;
     json.push('\n');
     Ok(json)
 }
@@ -229,12 +219,12 @@ fn render(args: &RenderArgs) -> Result<String, CliError> {
     }
     let output = match &args.output_dir {
         Some(dir) => {
-            let written = manifests.write_to_dir(dir).map_err(CliError::Io)?;
+            let written = manifests.write_to_dir(dir)?;
             let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
             eprintln!("wrote {}", names.join(", "));
             String::new()
         }
-        None => manifests.to_yaml().map_err(CliError::Io)?,
+        None => manifests.to_yaml()?,
     };
     let namespace = options
         .namespace
@@ -276,10 +266,10 @@ fn import_profile(
     hf_repo: Option<&str>,
     index: Option<&std::path::Path>,
 ) -> Result<ModelProfile, CliError> {
-    let mut profile = crate::profile::hf::from_hf_config_file(config, hf_repo)?;
+    let mut profile = ModelProfile::from_hf_config_file(config, hf_repo)?;
     if let Some(index) = index {
-        let index = crate::profile::hf::read_safetensors_index(index, profile.num_hidden_layers)?;
-        if !crate::profile::hf::apply_safetensors_index(&mut profile, &index) {
+        let index = crate::profile::SafetensorsIndex::from_file(index, profile.num_hidden_layers)?;
+        if !profile.apply_safetensors_index(&index) {
             eprintln!(
                 "warning: the safetensors index also holds MTP layers, whose bytes cannot be told \
                  apart: lwsplan keeps its own weight total"
@@ -301,7 +291,7 @@ fn import(
         profile.id = id;
         profile.check(&config.display().to_string())?;
     }
-    let yaml = crate::yaml::to_string(&profile).map_err(CliError::Io)?;
+    let yaml = crate::yaml::to_string(&profile)?;
     let text = format!(
         "# Imported by lwsplan from {}: review it, then use it with --model-file.\n{yaml}",
         config.display()
@@ -311,12 +301,14 @@ fn import(
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| CliError::Io(format!("{} is not a file name", path.display())))?;
+                .ok_or_else(|| {
+                    CliError::Usage(format!("-o {}: not a file name", path.display()))
+                })?;
             let dir = path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            crate::output::write_all(dir, &[(name, text)]).map_err(CliError::Io)?;
+            crate::output::write_all(dir, &[(name, text)])?;
             eprintln!("wrote {}", path.display());
             Ok(String::new())
         }
@@ -400,16 +392,11 @@ fn validate_files(files: &[PathBuf]) -> Result<String, CliError> {
     let mut count = 0;
     let mut ok = String::new();
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::InvalidData {
-                CliError::Input(format!(
-                    "{}: not UTF-8 text; manifests are YAML",
-                    path.display()
-                ))
-            } else {
-                CliError::Io(format!("cannot read {}: {e}", path.display()))
-            }
-        })?;
+        let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a manifest")
+            .map_err(|source| crate::Error::Read {
+                path: path.clone(),
+                source,
+            })?;
         let problems = crate::validate::validate_yaml(&text);
         if problems.is_empty() {
             ok.push_str(&format!("{}: valid\n", path.display()));

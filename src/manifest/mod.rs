@@ -3,7 +3,10 @@
 //! A [`Manifests`] value is the LeaderWorkerSet and its Service as typed objects. Users may
 //! change them (add a toleration, a label) and re-validate before writing them out.
 
+mod image;
 mod lws;
+
+pub(crate) use image::ImageRef;
 
 pub use lws::{
     API_VERSION, KIND, LeaderWorkerSet, LeaderWorkerSetSpec, LeaderWorkerTemplate, NAME_LABEL,
@@ -12,6 +15,12 @@ pub use lws::{
 };
 
 use k8s_openapi::api::core::v1::Service;
+
+use crate::error::YamlError;
+use crate::validate::Problem;
+
+/// The NVIDIA device plugin's resource name, which pods request GPUs by.
+pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// One deployment: the LeaderWorkerSet and the Service in front of its leaders.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,29 +32,55 @@ pub struct Manifests {
 }
 
 impl Manifests {
+    /// Parses and validates a stream holding exactly one LeaderWorkerSet and one Service.
+    pub fn from_yaml(text: &str) -> Result<Manifests, Vec<Problem>> {
+        crate::validate::parse_manifests(text)
+    }
+
     /// Multi-document YAML: the LeaderWorkerSet, then the Service.
-    pub fn to_yaml(&self) -> Result<String, String> {
+    pub fn to_yaml(&self) -> Result<String, YamlError> {
         let lws = crate::yaml::to_string(&self.leader_worker_set)?;
         let service = crate::yaml::to_string(&self.service)?;
         Ok(format!("{lws}---\n{service}"))
     }
 
-    /// Writes one file per object into `dir` (created if needed): every file or none.
-    pub fn write_to_dir(&self, dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, String> {
+    /// Writes one file per object into `dir` (created if needed), named after the
+    /// LeaderWorkerSet, so several deployments can share a directory: every file or none.
+    pub fn write_to_dir(
+        &self,
+        dir: &std::path::Path,
+    ) -> Result<Vec<std::path::PathBuf>, crate::Error> {
         let files = self.to_files()?;
         crate::output::write_all(dir, &files)?;
         Ok(files.iter().map(|(name, _)| dir.join(name)).collect())
     }
 
-    /// One file per object, named after the object's kind: `(file name, YAML)`.
-    pub fn to_files(&self) -> Result<Vec<(String, String)>, String> {
+    /// One file per object, `<name>-leaderworkerset.yaml` and `<name>-service.yaml`:
+    /// `(file name, YAML)`.
+    pub fn to_files(&self) -> Result<Vec<(String, String)>, YamlError> {
+        // A name edited in code is not validated: keep only what is safe in a file name.
+        let name: String = self
+            .leader_worker_set
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or("lws")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
         Ok(vec![
             (
-                "leaderworkerset.yaml".to_string(),
+                format!("{name}-leaderworkerset.yaml"),
                 crate::yaml::to_string(&self.leader_worker_set)?,
             ),
             (
-                "service.yaml".to_string(),
+                format!("{name}-service.yaml"),
                 crate::yaml::to_string(&self.service)?,
             ),
         ])

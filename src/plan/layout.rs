@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::rules::Rejection;
+
 /// Layers per pipeline stage, as vLLM's `get_pp_indices` splits them
 /// (`vllm/distributed/utils.py` @ 5a6541db9bfa77756459722f69e8c89a0b47a14d): each stage gets
 /// `L / PP` layers and the `L mod PP` left over go one each to the stages just before the last.
@@ -33,14 +35,15 @@ impl Layout {
     /// Builds the layout for `tp × pp` GPUs on nodes of `gpus_per_node`. A layout within one
     /// node takes a share of it that divides the node (so the rest of the node stays usable by
     /// pods of the same shape); a larger one fills whole nodes, one pod each.
-    pub fn new(tp: u64, pp: u64, gpus_per_node: u64) -> Result<Layout, String> {
-        let gpus = tp * pp;
+    pub(crate) fn new(tp: u64, pp: u64, gpus_per_node: u64) -> Result<Layout, Rejection> {
+        let gpus = tp.saturating_mul(pp);
+        let not_whole = |reason| Rejection::NotWholeNodes { reason };
         if gpus < gpus_per_node && !gpus_per_node.is_multiple_of(gpus) {
-            return Err(format!(
+            return Err(not_whole(format!(
                 "TP {tp} × PP {pp} = {gpus} GPUs does not divide a {gpus_per_node}-GPU node; \
                  the other {} GPUs would fit no pod of the same shape",
                 gpus_per_node - gpus
-            ));
+            )));
         }
         if gpus <= gpus_per_node {
             return Ok(Layout {
@@ -51,10 +54,10 @@ impl Layout {
             });
         }
         if !gpus.is_multiple_of(gpus_per_node) {
-            return Err(format!(
+            return Err(not_whole(format!(
                 "TP {tp} × PP {pp} = {gpus} GPUs is not a whole number of {gpus_per_node}-GPU nodes; \
                  LWS gives every pod of a group the same GPU count"
-            ));
+            )));
         }
         Ok(Layout {
             tensor_parallel_size: tp,
@@ -62,6 +65,17 @@ impl Layout {
             nodes: gpus / gpus_per_node,
             gpus_per_pod: gpus_per_node,
         })
+    }
+
+    /// `tp × pp` GPUs spread over as many nodes as they need, whole or not: how a rejected
+    /// shape is described.
+    pub(crate) fn spread(tp: u64, pp: u64, gpus_per_node: u64) -> Layout {
+        Layout {
+            tensor_parallel_size: tp,
+            pipeline_parallel_size: pp,
+            nodes: tp.saturating_mul(pp).div_ceil(gpus_per_node),
+            gpus_per_pod: gpus_per_node,
+        }
     }
 
     /// Total GPUs: TP × PP = nodes × GPUs per pod.

@@ -23,13 +23,26 @@ pub struct Source {
 #[non_exhaustive]
 pub enum ProfileError {
     /// The YAML did not parse into the profile type (syntax, wrong type, unknown or missing field).
-    #[error("{origin}: {message}")]
+    #[error("{origin}: not a valid profile")]
     Parse {
         /// Where the profile came from: a file path or `built-in <id>`.
         origin: String,
-        /// The parser's message, with line and column.
-        message: String,
+        /// The parser's error, with line and column.
+        #[source]
+        source: crate::yaml::YamlError,
     },
+    /// A JSON input (`config.json`, a safetensors index) did not parse.
+    #[error("{origin}: not a JSON {what}")]
+    Json {
+        /// The file.
+        origin: String,
+        /// What the file should be, e.g. `config`.
+        what: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+
     /// A field parsed but its value cannot describe a real model or GPU.
     #[error("{origin}: field `{field}`: {message}")]
     Invalid {
@@ -52,13 +65,14 @@ pub enum ProfileError {
         /// Every built-in id of this kind.
         known: Vec<String>,
     },
-    /// The profile file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
+    /// The profile file could not be read: missing, unreadable, too large or not text.
+    #[error("cannot read {path}")]
+    Read {
         /// The path that was asked for.
         path: String,
-        /// The underlying error.
-        source: std::io::Error,
+        /// Why.
+        #[source]
+        source: crate::input::InputError,
     },
 }
 
@@ -74,23 +88,22 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ProfileError> {
-    crate::yaml::from_str(text).map_err(|message| ProfileError::Parse {
+    crate::yaml::from_str(text).map_err(|source| ProfileError::Parse {
         origin: origin.to_string(),
-        message,
+        source,
     })
 }
 
-/// Reads a profile file.
-pub(crate) fn read(path: &std::path::Path) -> Result<String, ProfileError> {
-    crate::yaml::read_file(path).map_err(|e| match e {
-        None => ProfileError::Parse {
-            origin: path.display().to_string(),
-            message: "not UTF-8 text; a profile is a YAML file".into(),
-        },
-        Some(source) => ProfileError::Io {
-            path: path.display().to_string(),
-            source,
-        },
+/// Reads a profile file (or another small input: `config.json`, a safetensors index), at most
+/// `limit` bytes.
+pub(crate) fn read(
+    path: &std::path::Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<String, ProfileError> {
+    crate::input::read_text(path, limit, what).map_err(|source| ProfileError::Read {
+        path: path.display().to_string(),
+        source,
     })
 }
 

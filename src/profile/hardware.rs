@@ -140,7 +140,10 @@ impl HardwareProfile {
 
     /// Reads and checks a hardware profile file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
-        Self::from_yaml(&super::read(path)?, &path.display().to_string())
+        Self::from_yaml(
+            &super::read(path, crate::input::MAX_SMALL_FILE, "a profile")?,
+            &path.display().to_string(),
+        )
     }
 
     /// Checks what the types cannot: sizes positive and bounded, labels present.

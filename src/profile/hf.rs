@@ -26,33 +26,64 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "deepseek_v3",
 ];
 
-/// Reads a `config.json` file into a checked model profile. The profile's `hf_repo` is
-/// `hf_repo` if given, else the config's `_name_or_path`, else the directory holding the file
-/// (vLLM serves a local directory as well as a repository id).
-pub fn from_hf_config_file(
-    path: &std::path::Path,
-    hf_repo: Option<&str>,
-) -> Result<ModelProfile, ProfileError> {
-    let text = super::read(path)?;
-    let origin = path.display().to_string();
-    let directory = std::path::absolute(path)
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.display().to_string()))
-        .unwrap_or_else(|| ".".into());
-    from_hf_config(&text, &origin, hf_repo, &directory)
+impl ModelProfile {
+    /// Reads a `config.json` file into a checked model profile; see
+    /// [`from_hf_config`](Self::from_hf_config).
+    pub fn from_hf_config_file(
+        path: &std::path::Path,
+        hf_repo: Option<&str>,
+    ) -> Result<ModelProfile, ProfileError> {
+        let text = super::read(path, crate::input::MAX_SMALL_FILE, "a config.json")?;
+        from_hf_config(&text, &path.display().to_string(), hf_repo)
+    }
+
+    /// Reads `config.json` text into a checked model profile; `origin` names it in errors and
+    /// in the profile's sources. The profile's `hf_repo` — what `vllm serve` loads — is
+    /// `hf_repo` if given, else the config's `_name_or_path` when that is a repository id
+    /// (`owner/name`). A local path there would be a directory on the machine that ran
+    /// lwsplan, not in the pod: it is refused, so that the repository is said explicitly.
+    pub fn from_hf_config(
+        text: &str,
+        origin: &str,
+        hf_repo: Option<&str>,
+    ) -> Result<ModelProfile, ProfileError> {
+        from_hf_config(text, origin, hf_repo)
+    }
+
+    /// Takes the checkpoint's exact size from a safetensors index, unless the index also holds
+    /// MTP layers, whose bytes lwsplan cannot separate from the model's: then it keeps its own
+    /// total and returns `false`.
+    pub fn apply_safetensors_index(&mut self, index: &SafetensorsIndex) -> bool {
+        if index.has_extra_layers {
+            return false;
+        }
+        self.checkpoint_bytes = Some(index.total_size);
+        true
+    }
 }
 
-/// Reads `config.json` text into a checked model profile; `origin` names it in errors and in
-/// the profile's sources, `directory` is the fallback `hf_repo`.
-pub fn from_hf_config(
+/// Whether `text` reads as a Hugging Face repository id, `owner/name`.
+pub(crate) fn is_repo_id(text: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 96
+            && !p.starts_with(['.', '-'])
+            && !p.contains("..")
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    };
+    matches!(text.split_once('/'), Some((owner, name)) if part(owner) && part(name))
+}
+
+fn from_hf_config(
     text: &str,
     origin: &str,
     hf_repo: Option<&str>,
-    directory: &str,
 ) -> Result<ModelProfile, ProfileError> {
-    let config: Value = serde_json::from_str(text).map_err(|e| ProfileError::Parse {
+    let config: Value = serde_json::from_str(text).map_err(|source| ProfileError::Json {
         origin: origin.to_string(),
-        message: format!("not a JSON config: {e}"),
+        what: "config",
+        source,
     })?;
     let c = Config {
         value: &config,
@@ -70,10 +101,6 @@ pub fn from_hf_config(
         ));
     }
     let (layer_types, sliding_window) = c.attention_layers(&model_type)?;
-    let hf_repo = hf_repo
-        .map(str::to_string)
-        .or_else(|| c.optional_string("_name_or_path"))
-        .unwrap_or_else(|| directory.to_string());
     let layers = c.u64("num_hidden_layers")?;
     let hidden = c.u64("hidden_size")?;
     let heads = c.u64("num_attention_heads")?;
@@ -171,6 +198,27 @@ pub fn from_hf_config(
         },
     };
     let architecture = c.architecture();
+    let quantization = c.quantization()?;
+    let hf_repo = match (hf_repo, c.optional_string("_name_or_path")) {
+        (Some(repo), _) => repo.to_string(),
+        (None, Some(name)) if is_repo_id(&name) => name,
+        (None, name) => {
+            return Err(c.invalid(
+                "_name_or_path",
+                format!(
+                    "{}: the config does not say which repository vLLM should load; give it \
+                     (--hf-repo owner/name), or --model-source to serve a path in the pod",
+                    match name {
+                        Some(name) => format!(
+                            "`{}` is not a repository id (owner/name)",
+                            crate::error::truncate(&name, 80)
+                        ),
+                        None => "missing".to_string(),
+                    }
+                ),
+            ));
+        }
+    };
     let id = hf_repo
         .rsplit('/')
         .next()
@@ -195,7 +243,7 @@ pub fn from_hf_config(
         sliding_window,
         attention,
         mlp,
-        quantization: c.quantization()?,
+        quantization,
         num_nextn_predict_layers: c.optional_u64("num_nextn_predict_layers")?.unwrap_or(0),
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
@@ -421,16 +469,24 @@ pub struct SafetensorsIndex {
     pub has_extra_layers: bool,
 }
 
-/// Reads a safetensors index; `layers` is the model's `num_hidden_layers`, to spot MTP layers.
-pub fn read_safetensors_index(
+impl SafetensorsIndex {
+    /// Reads a safetensors index; `layers` is the model's `num_hidden_layers`, to spot MTP
+    /// layers.
+    pub fn from_file(path: &std::path::Path, layers: u64) -> Result<Self, ProfileError> {
+        read_safetensors_index(path, layers)
+    }
+}
+
+fn read_safetensors_index(
     path: &std::path::Path,
     layers: u64,
 ) -> Result<SafetensorsIndex, ProfileError> {
-    let text = super::read(path)?;
+    let text = super::read(path, crate::input::MAX_INDEX_FILE, "a safetensors index")?;
     let origin = path.display().to_string();
-    let index: Value = serde_json::from_str(&text).map_err(|e| ProfileError::Parse {
+    let index: Value = serde_json::from_str(&text).map_err(|source| ProfileError::Json {
         origin: origin.clone(),
-        message: format!("not a JSON safetensors index: {e}"),
+        what: "safetensors index",
+        source,
     })?;
     let invalid = |field: &str, message: &str| ProfileError::Invalid {
         origin: origin.clone(),
@@ -456,14 +512,4 @@ pub fn read_safetensors_index(
         total_size,
         has_extra_layers,
     })
-}
-
-/// Sets `checkpoint_bytes` from a safetensors index, unless the index also holds MTP layers,
-/// whose bytes lwsplan cannot separate from the model's (it then keeps its own total).
-pub fn apply_safetensors_index(profile: &mut ModelProfile, index: &SafetensorsIndex) -> bool {
-    if index.has_extra_layers {
-        return false;
-    }
-    profile.checkpoint_bytes = Some(index.total_size);
-    true
 }

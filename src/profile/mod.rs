@@ -9,12 +9,25 @@
 
 mod catalog;
 mod common;
-pub mod hardware;
-pub mod hf;
+mod hardware;
+mod hf;
 mod model;
 
 pub use catalog::{Catalog, ids};
 pub use common::{ProfileError, Source};
 pub(crate) use common::{parse, read, require_at_most, require_positive};
-pub use hardware::{Gpu, HardwareProfile, Interconnect, Node, NodeLabels, NodeShape};
+pub use hardware::{
+    Gpu, HardwareProfile, Interconnect, InterconnectKind, Node, NodeLabels, NodeShape,
+};
+pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
+
+impl ProfileError {
+    /// What kind of failure this is: I/O when the file could not be read, else invalid input.
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            ProfileError::Read { source, .. } if source.is_io() => crate::ErrorKind::Io,
+            _ => crate::ErrorKind::InvalidInput,
+        }
+    }
+}

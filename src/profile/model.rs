@@ -243,7 +243,10 @@ impl ModelProfile {
 
     /// Reads and checks a model profile file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
-        Self::from_yaml(&super::read(path)?, &path.display().to_string())
+        Self::from_yaml(
+            &super::read(path, crate::input::MAX_SMALL_FILE, "a profile")?,
+            &path.display().to_string(),
+        )
     }
 
     /// Checks what the types cannot: counts are positive and bounded, shapes are consistent.

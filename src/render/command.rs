@@ -11,7 +11,7 @@ use super::RenderOptions;
 use crate::plan::{Launcher, Plan};
 
 /// The leader's and the worker's commands.
-pub struct Commands {
+pub(crate) struct Commands {
     /// The leader's command.
     pub leader: Vec<String>,
     /// The worker's command (unused when the group has one pod).
@@ -19,7 +19,7 @@ pub struct Commands {
 }
 
 /// Builds the commands for this plan and these options.
-pub fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
+pub(crate) fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
     let model = options.model_source.as_deref().unwrap_or(&plan.model_repo);
     let mut serve_args = vec![
         "--tensor-parallel-size".to_string(),

@@ -18,13 +18,13 @@ impl fmt::Display for VllmVersion {
 }
 
 impl std::str::FromStr for VllmVersion {
-    type Err = String;
+    type Err = crate::error::ValueError;
     /// `0.28.0`, `v0.28.0`, or a pre-release such as `v0.28.0rc1` (taken as its release).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a vLLM version such as 0.28.0");
+        let bad = || crate::error::ValueError::new(s, "not a vLLM version such as 0.28.0");
         let digits = s.strip_prefix('v').unwrap_or(s);
         let mut parts = digits.splitn(3, '.');
-        let mut number = |required: bool| -> Result<u32, String> {
+        let mut number = |required: bool| -> Result<u32, crate::error::ValueError> {
             match parts.next() {
                 Some(p) => {
                     let end = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
@@ -80,20 +80,6 @@ pub const ENGINE_READY_TIMEOUT: Feature = Feature {
 /// The official image no longer ships Ray from v0.19.0 (`ray: not found`).
 pub const RAY_LEFT_THE_IMAGE: VllmVersion = VllmVersion(0, 19, 0);
 
-/// The vLLM version of an official `vllm/vllm-openai` image, from its tag.
-pub fn version_of_image(image: &str) -> Option<VllmVersion> {
-    let (repository, tag) = image.rsplit_once(':')?;
-    if !is_official(repository) {
-        return None;
-    }
-    tag.parse().ok()
-}
-
-/// Whether this is the official vLLM image (any registry mirror of `vllm/vllm-openai`).
-pub fn is_official(repository: &str) -> bool {
-    repository == "vllm/vllm-openai" || repository.ends_with("/vllm/vllm-openai")
-}
-
 impl Feature {
     /// Whether `version` has this feature; an unknown version is taken as recent.
     pub fn in_version(&self, version: Option<VllmVersion>) -> bool {
@@ -117,24 +103,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_parse_from_official_tags_only() {
-        assert_eq!(
-            version_of_image("vllm/vllm-openai:v0.28.0"),
-            Some(VllmVersion(0, 28, 0))
-        );
-        assert_eq!(
-            version_of_image("docker.io/vllm/vllm-openai:0.8.5"),
-            Some(VllmVersion(0, 8, 5))
-        );
-        assert_eq!(
-            version_of_image("vllm/vllm-openai:v0.12.0rc1"),
-            Some(VllmVersion(0, 12, 0))
-        );
-        assert_eq!(version_of_image("vllm/vllm-openai:latest"), None);
-        assert_eq!(
-            version_of_image("registry.example.com/team/vllm:v0.28.0"),
-            None
-        );
+    fn versions_parse() {
+        assert_eq!("v0.28.0".parse(), Ok(VllmVersion(0, 28, 0)));
+        assert_eq!("0.12.0rc1".parse(), Ok(VllmVersion(0, 12, 0)));
         assert!("0.x".parse::<VllmVersion>().is_err());
         assert_eq!("v1.2".parse::<VllmVersion>(), Ok(VllmVersion(1, 2, 0)));
     }

@@ -18,16 +18,12 @@
 //! assert_eq!(problems[0].path, "spec.typo");
 //! ```
 
-pub mod crd;
+// Used by build.rs (which compiles it on its own) and by tests.
+#[cfg(any(test, feature = "machinery"))]
+pub(crate) mod crd;
 mod lints;
-mod names;
-mod schema;
-
-pub use names::{
-    check_dns1035_label, check_dns1123_label, check_env_name, check_image_reference,
-    check_label_value, check_qualified_name, max_lws_name_len,
-};
-pub use schema::{strict_schema, validator};
+pub(crate) mod names;
+pub(crate) mod schema;
 
 use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
@@ -45,6 +41,22 @@ pub struct Problem {
     pub path: String,
     /// What is wrong and what is expected.
     pub message: String,
+}
+
+/// Every problem found, as one error value: one line each, indented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl std::fmt::Display for Problems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for Problem {
@@ -78,7 +90,7 @@ impl Findings<'_> {
 /// Validates a YAML stream of any number of documents.
 pub fn validate_yaml(text: &str) -> Vec<Problem> {
     match parse_documents(text) {
-        Ok(documents) => validate_values(&documents),
+        Ok(documents) => check_documents(&documents).problems,
         Err(problem) => vec![problem],
     }
 }
@@ -90,7 +102,7 @@ pub fn validate(manifests: &Manifests) -> Vec<Problem> {
         serde_json::to_value(&manifests.service),
     ];
     match documents {
-        [Ok(lws), Ok(service)] => validate_values(&[lws, service]),
+        [Ok(lws), Ok(service)] => check_documents(&[lws, service]).problems,
         _ => vec![Problem {
             document: 1,
             object: "document".into(),
@@ -102,25 +114,20 @@ pub fn validate(manifests: &Manifests) -> Vec<Problem> {
 
 /// Parses a rendered stream into typed manifests: exactly one LeaderWorkerSet and one Service,
 /// both valid.
-pub fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
+pub(crate) fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
     let documents = parse_documents(text).map_err(|p| vec![p])?;
-    let problems = validate_values(&documents);
+    let Checked {
+        problems,
+        mut sets,
+        mut services,
+    } = check_documents(&documents);
     if !problems.is_empty() {
         return Err(problems);
     }
-    let mut lws = None;
-    let mut service = None;
-    for doc in documents {
-        match doc.get("kind").and_then(Value::as_str) {
-            Some(manifest::KIND) => lws = serde_json::from_value::<LeaderWorkerSet>(doc).ok(),
-            Some("Service") => service = serde_json::from_value::<Service>(doc).ok(),
-            _ => {}
-        }
-    }
-    match (lws, service) {
-        (Some(leader_worker_set), Some(service)) => Ok(Manifests {
-            leader_worker_set,
-            service,
+    match (sets.len(), services.len()) {
+        (1, 1) => Ok(Manifests {
+            leader_worker_set: sets.remove(0),
+            service: services.remove(0).1,
         }),
         _ => Err(vec![Problem {
             document: 1,
@@ -151,7 +158,14 @@ fn parse_documents(text: &str) -> Result<Vec<Value>, Problem> {
     Ok(documents)
 }
 
-fn validate_values(documents: &[Value]) -> Vec<Problem> {
+/// What checking a stream found: its problems, and the objects that parsed.
+struct Checked {
+    problems: Vec<Problem>,
+    sets: Vec<LeaderWorkerSet>,
+    services: Vec<(usize, Service)>,
+}
+
+fn check_documents(documents: &[Value]) -> Checked {
     let mut problems = Vec::new();
     let mut sets: Vec<LeaderWorkerSet> = Vec::new();
     let mut services: Vec<(usize, Service)> = Vec::new();
@@ -207,7 +221,11 @@ fn validate_values(documents: &[Value]) -> Vec<Problem> {
         };
         lints::service_selects_a_leader(service, &sets, &mut findings);
     }
-    problems
+    Checked {
+        problems,
+        sets,
+        services,
+    }
 }
 
 fn object_name(doc: &Value) -> String {

@@ -111,98 +111,6 @@ pub fn check_env_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// What is wrong with a container image reference, if anything, by the grammar of
-/// `github.com/distribution/reference`: `[host[:port]/]path[:tag][@algorithm:hex]`, path
-/// components lowercase. `Err` for a string no runtime could pull.
-pub fn check_image_reference(image: &str) -> Result<(), String> {
-    if image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{image:?} is empty or has whitespace or control characters"
-        ));
-    }
-    let (rest, digest) = match image.split_once('@') {
-        Some((rest, digest)) => (rest, Some(digest)),
-        None => (image, None),
-    };
-    if let Some(digest) = digest {
-        let valid = digest.split_once(':').is_some_and(|(algorithm, hex)| {
-            !algorithm.is_empty()
-                && algorithm
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c))
-                && hex.len() >= 32
-                && hex.chars().all(|c| c.is_ascii_hexdigit())
-        });
-        if !valid {
-            return Err(format!(
-                "`{image}`: the digest must be ALGORITHM:HEX, e.g. sha256:<64 hex digits>"
-            ));
-        }
-    }
-    // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
-    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match rest[last_slash..].find(':') {
-        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
-        None => (rest, None),
-    };
-    if let Some(tag) = tag {
-        let valid = !tag.is_empty()
-            && tag.len() <= 128
-            && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
-        if !valid {
-            return Err(format!(
-                "`{image}`: the tag must be at most 128 letters, digits, '_', '.' or '-'"
-            ));
-        }
-    }
-    if name.len() > 255 {
-        return Err(format!("`{image}`: the name is longer than 255 characters"));
-    }
-    let mut components: Vec<&str> = name.split('/').collect();
-    let first = components[0];
-    let has_domain = components.len() > 1
-        && (first.contains('.')
-            || first.contains(':')
-            || first == "localhost"
-            || first.chars().any(|c| c.is_ascii_uppercase()));
-    if has_domain {
-        let host = first.split(':').next().unwrap_or_default();
-        let port_ok = first
-            .split_once(':')
-            .is_none_or(|(_, port)| !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()));
-        let host_ok = !host.is_empty()
-            && host.split('.').all(|part| {
-                !part.is_empty()
-                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !part.starts_with('-')
-                    && !part.ends_with('-')
-            });
-        if !host_ok || !port_ok {
-            return Err(format!(
-                "`{image}`: `{first}` is not a registry host[:port]"
-            ));
-        }
-        components.remove(0);
-    }
-    for component in components {
-        let valid = !component.is_empty()
-            && component.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && component.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && component
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        if !valid {
-            return Err(format!(
-                "`{image}`: repository path component `{component}` must be lowercase letters, digits and separators (. _ -)"
-            ));
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,7 +168,7 @@ mod tests {
             "us-docker.pkg.dev/project/repo/vllm@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             "ghcr.io/org/img:1.0-rc_1",
         ] {
-            assert!(check_image_reference(ok).is_ok(), "{ok}");
+            assert!(crate::manifest::ImageRef::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
             "",
@@ -273,7 +181,7 @@ mod tests {
             "reg.io:port/x",
             "vllm/vllm-openai:v0.28.0 --privileged",
         ] {
-            assert!(check_image_reference(bad).is_err(), "{bad}");
+            assert!(crate::manifest::ImageRef::parse(bad).is_err(), "{bad}");
         }
     }
 

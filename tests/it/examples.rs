@@ -22,10 +22,7 @@ fn examples() -> Vec<PathBuf> {
 
 #[test]
 fn every_example_renders_valid_manifests() {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.bind(|| {
+    crate::settings().bind(|| {
         for path in examples() {
             let deployment = Deployment::from_file(&path).unwrap();
             let (_, manifests) = deployment
@@ -72,11 +69,12 @@ fn the_committed_schema_is_current() {
 #[test]
 fn unknown_fields_in_a_deployment_name_line_and_column() {
     let text = "model: deepseek-r1\nhardware: h100-80gb\nrender:\n  nmae: x\n";
-    let err = Deployment::from_yaml(text, "deploy.yaml")
-        .unwrap_err()
-        .to_string();
+    let err = Deployment::from_yaml(text, "deploy.yaml").unwrap_err();
+    let err = lwsplan::Report(&err).to_string();
     assert!(
-        err.starts_with("deploy.yaml: line 4 column 3: unknown field `nmae`"),
+        err.starts_with(
+            "deploy.yaml: not a valid deployment file: line 4 column 3: unknown field `nmae`"
+        ),
         "{err}"
     );
 }
@@ -84,9 +82,8 @@ fn unknown_fields_in_a_deployment_name_line_and_column() {
 #[test]
 fn a_profile_ref_takes_exactly_one_form() {
     let text = "model: {id: deepseek-r1, file: x.yaml}\nhardware: h100-80gb\n";
-    let err = Deployment::from_yaml(text, "d.yaml")
-        .unwrap_err()
-        .to_string();
+    let err = Deployment::from_yaml(text, "d.yaml").unwrap_err();
+    let err = lwsplan::Report(&err).to_string();
     assert!(
         err.contains("give exactly one of `id`, `file` or `profile`"),
         "{err}"
@@ -99,7 +96,7 @@ fn every_example_validates_against_its_json_schema() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     for path in examples() {
         let value: serde_json::Value =
-            lwsplan::yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            lwsplan::machinery::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&value)
             .map(|e| e.to_string())

@@ -3,11 +3,25 @@
 
 use std::path::PathBuf;
 
-use lwsplan::profile::hf::from_hf_config_file;
-use lwsplan::{Catalog, PlanOptions, Planner};
+use lwsplan::profile::SafetensorsIndex;
+use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
 
 fn config(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/hf/{name}/config.json"))
+}
+
+/// The fixture `name`'s config, with the repository it was published in (SOURCE.md).
+fn import(name: &str) -> ModelProfile {
+    let owner = match name {
+        n if n.starts_with("Llama") => "meta-llama",
+        n if n.starts_with("DeepSeek") => "deepseek-ai",
+        _ => "Qwen",
+    };
+    ModelProfile::from_hf_config_file(&config(name), Some(&format!("{owner}/{name}"))).unwrap()
+}
+
+fn from_hf_config(text: &str, origin: &str, repo: Option<&str>) -> lwsplan::Result<ModelProfile> {
+    Ok(ModelProfile::from_hf_config(text, origin, repo)?)
 }
 
 /// Published parameter counts: the "Model size" each Hugging Face model page shows (three
@@ -33,8 +47,8 @@ const PUBLISHED: &[(&str, f64)] = &[
 fn imported_parameters_match_the_published_counts() {
     let mut lines = Vec::new();
     for (name, published) in PUBLISHED {
-        let profile = from_hf_config_file(&config(name), None).unwrap();
-        let ours = lwsplan::plan::parameters(&profile) as f64;
+        let profile = import(name);
+        let ours = lwsplan::machinery::parameters(&profile) as f64;
         let off = (ours - published).abs() / published;
         lines.push((
             off,
@@ -52,16 +66,15 @@ fn imported_parameters_match_the_published_counts() {
 
 #[test]
 fn imported_deepseek_r1_equals_the_builtin_profile() {
-    let imported =
-        from_hf_config_file(&config("DeepSeek-R1"), Some("deepseek-ai/DeepSeek-R1")).unwrap();
+    let imported = import("DeepSeek-R1");
     let builtin = Catalog::builtin().model("deepseek-r1").unwrap();
     assert_eq!(imported.attention, builtin.attention);
     assert_eq!(imported.mlp, builtin.mlp);
     assert_eq!(imported.quantization, builtin.quantization);
     assert_eq!(imported.vllm_args, builtin.vllm_args);
     assert_eq!(
-        lwsplan::plan::weight_bytes(&imported),
-        lwsplan::plan::weight_bytes(builtin)
+        lwsplan::machinery::weight_bytes(&imported),
+        lwsplan::machinery::weight_bytes(builtin)
     );
 }
 
@@ -69,7 +82,7 @@ fn imported_deepseek_r1_equals_the_builtin_profile() {
 fn every_imported_config_plans_on_h100() {
     let hardware = Catalog::builtin().hardware("h100-80gb").unwrap();
     for (name, _) in PUBLISHED {
-        let profile = from_hf_config_file(&config(name), None).unwrap();
+        let profile = import(name);
         let plan = Planner::new(&profile, hardware)
             .plan(&PlanOptions::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -77,17 +90,86 @@ fn every_imported_config_plans_on_h100() {
     }
 }
 
+/// What vLLM loads must be said: a repository id from `_name_or_path` is taken, a local path
+/// (a directory on the machine that ran lwsplan) or nothing is refused, naming the flag.
 #[test]
-fn hf_repo_falls_back_to_the_config_directory() {
-    let profile = from_hf_config_file(&config("Qwen3-8B"), None).unwrap();
-    assert!(
-        profile.hf_repo.ends_with("tests/fixtures/hf/Qwen3-8B"),
-        "{}",
-        profile.hf_repo
-    );
+fn hf_repo_comes_from_the_flag_or_a_repository_id() {
+    let text = std::fs::read_to_string(config("Qwen3-8B")).unwrap();
+    let with_name = |name: &str| {
+        let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        value["_name_or_path"] = serde_json::json!(name);
+        value.to_string()
+    };
+    let profile = from_hf_config(&with_name("Qwen/Qwen3-8B"), "config.json", None).unwrap();
+    assert_eq!(profile.hf_repo, "Qwen/Qwen3-8B");
     assert_eq!(profile.id, "qwen3-8b");
-    let named = from_hf_config_file(&config("Qwen3-8B"), Some("Qwen/Qwen3-8B")).unwrap();
+    for bad in [
+        "/home/me/models/qwen3",
+        "./qwen3",
+        "../x/y",
+        "a/b/c",
+        "x\"; touch PWNED",
+    ] {
+        let err = from_hf_config(&with_name(bad), "config.json", None).unwrap_err();
+        let message = lwsplan::Report(&err).to_string();
+        assert!(
+            message.contains("is not a repository id (owner/name)"),
+            "{bad}: {message}"
+        );
+        assert!(message.contains("--hf-repo owner/name"), "{message}");
+    }
+    let err = from_hf_config(&text, "config.json", None).unwrap_err();
+    assert!(
+        lwsplan::Report(&err)
+            .to_string()
+            .contains("`_name_or_path`: missing"),
+        "{err}"
+    );
+    let named = from_hf_config(&text, "config.json", Some("Qwen/Qwen3-8B")).unwrap();
     assert_eq!(named.hf_repo, "Qwen/Qwen3-8B");
+}
+
+/// Llama 3.2 3B ties its lm_head to the embedding. Hand-computed from its config (hidden 3072,
+/// 28 layers, 24 heads, 8 KV heads of 128, intermediate 8192, vocab 128256): a layer holds
+/// q 3072² + k, v 2 × 1024 × 3072 + o 3072² + MLP 3 × 3072 × 8192 + 2 norms of 3072 =
+/// 100,669,440 parameters; the embedding 128256 × 3072 = 394,002,432; the final norm 3072.
+/// BF16: 2 bytes each.
+#[test]
+fn a_tied_lm_head_is_one_copy_on_one_stage_and_two_across_stages() {
+    let profile = import("Llama-3.2-3B");
+    assert!(profile.tie_word_embeddings);
+    const LAYER: u64 = 100_669_440 * 2;
+    const EMBEDDING: u64 = 394_002_432 * 2;
+    const NORM: u64 = 3072 * 2;
+    let total = 28 * LAYER + EMBEDDING + NORM;
+    assert_eq!(total, 6_425_499_648);
+    assert_eq!(lwsplan::machinery::weight_bytes(&profile), total);
+    let hardware = Catalog::builtin().hardware("h100-80gb").unwrap();
+    let plan = |tp, pp| {
+        Planner::new(&profile, hardware)
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(tp),
+                pipeline_parallel_size: Some(pp),
+                ..PlanOptions::default()
+            })
+            .unwrap()
+    };
+    let one = plan(1, 1);
+    assert_eq!(one.stages[0].weight_bytes_per_gpu, total);
+    // Two stages: the last holds its own copy of the tied lm_head (vLLM loads it there).
+    let two = plan(1, 2);
+    assert_eq!(two.stages[0].weight_bytes_per_gpu, 14 * LAYER + EMBEDDING);
+    assert_eq!(
+        two.stages[1].weight_bytes_per_gpu,
+        14 * LAYER + NORM + EMBEDDING
+    );
+    // TP 2: every layer tensor splits in two but the norms; the embedding splits by rows.
+    let tp2 = plan(2, 1);
+    let layer_tp2 = (100_669_440 - 2 * 3072) + 2 * 3072 * 2;
+    assert_eq!(
+        tp2.stages[0].weight_bytes_per_gpu,
+        28 * layer_tp2 + EMBEDDING / 2 + NORM
+    );
 }
 
 #[test]
@@ -114,9 +196,8 @@ fn unsupported_configs_are_refused_by_name() {
         ("not json", "not a JSON config"),
     ];
     for (text, expected) in cases {
-        let err = lwsplan::profile::hf::from_hf_config(text, "config.json", None, ".")
-            .unwrap_err()
-            .to_string();
+        let err = from_hf_config(text, "config.json", None).unwrap_err();
+        let err = lwsplan::Report(&err).to_string();
         assert!(err.contains(expected), "{err} (expected {expected})");
     }
 }
@@ -129,7 +210,7 @@ fn awq_and_gptq_configs_import_as_4_bit() {
     let awq = format!(
         r#"{{{base}, "quantization_config": {{"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": true}}}}"#
     );
-    let profile = lwsplan::profile::hf::from_hf_config(&awq, "awq.json", Some("x/y"), ".").unwrap();
+    let profile = from_hf_config(&awq, "awq.json", Some("x/y")).unwrap();
     assert_eq!(
         profile.quantization,
         Some(lwsplan::profile::Quantization::Awq { group_size: 128 })
@@ -137,7 +218,7 @@ fn awq_and_gptq_configs_import_as_4_bit() {
     let gptq = format!(
         r#"{{{base}, "quantization_config": {{"quant_method": "gptq", "bits": 8, "group_size": 128}}}}"#
     );
-    let err = lwsplan::profile::hf::from_hf_config(&gptq, "gptq.json", Some("x/y"), ".")
+    let err = from_hf_config(&gptq, "gptq.json", Some("x/y"))
         .unwrap_err()
         .to_string();
     assert!(
@@ -145,30 +226,26 @@ fn awq_and_gptq_configs_import_as_4_bit() {
         "{err}"
     );
     // 4-bit weights take about a quarter of BF16's bytes (plus embeddings, which stay BF16).
-    let bf16 =
-        lwsplan::profile::hf::from_hf_config(&format!("{{{base}}}"), "bf16.json", Some("x/y"), ".")
-            .unwrap();
+    let bf16 = from_hf_config(&format!("{{{base}}}"), "bf16.json", Some("x/y")).unwrap();
     let (q, b) = (
-        lwsplan::plan::weight_bytes(&profile),
-        lwsplan::plan::weight_bytes(&bf16),
+        lwsplan::machinery::weight_bytes(&profile),
+        lwsplan::machinery::weight_bytes(&bf16),
     );
     assert!(q < b / 2, "{q} vs {b}");
 }
 
 #[test]
 fn a_safetensors_index_gives_the_exact_checkpoint_size() {
-    use lwsplan::profile::hf::{apply_safetensors_index, read_safetensors_index};
-    let mut profile =
-        from_hf_config_file(&config("Llama-3.1-8B"), Some("meta-llama/Llama-3.1-8B")).unwrap();
+    let mut profile = import("Llama-3.1-8B");
     let index_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/hf/Llama-3.1-8B/model.safetensors.index.json");
-    let index = read_safetensors_index(&index_path, profile.num_hidden_layers).unwrap();
+    let index = SafetensorsIndex::from_file(&index_path, profile.num_hidden_layers).unwrap();
     assert!(!index.has_extra_layers);
-    assert!(apply_safetensors_index(&mut profile, &index));
+    assert!(profile.apply_safetensors_index(&index));
     // lwsplan's own count agrees with the checkpoint to the byte for this model.
     assert_eq!(
         profile.checkpoint_bytes,
-        Some(lwsplan::plan::weight_bytes(&profile))
+        Some(lwsplan::machinery::weight_bytes(&profile))
     );
     let hardware = Catalog::builtin().hardware("h100-80gb").unwrap();
     let plan = Planner::new(&profile, hardware)
@@ -176,7 +253,9 @@ fn a_safetensors_index_gives_the_exact_checkpoint_size() {
         .unwrap();
     assert_eq!(plan.weight_bytes, 16_060_522_496);
     assert!(
-        plan.notes.iter().any(|n| n.contains("(+0.00 %)")),
+        plan.notes
+            .iter()
+            .any(|n| n.to_string().contains("(+0.00 %)")),
         "{:?}",
         plan.notes
     );
@@ -184,7 +263,6 @@ fn a_safetensors_index_gives_the_exact_checkpoint_size() {
 
 #[test]
 fn an_index_with_mtp_layers_is_not_taken_as_the_model_size() {
-    use lwsplan::profile::hf::{apply_safetensors_index, read_safetensors_index};
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtp-index");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.safetensors.index.json");
@@ -194,13 +272,13 @@ fn an_index_with_mtp_layers_is_not_taken_as_the_model_size() {
             "weight_map": {"model.layers.60.mlp.gate.weight": "a", "model.layers.61.eh_proj.weight": "b"}}"#,
     )
     .unwrap();
-    let mut profile = from_hf_config_file(&config("DeepSeek-R1"), None).unwrap();
-    let index = read_safetensors_index(&path, profile.num_hidden_layers).unwrap();
+    let mut profile = import("DeepSeek-R1");
+    let index = SafetensorsIndex::from_file(&path, profile.num_hidden_layers).unwrap();
     assert!(
         index.has_extra_layers,
         "layer 61 is past the 61 decoder layers (0-60): MTP"
     );
-    assert!(!apply_safetensors_index(&mut profile, &index));
+    assert!(!profile.apply_safetensors_index(&index));
     assert_eq!(profile.checkpoint_bytes, None);
 }
 
@@ -226,11 +304,10 @@ fn a_gpt_oss_config_imports_like_the_builtin() {
         "tie_word_embeddings": false, "vocab_size": 201088,
         "quantization_config": {"quant_method": "mxfp4"}
     });
-    let imported = lwsplan::profile::hf::from_hf_config(
+    let imported = from_hf_config(
         &config.to_string(),
         "config.json",
         Some("openai/gpt-oss-120b"),
-        ".",
     )
     .unwrap();
     let builtin = Catalog::builtin().model("gpt-oss-120b").unwrap();
@@ -240,8 +317,8 @@ fn a_gpt_oss_config_imports_like_the_builtin() {
     assert_eq!(imported.sliding_window, builtin.sliding_window);
     assert_eq!(imported.quantization, builtin.quantization);
     assert_eq!(
-        lwsplan::plan::parameters(&imported),
-        lwsplan::plan::parameters(builtin)
+        lwsplan::machinery::parameters(&imported),
+        lwsplan::machinery::parameters(builtin)
     );
 }
 
@@ -252,8 +329,7 @@ fn an_all_sliding_config_keeps_a_small_kv_cache_per_request() {
         "hidden_size": 4096, "intermediate_size": 14336, "num_attention_heads": 32,
         "num_key_value_heads": 8, "num_hidden_layers": 32, "vocab_size": 32000,
         "max_position_embeddings": 32768, "sliding_window": 4096}"#;
-    let profile =
-        lwsplan::profile::hf::from_hf_config(config, "config.json", Some("x/y"), ".").unwrap();
+    let profile = from_hf_config(config, "config.json", Some("x/y")).unwrap();
     assert_eq!(profile.sliding_window, Some(4096));
     assert_eq!(profile.layer_types.len(), 32);
     let plan = Planner::new(&profile, Catalog::builtin().hardware("l4").unwrap())

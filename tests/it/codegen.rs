@@ -58,8 +58,8 @@ fn an_infeasible_deployment_fails_with_the_planners_message_and_writes_nothing()
         .quiet()
         .run()
         .unwrap_err();
-    assert!(matches!(err, CodegenError::Deploy { .. }));
-    let message = err.to_string();
+    assert!(matches!(err, CodegenError::Deployment { .. }));
+    let message = lwsplan::Report(&err).to_string();
     assert!(
         message.contains("It needs at least 2 nodes of 8 × NVIDIA H100 80GB HBM3"),
         "{message}"

@@ -74,7 +74,7 @@ fn render(example: &str) -> Vec<Value> {
 fn seed(file: &str) -> Vec<Value> {
     let path = format!("{}/tests/fixtures/seed/{file}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lwsplan::yaml::from_str_multiple(&text).unwrap()
+    lwsplan::machinery::from_str_multiple(&text).unwrap()
 }
 
 /// Walks `published`: every leaf must be in `rendered` with the same value. Returns the paths

@@ -7,12 +7,7 @@ use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 /// The image the Ray snapshots use: the Ray launcher needs a custom image and has no default.
 const RAY_IMAGE: &str = "registry.example.com/vllm-multihost:v0.8.5";
 
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings
-}
+use crate::settings;
 
 #[test]
 fn every_pair_plans_or_fails_clearly() {

@@ -27,7 +27,7 @@ fn templates_dir(name: &str, files: &[(&str, &str)]) -> PathBuf {
 
 #[test]
 fn a_template_in_the_override_directory_replaces_the_builtin() {
-    let builtin = include_str!("../templates/service.yaml.j2");
+    let builtin = include_str!("../../templates/service.yaml.j2");
     let custom = builtin.replace("type: ClusterIP", "type: NodePort");
     let dir = templates_dir("override", &[("service.yaml.j2", &custom)]);
     let options = RenderOptions {
@@ -52,10 +52,11 @@ fn a_misspelt_override_is_refused() {
     .unwrap_err();
     assert!(
         err.to_string().ends_with(
-            "services.yaml.j2: overrides no template; the templates are leaderworkerset.yaml.j2, service.yaml.j2"
+            "services.yaml.j2 overrides no template; the templates are leaderworkerset.yaml.j2, service.yaml.j2"
         ),
         "{err}"
     );
+    assert_eq!(err.kind(), lwsplan::ErrorKind::InvalidInput);
 }
 
 #[test]
@@ -76,15 +77,19 @@ fn an_undefined_variable_names_the_template_and_line() {
         }
         other => panic!("expected a template error, got {other:?}"),
     }
-    assert_eq!(
-        err.to_string(),
-        "template service.yaml.j2 line 4: undefined value: `nmae` is undefined"
+    assert_eq!(err.to_string(), "template service.yaml.j2 line 4");
+    // The chain keeps minijinja's own message and its excerpt of the template.
+    let report = lwsplan::Report(&err).to_string();
+    assert!(
+        report.starts_with("template service.yaml.j2 line 4: undefined value: `nmae` is undefined"),
+        "{report}"
     );
+    assert!(report.contains("4 >   name: {{ nmae }}"), "{report}");
 }
 
 #[test]
 fn an_override_that_breaks_the_schema_is_caught_before_output() {
-    let builtin = include_str!("../templates/leaderworkerset.yaml.j2");
+    let builtin = include_str!("../../templates/leaderworkerset.yaml.j2");
     let broken = builtin.replace("    size: {{ size }}", "    size: {{ size }}\n    sise: 3");
     let dir = templates_dir("schema-break", &[("leaderworkerset.yaml.j2", &broken)]);
     let err = Renderer::new(RenderOptions {

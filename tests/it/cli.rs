@@ -1,34 +1,8 @@
 //! The real binary: exact messages and exit codes for each error path, snapshotted.
 
-use std::path::PathBuf;
-use std::process::Command;
+use crate::{lwsplan, temp_dir};
 
-fn lwsplan(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_lwsplan"))
-        .args(args)
-        .output()
-        .expect("the binary runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// A fresh directory under the target directory, removed first if a previous run left it.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn settings() -> insta::Settings {
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings
-}
+use crate::settings;
 
 /// Runs a failing command and snapshots its exit code and stderr.
 fn error_case(name: &str, args: &[&str], status: i32) {
@@ -279,7 +253,7 @@ fn render_writes_one_file_per_object() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["leaderworkerset.yaml", "service.yaml"]);
+    assert_eq!(names, ["vllm-leaderworkerset.yaml", "vllm-service.yaml"]);
     let (_, printed, _) = lwsplan(&[
         "render",
         "--model",
@@ -287,8 +261,8 @@ fn render_writes_one_file_per_object() {
         "--hardware",
         "h100-80gb",
     ]);
-    let lws = std::fs::read_to_string(out.join("leaderworkerset.yaml")).unwrap();
-    let service = std::fs::read_to_string(out.join("service.yaml")).unwrap();
+    let lws = std::fs::read_to_string(out.join("vllm-leaderworkerset.yaml")).unwrap();
+    let service = std::fs::read_to_string(out.join("vllm-service.yaml")).unwrap();
     assert_eq!(
         format!("{lws}---\n{service}"),
         printed,

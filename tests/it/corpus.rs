@@ -94,9 +94,7 @@ fn every_bad_input_fails_cleanly() {
         "every corpus file has an expected status, and only those"
     );
 
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
+    let mut settings = crate::settings();
     settings.set_omit_expression(true);
     settings.bind(|| {
         for (file, status) in EXPECTED {

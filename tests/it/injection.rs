@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::Container;
+use lwsplan::machinery::shell_quote;
 use lwsplan::plan::Launcher;
-use lwsplan::render::{EnvVar, RenderError, shell_quote};
+use lwsplan::render::{EnvVar, RenderError};
 use lwsplan::{Catalog, Manifests, Plan, PlanOptions, Planner, RenderOptions, Renderer};
 use proptest::prelude::*;
 
@@ -112,7 +113,7 @@ proptest! {
         }
         // What is printed parses back to exactly these objects, and validates.
         let yaml = manifests.to_yaml().unwrap();
-        let again = lwsplan::validate::parse_manifests(&yaml)
+        let again = lwsplan::Manifests::from_yaml(&yaml)
             .map_err(|p| TestCaseError::fail(format!("{p:?}")))?;
         prop_assert_eq!(again, manifests);
     }
@@ -209,7 +210,7 @@ proptest! {
             let command = container.command.unwrap();
             prop_assert_eq!(&command[2], &model_source.replace('$', "$$"));
         }
-        let again = lwsplan::validate::parse_manifests(&manifests.to_yaml().unwrap())
+        let again = lwsplan::Manifests::from_yaml(&manifests.to_yaml().unwrap())
             .map_err(|p| TestCaseError::fail(format!("{p:?}")))?;
         prop_assert_eq!(again, manifests);
     }

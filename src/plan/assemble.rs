@@ -1,0 +1,173 @@
+//! Building the [`Plan`] from the chosen fit: the figures vLLM will log, the flags it needs,
+//! replicas and `/dev/shm`.
+
+use super::options::{DEFAULT_GPU_MEMORY_UTILIZATION, PlanOptions};
+use super::search::{Fit, budget};
+use super::{Alternative, KvCacheDtype, Note, Plan, Planner, Stage, reserve, weights};
+use crate::profile::ModelProfile;
+
+impl Planner<'_> {
+    pub(crate) fn assemble(
+        &self,
+        fit: Fit,
+        options: &PlanOptions,
+        block: u64,
+        notes: Vec<Note>,
+        alternatives: Vec<Alternative>,
+    ) -> Plan {
+        let (model, hardware) = (self.model, self.hardware);
+        let layout = fit.layout;
+        let limiting = fit
+            .stages
+            .iter()
+            .min_by_key(|s| (s.kv_cache_blocks, std::cmp::Reverse(s.layers)))
+            .expect("PP ≥ 1");
+        let shm = reserve::shm(
+            layout.gpus_per_pod,
+            options.launcher,
+            self.host_memory(options),
+        );
+        let max_concurrency = concurrency(fit.blocks, fit.blocks_per_request);
+        let replicas = replicas(options, fit.blocks, fit.blocks_per_request);
+        Plan {
+            model: model.id.clone(),
+            model_repo: model.hf_repo.clone(),
+            hardware: hardware.id.clone(),
+            gpu_name: hardware.name.clone(),
+            node_labels: hardware.labels.clone(),
+            tensor_parallel_size: layout.tensor_parallel_size,
+            pipeline_parallel_size: layout.pipeline_parallel_size,
+            expert_parallel: fit.expert_parallel,
+            nodes: layout.nodes,
+            gpus_per_node: layout.gpus_per_pod,
+            total_gpus: layout.gpus(),
+            gpu_memory_bytes: hardware.gpu.memory_bytes,
+            gpu_memory_utilization: options.gpu_memory_utilization,
+            budget_bytes_per_gpu: budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization),
+            parameters: weights::parameters(model),
+            weight_bytes: self.weight_total(),
+            max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
+            kv_cache_dtype: options.kv_cache_dtype,
+            block_size: block,
+            kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
+            kv_cache_blocks: fit.blocks,
+            kv_cache_tokens: fit.tokens,
+            max_model_len: fit.max_model_len,
+            max_model_len_source: fit.source,
+            max_concurrency,
+            replicas,
+            total_concurrency: (max_concurrency * replicas as f64 * 100.0).round() / 100.0,
+            vllm_args: serve_args(model, &fit, options),
+            stages: fit.stages,
+            launcher: options.launcher,
+            shm_size_bytes: shm.size_bytes,
+            shm,
+            notes,
+            alternatives,
+        }
+    }
+
+    /// Host memory of the node shape in use: a listed shape's, or, for a GPU count no listed
+    /// machine has, the default node's scaled down to that many GPUs (a guess, noted).
+    fn host_memory(&self, options: &PlanOptions) -> u64 {
+        let gpus = self.gpus_per_node(options);
+        let node = &self.hardware.node;
+        match self.hardware.shape(gpus) {
+            Some(shape) => shape.host_memory_bytes,
+            None => node.host_memory_bytes / node.gpus * gpus,
+        }
+    }
+}
+
+/// The flags `vllm serve` needs beyond the model and the parallel sizes: the profile's own,
+/// then whatever differs from vLLM's defaults.
+fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<String> {
+    let mut args = model.vllm_args.clone();
+    if fit.max_model_len != model.max_position_embeddings {
+        args.extend(["--max-model-len".into(), fit.max_model_len.to_string()]);
+    }
+    if options.gpu_memory_utilization != DEFAULT_GPU_MEMORY_UTILIZATION {
+        args.extend([
+            "--gpu-memory-utilization".into(),
+            options.gpu_memory_utilization.to_string(),
+        ]);
+    }
+    if fit.expert_parallel {
+        args.push("--enable-expert-parallel".into());
+    }
+    if options.kv_cache_dtype != KvCacheDtype::Auto {
+        args.extend([
+            "--kv-cache-dtype".into(),
+            options.kv_cache_dtype.as_str().into(),
+        ]);
+    }
+    args
+}
+
+/// vLLM's "Maximum concurrency for L tokens per request": the group's blocks over the blocks
+/// one such request takes, truncated to two decimals.
+pub(crate) fn concurrency(blocks: u64, blocks_per_request: u64) -> f64 {
+    (blocks.saturating_mul(100) / blocks_per_request.max(1)) as f64 / 100.0
+}
+
+/// Replicas: as given, or the fewest whose groups together hold the target number of
+/// `max_model_len` sequences at once (each group holds `blocks / blocks_per_request` of them).
+fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64) -> u64 {
+    match (options.replicas, options.target_concurrent_sequences) {
+        (Some(n), _) => n,
+        (None, Some(target)) => {
+            let per_group = (blocks / blocks_per_request.max(1)).max(1);
+            target.div_ceil(per_group)
+        }
+        (None, None) => 1,
+    }
+}
+
+/// Ranks are laid out TP-fastest (`pp_rank = rank / TP`), pods take consecutive ranks: the
+/// heaviest pod is the one whose GPUs hold the most weight bytes.
+fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout) -> u64 {
+    let tp = layout.tensor_parallel_size;
+    let rank_bytes = |rank: u64| stages[(rank / tp) as usize].weight_bytes_per_gpu;
+    (0..layout.nodes)
+        .map(|pod| {
+            let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
+            ranks.map(rank_bytes).fold(0u64, u64::saturating_add)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_is_blocks_over_blocks_per_sequence() {
+        // 163,840 tokens in blocks of 64 = 2,560 blocks a request.
+        assert_eq!(concurrency(12_542, 2_560), 4.89);
+        assert_eq!(concurrency(100, 100), 1.0);
+        assert_eq!(concurrency(0, 1), 0.0);
+    }
+
+    /// A target that a whole number of groups holds exactly takes exactly that many.
+    #[test]
+    fn replicas_cover_the_target_exactly() {
+        let target = |n| PlanOptions {
+            target_concurrent_sequences: Some(n),
+            ..PlanOptions::default()
+        };
+        // 1000 blocks, 100 a request: 10 sequences per group.
+        assert_eq!(replicas(&target(30), 1000, 100), 3);
+        assert_eq!(replicas(&target(31), 1000, 100), 4);
+        assert_eq!(replicas(&target(1), 1000, 100), 1);
+        assert_eq!(replicas(&target(10), 1000, 100), 1);
+        assert_eq!(replicas(&target(11), 1000, 100), 2);
+        // A group that holds less than one sequence still counts as one.
+        assert_eq!(replicas(&target(5), 50, 100), 5);
+        let fixed = PlanOptions {
+            replicas: Some(7),
+            ..PlanOptions::default()
+        };
+        assert_eq!(replicas(&fixed, 1000, 100), 7);
+    }
+}

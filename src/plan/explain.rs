@@ -1,0 +1,416 @@
+//! Explanations: the notes a plan carries, and why no layout fits.
+//!
+//! Both are typed values, so a caller can match on them; their `Display` is the sentence the
+//! table, the JSON and the CLI print.
+
+use std::fmt;
+
+use super::layout::Layout;
+use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
+use super::rules::Rejection;
+use super::search::Fit;
+use super::{KvCacheDtype, MaxModelLenSource, Planner};
+use crate::profile::{Attention, InterconnectKind, Mlp, Quantization};
+use crate::units::gib;
+
+/// Something the user should know about a plan: a cut context, a forced layout, an untested
+/// path. Serialized as its sentence.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Note {
+    /// `auto` context: the full context does not fit, `max_model_len` is cut.
+    ContextCut {
+        /// The model's full context.
+        full: u64,
+        /// The length that fits.
+        max_model_len: u64,
+    },
+    /// Another layout would serve the full context.
+    FullContextElsewhere {
+        /// That layout.
+        layout: Layout,
+        /// The model's full context.
+        full: u64,
+    },
+    /// A forced layout is larger than the smallest that fits.
+    LargerThanNeeded {
+        /// The forced layout.
+        forced: Layout,
+        /// The smallest that fits.
+        smallest: Layout,
+        /// KV tokens the forced layout holds beyond the smallest's.
+        extra_tokens: u64,
+    },
+    /// Nodes of a listed shape other than the profile's default.
+    NodeShape {
+        /// GPUs per node.
+        gpus: u64,
+        /// GPU name.
+        gpu: String,
+        /// The machine type with that many GPUs.
+        machine_type: String,
+    },
+    /// A GPU count no listed machine has.
+    UnlistedNodeShape {
+        /// Hardware profile id.
+        hardware: String,
+        /// GPUs per node.
+        gpus: u64,
+    },
+    /// Weights are the checkpoint's exact size.
+    ExactCheckpoint {
+        /// The safetensors index's total.
+        exact: u64,
+        /// lwsplan's own count.
+        computed: u64,
+    },
+    /// Expert parallelism was turned on because the layout needs it.
+    ExpertParallelNeeded {
+        /// The layout.
+        layout: Layout,
+    },
+    /// TP crosses node boundaries.
+    TensorParallelSpansNodes {
+        /// The layout.
+        layout: Layout,
+    },
+    /// TP over PCIe.
+    TensorParallelOverPcie {
+        /// GPU name.
+        gpu: String,
+    },
+    /// FP8 weights on a GPU without FP8 units.
+    Fp8WeightOnly {
+        /// GPU name.
+        gpu: String,
+        /// Its compute capability.
+        compute_capability: String,
+    },
+    /// FP8 MoE on a GPU without FP8 units needs Marlin MoE.
+    Fp8MoeNeedsMarlin,
+    /// MXFP4 experts below Hopper.
+    Mxfp4NeedsMarlin {
+        /// The GPU's compute capability.
+        compute_capability: String,
+    },
+    /// MXFP4 expert shards vLLM pads at this TP.
+    Mxfp4Padding,
+    /// FP8 KV with MLA.
+    Fp8KvWithMla,
+    /// A context too short for chat.
+    ShortContext {
+        /// The length.
+        max_model_len: u64,
+    },
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Note::ContextCut {
+                full,
+                max_model_len,
+            } => write!(
+                f,
+                "the full context ({full} tokens) does not fit in the KV cache; max_model_len is cut \
+                 to {max_model_len}, the longest that fits. More GPUs or --kv-cache-dtype fp8 buy a \
+                 longer context"
+            ),
+            Note::FullContextElsewhere { layout, full } => {
+                write!(f, "{layout} serves the full context of {full} tokens")
+            }
+            Note::LargerThanNeeded {
+                forced,
+                smallest,
+                extra_tokens,
+            } => write!(
+                f,
+                "the forced layout uses {} GPUs on {} node(s); the smallest that fits is TP {} × PP {} \
+                 on {} node(s) ({} GPUs): the margin buys {extra_tokens} more KV tokens",
+                forced.gpus(),
+                forced.nodes,
+                smallest.tensor_parallel_size,
+                smallest.pipeline_parallel_size,
+                smallest.nodes,
+                smallest.gpus(),
+            ),
+            Note::NodeShape {
+                gpus,
+                gpu,
+                machine_type,
+            } => write!(f, "nodes of {gpus} × {gpu} ({machine_type})"),
+            Note::UnlistedNodeShape { hardware, gpus } => write!(
+                f,
+                "{hardware} lists no machine with {gpus} GPUs; host memory (for /dev/shm) is assumed \
+                 to scale with the GPU count"
+            ),
+            Note::ExactCheckpoint { exact, computed } => write!(
+                f,
+                "weights are the checkpoint's exact {} (safetensors index); lwsplan's own count is {} \
+                 ({:+.2} %), and per-GPU weights are scaled to the exact total",
+                gib(*exact),
+                gib(*computed),
+                (*computed as f64 - *exact as f64) / (*exact).max(1) as f64 * 100.0
+            ),
+            Note::ExpertParallelNeeded { layout } => write!(
+                f,
+                "expert parallelism (--enable-expert-parallel) makes {layout} possible: each GPU \
+                 holds whole experts instead of a slice of every expert"
+            ),
+            Note::TensorParallelSpansNodes { layout } => write!(
+                f,
+                "TP {} spans {} nodes: every layer's all-reduce crosses the network; vLLM recommends \
+                 TP = GPUs per node ({}) and PP across nodes",
+                layout.tensor_parallel_size, layout.nodes, layout.gpus_per_pod
+            ),
+            Note::TensorParallelOverPcie { gpu } => write!(
+                f,
+                "{gpu} has no NVLink: tensor parallelism runs over PCIe; pipeline parallelism needs \
+                 less bandwidth"
+            ),
+            Note::Fp8WeightOnly {
+                gpu,
+                compute_capability,
+            } => write!(
+                f,
+                "{gpu} has no FP8 units (compute capability {compute_capability}): vLLM runs the FP8 \
+                 weights weight-only (FP8 Marlin, 1 byte per weight, BF16 compute)"
+            ),
+            Note::Fp8MoeNeedsMarlin => f.write_str(
+                "FP8 MoE below compute capability 8.9 needs vLLM's Marlin MoE backend, which only \
+                 recent vLLM releases have: check your image's version (unverified for this model)",
+            ),
+            Note::Mxfp4NeedsMarlin { compute_capability } => write!(
+                f,
+                "MXFP4 experts below compute capability 9.0 ({compute_capability}) run on vLLM's \
+                 Marlin kernels in recent releases only: check your image's version (unverified)"
+            ),
+            Note::Mxfp4Padding => f.write_str(
+                "vLLM pads each expert's MXFP4 shard to a kernel-friendly width at this TP; the \
+                 padding's few percent of expert memory is not counted (unverified)",
+            ),
+            Note::Fp8KvWithMla => f.write_str(
+                "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU",
+            ),
+            Note::ShortContext { max_model_len } => write!(
+                f,
+                "max_model_len {max_model_len} is short for chat or reasoning workloads"
+            ),
+        }
+    }
+}
+
+impl serde::Serialize for Note {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl schemars::JsonSchema for Note {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Note".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "description": "A note, as a sentence"})
+    }
+}
+
+/// Why no layout within the constraints fits, and what would.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Infeasible {
+    /// Model id.
+    pub model: String,
+    /// The model's weights (the checkpoint's size when known).
+    pub weight_bytes: u64,
+    /// The node shape, e.g. `8 × NVIDIA H100 80GB HBM3`.
+    pub hardware: String,
+    /// Whether the layout was pinned by the options.
+    pub forced: bool,
+    /// The closest layout and why it fails.
+    pub closest: Option<(Layout, Rejection)>,
+    /// What to change.
+    pub remedy: Remedy,
+}
+
+/// What to change when nothing fits.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// A forced node count is too small: this layout on more nodes fits.
+    MoreNodes {
+        /// The smallest layout that fits.
+        layout: Layout,
+    },
+    /// The forced layout fails, this one fits.
+    Instead {
+        /// The smallest layout that fits.
+        layout: Layout,
+    },
+    /// Nothing fits even when the layout is free.
+    NothingFits,
+    /// A fixed context does not fit: shorten it, or cache in FP8.
+    ShorterContext,
+    /// The weights do not fit: a larger GPU or a quantized checkpoint.
+    LargerGpu,
+}
+
+impl fmt::Display for Infeasible {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = format!(
+            "{} ({}) on {}",
+            self.model,
+            gib(self.weight_bytes),
+            self.hardware
+        );
+        if self.forced {
+            write!(f, "the requested layout for {what} does not work")?;
+        } else {
+            write!(f, "{what} does not fit on up to {MAX_NODES} nodes")?;
+        }
+        if let Some((layout, rejection)) = &self.closest {
+            let rejection = rejection.to_string();
+            write!(f, ": {layout}: {}", rejection.trim_end_matches('.'))?;
+        }
+        match &self.remedy {
+            Remedy::MoreNodes { layout } => write!(
+                f,
+                ". It needs at least {} nodes of {}: weights alone are {}; TP {} × PP {} on {} nodes fits",
+                layout.nodes,
+                self.hardware,
+                gib(self.weight_bytes),
+                layout.tensor_parallel_size,
+                layout.pipeline_parallel_size,
+                layout.nodes
+            ),
+            Remedy::Instead { layout } => write!(
+                f,
+                ". What fits instead: TP {} × PP {} on {} node(s)",
+                layout.tensor_parallel_size, layout.pipeline_parallel_size, layout.nodes
+            ),
+            Remedy::NothingFits => write!(f, ". No layout of up to {MAX_NODES} nodes fits either"),
+            Remedy::ShorterContext => f.write_str(
+                ". Try a smaller --max-model-len, --kv-cache-dtype fp8, or a larger GPU",
+            ),
+            Remedy::LargerGpu => {
+                f.write_str(". Use a GPU with more memory or a quantized checkpoint")
+            }
+        }
+    }
+}
+
+impl Planner<'_> {
+    /// What the user should know about the chosen fit.
+    pub(crate) fn notes(&self, fit: &Fit, options: &PlanOptions) -> Vec<Note> {
+        let mut notes = Vec::new();
+        let (model, hardware) = (self.model, self.hardware);
+        let layout = fit.layout;
+        if fit.source == MaxModelLenSource::LongestThatFits {
+            notes.push(Note::ContextCut {
+                full: model.max_position_embeddings,
+                max_model_len: fit.max_model_len,
+            });
+        }
+        let gpus = self.gpus_per_node(options);
+        match hardware.shape(gpus) {
+            Some(shape) if gpus != hardware.node.gpus => notes.push(Note::NodeShape {
+                gpus: shape.gpus,
+                gpu: hardware.name.clone(),
+                machine_type: shape.machine_type,
+            }),
+            None => notes.push(Note::UnlistedNodeShape {
+                hardware: hardware.id.clone(),
+                gpus,
+            }),
+            Some(_) => {}
+        }
+        if let Some(exact) = model.checkpoint_bytes {
+            notes.push(Note::ExactCheckpoint {
+                exact,
+                computed: super::weights::weight_bytes(model),
+            });
+        }
+        if fit.expert_parallel && options.expert_parallel == ExpertParallel::Auto {
+            notes.push(Note::ExpertParallelNeeded { layout });
+        }
+        if layout.tp_spans_nodes() {
+            notes.push(Note::TensorParallelSpansNodes { layout });
+        }
+        if layout.tensor_parallel_size > 1
+            && hardware.gpu.interconnect.kind == InterconnectKind::Pcie
+        {
+            notes.push(Note::TensorParallelOverPcie {
+                gpu: hardware.name.clone(),
+            });
+        }
+        let moe = matches!(model.mlp, Mlp::Moe { .. });
+        if model.quantization.is_some() && !hardware.gpu.native_fp8 {
+            notes.push(Note::Fp8WeightOnly {
+                gpu: hardware.name.clone(),
+                compute_capability: hardware.gpu.compute_capability.clone(),
+            });
+            if moe {
+                notes.push(Note::Fp8MoeNeedsMarlin);
+            }
+        }
+        if model.quantization == Some(Quantization::Mxfp4) {
+            if hardware.gpu.sm() < 90 {
+                notes.push(Note::Mxfp4NeedsMarlin {
+                    compute_capability: hardware.gpu.compute_capability.clone(),
+                });
+            }
+            if let Mlp::Moe {
+                moe_intermediate_size,
+                ..
+            } = model.mlp
+                && !(moe_intermediate_size / layout.tensor_parallel_size).is_multiple_of(64)
+            {
+                notes.push(Note::Mxfp4Padding);
+            }
+        }
+        if options.kv_cache_dtype == KvCacheDtype::Fp8
+            && matches!(model.attention, Attention::Mla { .. })
+        {
+            notes.push(Note::Fp8KvWithMla);
+        }
+        if fit.max_model_len < 4096 {
+            notes.push(Note::ShortContext {
+                max_model_len: fit.max_model_len,
+            });
+        }
+        notes
+    }
+
+    /// Why nothing fits: the closest miss, and what would fit instead.
+    pub(crate) fn infeasible(
+        &self,
+        options: &PlanOptions,
+        rejected: &[(Layout, Rejection)],
+    ) -> Infeasible {
+        let closest = rejected
+            .iter()
+            .min_by_key(|(l, r)| (r.priority(), !l.is_recommended(), r.short_bytes(), l.gpus()))
+            .cloned();
+        let forced = options.is_forced();
+        let remedy = if forced {
+            match self.unforced_layout(options) {
+                Some(layout) if options.nodes.is_some_and(|n| n < layout.nodes) => {
+                    Remedy::MoreNodes { layout }
+                }
+                Some(layout) => Remedy::Instead { layout },
+                None => Remedy::NothingFits,
+            }
+        } else if options.max_model_len != MaxModelLen::Auto {
+            Remedy::ShorterContext
+        } else {
+            Remedy::LargerGpu
+        };
+        Infeasible {
+            model: self.model.id.clone(),
+            weight_bytes: self.weight_total(),
+            hardware: format!("{} × {}", self.gpus_per_node(options), self.hardware.name),
+            forced,
+            closest,
+            remedy,
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! What the planner may choose and what it must respect, and the bounds on each option.
+
+use serde::{Deserialize, Serialize};
+
+use super::weights;
+use super::{KvCacheDtype, Launcher, PlanError};
+use crate::error::ValueError;
+use crate::profile::ModelProfile;
+
+/// The most nodes a plan may use; a model that needs more is refused rather than searched for.
+pub const MAX_NODES: u64 = 64;
+/// vLLM's default `--gpu-memory-utilization` (`vllm/config/cache.py`).
+pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
+/// Upper bound on forced parallel sizes and GPUs per node, far above real deployments.
+pub(crate) const MAX_PARALLEL: u64 = 4096;
+/// Upper bound on replicas and target sequences, far above real deployments (LWS itself
+/// accepts up to 1,000,000 replicas).
+pub(crate) const MAX_REPLICAS: u64 = 100_000;
+
+/// `--max-model-len`: a fixed length, or the longest that serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxModelLen {
+    /// The model's full context when one such sequence fits, else the longest that fits.
+    #[default]
+    Auto,
+    /// Exactly this many tokens; a layout that cannot hold one such sequence is rejected.
+    Tokens(u64),
+}
+
+impl std::str::FromStr for MaxModelLen {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            return Ok(MaxModelLen::Auto);
+        }
+        match s.parse::<u64>() {
+            Ok(0) | Err(_) => Err(ValueError::new(
+                s,
+                "neither `auto` nor a positive number of tokens",
+            )),
+            Ok(n) => Ok(MaxModelLen::Tokens(n)),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxModelLen {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::units::from_str_or_number(d, "`auto` or a positive number of tokens")
+    }
+}
+
+impl schemars::JsonSchema for MaxModelLen {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MaxModelLen".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`auto` (the full context if one sequence fits, else the longest that fits) or tokens",
+            "oneOf": [{"const": "auto"}, {"type": "integer", "minimum": 1}]
+        })
+    }
+}
+
+impl Serialize for MaxModelLen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxModelLen::Auto => s.serialize_str("auto"),
+            MaxModelLen::Tokens(n) => s.serialize_u64(*n),
+        }
+    }
+}
+
+/// Whether MoE experts are distributed with expert parallelism.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpertParallel {
+    /// Only where a layout fails without it (an FP8 block split, say), and the plan says so.
+    #[default]
+    Auto,
+    /// Always, for MoE models.
+    On,
+    /// Never.
+    Off,
+}
+
+/// What the planner may choose and what it must respect.
+///
+/// In a deployment file every field is optional and defaults as on the command line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanOptions {
+    /// `--gpu-memory-utilization`: the fraction of each GPU's memory vLLM may use, in (0, 1].
+    pub gpu_memory_utilization: f64,
+    /// `--kv-cache-dtype`.
+    pub kv_cache_dtype: KvCacheDtype,
+    /// `--max-model-len`.
+    pub max_model_len: MaxModelLen,
+    /// GPUs per node, overriding the hardware profile's.
+    pub gpus_per_node: Option<u64>,
+    /// A fixed node count.
+    pub nodes: Option<u64>,
+    /// A fixed `--tensor-parallel-size`; may exceed a node's GPUs (TP then spans nodes).
+    pub tensor_parallel_size: Option<u64>,
+    /// A fixed `--pipeline-parallel-size`.
+    pub pipeline_parallel_size: Option<u64>,
+    /// How the group starts vLLM; decides what shares `/dev/shm`.
+    pub launcher: Launcher,
+    /// `--enable-expert-parallel`: routed experts split whole across the TP ranks instead of
+    /// each expert across them. `auto` uses it only where a layout needs it.
+    pub expert_parallel: ExpertParallel,
+    /// LWS replicas: independent groups, each a full copy of the model.
+    pub replicas: Option<u64>,
+    /// Sequences of `max_model_len` tokens that must be served at once across all replicas;
+    /// the planner adds replicas until they fit.
+    pub target_concurrent_sequences: Option<u64>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            kv_cache_dtype: KvCacheDtype::Auto,
+            max_model_len: MaxModelLen::Auto,
+            gpus_per_node: None,
+            nodes: None,
+            tensor_parallel_size: None,
+            pipeline_parallel_size: None,
+            launcher: Launcher::Native,
+            expert_parallel: ExpertParallel::Auto,
+            replicas: None,
+            target_concurrent_sequences: None,
+        }
+    }
+}
+
+impl PlanOptions {
+    /// Whether the layout is pinned (nodes, TP or PP given).
+    pub fn is_forced(&self) -> bool {
+        self.nodes.is_some()
+            || self.tensor_parallel_size.is_some()
+            || self.pipeline_parallel_size.is_some()
+    }
+
+    /// The same options with the layout left to the planner.
+    pub(crate) fn unforced(&self) -> PlanOptions {
+        PlanOptions {
+            nodes: None,
+            tensor_parallel_size: None,
+            pipeline_parallel_size: None,
+            ..self.clone()
+        }
+    }
+
+    /// Refuses options out of range for this model, naming the option as the CLI spells it.
+    pub(crate) fn check(&self, model: &ModelProfile) -> Result<(), PlanError> {
+        let parameters = weights::parameters_wide(model);
+        if parameters > weights::MAX_PARAMETERS {
+            return Err(PlanError::ModelTooLarge {
+                model: model.id.clone(),
+                parameters,
+            });
+        }
+        let invalid = |option, message| Err(PlanError::InvalidOption { option, message });
+        let u = self.gpu_memory_utilization;
+        if !(u > 0.0 && u <= 1.0) {
+            return invalid(
+                "--gpu-memory-utilization",
+                format!("{u} is outside (0, 1]; vLLM's default is 0.9"),
+            );
+        }
+        let sizes = [
+            ("--gpus-per-node", self.gpus_per_node, MAX_PARALLEL),
+            ("--nodes", self.nodes, MAX_PARALLEL),
+            (
+                "--tensor-parallel-size",
+                self.tensor_parallel_size,
+                MAX_PARALLEL,
+            ),
+            (
+                "--pipeline-parallel-size",
+                self.pipeline_parallel_size,
+                MAX_PARALLEL,
+            ),
+            ("--replicas", self.replicas, MAX_REPLICAS),
+            (
+                "--target-concurrent-sequences",
+                self.target_concurrent_sequences,
+                MAX_REPLICAS,
+            ),
+        ];
+        for (option, value, max) in sizes {
+            if let Some(v) = value
+                && !(1..=max).contains(&v)
+            {
+                return invalid(option, format!("{v} is outside 1..={max}"));
+            }
+        }
+        if let Some(nodes) = self.nodes
+            && nodes > MAX_NODES
+        {
+            return invalid(
+                "--nodes",
+                format!("{nodes} is more than the {MAX_NODES} nodes lwsplan plans for"),
+            );
+        }
+        if self.replicas.is_some() && self.target_concurrent_sequences.is_some() {
+            return invalid(
+                "--replicas",
+                "give --replicas or --target-concurrent-sequences, not both".into(),
+            );
+        }
+        if let MaxModelLen::Tokens(n) = self.max_model_len
+            && n > model.max_position_embeddings
+        {
+            return Err(PlanError::MaxModelLenTooLong {
+                requested: n,
+                max_position_embeddings: model.max_position_embeddings,
+                model: model.id.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Plan, PlanError, Planner};
+    use crate::profile::{Attention, Mlp};
+
+    fn planner_for(model: &ModelProfile) -> Result<Plan, PlanError> {
+        let hardware = crate::Catalog::builtin()
+            .hardware(crate::profile::ids::H100_80GB)
+            .unwrap();
+        Planner::new(model, hardware).plan(&PlanOptions::default())
+    }
+
+    /// Sizes at the bounds the profile check allows: refused with a message, never an overflow
+    /// (tests run with overflow checks on).
+    #[test]
+    fn absurd_models_are_refused_without_overflow() {
+        let catalog = crate::Catalog::builtin();
+        let mut model = catalog
+            .model(crate::profile::ids::DEEPSEEK_R1)
+            .unwrap()
+            .clone();
+        model.hidden_size = 1 << 20;
+        model.num_hidden_layers = 4096;
+        model.vocab_size = 1 << 24;
+        model.max_position_embeddings = 1 << 26;
+        model.mlp = Mlp::Moe {
+            intermediate_size: 1 << 20,
+            moe_intermediate_size: 1 << 20,
+            n_routed_experts: 1 << 14,
+            n_shared_experts: 1 << 14,
+            num_experts_per_tok: 1 << 14,
+            first_k_dense_replace: 4096,
+            bias: false,
+        };
+        model.check("test").unwrap();
+        let err = planner_for(&model).unwrap_err();
+        assert!(matches!(err, PlanError::ModelTooLarge { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("more than the 10^15 lwsplan plans for")
+        );
+        assert!(u128::from(weights::parameters(&model)) > weights::MAX_PARAMETERS);
+    }
+
+    #[test]
+    fn huge_kv_per_token_with_few_parameters_does_not_overflow() {
+        let catalog = crate::Catalog::builtin();
+        let mut model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap()
+            .clone();
+        model.hidden_size = 1;
+        model.vocab_size = 1;
+        model.max_position_embeddings = 1 << 26;
+        model.attention = Attention::Gqa {
+            num_attention_heads: 1 << 10,
+            num_key_value_heads: 1 << 10,
+            head_dim: 1 << 20,
+            qk_norm: false,
+            qkv_bias: false,
+            o_bias: false,
+            sinks: false,
+        };
+        model.mlp = Mlp::Dense {
+            intermediate_size: 1,
+        };
+        // With `auto` it may plan a short context or refuse; either way it returns (an overflow
+        // would panic here, tests run with overflow checks).
+        let _ = planner_for(&model);
+        let fixed = Planner::new(
+            &model,
+            catalog.hardware(crate::profile::ids::H100_80GB).unwrap(),
+        )
+        .plan(&PlanOptions {
+            max_model_len: MaxModelLen::Tokens(1 << 26),
+            ..PlanOptions::default()
+        });
+        assert!(matches!(fixed, Err(PlanError::Infeasible(_))));
+    }
+
+    #[test]
+    fn utilization_must_be_in_range() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap();
+        let hardware = catalog.hardware(crate::profile::ids::H100_80GB).unwrap();
+        for bad in [0.0, -0.5, 1.5, f64::NAN, f64::INFINITY] {
+            let err = Planner::new(model, hardware)
+                .plan(&PlanOptions {
+                    gpu_memory_utilization: bad,
+                    ..PlanOptions::default()
+                })
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                PlanError::InvalidOption {
+                    option: "--gpu-memory-utilization",
+                    ..
+                }
+            ));
+        }
+    }
+}

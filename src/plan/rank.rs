@@ -1,0 +1,79 @@
+//! Ranking the layouts that fit, and the alternatives a plan lists with its choice.
+
+use std::cmp::Reverse;
+
+use super::layout::Layout;
+use super::rules::Rejection;
+use super::search::Fit;
+use super::{Alternative, MaxModelLenSource, Verdict};
+
+/// At most this many alternatives are listed.
+const MAX_ALTERNATIVES: usize = 12;
+
+/// The sort key of a fit, best first: fewest nodes; with `auto`, a layout that serves the full
+/// context; then fewest GPUs; then vLLM's recommended shape (TP = GPUs per node); then the most
+/// KV; then smaller TP, so the order is total.
+pub(crate) fn rank_key(fit: &Fit, auto: bool) -> (u64, bool, u64, bool, Reverse<u64>, u64) {
+    (
+        fit.layout.nodes,
+        auto && fit.source != MaxModelLenSource::FullContext,
+        fit.layout.gpus(),
+        !fit.layout.is_recommended(),
+        Reverse(fit.tokens),
+        fit.layout.tensor_parallel_size,
+    )
+}
+
+/// Why `other` ranks below `best`, in the terms of [`rank_key`].
+fn why_lost(other: &Fit, best: &Fit, auto: bool) -> String {
+    let (o, b) = (other.layout, best.layout);
+    if o.nodes != b.nodes {
+        format!("needs {} nodes", o.nodes)
+    } else if auto && other.source != best.source {
+        format!("holds only {} tokens of context", other.max_model_len)
+    } else if o.gpus() != b.gpus() {
+        format!("uses {} GPUs", o.gpus())
+    } else if o.is_recommended() != b.is_recommended() {
+        "TP ≠ GPUs per node (vLLM recommends TP within a node, PP across nodes)".to_string()
+    } else {
+        format!("less KV cache ({} tokens)", other.tokens)
+    }
+}
+
+/// The layouts worth showing next to `best`: those on no more nodes, the fitting ones in rank
+/// order, then the closest refusals.
+pub(crate) fn alternatives(
+    fits: &[Fit],
+    rejected: &[(Layout, Rejection)],
+    best: &Fit,
+    auto: bool,
+) -> Vec<Alternative> {
+    let relevant = |layout: &Layout| layout.nodes <= best.layout.nodes;
+    let fitting = fits.iter().filter(|f| relevant(&f.layout)).map(|f| {
+        let chosen = f.layout == best.layout;
+        Alternative {
+            layout: f.layout,
+            verdict: if chosen {
+                Verdict::Chosen
+            } else {
+                Verdict::Fits
+            },
+            reason: if chosen {
+                String::new()
+            } else {
+                why_lost(f, best, auto)
+            },
+            kv_cache_tokens: Some(f.tokens),
+        }
+    });
+    let mut refused: Vec<&(Layout, Rejection)> =
+        rejected.iter().filter(|(l, _)| relevant(l)).collect();
+    refused.sort_by_key(|(l, _)| (Reverse(l.nodes), Reverse(l.gpus()), !l.is_recommended()));
+    let refused = refused.into_iter().map(|(layout, rejection)| Alternative {
+        layout: *layout,
+        verdict: Verdict::Rejected,
+        reason: rejection.to_string(),
+        kv_cache_tokens: None,
+    });
+    fitting.chain(refused).take(MAX_ALTERNATIVES).collect()
+}

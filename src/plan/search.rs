@@ -1,0 +1,314 @@
+//! The candidate search: every layout within the options, each either sized as vLLM would size
+//! it ([`Fit`]) or rejected with vLLM's reason.
+
+use std::collections::BTreeMap;
+
+use super::kv::{self, LayerCount};
+use super::layout::{Layout, pp_partition};
+use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
+use super::rules::{self, Rejection};
+use super::weights::RankWeights;
+use super::{MaxModelLenSource, Planner, Stage, reserve};
+use crate::profile::Mlp;
+
+/// A layout that fits, with everything needed to rank it and build the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Fit {
+    pub layout: Layout,
+    pub expert_parallel: bool,
+    /// KV capacity in tokens: blocks / attention groups × block size.
+    pub tokens: u64,
+    /// Blocks one `max_model_len` request takes across the attention groups.
+    pub blocks_per_request: u64,
+    pub stages: Vec<Stage>,
+    pub blocks: u64,
+    pub max_model_len: u64,
+    pub source: MaxModelLenSource,
+}
+
+/// Every candidate's outcome.
+pub(crate) struct Outcomes {
+    pub fits: Vec<Fit>,
+    pub rejected: Vec<(Layout, Rejection)>,
+}
+
+/// vLLM's budget per GPU: `gpu_memory_utilization × total` (`vllm/v1/worker/gpu_worker.py`).
+pub(crate) fn budget(memory: u64, utilization: f64) -> u64 {
+    (memory as f64 * utilization) as u64
+}
+
+impl Planner<'_> {
+    /// Evaluates every candidate layout: the ones that fit, and why each other one does not.
+    pub(crate) fn search(&self, options: &PlanOptions, block: u64) -> Outcomes {
+        let mut fits = Vec::new();
+        let mut rejected = Vec::new();
+        // Per-TP facts are the same for every PP: computed once per (TP, expert parallel).
+        let mut per_tp: BTreeMap<(u64, bool), (Result<(), Rejection>, RankWeights)> =
+            BTreeMap::new();
+        let moe = matches!(self.model.mlp, Mlp::Moe { .. });
+        let ep_modes: &[bool] = match (options.expert_parallel, moe) {
+            (ExpertParallel::On, _) => &[true],
+            (ExpertParallel::Auto, true) => &[false, true],
+            _ => &[false],
+        };
+        for layout in self.candidates(options, &mut rejected) {
+            let tp = layout.tensor_parallel_size;
+            // With `auto`, expert parallelism is tried only when the layout fails without it.
+            let mut outcome = None;
+            for &ep in ep_modes {
+                let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
+                    (
+                        rules::check_tp(self.model, tp, ep),
+                        RankWeights::new(self.model, tp, ep),
+                    )
+                });
+                let result = rule
+                    .clone()
+                    .and_then(|()| self.evaluate(layout, options, block, weights))
+                    .map(|fit| Fit {
+                        expert_parallel: ep,
+                        ..fit
+                    });
+                let fits_now = result.is_ok();
+                if outcome.is_none() || fits_now {
+                    outcome = Some(result);
+                }
+                if fits_now {
+                    break;
+                }
+            }
+            match outcome.expect("at least one mode") {
+                Ok(fit) => fits.push(fit),
+                Err(rejection) => rejected.push((layout, rejection)),
+            }
+        }
+        Outcomes { fits, rejected }
+    }
+
+    /// Layouts to evaluate: TP within a node (divisors of its GPU count) unless forced, every
+    /// PP up to the layer count, only whole-node shapes past one node, at most [`MAX_NODES`].
+    fn candidates(
+        &self,
+        options: &PlanOptions,
+        rejected: &mut Vec<(Layout, Rejection)>,
+    ) -> Vec<Layout> {
+        let gpus_per_node = self.gpus_per_node(options);
+        let tps: Vec<u64> = match options.tensor_parallel_size {
+            Some(tp) => vec![tp],
+            None => (1..=gpus_per_node)
+                .filter(|t| gpus_per_node.is_multiple_of(*t))
+                .collect(),
+        };
+        let pps: Vec<u64> = match options.pipeline_parallel_size {
+            Some(pp) => vec![pp],
+            None => (1..=self.model.num_hidden_layers).collect(),
+        };
+        let mut out = Vec::new();
+        for &tp in &tps {
+            for &pp in &pps {
+                let layout = match Layout::new(tp, pp, gpus_per_node) {
+                    Ok(layout) => layout,
+                    Err(rejection) => {
+                        if options.is_forced() {
+                            rejected.push((Layout::spread(tp, pp, gpus_per_node), rejection));
+                        }
+                        continue;
+                    }
+                };
+                if layout.nodes > MAX_NODES || options.nodes.is_some_and(|n| n != layout.nodes) {
+                    continue;
+                }
+                out.push(layout);
+            }
+        }
+        out
+    }
+
+    /// Sizes one layout, or says why vLLM would refuse it.
+    fn evaluate(
+        &self,
+        layout: Layout,
+        options: &PlanOptions,
+        block: u64,
+        weights: &RankWeights,
+    ) -> Result<Fit, Rejection> {
+        let model = self.model;
+        rules::check_pp(model, layout.pipeline_parallel_size)?;
+        let (stages, counts, page) = self.stages(layout, options, block, weights)?;
+        let groups = kv::attention_groups(model);
+        let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
+        let stages: Vec<Stage> = stages
+            .into_iter()
+            .zip(&counts)
+            .map(|(stage, count)| Stage {
+                kv_cache_bytes_per_gpu: blocks * page * count.group_size(groups),
+                ..stage
+            })
+            .collect();
+        let window = model.sliding_window.unwrap_or(0);
+        // Bytes one request of `len` tokens needs on each stage, as vLLM's fit check sums them.
+        let need = |count: &LayerCount, len: u64| {
+            count.blocks_for(len, window, block).saturating_mul(page)
+        };
+        let fits = |len: u64| {
+            counts
+                .iter()
+                .zip(&stages)
+                .all(|(c, s)| need(c, len) <= s.kv_cache_available_bytes_per_gpu)
+        };
+        let full = model.max_position_embeddings;
+        let longest = || longest_that_fits(full, &fits);
+        // The stage that falls shortest of holding one request of `len` tokens.
+        let short = |len: u64, estimated_max_len: u64| {
+            let (stage, needed) = stages
+                .iter()
+                .zip(&counts)
+                .map(|(s, c)| (s, need(c, len)))
+                .max_by_key(|(s, n)| n.saturating_sub(s.kv_cache_available_bytes_per_gpu))
+                .expect("PP ≥ 1");
+            Rejection::ContextDoesNotFit {
+                stage: stage.index,
+                max_model_len: len,
+                needed_bytes: needed,
+                available_bytes: stage.kv_cache_available_bytes_per_gpu,
+                estimated_max_len,
+            }
+        };
+        let (max_model_len, source) = match options.max_model_len {
+            MaxModelLen::Tokens(n) if fits(n) => (n, MaxModelLenSource::Requested),
+            MaxModelLen::Tokens(n) => return Err(short(n, longest())),
+            MaxModelLen::Auto if fits(full) => (full, MaxModelLenSource::FullContext),
+            MaxModelLen::Auto => match longest() {
+                0 => return Err(short(block, 0)),
+                len => (len, MaxModelLenSource::LongestThatFits),
+            },
+        };
+        let blocks_per_request = LayerCount::of(model, 0..model.num_hidden_layers).request_blocks(
+            max_model_len,
+            window,
+            block,
+        );
+        Ok(Fit {
+            layout,
+            expert_parallel: false,
+            tokens: blocks / groups * block,
+            blocks_per_request,
+            stages,
+            blocks,
+            max_model_len,
+            source,
+        })
+    }
+
+    /// Each pipeline stage's weights, reserve and KV budget, before the group's block count is
+    /// known; with the layers of each kind per stage and the page size (one block of one layer
+    /// on one GPU).
+    fn stages(
+        &self,
+        layout: Layout,
+        options: &PlanOptions,
+        block: u64,
+        weights: &RankWeights,
+    ) -> Result<(Vec<Stage>, Vec<LayerCount>, u64), Rejection> {
+        let model = self.model;
+        let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
+        let budget = budget(
+            self.hardware.gpu.memory_bytes,
+            options.gpu_memory_utilization,
+        );
+        let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
+        let page = per_layer * block;
+        let groups = kv::attention_groups(model);
+        let mut stages = Vec::new();
+        let mut counts = Vec::new();
+        let mut first_layer = 0;
+        for (index, layers) in (0u64..).zip(pp_partition(model.num_hidden_layers, pp)) {
+            let (first, last) = (index == 0, index + 1 == pp);
+            let range = first_layer..first_layer + layers;
+            let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
+            let reserve = reserve::reserve(model, tp, pp, last);
+            let used = weight_bytes_per_gpu + reserve.total();
+            let count = LayerCount::of(model, range);
+            // Hybrid models share one block pool between their groups, padded to the larger.
+            let slots = count.group_size(groups);
+            if used >= budget || budget - used < page * slots {
+                return Err(Rejection::WeightsDoNotFit {
+                    stage: index,
+                    weight_bytes: weight_bytes_per_gpu,
+                    reserve_bytes: reserve.total(),
+                    budget_bytes: budget,
+                    short_bytes: (used + page * slots).saturating_sub(budget),
+                });
+            }
+            let available = budget - used;
+            stages.push(Stage {
+                index,
+                layers,
+                first_layer,
+                weight_bytes_per_gpu,
+                reserve,
+                kv_cache_available_bytes_per_gpu: available,
+                kv_cache_bytes_per_gpu: 0,
+                kv_cache_bytes_per_token: per_layer * layers,
+                kv_cache_blocks: available / page / slots,
+            });
+            counts.push(count);
+            first_layer += layers;
+        }
+        Ok((stages, counts, page))
+    }
+}
+
+/// The longest length up to `full` that `fits`, by bisection (what fits shrinks as length
+/// grows); 0 when not even one token does.
+pub(crate) fn longest_that_fits(full: u64, fits: &dyn Fn(u64) -> bool) -> u64 {
+    let (mut lo, mut hi) = (0, full);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Verdict;
+
+    #[test]
+    fn auto_context_prefers_a_layout_that_serves_the_full_context() {
+        // Llama 3.1 70B on 8 × H100: TP 2 fits the weights but only ~16k tokens of context;
+        // TP 4 serves the full 131072 on the same single node, so auto takes TP 4.
+        let catalog = crate::Catalog::builtin();
+        let plan = Planner::new(
+            catalog
+                .model(crate::profile::ids::LLAMA_3_1_70B_INSTRUCT)
+                .unwrap(),
+            catalog.hardware(crate::profile::ids::H100_80GB).unwrap(),
+        )
+        .plan(&PlanOptions::default())
+        .unwrap();
+        assert_eq!(
+            (plan.tensor_parallel_size, plan.max_model_len),
+            (4, 131_072)
+        );
+        let fits = plan
+            .alternatives
+            .iter()
+            .find(|a| a.layout.tensor_parallel_size == 2 && a.layout.pipeline_parallel_size == 1)
+            .unwrap();
+        assert_eq!(fits.verdict, Verdict::Fits);
+        assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);
+    }
+
+    #[test]
+    fn bisection_finds_the_longest_length() {
+        assert_eq!(longest_that_fits(1000, &|l| l <= 640), 640);
+        assert_eq!(longest_that_fits(1000, &|_| false), 0);
+        assert_eq!(longest_that_fits(1000, &|_| true), 1000);
+    }
+}

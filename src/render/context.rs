@@ -1,0 +1,379 @@
+//! The template context: every value the templates place, typed and documented.
+//!
+//! Template overrides (`--templates DIR`) are written against this struct; its JSON Schema is
+//! `lwsplan schema template-context`. Values are computed here (the plan's numbers, lwsplan's
+//! commands, the user's options); templates only place them.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim, Probe, SecretKeySelector,
+    TCPSocketAction, Volume,
+};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+
+use super::options::{ModelCache, ReadinessProbe, RenderOptions};
+use super::{GPU_RESOURCE, MODEL_CACHE_MOUNT, engine, probe};
+use crate::manifest::NAME_LABEL;
+use crate::plan::Plan;
+use crate::units::quantity;
+
+/// What the LeaderWorkerSet and Service templates see.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TemplateContext {
+    /// LeaderWorkerSet name.
+    pub name: String,
+    /// Namespace of both objects; none leaves it to `kubectl`.
+    pub namespace: Option<String>,
+    /// Labels on both objects and every pod.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations on the LeaderWorkerSet: the user's, then the plan's key numbers
+    /// (`lwsplan/*`).
+    pub annotations: BTreeMap<String, String>,
+    /// LWS replicas: groups.
+    pub replicas: u64,
+    /// Pods per group (`size`): the plan's nodes.
+    pub size: u64,
+    /// Container image.
+    pub image: String,
+    /// Container resource limits: GPUs per pod, and the RDMA device when asked for.
+    pub limits: BTreeMap<String, String>,
+    /// Whether a model cache is mounted.
+    pub has_cache: bool,
+    /// The model cache as a pod volume (an existing claim or a host path).
+    pub cache_volume: Option<Volume>,
+    /// The model cache as a claim per pod (`volumeClaimTemplates`).
+    pub claim_templates: Vec<PersistentVolumeClaim>,
+    /// Where the model cache is mounted.
+    pub cache_mount: String,
+    /// The node label that selects the GPU type, and its value.
+    pub node_selector: BTreeMap<String, String>,
+    /// `/dev/shm` size limit, as a Kubernetes quantity.
+    pub shm_size: String,
+    /// The API port.
+    pub port: u16,
+    /// Linux capabilities added to every container.
+    pub capabilities: Vec<String>,
+    /// The Service's name.
+    pub service_name: String,
+    /// The Service's selector: the leader pods of this LeaderWorkerSet.
+    pub service_selector: BTreeMap<String, String>,
+    /// The leader pod.
+    pub leader: Role,
+    /// The worker pods.
+    pub worker: Role,
+}
+
+/// One pod template of the group: the leader's or the workers'.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Role {
+    /// `leaderTemplate` or `workerTemplate`.
+    pub template_field: String,
+    /// The pod's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Container name.
+    pub container_name: String,
+    /// The container's command (exec form).
+    pub command: Vec<String>,
+    /// The container's environment.
+    pub env: Vec<EnvVar>,
+    /// The API port, on the leader only.
+    pub port: Option<u16>,
+    /// The readiness probe, on the leader only.
+    pub readiness_probe: Option<Probe>,
+    /// The startup probe, on the leader only.
+    pub startup_probe: Option<Probe>,
+}
+
+/// Everything the context needs that the renderer decided: the image, its vLLM version and
+/// the startup budget.
+pub(crate) struct Inputs<'a> {
+    pub plan: &'a Plan,
+    pub options: &'a RenderOptions,
+    pub image: String,
+    pub version: Option<engine::VllmVersion>,
+    pub startup_seconds: u64,
+}
+
+impl TemplateContext {
+    pub(crate) fn new(inputs: Inputs<'_>) -> TemplateContext {
+        let Inputs {
+            plan,
+            options: o,
+            image,
+            version,
+            startup_seconds,
+        } = inputs;
+        let commands = super::command::commands(plan, o);
+        let (node_label, node_value) = match o.platform {
+            super::Platform::Gke => (
+                "cloud.google.com/gke-accelerator",
+                &plan.node_labels.gke_accelerator,
+            ),
+            super::Platform::Nvidia => ("nvidia.com/gpu.product", &plan.node_labels.gpu_product),
+        };
+        let mut labels = o.labels.clone();
+        labels.insert("app.kubernetes.io/name".into(), o.name.clone());
+        labels.insert("app.kubernetes.io/managed-by".into(), "lwsplan".into());
+        let mut leader_labels = labels.clone();
+        leader_labels.insert("role".into(), "leader".into());
+        let mut annotations = o.annotations.clone();
+        annotations.extend(plan_annotations(plan));
+        let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
+        let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
+        let env = env(o, version, startup_seconds, has_cache);
+        let (limits, capabilities) = resources(plan, o);
+        let (readiness, startup) = probes(o, startup_seconds);
+        let service_selector = BTreeMap::from([
+            (NAME_LABEL.to_string(), o.name.clone()),
+            ("role".to_string(), "leader".to_string()),
+        ]);
+        TemplateContext {
+            name: o.name.clone(),
+            namespace: o.namespace.clone(),
+            replicas: plan.replicas,
+            size: plan.nodes,
+            image,
+            limits,
+            has_cache,
+            cache_volume,
+            claim_templates,
+            cache_mount: MODEL_CACHE_MOUNT.to_string(),
+            node_selector: BTreeMap::from([(node_label.to_string(), node_value.clone())]),
+            shm_size: quantity(o.shm_size.map_or(plan.shm_size_bytes, |s| s.0)),
+            port: o.port,
+            capabilities,
+            service_name: format!("{}-leader", o.name),
+            service_selector,
+            leader: Role {
+                template_field: "leaderTemplate".into(),
+                labels: leader_labels,
+                container_name: o.leader_container_name.clone(),
+                command: commands.leader,
+                env: env.clone(),
+                port: Some(o.port),
+                readiness_probe: Some(readiness),
+                startup_probe: startup,
+            },
+            worker: Role {
+                template_field: "workerTemplate".into(),
+                labels: labels.clone(),
+                container_name: o.worker_container_name.clone(),
+                command: commands.worker,
+                env,
+                port: None,
+                readiness_probe: None,
+                startup_probe: None,
+            },
+            labels,
+            annotations,
+        }
+    }
+}
+
+/// A literal environment variable.
+fn var(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.to_string(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// Every container's environment: the token by reference, then lwsplan's settings, then the
+/// user's variables (last, so they can override).
+fn env(
+    o: &RenderOptions,
+    version: Option<engine::VllmVersion>,
+    startup_seconds: u64,
+    has_cache: bool,
+) -> Vec<EnvVar> {
+    let mut env = vec![EnvVar {
+        name: o.hf_token_env.clone(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: o.hf_secret.name.clone(),
+                key: o.hf_secret.key.clone(),
+                optional: None,
+            }),
+            ..EnvVarSource::default()
+        }),
+    }];
+    // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
+    // takes longer. Match the startup probe's budget (vllm PR #35616).
+    if engine::ENGINE_READY_TIMEOUT.in_version(version) {
+        env.push(var(
+            "VLLM_ENGINE_READY_TIMEOUT_S",
+            startup_seconds.to_string(),
+        ));
+    }
+    if has_cache {
+        env.push(var("HF_HOME", MODEL_CACHE_MOUNT));
+    }
+    if let Some(ifname) = &o.network.socket_ifname {
+        for name in ["NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME"] {
+            env.push(var(name, ifname.clone()));
+        }
+    }
+    if let Some(rdma) = &o.network.rdma {
+        env.push(var("NCCL_IB_DISABLE", "0"));
+        if let Some(hca) = &rdma.ib_hca {
+            env.push(var("NCCL_IB_HCA", hca.clone()));
+        }
+    }
+    env.extend(o.env.iter().map(|e| var(&e.name, e.value.clone())));
+    env
+}
+
+/// Resource limits (GPUs, and the RDMA device when asked) and added capabilities.
+fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut limits = BTreeMap::from([(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string())]);
+    let mut capabilities = o.capabilities.clone();
+    if let Some(rdma) = &o.network.rdma {
+        limits.insert(rdma.resource.clone(), rdma.count.to_string());
+        // Registering GPU memory with the NIC pins pages: RDMA needs IPC_LOCK.
+        if !capabilities.iter().any(|c| c == "IPC_LOCK") {
+            capabilities.push("IPC_LOCK".to_string());
+        }
+    }
+    (limits, capabilities)
+}
+
+/// The leader's readiness probe and, when enabled, its startup probe.
+fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
+    let port = IntOrString::Int(i32::from(o.port));
+    let http = |path: &str| HTTPGetAction {
+        path: Some(path.to_string()),
+        port: port.clone(),
+        ..HTTPGetAction::default()
+    };
+    let readiness = match &o.readiness_probe {
+        ReadinessProbe::Http {
+            path,
+            initial_delay_seconds,
+            period_seconds,
+        } => Probe {
+            http_get: Some(http(path)),
+            initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
+            period_seconds: Some(saturate_i32(*period_seconds)),
+            ..Probe::default()
+        },
+        ReadinessProbe::Tcp {
+            initial_delay_seconds,
+            period_seconds,
+        } => Probe {
+            tcp_socket: Some(TCPSocketAction {
+                port: port.clone(),
+                host: None,
+            }),
+            initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
+            period_seconds: Some(saturate_i32(*period_seconds)),
+            ..Probe::default()
+        },
+    };
+    let startup = o.startup_probe.then(|| Probe {
+        http_get: Some(http("/health")),
+        period_seconds: Some(probe::STARTUP_PERIOD_SECONDS as i32),
+        failure_threshold: Some(saturate_i32(probe::startup_failure_threshold(
+            startup_seconds,
+        ))),
+        ..Probe::default()
+    });
+    (readiness, startup)
+}
+
+fn saturate_i32(value: impl TryInto<i32>) -> i32 {
+    value.try_into().unwrap_or(i32::MAX)
+}
+
+/// The model cache as the pod sees it: a pod volume (existing claim or host path) or a claim
+/// template for one claim per pod.
+fn model_cache(cache: &ModelCache, plan: &Plan) -> (Option<Volume>, Vec<PersistentVolumeClaim>) {
+    use k8s_openapi::api::core::v1::{
+        HostPathVolumeSource, PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource,
+        VolumeResourceRequirements,
+    };
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    const GIB: u64 = 1 << 30;
+    let volume = |v: Volume| (Some(v), Vec::new());
+    match cache {
+        ModelCache::None => (None, Vec::new()),
+        ModelCache::Pvc { claim_name, .. } => volume(Volume {
+            name: "model-cache".into(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim_name.clone(),
+                read_only: None,
+            }),
+            ..Volume::default()
+        }),
+        ModelCache::HostPath { path, .. } => volume(Volume {
+            name: "model-cache".into(),
+            host_path: Some(HostPathVolumeSource {
+                path: path.clone(),
+                type_: Some("DirectoryOrCreate".into()),
+            }),
+            ..Volume::default()
+        }),
+        ModelCache::PerPod {
+            storage_class,
+            size,
+        } => {
+            // The whole checkpoint lands on every node (downloads are not split by rank), plus
+            // room for the MTP layers and tokenizer files the plan does not count.
+            let size = size.map_or_else(
+                || {
+                    (plan.weight_bytes / 10 * 11)
+                        .saturating_add(10 * GIB)
+                        .div_ceil(GIB)
+                        * GIB
+                },
+                |s| s.0,
+            );
+            let claim = PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("model-cache".into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".into()]),
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([(
+                            "storage".to_string(),
+                            Quantity(quantity(size)),
+                        )])),
+                        limits: None,
+                    }),
+                    storage_class_name: storage_class.clone(),
+                    ..PersistentVolumeClaimSpec::default()
+                }),
+                status: None,
+            };
+            (None, vec![claim])
+        }
+    }
+}
+
+/// The plan's key numbers, as annotations on the LeaderWorkerSet.
+fn plan_annotations(plan: &Plan) -> impl Iterator<Item = (String, String)> {
+    [
+        ("model", plan.model.clone()),
+        ("hardware", plan.hardware.clone()),
+        (
+            "tensor-parallel-size",
+            plan.tensor_parallel_size.to_string(),
+        ),
+        (
+            "pipeline-parallel-size",
+            plan.pipeline_parallel_size.to_string(),
+        ),
+        ("max-model-len", plan.max_model_len.to_string()),
+        ("replicas", plan.replicas.to_string()),
+        ("kv-cache-tokens", plan.kv_cache_tokens.to_string()),
+        ("weight-bytes", plan.weight_bytes.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("lwsplan/{k}"), v))
+}

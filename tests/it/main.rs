@@ -1,0 +1,50 @@
+//! lwsplan's integration tests: one harness (one binary to link), a module per area, shared
+//! insta settings and helpers.
+
+mod catalog;
+mod cli;
+mod codegen;
+mod corpus;
+mod determinism;
+mod examples;
+mod import;
+mod injection;
+mod render;
+mod seed;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Snapshots live in `snapshots/` at the top of the repository, named without the module.
+pub fn settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings
+}
+
+/// Runs the real binary: exit status, stdout, stderr.
+pub fn lwsplan(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A fresh directory under the target directory, removed first if a previous run left it.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
