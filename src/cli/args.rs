@@ -1,30 +1,44 @@
-//! Command-line arguments and how they combine with a deployment file.
+//! Command-line arguments and how they combine with a deployment file: every flag that is given
+//! overrides the file's value, every flag that is not leaves it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{CliError, profile_ref};
+use super::{CliError, Input};
 use crate::deployment::{Deployment, ProfileRef};
 use crate::plan::{ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
-use crate::render::{EnvVar, Platform, RenderOptions, SecretKeyRef};
+use crate::render::{EnvVar, ModelCache, Platform, Rdma, RenderOptions, SecretKeyRef};
 use crate::units::ByteSize;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
-/// Output format of `plan`.
-#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+/// Output format of `plan`, `models` and `hardware`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
 pub enum Format {
     /// A readable table.
     #[default]
     Table,
-    /// The plan as JSON.
+    /// JSON.
     Json,
 }
 
-/// Which model and hardware, and the planner's options. Unset flags take the deployment
-/// file's value, then the default.
+/// Output format of `render`.
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum ManifestFormat {
+    /// Multi-document YAML.
+    #[default]
+    Yaml,
+    /// A `v1` `List` holding both objects, as `kubectl get -o json` prints.
+    Json,
+}
+
+/// Which model and hardware.
 #[derive(Debug, Args)]
-pub struct PlanArgs {
-    /// A deployment file (see `lwsplan schema deployment`); flags override its values.
+#[command(next_help_heading = "Model and hardware")]
+pub struct Source {
+    /// A deployment file (see `lwsplan schema deployment`), or - for standard input; flags
+    /// override its values.
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// A built-in model id (see `lwsplan models`).
@@ -36,9 +50,9 @@ pub struct PlanArgs {
     /// A Hugging Face config.json to build the model profile from (see `lwsplan import`).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["model", "model_file"])]
     pub hf_config: Option<PathBuf>,
-    /// With --hf-config: the repository (or local path) vLLM loads [default: the config's
-    /// _name_or_path, else its directory].
-    #[arg(long, value_name = "REPO", requires = "hf_config")]
+    /// With --hf-config: the repository vLLM loads [default: the config's _name_or_path when it
+    /// is a repository id].
+    #[arg(long, value_name = "OWNER/NAME", requires = "hf_config")]
     pub hf_repo: Option<String>,
     /// With --hf-config: the checkpoint's model.safetensors.index.json, for its exact size.
     #[arg(long, value_name = "PATH", requires = "hf_config")]
@@ -49,95 +63,125 @@ pub struct PlanArgs {
     /// A hardware profile file (see `lwsplan schema hardware`).
     #[arg(long, value_name = "PATH")]
     pub hardware_file: Option<PathBuf>,
+}
+
+/// The planner's options.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Plan")]
+pub struct PlanFlags {
     /// Fraction of each GPU's memory vLLM may use, in (0, 1] [default: 0.9].
-    #[arg(long)]
+    #[arg(long, value_name = "FRACTION")]
     pub gpu_memory_utilization: Option<f64>,
     /// KV cache element type [default: auto].
     #[arg(long, value_enum)]
-    pub kv_cache_dtype: Option<KvDtypeArg>,
+    pub kv_cache_dtype: Option<KvCacheDtype>,
     /// Context length in tokens, or `auto`: the full context if it fits, else the longest that
     /// does [default: auto].
-    #[arg(long, value_parser = parse_max_model_len)]
+    #[arg(long, value_name = "TOKENS|auto", value_parser = parse_value::<MaxModelLen>)]
     pub max_model_len: Option<MaxModelLen>,
     /// GPUs per node, overriding the hardware profile.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub gpus_per_node: Option<u64>,
     /// A fixed node count.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub nodes: Option<u64>,
     /// A fixed tensor-parallel size (may exceed a node's GPUs: TP then spans nodes).
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub tensor_parallel_size: Option<u64>,
     /// A fixed pipeline-parallel size.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub pipeline_parallel_size: Option<u64>,
     /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray` [default: native].
     #[arg(long, value_enum)]
-    pub launcher: Option<LauncherArg>,
+    pub launcher: Option<Launcher>,
     /// Expert parallelism for MoE models (--enable-expert-parallel): `auto` uses it only where
     /// a layout needs it [default: auto].
     #[arg(long, value_enum)]
-    pub expert_parallel: Option<ExpertParallelArg>,
+    pub expert_parallel: Option<ExpertParallel>,
     /// LWS replicas: independent groups, each serving the model [default: 1].
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub replicas: Option<u64>,
     /// Sequences of max_model_len tokens to serve at once: adds replicas until they fit.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub target_concurrent_sequences: Option<u64>,
+}
+
+/// `plan`'s arguments.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub plan: PlanFlags,
     /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
+    #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
     pub format: Format,
 }
 
-/// Plan options plus how to deploy the plan.
+/// What the pods run.
 #[derive(Debug, Args)]
-pub struct RenderArgs {
-    #[command(flatten)]
-    pub plan: PlanArgs,
+#[command(next_help_heading = "Render")]
+pub struct RenderFlags {
     /// LeaderWorkerSet name; the Service is `<name>-leader` [default: vllm].
     #[arg(long)]
     pub name: Option<String>,
-    /// Namespace of both objects.
-    #[arg(long)]
-    pub namespace: Option<String>,
     /// Container image [default: vllm/vllm-openai:v0.28.0 for the native launcher].
     #[arg(long)]
     pub image: Option<String>,
+    /// The vLLM version the image runs, for a custom image whose tag does not say (e.g. 0.18.0):
+    /// decides which flags are rendered and which plans are refused.
+    #[arg(long, value_name = "VERSION")]
+    pub vllm_version: Option<String>,
+    /// What vLLM loads instead of the profile's Hugging Face repo (a mirror, or a path in the
+    /// pod).
+    #[arg(long, value_name = "REPO|PATH")]
+    pub model_source: Option<String>,
+    /// The API port [default: 8080].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// /dev/shm size (e.g. 15Gi), overriding the plan's.
+    #[arg(long, value_name = "SIZE", value_parser = parse_value::<ByteSize>)]
+    pub shm_size: Option<ByteSize>,
+    /// Secret and key holding the Hugging Face token, as NAME/KEY [default: hf-secret/hf_api_token].
+    #[arg(long, value_name = "NAME/KEY", value_parser = parse_secret_ref)]
+    pub hf_secret: Option<SecretKeyRef>,
+    /// Environment variable that carries the token [default: HF_TOKEN].
+    #[arg(long, value_name = "NAME")]
+    pub hf_token_env: Option<String>,
+    /// An extra environment variable, NAME=VALUE (repeatable; added after the file's). `$` is
+    /// literal: Kubernetes does not expand `$(VAR)` in it.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<EnvVar>,
+    /// An extra `vllm serve` argument (repeatable; added after the file's),
+    /// e.g. --vllm-arg=--enable-prefix-caching. Flags lwsplan plans are refused.
+    #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub vllm_args: Vec<String>,
+    /// A directory whose *.j2 files replace the built-in templates of the same name (see
+    /// `lwsplan templates`).
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Add a Linux capability to every container (repeatable), e.g. IPC_LOCK for GPUDirect RDMA.
+    #[arg(long = "add-capability", value_name = "CAP")]
+    pub capabilities: Vec<String>,
+}
+
+/// Where and how the pods run in the cluster.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterFlags {
+    /// Namespace of both objects.
+    #[arg(long)]
+    pub namespace: Option<String>,
     /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
     /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery)
     /// [default: gke].
     #[arg(long, value_enum)]
-    pub platform: Option<PlatformArg>,
-    /// /dev/shm size (e.g. 15Gi), overriding the plan's.
-    #[arg(long)]
-    pub shm_size: Option<ByteSize>,
-    /// The API port [default: 8080].
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Secret and key holding the Hugging Face token, as NAME/KEY [default: hf-secret/hf_api_token].
-    #[arg(long, value_parser = parse_secret_ref)]
-    pub hf_secret: Option<SecretKeyRef>,
-    /// Environment variable that carries the token [default: HF_TOKEN].
-    #[arg(long)]
-    pub hf_token_env: Option<String>,
-    /// What vLLM loads instead of the profile's Hugging Face repo (a mirror or a local path).
-    #[arg(long)]
-    pub model_source: Option<String>,
-    /// A directory whose *.j2 files replace the built-in templates of the same name.
-    #[arg(long, value_name = "DIR")]
-    pub templates: Option<PathBuf>,
-    /// An extra environment variable, K=V (repeatable; added after the file's).
-    #[arg(long = "env", value_name = "K=V", value_parser = parse_env)]
-    pub env: Vec<EnvVar>,
-    /// An extra `vllm serve` argument (repeatable; added after the file's),
-    /// e.g. --vllm-arg=--enable-prefix-caching.
-    #[arg(long = "vllm-arg", value_name = "ARG", allow_hyphen_values = true)]
-    pub vllm_args: Vec<String>,
+    pub platform: Option<Platform>,
     /// Where pods keep downloaded weights (HF_HOME=/models): `none`, `pvc:CLAIM` (an existing
     /// shared claim), `per-pod[:SIZE]` (a claim per pod, sized for the checkpoint by default) or
     /// `host-path:DIR` [default: none].
     #[arg(long, value_name = "SPEC", value_parser = parse_model_cache)]
-    pub model_cache: Option<crate::render::ModelCache>,
+    pub model_cache: Option<ModelCache>,
     /// With --model-cache pvc or host-path: the cache already holds the weights, so the startup
     /// budget assumes reading (1 GB/s) rather than downloading (250 MB/s).
     #[arg(long)]
@@ -153,57 +197,67 @@ pub struct RenderArgs {
     /// With --rdma-resource: the HCAs NCCL may use (NCCL_IB_HCA), e.g. mlx5.
     #[arg(long, value_name = "HCA", requires = "rdma_resource")]
     pub nccl_ib_hca: Option<String>,
-    /// The vLLM version the image runs, for a custom image whose tag does not say (e.g. 0.18.0):
-    /// decides which flags are rendered and which plans are refused.
-    #[arg(long, value_name = "VERSION")]
-    pub vllm_version: Option<String>,
-    /// Add a Linux capability to every container (repeatable), e.g. IPC_LOCK for GPUDirect RDMA.
-    #[arg(long = "add-capability", value_name = "CAP")]
-    pub capabilities: Vec<String>,
-    /// Write one file per object into DIR instead of printing (all files or none).
-    #[arg(short = 'o', long = "output-dir", value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
+    /// CPU request of each pod (e.g. 32); the limit stays unset.
+    #[arg(long, value_name = "QUANTITY")]
+    pub cpu: Option<String>,
+    /// Memory request and limit of each pod (e.g. 1000Gi), /dev/shm included.
+    #[arg(long, value_name = "QUANTITY")]
+    pub memory: Option<String>,
+    /// Ephemeral-storage request and limit of each pod (e.g. 800Gi), for downloaded weights.
+    #[arg(long, value_name = "QUANTITY")]
+    pub ephemeral_storage: Option<String>,
+    /// The pods' service account.
+    #[arg(long, value_name = "NAME")]
+    pub service_account: Option<String>,
+    /// The pods' priority class.
+    #[arg(long, value_name = "NAME")]
+    pub priority_class: Option<String>,
+    /// A Secret to pull the image with (repeatable).
+    #[arg(long = "image-pull-secret", value_name = "NAME")]
+    pub image_pull_secrets: Vec<String>,
+    /// When the kubelet pulls the image: Always, IfNotPresent or Never.
+    #[arg(long, value_name = "POLICY")]
+    pub image_pull_policy: Option<String>,
+    /// An extra label on the pods, KEY=VALUE (repeatable).
+    #[arg(long = "pod-label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub pod_labels: Vec<(String, String)>,
+    /// An extra annotation on the pods, KEY=VALUE (repeatable).
+    #[arg(long = "pod-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub pod_annotations: Vec<(String, String)>,
 }
 
-/// `--kv-cache-dtype`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum KvDtypeArg {
-    /// The model's dtype.
-    Auto,
-    /// FP8.
-    Fp8,
+/// `render`'s arguments.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    #[command(flatten)]
+    pub render: RenderFlags,
+    #[command(flatten)]
+    pub cluster: ClusterFlags,
+    /// Write the manifests here instead of printing them: a directory (existing, or a path
+    /// without a .yaml/.yml/.json extension) gets `<name>-leaderworkerset.yaml` and
+    /// `<name>-service.yaml`; a file gets one multi-document file; `-` is standard output.
+    /// Files are replaced atomically, all or none.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR|FILE",
+        help_heading = "Output"
+    )]
+    pub output: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "yaml", help_heading = "Output")]
+    pub format: ManifestFormat,
+    /// Print no next steps on standard error.
+    #[arg(short, long, help_heading = "Output")]
+    pub quiet: bool,
 }
 
-/// `--expert-parallel`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExpertParallelArg {
-    /// Only where a layout needs it.
-    Auto,
-    /// Always, for MoE models.
-    On,
-    /// Never.
-    Off,
-}
-
-/// `--launcher`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LauncherArg {
-    /// vLLM's native multi-node mode.
-    Native,
-    /// A Ray cluster per group.
-    Ray,
-}
-
-/// `--platform`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum PlatformArg {
-    /// GKE / Google Distributed Cloud labels.
-    Gke,
-    /// NVIDIA GPU feature discovery labels.
-    Nvidia,
-}
-
-fn parse_max_model_len(s: &str) -> Result<MaxModelLen, String> {
+/// Parses a value through its `FromStr`, for clap.
+fn parse_value<T: std::str::FromStr<Err = crate::ValueError>>(s: &str) -> Result<T, String> {
     s.parse().map_err(|e: crate::ValueError| e.to_string())
 }
 
@@ -221,8 +275,7 @@ fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
     }
 }
 
-fn parse_model_cache(s: &str) -> Result<crate::render::ModelCache, String> {
-    use crate::render::ModelCache;
+fn parse_model_cache(s: &str) -> Result<ModelCache, String> {
     let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
     match (kind, arg) {
         ("none", "") => Ok(ModelCache::None),
@@ -236,7 +289,7 @@ fn parse_model_cache(s: &str) -> Result<crate::render::ModelCache, String> {
         }),
         ("per-pod", size) => Ok(ModelCache::PerPod {
             storage_class: None,
-            size: Some(size.parse().map_err(|e: crate::ValueError| e.to_string())?),
+            size: Some(parse_value(size)?),
         }),
         ("host-path", path) if path.starts_with('/') => Ok(ModelCache::HostPath {
             path: path.to_string(),
@@ -264,7 +317,14 @@ fn parse_env(s: &str) -> Result<EnvVar, String> {
     Ok(EnvVar {
         name: name.to_string(),
         value: value.to_string(),
+        expand: false,
     })
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}`: expected KEY=VALUE"))
 }
 
 /// Sets `target` when the flag was given.
@@ -274,12 +334,12 @@ fn set<T>(target: &mut T, flag: Option<T>) {
     }
 }
 
-impl PlanArgs {
-    /// The deployment these arguments describe: the file's (if any), with every given flag
-    /// laid over it.
-    pub fn deployment(&self, render: Option<&RenderArgs>) -> Result<Deployment, CliError> {
+impl Source {
+    /// The deployment these arguments describe: the file's (if any), with the model and
+    /// hardware flags laid over it.
+    pub fn deployment(&self) -> Result<Deployment, CliError> {
         let file = match &self.file {
-            Some(path) => Some(Deployment::from_file(path)?),
+            Some(path) => Some(super::read_deployment(&Input::from(path.as_path()))?),
             None => None,
         };
         let imported = match &self.hf_config {
@@ -302,34 +362,36 @@ impl PlanArgs {
                     .into(),
             ));
         };
-        let (mut plan, mut options) = match file {
+        let (plan, render) = match file {
             Some(d) => (d.plan, d.render),
             None => (PlanOptions::default(), RenderOptions::default()),
         };
-        self.apply(&mut plan);
-        if let Some(render) = render {
-            render.apply(&mut options);
-        }
         Ok(Deployment {
             model,
             hardware,
             plan,
-            render: options,
+            render,
         })
     }
+}
 
-    fn apply(&self, plan: &mut PlanOptions) {
+/// What `ProfileRef` a `--model`/`--model-file` pair means.
+fn profile_ref<T>(id: &Option<String>, file: &Option<PathBuf>) -> Option<ProfileRef<T>> {
+    match (id, file) {
+        (_, Some(path)) => Some(ProfileRef::File(path.clone())),
+        (Some(id), None) => Some(ProfileRef::Id(id.clone())),
+        (None, None) => None,
+    }
+}
+
+impl PlanFlags {
+    /// Lays the given flags over `plan`.
+    pub fn apply(&self, plan: &mut PlanOptions) {
         set(
             &mut plan.gpu_memory_utilization,
             self.gpu_memory_utilization,
         );
-        set(
-            &mut plan.kv_cache_dtype,
-            self.kv_cache_dtype.map(|k| match k {
-                KvDtypeArg::Auto => KvCacheDtype::Auto,
-                KvDtypeArg::Fp8 => KvCacheDtype::Fp8,
-            }),
-        );
+        set(&mut plan.kv_cache_dtype, self.kv_cache_dtype);
         set(&mut plan.max_model_len, self.max_model_len);
         set(&mut plan.gpus_per_node, self.gpus_per_node.map(Some));
         set(&mut plan.nodes, self.nodes.map(Some));
@@ -341,77 +403,110 @@ impl PlanArgs {
             &mut plan.pipeline_parallel_size,
             self.pipeline_parallel_size.map(Some),
         );
-        set(
-            &mut plan.expert_parallel,
-            self.expert_parallel.map(|e| match e {
-                ExpertParallelArg::Auto => ExpertParallel::Auto,
-                ExpertParallelArg::On => ExpertParallel::On,
-                ExpertParallelArg::Off => ExpertParallel::Off,
-            }),
-        );
+        set(&mut plan.expert_parallel, self.expert_parallel);
         set(&mut plan.replicas, self.replicas.map(Some));
         set(
             &mut plan.target_concurrent_sequences,
             self.target_concurrent_sequences.map(Some),
         );
-        set(
-            &mut plan.launcher,
-            self.launcher.map(|l| match l {
-                LauncherArg::Native => Launcher::Native,
-                LauncherArg::Ray => Launcher::Ray,
-            }),
-        );
+        set(&mut plan.launcher, self.launcher);
     }
 }
 
 impl RenderArgs {
-    fn apply(&self, options: &mut RenderOptions) {
-        set(&mut options.name, self.name.clone());
-        set(&mut options.namespace, self.namespace.clone().map(Some));
-        set(&mut options.image, self.image.clone().map(Some));
-        set(
-            &mut options.platform,
-            self.platform.map(|p| match p {
-                PlatformArg::Gke => Platform::Gke,
-                PlatformArg::Nvidia => Platform::Nvidia,
-            }),
-        );
-        set(&mut options.shm_size, self.shm_size.map(Some));
-        set(&mut options.port, self.port);
-        set(&mut options.hf_secret, self.hf_secret.clone());
-        set(&mut options.hf_token_env, self.hf_token_env.clone());
-        set(
-            &mut options.model_source,
-            self.model_source.clone().map(Some),
-        );
-        set(&mut options.templates, self.templates.clone().map(Some));
-        options.env.extend(self.env.iter().cloned());
-        options.vllm_args.extend(self.vllm_args.iter().cloned());
-        options
-            .capabilities
-            .extend(self.capabilities.iter().cloned());
-        set(
-            &mut options.vllm_version,
-            self.vllm_version.clone().map(Some),
-        );
-        set(&mut options.model_cache, self.model_cache.clone());
-        if self.warm_cache {
+    /// The deployment: file, then every flag laid over it. `--warm-cache` without a cache to
+    /// be warm is refused rather than ignored.
+    pub fn deployment(&self) -> Result<Deployment, CliError> {
+        let mut deployment = self.source.deployment()?;
+        self.plan.apply(&mut deployment.plan);
+        self.apply(&mut deployment.render)?;
+        Ok(deployment)
+    }
+
+    fn apply(&self, options: &mut RenderOptions) -> Result<(), CliError> {
+        let r = &self.render;
+        let c = &self.cluster;
+        set(&mut options.name, r.name.clone());
+        set(&mut options.image, r.image.clone().map(Some));
+        set(&mut options.vllm_version, r.vllm_version.clone().map(Some));
+        set(&mut options.model_source, r.model_source.clone().map(Some));
+        set(&mut options.port, r.port);
+        set(&mut options.shm_size, r.shm_size.map(Some));
+        set(&mut options.hf_secret, r.hf_secret.clone());
+        set(&mut options.hf_token_env, r.hf_token_env.clone());
+        set(&mut options.templates, r.templates.clone().map(Some));
+        options.env.extend(r.env.iter().cloned());
+        options.vllm_args.extend(r.vllm_args.iter().cloned());
+        options.capabilities.extend(r.capabilities.iter().cloned());
+        set(&mut options.namespace, c.namespace.clone().map(Some));
+        set(&mut options.platform, c.platform);
+        set(&mut options.model_cache, c.model_cache.clone());
+        if c.warm_cache {
             match &mut options.model_cache {
-                crate::render::ModelCache::Pvc { warm, .. }
-                | crate::render::ModelCache::HostPath { warm, .. } => *warm = true,
-                _ => {}
+                ModelCache::Pvc { warm, .. } | ModelCache::HostPath { warm, .. } => *warm = true,
+                _ => {
+                    return Err(CliError::Usage(
+                        "--warm-cache needs --model-cache pvc:CLAIM or host-path:DIR: only a \
+                         cache that outlives the pods can already hold the weights"
+                            .into(),
+                    ));
+                }
             }
         }
         set(
             &mut options.network.socket_ifname,
-            self.network_interface.clone().map(Some),
+            c.network_interface.clone().map(Some),
         );
-        if let Some((resource, count)) = &self.rdma_resource {
-            options.network.rdma = Some(crate::render::Rdma {
+        if let Some((resource, count)) = &c.rdma_resource {
+            options.network.rdma = Some(Rdma {
                 resource: resource.clone(),
                 count: *count,
-                ib_hca: self.nccl_ib_hca.clone(),
+                ib_hca: c.nccl_ib_hca.clone(),
             });
         }
+        let pod = &mut options.pod;
+        // CPU is requested only (a CPU limit throttles the engine's busy loops); memory and
+        // ephemeral storage are requested and limited alike.
+        for (key, value, limit) in [
+            ("cpu", &c.cpu, false),
+            ("memory", &c.memory, true),
+            ("ephemeral-storage", &c.ephemeral_storage, true),
+        ] {
+            if let Some(value) = value {
+                let quantity = Quantity(value.clone());
+                let resources = &mut pod.resources;
+                resources
+                    .requests
+                    .get_or_insert_with(BTreeMap::new)
+                    .insert(key.to_string(), quantity.clone());
+                if limit {
+                    resources
+                        .limits
+                        .get_or_insert_with(BTreeMap::new)
+                        .insert(key.to_string(), quantity);
+                }
+            }
+        }
+        set(
+            &mut pod.service_account_name,
+            c.service_account.clone().map(Some),
+        );
+        set(
+            &mut pod.priority_class_name,
+            c.priority_class.clone().map(Some),
+        );
+        pod.image_pull_secrets
+            .extend(c.image_pull_secrets.iter().cloned());
+        set(
+            &mut pod.image_pull_policy,
+            c.image_pull_policy.clone().map(Some),
+        );
+        extend(&mut pod.labels, &c.pod_labels);
+        extend(&mut pod.annotations, &c.pod_annotations);
+        Ok(())
     }
+}
+
+fn extend(map: &mut BTreeMap<String, String>, pairs: &[(String, String)]) {
+    map.extend(pairs.iter().cloned());
 }

@@ -1,22 +1,27 @@
 //! The command line: flags, files, printing and exit codes. No formula lives here.
 //!
 //! `plan` and `render` take the model and hardware by id or file, or a whole deployment file
-//! (`-f`); flags given on the command line override the file's values.
+//! (`-f`, or `-f -` for standard input); flags given on the command line override the file's
+//! values.
 
 mod args;
+mod hints;
+mod list;
+mod terminal;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::deployment::{Deployment, DeploymentError, ProfileRef};
-use crate::error::{ErrorKind, Report};
+use crate::deployment::{Deployment, DeploymentError};
+use crate::error::{ErrorKind, Report, YamlError};
+use crate::input::{InputError, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
 use crate::plan::PlanError;
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
-use crate::render::{RenderError, Renderer};
-use crate::units::gib;
-use args::{PlanArgs, RenderArgs};
+use crate::render::{RenderError, Renderer, TemplateContext};
+use args::{Format, ManifestFormat, PlanArgs, RenderArgs};
+use terminal::Terminal;
 
 /// Exit status for each kind of failure (documented in the README).
 pub mod exit {
@@ -46,20 +51,24 @@ enum Command {
     Plan(Box<PlanArgs>),
     /// Plans, then renders the LeaderWorkerSet and Service YAML (validated before it is printed).
     Render(Box<RenderArgs>),
-    /// Validates LeaderWorkerSet and Service manifests (schema, admission rules, consistency).
+    /// Validates LeaderWorkerSet and Service manifests (schema, admission rules, consistency);
+    /// other kinds are listed as skipped.
     Validate {
-        /// YAML files, each with one or more documents.
+        /// YAML files, each with one or more documents; - reads standard input.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Treat a document of a kind lwsplan does not validate as an error.
+        #[arg(long)]
+        strict_kinds: bool,
     },
     /// Builds a model profile from a Hugging Face config.json, for review and reuse.
     Import {
         /// The model's config.json.
         #[arg(long, value_name = "PATH")]
         hf_config: PathBuf,
-        /// The repository (or local path) vLLM loads [default: the config's _name_or_path,
-        /// else its directory].
-        #[arg(long, value_name = "REPO")]
+        /// The repository vLLM loads [default: the config's _name_or_path when it is a
+        /// repository id].
+        #[arg(long, value_name = "OWNER/NAME")]
         hf_repo: Option<String>,
         /// The checkpoint's model.safetensors.index.json, for its exact size.
         #[arg(long, value_name = "PATH")]
@@ -67,19 +76,41 @@ enum Command {
         /// The profile's id [default: the repository's last path component, lower case].
         #[arg(long)]
         id: Option<String>,
-        /// Write the profile here instead of printing it.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        /// Write the profile here instead of printing it: a file, or a directory that gets
+        /// `<id>.yaml` (as `render -o`).
+        #[arg(short = 'o', long = "output", value_name = "FILE|DIR")]
         output: Option<PathBuf>,
     },
     /// Lists the built-in model profiles.
-    Models,
+    Models {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Lists the built-in hardware profiles.
-    Hardware,
-    /// Prints the JSON Schema of a profile or deployment file.
+    Hardware {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Prints a JSON Schema: of a profile, a deployment file, or what templates see.
     Schema {
         /// Which schema.
         kind: SchemaKind,
     },
+    /// Writes the built-in templates, the start of a `--templates` override.
+    Templates {
+        /// The directory to write them into (created if needed).
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: PathBuf,
+    },
+    /// Prints a shell completion script, e.g. `lwsplan completions bash > /etc/bash_completion.d/lwsplan`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`.
+    Man,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +118,7 @@ enum SchemaKind {
     Model,
     Hardware,
     Deployment,
+    TemplateContext,
 }
 
 /// A failure, with the exit status it maps to.
@@ -98,9 +130,9 @@ enum CliError {
     /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
-    /// A file failed validation.
-    #[error("{count} problem(s) found:\n{report}")]
-    Invalid { count: usize, report: String },
+    /// Files failed validation or could not be read; every file was reported.
+    #[error("{summary}")]
+    Files { summary: String, status: u8 },
 }
 
 macro_rules! from_stage {
@@ -118,21 +150,25 @@ from_stage!(
     PlanError,
     RenderError,
     crate::error::WriteError,
-    crate::error::YamlError
+    YamlError
 );
 
 impl CliError {
     fn status(&self) -> u8 {
         match self {
-            CliError::Lib(e) => match e.kind() {
-                ErrorKind::InvalidInput => exit::INVALID_INPUT,
-                ErrorKind::Infeasible => exit::INFEASIBLE,
-                ErrorKind::InvalidManifest => exit::VALIDATION,
-                ErrorKind::Io => exit::IO,
-            },
-            CliError::Invalid { .. } => exit::VALIDATION,
+            CliError::Lib(e) => status(e.kind()),
+            CliError::Files { status, .. } => *status,
             CliError::Usage(_) => exit::USAGE,
         }
+    }
+}
+
+fn status(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput => exit::INVALID_INPUT,
+        ErrorKind::Infeasible => exit::INFEASIBLE,
+        ErrorKind::InvalidManifest => exit::VALIDATION,
+        ErrorKind::Io => exit::IO,
     }
 }
 
@@ -145,38 +181,33 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
-    match run(cli) {
-        Ok(out) => {
-            print_stdout(&out);
-            ExitCode::SUCCESS
-        }
+    let mut terminal = Terminal::new();
+    let result = run(cli, &mut terminal).and_then(|out| terminal.stdout(&out));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", Report(&e));
+            terminal.error(&Report(&e).to_string());
             ExitCode::from(e.status())
         }
     }
 }
 
-/// Prints to stdout, treating a closed pipe (`| head`) as success rather than a panic.
-fn print_stdout(text: &str) {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush());
-}
-
-fn run(cli: Cli) -> Result<String, CliError> {
+fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
     match cli.command {
         Command::Plan(args) => {
-            let plan = args.deployment(None)?.plan()?;
+            let mut deployment = args.source.deployment()?;
+            args.plan.apply(&mut deployment.plan);
+            let plan = deployment.plan()?;
             Ok(match args.format {
-                args::Format::Table => plan.to_table(),
-                args::Format::Json => json(&plan)?,
+                Format::Table => plan.to_table(),
+                Format::Json => json(&plan)?,
             })
         }
-        Command::Render(args) => render(&args),
-        Command::Validate { files } => validate_files(&files),
+        Command::Render(args) => render(&args, terminal),
+        Command::Validate {
+            files,
+            strict_kinds,
+        } => validate_files(&files, strict_kinds, terminal),
         Command::Import {
             hf_config,
             hf_repo,
@@ -189,90 +220,176 @@ fn run(cli: Cli) -> Result<String, CliError> {
             safetensors_index.as_deref(),
             id,
             output.as_deref(),
+            terminal,
         ),
-        Command::Models => Ok(list_models(Catalog::builtin())),
-        Command::Hardware => Ok(list_hardware(Catalog::builtin())),
+        Command::Models { format } => list::models(Catalog::builtin(), format),
+        Command::Hardware { format } => list::hardware(Catalog::builtin(), format),
         Command::Schema { kind } => json(&match kind {
             SchemaKind::Model => schemars::schema_for!(ModelProfile),
             SchemaKind::Hardware => schemars::schema_for!(HardwareProfile),
             SchemaKind::Deployment => schemars::schema_for!(Deployment),
+            SchemaKind::TemplateContext => schemars::schema_for!(TemplateContext),
         }),
+        Command::Templates { output } => {
+            let files: Vec<(String, String)> = crate::render::templates()
+                .map(|(name, text)| (name.to_string(), text.to_string()))
+                .collect();
+            crate::output::write_all(&output, &files)?;
+            for (name, _) in &files {
+                terminal.note(&format!("wrote {}", output.join(name).display()));
+            }
+            Ok(String::new())
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "lwsplan", &mut out);
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
     }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
-    let mut json = serde_json::to_string_pretty(value).map_err(|e| crate::error::YamlError {
+    let mut json = serde_json::to_string_pretty(value).map_err(|e| YamlError {
         message: e.to_string(),
     })?;
     json.push('\n');
     Ok(json)
 }
 
-fn render(args: &RenderArgs) -> Result<String, CliError> {
-    let deployment = args.plan.deployment(Some(args))?;
+/// Where `-o` writes: a directory of files, one file, or standard output.
+enum Target<'a> {
+    Stdout,
+    File(&'a Path),
+    Dir(&'a Path),
+}
+
+impl<'a> Target<'a> {
+    /// An existing directory is a directory and an existing file a file; a new path is a file
+    /// when it ends in `.yaml`, `.yml` or `.json`, else a directory.
+    fn of(path: Option<&'a Path>) -> Target<'a> {
+        let Some(path) = path else {
+            return Target::Stdout;
+        };
+        if path.as_os_str() == "-" {
+            return Target::Stdout;
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Target::Dir(path),
+            Ok(_) => Target::File(path),
+            Err(_) => {
+                let file = path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+                if file && !path.as_os_str().to_string_lossy().ends_with('/') {
+                    Target::File(path)
+                } else {
+                    Target::Dir(path)
+                }
+            }
+        }
+    }
+}
+
+/// Writes `text` to the file `path`, atomically.
+fn write_file(path: &Path, text: String) -> Result<(), CliError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| CliError::Usage(format!("-o {}: not a file name", path.display())))?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::output::write_all(dir, &[(name, text)])?;
+    Ok(())
+}
+
+fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError> {
+    let deployment = args.deployment()?;
     let plan = deployment.plan()?;
     let options = &deployment.render;
     let renderer = Renderer::new(options.clone())?;
     let manifests = renderer.render(&plan)?;
     for warning in renderer.warnings(&plan) {
-        eprintln!("warning: {warning}");
+        terminal.warning(&warning);
     }
-    let output = match &args.output_dir {
-        Some(dir) => {
-            let written = manifests.write_to_dir(dir)?;
-            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-            eprintln!("wrote {}", names.join(", "));
-            String::new()
+    let text = match args.format {
+        ManifestFormat::Yaml => manifests.to_yaml()?,
+        ManifestFormat::Json => json(&manifests.to_list())?,
+    };
+    let target = Target::of(args.output.as_deref());
+    let written: Option<String> = match target {
+        Target::Stdout => None,
+        Target::File(path) => {
+            write_file(path, text.clone())?;
+            Some(path.display().to_string())
         }
-        None => manifests.to_yaml()?,
+        Target::Dir(dir) => {
+            let files = match args.format {
+                ManifestFormat::Yaml => manifests.to_files()?,
+                ManifestFormat::Json => manifests
+                    .to_files()?
+                    .into_iter()
+                    .map(|(name, _)| name.replace(".yaml", ".json"))
+                    .zip([
+                        json(&manifests.leader_worker_set)?,
+                        json(&manifests.service)?,
+                    ])
+                    .collect(),
+            };
+            crate::output::write_all(dir, &files)?;
+            let paths: Vec<String> = files
+                .iter()
+                .map(|(name, _)| dir.join(name).display().to_string())
+                .collect();
+            Some(paths.join(" "))
+        }
     };
-    let namespace = options
-        .namespace
-        .as_deref()
-        .map(|n| format!(" -n {n}"))
-        .unwrap_or_default();
-    let apply = match &args.output_dir {
-        Some(dir) => format!("kubectl apply{namespace} -f {}", dir.display()),
-        None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
-    };
-    let service = manifests.service.metadata.name.clone().unwrap_or_default();
-    eprintln!(
-        "# {} on {} × {} {}: TP {} × PP {}, max_model_len {}, {} KV tokens\n\
-         # apply:        {apply}\n\
-         # wait:         kubectl get pods{namespace} -l {}={} -w   (loading can take {} min)\n\
-         # port-forward: kubectl port-forward{namespace} svc/{service} {port}:{port}\n\
-         # first request: curl http://localhost:{port}/v1/completions -H 'Content-Type: application/json' \\\n\
-         #   -d '{{\"model\": \"{}\", \"prompt\": \"Hello\", \"max_tokens\": 32, \"temperature\": 0}}'",
-        plan.model,
-        plan.nodes,
-        plan.gpus_per_node,
-        plan.gpu_name,
-        plan.tensor_parallel_size,
-        plan.pipeline_parallel_size,
-        plan.max_model_len,
-        plan.kv_cache_tokens,
-        crate::manifest::NAME_LABEL,
-        options.name,
-        renderer.startup_seconds(&plan).div_ceil(60),
-        options.model_source.as_deref().unwrap_or(&plan.model_repo),
-        port = options.port,
-    );
-    Ok(output)
+    if let Some(written) = &written {
+        terminal.note(&format!("wrote {written}"));
+    }
+    if !args.quiet {
+        let steps = hints::NextSteps {
+            plan: &plan,
+            options,
+            service: manifests.service.metadata.name.as_deref().unwrap_or(""),
+            written: match target {
+                Target::Stdout => None,
+                Target::File(p) | Target::Dir(p) => Some(p),
+            },
+            startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
+        };
+        terminal.note(&steps.to_string());
+    }
+    Ok(if written.is_some() {
+        String::new()
+    } else {
+        text
+    })
 }
 
 /// A profile from `config.json`, with the exact checkpoint size when an index is given.
 fn import_profile(
-    config: &std::path::Path,
+    config: &Path,
     hf_repo: Option<&str>,
-    index: Option<&std::path::Path>,
+    index: Option<&Path>,
 ) -> Result<ModelProfile, CliError> {
     let mut profile = ModelProfile::from_hf_config_file(config, hf_repo)?;
     if let Some(index) = index {
         let index = crate::profile::SafetensorsIndex::from_file(index, profile.num_hidden_layers)?;
+        crate::plan::check_checkpoint_size(&profile, index.total_size)?;
         if !profile.apply_safetensors_index(&index) {
-            eprintln!(
-                "warning: the safetensors index also holds MTP layers, whose bytes cannot be told \
-                 apart: lwsplan keeps its own weight total"
+            Terminal::new().warning(
+                "the safetensors index also holds MTP layers, whose bytes cannot be told apart: \
+                 lwsplan keeps its own weight total",
             );
         }
     }
@@ -280,11 +397,12 @@ fn import_profile(
 }
 
 fn import(
-    config: &std::path::Path,
+    config: &Path,
     hf_repo: Option<&str>,
-    index: Option<&std::path::Path>,
+    index: Option<&Path>,
     id: Option<String>,
-    output: Option<&std::path::Path>,
+    output: Option<&Path>,
+    terminal: &mut Terminal,
 ) -> Result<String, CliError> {
     let mut profile = import_profile(config, hf_repo, index)?;
     if let Some(id) = id {
@@ -296,119 +414,148 @@ fn import(
         "# Imported by lwsplan from {}: review it, then use it with --model-file.\n{yaml}",
         config.display()
     );
-    match output {
-        Some(path) => {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .ok_or_else(|| {
-                    CliError::Usage(format!("-o {}: not a file name", path.display()))
-                })?;
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            crate::output::write_all(dir, &[(name, text)])?;
-            eprintln!("wrote {}", path.display());
-            Ok(String::new())
+    let path = match Target::of(output) {
+        Target::Stdout => return Ok(text),
+        Target::File(path) => path.to_path_buf(),
+        Target::Dir(dir) => dir.join(format!("{}.yaml", profile.id)),
+    };
+    write_file(&path, text)?;
+    terminal.note(&format!("wrote {}", path.display()));
+    Ok(String::new())
+}
+
+/// A file argument that may be `-`, standard input.
+pub(crate) struct Input<'a> {
+    path: &'a Path,
+}
+
+impl<'a> From<&'a Path> for Input<'a> {
+    fn from(path: &'a Path) -> Self {
+        Input { path }
+    }
+}
+
+impl Input<'_> {
+    fn is_stdin(&self) -> bool {
+        self.path.as_os_str() == "-"
+    }
+
+    fn name(&self) -> String {
+        if self.is_stdin() {
+            "<stdin>".to_string()
+        } else {
+            self.path.display().to_string()
         }
-        None => Ok(text),
+    }
+
+    fn read(&self, limit: u64, what: &'static str) -> Result<String, InputError> {
+        if self.is_stdin() {
+            crate::input::read_text_from(std::io::stdin().lock(), limit, what)
+        } else {
+            crate::input::read_text(self.path, limit, what)
+        }
     }
 }
 
-/// What `ProfileRef` a `--model`/`--model-file` pair means.
-fn profile_ref<T>(id: &Option<String>, file: &Option<PathBuf>) -> Option<ProfileRef<T>> {
-    match (id, file) {
-        (_, Some(path)) => Some(ProfileRef::File(path.clone())),
-        (Some(id), None) => Some(ProfileRef::Id(id.clone())),
-        (None, None) => None,
+/// A deployment file, or standard input (`-f -`; its relative paths are then relative to the
+/// working directory).
+fn read_deployment(input: &Input<'_>) -> Result<Deployment, CliError> {
+    if !input.is_stdin() {
+        return Ok(Deployment::from_file(input.path)?);
     }
+    let text = input
+        .read(MAX_SMALL_FILE, "a deployment file")
+        .map_err(|source| DeploymentError::Read {
+            path: input.name(),
+            source,
+        })?;
+    Ok(Deployment::from_yaml(&text, &input.name())?)
 }
 
-fn list_models(catalog: &Catalog) -> String {
-    let mut out = format!(
-        "{:<28} {:<46} {:>9} {:>11} {:>8}  {}\n",
-        "ID", "HUGGING FACE REPO", "PARAMS", "WEIGHTS", "CONTEXT", "ATTENTION / MLP"
-    );
-    for m in catalog.models() {
-        let attention = match &m.attention {
-            crate::profile::Attention::Gqa {
-                num_attention_heads,
-                num_key_value_heads,
-                ..
-            } => format!("GQA {num_attention_heads}/{num_key_value_heads} heads"),
-            crate::profile::Attention::Mla { kv_lora_rank, .. } => {
-                format!("MLA latent {kv_lora_rank}")
+/// Validates every file, reporting each (read failures included) before exiting: 6 when a file
+/// could not be read, else 3 when one was not text or too large, else 5 when a manifest is
+/// invalid.
+fn validate_files(
+    files: &[PathBuf],
+    strict_kinds: bool,
+    terminal: &mut Terminal,
+) -> Result<String, CliError> {
+    let mut out = String::new();
+    let mut report = Vec::new();
+    let mut problems = 0;
+    let mut unreadable = 0;
+    let mut worst = None::<u8>;
+    let mut worse = |s: u8| {
+        let rank = |s: u8| match s {
+            exit::IO => 3,
+            exit::INVALID_INPUT => 2,
+            _ => 1,
+        };
+        if worst.is_none_or(|old| rank(s) > rank(old)) {
+            worst = Some(s);
+        }
+    };
+    let mut stdin_read = false;
+    for path in files {
+        let input = Input::from(path.as_path());
+        if input.is_stdin() && std::mem::replace(&mut stdin_read, true) {
+            return Err(CliError::Usage("- (standard input) given twice".into()));
+        }
+        let text = match input.read(MAX_MANIFEST_FILE, "a manifest") {
+            Ok(text) => text,
+            Err(e) => {
+                let kind = if e.is_io() {
+                    ErrorKind::Io
+                } else {
+                    ErrorKind::InvalidInput
+                };
+                worse(status(kind));
+                unreadable += 1;
+                report.push(format!("  {}: cannot read it: {e}", input.name()));
+                continue;
             }
         };
-        let mlp = match &m.mlp {
-            crate::profile::Mlp::Dense { .. } => "dense".to_string(),
-            crate::profile::Mlp::Moe {
-                n_routed_experts,
-                num_experts_per_tok,
-                ..
-            } => format!("MoE {num_experts_per_tok}/{n_routed_experts}"),
-        };
-        out.push_str(&format!(
-            "{:<28} {:<46} {:>8.1}B {:>11} {:>8}  {attention}, {mlp}\n",
-            m.id,
-            m.hf_repo,
-            crate::plan::parameters(m) as f64 / 1e9,
-            gib(crate::plan::weight_bytes(m)),
-            m.max_position_embeddings,
-        ));
-    }
-    out
-}
-
-fn list_hardware(catalog: &Catalog) -> String {
-    let mut out = format!(
-        "{:<15} {:<24} {:>11} {:>5} {:>4} {:>9}  {:<22} {}\n",
-        "ID", "GPU", "MEMORY", "SM", "FP8", "GPUS/NODE", "GKE ACCELERATOR", "GPU PRODUCT"
-    );
-    for h in catalog.hardware_profiles() {
-        let mut shapes: Vec<u64> = std::iter::once(h.node.gpus)
-            .chain(h.node.shapes.iter().map(|s| s.gpus))
-            .collect();
-        shapes.sort();
-        let shapes: Vec<String> = shapes.iter().map(u64::to_string).collect();
-        out.push_str(&format!(
-            "{:<15} {:<24} {:>11} {:>5} {:>4} {:>9}  {:<22} {}\n",
-            h.id,
-            h.name,
-            gib(h.gpu.memory_bytes),
-            h.gpu.compute_capability,
-            if h.gpu.native_fp8 { "yes" } else { "no" },
-            shapes.join(","),
-            h.labels.gke_accelerator,
-            h.labels.gpu_product
-        ));
-    }
-    out
-}
-
-fn validate_files(files: &[PathBuf]) -> Result<String, CliError> {
-    let mut report = String::new();
-    let mut count = 0;
-    let mut ok = String::new();
-    for path in files {
-        let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a manifest")
-            .map_err(|source| crate::Error::Read {
-                path: path.clone(),
-                source,
-            })?;
-        let problems = crate::validate::validate_yaml(&text);
-        if problems.is_empty() {
-            ok.push_str(&format!("{}: valid\n", path.display()));
+        let checked = crate::validate::check_yaml(&text);
+        for problem in &checked.problems {
+            report.push(format!("  {}: {problem}", input.name()));
         }
-        for problem in &problems {
-            report.push_str(&format!("  {}: {problem}\n", path.display()));
+        problems += checked.problems.len();
+        if !checked.problems.is_empty() {
+            worse(exit::VALIDATION);
         }
-        count += problems.len();
+        for skipped in &checked.skipped {
+            if strict_kinds {
+                report.push(format!(
+                    "  {}: {skipped}: a kind lwsplan does not validate (--strict-kinds)",
+                    input.name()
+                ));
+                problems += 1;
+                worse(exit::VALIDATION);
+            } else {
+                terminal.note(&format!(
+                    "{}: skipped {skipped}: a kind lwsplan does not validate",
+                    input.name()
+                ));
+            }
+        }
+        if checked.problems.is_empty() && (!strict_kinds || checked.skipped.is_empty()) {
+            out.push_str(&format!("{}: valid\n", input.name()));
+        }
     }
-    if count > 0 {
-        report.pop();
-        return Err(CliError::Invalid { count, report });
+    match worst {
+        None => Ok(out),
+        Some(status) => {
+            // What did pass is still worth knowing.
+            terminal.stdout(&out)?;
+            let what = match (problems, unreadable) {
+                (p, 0) => format!("{p} problem(s) found"),
+                (0, u) => format!("{u} file(s) could not be read"),
+                (p, u) => format!("{p} problem(s) found and {u} file(s) could not be read"),
+            };
+            Err(CliError::Files {
+                summary: format!("{what}:\n{}", terminal::sanitize(&report.join("\n"))),
+                status,
+            })
+        }
     }
-    Ok(ok)
 }

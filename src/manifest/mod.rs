@@ -5,6 +5,7 @@
 
 mod image;
 mod lws;
+pub(crate) mod serve;
 
 pub(crate) use image::ImageRef;
 
@@ -42,6 +43,15 @@ impl Manifests {
         let lws = crate::yaml::to_string(&self.leader_worker_set)?;
         let service = crate::yaml::to_string(&self.service)?;
         Ok(format!("{lws}---\n{service}"))
+    }
+
+    /// Both objects as a `v1` `List`, as `kubectl get -o json` prints several objects.
+    pub fn to_list(&self) -> serde_json::Value {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [self.leader_worker_set, self.service],
+        })
     }
 
     /// Writes one file per object into `dir` (created if needed), named after the

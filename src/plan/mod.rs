@@ -36,7 +36,8 @@ pub use explain::{Infeasible, Note, Remedy};
 pub use kv::KvCacheDtype;
 pub use layout::Layout;
 pub use options::{
-    DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions,
+    CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
+    PlanOptions, check_checkpoint_size,
 };
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
@@ -217,6 +218,20 @@ pub enum PlanError {
     /// No layout within the constraints fits.
     #[error("{0}")]
     Infeasible(Box<Infeasible>),
+    /// A checkpoint size that cannot be this model's weights.
+    #[error(
+        "the checkpoint size {checkpoint_bytes} bytes is not model {model}'s: its parameters \
+         make {computed_bytes} bytes, and a checkpoint more than {CHECKPOINT_SIZE_FACTOR}× off \
+         belongs to another model or was altered; check the safetensors index or checkpoint_bytes"
+    )]
+    CheckpointSize {
+        /// Model id.
+        model: String,
+        /// The size given.
+        checkpoint_bytes: u64,
+        /// lwsplan's own count.
+        computed_bytes: u64,
+    },
     /// The profile describes more parameters than any deployment could hold.
     #[error(
         "model {model} has {parameters} parameters by its profile, more than the 10^15 lwsplan \

@@ -75,6 +75,7 @@ impl Serialize for MaxModelLen {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ExpertParallel {
     /// Only where a layout fails without it (an FP8 block split, say), and the plan says so.
     #[default]
@@ -83,6 +84,27 @@ pub enum ExpertParallel {
     On,
     /// Never.
     Off,
+}
+
+/// A checkpoint size further than this factor from the model's own weight count (parameters
+/// × bytes per parameter, quantization included) is refused: the index belongs to another
+/// model, or was tampered with. Real checkpoints of the supported architectures agree within a
+/// few percent (tests/it/import.rs); MTP layers, which a DeepSeek index also holds, add 2 %.
+pub const CHECKPOINT_SIZE_FACTOR: u64 = 2;
+
+/// Refuses a checkpoint size (from a safetensors index or a profile's `checkpoint_bytes`) that
+/// cannot be this model's weights.
+pub fn check_checkpoint_size(model: &ModelProfile, bytes: u64) -> Result<(), PlanError> {
+    let computed = weights::weight_bytes(model).max(1);
+    let factor = CHECKPOINT_SIZE_FACTOR;
+    if bytes == 0 || bytes / factor > computed || computed / factor > bytes {
+        return Err(PlanError::CheckpointSize {
+            model: model.id.clone(),
+            checkpoint_bytes: bytes,
+            computed_bytes: computed,
+        });
+    }
+    Ok(())
 }
 
 /// What the planner may choose and what it must respect.
@@ -161,6 +183,9 @@ impl PlanOptions {
                 model: model.id.clone(),
                 parameters,
             });
+        }
+        if let Some(bytes) = model.checkpoint_bytes {
+            check_checkpoint_size(model, bytes)?;
         }
         let invalid = |option, message| Err(PlanError::InvalidOption { option, message });
         let u = self.gpu_memory_utilization;

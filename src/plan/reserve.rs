@@ -123,6 +123,7 @@ pub fn reserve(model: &ModelProfile, tp: u64, pp: u64, last: bool) -> Reserve {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Launcher {
     /// vLLM's own multi-node mode: `vllm serve --nnodes --node-rank --master-addr`, `--headless`
     /// on workers (multiprocessing executor, no Ray).

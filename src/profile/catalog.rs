@@ -76,24 +76,50 @@ fn find<'a, T>(
     let known: Vec<String> = items.iter().map(|item| id_of(item).clone()).collect();
     Err(ProfileError::Unknown {
         kind,
-        id: id.to_string(),
+        id: crate::error::truncate(id, 80),
         suggestion: closest(id, &known),
         known,
     })
 }
 
+/// Ids longer than this get no suggestion: no built-in id is near, and the edit distance's
+/// cost grows with the product of the lengths.
+const MAX_SUGGESTED_LEN: usize = 64;
+
 /// The known id closest to `id`: one it is a prefix or part of first (`h100` → `h100-80gb`),
-/// else the nearest by edit distance if that is close enough to be a typo (at most a third of
-/// the id's length, and at least 2 edits allowed).
+/// then one holding every word of it (`llama-405b` → `llama-3.1-405b-instruct`), else the
+/// nearest by edit distance if that is close enough to be a typo (at most a third of the id's
+/// length, and at least 2 edits allowed).
 fn closest(id: &str, known: &[String]) -> Option<String> {
+    if id.len() > MAX_SUGGESTED_LEN {
+        return None;
+    }
     let id = id.to_ascii_lowercase();
     let limit = (id.chars().count() / 3).max(2);
+    let words = |s: &str| -> Vec<String> {
+        s.split(['-', '.', '_', '/'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let wanted = words(&id);
     known
         .iter()
         .filter_map(|k| {
             let distance = edit_distance(&id, k);
             let part = k.starts_with(&id) || k.contains(&id);
-            (part || distance <= limit).then_some((!part, distance, k))
+            let has_words = !wanted.is_empty() && {
+                let theirs = words(k);
+                wanted.iter().all(|w| theirs.contains(w))
+            };
+            let rank = if part {
+                0
+            } else if has_words {
+                1
+            } else {
+                2
+            };
+            (rank < 2 || distance <= limit).then_some((rank, distance, k))
         })
         .min()
         .map(|(_, _, k)| k.clone())
@@ -142,7 +168,10 @@ mod tests {
             ("h100", Some("h100-80gb")),
             ("llama-3.1-405b", Some("llama-3.1-405b-instruct")),
             ("h10-80gb", Some("h100-80gb")),
+            ("llama-405b", Some("llama-3.1-405b-instruct")),
+            ("qwen3-235b", Some("qwen3-235b-a22b")),
             ("tpu-v5e", None),
+            (&"x".repeat(5000), None),
         ];
         for (typo, want) in cases {
             let model_err = catalog.model(typo).err();

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    EnvVar, EnvVarSource, HTTPGetAction, PersistentVolumeClaim, Probe, SecretKeySelector,
-    TCPSocketAction, Volume,
+    Affinity, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference, PersistentVolumeClaim,
+    Probe, SecretKeySelector, TCPSocketAction, Toleration, Volume, VolumeMount,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
@@ -37,8 +38,10 @@ pub struct TemplateContext {
     pub size: u64,
     /// Container image.
     pub image: String,
-    /// Container resource limits: GPUs per pod, and the RDMA device when asked for.
+    /// Container resource limits: GPUs per pod, the RDMA device when asked for, and the user's.
     pub limits: BTreeMap<String, String>,
+    /// Container resource requests (the user's; GPUs are requested by their limit).
+    pub requests: BTreeMap<String, Quantity>,
     /// Whether a model cache is mounted.
     pub has_cache: bool,
     /// The model cache as a pod volume (an existing claim or a host path).
@@ -59,10 +62,35 @@ pub struct TemplateContext {
     pub service_name: String,
     /// The Service's selector: the leader pods of this LeaderWorkerSet.
     pub service_selector: BTreeMap<String, String>,
+    /// Settings of both pod templates.
+    pub pod: PodContext,
     /// The leader pod.
     pub leader: Role,
     /// The worker pods.
     pub worker: Role,
+}
+
+/// What the leader's and the workers' pods share beyond the container.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct PodContext {
+    /// Pod template annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Tolerations.
+    pub tolerations: Vec<Toleration>,
+    /// Affinity.
+    pub affinity: Option<Affinity>,
+    /// Image pull secrets.
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+    /// Service account.
+    pub service_account_name: Option<String>,
+    /// Priority class.
+    pub priority_class_name: Option<String>,
+    /// The container's image pull policy.
+    pub image_pull_policy: Option<String>,
+    /// Extra volumes.
+    pub volumes: Vec<Volume>,
+    /// Extra mounts in the container.
+    pub volume_mounts: Vec<VolumeMount>,
 }
 
 /// One pod template of the group: the leader's or the workers'.
@@ -94,6 +122,7 @@ pub(crate) struct Inputs<'a> {
     pub image: String,
     pub version: Option<engine::VllmVersion>,
     pub startup_seconds: u64,
+    pub shm_bytes: u64,
 }
 
 impl TemplateContext {
@@ -104,6 +133,7 @@ impl TemplateContext {
             image,
             version,
             startup_seconds,
+            shm_bytes,
         } = inputs;
         let commands = super::command::commands(plan, o);
         let (node_label, node_value) = match o.platform {
@@ -116,7 +146,9 @@ impl TemplateContext {
         let mut labels = o.labels.clone();
         labels.insert("app.kubernetes.io/name".into(), o.name.clone());
         labels.insert("app.kubernetes.io/managed-by".into(), "lwsplan".into());
-        let mut leader_labels = labels.clone();
+        let mut pod_labels = labels.clone();
+        pod_labels.extend(o.pod.labels.clone());
+        let mut leader_labels = pod_labels.clone();
         leader_labels.insert("role".into(), "leader".into());
         let mut annotations = o.annotations.clone();
         annotations.extend(plan_annotations(plan));
@@ -124,6 +156,7 @@ impl TemplateContext {
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
         let env = env(o, version, startup_seconds, has_cache);
         let (limits, capabilities) = resources(plan, o);
+        let requests = o.pod.resources.requests.clone().unwrap_or_default();
         let (readiness, startup) = probes(o, startup_seconds);
         let service_selector = BTreeMap::from([
             (NAME_LABEL.to_string(), o.name.clone()),
@@ -136,16 +169,33 @@ impl TemplateContext {
             size: plan.nodes,
             image,
             limits,
+            requests,
             has_cache,
             cache_volume,
             claim_templates,
             cache_mount: MODEL_CACHE_MOUNT.to_string(),
             node_selector: BTreeMap::from([(node_label.to_string(), node_value.clone())]),
-            shm_size: quantity(o.shm_size.map_or(plan.shm_size_bytes, |s| s.0)),
+            shm_size: quantity(shm_bytes),
             port: o.port,
             capabilities,
             service_name: format!("{}-leader", o.name),
             service_selector,
+            pod: PodContext {
+                annotations: o.pod.annotations.clone(),
+                tolerations: o.pod.tolerations.clone(),
+                affinity: o.pod.affinity.clone(),
+                image_pull_secrets: o
+                    .pod
+                    .image_pull_secrets
+                    .iter()
+                    .map(|name| LocalObjectReference { name: name.clone() })
+                    .collect(),
+                service_account_name: o.pod.service_account_name.clone(),
+                priority_class_name: o.pod.priority_class_name.clone(),
+                image_pull_policy: o.pod.image_pull_policy.clone(),
+                volumes: o.pod.volumes.clone(),
+                volume_mounts: o.pod.volume_mounts.clone(),
+            },
             leader: Role {
                 template_field: "leaderTemplate".into(),
                 labels: leader_labels,
@@ -158,7 +208,7 @@ impl TemplateContext {
             },
             worker: Role {
                 template_field: "workerTemplate".into(),
-                labels: labels.clone(),
+                labels: pod_labels,
                 container_name: o.worker_container_name.clone(),
                 command: commands.worker,
                 env,
@@ -223,13 +273,30 @@ fn env(
             env.push(var("NCCL_IB_HCA", hca.clone()));
         }
     }
-    env.extend(o.env.iter().map(|e| var(&e.name, e.value.clone())));
+    // Kubernetes expands `$(VAR)` in env values and turns `$$` into `$`: a literal value
+    // keeps every `$` by doubling it, unless the user asked for expansion.
+    env.extend(o.env.iter().map(|e| {
+        let value = if e.expand {
+            e.value.clone()
+        } else {
+            super::command::kube_escape(&e.value)
+        };
+        var(&e.name, value)
+    }));
     env
 }
 
 /// Resource limits (GPUs, and the RDMA device when asked) and added capabilities.
 fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut limits = BTreeMap::from([(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string())]);
+    let mut limits: BTreeMap<String, String> = o
+        .pod
+        .resources
+        .limits
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    limits.insert(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string());
     let mut capabilities = o.capabilities.clone();
     if let Some(rdma) = &o.network.rdma {
         limits.insert(rdma.resource.clone(), rdma.count.to_string());

@@ -18,6 +18,7 @@
 //! # Ok::<(), lwsplan::Error>(())
 //! ```
 
+mod checks;
 pub(crate) mod command;
 mod context;
 mod engine;
@@ -25,7 +26,7 @@ mod environment;
 mod options;
 mod probe;
 
-pub use context::{Role, TemplateContext};
+pub use context::{PodContext, Role, TemplateContext};
 pub use engine::VllmVersion;
 pub use options::{
     EnvVar, MODEL_CACHE_MOUNT, ModelCache, Network, Platform, Rdma, ReadinessProbe, RenderOptions,
@@ -47,6 +48,11 @@ use crate::validate::Problems;
 /// project's own multi-node example pins (kubernetes-sigs/lws PR #1021), which has native
 /// multi-node serving (`--nnodes`, `--headless`; vllm PR #23691) and no Ray.
 pub const DEFAULT_NATIVE_IMAGE: &str = "vllm/vllm-openai:v0.28.0";
+
+/// The built-in templates, `(file name, text)`: the start of a `--templates` override.
+pub fn templates() -> impl Iterator<Item = (&'static str, &'static str)> {
+    environment::TEMPLATES.iter().copied()
+}
 
 /// Why a render failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,14 +139,15 @@ impl Renderer {
     /// Checks the options and builds the template environment (built-ins, then overrides from
     /// `options.templates`).
     pub fn new(options: RenderOptions) -> Result<Self, RenderError> {
-        options::check_options(&options)?;
+        checks::check_options(&options)?;
         let env = environment::environment(options.templates.as_deref())?;
         Ok(Renderer { options, env })
     }
 
     /// Renders, parses and validates the manifests for `plan`.
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
-        options::check_name_length(&self.options.name, plan.replicas)?;
+        checks::check_name_length(&self.options.name, plan.replicas)?;
+        checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
         let text = self.render_text(plan)?;
         Manifests::from_yaml(&text).map_err(|p| RenderError::Invalid(Problems(p)))
     }
@@ -164,7 +171,13 @@ impl Renderer {
             image,
             version,
             startup_seconds: self.startup_seconds(plan),
+            shm_bytes: self.shm_bytes(plan),
         }))
+    }
+
+    /// The `/dev/shm` size of each pod: the option, else the plan's.
+    pub fn shm_bytes(&self, plan: &Plan) -> u64 {
+        self.options.shm_size.map_or(plan.shm_size_bytes, |s| s.0)
     }
 
     /// The image the pods run: the option, or the native launcher's default. The Ray launcher

@@ -1,12 +1,7 @@
-//! How to deploy a plan: names, image, platform, ports, secrets and extras, and the checks
-//! that refuse an option before anything is rendered, naming the option.
+//! How to deploy a plan: names, image, platform, ports, secrets and extras.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-#[allow(unused_imports)]
-use super::DEFAULT_NATIVE_IMAGE;
-use super::{GPU_RESOURCE, RenderError};
 
 /// Where the nodes' GPU labels come from.
 #[derive(
@@ -21,6 +16,7 @@ use super::{GPU_RESOURCE, RenderError};
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Platform {
     /// GKE and Google Distributed Cloud: `cloud.google.com/gke-accelerator`.
     #[default]
@@ -73,8 +69,46 @@ pub struct SecretKeyRef {
 pub struct EnvVar {
     /// Variable name.
     pub name: String,
-    /// Its value.
+    /// Its value. Literal: every `$` is kept as written (rendered `$$`), so Kubernetes does not
+    /// expand `$(VAR)` in it, unless `expand` is set.
     pub value: String,
+    /// Let Kubernetes expand `$(VAR)` references to other variables of the container in
+    /// `value`, e.g. `$(LWS_LEADER_ADDRESS)`. Off by default: `--env 'X=$(HF_TOKEN)'` would
+    /// otherwise copy the token into X.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expand: bool,
+}
+
+/// Pod settings a real cluster needs, applied to the leader and the workers alike. Kubernetes
+/// types, written as in a pod spec (camelCase inside them).
+#[derive(
+    Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct PodOptions {
+    /// Container resources beyond the GPUs (`cpu`, `memory`, `ephemeral-storage`, …). A memory
+    /// limit must leave room for `/dev/shm`, which is memory-backed and counts against it.
+    pub resources: k8s_openapi::api::core::v1::ResourceRequirements,
+    /// Tolerations, e.g. for the taint GPU node pools carry (`nvidia.com/gpu=present:NoSchedule`).
+    pub tolerations: Vec<k8s_openapi::api::core::v1::Toleration>,
+    /// Affinity, e.g. to keep a group in one placement block.
+    pub affinity: Option<k8s_openapi::api::core::v1::Affinity>,
+    /// Secrets to pull the image with.
+    pub image_pull_secrets: Vec<String>,
+    /// The pods' service account.
+    pub service_account_name: Option<String>,
+    /// The pods' priority class.
+    pub priority_class_name: Option<String>,
+    /// `Always`, `IfNotPresent` or `Never`.
+    pub image_pull_policy: Option<String>,
+    /// Extra labels on the pods (not on the LeaderWorkerSet).
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations on the pods.
+    pub annotations: BTreeMap<String, String>,
+    /// Extra volumes of each pod.
+    pub volumes: Vec<k8s_openapi::api::core::v1::Volume>,
+    /// Extra mounts in each container, of the volumes above.
+    pub volume_mounts: Vec<k8s_openapi::api::core::v1::VolumeMount>,
 }
 
 /// How the pods of a group reach each other (vLLM `docs/serving/parallelism_scaling.md`).
@@ -163,7 +197,7 @@ pub struct RenderOptions {
     pub name: String,
     /// Namespace; none leaves it to `kubectl`.
     pub namespace: Option<String>,
-    /// Container image; the native default is [`DEFAULT_NATIVE_IMAGE`]. The Ray launcher
+    /// Container image; the native default is [`DEFAULT_NATIVE_IMAGE`](crate::render::DEFAULT_NATIVE_IMAGE). The Ray launcher
     /// needs an image with `/vllm-workspace/ray_init.sh`, so it has no default.
     pub image: Option<String>,
     /// Which node labels select the GPUs.
@@ -207,6 +241,9 @@ pub struct RenderOptions {
     pub leader_container_name: String,
     /// Container name of the workers.
     pub worker_container_name: String,
+    /// Pod settings: resources, tolerations, affinity, pull secrets, service account, extra
+    /// labels, annotations and volumes.
+    pub pod: PodOptions,
 }
 
 impl Default for RenderOptions {
@@ -241,107 +278,7 @@ impl Default for RenderOptions {
             vllm_version: None,
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
+            pod: PodOptions::default(),
         }
     }
-}
-
-/// LWS limits its name to `51 − replicas / 10` characters, so that pod names stay within 63.
-pub(crate) fn check_name_length(name: &str, replicas: u64) -> Result<(), RenderError> {
-    let max = crate::validate::names::max_lws_name_len(i32::try_from(replicas).unwrap_or(i32::MAX));
-    if name.len() > max {
-        return Err(RenderError::Option {
-            option: "--name",
-            message: format!(
-                "`{name}` is {} characters; with {replicas} replica(s) LWS allows at most {max} \
-                 so that pod names stay within 63",
-                name.len()
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// Names are checked before rendering so the message names the option, not a manifest path.
-pub(crate) fn check_options(options: &RenderOptions) -> Result<(), RenderError> {
-    use crate::validate::names::check_dns1035_label;
-    check_dns1035_label(&options.name).map_err(|message| RenderError::Option {
-        option: "--name",
-        message: format!("{message} (it names the LeaderWorkerSet and its Service)"),
-    })?;
-    check_name_length(&options.name, 1)?;
-    if let Some(namespace) = &options.namespace {
-        crate::validate::names::check_dns1123_label(namespace).map_err(|message| {
-            RenderError::Option {
-                option: "--namespace",
-                message,
-            }
-        })?;
-    }
-    if let Some(image) = &options.image
-        && let Err(message) = crate::manifest::ImageRef::parse(image)
-        && (image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
-        // Only what no substitution could fix is refused here; an image that is merely not a
-        // valid reference (a placeholder such as `${IMAGE}`) renders with a warning.
-        return Err(RenderError::Option {
-            option: "--image",
-            message,
-        });
-    }
-    for (option, name) in std::iter::once(("--hf-token-env", &options.hf_token_env))
-        .chain(options.env.iter().map(|e| ("--env", &e.name)))
-    {
-        crate::validate::names::check_env_name(name).map_err(|message| RenderError::Option {
-            option,
-            message: format!("environment variable {message}"),
-        })?;
-    }
-    for capability in &options.capabilities {
-        let valid = !capability.is_empty()
-            && capability
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c == '_');
-        if !valid {
-            return Err(RenderError::Option {
-                option: "--add-capability",
-                message: format!(
-                    "`{capability}` is not a capability name (upper case, e.g. IPC_LOCK, without CAP_)"
-                ),
-            });
-        }
-    }
-    if let Some(rdma) = &options.network.rdma {
-        crate::validate::names::check_qualified_name(&rdma.resource).map_err(|message| {
-            RenderError::Option {
-                option: "--rdma-resource",
-                message: format!("resource name {message}"),
-            }
-        })?;
-        if rdma.resource == GPU_RESOURCE || rdma.count == 0 {
-            return Err(RenderError::Option {
-                option: "--rdma-resource",
-                message: format!(
-                    "`{}={}` must name another resource, at least once",
-                    rdma.resource, rdma.count
-                ),
-            });
-        }
-    }
-    for (key, value) in &options.labels {
-        crate::validate::names::check_qualified_name(key)
-            .and_then(|()| crate::validate::names::check_label_value(value))
-            .map_err(|message| RenderError::Option {
-                option: "labels",
-                message: format!("label {message}"),
-            })?;
-    }
-    for key in options.annotations.keys() {
-        crate::validate::names::check_qualified_name(key).map_err(|message| {
-            RenderError::Option {
-                option: "annotations",
-                message: format!("annotation key {message}"),
-            }
-        })?;
-    }
-    Ok(())
 }

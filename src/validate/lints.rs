@@ -7,18 +7,23 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Findings;
 use super::names::{
-    check_dns1035_label, check_dns1123_label, check_label_value, check_qualified_name,
-    max_lws_name_len,
+    check_dns1035_label, check_dns1123_label, check_gpu_count, check_label_value,
+    check_qualified_name, max_lws_name_len,
 };
-use crate::manifest::{LeaderWorkerSet, NAME_LABEL};
+use crate::manifest::serve::ServeFlags;
+use crate::manifest::{GPU_RESOURCE, LeaderWorkerSet, NAME_LABEL};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 const LEADER: &str = "spec.leaderWorkerTemplate.leaderTemplate";
 const WORKER: &str = "spec.leaderWorkerTemplate.workerTemplate";
-/// The resource name of the NVIDIA device plugin.
-pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 /// LWS webhook bounds on `spec.replicas` (lws #913).
 const MAX_REPLICAS: i32 = 1_000_000;
+/// The API server's limit on all annotations of one object
+/// (`k8s.io/apimachinery/pkg/api/validation` `TotalAnnotationSizeLimitB`).
+const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
+/// The smallest `/dev/shm` lwsplan plans: NCCL and vLLM's message queues need more than
+/// Docker's 64 MiB default (see `plan/reserve.rs`).
+const MIN_SHM_BYTES: u64 = 1 << 30;
 
 /// Checks one LeaderWorkerSet.
 pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
@@ -80,18 +85,33 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
     leader_matches_worker(leader_spec, worker_spec, findings);
     if let Some((tp, pp)) = parallel_sizes(leader_spec) {
         let gpus = gpus(leader_spec);
-        if gpus * i64::from(size) != tp * pp {
+        let group = gpus.checked_mul(i64::from(size));
+        let ranks = tp.checked_mul(pp);
+        if group.is_none() || group != ranks {
+            let shown = |n: Option<i64>| n.map_or("too many".to_string(), |n| n.to_string());
             findings.add(
                 format!("{LEADER}.spec.containers[0].resources.limits"),
                 format!(
                     "{GPU_RESOURCE} {gpus} × size {size} = {} GPUs, but vLLM is started with \
                      TP {tp} × PP {pp} = {}: every GPU of the group must hold exactly one rank",
-                    gpus * i64::from(size),
-                    tp * pp
+                    shown(group),
+                    shown(ranks),
+                ),
+            );
+        }
+        let worker = parallel_sizes(worker_spec);
+        if size > 1 && worker.is_some_and(|w| w != (tp, pp)) {
+            let (wtp, wpp) = worker.unwrap_or_default();
+            findings.add(
+                format!("{WORKER}.spec.containers[0].command"),
+                format!(
+                    "workers start vLLM with TP {wtp} × PP {wpp} (their last flags), the leader with \
+                     TP {tp} × PP {pp}: every node of a group must run the same layout"
                 ),
             );
         }
     }
+    leader_serves_its_port(leader_spec, findings);
     if spec.startup_policy.as_deref() == Some("LeaderReady")
         && size > 1
         && leader_spec
@@ -110,6 +130,28 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
 
 /// Label keys and values, and annotation keys, as the API server checks them.
 fn metadata(path: &str, meta: &ObjectMeta, findings: &mut Findings<'_>) {
+    if let Some(namespace) = meta.namespace.as_deref()
+        && let Err(e) = check_dns1123_label(namespace)
+    {
+        findings.add(
+            format!("{path}.namespace"),
+            format!("not a namespace name: {e}"),
+        );
+    }
+    let annotation_bytes: usize = meta
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
+    if annotation_bytes > MAX_ANNOTATION_BYTES {
+        findings.add(
+            format!("{path}.annotations"),
+            format!(
+                "{annotation_bytes} bytes in all; the API server accepts at most {MAX_ANNOTATION_BYTES}"
+            ),
+        );
+    }
     for (key, value) in meta.labels.iter().flatten() {
         if let Err(e) = check_qualified_name(key).and_then(|()| check_label_value(value)) {
             findings.add(
@@ -143,6 +185,37 @@ fn pod_template(path: &str, pod: &PodTemplateSpec, claims: &[String], findings: 
                 format!("not a DNS-1123 label: {e}"),
             );
         }
+        match container.image.as_deref() {
+            None | Some("") => findings.add(
+                format!("{path}.spec.containers[{i}].image"),
+                "missing: a container needs an image",
+            ),
+            Some(_) => {}
+        }
+        let resources = container.resources.as_ref();
+        for (kind, map) in [
+            ("limits", resources.and_then(|r| r.limits.as_ref())),
+            ("requests", resources.and_then(|r| r.requests.as_ref())),
+        ] {
+            if let Some(gpus) = map.and_then(|m| m.get(GPU_RESOURCE))
+                && let Err(e) = check_gpu_count(&gpus.0)
+            {
+                findings.add(
+                    format!("{path}.spec.containers[{i}].resources.{kind}.{GPU_RESOURCE}"),
+                    e,
+                );
+            }
+            for (name, quantity) in map.into_iter().flatten() {
+                if name != GPU_RESOURCE
+                    && let Err(e) = super::names::check_quantity(&quantity.0)
+                {
+                    findings.add(
+                        format!("{path}.spec.containers[{i}].resources.{kind}.{name}"),
+                        e,
+                    );
+                }
+            }
+        }
         for (j, mount) in container.volume_mounts.iter().flatten().enumerate() {
             let declared = spec.volumes.iter().flatten().any(|v| v.name == mount.name)
                 || claims.contains(&mount.name);
@@ -161,6 +234,23 @@ fn pod_template(path: &str, pod: &PodTemplateSpec, claims: &[String], findings: 
         let memory = volume.empty_dir.as_ref().and_then(|e| e.medium.as_deref()) == Some("Memory");
         if !memory {
             continue;
+        }
+        if let Some(limit) = volume
+            .empty_dir
+            .as_ref()
+            .and_then(|e| e.size_limit.as_ref())
+        {
+            match crate::units::parse_quantity(&limit.0) {
+                Ok(bytes) if bytes >= MIN_SHM_BYTES => {}
+                _ => findings.add(
+                    format!("{path}.spec.volumes[{i}].emptyDir.sizeLimit"),
+                    format!(
+                        "`{}` is below 1Gi: NCCL's buffers and vLLM's message queues do not fit \
+                         (Docker's default of 64 MiB is what this volume replaces)",
+                        limit.0
+                    ),
+                ),
+            }
         }
         let mounted_at_shm = spec.containers.iter().any(|c| {
             c.volume_mounts
@@ -203,7 +293,9 @@ fn leader_matches_worker(leader: &PodSpec, worker: &PodSpec, findings: &mut Find
             ),
         );
     }
-    if leader.node_selector.is_some() && leader.node_selector != worker.node_selector {
+    if (leader.node_selector.is_some() || worker.node_selector.is_some())
+        && leader.node_selector != worker.node_selector
+    {
         let wanted: Vec<String> = leader
             .node_selector
             .iter()
@@ -220,44 +312,58 @@ fn leader_matches_worker(leader: &PodSpec, worker: &PodSpec, findings: &mut Find
     }
 }
 
-/// GPUs a pod requests: the sum of its containers' `nvidia.com/gpu` limits.
+/// GPUs a pod requests: the sum of its containers' `nvidia.com/gpu` limits (an invalid
+/// count is its own problem, counted as none here).
 pub fn gpus(spec: &PodSpec) -> i64 {
     spec.containers
         .iter()
         .filter_map(|c| c.resources.as_ref()?.limits.as_ref()?.get(GPU_RESOURCE))
-        .filter_map(|q| q.0.parse::<i64>().ok())
-        .sum()
+        .filter_map(|q| check_gpu_count(&q.0).ok())
+        .fold(0, i64::saturating_add)
 }
 
-/// TP and PP from the first container's command and args, whether exec form or `sh -c`.
+/// TP and PP the first container starts vLLM with, read as vLLM's argparse reads them (the
+/// last of repeated flags wins), in exec form or inside `sh -c`.
 pub fn parallel_sizes(spec: &PodSpec) -> Option<(i64, i64)> {
-    let container = spec.containers.first()?;
-    let words: Vec<&str> = container
-        .command
-        .iter()
-        .flatten()
-        .chain(container.args.iter().flatten())
-        .flat_map(|s| s.split_whitespace())
-        .collect();
-    let flag = |names: &[&str]| -> Option<i64> {
-        words.iter().enumerate().find_map(|(i, w)| {
-            names.iter().find_map(|name| {
-                if *w == *name {
-                    words.get(i + 1)?.trim_matches(['"', '\'']).parse().ok()
-                } else {
-                    w.strip_prefix(name)?.strip_prefix('=')?.parse().ok()
-                }
-            })
-        })
-    };
-    let tp = flag(&["--tensor-parallel-size", "--tensor_parallel_size", "-tp"])?;
-    let pp = flag(&[
-        "--pipeline-parallel-size",
-        "--pipeline_parallel_size",
-        "-pp",
-    ])
-    .unwrap_or(1);
+    let flags = serve_flags(spec)?;
+    let tp = flags.value("tensor-parallel-size")?;
+    let pp = flags.value("pipeline-parallel-size").unwrap_or(1);
     Some((tp, pp))
+}
+
+fn serve_flags(spec: &PodSpec) -> Option<ServeFlags> {
+    let container = spec.containers.first()?;
+    ServeFlags::of_container(
+        container.command.as_deref().unwrap_or_default(),
+        container.args.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The leader's vLLM listens on `--port` (8000 when not given, vLLM's default): the port the
+/// container declares must be that one.
+fn leader_serves_its_port(leader: &PodSpec, findings: &mut Findings<'_>) {
+    let Some(flags) = serve_flags(leader) else {
+        return;
+    };
+    if flags.has("headless") {
+        return;
+    }
+    let port: i64 = flags.value("port").unwrap_or(8000);
+    let declared: Vec<i32> = leader
+        .containers
+        .iter()
+        .flat_map(|c| c.ports.iter().flatten())
+        .map(|p| p.container_port)
+        .collect();
+    if !declared.is_empty() && !declared.iter().any(|p| i64::from(*p) == port) {
+        findings.add(
+            format!("{LEADER}.spec.containers[0].ports"),
+            format!(
+                "vLLM serves on port {port} (its last --port), which the container does not \
+                 declare ({declared:?})"
+            ),
+        );
+    }
 }
 
 /// Checks one Service on its own.
@@ -269,6 +375,27 @@ pub fn service(service: &Service, findings: &mut Findings<'_>) {
             if let Err(e) = check_dns1035_label(name) {
                 findings.add("metadata.name", format!("not a DNS-1035 label: {e}"));
             }
+        }
+    }
+    for (i, port) in service
+        .spec
+        .iter()
+        .flat_map(|s| s.ports.iter().flatten())
+        .enumerate()
+    {
+        if !(1..=65535).contains(&port.port) {
+            findings.add(
+                format!("spec.ports[{i}].port"),
+                format!("{} is not a port (1–65535)", port.port),
+            );
+        }
+        if let Some(IntOrString::Int(target)) = port.target_port
+            && !(1..=65535).contains(&target)
+        {
+            findings.add(
+                format!("spec.ports[{i}].targetPort"),
+                format!("{target} is not a port (1–65535)"),
+            );
         }
     }
     let selector = service.spec.as_ref().and_then(|s| s.selector.as_ref());

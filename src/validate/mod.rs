@@ -26,6 +26,7 @@ pub(crate) mod names;
 pub(crate) mod schema;
 
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::manifest::{self, LeaderWorkerSet, Manifests};
@@ -87,11 +88,37 @@ impl Findings<'_> {
     }
 }
 
-/// Validates a YAML stream of any number of documents.
+/// Validates a YAML stream of any number of documents: the problems of the LeaderWorkerSets
+/// and Services in it (documents of other kinds are skipped; see [`check_yaml`]).
 pub fn validate_yaml(text: &str) -> Vec<Problem> {
+    check_yaml(text).problems
+}
+
+/// What validating a stream found.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Validation {
+    /// Every problem of every LeaderWorkerSet and Service.
+    pub problems: Vec<Problem>,
+    /// Documents of kinds lwsplan does not validate (a Secret, a ConfigMap), as
+    /// `document N (apiVersion/kind name)`.
+    pub skipped: Vec<String>,
+}
+
+/// Validates a YAML stream: problems of what lwsplan knows, and what it skipped.
+pub fn check_yaml(text: &str) -> Validation {
     match parse_documents(text) {
-        Ok(documents) => check_documents(&documents).problems,
-        Err(problem) => vec![problem],
+        Ok(documents) => {
+            let checked = check_documents(&documents);
+            Validation {
+                problems: checked.problems,
+                skipped: checked.skipped,
+            }
+        }
+        Err(problem) => Validation {
+            problems: vec![problem],
+            skipped: Vec::new(),
+        },
     }
 }
 
@@ -120,6 +147,7 @@ pub(crate) fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
         problems,
         mut sets,
         mut services,
+        ..
     } = check_documents(&documents);
     if !problems.is_empty() {
         return Err(problems);
@@ -163,10 +191,12 @@ struct Checked {
     problems: Vec<Problem>,
     sets: Vec<LeaderWorkerSet>,
     services: Vec<(usize, Service)>,
+    skipped: Vec<String>,
 }
 
 fn check_documents(documents: &[Value]) -> Checked {
     let mut problems = Vec::new();
+    let mut skipped = Vec::new();
     let mut sets: Vec<LeaderWorkerSet> = Vec::new();
     let mut services: Vec<(usize, Service)> = Vec::new();
     for (index, doc) in documents.iter().enumerate() {
@@ -183,6 +213,7 @@ fn check_documents(documents: &[Value]) -> Checked {
         match (api_version, kind) {
             (Some(manifest::API_VERSION), Some(manifest::KIND)) => {
                 check_lws_schema(doc, &mut findings);
+                check_lws_metadata(doc, &mut findings);
                 match serde_json::from_value::<LeaderWorkerSet>(doc.clone()) {
                     Ok(lws) => {
                         lints::leader_worker_set(&lws, &mut findings);
@@ -199,14 +230,13 @@ fn check_documents(documents: &[Value]) -> Checked {
                 }
                 Err(e) => findings.add("", format!("does not parse as a Service: {e}")),
             },
+            (Some(api_version), Some(kind)) if !kind.is_empty() => skipped.push(format!(
+                "document {document} ({api_version}/{})",
+                findings.object
+            )),
             _ => findings.add(
                 "kind",
-                format!(
-                    "unsupported object {}/{}: lwsplan validates LeaderWorkerSet ({}) and Service (v1)",
-                    api_version.unwrap_or("?"),
-                    kind.unwrap_or("?"),
-                    manifest::API_VERSION
-                ),
+                "missing apiVersion or kind: not a Kubernetes object".to_string(),
             ),
         }
     }
@@ -225,6 +255,7 @@ fn check_documents(documents: &[Value]) -> Checked {
         problems,
         sets,
         services,
+        skipped,
     }
 }
 
@@ -266,6 +297,27 @@ fn check_lws_schema(doc: &Value, findings: &mut Findings<'_>) {
     }
 }
 
+/// The CRD types every `metadata` as a bare object, so the schema accepts any field there; an
+/// API server in strict mode refuses what `ObjectMeta` does not define. Each metadata is
+/// round-tripped through `ObjectMeta`: what does not survive is unknown.
+fn check_lws_metadata(doc: &Value, findings: &mut Findings<'_>) {
+    for pointer in [
+        "/metadata",
+        "/spec/leaderWorkerTemplate/leaderTemplate/metadata",
+        "/spec/leaderWorkerTemplate/workerTemplate/metadata",
+    ] {
+        let Some(meta) = doc.pointer(pointer) else {
+            continue;
+        };
+        let Ok(typed) = serde_json::from_value::<ObjectMeta>(meta.clone()) else {
+            continue;
+        };
+        if let Ok(back) = serde_json::to_value(&typed) {
+            lost_fields(meta, &back, &dotted(pointer), "ObjectMeta", findings);
+        }
+    }
+}
+
 /// A Service parsed by k8s-openapi silently drops unknown fields: whatever is in the document
 /// but not in the round-tripped object is unknown.
 fn check_round_trip(doc: &Value, service: &Service, findings: &mut Findings<'_>) {
@@ -273,26 +325,24 @@ fn check_round_trip(doc: &Value, service: &Service, findings: &mut Findings<'_>)
         findings.add("", "does not serialize back");
         return;
     };
-    lost_fields(doc, &back, "", findings);
+    lost_fields(doc, &back, "", "the Service API", findings);
 }
 
-fn lost_fields(original: &Value, back: &Value, path: &str, findings: &mut Findings<'_>) {
+fn lost_fields(original: &Value, back: &Value, path: &str, api: &str, findings: &mut Findings<'_>) {
     match (original, back) {
         (Value::Object(o), Value::Object(b)) => {
             for (key, value) in o {
                 let child = join(path, key);
                 match b.get(key) {
-                    Some(bv) => lost_fields(value, bv, &child, findings),
+                    Some(bv) => lost_fields(value, bv, &child, api, findings),
                     None if value.is_null() => {}
-                    None => {
-                        findings.add(child, "unknown field: the Service API does not define it")
-                    }
+                    None => findings.add(child, format!("unknown field: {api} does not define it")),
                 }
             }
         }
         (Value::Array(o), Value::Array(b)) => {
             for (i, (ov, bv)) in o.iter().zip(b).enumerate() {
-                lost_fields(ov, bv, &format!("{path}[{i}]"), findings);
+                lost_fields(ov, bv, &format!("{path}[{i}]"), api, findings);
             }
         }
         _ => {}

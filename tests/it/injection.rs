@@ -59,40 +59,157 @@ fn containers(m: &Manifests) -> Vec<Container> {
         .collect()
 }
 
+/// The oracle: what Kubernetes, LWS and lwsplan accept, written here from their rules (not
+/// from lwsplan's code), so that refusing too much fails as surely as accepting too much.
+mod oracle {
+    fn label(s: &str, max: usize, letter_first: bool) -> bool {
+        let first_ok = |c: char| c.is_ascii_lowercase() || (!letter_first && c.is_ascii_digit());
+        !s.is_empty()
+            && s.len() <= max
+            && s.starts_with(first_ok)
+            && s.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+
+    /// DNS-1035 label within LWS's 51 characters for one replica.
+    pub fn name(s: &str) -> bool {
+        label(s, 51, true)
+    }
+
+    /// DNS-1123 label.
+    pub fn namespace(s: &str) -> bool {
+        label(s, 63, false)
+    }
+
+    /// Refused only when no substitution could make it an image: empty, spaces, controls.
+    pub fn image(s: &str) -> bool {
+        !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+
+    /// An argument of `vllm serve`: no control characters.
+    pub fn argument(s: &str) -> bool {
+        !s.is_empty() && !s.chars().any(char::is_control)
+    }
+
+    fn label_value(v: &str) -> bool {
+        v.is_empty()
+            || (v.len() <= 63
+                && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && v.ends_with(|c: char| c.is_ascii_alphanumeric())
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    }
+
+    /// A qualified key and a label value, and not a key lwsplan or LWS sets.
+    pub fn label_pair(key: &str, value: &str) -> bool {
+        let (prefix, name) = match key.rsplit_once('/') {
+            Some((p, n)) => (Some(p), n),
+            None => (None, key),
+        };
+        let prefix_ok = prefix.is_none_or(|p| {
+            !p.is_empty() && p.len() <= 253 && p.split('.').all(|part| label(part, 63, false))
+        });
+        let reserved = matches!(
+            key,
+            "role" | "app.kubernetes.io/name" | "app.kubernetes.io/managed-by"
+        ) || key.starts_with("lwsplan/")
+            || key.starts_with("leaderworkerset.sigs.k8s.io/");
+        prefix_ok && !name.is_empty() && label_value(name) && label_value(value) && !reserved
+    }
+
+    /// Flags lwsplan plans (or that change memory it does not model), in vLLM's spellings.
+    const PLANNED: &[&str] = &[
+        "tensor-parallel-size",
+        "tp",
+        "pipeline-parallel-size",
+        "pp",
+        "max-model-len",
+        "gpu-memory-utilization",
+        "kv-cache-dtype",
+        "enable-expert-parallel",
+        "ep",
+        "port",
+        "nnodes",
+        "node-rank",
+        "master-addr",
+        "master-port",
+        "headless",
+        "data-parallel-size",
+        "dp",
+        "distributed-executor-backend",
+        "model",
+        "quantization",
+        "q",
+        "dtype",
+        "kv-cache-memory",
+        "cpu-offload-gb",
+    ];
+
+    /// An extra argument is refused when it is a flag lwsplan plans.
+    pub fn extra_argument(s: &str) -> bool {
+        if !argument(s) {
+            return false;
+        }
+        let Some(flag) = s.strip_prefix('-') else {
+            return true;
+        };
+        let flag = flag.strip_prefix('-').unwrap_or(flag);
+        let flag = flag.split('=').next().unwrap_or_default().replace('_', "-");
+        !PLANNED.contains(&flag.as_str())
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, .. ProptestConfig::default() })]
 
+    /// Each field is valid or not by the oracle: a valid set renders with every value intact,
+    /// an invalid one is refused naming an invalid field's option.
     #[test]
-    fn every_user_string_is_kept_or_refused(
-        name in mostly_valid("[a-z][a-z0-9-]{0,30}[a-z0-9]"),
-        namespace in mostly_valid("[a-z0-9][a-z0-9-]{0,30}"),
+    fn every_user_string_is_kept_or_refused_as_the_rules_say(
+        name in mostly_valid("[a-z][a-z0-9-]{0,52}[a-z0-9]"),
+        namespace in mostly_valid("[a-z0-9][a-z0-9-]{0,64}"),
         image in prop_oneof![3 => "[a-z0-9./:_@-]{1,60}", 1 => hostile()],
         model_source in hostile(),
         env_value in hostile(),
-        label_key in mostly_valid("([a-z0-9.]{1,20}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,20}[A-Za-z0-9]"),
+        label_key in mostly_valid("([a-z0-9.]{1,20}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,20}[A-Za-z0-9]|role|lwsplan/x"),
         label_value in mostly_valid("[A-Za-z0-9._-]{0,10}[A-Za-z0-9]"),
         annotation_value in hostile(),
-        arg in hostile(),
+        arg in prop_oneof![3 => hostile(), 1 => "--?(tensor|pipeline)[-_]parallel[-_]size(=[0-9])?|-tp|--port=80|--enable-prefix-caching"],
     ) {
         let options = RenderOptions {
             name: name.clone(),
             namespace: Some(namespace.clone()),
             image: Some(image.clone()),
             model_source: Some(model_source.clone()),
-            env: vec![EnvVar { name: "USER_VALUE".into(), value: env_value.clone() }],
+            env: vec![EnvVar { name: "USER_VALUE".into(), value: env_value.clone(), expand: false }],
             labels: BTreeMap::from([(label_key.clone(), label_value.clone())]),
             annotations: BTreeMap::from([("example.com/note".to_string(), annotation_value.clone())]),
             vllm_args: vec![arg.clone()],
             ..RenderOptions::default()
         };
-        let manifests = match Renderer::new(options).and_then(|r| r.render(plan(Launcher::Native))) {
-            Ok(m) => m,
-            // Refused: it must say which option and why.
-            Err(RenderError::Option { option, message }) => {
-                prop_assert!(!message.is_empty(), "{option}");
+        let invalid: Vec<&str> = [
+            (oracle::name(&name), "--name"),
+            (oracle::namespace(&namespace), "--namespace"),
+            (oracle::image(&image), "--image"),
+            (oracle::argument(&model_source), "--model-source"),
+            (oracle::label_pair(&label_key, &label_value), "labels"),
+            (oracle::extra_argument(&arg), "--vllm-arg"),
+        ]
+        .into_iter()
+        .filter(|(ok, _)| !ok)
+        .map(|(_, option)| option)
+        .collect();
+        let result = Renderer::new(options).and_then(|r| r.render(plan(Launcher::Native)));
+        let manifests = match (result, invalid.is_empty()) {
+            (Ok(m), true) => m,
+            (Err(RenderError::Option { option, message }), false) => {
+                prop_assert!(!message.is_empty(), "{}", option);
+                prop_assert!(invalid.contains(&option), "refused {} ({}), but the invalid fields are {:?}", option, message, invalid);
                 return Ok(());
             }
-            Err(other) => return Err(TestCaseError::fail(format!("unexpected refusal: {other}"))),
+            (Ok(_), false) => return Err(TestCaseError::fail(format!("rendered, though {invalid:?} are invalid"))),
+            (Err(e), _) => return Err(TestCaseError::fail(format!("refused valid input: {}", lwsplan::Report(&e)))),
         };
         let lws = &manifests.leader_worker_set;
         prop_assert_eq!(lws.metadata.name.as_deref(), Some(name.as_str()));
@@ -103,7 +220,8 @@ proptest! {
             prop_assert_eq!(container.image.as_deref(), Some(image.as_str()));
             let env = container.env.unwrap();
             let user = env.iter().find(|e| e.name == "USER_VALUE").unwrap();
-            prop_assert_eq!(user.value.as_deref(), Some(env_value.as_str()));
+            // A literal value: every `$` doubled, so Kubernetes expands nothing.
+            prop_assert_eq!(user.value.clone(), Some(env_value.replace('$', "$$")));
             let command = container.command.unwrap();
             // Exec form: the model is argv[2] and the extra argument one whole argv entry,
             // with Kubernetes' `$(VAR)` expansion escaped.
@@ -157,8 +275,8 @@ proptest! {
     /// exactly the intended argv.
     #[test]
     fn shell_quoted_arguments_reach_vllm_intact(
-        model in hostile().prop_filter("argv cannot hold NUL", |s| !s.contains('\0')),
-        arg in hostile().prop_filter("argv cannot hold NUL", |s| !s.contains('\0')),
+        model in hostile().prop_filter("an argument", |s| oracle::argument(s)),
+        arg in hostile().prop_filter("not a planned flag", |s| oracle::extra_argument(s)),
     ) {
         let options = RenderOptions {
             image: Some("registry.example.com/vllm-ray:v0.8.5".into()),
@@ -183,18 +301,18 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, .. ProptestConfig::default() })]
 
-    /// Free-form fields (model, env values, annotations, extra args) never cause a refusal:
-    /// whatever they hold, they render and come back intact.
+    /// Free-form fields (model, env values, annotations, extra arguments that are not planned
+    /// flags) never cause a refusal: whatever they hold, they render and come back intact.
     #[test]
     fn free_form_strings_always_render_intact(
-        model_source in hostile(),
+        model_source in hostile().prop_filter("an argument", |s| oracle::argument(s)),
         env_value in hostile(),
         annotation_value in hostile(),
-        arg in hostile(),
+        arg in hostile().prop_filter("not a planned flag", |s| oracle::extra_argument(s)),
     ) {
         let options = RenderOptions {
             model_source: Some(model_source.clone()),
-            env: vec![EnvVar { name: "USER_VALUE".into(), value: env_value.clone() }],
+            env: vec![EnvVar { name: "USER_VALUE".into(), value: env_value.clone(), expand: false }],
             annotations: BTreeMap::from([("example.com/note".to_string(), annotation_value.clone())]),
             vllm_args: vec![arg.clone()],
             ..RenderOptions::default()
@@ -206,7 +324,7 @@ proptest! {
         for container in containers(&manifests) {
             let env = container.env.unwrap();
             let user = env.iter().find(|e| e.name == "USER_VALUE").unwrap();
-            prop_assert_eq!(user.value.as_deref(), Some(env_value.as_str()));
+            prop_assert_eq!(user.value.clone(), Some(env_value.replace('$', "$$")));
             let command = container.command.unwrap();
             prop_assert_eq!(&command[2], &model_source.replace('$', "$$"));
         }

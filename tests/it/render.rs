@@ -110,12 +110,15 @@ fn an_override_that_breaks_the_schema_is_caught_before_output() {
 #[test]
 fn user_strings_cannot_change_the_structure() {
     let hostile = "a: b\n- c: \"d\" # e {{ f }} $(HOME)";
+    // An argument of vllm serve holds no line break; everything else still tries.
+    let argument = "a: b - c: \"d\" # e {{ f }} $(HOME)";
     let options = RenderOptions {
         env: vec![lwsplan::render::EnvVar {
             name: "WEIRD".into(),
             value: hostile.into(),
+            expand: false,
         }],
-        vllm_args: vec!["--served-model-name".into(), hostile.into()],
+        vllm_args: vec!["--served-model-name".into(), argument.into()],
         labels: [("team".to_string(), "yes".to_string())].into(),
         ..RenderOptions::default()
     };
@@ -133,10 +136,13 @@ fn user_strings_cannot_change_the_structure() {
     let container = &leader.spec.unwrap().containers[0];
     let env = container.env.as_ref().unwrap();
     let weird = env.iter().find(|e| e.name == "WEIRD").unwrap();
-    assert_eq!(weird.value.as_deref(), Some(hostile));
+    // Kubernetes would expand $(HOME) in env values and commands: it is escaped as $$(HOME).
+    assert_eq!(
+        weird.value.as_deref(),
+        Some(hostile.replace('$', "$$").as_str())
+    );
     let command = container.command.as_ref().unwrap();
-    // Kubernetes would expand $(HOME) in a command: it is escaped as $$(HOME).
-    assert_eq!(command.last().unwrap(), &hostile.replace('$', "$$"));
+    assert_eq!(command.last().unwrap(), &argument.replace('$', "$$"));
     let labels = leader.metadata.unwrap().labels.unwrap();
     assert_eq!(
         labels["team"], "yes",

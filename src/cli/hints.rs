@@ -1,0 +1,95 @@
+//! The next steps `render` prints: the commands that take the manifests to a running server.
+//!
+//! Every value interpolated into a command is shell-quoted, so pasting a line runs exactly the
+//! command shown, whatever a name, path or model source holds.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::manifest::NAME_LABEL;
+use crate::plan::Plan;
+use crate::render::RenderOptions;
+use crate::render::command::shell_quote;
+
+/// The LeaderWorkerSet release the README and these hints name (kubernetes-sigs/lws, released
+/// 2026-08-11; see ../shared/reference/lws-and-vllm-multinode.md §5).
+pub const LWS_RELEASE: &str = "v0.10.0";
+
+/// What to run after `render`.
+pub struct NextSteps<'a> {
+    pub plan: &'a Plan,
+    pub options: &'a RenderOptions,
+    pub service: &'a str,
+    /// Where the manifests were written, if not to standard output.
+    pub written: Option<&'a Path>,
+    pub startup_minutes: u64,
+}
+
+impl fmt::Display for NextSteps<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (plan, o) = (self.plan, self.options);
+        let q = |s: &str| shell_quote(s);
+        let namespace = o
+            .namespace
+            .as_deref()
+            .map(|n| format!(" -n {}", q(n)))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "# {} on {} × {} {}: TP {} × PP {}, max_model_len {}, {} KV tokens",
+            plan.model,
+            plan.nodes,
+            plan.gpus_per_node,
+            plan.gpu_name,
+            plan.tensor_parallel_size,
+            plan.pipeline_parallel_size,
+            plan.max_model_len,
+            plan.kv_cache_tokens
+        )?;
+        writeln!(
+            f,
+            "# needs:        the LeaderWorkerSet controller ({LWS_RELEASE}: kubectl apply --server-side -f \
+             https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
+             and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
+        )?;
+        // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan.
+        writeln!(
+            f,
+            "# secret:       kubectl create secret generic {}{namespace} {}\"$HF_TOKEN\"",
+            q(&o.hf_secret.name),
+            q(&format!("--from-literal={}=", o.hf_secret.key)),
+        )?;
+        let apply = match self.written {
+            Some(path) => format!(
+                "kubectl apply{namespace} -f {}",
+                q(&path.display().to_string())
+            ),
+            None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
+        };
+        writeln!(f, "# apply:        {apply}")?;
+        writeln!(
+            f,
+            "# wait:         kubectl get pods{namespace} -l {} -w   (loading can take {} min)",
+            q(&format!("{NAME_LABEL}={}", o.name)),
+            self.startup_minutes
+        )?;
+        writeln!(
+            f,
+            "# port-forward: kubectl port-forward{namespace} {} {port}:{port}",
+            q(&format!("svc/{}", self.service)),
+            port = o.port
+        )?;
+        let model = o.model_source.as_deref().unwrap_or(&plan.model_repo);
+        let body = format!(
+            r#"{{"model": {}, "prompt": "Hello", "max_tokens": 32, "temperature": 0}}"#,
+            serde_json::to_string(model).unwrap_or_default()
+        );
+        write!(
+            f,
+            "# first request: curl http://localhost:{}/v1/completions -H 'Content-Type: application/json' \\\n\
+             #   -d {}",
+            o.port,
+            q(&body)
+        )
+    }
+}
