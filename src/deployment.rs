@@ -169,7 +169,7 @@ impl DeploymentError {
 impl Deployment {
     /// Parses a deployment from YAML; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
-        crate::yaml::from_str(text).map_err(|source| DeploymentError::Parse {
+        crate::yaml::from_str_named(text, origin).map_err(|source| DeploymentError::Parse {
             path: origin.to_string(),
             source,
         })

@@ -30,6 +30,7 @@ use crate::deployment::DeploymentError;
 use crate::plan::PlanError;
 use crate::profile::ProfileError;
 use crate::render::RenderError;
+pub use crate::value::{ValueError, truncate};
 pub use crate::yaml::YamlError;
 
 /// What kind of failure an error is: what a caller, and the CLI's exit status, acts on.
@@ -98,26 +99,6 @@ impl Error {
 /// `Result` with lwsplan's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A value that does not parse: a size, a length, a version, a flag's argument.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{value}`: {expected}")]
-pub struct ValueError {
-    /// The text that was given (truncated when long).
-    pub value: String,
-    /// What a valid value looks like.
-    pub expected: String,
-}
-
-impl ValueError {
-    /// `value` is not valid; `expected` says what is.
-    pub fn new(value: &str, expected: impl Into<String>) -> Self {
-        ValueError {
-            value: truncate(value, 80),
-            expected: expected.into(),
-        }
-    }
-}
-
 /// A file that could not be written, with what was being done to it.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot {action} {}", path.display())]
@@ -146,13 +127,5 @@ impl fmt::Display for Report<'_> {
             cause = error.source();
         }
         Ok(())
-    }
-}
-
-/// At most `max` characters of `text`, with `…` when cut: long values are not echoed whole.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
     }
 }

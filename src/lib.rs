@@ -46,6 +46,7 @@ pub mod profile;
 pub mod render;
 mod units;
 pub mod validate;
+mod value;
 mod yaml;
 
 pub use deployment::{Deployment, DeploymentError, ProfileRef};

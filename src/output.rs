@@ -119,11 +119,20 @@ fn write_all_with(
     let result = (|| -> Result<(), WriteError> {
         for (name, text) in files {
             let target = dir.join(name);
-            if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            // Only a regular file (or a link, which is replaced, not followed) is replaced: a
+            // directory or a device (`-o /dev/null` run as root) is left alone.
+            if let Ok(meta) = fs::symlink_metadata(&target)
+                && !(meta.is_file() || meta.is_symlink())
+            {
+                let what = if meta.is_dir() {
+                    "it is a directory"
+                } else {
+                    "it is not a regular file"
+                };
                 return Err(WriteError {
                     action: "replace",
                     path: target,
-                    source: io::Error::other("it is a directory"),
+                    source: io::Error::other(what),
                 });
             }
             let temp = unique(dir, name, "tmp");
@@ -316,6 +325,23 @@ mod tests {
         let err = write_all(&dir, &files()).unwrap_err();
         assert_eq!(err.action, "replace");
         assert!(dir.join("a.yaml/inside").exists());
+        assert!(!dir.join("b.yaml").exists());
+    }
+
+    /// A FIFO stands in for a device node: never replaced.
+    #[cfg(unix)]
+    #[test]
+    fn a_special_file_at_the_target_is_refused_and_kept() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = dir("fifo");
+        let fifo = dir.join("a.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here: nothing to test with
+        }
+        let err = write_all(&dir, &files()).unwrap_err();
+        assert_eq!(err.source.to_string(), "it is not a regular file");
+        assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
         assert!(!dir.join("b.yaml").exists());
     }
 

@@ -24,8 +24,8 @@ const SIZE_EXPECTED: &str =
 /// Parses a Kubernetes memory quantity into bytes: a number (`1.5`, `16`) with a binary
 /// (`Ki` … `Ei`) or decimal (`k`, `M`, `G`, `T`, `P`, `E`) suffix, or plain bytes. A fraction
 /// of a byte rounds up, as the API server does for memory.
-pub fn parse_quantity(text: &str) -> Result<u64, crate::error::ValueError> {
-    let bad = || crate::error::ValueError::new(text, SIZE_EXPECTED);
+pub fn parse_quantity(text: &str) -> Result<u64, crate::value::ValueError> {
+    let bad = || crate::value::ValueError::new(text, SIZE_EXPECTED);
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -66,12 +66,12 @@ pub fn parse_quantity(text: &str) -> Result<u64, crate::error::ValueError> {
         .and_then(|w| w.checked_add((frac * scale).div_ceil(denominator)))
         .and_then(|b| u64::try_from(b).ok());
     match bytes {
-        Some(0) => Err(crate::error::ValueError::new(
+        Some(0) => Err(crate::value::ValueError::new(
             text,
             "a size must be at least 1 byte",
         )),
         Some(b) => Ok(b),
-        None => Err(crate::error::ValueError::new(text, "larger than 16 EiB")),
+        None => Err(crate::value::ValueError::new(text, "larger than 16 EiB")),
     }
 }
 
@@ -126,7 +126,7 @@ mod tests {
 pub struct ByteSize(pub u64);
 
 impl std::str::FromStr for ByteSize {
-    type Err = crate::error::ValueError;
+    type Err = crate::value::ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse_quantity(s).map(ByteSize)
     }
@@ -142,6 +142,20 @@ impl<'de> serde::Deserialize<'de> for ByteSize {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         from_str_or_number(d, "a size such as 15Gi or 512Mi, or a number of bytes")
     }
+}
+
+/// Deserializes a size in bytes written as a number or a quantity (`79.18Gi`, `81G`).
+pub(crate) fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    use serde::Deserialize;
+    ByteSize::deserialize(d).map(|b| b.0)
+}
+
+/// [`bytes`] for an optional field.
+pub(crate) fn option_bytes<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    use serde::Deserialize;
+    Option::<ByteSize>::deserialize(d).map(|b| b.map(|b| b.0))
 }
 
 /// Deserializes a value a file may write as a string or as a whole number (`15Gi` or

@@ -16,20 +16,35 @@ pub struct YamlError {
 }
 
 /// Parses one YAML document into `T`; the error text carries line and column.
+#[cfg_attr(not(any(test, feature = "machinery")), allow(dead_code))]
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    serde_saphyr::from_str(text).map_err(message)
+    from_str_named(text, "<input>")
+}
+
+/// [`from_str`], naming the text `origin` (a file path) in the excerpt of an error.
+pub fn from_str_named<T: DeserializeOwned>(text: &str, origin: &str) -> Result<T, YamlError> {
+    serde_saphyr::from_str(text).map_err(|e| message(e, origin))
 }
 
 /// Parses every document of a multi-document YAML stream (`---` separated).
 pub fn from_str_multiple<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
-    serde_saphyr::from_multiple(text).map_err(message)
+    serde_saphyr::from_multiple(text).map_err(|e| message(e, "<input>"))
 }
 
-/// The parser's message without its own `error: ` prefix: callers say where the text came from.
-fn message(e: serde_saphyr::Error) -> YamlError {
+/// The parser's message without its own `error: ` prefix (callers say where the text came
+/// from), its excerpt naming `origin`. A missing field has no line of its own — the parser
+/// points at wherever the map ended — so it is reported without a position.
+fn message(e: serde_saphyr::Error, origin: &str) -> YamlError {
     let text = e.to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    let first = text.lines().next().unwrap_or_default();
+    if let Some(at) = first.find("missing field `") {
+        return YamlError {
+            message: first[at..].to_string(),
+        };
+    }
     YamlError {
-        message: text.strip_prefix("error: ").unwrap_or(&text).to_string(),
+        message: text.replace("--> <input>:", &format!("--> {origin}:")),
     }
 }
 

@@ -137,7 +137,7 @@ pub struct RenderFlags {
     #[arg(long, value_name = "REPO|PATH")]
     pub model_source: Option<String>,
     /// The API port [default: 8080].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long)]
     pub port: Option<u16>,
     /// /dev/shm size (e.g. 15Gi), overriding the plan's.
     #[arg(long, value_name = "SIZE", value_parser = parse_value::<ByteSize>)]

@@ -69,7 +69,7 @@ impl fmt::Display for NextSteps<'_> {
         writeln!(f, "# apply:        {apply}")?;
         writeln!(
             f,
-            "# wait:         kubectl get pods{namespace} -l {} -w   (loading can take {} min)",
+            "# wait:         kubectl get pods{namespace} -l {} -w   # loading can take {} min",
             q(&format!("{NAME_LABEL}={}", o.name)),
             self.startup_minutes
         )?;

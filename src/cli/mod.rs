@@ -517,6 +517,9 @@ fn validate_files(
         };
         let checked = crate::validate::check_yaml(&text);
         for problem in &checked.problems {
+            let problem = problem
+                .to_string()
+                .replace("--> <input>:", &format!("--> {}:", input.name()));
             report.push(format!("  {}: {problem}", input.name()));
         }
         problems += checked.problems.len();

@@ -25,6 +25,7 @@ pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 
 /// One deployment: the LeaderWorkerSet and the Service in front of its leaders.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Manifests {
     /// The LeaderWorkerSet.
     pub leader_worker_set: LeaderWorkerSet,

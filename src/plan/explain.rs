@@ -97,6 +97,13 @@ pub enum Note {
     Mxfp4Padding,
     /// FP8 KV with MLA.
     Fp8KvWithMla,
+    /// A profile that cites no sources: its facts are unverified.
+    Unsourced {
+        /// `model` or `hardware`.
+        kind: &'static str,
+        /// The profile's id.
+        id: String,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -192,6 +199,10 @@ impl fmt::Display for Note {
             Note::Fp8KvWithMla => f.write_str(
                 "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU",
             ),
+            Note::Unsourced { kind, id } => write!(
+                f,
+                "the {kind} profile {id} cites no sources (`sources:`): its numbers are unverified"
+            ),
             Note::ShortContext { max_model_len } => write!(
                 f,
                 "max_model_len {max_model_len} is short for chat or reasoning workloads"
@@ -217,6 +228,7 @@ impl schemars::JsonSchema for Note {
 
 /// Why no layout within the constraints fits, and what would.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Infeasible {
     /// Model id.
     pub model: String,
@@ -371,6 +383,17 @@ impl Planner<'_> {
             && matches!(model.attention, Attention::Mla { .. })
         {
             notes.push(Note::Fp8KvWithMla);
+        }
+        for (kind, id, sources) in [
+            ("model", &model.id, model.sources.is_empty()),
+            ("hardware", &hardware.id, hardware.sources.is_empty()),
+        ] {
+            if sources {
+                notes.push(Note::Unsourced {
+                    kind,
+                    id: id.clone(),
+                });
+            }
         }
         if fit.max_model_len < 4096 {
             notes.push(Note::ShortContext {

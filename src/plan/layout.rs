@@ -20,6 +20,7 @@ pub fn pp_partition(layers: u64, pp: u64) -> Vec<u64> {
 
 /// A parallel layout and how it is deployed: one pod per node, `nodes` pods per LWS group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Layout {
     /// `--tensor-parallel-size`.
     pub tensor_parallel_size: u64,

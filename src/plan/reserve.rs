@@ -43,6 +43,7 @@ const CUDA_GRAPHS_MOE: u64 = 2 * GIB;
 
 /// Per-GPU memory held back from the KV cache on one pipeline stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Reserve {
     /// Peak PyTorch activations of the profiling pass (plus the sampler's logits on the last stage).
     pub activation_bytes: u64,
@@ -135,6 +136,7 @@ pub enum Launcher {
 
 /// Where `/dev/shm`'s size comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Shm {
     /// NCCL's shared-memory transport and proxy buffers among the pod's GPUs.
     pub nccl_bytes: u64,
@@ -206,6 +208,23 @@ mod tests {
         assert_eq!(s.size_bytes, 8 * GIB);
     }
 
+    /// DeepSeek-R1 on one GPU of TP 8 × PP 2, last stage, by hand: hidden 8192 tokens × 7168 ×
+    /// 2 bytes × 4 copies = 469,762,048; widest activation per token: MLA's 128 / 8 heads ×
+    /// (128 + 64 + 128 + 128) = 7168, wider than the dense MLP's 2 × 18432 / 8 = 4608 and the
+    /// fused MoE's 8 × 2 × 2048 / 8 = 4096 → 8192 × 7168 × 2 = 117,440,512; logits 256 ×
+    /// 129,280 × 4 × 2 = 264,765,440; non-torch 512 MiB + 1 GiB (TP) + 256 MiB (PP) =
+    /// 1,879,048,192; graphs 2 GiB for MoE = 2,147,483,648.
+    #[test]
+    fn the_reserve_total_by_hand() {
+        let catalog = Catalog::builtin();
+        let r1 = catalog.model("deepseek-r1").unwrap();
+        let r = reserve(r1, 8, 2, true);
+        assert_eq!(r.activation_bytes, 469_762_048 + 117_440_512 + 264_765_440);
+        assert_eq!(r.non_torch_bytes, 1_879_048_192);
+        assert_eq!(r.cuda_graph_bytes, 2_147_483_648);
+        assert_eq!(r.total(), 4_878_499_840);
+    }
+
     #[test]
     fn reserve_adds_logits_on_the_last_stage_only() {
         let catalog = Catalog::builtin();
@@ -216,12 +235,12 @@ mod tests {
             last.activation_bytes - first.activation_bytes,
             256 * 128_256 * 8
         );
-        // hidden: 8192 × 4096 × 2 × 4; widest: gate+up 2 × 14336 per token × 2 bytes.
-        assert_eq!(
-            first.activation_bytes,
-            8192 * 4096 * 2 * 4 + 8192 * 2 * 14336 * 2
-        );
-        assert_eq!(first.non_torch_bytes, 512 * MIB + 256 * MIB);
-        assert_eq!(first.cuda_graph_bytes, GIB);
+        // hidden: 8192 × 4096 × 2 × 4 = 268,435,456; widest: gate+up 2 × 14336 per token × 2
+        // bytes = 469,762,048.
+        assert_eq!(first.activation_bytes, 268_435_456 + 469_762_048);
+        // Written out, not from the module's constants, so a wrong unit cannot pass: 512 MiB of
+        // workspaces + 256 MiB for the PP group; 1 GiB of graphs for a dense model.
+        assert_eq!(first.non_torch_bytes, 536_870_912 + 268_435_456);
+        assert_eq!(first.cuda_graph_bytes, 1_073_741_824);
     }
 }

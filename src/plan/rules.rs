@@ -48,6 +48,13 @@ pub enum Rejection {
         /// Decoder layers.
         layers: u64,
     },
+    /// The layout needs more nodes than lwsplan plans for.
+    TooManyNodes {
+        /// Nodes it needs.
+        nodes: u64,
+        /// The most lwsplan plans for.
+        max: u64,
+    },
     /// The GPU count does not map onto whole nodes.
     NotWholeNodes {
         /// Why.
@@ -92,7 +99,7 @@ impl Rejection {
             | Rejection::QuantizationShape { .. } => 0,
             Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
             Rejection::TooManyStages { .. } => 2,
-            Rejection::NotWholeNodes { .. } => 3,
+            Rejection::NotWholeNodes { .. } | Rejection::TooManyNodes { .. } => 3,
         }
     }
 
@@ -132,6 +139,10 @@ impl std::fmt::Display for Rejection {
                 "PP {pp} is more than the model's {layers} layers: some stages would hold none"
             ),
             Rejection::NotWholeNodes { reason } => f.write_str(reason),
+            Rejection::TooManyNodes { nodes, max } => write!(
+                f,
+                "it needs {nodes} nodes; lwsplan plans groups of at most {max}"
+            ),
             Rejection::WeightsDoNotFit {
                 stage,
                 weight_bytes,

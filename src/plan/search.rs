@@ -115,7 +115,19 @@ impl Planner<'_> {
                         continue;
                     }
                 };
-                if layout.nodes > MAX_NODES || options.nodes.is_some_and(|n| n != layout.nodes) {
+                if layout.nodes > MAX_NODES {
+                    if options.is_forced() {
+                        rejected.push((
+                            layout,
+                            Rejection::TooManyNodes {
+                                nodes: layout.nodes,
+                                max: MAX_NODES,
+                            },
+                        ));
+                    }
+                    continue;
+                }
+                if options.nodes.is_some_and(|n| n != layout.nodes) {
                     continue;
                 }
                 out.push(layout);

@@ -88,7 +88,7 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ProfileError> {
-    crate::yaml::from_str(text).map_err(|source| ProfileError::Parse {
+    crate::yaml::from_str_named(text, origin).map_err(|source| ProfileError::Parse {
         origin: origin.to_string(),
         source,
     })

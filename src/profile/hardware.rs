@@ -28,7 +28,10 @@ pub struct HardwareProfile {
 #[serde(deny_unknown_fields)]
 pub struct Gpu {
     /// Total memory as CUDA reports it (`cudaMemGetInfo`, PyTorch `mem_get_info()`), in bytes.
-    /// vLLM's budget is `gpu_memory_utilization` times this, not the marketing figure.
+    /// vLLM's budget is `gpu_memory_utilization` times this, not the marketing figure. Bytes,
+    /// or a quantity such as `79.18Gi`.
+    #[serde(deserialize_with = "crate::units::bytes")]
+    #[schemars(with = "crate::units::ByteSize")]
     pub memory_bytes: u64,
     /// CUDA compute capability, `major.minor` (e.g. `9.0` for Hopper).
     pub compute_capability: String,
@@ -67,7 +70,10 @@ pub enum InterconnectKind {
 pub struct Node {
     /// GPUs per node (overridable with `--gpus-per-node`).
     pub gpus: u64,
-    /// Host memory of the node, bytes. Bounds `/dev/shm`, which is memory-backed.
+    /// Host memory of the node: bytes, or a quantity such as `1872Gi`. Bounds `/dev/shm`,
+    /// which is memory-backed.
+    #[serde(deserialize_with = "crate::units::bytes")]
+    #[schemars(with = "crate::units::ByteSize")]
     pub host_memory_bytes: u64,
     /// A machine type with this shape, for the reader (e.g. `a3-highgpu-8g`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,19 +89,26 @@ pub struct Node {
 pub struct NodeShape {
     /// GPUs per node.
     pub gpus: u64,
-    /// Host memory of the node, bytes.
+    /// Host memory of the node: bytes, or a quantity.
+    #[serde(deserialize_with = "crate::units::bytes")]
+    #[schemars(with = "crate::units::ByteSize")]
     pub host_memory_bytes: u64,
     /// The machine type with this shape.
     pub machine_type: String,
 }
 
-/// Node label values that select this hardware.
+/// Node label values that select this hardware. Give the one your platform uses (both for
+/// a built-in); the render refuses a platform whose label is missing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeLabels {
-    /// Value of `cloud.google.com/gke-accelerator` (GKE and Google Distributed Cloud).
+    /// Value of `cloud.google.com/gke-accelerator` (GKE and Google Distributed Cloud), for
+    /// `--platform gke`.
+    #[serde(default)]
     pub gke_accelerator: String,
-    /// Value of `nvidia.com/gpu.product` (NVIDIA GPU feature discovery).
+    /// Value of `nvidia.com/gpu.product` (NVIDIA GPU feature discovery), for
+    /// `--platform nvidia`.
+    #[serde(default)]
     pub gpu_product: String,
 }
 
@@ -103,6 +116,8 @@ pub struct NodeLabels {
 const MAX_GPU_MEMORY: u64 = 1 << 44; // 16 TiB
 const MAX_GPUS_PER_NODE: u64 = 1024;
 const MAX_HOST_MEMORY: u64 = 1 << 50;
+/// The oldest GPUs vLLM supports: compute capability 7.0 (vLLM `docs/getting_started/installation/gpu`).
+const MIN_SM: u64 = 70;
 
 impl Gpu {
     /// Compute capability as `major * 10 + minor` (90 for 9.0), as vLLM compares it.
@@ -188,19 +203,26 @@ impl HardwareProfile {
                 MAX_HOST_MEMORY,
             )?;
         }
-        if parse_compute_capability(&self.gpu.compute_capability).is_none() {
-            return Err(invalid(
-                "gpu.compute_capability",
-                "expected `major.minor`, e.g. `9.0`",
-            ));
+        match parse_compute_capability(&self.gpu.compute_capability) {
+            None => {
+                return Err(invalid(
+                    "gpu.compute_capability",
+                    "expected `major.minor`, e.g. `9.0`",
+                ));
+            }
+            Some(sm) if sm < MIN_SM => {
+                return Err(invalid(
+                    "gpu.compute_capability",
+                    "vLLM runs on compute capability 7.0 (Volta) or later",
+                ));
+            }
+            Some(_) => {}
         }
-        if self.labels.gke_accelerator.is_empty() || self.labels.gpu_product.is_empty() {
-            return Err(invalid("labels", "both label values must be set"));
-        }
-        if self.sources.is_empty() {
+        if self.labels.gke_accelerator.is_empty() && self.labels.gpu_product.is_empty() {
             return Err(invalid(
-                "sources",
-                "a profile must say where its facts come from",
+                "labels",
+                "give gke_accelerator (GKE) or gpu_product (NVIDIA GPU feature discovery): the \
+                 node selector needs one",
             ));
         }
         Ok(())

@@ -51,7 +51,12 @@ pub struct ModelProfile {
     /// Exact bytes of the checkpoint's tensors (`metadata.total_size` of
     /// `model.safetensors.index.json`), when known and free of MTP layers: the planner then
     /// uses it instead of its own weight total, scaling per-GPU weights to match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::units::option_bytes"
+    )]
+    #[schemars(with = "Option<crate::units::ByteSize>")]
     pub checkpoint_bytes: Option<u64>,
     /// Flags `vllm serve` needs for this model, e.g. `--trust-remote-code`.
     #[serde(default)]
@@ -409,10 +414,28 @@ impl ModelProfile {
             require_positive(origin, "quantization.group_size", group)?;
             require_at_most(origin, "quantization.group_size", group, MAX_WIDTH)?;
         }
-        if self.sources.is_empty() {
+        if let Some(bytes) = self.checkpoint_bytes {
+            require_positive(origin, "checkpoint_bytes", bytes)?;
+        }
+        if !self.layer_types.is_empty() && self.layer_types.len() as u64 != self.num_hidden_layers {
             return Err(invalid(
-                "sources",
-                "a profile must say where its facts come from".into(),
+                "layer_types",
+                format!(
+                    "lists {} layers; num_hidden_layers is {}: give one entry per layer",
+                    self.layer_types.len(),
+                    self.num_hidden_layers
+                ),
+            ));
+        }
+        if let Some(window) = self.sliding_window {
+            require_positive(origin, "sliding_window", window)?;
+        }
+        if self.quantization == Some(Quantization::Mxfp4) && matches!(self.mlp, Mlp::Dense { .. }) {
+            return Err(invalid(
+                "quantization",
+                "MXFP4 quantizes the routed experts (gpt-oss); a dense model has none, so its \
+                 weights would be counted in torch_dtype"
+                    .into(),
             ));
         }
         Ok(())

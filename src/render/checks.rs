@@ -470,8 +470,11 @@ const UNMODELLED_FLAGS: &[&str] = &[
 fn check_vllm_args(args: &[String]) -> Result<(), RenderError> {
     let option = "--vllm-arg";
     for arg in args {
-        if arg.chars().any(char::is_control) {
-            return Err(refuse(option, format!("{arg:?} has control characters")));
+        if arg.is_empty() || arg.chars().any(char::is_control) {
+            return Err(refuse(
+                option,
+                format!("{arg:?} is empty or has control characters; vLLM's parser refuses it"),
+            ));
         }
     }
     let flags = ServeFlags::parse(args);
@@ -595,4 +598,36 @@ pub(crate) fn check_memory_limit(pod: &PodOptions, shm_bytes: u64) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// The node label the platform selects GPUs by: present in the hardware profile, and a valid
+/// label value (the API server refuses the pod otherwise).
+pub(crate) fn check_node_label(
+    o: &RenderOptions,
+    plan: &crate::plan::Plan,
+) -> Result<(), RenderError> {
+    let (field, value, other) = match o.platform {
+        super::Platform::Gke => (
+            "labels.gke_accelerator",
+            &plan.node_labels.gke_accelerator,
+            "nvidia",
+        ),
+        super::Platform::Nvidia => ("labels.gpu_product", &plan.node_labels.gpu_product, "gke"),
+    };
+    if value.is_empty() {
+        return Err(refuse(
+            "--platform",
+            format!(
+                "hardware profile {} has no {field}, which this platform selects nodes by; set it, \
+                 or use --platform {other}",
+                plan.hardware
+            ),
+        ));
+    }
+    names::check_label_value(value).map_err(|m| {
+        refuse(
+            "--platform",
+            format!("hardware profile {}: {field} {m}", plan.hardware),
+        )
+    })
 }

@@ -22,6 +22,7 @@ use crate::units::quantity;
 
 /// What the LeaderWorkerSet and Service templates see.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct TemplateContext {
     /// LeaderWorkerSet name.
     pub name: String,
@@ -72,6 +73,7 @@ pub struct TemplateContext {
 
 /// What the leader's and the workers' pods share beyond the container.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct PodContext {
     /// Pod template annotations.
     pub annotations: BTreeMap<String, String>,
@@ -95,6 +97,7 @@ pub struct PodContext {
 
 /// One pod template of the group: the leader's or the workers'.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct Role {
     /// `leaderTemplate` or `workerTemplate`.
     pub template_field: String,

@@ -148,6 +148,7 @@ impl Renderer {
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
         checks::check_name_length(&self.options.name, plan.replicas)?;
         checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
+        checks::check_node_label(&self.options, plan)?;
         let text = self.render_text(plan)?;
         Manifests::from_yaml(&text).map_err(|p| RenderError::Invalid(Problems(p)))
     }

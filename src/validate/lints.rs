@@ -293,20 +293,26 @@ fn leader_matches_worker(leader: &PodSpec, worker: &PodSpec, findings: &mut Find
             ),
         );
     }
-    if (leader.node_selector.is_some() || worker.node_selector.is_some())
-        && leader.node_selector != worker.node_selector
-    {
-        let wanted: Vec<String> = leader
-            .node_selector
-            .iter()
-            .flatten()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
+    if leader.node_selector != worker.node_selector {
+        let shown = |selector: &Option<BTreeMap<String, String>>| {
+            let pairs: Vec<String> = selector
+                .iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            if pairs.is_empty() {
+                "none".to_string()
+            } else {
+                pairs.join(", ")
+            }
+        };
         findings.add(
             format!("{WORKER}.spec.nodeSelector"),
             format!(
-                "differs from the leader's ({}): workers can land on nodes with other GPUs",
-                wanted.join(", ")
+                "{} differs from the leader's ({}): the group's pods can land on nodes with \
+                 different GPUs",
+                shown(&worker.node_selector),
+                shown(&leader.node_selector)
             ),
         );
     }

@@ -33,6 +33,7 @@ use crate::manifest::{self, LeaderWorkerSet, Manifests};
 
 /// One thing wrong with one document.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Problem {
     /// 1-based index of the document in its file or stream.
     pub document: usize,

@@ -288,6 +288,8 @@ fn render_is_deterministic() {
         "A=1",
     ];
     let first = lwsplan(&args);
+    assert_eq!(first.0, 0, "{}", first.2);
+    assert!(first.1.starts_with("apiVersion: "), "{}", first.1);
     for _ in 0..3 {
         assert_eq!(lwsplan(&args), first);
     }
@@ -372,7 +374,7 @@ fn profile_files_load_like_builtins() {
         "{}/profiles/models/deepseek-r1.yaml",
         env!("CARGO_MANIFEST_DIR")
     );
-    let (_, from_file, _) = lwsplan(&[
+    let (code, from_file, stderr) = lwsplan(&[
         "plan",
         "--model-file",
         &path,
@@ -381,7 +383,8 @@ fn profile_files_load_like_builtins() {
         "--format",
         "json",
     ]);
-    let (_, builtin, _) = lwsplan(&[
+    assert_eq!(code, 0, "{stderr}");
+    let (code, builtin, stderr) = lwsplan(&[
         "plan",
         "--model",
         "deepseek-r1",
@@ -390,6 +393,11 @@ fn profile_files_load_like_builtins() {
         "--format",
         "json",
     ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        from_file.contains("\"tensor_parallel_size\": 8"),
+        "{from_file}"
+    );
     assert_eq!(from_file, builtin);
 }
 
@@ -585,4 +593,431 @@ fn expert_parallelism_is_used_where_a_layout_needs_it() {
         ),
         (Some(4), Some(false))
     );
+}
+
+/// The file's /dev/shm size wins over the plan's, and the flag over the file's — each with a
+/// value the planner would not pick on its own (native DeepSeek-R1 plans 5Gi).
+#[test]
+fn shm_size_comes_from_the_flag_then_the_file_then_the_plan() {
+    let file = format!(
+        "{}/examples/gke-guide-deepseek-r1.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let shm = |extra: &[&str]| {
+        let mut args = vec!["render", "-f", &file, "--launcher", "native", "-q"];
+        args.extend(extra);
+        let (code, stdout, stderr) = lwsplan(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let limits: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("sizeLimit: "))
+            .collect();
+        assert_eq!(limits.len(), 2, "{stdout}");
+        limits[0].to_string()
+    };
+    assert_eq!(shm(&[]), "15Gi", "the file's");
+    assert_eq!(shm(&["--shm-size", "7Gi"]), "7Gi", "the flag's");
+    assert_eq!(shm(&["--shm-size", "12G"]), "11445Mi", "a decimal quantity");
+    let (code, stdout, _) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "-q",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("sizeLimit: 5Gi"), "the plan's: {stdout}");
+}
+
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, stdout, stderr) = lwsplan(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        for command in ["render", "validate", "import", "templates"] {
+            assert!(stdout.contains(command), "{shell} completes {command}");
+        }
+        assert!(
+            stdout.contains("tensor-parallel-size"),
+            "{shell} completes flags"
+        );
+    }
+    let (code, man, _) = lwsplan(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        man.starts_with(".ie ") || man.contains(".TH lwsplan"),
+        "{}",
+        &man[..200]
+    );
+    let (_, help, _) = lwsplan(&["render", "--help"]);
+    for heading in [
+        "Model and hardware:",
+        "Plan:",
+        "Render:",
+        "Cluster:",
+        "Output:",
+    ] {
+        assert!(
+            help.contains(heading),
+            "render --help groups under {heading}"
+        );
+    }
+}
+
+#[test]
+fn listings_and_renders_as_json() {
+    let (code, stdout, _) = lwsplan(&["models", "--format", "json"]);
+    assert_eq!(code, 0);
+    let models: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "deepseek-r1")
+    );
+    let (code, stdout, _) = lwsplan(&["hardware", "--format", "json"]);
+    assert_eq!(code, 0);
+    let hardware: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        hardware
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "h100-80gb")
+    );
+    let (code, stdout, stderr) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (list["apiVersion"].as_str(), list["kind"].as_str()),
+        (Some("v1"), Some("List"))
+    );
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["LeaderWorkerSet", "Service"]);
+    assert!(stderr.is_empty(), "-q prints no next steps: {stderr}");
+}
+
+/// `-o FILE.yaml` writes one multi-document file (replacing an old one); `-o DIR` files named
+/// after the deployment, so two deployments share a directory; `import -o` agrees.
+#[test]
+fn output_to_a_file_or_a_directory() {
+    let dir = temp_dir("output-target");
+    let file = dir.join("new.yaml");
+    std::fs::write(&file, "old\n").unwrap();
+    let render = |extra: &[&str]| {
+        let mut args = vec![
+            "render",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+            "-q",
+        ];
+        args.extend(extra);
+        let (code, stdout, stderr) = lwsplan(&args);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.is_empty());
+    };
+    render(&["-o", file.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("apiVersion: leaderworkerset.x-k8s.io/v1") && text.contains("---\n"));
+    let shared = dir.join("manifests");
+    render(&["-o", shared.to_str().unwrap(), "--name", "alpha"]);
+    render(&["-o", shared.to_str().unwrap(), "--name", "beta"]);
+    let mut names: Vec<String> = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "alpha-leaderworkerset.yaml",
+            "alpha-service.yaml",
+            "beta-leaderworkerset.yaml",
+            "beta-service.yaml"
+        ]
+    );
+    let config = format!(
+        "{}/tests/fixtures/hf/Qwen3-8B/config.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let (code, _, stderr) = lwsplan(&[
+        "import",
+        "--hf-config",
+        &config,
+        "--hf-repo",
+        "Qwen/Qwen3-8B",
+        "-o",
+        shared.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(shared.join("qwen3-8b.yaml").exists());
+}
+
+/// Eight renders of different deployments into one directory at once all land, whole.
+#[test]
+fn concurrent_renders_into_one_directory_all_land() {
+    let dir = temp_dir("output-concurrent");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+                .args([
+                    "render",
+                    "--model",
+                    "llama-3.1-8b-instruct",
+                    "--hardware",
+                    "h100-80gb",
+                    "-q",
+                ])
+                .args(["--name", &format!("d{i}"), "-o", dir.to_str().unwrap()])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let entries: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 16, "{entries:?}");
+    for i in 0..8 {
+        let lws = std::fs::read_to_string(dir.join(format!("d{i}-leaderworkerset.yaml"))).unwrap();
+        let service = std::fs::read_to_string(dir.join(format!("d{i}-service.yaml"))).unwrap();
+        let both = format!("{lws}---\n{service}");
+        assert_eq!(lwsplan::validate_yaml(&both), vec![], "d{i}");
+        assert!(lws.contains(&format!("name: d{i}\n")));
+    }
+}
+
+/// A write that fails is an error (exit 6), a reader that stops early is not.
+#[cfg(target_os = "linux")]
+#[test]
+fn stdout_write_failures_are_errors_and_closed_pipes_are_not() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+        .args([
+            "render",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+            "-q",
+        ])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot write standard output: No space left on device"),
+        "{stderr}"
+    );
+    // A reader that closes the pipe at once.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+        .args([
+            "render",
+            "--model",
+            "deepseek-r1",
+            "--hardware",
+            "h100-80gb",
+            "-q",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty());
+}
+
+fn lwsplan_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lwsplan"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `validate -` and `-f -` read standard input; kinds lwsplan does not know are listed as
+/// skipped, or fail with --strict-kinds.
+#[test]
+fn standard_input_and_other_kinds() {
+    let (_, manifests, _) = lwsplan(&[
+        "render",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "h100-80gb",
+        "-q",
+    ]);
+    let stream = format!(
+        "{manifests}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: hf-secret}}\nstringData: {{hf_api_token: x}}\n"
+    );
+    let (code, stdout, stderr) = lwsplan_with_stdin(&["validate", "-"], &stream);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "<stdin>: valid\n");
+    assert!(
+        stderr.contains("<stdin>: skipped document 3 (v1/Secret/hf-secret)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = lwsplan_with_stdin(&["validate", "--strict-kinds", "-"], &stream);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("a kind lwsplan does not validate (--strict-kinds)"),
+        "{stderr}"
+    );
+    let deployment =
+        "model: llama-3.1-8b-instruct\nhardware: h100-80gb\nrender: {name: from-stdin}\n";
+    let (code, stdout, stderr) = lwsplan_with_stdin(&["render", "-f", "-", "-q"], deployment);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("name: from-stdin\n"));
+}
+
+/// `$` in an env value is literal unless the file asks for expansion: `pa$$word` stays two
+/// dollars, `$(HF_TOKEN)` does not copy the token.
+#[test]
+fn env_values_keep_their_dollars() {
+    let (code, stdout, stderr) = lwsplan(&[
+        "render",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "h100-80gb",
+        "-q",
+        "--env",
+        "PW=pa$$word",
+        "--env",
+        "LEAK=$(HF_TOKEN)",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("value: pa$$$$word"), "{stdout}");
+    assert!(stdout.contains("value: $$(HF_TOKEN)"), "{stdout}");
+}
+
+/// The printed next steps are safe to paste: every value is quoted for the shell, and the
+/// Secret command matches --hf-secret.
+#[test]
+fn next_steps_quote_what_they_interpolate() {
+    let dir = temp_dir("hints");
+    let out = dir.join("a dir; touch PWNED");
+    let hostile = "x\"}' ; touch PWNED ; echo '\"";
+    let (code, _, stderr) = lwsplan(&[
+        "render",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "h100-80gb",
+        "--model-source",
+        hostile,
+        "--hf-secret",
+        "my-token/token",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr
+            .contains("kubectl create secret generic my-token --from-literal=token=\"$HF_TOKEN\""),
+        "{stderr}"
+    );
+    // Run every printed command through `sh` with the commands themselves replaced by a printer
+    // of their arguments: nothing else may run.
+    let script: String = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter_map(|l| l.split_once(": ").map(|(_, c)| c.trim().to_string()))
+        .filter(|c| c.starts_with("kubectl") || c.starts_with("curl"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let script = format!(
+        "kubectl() {{ printf '%s\\n' \"$@\"; }}\ncurl() {{ printf '%s\\n' \"$@\"; }}\ncd {}\n{}",
+        dir.display(),
+        script.replace(" \\\n", " ")
+    );
+    let run = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(!dir.join("PWNED").exists(), "a pasted hint ran code");
+    let printed = String::from_utf8_lossy(&run.stdout);
+    assert!(printed.contains(out.to_str().unwrap()), "{printed}");
+}
+
+/// `lwsplan templates -o DIR` writes the built-ins, which as an override render the same.
+#[test]
+fn templates_written_out_override_to_the_same_render() {
+    let dir = temp_dir("templates-out");
+    let (code, _, stderr) = lwsplan(&["templates", "-o", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let base = [
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "-q",
+    ];
+    let (_, builtin, _) = lwsplan(&base);
+    let mut args = base.to_vec();
+    args.extend(["--templates", dir.to_str().unwrap()]);
+    let (code, overridden, stderr) = lwsplan(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(overridden, builtin);
 }
