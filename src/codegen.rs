@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 
 use crate::deployment::{Deployment, ProfileRef};
 use crate::error::{Error, ErrorKind};
-use crate::render::Renderer;
 
 /// Plans and renders deployment files into a directory (by default Cargo's `OUT_DIR`).
 #[derive(Debug, Clone, Default)]
@@ -119,9 +118,10 @@ impl Codegen {
                 }
             }
             let plan = deployment.plan().map_err(failed)?;
-            let renderer =
-                Renderer::new(deployment.render.clone()).map_err(|e| failed(e.into()))?;
-            let manifests = renderer.render(&plan).map_err(|e| failed(e.into()))?;
+            let renderer = deployment.renderer().map_err(failed)?;
+            let manifests = renderer
+                .render(&plan)
+                .map_err(|e| failed(deployment.in_file(e.into())))?;
             if !self.quiet {
                 // What the CLI prints as `warning:` reaches the user of a build script only as
                 // Cargo's own warning, one line each.

@@ -39,6 +39,10 @@ pub struct Deployment {
     /// How the plan is deployed.
     #[serde(default)]
     pub render: RenderOptions,
+    /// The file this deployment was read from, if any: an option it holds that is refused is
+    /// then named by its key in the file, not by the command-line flag.
+    #[serde(skip)]
+    pub origin: Option<PathBuf>,
 }
 
 /// Where a profile comes from.
@@ -145,6 +149,16 @@ pub enum DeploymentError {
         #[source]
         source: crate::input::InputError,
     },
+    /// A value in the file that the planner or the renderer refuses.
+    #[error("{path}: {key}: {message}")]
+    Value {
+        /// The file.
+        path: String,
+        /// The key, e.g. `render.name`.
+        key: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// The file is not a valid deployment (syntax, types, unknown fields), with line and column.
     #[error("{path}: not a valid deployment file")]
     Parse {
@@ -154,6 +168,31 @@ pub enum DeploymentError {
         #[source]
         source: YamlError,
     },
+}
+
+/// The key in a deployment file of the option the CLI spells `flag`.
+fn file_key(flag: &str, section: &str) -> String {
+    let key = match flag {
+        "--hf-secret" => "hf_secret",
+        "--network-interface" => "network.socket_ifname",
+        "--rdma-resource" => "network.rdma",
+        "--nccl-ib-hca" => "network.rdma.ib_hca",
+        "--add-capability" => "capabilities",
+        "--vllm-arg" => "vllm_args",
+        "--env" => "env",
+        "--memory" | "--cpu" | "--ephemeral-storage" => "pod.resources",
+        "--service-account" => "pod.service_account_name",
+        "--priority-class" => "pod.priority_class_name",
+        "--image-pull-secret" => "pod.image_pull_secrets",
+        "--image-pull-policy" => "pod.image_pull_policy",
+        other => {
+            return format!(
+                "{section}.{}",
+                other.trim_start_matches('-').replace('-', "_")
+            );
+        }
+    };
+    format!("{section}.{key}")
 }
 
 impl DeploymentError {
@@ -183,6 +222,7 @@ impl Deployment {
                 source,
             })?;
         let mut deployment = Self::from_yaml(&text, &path.display().to_string())?;
+        deployment.origin = Some(path.to_path_buf());
         let base = path.parent().unwrap_or(Path::new(""));
         for file in [
             match &mut deployment.model {
@@ -233,13 +273,49 @@ impl Deployment {
     pub fn plan(&self) -> Result<Plan, Error> {
         let model = self.model_profile()?;
         let hardware = self.hardware_profile()?;
-        Ok(Planner::new(&model, &hardware).plan(&self.plan)?)
+        Planner::new(&model, &hardware)
+            .plan(&self.plan)
+            .map_err(|e| self.in_file(e.into()))
+    }
+
+    /// The renderer for this deployment's render options.
+    pub fn renderer(&self) -> Result<Renderer, Error> {
+        Renderer::new(self.render.clone()).map_err(|e| self.in_file(e.into()))
     }
 
     /// Plans and renders this deployment into validated manifests.
     pub fn render(&self) -> Result<(Plan, Manifests), Error> {
         let plan = self.plan()?;
-        let manifests = Renderer::new(self.render.clone())?.render(&plan)?;
+        let manifests = self
+            .renderer()?
+            .render(&plan)
+            .map_err(|e| self.in_file(e.into()))?;
         Ok((plan, manifests))
+    }
+
+    /// An option refused in a deployment read from a file is named by its key there.
+    pub fn in_file(&self, error: Error) -> Error {
+        let Some(path) = &self.origin else {
+            return error;
+        };
+        let (key, message) = match &error {
+            Error::Plan(crate::PlanError::InvalidOption { option, message }) => {
+                (file_key(option, "plan"), message.clone())
+            }
+            Error::Render(crate::RenderError::Option { option, message }) => {
+                let section = if *option == "--replicas" {
+                    "plan"
+                } else {
+                    "render"
+                };
+                (file_key(option, section), message.clone())
+            }
+            _ => return error,
+        };
+        Error::Deployment(DeploymentError::Value {
+            path: path.display().to_string(),
+            key,
+            message,
+        })
     }
 }

@@ -362,15 +362,16 @@ impl Source {
                     .into(),
             ));
         };
-        let (plan, render) = match file {
-            Some(d) => (d.plan, d.render),
-            None => (PlanOptions::default(), RenderOptions::default()),
+        let (plan, render, origin) = match file {
+            Some(d) => (d.plan, d.render, d.origin),
+            None => (PlanOptions::default(), RenderOptions::default(), None),
         };
         Ok(Deployment {
             model,
             hardware,
             plan,
             render,
+            origin,
         })
     }
 }
@@ -418,8 +419,13 @@ impl RenderArgs {
     /// be warm is refused rather than ignored.
     pub fn deployment(&self) -> Result<Deployment, CliError> {
         let mut deployment = self.source.deployment()?;
+        let file = (deployment.plan.clone(), deployment.render.clone());
         self.plan.apply(&mut deployment.plan);
         self.apply(&mut deployment.render)?;
+        // Once flags changed the file's options, a refused value may be a flag's: name flags.
+        if (&deployment.plan, &deployment.render) != (&file.0, &file.1) {
+            deployment.origin = None;
+        }
         Ok(deployment)
     }
 

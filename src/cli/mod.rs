@@ -19,7 +19,7 @@ use crate::error::{ErrorKind, Report, YamlError};
 use crate::input::{InputError, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
 use crate::plan::PlanError;
 use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
-use crate::render::{RenderError, Renderer, TemplateContext};
+use crate::render::{RenderError, TemplateContext};
 use args::{Format, ManifestFormat, PlanArgs, RenderArgs};
 use terminal::Terminal;
 
@@ -196,7 +196,11 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
     match cli.command {
         Command::Plan(args) => {
             let mut deployment = args.source.deployment()?;
+            let file = deployment.plan.clone();
             args.plan.apply(&mut deployment.plan);
+            if deployment.plan != file {
+                deployment.origin = None;
+            }
             let plan = deployment.plan()?;
             Ok(match args.format {
                 Format::Table => plan.to_table(),
@@ -316,8 +320,10 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
     let deployment = args.deployment()?;
     let plan = deployment.plan()?;
     let options = &deployment.render;
-    let renderer = Renderer::new(options.clone())?;
-    let manifests = renderer.render(&plan)?;
+    let renderer = deployment.renderer()?;
+    let manifests = renderer
+        .render(&plan)
+        .map_err(|e| deployment.in_file(e.into()))?;
     for warning in renderer.warnings(&plan) {
         terminal.warning(&warning);
     }

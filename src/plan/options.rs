@@ -114,18 +114,23 @@ pub fn check_checkpoint_size(model: &ModelProfile, bytes: u64) -> Result<(), Pla
 #[serde(default, deny_unknown_fields)]
 pub struct PlanOptions {
     /// `--gpu-memory-utilization`: the fraction of each GPU's memory vLLM may use, in (0, 1].
+    #[serde(deserialize_with = "utilization")]
     pub gpu_memory_utilization: f64,
     /// `--kv-cache-dtype`.
     pub kv_cache_dtype: KvCacheDtype,
     /// `--max-model-len`.
     pub max_model_len: MaxModelLen,
     /// GPUs per node, overriding the hardware profile's.
+    #[serde(deserialize_with = "up_to_parallel")]
     pub gpus_per_node: Option<u64>,
     /// A fixed node count.
+    #[serde(deserialize_with = "up_to_nodes")]
     pub nodes: Option<u64>,
     /// A fixed `--tensor-parallel-size`; may exceed a node's GPUs (TP then spans nodes).
+    #[serde(deserialize_with = "up_to_parallel")]
     pub tensor_parallel_size: Option<u64>,
     /// A fixed `--pipeline-parallel-size`.
+    #[serde(deserialize_with = "up_to_parallel")]
     pub pipeline_parallel_size: Option<u64>,
     /// How the group starts vLLM; decides what shares `/dev/shm`.
     pub launcher: Launcher,
@@ -133,10 +138,46 @@ pub struct PlanOptions {
     /// each expert across them. `auto` uses it only where a layout needs it.
     pub expert_parallel: ExpertParallel,
     /// LWS replicas: independent groups, each a full copy of the model.
+    #[serde(deserialize_with = "up_to_replicas")]
     pub replicas: Option<u64>,
     /// Sequences of `max_model_len` tokens that must be served at once across all replicas;
     /// the planner adds replicas until they fit.
+    #[serde(deserialize_with = "up_to_replicas")]
     pub target_concurrent_sequences: Option<u64>,
+}
+
+/// A file's `gpu_memory_utilization`, checked where it is read so the error has its line.
+fn utilization<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let u = f64::deserialize(d)?;
+    if !(u > 0.0 && u <= 1.0) {
+        return Err(serde::de::Error::custom(format!(
+            "gpu_memory_utilization {u} is outside (0, 1]; vLLM's default is 0.9"
+        )));
+    }
+    Ok(u)
+}
+
+/// A count in a file, checked where it is read: at least 1, at most `max`.
+fn count<'de, D: serde::Deserializer<'de>>(d: D, max: u64) -> Result<Option<u64>, D::Error> {
+    let n = Option::<u64>::deserialize(d)?;
+    match n {
+        Some(v) if !(1..=max).contains(&v) => Err(serde::de::Error::custom(format!(
+            "{v} is outside 1..={max}"
+        ))),
+        n => Ok(n),
+    }
+}
+
+fn up_to_parallel<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_PARALLEL)
+}
+
+fn up_to_nodes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_NODES)
+}
+
+fn up_to_replicas<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_REPLICAS)
 }
 
 impl Default for PlanOptions {

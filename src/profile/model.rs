@@ -97,7 +97,31 @@ impl Dtype {
     }
 }
 
-/// The attention block, which decides the KV cache's shape.
+/// The attention block, which decides the KV cache's shape. In a profile file it is a map
+/// whose `kind` names the variant:
+///
+/// ```
+/// # use lwsplan::profile::Attention;
+/// // Grouped-query attention (Llama, Qwen, Mistral, gpt-oss).
+/// let gqa: Attention = serde_saphyr::from_str("
+/// kind: gqa
+/// num_attention_heads: 64
+/// num_key_value_heads: 8
+/// head_dim: 128
+/// ")?;
+/// // Multi-head latent attention (DeepSeek-V2, V3, R1).
+/// let mla: Attention = serde_saphyr::from_str("
+/// kind: mla
+/// num_attention_heads: 128
+/// q_lora_rank: 1536
+/// kv_lora_rank: 512
+/// qk_nope_head_dim: 128
+/// qk_rope_head_dim: 64
+/// v_head_dim: 128
+/// ")?;
+/// assert_eq!((gqa.num_attention_heads(), mla.num_attention_heads()), (64, 128));
+/// # Ok::<(), serde_saphyr::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Attention {
@@ -156,7 +180,29 @@ impl Attention {
     }
 }
 
-/// The feed-forward block.
+/// The feed-forward block. In a profile file it is a map whose `kind` names the variant:
+///
+/// ```
+/// # use lwsplan::profile::Mlp;
+/// // A gated MLP in every layer (Llama, Qwen dense).
+/// let dense: Mlp = serde_saphyr::from_str("
+/// kind: dense
+/// intermediate_size: 28672
+/// ")?;
+/// // Experts, after three dense layers (DeepSeek-V3, R1).
+/// let moe: Mlp = serde_saphyr::from_str("
+/// kind: moe
+/// intermediate_size: 18432
+/// moe_intermediate_size: 2048
+/// n_routed_experts: 256
+/// n_shared_experts: 1
+/// num_experts_per_tok: 8
+/// first_k_dense_replace: 3
+/// ")?;
+/// assert!(matches!(moe, Mlp::Moe { n_routed_experts: 256, .. }));
+/// # let _ = dense;
+/// # Ok::<(), serde_saphyr::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Mlp {
@@ -187,7 +233,19 @@ pub enum Mlp {
     },
 }
 
-/// `quantization_config` of a quantized checkpoint.
+/// `quantization_config` of a quantized checkpoint, keyed by `quant_method` as in
+/// `config.json`:
+///
+/// ```
+/// # use lwsplan::profile::Quantization;
+/// let block_fp8: Quantization =
+///     serde_saphyr::from_str("{quant_method: fp8, weight_block_size: [128, 128]}")?;
+/// let awq: Quantization = serde_saphyr::from_str("{quant_method: awq, group_size: 128}")?;
+/// let mxfp4: Quantization = serde_saphyr::from_str("{quant_method: mxfp4}")?;
+/// assert_eq!(awq.int4_group_size(), Some(128));
+/// # let _ = (block_fp8, mxfp4);
+/// # Ok::<(), serde_saphyr::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "quant_method", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Quantization {

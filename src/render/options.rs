@@ -141,6 +141,15 @@ pub struct Rdma {
     pub ib_hca: Option<String>,
 }
 
+/// A file's port, checked where it is read so the error has its line.
+fn port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    use serde::Deserialize;
+    match u16::deserialize(d)? {
+        0 => Err(serde::de::Error::custom("port 0: a port must be 1–65535")),
+        p => Ok(p),
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -203,6 +212,7 @@ pub struct RenderOptions {
     /// Which node labels select the GPUs.
     pub platform: Platform,
     /// The API port.
+    #[serde(deserialize_with = "port")]
     pub port: u16,
     /// The Secret holding the Hugging Face token.
     pub hf_secret: SecretKeyRef,
