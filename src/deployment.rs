@@ -269,13 +269,28 @@ impl Deployment {
         }
     }
 
-    /// Plans this deployment.
+    /// Plans this deployment, for the vLLM release of its image when the options name none
+    /// and the image is an official one.
     pub fn plan(&self) -> Result<Plan, Error> {
         let model = self.model_profile()?;
         let hardware = self.hardware_profile()?;
         Planner::new(&model, &hardware)
-            .plan(&self.plan)
+            .plan(&self.plan_options())
             .map_err(|e| self.in_file(e.into()))
+    }
+
+    /// The plan options, with `vllm_version` taken from an official image's tag when unset.
+    pub fn plan_options(&self) -> PlanOptions {
+        let mut options = self.plan.clone();
+        if options.vllm_version.is_none() {
+            options.vllm_version = self
+                .render
+                .image
+                .as_deref()
+                .and_then(|i| crate::manifest::ImageRef::parse(i).ok())
+                .and_then(|r| r.vllm_version());
+        }
+        options
     }
 
     /// The renderer for this deployment's render options.

@@ -104,6 +104,10 @@ pub struct PlanFlags {
     /// Sequences of max_model_len tokens to serve at once: adds replicas until they fit.
     #[arg(long, value_name = "N")]
     pub target_concurrent_sequences: Option<u64>,
+    /// The vLLM release to plan for (its memory behaviour and flags) [default: an official
+    /// --image's tag, else 0.28.0; 0.17.1, the newest image with Ray, for --launcher ray].
+    #[arg(long, value_name = "VERSION", value_parser = parse_value::<crate::plan::VllmVersion>)]
+    pub vllm_version: Option<crate::plan::VllmVersion>,
 }
 
 /// `plan`'s arguments.
@@ -128,10 +132,13 @@ pub struct RenderFlags {
     /// Container image [default: vllm/vllm-openai:v0.28.0 for the native launcher].
     #[arg(long)]
     pub image: Option<String>,
-    /// The vLLM version the image runs, for a custom image whose tag does not say (e.g. 0.18.0):
-    /// decides which flags are rendered and which plans are refused.
-    #[arg(long, value_name = "VERSION")]
-    pub vllm_version: Option<String>,
+    /// How the Ray launcher forms each group's Ray cluster: `inline` (ray start in the
+    /// manifest; any image with Ray) or `script` (the guide's ray_init.sh image) [default: inline].
+    #[arg(long, value_enum)]
+    pub ray_bootstrap: Option<crate::render::RayBootstrap>,
+    /// The image carries Ray though its official release dropped it (a derived image).
+    #[arg(long)]
+    pub image_has_ray: bool,
     /// What vLLM loads instead of the profile's Hugging Face repo (a mirror, or a path in the
     /// pod).
     #[arg(long, value_name = "REPO|PATH")]
@@ -411,6 +418,7 @@ impl PlanFlags {
             self.target_concurrent_sequences.map(Some),
         );
         set(&mut plan.launcher, self.launcher);
+        set(&mut plan.vllm_version, self.vllm_version.map(Some));
     }
 }
 
@@ -434,7 +442,8 @@ impl RenderArgs {
         let c = &self.cluster;
         set(&mut options.name, r.name.clone());
         set(&mut options.image, r.image.clone().map(Some));
-        set(&mut options.vllm_version, r.vllm_version.clone().map(Some));
+        set(&mut options.ray_bootstrap, r.ray_bootstrap);
+        options.image_has_ray |= r.image_has_ray;
         set(&mut options.model_source, r.model_source.clone().map(Some));
         set(&mut options.port, r.port);
         set(&mut options.shm_size, r.shm_size.map(Some));

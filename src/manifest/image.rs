@@ -124,7 +124,7 @@ impl ImageRef {
 
     /// The vLLM version an official image's tag names (`v0.28.0`, `0.8.5`, `v0.12.0rc1`),
     /// whether or not a digest follows it.
-    pub fn vllm_version(&self) -> Option<crate::render::VllmVersion> {
+    pub fn vllm_version(&self) -> Option<crate::plan::VllmVersion> {
         if !self.is_official_vllm() {
             return None;
         }
@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(r.path, "vllm/vllm-openai");
         assert_eq!(r.tag.as_deref(), Some("v0.11.0"));
         assert!(r.digest.as_deref().unwrap().starts_with("sha256:"));
-        assert_eq!(r.vllm_version(), Some(crate::render::VllmVersion(0, 11, 0)));
+        assert_eq!(r.vllm_version(), Some(crate::plan::VllmVersion(0, 11, 0)));
         assert_eq!(r.moves(), None);
         let r = ImageRef::parse("localhost:5000/team/vllm:v1").unwrap();
         assert_eq!(r.domain.as_deref(), Some("localhost:5000"));
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn versions_come_from_official_tags_only() {
         let version = |image: &str| ImageRef::parse(image).ok().and_then(|r| r.vllm_version());
-        use crate::render::VllmVersion;
+        use crate::plan::VllmVersion;
         assert_eq!(
             version("vllm/vllm-openai:v0.28.0"),
             Some(VllmVersion(0, 28, 0))

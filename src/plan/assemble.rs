@@ -35,6 +35,7 @@ impl Planner<'_> {
             hardware: hardware.id.clone(),
             gpu_name: hardware.name.clone(),
             node_labels: hardware.labels.clone(),
+            vllm_version: options.vllm_version(),
             tensor_parallel_size: layout.tensor_parallel_size,
             pipeline_parallel_size: layout.pipeline_parallel_size,
             expert_parallel: fit.expert_parallel,

@@ -104,6 +104,18 @@ pub enum Note {
         /// The profile's id.
         id: String,
     },
+    /// The Ray launcher without an image plans for the newest official image with Ray.
+    RayImageVersion {
+        /// That release.
+        version: super::VllmVersion,
+    },
+    /// A release newer than the newest lwsplan knows: planned with that one's behaviour.
+    NewerThanKnown {
+        /// The release asked for.
+        version: super::VllmVersion,
+        /// The newest known.
+        known: super::VllmVersion,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -202,6 +214,16 @@ impl fmt::Display for Note {
             Note::Unsourced { kind, id } => write!(
                 f,
                 "the {kind} profile {id} cites no sources (`sources:`): its numbers are unverified"
+            ),
+            Note::RayImageVersion { version } => write!(
+                f,
+                "planned for vLLM {version}, the newest official image that still ships Ray (the \
+                 Ray launcher without --image); --launcher native serves newer releases"
+            ),
+            Note::NewerThanKnown { version, known } => write!(
+                f,
+                "vLLM {version} is newer than {known}, the newest release lwsplan has checked against \
+                 logs: planned with {known}'s memory behaviour (unverified for {version})"
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,
@@ -394,6 +416,16 @@ impl Planner<'_> {
                     id: id.clone(),
                 });
             }
+        }
+        let version = options.vllm_version();
+        if options.vllm_version.is_none() && options.launcher == super::Launcher::Ray {
+            notes.push(Note::RayImageVersion { version });
+        }
+        if version > super::version::DEFAULT {
+            notes.push(Note::NewerThanKnown {
+                version,
+                known: super::version::DEFAULT,
+            });
         }
         if fit.max_model_len < 4096 {
             notes.push(Note::ShortContext {

@@ -30,6 +30,7 @@ mod reserve;
 mod rules;
 mod search;
 mod table;
+pub(crate) mod version;
 pub(crate) mod weights;
 
 pub use explain::{Infeasible, Note, Remedy};
@@ -41,6 +42,7 @@ pub use options::{
 };
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
+pub use version::{Feature, VllmVersion};
 
 pub(crate) use kv::block_size;
 #[cfg(feature = "cli")]
@@ -129,6 +131,8 @@ pub struct Plan {
     pub gpu_name: String,
     /// Node label values that select the hardware.
     pub node_labels: NodeLabels,
+    /// The vLLM release the plan is made for: its memory behaviour and flags.
+    pub vllm_version: VllmVersion,
     /// `--tensor-parallel-size`.
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.

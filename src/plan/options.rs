@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::version::{self, VllmVersion};
 use super::weights;
 use super::{KvCacheDtype, Launcher, PlanError};
 use crate::error::ValueError;
@@ -144,6 +145,10 @@ pub struct PlanOptions {
     /// the planner adds replicas until they fit.
     #[serde(deserialize_with = "up_to_replicas")]
     pub target_concurrent_sequences: Option<u64>,
+    /// The vLLM release to plan for. Unset: the version an official image's tag names (a
+    /// deployment resolves that), else the newest lwsplan knows — for the Ray launcher the
+    /// newest official image that still ships Ray.
+    pub vllm_version: Option<VllmVersion>,
 }
 
 /// A file's `gpu_memory_utilization`, checked where it is read so the error has its line.
@@ -194,11 +199,20 @@ impl Default for PlanOptions {
             expert_parallel: ExpertParallel::Auto,
             replicas: None,
             target_concurrent_sequences: None,
+            vllm_version: None,
         }
     }
 }
 
 impl PlanOptions {
+    /// The vLLM release planned for: the option, else the default for the launcher.
+    pub fn vllm_version(&self) -> VllmVersion {
+        self.vllm_version.unwrap_or(match self.launcher {
+            Launcher::Native => version::DEFAULT,
+            Launcher::Ray => version::NEWEST_WITH_RAY,
+        })
+    }
+
     /// Whether the layout is pinned (nodes, TP or PP given).
     pub fn is_forced(&self) -> bool {
         self.nodes.is_some()
@@ -275,6 +289,16 @@ impl PlanOptions {
             return invalid(
                 "--replicas",
                 "give --replicas or --target-concurrent-sequences, not both".into(),
+            );
+        }
+        if self.vllm_version() < version::OLDEST {
+            return invalid(
+                "--vllm-version",
+                format!(
+                    "{} is older than {}, the oldest release lwsplan models (vLLM's V1 engine)",
+                    self.vllm_version(),
+                    version::OLDEST
+                ),
             );
         }
         if let MaxModelLen::Tokens(n) = self.max_model_len

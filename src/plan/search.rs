@@ -7,6 +7,7 @@ use super::kv::{self, LayerCount};
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
 use super::rules::{self, Rejection};
+use super::version::CUDA_GRAPH_PROFILING;
 use super::weights::RankWeights;
 use super::{MaxModelLenSource, Planner, Stage, reserve};
 use crate::profile::Mlp;
@@ -230,6 +231,7 @@ impl Planner<'_> {
         );
         let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
         let page = per_layer * block;
+        let graphs_in_budget = CUDA_GRAPH_PROFILING.in_version(options.vllm_version());
         let groups = kv::attention_groups(model);
         let mut stages = Vec::new();
         let mut counts = Vec::new();
@@ -238,7 +240,12 @@ impl Planner<'_> {
             let (first, last) = (index == 0, index + 1 == pp);
             let range = first_layer..first_layer + layers;
             let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
-            let reserve = reserve::reserve(model, tp, pp, last);
+            let mut reserve = reserve::reserve(model, tp, pp, last);
+            if !graphs_in_budget {
+                // Before CUDA-graph profiling, graphs are captured after the KV cache is
+                // allocated, out of the `1 − utilization` headroom, not the budget.
+                reserve.cuda_graph_bytes = 0;
+            }
             let used = weight_bytes_per_gpu + reserve.total();
             let count = LayerCount::of(model, range);
             // Hybrid models share one block pool between their groups, padded to the larger.

@@ -26,6 +26,7 @@ impl Plan {
         )?;
         writeln!(out)?;
         let nodes = if self.nodes == 1 { "node" } else { "nodes" };
+        writeln!(out, "  vLLM          {}", self.vllm_version)?;
         writeln!(
             out,
             "  layout        TP {} × PP {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",

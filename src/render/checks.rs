@@ -48,11 +48,6 @@ pub(crate) fn check_options(o: &RenderOptions) -> Result<(), RenderError> {
     check_probe(&o.readiness_probe)?;
     check_vllm_args(&o.vllm_args)?;
     check_pod(&o.pod)?;
-    if let Some(version) = &o.vllm_version {
-        version
-            .parse::<super::VllmVersion>()
-            .map_err(|e| refuse("--vllm-version", e.to_string()))?;
-    }
     Ok(())
 }
 

@@ -55,28 +55,62 @@ pub(crate) fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
             worker.push("--headless".to_string());
             Commands { leader, worker }
         }
-        Launcher::Ray => {
-            // The published guide's form: the image's ray_init.sh forms the Ray cluster (the
-            // leader waits until LWS_GROUP_SIZE nodes joined), then the leader starts the API
-            // server on the Ray executor. One shell line, so user strings are shell-quoted.
-            let mut script = format!(
+        Launcher::Ray => ray(model, &port, &serve_args, options.ray_bootstrap),
+    }
+}
+
+/// How long a Ray group waits for its pods before giving up (the published script's default
+/// `ray_init_timeout`, vLLM `examples/online_serving/multi-node-serving.sh`, doubled for image
+/// pulls of a large group).
+const RAY_WAIT_SECONDS: u64 = 600;
+
+/// The Ray launcher: a Ray cluster per group, then the API server on the leader with the Ray
+/// executor. One shell line each, so user strings are shell-quoted (and `$` escaped from
+/// Kubernetes, which expands `$(VAR)` first; lwsplan's own `$` are written `$$`).
+fn ray(model: &str, port: &str, serve_args: &[String], bootstrap: super::RayBootstrap) -> Commands {
+    let quoted = |args: &[String]| -> String {
+        args.iter()
+            .map(|a| shell_quote(&kube_escape(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let args = quoted(serve_args);
+    let (leader, worker) = match bootstrap {
+        // The published guide's form: the image's ray_init.sh forms the cluster (the leader
+        // waits until LWS_GROUP_SIZE nodes joined).
+        super::RayBootstrap::Script => (
+            format!(
                 "/vllm-workspace/ray_init.sh leader --ray_cluster_size=$(LWS_GROUP_SIZE); \
-                 python3 -m vllm.entrypoints.openai.api_server --port {port} --model {}",
+                 python3 -m vllm.entrypoints.openai.api_server --port {port} --model {} {args}",
                 shell_quote(&kube_escape(model))
-            );
-            for arg in &serve_args {
-                script.push(' ');
-                script.push_str(&shell_quote(&kube_escape(arg)));
-            }
-            Commands {
-                leader: vec!["sh".into(), "-c".into(), script],
-                worker: vec![
-                    "sh".into(),
-                    "-c".into(),
-                    "/vllm-workspace/ray_init.sh worker --ray_address=$(LWS_LEADER_ADDRESS)".into(),
-                ],
-            }
-        }
+            ),
+            "/vllm-workspace/ray_init.sh worker --ray_address=$(LWS_LEADER_ADDRESS)".to_string(),
+        ),
+        // Any image with Ray: the leader starts the head and counts live nodes (as vLLM's
+        // multi-node-serving.sh does, through ray.nodes()) until the whole group joined, and
+        // fails after a while instead of serving on a partial group; workers retry joining.
+        super::RayBootstrap::Inline => (
+            format!(
+                "ray start --head --port=6379 --disable-usage-stats && i=0 && \
+                 until [ \"$$(python3 -c 'import ray; ray.init(address=\"auto\", logging_level=\"ERROR\"); \
+                 print(sum(n[\"Alive\"] for n in ray.nodes()))' 2>/dev/null)\" = \"$(LWS_GROUP_SIZE)\" ]; \
+                 do i=$$((i + 5)); if [ \"$$i\" -ge {RAY_WAIT_SECONDS} ]; then \
+                 echo \"lwsplan: not every pod of the group joined Ray within {RAY_WAIT_SECONDS} s\" >&2; exit 1; fi; \
+                 sleep 5; done && exec vllm serve {} --port {port} --distributed-executor-backend ray {args}",
+                shell_quote(&kube_escape(model))
+            ),
+            format!(
+                "i=0; until ray start --address=$(LWS_LEADER_ADDRESS):6379 --block; do \
+                 i=$$((i + 5)); if [ \"$$i\" -ge {RAY_WAIT_SECONDS} ]; then \
+                 echo \"lwsplan: cannot join the Ray head at $(LWS_LEADER_ADDRESS):6379 within \
+                 {RAY_WAIT_SECONDS} s\" >&2; exit 1; fi; sleep 5; done"
+            ),
+        ),
+    };
+    let sh = |script: String| vec!["sh".to_string(), "-c".to_string(), script];
+    Commands {
+        leader: sh(leader),
+        worker: sh(worker),
     }
 }
 

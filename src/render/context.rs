@@ -15,9 +15,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::options::{ModelCache, ReadinessProbe, RenderOptions};
-use super::{GPU_RESOURCE, MODEL_CACHE_MOUNT, engine, probe};
+use super::{GPU_RESOURCE, MODEL_CACHE_MOUNT, probe};
 use crate::manifest::NAME_LABEL;
 use crate::plan::Plan;
+use crate::plan::{VllmVersion, version};
 use crate::units::quantity;
 
 /// What the LeaderWorkerSet and Service templates see.
@@ -123,7 +124,7 @@ pub(crate) struct Inputs<'a> {
     pub plan: &'a Plan,
     pub options: &'a RenderOptions,
     pub image: String,
-    pub version: Option<engine::VllmVersion>,
+    pub version: VllmVersion,
     pub startup_seconds: u64,
     pub shm_bytes: u64,
 }
@@ -238,7 +239,7 @@ fn var(name: &str, value: impl Into<String>) -> EnvVar {
 /// user's variables (last, so they can override).
 fn env(
     o: &RenderOptions,
-    version: Option<engine::VllmVersion>,
+    version: VllmVersion,
     startup_seconds: u64,
     has_cache: bool,
 ) -> Vec<EnvVar> {
@@ -256,7 +257,7 @@ fn env(
     }];
     // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
     // takes longer. Match the startup probe's budget (vllm PR #35616).
-    if engine::ENGINE_READY_TIMEOUT.in_version(version) {
+    if version::ENGINE_READY_TIMEOUT.in_version(version) {
         env.push(var(
             "VLLM_ENGINE_READY_TIMEOUT_S",
             startup_seconds.to_string(),

@@ -21,16 +21,15 @@
 mod checks;
 pub(crate) mod command;
 mod context;
-mod engine;
 mod environment;
 mod options;
 mod probe;
 
+pub use crate::plan::VllmVersion;
 pub use context::{PodContext, Role, TemplateContext};
-pub use engine::VllmVersion;
 pub use options::{
-    EnvVar, MODEL_CACHE_MOUNT, ModelCache, Network, Platform, Rdma, ReadinessProbe, RenderOptions,
-    SecretKeyRef,
+    EnvVar, MODEL_CACHE_MOUNT, ModelCache, Network, Platform, PodOptions, RayBootstrap, Rdma,
+    ReadinessProbe, RenderOptions, SecretKeyRef,
 };
 
 use std::path::PathBuf;
@@ -41,13 +40,12 @@ use crate::error::ErrorKind;
 use crate::input::InputError;
 pub use crate::manifest::GPU_RESOURCE;
 use crate::manifest::{ImageRef, Manifests};
-use crate::plan::{Launcher, Plan};
+use crate::plan::{Launcher, Plan, version};
 use crate::validate::Problems;
 
-/// The default image for the native launcher: the official vLLM image at the version the LWS
-/// project's own multi-node example pins (kubernetes-sigs/lws PR #1021), which has native
-/// multi-node serving (`--nnodes`, `--headless`; vllm PR #23691) and no Ray.
-pub const DEFAULT_NATIVE_IMAGE: &str = "vllm/vllm-openai:v0.28.0";
+/// The official vLLM image; the default image is its tag for the release the plan is made for
+/// (`vllm/vllm-openai:v0.28.0` by default: see [`version::DEFAULT`](crate::plan::VllmVersion)).
+pub const OFFICIAL_IMAGE: &str = "vllm/vllm-openai";
 
 /// The built-in templates, `(file name, text)`: the start of a `--templates` override.
 pub fn templates() -> impl Iterator<Item = (&'static str, &'static str)> {
@@ -164,13 +162,12 @@ impl Renderer {
     /// What the templates see for `plan`.
     pub fn context(&self, plan: &Plan) -> Result<TemplateContext, RenderError> {
         let image = self.image(plan)?;
-        let version = self.vllm_version(plan)?;
-        self.check_version(plan, &image, version)?;
+        self.check_version(plan, &image)?;
         Ok(TemplateContext::new(context::Inputs {
             plan,
             options: &self.options,
             image,
-            version,
+            version: plan.vllm_version,
             startup_seconds: self.startup_seconds(plan),
             shm_bytes: self.shm_bytes(plan),
         }))
@@ -181,19 +178,24 @@ impl Renderer {
         self.options.shm_size.map_or(plan.shm_size_bytes, |s| s.0)
     }
 
-    /// The image the pods run: the option, or the native launcher's default. The Ray launcher
-    /// across nodes has no default: it needs an image with Ray and `ray_init.sh`.
+    /// The image the pods run: the option, else the official vLLM image of the release the
+    /// plan is made for. The Ray launcher's script bootstrap has no default: it needs an image
+    /// built with `ray_init.sh`.
     pub fn image(&self, plan: &Plan) -> Result<String, RenderError> {
-        match (&self.options.image, plan.launcher, plan.nodes) {
-            (Some(image), _, _) => Ok(image.clone()),
-            (None, Launcher::Ray, n) if n > 1 => Err(RenderError::Option {
+        let script = plan.launcher == Launcher::Ray
+            && plan.nodes > 1
+            && self.options.ray_bootstrap == RayBootstrap::Script;
+        match &self.options.image {
+            Some(image) => Ok(image.clone()),
+            None if script => Err(RenderError::Option {
                 option: "--image",
-                message: "the Ray launcher needs an image with /vllm-workspace/ray_init.sh \
-                          (built from the LWS repository's docs/examples/vllm/build/Dockerfile.GPU); \
-                          pass --image, or use --launcher native with the stock vLLM image"
+                message: "the Ray launcher's script bootstrap needs an image with \
+                          /vllm-workspace/ray_init.sh (built from the LWS repository's \
+                          docs/examples/vllm/build/Dockerfile.GPU); pass --image, or use \
+                          --ray-bootstrap inline with an official image"
                     .into(),
             }),
-            (None, _, _) => Ok(DEFAULT_NATIVE_IMAGE.to_string()),
+            None => Ok(format!("{OFFICIAL_IMAGE}:v{}", plan.vllm_version)),
         }
     }
 
@@ -231,55 +233,46 @@ impl Renderer {
         }
     }
 
-    /// The vLLM version the pods run, if known: `vllm_version`, else the official image's tag.
-    pub fn vllm_version(&self, plan: &Plan) -> Result<Option<VllmVersion>, RenderError> {
-        match &self.options.vllm_version {
-            Some(v) => v.parse().map(Some).map_err(|e| RenderError::Option {
-                option: "--vllm-version",
-                message: format!("{e}"),
-            }),
-            None => Ok(self
-                .image(plan)
-                .ok()
-                .and_then(|i| ImageRef::parse(&i).ok())
-                .and_then(|r| r.vllm_version())),
-        }
-    }
-
-    /// Refuses a plan the image's vLLM cannot serve.
-    fn check_version(
-        &self,
-        plan: &Plan,
-        image: &str,
-        version: Option<VllmVersion>,
-    ) -> Result<(), RenderError> {
-        let Some(v) = version else {
-            return Ok(());
-        };
+    /// Refuses a plan the image cannot serve: an official image of another release than the
+    /// plan's (its memory behaviour differs), a release without a feature the plan needs, the
+    /// Ray launcher on an image without Ray.
+    fn check_version(&self, plan: &Plan, image: &str) -> Result<(), RenderError> {
         let refuse = |message: String| RenderError::Option {
             option: "--image",
             message,
         };
+        let v = plan.vllm_version;
+        let reference = ImageRef::parse(image).ok();
+        let official = reference.as_ref().is_some_and(|r| r.is_official_vllm());
+        if let Some(tagged) = reference.as_ref().and_then(|r| r.vllm_version())
+            && tagged != v
+        {
+            return Err(refuse(format!(
+                "`{image}` runs vLLM {tagged}, but the plan is for {v}: plan with \
+                 --vllm-version {tagged} (a deployment does so itself)"
+            )));
+        }
         if plan.nodes > 1
             && plan.launcher == Launcher::Native
-            && !engine::NATIVE_MULTI_NODE.in_version(version)
+            && !version::NATIVE_MULTI_NODE.in_version(v)
         {
-            return Err(refuse(engine::NATIVE_MULTI_NODE.missing(v)));
+            return Err(refuse(version::NATIVE_MULTI_NODE.missing(v)));
         }
-        if plan.expert_parallel && !engine::EXPERT_PARALLEL.in_version(version) {
-            return Err(refuse(engine::EXPERT_PARALLEL.missing(v)));
+        if plan.expert_parallel && !version::EXPERT_PARALLEL.in_version(v) {
+            return Err(refuse(version::EXPERT_PARALLEL.missing(v)));
         }
-        let official = ImageRef::parse(image).is_ok_and(|r| r.is_official_vllm());
         if plan.nodes > 1
             && plan.launcher == Launcher::Ray
             && official
-            && v >= engine::RAY_LEFT_THE_IMAGE
+            && v >= version::RAY_LEFT_THE_IMAGE
+            && !self.options.image_has_ray
         {
             return Err(refuse(format!(
-                "the official vLLM image has no Ray from {} on (`ray: not found`; kubernetes-sigs/lws \
-                 issue #835), and {v} is newer: use --launcher native, or an image with Ray and \
-                 ray_init.sh",
-                engine::RAY_LEFT_THE_IMAGE
+                "the official vLLM image has no Ray from {} on (`ray: not found`; \
+                 vllm-project/production-stack PR #1056), and {v} is newer: use --launcher native, \
+                 an image of {} or older, or say the image carries Ray (--image-has-ray)",
+                version::RAY_LEFT_THE_IMAGE,
+                version::NEWEST_WITH_RAY
             )));
         }
         Ok(())

@@ -193,6 +193,31 @@ pub enum ModelCache {
     },
 }
 
+/// How the Ray launcher forms each group's Ray cluster.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum RayBootstrap {
+    /// The commands are in the manifest: `ray start --head` on the leader, waiting until
+    /// every pod joined; `ray start --address=… --block` on workers, retrying. Any image with
+    /// Ray and vLLM will do.
+    #[default]
+    Inline,
+    /// The published guide's form: `/vllm-workspace/ray_init.sh`, from an image built with
+    /// LWS's `docs/examples/vllm/build/Dockerfile.GPU`.
+    Script,
+}
+
 /// Where the model cache is mounted in the containers.
 pub const MODEL_CACHE_MOUNT: &str = "/models";
 
@@ -206,8 +231,8 @@ pub struct RenderOptions {
     pub name: String,
     /// Namespace; none leaves it to `kubectl`.
     pub namespace: Option<String>,
-    /// Container image; the native default is [`DEFAULT_NATIVE_IMAGE`](crate::render::DEFAULT_NATIVE_IMAGE). The Ray launcher
-    /// needs an image with `/vllm-workspace/ray_init.sh`, so it has no default.
+    /// Container image; by default the official `vllm/vllm-openai` image of the release the
+    /// plan is made for.
     pub image: Option<String>,
     /// Which node labels select the GPUs.
     pub platform: Platform,
@@ -244,9 +269,11 @@ pub struct RenderOptions {
     /// Linux capabilities added to every container, e.g. `IPC_LOCK` for GPUDirect RDMA.
     /// None by default: no privileged containers, no host paths.
     pub capabilities: Vec<String>,
-    /// The vLLM version the image runs, when its tag does not say (a custom image); decides
-    /// which flags are rendered.
-    pub vllm_version: Option<String>,
+    /// How the Ray launcher forms each group's Ray cluster.
+    pub ray_bootstrap: RayBootstrap,
+    /// The image carries Ray although it is an official image from a release that dropped it
+    /// (a derived image with `pip install ray`): lets the Ray launcher use it.
+    pub image_has_ray: bool,
     /// Container name of the leader.
     pub leader_container_name: String,
     /// Container name of the workers.
@@ -285,7 +312,8 @@ impl Default for RenderOptions {
             model_cache: ModelCache::None,
             network: Network::default(),
             capabilities: Vec::new(),
-            vllm_version: None,
+            ray_bootstrap: RayBootstrap::Inline,
+            image_has_ray: false,
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
             pod: PodOptions::default(),

@@ -4,9 +4,6 @@
 use lwsplan::plan::Launcher;
 use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 
-/// The image the Ray snapshots use: the Ray launcher needs a custom image and has no default.
-const RAY_IMAGE: &str = "registry.example.com/vllm-multihost:v0.8.5";
-
 use crate::settings;
 
 /// Pairs that do not plan with default options (their `plan@` snapshot holds the error). None
@@ -55,10 +52,9 @@ fn every_plan_renders_valid_manifests_for_both_launchers() {
                             panic!("{} on {} ({launcher:?}): {e}", model.id, hardware.id)
                         }
                     };
-                    let render = RenderOptions {
-                        image: (launcher == Launcher::Ray).then(|| RAY_IMAGE.to_string()),
-                        ..RenderOptions::default()
-                    };
+                    // Both launchers with their default image: the official one of the plan's
+                    // release (for Ray, the newest that still ships Ray).
+                    let render = RenderOptions::default();
                     let manifests = Renderer::new(render).unwrap().render(&plan).unwrap();
                     let yaml = manifests.to_yaml().unwrap();
                     // What `lwsplan validate` says of the output: nothing.

@@ -188,7 +188,7 @@ fn bad_options_are_refused() {
 #[test]
 fn render_refuses_what_it_cannot_deploy() {
     error_case(
-        "ray-without-image",
+        "ray-script-without-image",
         &[
             "render",
             "--model",
@@ -197,6 +197,8 @@ fn render_refuses_what_it_cannot_deploy() {
             "h100-80gb",
             "--launcher",
             "ray",
+            "--ray-bootstrap",
+            "script",
         ],
         3,
     );

@@ -271,15 +271,18 @@ fn run_sh(script: &str) -> Vec<String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
 
-    /// The Ray launcher joins arguments into one `sh -c` line: a shell must split it back into
-    /// exactly the intended argv.
+    /// The Ray launcher joins arguments into one `sh -c` line, in both bootstraps: a shell must
+    /// split it back into exactly the intended argv.
     #[test]
     fn shell_quoted_arguments_reach_vllm_intact(
         model in hostile().prop_filter("an argument", |s| oracle::argument(s)),
         arg in hostile().prop_filter("not a planned flag", |s| oracle::extra_argument(s)),
+        script in any::<bool>(),
     ) {
+        use lwsplan::render::RayBootstrap;
         let options = RenderOptions {
-            image: Some("registry.example.com/vllm-ray:v0.8.5".into()),
+            image: script.then(|| "registry.example.com/vllm-ray:v0.8.5".into()),
+            ray_bootstrap: if script { RayBootstrap::Script } else { RayBootstrap::Inline },
             model_source: Some(model.clone()),
             vllm_args: vec![arg.clone()],
             ..RenderOptions::default()
@@ -288,12 +291,20 @@ proptest! {
         let leader = manifests.leader_worker_set.spec.leader_worker_template.leader_template.unwrap();
         let command = leader.spec.unwrap().containers[0].command.clone().unwrap();
         prop_assert_eq!(&command[..2], &["sh".to_string(), "-c".to_string()]);
-        let script = kubernetes_expand(&command[2]);
-        let (_, server) = script.split_once("; ").unwrap();
+        let script_text = kubernetes_expand(&command[2]);
+        // The server's command: after the bootstrap's `;` or `exec`.
+        let server = match script_text.split_once("&& exec ") {
+            Some((_, server)) => server.to_string(),
+            None => script_text.split_once("; ").unwrap().1.to_string(),
+        };
         // Print the server's argv instead of running it.
         let argv = run_sh(&format!("printf '%s\\0' {server}"));
-        let model_at = argv.iter().position(|w| w == "--model").unwrap();
-        prop_assert_eq!(&argv[model_at + 1], &model);
+        let model_at = if script {
+            argv.iter().position(|w| w == "--model").unwrap() + 1
+        } else {
+            argv.iter().position(|w| w == "serve").unwrap() + 1
+        };
+        prop_assert_eq!(&argv[model_at], &model);
         prop_assert_eq!(&argv[argv.len() - 2], &arg);
     }
 }

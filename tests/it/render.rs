@@ -361,61 +361,131 @@ fn model_cache_mounts_a_volume_and_points_hf_home_at_it() {
     );
 }
 
+/// The plan is made for one vLLM release; the image must run it, and the release decides what
+/// is rendered and what is refused.
 #[test]
-fn the_images_vllm_version_decides_what_is_rendered() {
-    let render = |image: &str, version: Option<&str>, launcher: lwsplan::plan::Launcher| {
-        let catalog = Catalog::builtin();
-        let plan = Planner::new(
-            catalog.model("deepseek-r1").unwrap(),
-            catalog.hardware("h100-80gb").unwrap(),
-        )
-        .plan(&PlanOptions {
-            launcher,
-            ..PlanOptions::default()
-        })
-        .unwrap();
-        Renderer::new(RenderOptions {
-            image: Some(image.into()),
-            vllm_version: version.map(str::to_string),
-            ..RenderOptions::default()
-        })
-        .unwrap()
-        .render(&plan)
-    };
+fn the_vllm_release_decides_what_is_rendered() {
     use lwsplan::plan::Launcher::{Native, Ray};
+    use lwsplan::plan::VllmVersion;
+    let render =
+        |image: Option<&str>, version: Option<&str>, launcher, extra: fn(&mut RenderOptions)| {
+            let catalog = Catalog::builtin();
+            let plan = Planner::new(
+                catalog.model("deepseek-r1").unwrap(),
+                catalog.hardware("h100-80gb").unwrap(),
+            )
+            .plan(&PlanOptions {
+                launcher,
+                vllm_version: version.map(|v| v.parse::<VllmVersion>().unwrap()),
+                ..PlanOptions::default()
+            })
+            .unwrap();
+            let mut options = RenderOptions {
+                image: image.map(str::to_string),
+                ..RenderOptions::default()
+            };
+            extra(&mut options);
+            Renderer::new(options).unwrap().render(&plan)
+        };
+    let report = |e: lwsplan::RenderError| lwsplan::Report(&e).to_string();
+    // The default image is the official one of the plan's release.
+    let default = render(None, None, Native, |_| {}).unwrap();
+    let image = |m: &lwsplan::Manifests| {
+        m.leader_worker_set
+            .spec
+            .leader_worker_template
+            .worker_template
+            .spec
+            .clone()
+            .unwrap()
+            .containers[0]
+            .image
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(image(&default), "vllm/vllm-openai:v0.28.0");
+    assert_eq!(
+        image(&render(None, Some("0.25.1"), Native, |_| {}).unwrap()),
+        "vllm/vllm-openai:v0.25.1"
+    );
+    // An official image of another release than the plan's is refused: its memory differs.
+    let mismatch =
+        report(render(Some("vllm/vllm-openai:v0.25.0"), None, Native, |_| {}).unwrap_err());
+    assert!(
+        mismatch.contains("runs vLLM 0.25.0, but the plan is for 0.28.0"),
+        "{mismatch}"
+    );
     // Native multi-node needs a vLLM with --nnodes/--headless.
-    let old = render("vllm/vllm-openai:v0.10.1", None, Native)
-        .unwrap_err()
-        .to_string();
+    let old = report(
+        render(
+            Some("vllm/vllm-openai:v0.10.1"),
+            Some("0.10.1"),
+            Native,
+            |_| {},
+        )
+        .unwrap_err(),
+    );
     assert!(
         old.starts_with("--image: vLLM 0.10.1 has no native multi-node serving"),
         "{old}"
     );
-    assert!(render("vllm/vllm-openai:v0.28.0", None, Native).is_ok());
-    // A custom image says its version with --vllm-version.
-    let custom = render("example.com/vllm:build-7", Some("0.11.0"), Native)
-        .unwrap_err()
-        .to_string();
+    // A custom image says its release with the plan's --vllm-version.
+    let custom = report(
+        render(
+            Some("example.com/vllm:build-7"),
+            Some("0.11.0"),
+            Native,
+            |_| {},
+        )
+        .unwrap_err(),
+    );
     assert!(
         custom.contains("vLLM 0.11.0 has no native multi-node serving"),
         "{custom}"
     );
-    // The official image lost Ray in 0.19.0.
-    let ray = render("vllm/vllm-openai:v0.20.0", None, Ray)
-        .unwrap_err()
-        .to_string();
+    // The Ray launcher without an image: the newest official image with Ray, formed inline.
+    let ray = render(None, None, Ray, |_| {}).unwrap();
+    assert_eq!(image(&ray), "vllm/vllm-openai:v0.17.1");
+    // The official image lost Ray in 0.18.0: refused unless the image is said to carry it.
+    let no_ray = report(
+        render(
+            Some("vllm/vllm-openai:v0.20.0"),
+            Some("0.20.0"),
+            Ray,
+            |_| {},
+        )
+        .unwrap_err(),
+    );
     assert!(
-        ray.contains("the official vLLM image has no Ray from 0.19.0 on"),
-        "{ray}"
+        no_ray.contains("the official vLLM image has no Ray from 0.18.0 on"),
+        "{no_ray}"
+    );
+    assert!(
+        render(Some("vllm/vllm-openai:v0.20.0"), Some("0.20.0"), Ray, |o| {
+            o.image_has_ray = true
+        })
+        .is_ok()
+    );
+    // The guide's script bootstrap needs its custom image.
+    let script = report(
+        render(None, None, Ray, |o| {
+            o.ray_bootstrap = lwsplan::render::RayBootstrap::Script
+        })
+        .unwrap_err(),
+    );
+    assert!(
+        script.contains("needs an image with /vllm-workspace/ray_init.sh"),
+        "{script}"
     );
     // VLLM_ENGINE_READY_TIMEOUT_S is left out where vLLM does not read it.
     let env_names = |m: lwsplan::Manifests| -> Vec<String> {
-        let worker = m
-            .leader_worker_set
+        m.leader_worker_set
             .spec
             .leader_worker_template
-            .worker_template;
-        worker.spec.unwrap().containers[0]
+            .worker_template
+            .spec
+            .unwrap()
+            .containers[0]
             .env
             .clone()
             .unwrap()
@@ -423,8 +493,105 @@ fn the_images_vllm_version_decides_what_is_rendered() {
             .map(|e| e.name)
             .collect()
     };
-    let older = render("vllm/vllm-openai:v0.14.0", None, Native).unwrap();
+    let older = render(None, Some("0.14.0"), Native, |_| {}).unwrap();
     assert!(!env_names(older).contains(&"VLLM_ENGINE_READY_TIMEOUT_S".to_string()));
-    let newer = render("vllm/vllm-openai:v0.28.0", None, Native).unwrap();
-    assert!(env_names(newer).contains(&"VLLM_ENGINE_READY_TIMEOUT_S".to_string()));
+    assert!(env_names(default).contains(&"VLLM_ENGINE_READY_TIMEOUT_S".to_string()));
+}
+
+/// The inline Ray bootstrap, run by `sh` with `ray` and `python3` stubbed: the leader waits
+/// until the group's pods joined, then execs `vllm serve` with the Ray executor and exactly
+/// the planned arguments; the worker retries joining.
+#[test]
+fn the_inline_ray_bootstrap_waits_for_the_group_then_serves() {
+    let catalog = Catalog::builtin();
+    let plan = Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions {
+        launcher: lwsplan::plan::Launcher::Ray,
+        ..PlanOptions::default()
+    })
+    .unwrap();
+    let manifests = Renderer::new(RenderOptions::default())
+        .unwrap()
+        .render(&plan)
+        .unwrap();
+    let template = &manifests.leader_worker_set.spec.leader_worker_template;
+    let command = |t: &k8s_openapi::api::core::v1::PodTemplateSpec| {
+        t.spec.as_ref().unwrap().containers[0]
+            .command
+            .clone()
+            .unwrap()
+    };
+    let leader = command(template.leader_template.as_ref().unwrap());
+    let worker = command(&template.worker_template);
+    assert_eq!(&leader[..2], ["sh", "-c"]);
+    // Kubernetes substitutes $(VAR) and turns $$ into $.
+    let expand = |s: &str| {
+        s.replace("$(LWS_GROUP_SIZE)", "2")
+            .replace("$(LWS_LEADER_ADDRESS)", "vllm-0.vllm.default")
+            .replace("$$", "$")
+    };
+    let dir = crate::temp_dir("ray-inline");
+    // Stubs: `ray` logs its arguments, `python3` reports one more live node per call, `vllm`
+    // prints its argv.
+    let stub = |name: &str, body: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&path)
+            .status()
+            .unwrap();
+    };
+    stub("ray", "echo \"ray $*\" >> \"$STUBS/log\"");
+    stub(
+        "python3",
+        "n=$(cat \"$STUBS/n\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$STUBS/n\"; echo $n",
+    );
+    stub("vllm", "printf '%s\\n' \"$@\"");
+    stub("sleep", "true");
+    let run = |script: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(expand(script))
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+            .env("STUBS", &dir)
+            .output()
+            .unwrap()
+    };
+    let out = run(&leader[2]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let argv: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(argv[..2], ["serve", "deepseek-ai/DeepSeek-R1"]);
+    for pair in [
+        ["--distributed-executor-backend", "ray"],
+        ["--tensor-parallel-size", "8"],
+        ["--pipeline-parallel-size", "2"],
+    ] {
+        assert!(argv.windows(2).any(|w| w == pair), "{pair:?} in {argv:?}");
+    }
+    // It polled until 2 nodes were alive: the second poll.
+    assert_eq!(std::fs::read_to_string(dir.join("n")).unwrap().trim(), "2");
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(log.starts_with("ray start --head --port=6379"), "{log}");
+    let out = run(&worker[2]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert!(
+        log.contains("ray start --address=vllm-0.vllm.default:6379 --block"),
+        "{log}"
+    );
 }

@@ -1,0 +1,176 @@
+//! vLLM releases: the one table of what each does that changes a plan or a manifest.
+//!
+//! A plan is made for one release (`--vllm-version`, or the version an official image's tag
+//! names, or the default): its memory behaviour decides the numbers, its flags what is
+//! rendered, and a plan that needs what the release lacks is refused. Every entry cites its
+//! source; an entry whose first release is an estimate from a merge date says so.
+
+use std::fmt;
+
+use crate::error::ValueError;
+
+/// A vLLM release, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VllmVersion(pub u32, pub u32, pub u32);
+
+impl fmt::Display for VllmVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+impl std::str::FromStr for VllmVersion {
+    type Err = ValueError;
+    /// `0.28.0`, `v0.28.0`, or a pre-release such as `v0.28.0rc1` (taken as its release).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || ValueError::new(s, "not a vLLM version such as 0.28.0");
+        let digits = s.strip_prefix('v').unwrap_or(s);
+        let mut parts = digits.splitn(3, '.');
+        let mut number = |required: bool| -> Result<u32, ValueError> {
+            match parts.next() {
+                Some(p) => {
+                    let end = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+                    p[..end].parse().map_err(|_| bad())
+                }
+                None if required => Err(bad()),
+                None => Ok(0),
+            }
+        };
+        Ok(VllmVersion(number(true)?, number(true)?, number(false)?))
+    }
+}
+
+impl serde::Serialize for VllmVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VllmVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::units::from_str_or_number(d, "a vLLM version such as 0.28.0")
+    }
+}
+
+impl schemars::JsonSchema for VllmVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "VllmVersion".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A vLLM release, e.g. 0.28.0",
+            "type": "string",
+            "pattern": "^v?[0-9]+\\.[0-9]+(\\.[0-9]+)?"
+        })
+    }
+}
+
+/// The oldest release lwsplan models: V1-engine memory accounting throughout.
+pub const OLDEST: VllmVersion = VllmVersion(0, 10, 0);
+
+/// The default: the newest release whose flags and memory behaviour lwsplan knows from public
+/// logs (`tests/fixtures/vllm-logs/`), and the version the LWS project's own multi-node
+/// example pins (kubernetes-sigs/lws PR #1021). Newer releases exist (0.30.0 by 2026-09,
+/// AMD-AGI/TraceLens issue #1055); they plan with this one's behaviour and a note saying so,
+/// until logs of theirs join the development set.
+pub const DEFAULT: VllmVersion = VllmVersion(0, 28, 0);
+
+/// Official images ship Ray until v0.17.1: vLLM dropped it from the image's dependencies in
+/// v0.18.0 (vllm-project/production-stack PR #1056 pins v0.17.1 as "the last tag that includes
+/// it"; gpustack/runner PR #178 repairs Ray "after vLLM v0.18.0"; kubernetes-sigs/lws issue
+/// #835 says v0.19.0 — the earlier, conservative, release is taken).
+pub const NEWEST_WITH_RAY: VllmVersion = VllmVersion(0, 17, 1);
+
+/// The first official image without Ray.
+pub const RAY_LEFT_THE_IMAGE: VllmVersion = VllmVersion(0, 18, 0);
+
+/// A feature lwsplan renders or plans with, and the first release that has it.
+#[derive(Debug, Clone, Copy)]
+pub struct Feature {
+    /// What it is, for messages.
+    pub what: &'static str,
+    /// The first vLLM release with it.
+    pub since: VllmVersion,
+    /// Where that comes from.
+    pub source: &'static str,
+    /// Whether `since` is confirmed by the source (else an estimate from the merge date).
+    pub verified: bool,
+}
+
+/// `vllm serve --nnodes/--node-rank/--master-addr` and `--headless`: multi-node without Ray.
+/// Merged in November 2025; v0.12.0 is the first release after the merge (unverified).
+pub const NATIVE_MULTI_NODE: Feature = Feature {
+    what: "native multi-node serving (--nnodes, --node-rank, --master-addr, --headless)",
+    since: VllmVersion(0, 12, 0),
+    source: "vllm-project/vllm PR #23691",
+    verified: false,
+};
+
+/// `--enable-expert-parallel` (unverified: present in the v0.8 series).
+pub const EXPERT_PARALLEL: Feature = Feature {
+    what: "--enable-expert-parallel",
+    since: VllmVersion(0, 8, 0),
+    source: "vllm-project/vllm docs/serving/data_parallel_deployment.md",
+    verified: false,
+};
+
+/// `VLLM_ENGINE_READY_TIMEOUT_S`, how long the API server waits for the engine (unverified
+/// release; older versions ignore the variable, so leaving it out only loses the longer wait).
+pub const ENGINE_READY_TIMEOUT: Feature = Feature {
+    what: "VLLM_ENGINE_READY_TIMEOUT_S",
+    since: VllmVersion(0, 17, 0),
+    source: "vllm-project/vllm PR #35616",
+    verified: false,
+};
+
+/// CUDA-graph memory measured during profiling and taken out of the KV budget
+/// (`VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1` by default). Before it, graphs were captured
+/// after the KV cache was allocated, out of the `1 − gpu_memory_utilization` headroom. The
+/// release is confirmed by vLLM's own log line: "CUDA graph memory profiling is enabled
+/// (default since v0.21.0)" (vllm PR #30515; logs in gpustack/runner PR #251).
+pub const CUDA_GRAPH_PROFILING: Feature = Feature {
+    what: "CUDA graph memory profiling",
+    since: VllmVersion(0, 21, 0),
+    source: "vllm-project/vllm PR #30515",
+    verified: true,
+};
+
+impl Feature {
+    /// Whether `version` has this feature.
+    pub fn in_version(&self, version: VllmVersion) -> bool {
+        version >= self.since
+    }
+
+    /// Why `version` cannot serve a plan that needs this feature.
+    pub fn missing(&self, version: VllmVersion) -> String {
+        format!(
+            "vLLM {version} has no {} (first in {}{}; {}): use a newer image or --vllm-version",
+            self.what,
+            self.since,
+            if self.verified { "" } else { ", unverified" },
+            self.source
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!("v0.28.0".parse(), Ok(VllmVersion(0, 28, 0)));
+        assert_eq!("0.12.0rc1".parse(), Ok(VllmVersion(0, 12, 0)));
+        assert!("0.x".parse::<VllmVersion>().is_err());
+        assert_eq!("v1.2".parse::<VllmVersion>(), Ok(VllmVersion(1, 2, 0)));
+    }
+
+    #[test]
+    fn features_start_at_their_release() {
+        assert!(!NATIVE_MULTI_NODE.in_version(VllmVersion(0, 11, 0)));
+        assert!(NATIVE_MULTI_NODE.in_version(VllmVersion(0, 28, 0)));
+        assert!(!CUDA_GRAPH_PROFILING.in_version(VllmVersion(0, 20, 2)));
+        assert!(CUDA_GRAPH_PROFILING.in_version(VllmVersion(0, 21, 0)));
+        assert!(NEWEST_WITH_RAY < RAY_LEFT_THE_IMAGE && RAY_LEFT_THE_IMAGE <= DEFAULT);
+    }
+}
