@@ -75,6 +75,7 @@ pub fn cli_main() -> std::process::ExitCode {
 #[doc(hidden)]
 pub mod machinery {
     pub use crate::input::{MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
+    pub use crate::output::write_all;
     pub use crate::plan::kv::{bytes_per_token_per_layer, kv_heads_per_rank};
     pub use crate::plan::layout::pp_partition;
     pub use crate::plan::weights::{parameters, weight_bytes};
@@ -83,6 +84,15 @@ pub mod machinery {
     pub use crate::validate::crd::{strict_v1_schema, strict_v1_schema_unshared};
     pub use crate::validate::schema::{strict_schema, validator};
     pub use crate::yaml::{from_str, from_str_multiple, to_string};
+
+    /// Renders `plan` with the built-in templates replaced by `templates`, `(name, source)`.
+    pub fn render_with_templates(
+        options: crate::RenderOptions,
+        templates: &[(&str, &str)],
+        plan: &crate::Plan,
+    ) -> Result<crate::Manifests, crate::RenderError> {
+        crate::Renderer::with_templates(options, templates)?.render(plan)
+    }
 }
 
 /// The README's examples run as doc tests, so the README cannot drift from the API.

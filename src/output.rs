@@ -23,7 +23,7 @@ const MARK: &str = ".lwsplan-";
 const STALE_AFTER: Duration = Duration::from_secs(600);
 
 /// Writes each `(file name, contents)` into `dir`, creating it if needed: every file or none.
-pub(crate) fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), WriteError> {
+pub fn write_all(dir: &Path, files: &[(String, String)]) -> Result<(), WriteError> {
     write_all_with(dir, files, &mut |_| Ok(()))
 }
 

@@ -61,7 +61,7 @@ fuzz_target!(|input: Input| {
             _ => ExpertParallel::Off,
         },
         replicas: input.replicas.map(u64::from),
-        target_concurrent_sequences: None,
+        ..PlanOptions::default()
     };
     let Ok(plan) = Planner::new(model, hardware).plan(&options) else {
         return;
@@ -82,6 +82,7 @@ fuzz_target!(|input: Input| {
         env: vec![EnvVar {
             name: "FUZZ".into(),
             value: input.env_value,
+            expand: false,
         }],
         vllm_args: vec![input.arg],
         annotations: [("example.com/fuzz".to_string(), input.annotation)].into(),

@@ -32,21 +32,28 @@ pub(crate) const MAX_TEMPLATE_BYTES: u64 = crate::input::MAX_SMALL_FILE;
 
 /// Builds the environment: built-in templates, then same-named overrides from `dir`.
 pub(crate) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, RenderError> {
+    if let Some(dir) = dir {
+        reject_unknown_templates(dir)?;
+    }
+    environment_with(|name| match dir {
+        Some(dir) => override_source(dir, name),
+        None => Ok(None),
+    })
+}
+
+/// The environment with each built-in template replaced by what `source` gives for its name.
+pub(crate) fn environment_with(
+    source: impl Fn(&str) -> Result<Option<String>, RenderError>,
+) -> Result<Environment<'static>, RenderError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::Json);
     env.set_formatter(yaml_json_formatter);
     env.set_fuel(Some(FUEL));
-    for (name, source) in TEMPLATES {
-        let source = match dir {
-            Some(dir) => override_source(dir, name)?.unwrap_or_else(|| source.to_string()),
-            None => source.to_string(),
-        };
-        env.add_template_owned(*name, source)
+    for (name, builtin) in TEMPLATES {
+        let text = source(name)?.unwrap_or_else(|| builtin.to_string());
+        env.add_template_owned(*name, text)
             .map_err(|e| RenderError::template(name, e))?;
-    }
-    if let Some(dir) = dir {
-        reject_unknown_templates(dir)?;
     }
     Ok(env)
 }

@@ -142,6 +142,23 @@ impl Renderer {
         Ok(Renderer { options, env })
     }
 
+    /// A renderer whose templates are given as text, `(file name, source)`, instead of read
+    /// from `options.templates` (lwsplan's fuzz target drives the engine this way).
+    #[cfg(feature = "machinery")]
+    pub(crate) fn with_templates(
+        options: RenderOptions,
+        templates: &[(&str, &str)],
+    ) -> Result<Self, RenderError> {
+        checks::check_options(&options)?;
+        let env = environment::environment_with(|name| {
+            Ok(templates
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| text.to_string()))
+        })?;
+        Ok(Renderer { options, env })
+    }
+
     /// Renders, parses and validates the manifests for `plan`.
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
         checks::check_name_length(&self.options.name, plan.replicas)?;
