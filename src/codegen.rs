@@ -98,6 +98,12 @@ impl Codegen {
     /// Plans, renders and writes every deployment; returns the manifest files written. Nothing
     /// is written unless every deployment succeeds.
     pub fn run(&self) -> Result<Vec<PathBuf>, CodegenError> {
+        self.run_to(&mut std::io::stdout().lock())
+    }
+
+    /// [`run`](Self::run), writing the `cargo::` lines for Cargo to `cargo` instead of
+    /// standard output.
+    pub fn run_to(&self, cargo: &mut dyn std::io::Write) -> Result<Vec<PathBuf>, CodegenError> {
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -114,7 +120,7 @@ impl Codegen {
             let deployment = Deployment::from_file(path).map_err(|e| failed(e.into()))?;
             if !self.quiet {
                 for input in inputs(path, &deployment) {
-                    println!("cargo::rerun-if-changed={}", input.display());
+                    let _ = writeln!(cargo, "cargo::rerun-if-changed={}", input.display());
                 }
             }
             let plan = deployment.plan().map_err(failed)?;
@@ -127,7 +133,7 @@ impl Codegen {
                 // Cargo's own warning, one line each.
                 for warning in renderer.warnings(&plan) {
                     let line = warning.replace(['\n', '\r'], " ");
-                    println!("cargo::warning=lwsplan: {}: {line}", path.display());
+                    let _ = writeln!(cargo, "cargo::warning=lwsplan: {}: {line}", path.display());
                 }
             }
             let stem = path

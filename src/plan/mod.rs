@@ -33,7 +33,7 @@ mod table;
 pub(crate) mod version;
 pub(crate) mod weights;
 
-pub use explain::{Infeasible, Note, Remedy};
+pub use explain::{Infeasible, Note, PlanError, Remedy};
 pub use kv::KvCacheDtype;
 pub use layout::Layout;
 pub use options::{
@@ -50,7 +50,6 @@ pub(crate) use weights::{parameters, weight_bytes};
 
 use serde::Serialize;
 
-use crate::error::ErrorKind;
 use crate::profile::{HardwareProfile, ModelProfile, NodeLabels, Quantization};
 use search::{Fit, Outcomes};
 
@@ -191,72 +190,6 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Layouts considered, best first.
     pub alternatives: Vec<Alternative>,
-}
-
-/// Why no plan could be made.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlanError {
-    /// An option is out of range.
-    #[error("{option}: {message}")]
-    InvalidOption {
-        /// The option, as the CLI spells it.
-        option: &'static str,
-        /// What is wrong and what is accepted.
-        message: String,
-    },
-    /// `--max-model-len` exceeds what the model accepts.
-    #[error(
-        "--max-model-len {requested} is greater than the derived max_model_len \
-         (max_position_embeddings={max_position_embeddings} in {model}'s config.json); \
-         vLLM refuses it. Use at most {max_position_embeddings}, or `auto`"
-    )]
-    MaxModelLenTooLong {
-        /// Requested length.
-        requested: u64,
-        /// The model's limit.
-        max_position_embeddings: u64,
-        /// Model id.
-        model: String,
-    },
-    /// No layout within the constraints fits.
-    #[error("{0}")]
-    Infeasible(Box<Infeasible>),
-    /// A checkpoint size that cannot be this model's weights.
-    #[error(
-        "the checkpoint size {checkpoint_bytes} bytes is not model {model}'s: its parameters \
-         make {computed_bytes} bytes, and a checkpoint more than {CHECKPOINT_SIZE_FACTOR}× off \
-         belongs to another model or was altered; check the safetensors index or checkpoint_bytes"
-    )]
-    CheckpointSize {
-        /// Model id.
-        model: String,
-        /// The size given.
-        checkpoint_bytes: u64,
-        /// lwsplan's own count.
-        computed_bytes: u64,
-    },
-    /// The profile describes more parameters than any deployment could hold.
-    #[error(
-        "model {model} has {parameters} parameters by its profile, more than the 10^15 lwsplan \
-         plans for: check the profile's sizes (num_hidden_layers, hidden_size, experts)"
-    )]
-    ModelTooLarge {
-        /// Model id.
-        model: String,
-        /// Parameters the profile describes.
-        parameters: u128,
-    },
-}
-
-impl PlanError {
-    /// What kind of failure this is.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            PlanError::Infeasible(_) => ErrorKind::Infeasible,
-            _ => ErrorKind::InvalidInput,
-        }
-    }
 }
 
 /// Plans one model on one hardware profile.

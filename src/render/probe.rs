@@ -16,13 +16,17 @@ pub const WARM_CACHE_BYTES_PER_SECOND: u64 = 1_000_000_000;
 pub const ENGINE_START_SECONDS: u64 = 600;
 /// The shortest startup budget, whatever the model.
 pub const MIN_STARTUP_SECONDS: u64 = 900;
+/// The longest startup budget: a day. A checkpoint that takes longer to load is not served
+/// by waiting (and Kubernetes keeps probe counts as int32).
+pub const MAX_STARTUP_SECONDS: u64 = 24 * 3600;
 /// Seconds between startup probes.
 pub const STARTUP_PERIOD_SECONDS: u64 = 10;
 
 /// The startup budget in seconds for a pod that loads `bytes` of weights at
 /// `bytes_per_second`.
 pub fn startup_seconds(bytes: u64, bytes_per_second: u64) -> u64 {
-    (bytes.div_ceil(bytes_per_second.max(1)) + ENGINE_START_SECONDS).max(MIN_STARTUP_SECONDS)
+    (bytes.div_ceil(bytes_per_second.max(1)) + ENGINE_START_SECONDS)
+        .clamp(MIN_STARTUP_SECONDS, MAX_STARTUP_SECONDS)
 }
 
 /// `failureThreshold` of a startup probe probing every [`STARTUP_PERIOD_SECONDS`] for
@@ -52,9 +56,7 @@ mod tests {
             startup_seconds(350_000_000_000, WARM_CACHE_BYTES_PER_SECOND),
             950
         );
-        assert_eq!(
-            startup_seconds(u64::MAX, download),
-            u64::MAX / download + 601
-        );
+        assert_eq!(startup_seconds(u64::MAX, download), 86_400, "at most a day");
+        assert_eq!(startup_failure_threshold(86_400), 8_640);
     }
 }

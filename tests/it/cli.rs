@@ -1023,3 +1023,43 @@ fn templates_written_out_override_to_the_same_render() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(overridden, builtin);
 }
+
+/// A user's own hardware profile may give sizes as quantities, only the label its platform
+/// needs, and no sources: it plans, and the plan says its numbers are unverified.
+#[test]
+fn a_private_hardware_profile_needs_less_than_a_builtin() {
+    let dir = temp_dir("private-hardware");
+    let builtin = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/support/gke-only-hardware.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+    .replace("memory_bytes: 85018877624", "memory_bytes: 79.18Gi")
+    .replace(
+        "host_memory_bytes: 2010044694528",
+        "host_memory_bytes: 1872Gi",
+    );
+    let path = dir.join("hw.yaml");
+    std::fs::write(&path, builtin).unwrap();
+    let (code, stdout, stderr) = lwsplan(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware-file",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    // 79.18 GiB = 85,018,877,624.32 bytes, rounded up.
+    assert_eq!(plan["gpu_memory_bytes"], 85_018_877_625u64);
+    let notes = plan["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("private-h100 cites no sources")),
+        "{notes:?}"
+    );
+}

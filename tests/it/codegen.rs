@@ -66,3 +66,35 @@ fn an_infeasible_deployment_fails_with_the_planners_message_and_writes_nothing()
     );
     assert!(!dir.exists(), "nothing written when any deployment fails");
 }
+
+/// What the CLI prints as warnings reaches a build script's user as Cargo warnings, with the
+/// rerun lines for every input.
+#[test]
+fn render_warnings_become_cargo_warnings() {
+    let dir = out_dir("codegen-warnings");
+    let file = dir.with_extension("latest.yaml");
+    std::fs::write(
+        &file,
+        "model: llama-3.1-8b-instruct\nhardware: h100-80gb\nrender: {image: \"vllm/vllm-openai:latest\"}\n",
+    )
+    .unwrap();
+    let mut cargo = Vec::new();
+    Codegen::new()
+        .deployment(&file)
+        .out_dir(&dir)
+        .run_to(&mut cargo)
+        .unwrap();
+    let cargo = String::from_utf8(cargo).unwrap();
+    assert!(
+        cargo.contains(&format!("cargo::rerun-if-changed={}", file.display())),
+        "{cargo}"
+    );
+    let warning = cargo
+        .lines()
+        .find(|l| l.starts_with("cargo::warning=lwsplan: "))
+        .unwrap_or_else(|| panic!("no warning in {cargo}"));
+    assert!(
+        warning.contains("is :latest and changes under you"),
+        "{warning}"
+    );
+}
