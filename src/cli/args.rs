@@ -108,6 +108,14 @@ pub struct PlanFlags {
     /// --image's tag, else 0.28.0; 0.17.1, the newest image with Ray, for --launcher ray].
     #[arg(long, value_name = "VERSION", value_parser = parse_value::<crate::plan::VllmVersion>)]
     pub vllm_version: Option<crate::plan::VllmVersion>,
+    /// Tokens per forward pass, which sizes vLLM's profiling run [default: vLLM's for the GPU:
+    /// 8192 on 70 GiB or more but A100, else 2048].
+    #[arg(long, value_name = "TOKENS")]
+    pub max_num_batched_tokens: Option<u64>,
+    /// Sequences per step, which sizes the sampler's warm-up [default: vLLM's for the GPU: 1024
+    /// on 70 GiB or more but A100, else 256].
+    #[arg(long, value_name = "N")]
+    pub max_num_seqs: Option<u64>,
 }
 
 /// `plan`'s arguments.
@@ -419,6 +427,11 @@ impl PlanFlags {
         );
         set(&mut plan.launcher, self.launcher);
         set(&mut plan.vllm_version, self.vllm_version.map(Some));
+        set(
+            &mut plan.max_num_batched_tokens,
+            self.max_num_batched_tokens.map(Some),
+        );
+        set(&mut plan.max_num_seqs, self.max_num_seqs.map(Some));
     }
 }
 

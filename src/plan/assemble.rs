@@ -102,6 +102,13 @@ fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<Str
             options.kv_cache_dtype.as_str().into(),
         ]);
     }
+    // Rendered only when set: vLLM's own default for the GPU is what the plan assumed.
+    if let Some(tokens) = options.max_num_batched_tokens {
+        args.extend(["--max-num-batched-tokens".into(), tokens.to_string()]);
+    }
+    if let Some(seqs) = options.max_num_seqs {
+        args.extend(["--max-num-seqs".into(), seqs.to_string()]);
+    }
     args
 }
 

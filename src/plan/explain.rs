@@ -9,7 +9,7 @@ use super::layout::Layout;
 use super::options::{CHECKPOINT_SIZE_FACTOR, ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
 use super::rules::Rejection;
 use super::search::Fit;
-use super::{KvCacheDtype, MaxModelLenSource, Planner};
+use super::{KvCacheDtype, MaxModelLenSource, Planner, reserve};
 use crate::error::ErrorKind;
 use crate::profile::{Attention, InterconnectKind, Mlp, Quantization};
 use crate::units::gib;
@@ -94,8 +94,27 @@ pub enum Note {
         /// The GPU's compute capability.
         compute_capability: String,
     },
-    /// MXFP4 expert shards vLLM pads at this TP.
-    Mxfp4Padding,
+    /// The KV memory left beyond one `max_model_len` request is inside the reserve's band.
+    MayNotStart {
+        /// The tightest stage.
+        stage: u64,
+        /// KV bytes per GPU left there after one request.
+        spare_bytes: u64,
+        /// The reserve's band on that stage.
+        band_bytes: u64,
+    },
+    /// Before v0.21 CUDA graphs and the sampler's second warm-up come out of the headroom
+    /// above the budget, which is too small.
+    GraphHeadroom {
+        /// The release.
+        version: super::VllmVersion,
+        /// `(1 − utilization) × memory`.
+        headroom_bytes: u64,
+        /// The CUDA-graph estimate.
+        graph_bytes: u64,
+        /// The highest utilization that leaves enough.
+        utilization: f64,
+    },
     /// FP8 KV with MLA.
     Fp8KvWithMla,
     /// A profile that cites no sources: its facts are unverified.
@@ -205,9 +224,33 @@ impl fmt::Display for Note {
                 "MXFP4 experts below compute capability 9.0 ({compute_capability}) run on vLLM's \
                  Marlin kernels in recent releases only: check your image's version (unverified)"
             ),
-            Note::Mxfp4Padding => f.write_str(
-                "vLLM pads each expert's MXFP4 shard to a kernel-friendly width at this TP; the \
-                 padding's few percent of expert memory is not counted (unverified)",
+            Note::MayNotStart {
+                stage,
+                spare_bytes,
+                band_bytes,
+            } => write!(
+                f,
+                "vLLM may refuse to start: stage {stage} keeps {} of KV memory beyond one \
+                 max_model_len request, inside the reserve's error band of ±{}. Buy room with a \
+                 shorter --max-model-len, --kv-cache-dtype fp8, a higher \
+                 --gpu-memory-utilization or more GPUs; `render --probe` checks it in minutes",
+                gib(*spare_bytes),
+                gib(*band_bytes),
+            ),
+            Note::GraphHeadroom {
+                version,
+                headroom_bytes,
+                graph_bytes,
+                utilization,
+            } => write!(
+                f,
+                "vLLM {version} captures CUDA graphs (about {}) and warms the sampler again after \
+                 allocating the KV cache, in the {} the utilization leaves free; with under 2 GiB \
+                 to spare that has run out of memory (gpt-oss-20b at 0.95 on an H100, vLLM \
+                 0.19.0). Use --gpu-memory-utilization {utilization} or lower, or vLLM 0.21 or \
+                 newer, which counts the graphs in the budget",
+                gib(*graph_bytes),
+                gib(*headroom_bytes),
             ),
             Note::Fp8KvWithMla => f.write_str(
                 "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU",
@@ -453,20 +496,10 @@ impl Planner<'_> {
                 notes.push(Note::Fp8MoeNeedsMarlin);
             }
         }
-        if model.quantization == Some(Quantization::Mxfp4) {
-            if hardware.gpu.sm() < 90 {
-                notes.push(Note::Mxfp4NeedsMarlin {
-                    compute_capability: hardware.gpu.compute_capability.clone(),
-                });
-            }
-            if let Mlp::Moe {
-                moe_intermediate_size,
-                ..
-            } = model.mlp
-                && !(moe_intermediate_size / layout.tensor_parallel_size).is_multiple_of(64)
-            {
-                notes.push(Note::Mxfp4Padding);
-            }
+        if model.quantization == Some(Quantization::Mxfp4) && hardware.gpu.sm() < 90 {
+            notes.push(Note::Mxfp4NeedsMarlin {
+                compute_capability: hardware.gpu.compute_capability.clone(),
+            });
         }
         if options.kv_cache_dtype == KvCacheDtype::Fp8
             && matches!(model.attention, Attention::Mla { .. })
@@ -494,12 +527,78 @@ impl Planner<'_> {
                 known: super::version::DEFAULT,
             });
         }
+        if fit.at_risk {
+            notes.push(self.may_not_start(fit, options));
+        }
+        if let Some(note) = self.graph_headroom(options) {
+            notes.push(note);
+        }
         if fit.max_model_len < 4096 {
             notes.push(Note::ShortContext {
                 max_model_len: fit.max_model_len,
             });
         }
         notes
+    }
+
+    /// The tightest stage of a fit at risk, for [`Note::MayNotStart`].
+    fn may_not_start(&self, fit: &Fit, options: &PlanOptions) -> Note {
+        let model = self.model;
+        let window = model.sliding_window.unwrap_or(0);
+        let batched = options
+            .scheduler_limits(self.hardware)
+            .max_num_batched_tokens;
+        let block = super::kv::block_size(model, self.hardware);
+        let tightest = fit
+            .stages
+            .iter()
+            .map(|s| {
+                let count =
+                    super::kv::LayerCount::of(model, s.first_layer..s.first_layer + s.layers);
+                let page = s.kv_cache_bytes_per_token * block / s.layers.max(1);
+                let need = count
+                    .blocks_for(fit.max_model_len, window, batched, block)
+                    .saturating_mul(page);
+                let spare = s.kv_cache_available_bytes_per_gpu.saturating_sub(need);
+                (spare as i128 - s.reserve.band_bytes as i128, s)
+            })
+            .min_by_key(|(margin, _)| *margin)
+            .map(|(_, s)| s)
+            .expect("PP ≥ 1");
+        let count = super::kv::LayerCount::of(
+            model,
+            tightest.first_layer..tightest.first_layer + tightest.layers,
+        );
+        let page = tightest.kv_cache_bytes_per_token * block / tightest.layers.max(1);
+        let need = count
+            .blocks_for(fit.max_model_len, window, batched, block)
+            .saturating_mul(page);
+        Note::MayNotStart {
+            stage: tightest.index,
+            spare_bytes: tightest
+                .kv_cache_available_bytes_per_gpu
+                .saturating_sub(need),
+            band_bytes: tightest.reserve.band_bytes,
+        }
+    }
+
+    /// Before CUDA-graph profiling, whether the headroom above the budget holds the graphs and
+    /// the sampler's second warm-up ([`reserve::HEADROOM_SLACK`]).
+    fn graph_headroom(&self, options: &PlanOptions) -> Option<Note> {
+        let version = options.vllm_version();
+        if super::version::CUDA_GRAPH_PROFILING.in_version(version) {
+            return None;
+        }
+        let memory = self.hardware.gpu.memory_bytes;
+        let headroom = memory - super::search::budget(memory, options.gpu_memory_utilization);
+        let graphs = reserve::cuda_graph_estimate(self.model);
+        let needed = graphs + reserve::HEADROOM_SLACK;
+        (headroom < needed).then(|| Note::GraphHeadroom {
+            version,
+            headroom_bytes: headroom,
+            graph_bytes: graphs,
+            utilization: ((memory - needed) as f64 / memory as f64 * 100.0).floor() / 100.0,
+        })
     }
 
     /// Why nothing fits: the closest miss, and what would fit instead.

@@ -116,21 +116,21 @@ impl LayerCount {
     }
 
     /// Layer-blocks one request of `len` tokens needs on these layers: `ceil(len / block)` per
-    /// full layer, and per sliding layer `ceil(min(window − 1 + max_num_batched_tokens, len) /
+    /// full layer, and per sliding layer `ceil(min(window − 1 + batched, len) /
     /// block) + 1` (vLLM `SlidingWindowSpec.max_memory_usage_bytes`).
-    pub fn blocks_for(&self, len: u64, window: u64, block: u64) -> u64 {
-        self.full * len.div_ceil(block) + self.sliding * sliding_blocks(len, window, block)
+    pub fn blocks_for(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
+        self.full * len.div_ceil(block) + self.sliding * sliding_blocks(len, window, batched, block)
     }
 
     /// Blocks of the shared pool one request takes: one run per group.
-    pub fn request_blocks(&self, len: u64, window: u64, block: u64) -> u64 {
+    pub fn request_blocks(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
         let full = if self.full > 0 {
             len.div_ceil(block)
         } else {
             0
         };
         let sliding = if self.sliding > 0 {
-            sliding_blocks(len, window, block)
+            sliding_blocks(len, window, batched, block)
         } else {
             0
         };
@@ -138,8 +138,8 @@ impl LayerCount {
     }
 }
 
-fn sliding_blocks(len: u64, window: u64, block: u64) -> u64 {
-    let tokens = (window.saturating_sub(1) + super::reserve::PROFILE_TOKENS).min(len);
+fn sliding_blocks(len: u64, window: u64, batched: u64, block: u64) -> u64 {
+    let tokens = (window.saturating_sub(1) + batched).min(len);
     tokens.div_ceil(block) + 1
 }
 
@@ -279,10 +279,10 @@ mod tests {
             }
         );
         assert_eq!(all.group_size(2), 18);
-        assert_eq!(all.request_blocks(131_072, 128, 16), 8192 + 521);
-        assert_eq!(all.blocks_for(131_072, 128, 16), 18 * 8192 + 18 * 521);
+        assert_eq!(all.request_blocks(131_072, 128, 8192, 16), 8192 + 521);
+        assert_eq!(all.blocks_for(131_072, 128, 8192, 16), 18 * 8192 + 18 * 521);
         // A short request: the sliding layers hold it all, plus one block.
-        assert_eq!(all.request_blocks(100, 128, 16), 7 + 8);
+        assert_eq!(all.request_blocks(100, 128, 8192, 16), 7 + 8);
         let stage = LayerCount::of(oss, 0..11);
         assert_eq!(
             stage,

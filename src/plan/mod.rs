@@ -152,7 +152,8 @@ pub struct Plan {
     pub budget_bytes_per_gpu: u64,
     /// Parameters vLLM loads by default (no MTP or draft layers).
     pub parameters: u64,
-    /// The weights as loaded, each tensor once: comparable with the checkpoint size.
+    /// The weights as the checkpoint stores them, each tensor once (stages show what each GPU
+    /// holds once vLLM has laid them out for its kernels).
     pub weight_bytes: u64,
     /// The most weight bytes any one pod loads: what its startup time scales with.
     pub max_weight_bytes_per_pod: u64,

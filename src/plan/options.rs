@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::version::{self, VllmVersion};
+use super::version::{self, SchedulerLimits, VllmVersion};
 use super::weights;
 use super::{KvCacheDtype, Launcher, PlanError};
 use crate::error::ValueError;
-use crate::profile::ModelProfile;
+use crate::profile::{HardwareProfile, ModelProfile};
 
 /// The most nodes a plan may use; a model that needs more is refused rather than searched for.
 pub const MAX_NODES: u64 = 64;
@@ -149,6 +149,22 @@ pub struct PlanOptions {
     /// deployment resolves that), else the newest lwsplan knows — for the Ray launcher the
     /// newest official image that still ships Ray.
     pub vllm_version: Option<VllmVersion>,
+    /// `--max-num-batched-tokens`: tokens in one forward pass, which sizes vLLM's profiling
+    /// run. Unset: vLLM's default for the GPU (8192 on GPUs of 70 GiB or more but A100, else
+    /// 2048).
+    #[serde(deserialize_with = "scheduler_limit")]
+    pub max_num_batched_tokens: Option<u64>,
+    /// `--max-num-seqs`: sequences per step, which sizes the sampler's warm-up. Unset: vLLM's
+    /// default for the GPU (1024 on GPUs of 70 GiB or more but A100, else 256).
+    #[serde(deserialize_with = "scheduler_limit")]
+    pub max_num_seqs: Option<u64>,
+}
+
+/// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
+pub const MAX_SCHEDULER_LIMIT: u64 = 1 << 20;
+
+fn scheduler_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_SCHEDULER_LIMIT)
 }
 
 /// A file's `gpu_memory_utilization`, checked where it is read so the error has its line.
@@ -200,6 +216,8 @@ impl Default for PlanOptions {
             replicas: None,
             target_concurrent_sequences: None,
             vllm_version: None,
+            max_num_batched_tokens: None,
+            max_num_seqs: None,
         }
     }
 }
@@ -211,6 +229,17 @@ impl PlanOptions {
             Launcher::Native => version::DEFAULT,
             Launcher::Ray => version::NEWEST_WITH_RAY,
         })
+    }
+
+    /// The scheduler limits vLLM runs with on `hardware`: the options, else its defaults.
+    pub fn scheduler_limits(&self, hardware: &HardwareProfile) -> SchedulerLimits {
+        let defaults = SchedulerLimits::defaults_for(hardware.gpu.memory_bytes, &hardware.name);
+        SchedulerLimits {
+            max_num_batched_tokens: self
+                .max_num_batched_tokens
+                .unwrap_or(defaults.max_num_batched_tokens),
+            max_num_seqs: self.max_num_seqs.unwrap_or(defaults.max_num_seqs),
+        }
     }
 
     /// Whether the layout is pinned (nodes, TP or PP given).
@@ -269,6 +298,12 @@ impl PlanOptions {
                 self.target_concurrent_sequences,
                 MAX_REPLICAS,
             ),
+            (
+                "--max-num-batched-tokens",
+                self.max_num_batched_tokens,
+                MAX_SCHEDULER_LIMIT,
+            ),
+            ("--max-num-seqs", self.max_num_seqs, MAX_SCHEDULER_LIMIT),
         ];
         for (option, value, max) in sizes {
             if let Some(v) = value

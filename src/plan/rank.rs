@@ -10,11 +10,13 @@ use super::{Alternative, MaxModelLenSource, Verdict};
 /// At most this many alternatives are listed.
 const MAX_ALTERNATIVES: usize = 12;
 
-/// The sort key of a fit, best first: fewest nodes; with `auto`, a layout that serves the full
+/// The sort key of a fit, best first: one that fits with the reserve's band to spare; fewest
+/// nodes; with `auto`, a layout that serves the full
 /// context; then fewest GPUs; then vLLM's recommended shape (TP = GPUs per node); then the most
 /// KV; then smaller TP, so the order is total.
-pub(crate) fn rank_key(fit: &Fit, auto: bool) -> (u64, bool, u64, bool, Reverse<u64>, u64) {
+pub(crate) fn rank_key(fit: &Fit, auto: bool) -> (bool, u64, bool, u64, bool, Reverse<u64>, u64) {
     (
+        fit.at_risk,
         fit.layout.nodes,
         auto && fit.source != MaxModelLenSource::FullContext,
         fit.layout.gpus(),
@@ -27,7 +29,9 @@ pub(crate) fn rank_key(fit: &Fit, auto: bool) -> (u64, bool, u64, bool, Reverse<
 /// Why `other` ranks below `best`, in the terms of [`rank_key`].
 fn why_lost(other: &Fit, best: &Fit, auto: bool) -> String {
     let (o, b) = (other.layout, best.layout);
-    if o.nodes != b.nodes {
+    if other.at_risk != best.at_risk {
+        "its KV cache is within the reserve's error band of not fitting".to_string()
+    } else if o.nodes != b.nodes {
         format!("needs {} nodes", o.nodes)
     } else if auto && other.source != best.source {
         format!("holds only {} tokens of context", other.max_model_len)

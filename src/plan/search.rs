@@ -7,8 +7,7 @@ use super::kv::{self, LayerCount};
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
 use super::rules::{self, Rejection};
-use super::version::CUDA_GRAPH_PROFILING;
-use super::weights::RankWeights;
+use super::weights::{Mxfp4Alignment, RankWeights};
 use super::{MaxModelLenSource, Planner, Stage, reserve};
 use crate::profile::Mlp;
 
@@ -25,6 +24,9 @@ pub(crate) struct Fit {
     pub blocks: u64,
     pub max_model_len: u64,
     pub source: MaxModelLenSource,
+    /// Whether the KV memory left for one `max_model_len` request is within the reserve's
+    /// band of not fitting: vLLM may refuse to start.
+    pub at_risk: bool,
 }
 
 /// Every candidate's outcome.
@@ -60,7 +62,12 @@ impl Planner<'_> {
                 let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
                     (
                         rules::check_tp(self.model, tp, ep),
-                        RankWeights::new(self.model, tp, ep),
+                        RankWeights::new(
+                            self.model,
+                            tp,
+                            ep,
+                            Mxfp4Alignment::for_sm(self.hardware.gpu.sm()),
+                        ),
                     )
                 });
                 let result = rule
@@ -160,14 +167,26 @@ impl Planner<'_> {
             .collect();
         let window = model.sliding_window.unwrap_or(0);
         // Bytes one request of `len` tokens needs on each stage, as vLLM's fit check sums them.
+        let batched = options
+            .scheduler_limits(self.hardware)
+            .max_num_batched_tokens;
         let need = |count: &LayerCount, len: u64| {
-            count.blocks_for(len, window, block).saturating_mul(page)
+            count
+                .blocks_for(len, window, batched, block)
+                .saturating_mul(page)
         };
         let fits = |len: u64| {
             counts
                 .iter()
                 .zip(&stages)
                 .all(|(c, s)| need(c, len) <= s.kv_cache_available_bytes_per_gpu)
+        };
+        // Fits even if every reserve term is at the top of its band.
+        let fits_safely = |len: u64| {
+            counts.iter().zip(&stages).all(|(c, s)| {
+                need(c, len).saturating_add(s.reserve.band_bytes)
+                    <= s.kv_cache_available_bytes_per_gpu
+            })
         };
         let full = model.max_position_embeddings;
         let longest = || longest_that_fits(full, &fits);
@@ -187,18 +206,26 @@ impl Planner<'_> {
                 estimated_max_len,
             }
         };
+        // A requested length is planned if it fits the estimate, flagged if only that; `auto`
+        // chooses a length that fits the band's worst case, or flags the one that fits at all.
         let (max_model_len, source) = match options.max_model_len {
             MaxModelLen::Tokens(n) if fits(n) => (n, MaxModelLenSource::Requested),
             MaxModelLen::Tokens(n) => return Err(short(n, longest())),
-            MaxModelLen::Auto if fits(full) => (full, MaxModelLenSource::FullContext),
-            MaxModelLen::Auto => match longest() {
-                0 => return Err(short(block, 0)),
+            MaxModelLen::Auto if fits_safely(full) => (full, MaxModelLenSource::FullContext),
+            MaxModelLen::Auto => match longest_that_fits(full, &fits_safely) {
+                0 if fits(full) => (full, MaxModelLenSource::FullContext),
+                0 => match longest() {
+                    0 => return Err(short(block, 0)),
+                    len => (len, MaxModelLenSource::LongestThatFits),
+                },
                 len => (len, MaxModelLenSource::LongestThatFits),
             },
         };
+        let at_risk = !fits_safely(max_model_len);
         let blocks_per_request = LayerCount::of(model, 0..model.num_hidden_layers).request_blocks(
             max_model_len,
             window,
+            batched,
             block,
         );
         Ok(Fit {
@@ -210,6 +237,7 @@ impl Planner<'_> {
             blocks,
             max_model_len,
             source,
+            at_risk,
         })
     }
 
@@ -231,7 +259,12 @@ impl Planner<'_> {
         );
         let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
         let page = per_layer * block;
-        let graphs_in_budget = CUDA_GRAPH_PROFILING.in_version(options.vllm_version());
+        let profiling = reserve::Profiling {
+            limits: options.scheduler_limits(self.hardware),
+            version: options.vllm_version(),
+            tensor_parallel_size: tp,
+            spans_nodes: layout.nodes > 1,
+        };
         let groups = kv::attention_groups(model);
         let mut stages = Vec::new();
         let mut counts = Vec::new();
@@ -240,12 +273,7 @@ impl Planner<'_> {
             let (first, last) = (index == 0, index + 1 == pp);
             let range = first_layer..first_layer + layers;
             let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
-            let mut reserve = reserve::reserve(model, tp, pp, last);
-            if !graphs_in_budget {
-                // Before CUDA-graph profiling, graphs are captured after the KV cache is
-                // allocated, out of the `1 − utilization` headroom, not the budget.
-                reserve.cuda_graph_bytes = 0;
-            }
+            let reserve = reserve::reserve(model, &profiling, last);
             let used = weight_bytes_per_gpu + reserve.total();
             let count = LayerCount::of(model, range);
             // Hybrid models share one block pool between their groups, padded to the larger.
@@ -300,8 +328,9 @@ mod tests {
 
     #[test]
     fn auto_context_prefers_a_layout_that_serves_the_full_context() {
-        // Llama 3.1 70B on 8 × H100: TP 2 fits the weights but only ~16k tokens of context;
-        // TP 4 serves the full 131072 on the same single node, so auto takes TP 4.
+        // Llama 3.1 70B on 8 × H100: TP 1 × PP 2 fits the weights but only a few thousand
+        // tokens of context; TP 4 serves the full 131072 on the same single node, so auto
+        // takes TP 4.
         let catalog = crate::Catalog::builtin();
         let plan = Planner::new(
             catalog
@@ -318,7 +347,7 @@ mod tests {
         let fits = plan
             .alternatives
             .iter()
-            .find(|a| a.layout.tensor_parallel_size == 2 && a.layout.pipeline_parallel_size == 1)
+            .find(|a| a.layout.tensor_parallel_size == 1 && a.layout.pipeline_parallel_size == 2)
             .unwrap();
         assert_eq!(fits.verdict, Verdict::Fits);
         assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);

@@ -44,7 +44,7 @@ impl Plan {
         )?;
         writeln!(
             out,
-            "  weights       {:.2} B parameters, {} as loaded",
+            "  weights       {:.2} B parameters, {} in the checkpoint",
             self.parameters as f64 / 1e9,
             gib(self.weight_bytes)
         )?;

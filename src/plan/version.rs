@@ -135,6 +135,86 @@ pub const CUDA_GRAPH_PROFILING: Feature = Feature {
     verified: true,
 };
 
+/// The scheduler limits vLLM sizes its profiling run by when the flags leave them unset
+/// (`EngineArgs.get_batch_defaults`, `vllm/engine/arg_utils.py`, since vllm PR #17885, before
+/// v0.10): for the OpenAI server on a GPU of at least 70 GiB whose name does not contain
+/// "a100", 8192 batched tokens and 1024 sequences; on every other GPU 2048 and 256. The H100
+/// logs of llm-d-incubation/llm-d-planner (v0.19.0) print "Defaulting max_num_batched_tokens to
+/// 8192" and "Defaulting max_num_seqs to 1024".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct SchedulerLimits {
+    /// `--max-num-batched-tokens`: tokens in one forward pass, the profiling run's size.
+    pub max_num_batched_tokens: u64,
+    /// `--max-num-seqs`: sequences in one step, the sampler's warm-up batch.
+    pub max_num_seqs: u64,
+}
+
+impl SchedulerLimits {
+    /// vLLM's defaults on a GPU with `memory_bytes` of memory named `name`.
+    pub fn defaults_for(memory_bytes: u64, name: &str) -> SchedulerLimits {
+        const LARGE_GPU: u64 = 70 << 30;
+        if memory_bytes >= LARGE_GPU && !name.to_ascii_lowercase().contains("a100") {
+            SchedulerLimits {
+                max_num_batched_tokens: 8192,
+                max_num_seqs: 1024,
+            }
+        } else {
+            SchedulerLimits {
+                max_num_batched_tokens: 2048,
+                max_num_seqs: 256,
+            }
+        }
+    }
+
+    /// Requests in the sampler's warm-up: one per sequence, at most one per batched token
+    /// (`_dummy_run` makes `min(max_num_seqs, num_tokens)` requests).
+    pub fn sampler_requests(&self) -> u64 {
+        self.max_num_seqs.min(self.max_num_batched_tokens)
+    }
+}
+
+/// The sampler's peak during profiling, in fp32 logits matrices of `requests × vocabulary`
+/// (per mille). Fitted to the torch peak vLLM logs where the sampler outweighs the forward
+/// pass; every figure is the source's, divided by `1024 × vocab × 4` bytes:
+/// - before v0.17: 9.73 (Qwen3-14B, v0.15.0 and v0.16.0: 5.64 GiB; llm-d-incubation/llm-d-planner
+///   `accuracy/results/version-sweep`), 9.6–9.7 (Llama-3.1-8B 4.76 GiB, Qwen3-0.6B 5.56 GiB,
+///   gpt-oss-20b 7.38 GiB; llm-d/llm-d-benchmark `config_explorer/empirical-vllm-memory-results.md`).
+///   9.8 is taken, the top of that range.
+/// - from v0.17: 3.85 (Qwen3-14B v0.17.0 and v0.18.0: 2.23 GiB), 3.71–3.86 (v0.19.0: Llama-3.1-8B
+///   1.89 GiB, Qwen2.5-7B 2.21 GiB, Gemma 2 3.62 GiB; llm-d-planner `accuracy/results/v0.19.0`).
+///   3.9 is taken.
+///
+/// The v0.17 drop is dated by the version sweep (v0.16.0 → v0.17.0); its cause in vLLM's
+/// sampler is not identified (unverified).
+pub fn sampler_peak_per_mille(version: VllmVersion) -> u64 {
+    if version >= VllmVersion(0, 17, 0) {
+        3900
+    } else {
+        9800
+    }
+}
+
+/// Memory outside PyTorch's allocator that vLLM counts against the budget (its "non-torch"
+/// term: CUDA context, cuBLAS workspaces, NCCL communicators, custom all-reduce buffers), per GPU.
+/// Measured on H100 (the figures are the sources'):
+/// - one GPU: 0.13 GiB up to v0.17 (llm-d-benchmark; llm-d-planner version sweep v0.15–v0.17),
+///   0.24–0.27 GiB from v0.18 (llm-d-planner v0.18.0, v0.19.0);
+/// - TP > 1: 0.55 GiB at TP2 before v0.18 (llm-d-benchmark, Llama-3.3-70B FP8), 2.06–2.21 GiB at
+///   TP 2 and 4 from v0.18 (llm-d-planner v0.19.0: symmetric-memory all-reduce buffers);
+/// - PP > 1 without TP: 0.07 GiB (v0.19.0).
+///
+/// Each is rounded up: 0.15 / 0.3 GiB for one GPU, 0.6 / 2.3 GiB with TP. Where the release
+/// between v0.17 and v0.18 moved the TP figure is not measured: v0.18 is assumed (unverified).
+pub fn non_torch_bytes(version: VllmVersion, tensor_parallel: bool) -> u64 {
+    const MIB: u64 = 1 << 20;
+    match (version >= VllmVersion(0, 18, 0), tensor_parallel) {
+        (false, false) => 154 * MIB,
+        (false, true) => 615 * MIB,
+        (true, false) => 308 * MIB,
+        (true, true) => 2356 * MIB,
+    }
+}
+
 impl Feature {
     /// Whether `version` has this feature.
     pub fn in_version(&self, version: VllmVersion) -> bool {

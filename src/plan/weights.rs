@@ -183,6 +183,62 @@ impl Tensor {
         let (rows, cols) = self.shard(tp);
         self.bytes_of(rows, cols, model)
     }
+
+    /// Bytes one TP rank holds once vLLM has laid the weights out for its kernels: MXFP4
+    /// experts padded to the MoE kernel's alignment ([`Mxfp4Alignment`]).
+    pub fn loaded_bytes_per_rank(
+        &self,
+        model: &ModelProfile,
+        tp: u64,
+        alignment: Mxfp4Alignment,
+    ) -> u128 {
+        let (rows, cols) = self.shard(tp);
+        if !(self.expert && self.quantized && model.quantization == Some(Quantization::Mxfp4)) {
+            return self.bytes_of(rows, cols, model);
+        }
+        // gate/up are [intermediate, hidden], down is [hidden, intermediate].
+        let (rows, cols) = if self.name.ends_with("down_proj") {
+            (
+                rows.next_multiple_of(alignment.hidden),
+                cols.next_multiple_of(alignment.intermediate),
+            )
+        } else {
+            (
+                rows.next_multiple_of(alignment.intermediate),
+                cols.next_multiple_of(alignment.hidden),
+            )
+        };
+        self.bytes_of(rows, cols, model)
+    }
+}
+
+/// How vLLM pads MXFP4 expert weights for its MoE kernels, per rank: the intermediate and
+/// hidden dimensions rounded up to these multiples.
+///
+/// Blackwell's FlashInfer TRT-LLM kernels take 256 and 256 (`Mxfp4MoEMethod.create_weights`,
+/// `vllm/model_executor/layers/quantization/mxfp4.py`: "round_up(intermediate_size_per_partition,
+/// 256)", "round_up(hidden_size, 256)"). Marlin (below Hopper, and Hopper in v0.10) pads to 128
+/// and 256; Triton on Hopper swizzles to a layout whose loaded size the same 128 and 256 match
+/// within the logs' precision: gpt-oss-20b 13.64 GiB logged at TP1, 13.64 computed; 7.01 at TP2,
+/// 7.05 computed (llm-d-planner v0.19.0); gpt-oss-120b 64.38 GiB (v0.14.1, vllm #33155) and
+/// 65.97 GiB (Marlin, v0.10.1, vllm #23278), 65.85 computed; 17.22 GiB at TP4 on A100
+/// (v0.10.1.1, dennislee22/vLLM-benchmarking), 17.19 computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mxfp4Alignment {
+    /// Multiple of the per-rank intermediate size.
+    pub intermediate: u64,
+    /// Multiple of the hidden size.
+    pub hidden: u64,
+}
+
+impl Mxfp4Alignment {
+    /// The alignment on a GPU of compute capability `sm` (major × 10 + minor).
+    pub fn for_sm(sm: u64) -> Mxfp4Alignment {
+        Mxfp4Alignment {
+            intermediate: if sm >= 100 { 256 } else { 128 },
+            hidden: 256,
+        }
+    }
 }
 
 /// A wide count as `u64`, saturating: only a profile far outside any real model saturates, and
@@ -430,6 +486,31 @@ fn gated_mlp(prefix: &'static str, hidden: u64, intermediate: u64, quantized: bo
     ]
 }
 
+/// Bytes per rank and layer of the BF16 copy of `kv_b_proj` that vLLM's MLA keeps when the
+/// checkpoint quantizes it: `process_weights_after_loading` dequantizes it once and keeps
+/// `W_UK_T` and `W_UV` as views of that copy (`vllm/v1/attention/backends/mla/common.py`,
+/// `get_and_maybe_dequant_weights`). Unquantized checkpoints keep views of the weight itself.
+fn mla_dequantized_copy(model: &ModelProfile, tp: u64) -> u128 {
+    match (&model.attention, &model.quantization) {
+        (
+            Attention::Mla {
+                num_attention_heads,
+                kv_lora_rank,
+                qk_nope_head_dim,
+                v_head_dim,
+                ..
+            },
+            Some(_),
+        ) => {
+            u128::from(num_attention_heads.div_ceil(tp))
+                * u128::from(qk_nope_head_dim + v_head_dim)
+                * u128::from(*kv_lora_rank)
+                * u128::from(model.torch_dtype.bytes())
+        }
+        _ => 0,
+    }
+}
+
 /// The embedding, held by the first pipeline stage.
 pub fn embedding(model: &ModelProfile) -> Tensor {
     Tensor::linear(
@@ -507,19 +588,24 @@ pub struct RankWeights {
 }
 
 impl RankWeights {
-    /// Sums every layer's shard at this TP, with experts distributed whole when `ep`.
-    pub fn new(model: &ModelProfile, tp: u64, ep: bool) -> Self {
+    /// Sums every layer's shard at this TP as vLLM lays it out (`alignment`), with experts
+    /// distributed whole when `ep`.
+    pub fn new(model: &ModelProfile, tp: u64, ep: bool, alignment: Mxfp4Alignment) -> Self {
         let mut prefix = Vec::with_capacity(model.num_hidden_layers as usize + 1);
         let mut total: u128 = 0;
         prefix.push(0);
+        let mla_copy = mla_dequantized_copy(model, tp);
         for layer in 0..model.num_hidden_layers {
             total += layer_tensors(model, layer)
                 .iter()
                 .map(|t| match ep {
-                    true => t.with_expert_parallel(tp).bytes_per_rank(model, tp),
-                    false => t.bytes_per_rank(model, tp),
+                    true => t
+                        .with_expert_parallel(tp)
+                        .loaded_bytes_per_rank(model, tp, alignment),
+                    false => t.loaded_bytes_per_rank(model, tp, alignment),
                 })
-                .sum::<u128>();
+                .sum::<u128>()
+                + mla_copy;
             prefix.push(total);
         }
         let [norm, lm_head] = head(model);
@@ -700,11 +786,15 @@ mod tests {
     fn prefix_sums_match_summing_each_layer() {
         let m = model("deepseek-r1");
         for tp in [1, 8, 16] {
-            let weights = RankWeights::new(&m, tp, false);
+            let weights = RankWeights::new(&m, tp, false, Mxfp4Alignment::for_sm(90));
+            // R1 is FP8: each layer also holds the dequantized kv_b_proj, 128 heads × (128 +
+            // 128) × 512 × 2 bytes over TP.
+            let copy = (128u128).div_ceil(u128::from(tp)) * 256 * 512 * 2;
             let direct: u128 = (10..40)
                 .flat_map(|l| layer_tensors(&m, l))
                 .map(|t| t.bytes_per_rank(&m, tp))
-                .sum();
+                .sum::<u128>()
+                + 30 * copy;
             assert_eq!(
                 u128::from(weights.stage(10..40, false, false)),
                 direct,
@@ -735,9 +825,11 @@ mod tests {
     #[test]
     fn checkpoint_bytes_scale_each_share() {
         let mut m = model("llama-3.1-8b-instruct");
-        let computed = RankWeights::new(&m, 2, false).stage(0..16, true, false);
+        let computed =
+            RankWeights::new(&m, 2, false, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
         m.checkpoint_bytes = Some(weight_bytes(&m) / 100 * 102);
-        let exact = RankWeights::new(&m, 2, false).stage(0..16, true, false);
+        let exact =
+            RankWeights::new(&m, 2, false, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
         assert!(
             (exact as f64 / computed as f64 - 1.02).abs() < 1e-6,
             "{computed} -> {exact}"
@@ -751,15 +843,15 @@ mod tests {
         let layer = saturate(layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum());
         let vocab_bytes = 128_256 * 4096 * 2;
         assert_eq!(
-            RankWeights::new(&m, 1, false).stage(0..1, false, false),
+            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, false, false),
             layer
         );
         assert_eq!(
-            RankWeights::new(&m, 1, false).stage(0..1, true, false),
+            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, true, false),
             layer + vocab_bytes
         );
         assert_eq!(
-            RankWeights::new(&m, 1, false).stage(0..1, false, true),
+            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
         );
     }

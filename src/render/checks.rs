@@ -439,6 +439,8 @@ const PLANNED_FLAGS: &[(&str, &str)] = &[
     ("max-model-len", "--max-model-len"),
     ("gpu-memory-utilization", "--gpu-memory-utilization"),
     ("kv-cache-dtype", "--kv-cache-dtype"),
+    ("max-num-batched-tokens", "--max-num-batched-tokens"),
+    ("max-num-seqs", "--max-num-seqs"),
     ("enable-expert-parallel", "--expert-parallel on"),
     ("no-enable-expert-parallel", "--expert-parallel off"),
     ("port", "--port"),

@@ -113,20 +113,31 @@ fn plan_json_has_the_documented_fields() {
     assert_eq!(json["nodes"], 2);
 }
 
-/// gpt-oss-120b serves its full 131,072-token context on one H100: only its 18 full-attention
-/// layers hold the whole sequence, the 18 sliding ones just their 128-token window.
+/// gpt-oss-120b with its full 131,072-token context does not fit one H100 at utilization 0.9:
+/// vLLM 0.11 logged "Available KV cache memory: -2.28 GiB" (vllm-project/vllm#27508). The
+/// planner refuses that layout by about as much and takes two GPUs, where the sliding-window
+/// layers keep the capacity high.
 #[test]
-fn gpt_oss_serves_full_context_on_one_h100() {
+fn gpt_oss_120b_needs_two_h100s_for_its_full_context() {
     let catalog = Catalog::builtin();
-    let plan = Planner::new(
+    let planner = Planner::new(
         catalog.model("gpt-oss-120b").unwrap(),
         catalog.hardware("h100-80gb").unwrap(),
-    )
-    .plan(&PlanOptions::default())
-    .unwrap();
-    assert_eq!((plan.total_gpus, plan.max_model_len), (1, 131_072));
+    );
+    let plan = planner.plan(&PlanOptions::default()).unwrap();
+    assert_eq!((plan.total_gpus, plan.max_model_len), (2, 131_072));
     // Capacity is reported per group: blocks / 2 groups × 16 tokens.
     assert_eq!(plan.kv_cache_tokens, plan.kv_cache_blocks / 2 * 16);
+    let one = PlanOptions {
+        tensor_parallel_size: Some(1),
+        pipeline_parallel_size: Some(1),
+        max_model_len: lwsplan::MaxModelLen::Tokens(131_072),
+        vllm_version: Some("0.11.0".parse().unwrap()),
+        ..PlanOptions::default()
+    };
+    let err = planner.plan(&one).unwrap_err().to_string();
+    // Short by 2.30 GiB of weights and reserve alone, against vLLM's −2.28 GiB.
+    assert!(err.contains("short by 2.30 GiB"), "{err}");
 }
 
 /// The published guide's layout: TP 8 × PP 2 on two 8 × H100 nodes for both models, and a
@@ -217,4 +228,68 @@ fn no_snapshot_is_unreferenced() {
         }
     }
     assert!(stale.is_empty(), "snapshots no test writes: {stale:?}");
+}
+
+/// A forced layout whose KV memory is inside the reserve's error band is planned with a note
+/// naming what buys room; an unforced plan never chooses one while a safer layout fits.
+#[test]
+fn a_layout_inside_the_error_band_is_flagged_not_chosen() {
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("llama-3.1-70b-instruct").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    );
+    let forced = PlanOptions {
+        tensor_parallel_size: Some(2),
+        pipeline_parallel_size: Some(1),
+        ..PlanOptions::default()
+    };
+    let plan = planner.plan(&forced).unwrap();
+    let notes: Vec<String> = plan.notes.iter().map(|n| n.to_string()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("vLLM may refuse to start: stage 0")
+                && n.contains("--kv-cache-dtype fp8")),
+        "{notes:?}"
+    );
+    let free = planner.plan(&PlanOptions::default()).unwrap();
+    assert!(
+        free.notes
+            .iter()
+            .all(|n| !n.to_string().contains("may refuse")),
+        "{:?}",
+        free.notes
+    );
+}
+
+/// Before v0.21 CUDA graphs come out of the headroom above the budget: at utilization 0.95 on
+/// an H100 a MoE model's graphs and the sampler's second warm-up do not fit it (gpt-oss-20b
+/// ran out of memory there on v0.19.0), and the plan says which utilization does.
+#[test]
+fn too_little_headroom_for_graphs_is_flagged_before_v0_21() {
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("gpt-oss-120b").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    );
+    let options = |version: &str| PlanOptions {
+        gpu_memory_utilization: 0.95,
+        vllm_version: Some(version.parse().unwrap()),
+        ..PlanOptions::default()
+    };
+    let old = planner.plan(&options("0.19.0")).unwrap();
+    let note = old
+        .notes
+        .iter()
+        .map(|n| n.to_string())
+        .find(|n| n.contains("captures CUDA graphs"))
+        .expect("a headroom note");
+    assert!(note.contains("--gpu-memory-utilization 0.94"), "{note}");
+    let new = planner.plan(&options("0.21.0")).unwrap();
+    assert!(
+        new.notes
+            .iter()
+            .all(|n| !n.to_string().contains("captures CUDA graphs"))
+    );
 }

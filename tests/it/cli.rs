@@ -459,8 +459,8 @@ fn replicas_meet_a_concurrency_target() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    // 12542 blocks of 64 tokens hold 24 sequences of 32768 (512 blocks each): 100 needs 5 groups.
-    assert_eq!(json["kv_cache_blocks"], 12_542);
+    // 10444 blocks of 64 tokens hold 20 sequences of 32768 (512 blocks each): 100 needs 5 groups.
+    assert_eq!(json["kv_cache_blocks"], 10_444);
     assert_eq!(json["replicas"], 5);
     let (_, yaml, _) = lwsplan(&[
         "render",
@@ -1062,4 +1062,36 @@ fn a_private_hardware_profile_needs_less_than_a_builtin() {
             .contains("private-h100 cites no sources")),
         "{notes:?}"
     );
+}
+
+/// `--max-num-seqs` sizes the sampler's warm-up: fewer sequences reserve less on an H100 and
+/// the flag reaches `vllm serve`.
+#[test]
+fn scheduler_limits_size_the_reserve_and_reach_vllm() {
+    let reserve = |extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, stdout, stderr) = lwsplan(&args);
+        assert_eq!(code, 0, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        (
+            json["stages"][0]["reserve"]["activation_bytes"]
+                .as_u64()
+                .unwrap(),
+            json["vllm_args"].clone(),
+        )
+    };
+    let (default, default_args) = reserve(&[]);
+    let (fewer, args) = reserve(&["--max-num-seqs", "256"]);
+    assert!(fewer < default, "{fewer} < {default}");
+    assert_eq!(default_args, serde_json::json!([]));
+    assert_eq!(args, serde_json::json!(["--max-num-seqs", "256"]));
 }
