@@ -147,6 +147,11 @@ pub struct RenderFlags {
     /// The image carries Ray though its official release dropped it (a derived image).
     #[arg(long)]
     pub image_has_ray: bool,
+    /// Render the memory probe instead: the same group as `<name>-probe`, one replica, vLLM on
+    /// random weights of the real shapes (--load-format dummy: no download, the same memory
+    /// profile). Minutes on the real nodes; its log goes to `lwsplan check-log`.
+    #[arg(long)]
+    pub probe: bool,
     /// What vLLM loads instead of the profile's Hugging Face repo (a mirror, or a path in the
     /// pod).
     #[arg(long, value_name = "REPO|PATH")]
@@ -457,6 +462,7 @@ impl RenderArgs {
         set(&mut options.image, r.image.clone().map(Some));
         set(&mut options.ray_bootstrap, r.ray_bootstrap);
         options.image_has_ray |= r.image_has_ray;
+        options.probe |= r.probe;
         set(&mut options.model_source, r.model_source.clone().map(Some));
         set(&mut options.port, r.port);
         set(&mut options.shm_size, r.shm_size.map(Some));

@@ -23,6 +23,8 @@ pub struct NextSteps<'a> {
     /// Where the manifests were written, if not to standard output.
     pub written: Option<&'a Path>,
     pub startup_minutes: u64,
+    /// For a probe (`render --probe`): how `check-log` names the model and hardware.
+    pub probe_source: Option<String>,
 }
 
 impl fmt::Display for NextSteps<'_> {
@@ -79,6 +81,19 @@ impl fmt::Display for NextSteps<'_> {
             q(&format!("svc/{}", self.service)),
             port = o.port
         )?;
+        if let Some(source) = &self.probe_source {
+            // The probe's point is its log: collect it, compare it, delete the probe.
+            let pod = format!("{}-0", o.name);
+            return write!(
+                f,
+                "# check:        kubectl logs{namespace} {} -c {} | lwsplan check-log - {source}\n\
+                 # delete:       kubectl delete{namespace} lws/{} svc/{}",
+                q(&pod),
+                q(&o.leader_container_name),
+                q(&o.name),
+                q(self.service),
+            );
+        }
         let model = o.model_source.as_deref().unwrap_or(&plan.model_repo);
         let body = format!(
             r#"{{"model": {}, "prompt": "Hello", "max_tokens": 32, "temperature": 0}}"#,

@@ -5,6 +5,7 @@
 //! values.
 
 mod args;
+mod check_log;
 mod hints;
 mod list;
 mod terminal;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::deployment::{Deployment, DeploymentError};
+use crate::deployment::{Deployment, DeploymentError, ProfileRef};
 use crate::error::{ErrorKind, Report, YamlError};
 use crate::input::{InputError, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
 use crate::plan::PlanError;
@@ -35,6 +36,8 @@ pub mod exit {
     pub const VALIDATION: u8 = 5;
     /// Reading or writing a file failed.
     pub const IO: u8 = 6;
+    /// `check-log`: the log is outside lwsplan's tolerance.
+    pub const OUTSIDE_TOLERANCE: u8 = 1;
 }
 
 /// Plans and renders multi-node vLLM deployments as LeaderWorkerSet manifests.
@@ -61,6 +64,10 @@ enum Command {
         #[arg(long)]
         strict_kinds: bool,
     },
+    /// Compares a vLLM start-up log with lwsplan's prediction for the same run: weights, KV
+    /// memory and capacity side by side, and the term that explains a difference. Exit 1 when
+    /// outside tolerance.
+    CheckLog(Box<check_log::CheckLogArgs>),
     /// Builds a model profile from a Hugging Face config.json, for review and reuse.
     Import {
         /// The model's config.json.
@@ -133,6 +140,9 @@ enum CliError {
     /// Files failed validation or could not be read; every file was reported.
     #[error("{summary}")]
     Files { summary: String, status: u8 },
+    /// `check-log` found a difference beyond tolerance: the comparison still goes to stdout.
+    #[error("{summary}")]
+    Outside { report: String, summary: String },
 }
 
 macro_rules! from_stage {
@@ -158,6 +168,7 @@ impl CliError {
         match self {
             CliError::Lib(e) => status(e.kind()),
             CliError::Files { status, .. } => *status,
+            CliError::Outside { .. } => exit::OUTSIDE_TOLERANCE,
             CliError::Usage(_) => exit::USAGE,
         }
     }
@@ -186,6 +197,12 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let CliError::Outside { report, .. } = &e
+                && let Err(write) = terminal.stdout(report)
+            {
+                terminal.error(&Report(&write).to_string());
+                return ExitCode::from(write.status());
+            }
             terminal.error(&Report(&e).to_string());
             ExitCode::from(e.status())
         }
@@ -208,6 +225,7 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             })
         }
         Command::Render(args) => render(&args, terminal),
+        Command::CheckLog(args) => check_log::run(&args),
         Command::Validate {
             files,
             strict_kinds,
@@ -319,8 +337,8 @@ fn write_file(path: &Path, text: String) -> Result<(), CliError> {
 fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError> {
     let deployment = args.deployment()?;
     let plan = deployment.plan()?;
-    let options = &deployment.render;
     let renderer = deployment.renderer()?;
+    let options = renderer.options();
     let manifests = renderer
         .render(&plan)
         .map_err(|e| deployment.in_file(e.into()))?;
@@ -372,6 +390,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
                 Target::File(p) | Target::Dir(p) => Some(p),
             },
             startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
+            probe_source: options.probe.then(|| probe_source(&deployment)),
         };
         terminal.note(&steps.to_string());
     }
@@ -380,6 +399,22 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
     } else {
         text
     })
+}
+
+/// How `check-log` names the deployment's model and hardware, for the probe's next steps.
+fn probe_source(deployment: &Deployment) -> String {
+    let q = |s: &str| crate::render::command::shell_quote(s);
+    let model = match &deployment.model {
+        ProfileRef::Id(id) => format!("--model {}", q(id)),
+        ProfileRef::File(path) => format!("--model-file {}", q(&path.display().to_string())),
+        ProfileRef::Inline(profile) => format!("--model-file <the profile of {}>", profile.id),
+    };
+    let hardware = match &deployment.hardware {
+        ProfileRef::Id(id) => format!("--hardware {}", q(id)),
+        ProfileRef::File(path) => format!("--hardware-file {}", q(&path.display().to_string())),
+        ProfileRef::Inline(profile) => format!("--hardware-file <the profile of {}>", profile.id),
+    };
+    format!("{model} {hardware}")
 }
 
 /// A profile from `config.json`, with the exact checkpoint size when an index is given.

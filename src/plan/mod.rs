@@ -29,6 +29,7 @@ mod rank;
 mod reserve;
 mod rules;
 mod search;
+mod startup;
 mod table;
 pub(crate) mod version;
 pub(crate) mod weights;
@@ -42,7 +43,8 @@ pub use options::{
 };
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
-pub use version::{Feature, VllmVersion};
+pub use startup::{StageStartup, Startup};
+pub use version::{Feature, SchedulerLimits, VllmVersion};
 
 pub(crate) use kv::block_size;
 #[cfg(feature = "cli")]

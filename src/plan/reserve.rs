@@ -18,8 +18,6 @@ use crate::profile::{Attention, Mlp, ModelProfile};
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-/// Bytes per activation element (BF16).
-const ACT_BYTES: u64 = 2;
 /// Hidden-sized activations alive at the forward peak: the hidden state, the residual, the
 /// normed input and the attention output (the decoder layer's dataflow).
 const HIDDEN_COPIES: u64 = 4;
@@ -40,7 +38,8 @@ const MOE_BYTES_PER_ROUTED_TOKEN: u64 = 40 * 1024;
 /// NCCL buffers for a group that spans nodes (network transport instead of NVLink): a TP2
 /// group across two A100 nodes reserved 0.92 GiB more than the same group on one node
 /// (dennislee22/vLLM-benchmarking logs, v0.10.1.1: 19.70 − 7.12 − 11.03 = 1.55 GiB against
-/// 0.63). One measurement: 1 GiB, unverified for other fabrics.
+/// 0.63). The evidence is mixed — a TP4 group of four one-GPU pods in the same set shows no
+/// such surcharge — so 1 GiB is kept as a conservative allowance, unverified for other fabrics.
 const NON_TORCH_CROSS_NODE: u64 = GIB;
 /// CUDA graphs captured at the default capture sizes: v0.19.0 estimated 0.52–1.13 GiB for
 /// dense models and 0.82–1.84 GiB for MoE (llm-d-planner, "CUDA graph pool memory ...
@@ -127,8 +126,10 @@ fn widest_intermediate(model: &ModelProfile, tp: u64) -> u64 {
 /// `max_num_batched_tokens`, the fused-MoE buffers per routed token, and the fixed part.
 pub fn forward_peak(model: &ModelProfile, profiling: &Profiling) -> u64 {
     let tokens = profiling.limits.max_num_batched_tokens;
-    let hidden = tokens * model.hidden_size * ACT_BYTES * HIDDEN_COPIES;
-    let widest = tokens * widest_intermediate(model, profiling.tensor_parallel_size) * ACT_BYTES;
+    // Activations are in the model's dtype (quantized checkpoints still compute in it).
+    let act = model.torch_dtype.bytes();
+    let hidden = tokens * model.hidden_size * act * HIDDEN_COPIES;
+    let widest = tokens * widest_intermediate(model, profiling.tensor_parallel_size) * act;
     let moe = match &model.mlp {
         Mlp::Moe {
             num_experts_per_tok,
@@ -185,12 +186,15 @@ pub fn cuda_graph_estimate(model: &ModelProfile) -> u64 {
     }
 }
 
-/// Headroom vLLM before v0.21 needs above the budget, after the KV cache is allocated: the
-/// CUDA graphs it then captures and the sampler's second warm-up, which the allocator serves
-/// from fragments. gpt-oss-20b at utilization 0.95 on one H100 (3.96 GiB of headroom, 1.84 GiB
-/// of graphs) ran out of memory there, "warming up sampler with 1024 dummy requests" with 1.78
-/// GiB reserved but unallocated; at 0.9 it started (llm-d-planner v0.19.0 logs). Graphs plus
-/// 2 GiB separates the two.
+/// Headroom vLLM before v0.21 needs above the budget besides the CUDA graphs it captures there
+/// after allocating the KV cache. The budget leaves out what the process held before
+/// profiling: the CUDA context and cuBLAS (0.67 GiB measured on an H200, driver 580.159.04,
+/// `tools/measurements/h200-2026-12-01.json`; vLLM logs 0.51 GiB at TP1) and NCCL's buffers
+/// (1.21 GiB with a one-rank communicator; vLLM logs 1.5–2.0 GiB at TP2). The sampler's second
+/// warm-up is served from fragments: gpt-oss-20b at utilization 0.95 on one H100 (3.96 GiB of
+/// headroom, 1.84 GiB of graphs) ran out of memory "warming up sampler with 1024 dummy
+/// requests" with 1.78 GiB reserved but unallocated, and again at TP2; at 0.9 it started, as
+/// did every dense model at 0.95 (llm-d-planner v0.19.0 logs). Graphs plus 2 GiB separates them.
 pub const HEADROOM_SLACK: u64 = 2 * GIB;
 
 /// How the pods of a group start vLLM: it decides what else lives in `/dev/shm`.

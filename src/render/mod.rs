@@ -137,6 +137,10 @@ impl Renderer {
     /// Checks the options and builds the template environment (built-ins, then overrides from
     /// `options.templates`).
     pub fn new(options: RenderOptions) -> Result<Self, RenderError> {
+        let options = match options.probe {
+            true => options.into_probe(),
+            false => options,
+        };
         checks::check_options(&options)?;
         let env = environment::environment(options.templates.as_deref())?;
         Ok(Renderer { options, env })
@@ -161,6 +165,7 @@ impl Renderer {
 
     /// Renders, parses and validates the manifests for `plan`.
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
+        let plan = &self.probed(plan);
         checks::check_name_length(&self.options.name, plan.replicas)?;
         checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
         checks::check_node_label(&self.options, plan)?;
@@ -170,6 +175,7 @@ impl Renderer {
 
     /// The raw multi-document text the templates produce, before parsing.
     pub fn render_text(&self, plan: &Plan) -> Result<String, RenderError> {
+        let plan = &self.probed(plan);
         let context = Value::from(minijinja::value::Serde(self.context(plan)?));
         let lws = environment::render(&self.env, "leaderworkerset.yaml.j2", &context)?;
         let service = environment::render(&self.env, "service.yaml.j2", &context)?;
@@ -216,9 +222,29 @@ impl Renderer {
         }
     }
 
+    /// The options it renders with (for a probe: the probe's name and flags).
+    pub fn options(&self) -> &RenderOptions {
+        &self.options
+    }
+
+    /// The plan as the probe runs it: one group. Other renders run it as planned.
+    fn probed<'a>(&self, plan: &'a Plan) -> std::borrow::Cow<'a, Plan> {
+        if self.options.probe && plan.replicas != 1 {
+            let mut one = plan.clone();
+            one.replicas = 1;
+            one.total_concurrency = one.max_concurrency;
+            std::borrow::Cow::Owned(one)
+        } else {
+            std::borrow::Cow::Borrowed(plan)
+        }
+    }
+
     /// How long the leader may take to start: its weights at download speed, or at the cache's
-    /// read speed when the cache is warm, plus the engine's start.
+    /// read speed when the cache is warm, plus the engine's start; the probe loads no weights.
     pub fn startup_seconds(&self, plan: &Plan) -> u64 {
+        if self.options.probe {
+            return probe::startup_seconds(0, probe::LOAD_BYTES_PER_SECOND);
+        }
         let warm = matches!(
             self.options.model_cache,
             ModelCache::Pvc { warm: true, .. } | ModelCache::HostPath { warm: true, .. }

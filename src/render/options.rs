@@ -281,6 +281,10 @@ pub struct RenderOptions {
     /// Pod settings: resources, tolerations, affinity, pull secrets, service account, extra
     /// labels, annotations and volumes.
     pub pod: PodOptions,
+    /// Render the memory probe instead (`render --probe`): `<name>-probe`, one replica, vLLM
+    /// on random weights of the real shapes (`--load-format dummy`) and a startup budget for
+    /// the engine alone. Its leader's log is what `lwsplan check-log` compares with the plan.
+    pub probe: bool,
 }
 
 impl Default for RenderOptions {
@@ -317,6 +321,20 @@ impl Default for RenderOptions {
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
             pod: PodOptions::default(),
+            probe: false,
         }
+    }
+}
+
+impl RenderOptions {
+    /// The options of the memory probe for this deployment: the same group under
+    /// `<name>-probe`, vLLM loading random weights of the checkpoint's shapes
+    /// (`--load-format dummy`: no download, the same memory profile), one replica.
+    pub(crate) fn into_probe(mut self) -> RenderOptions {
+        self.name = format!("{}-probe", self.name);
+        self.vllm_args
+            .extend(["--load-format".to_string(), "dummy".to_string()]);
+        self.probe = true;
+        self
     }
 }

@@ -184,6 +184,7 @@ fn no_snapshot_is_unreferenced() {
     let catalog = Catalog::builtin();
     let root = crate::root();
     let cli_tests = std::fs::read_to_string(root.join("tests/it/cli.rs")).unwrap();
+    let render_tests = std::fs::read_to_string(root.join("tests/it/render.rs")).unwrap();
     let examples: Vec<String> = std::fs::read_dir(root.join("examples"))
         .unwrap()
         .filter_map(|e| {
@@ -216,6 +217,7 @@ fn no_snapshot_is_unreferenced() {
             ("render", [model, hardware, "native" | "ray"]) => {
                 pair(model, hardware) && !EXPECTED_FAILURES.contains(&(*model, *hardware))
             }
+            ("render", [_, _, "probe"]) => render_tests.contains(&format!("\"{name}\"")),
             ("corpus", [case]) => corpus.iter().any(|c| c == case),
             ("example", [example]) => examples.iter().any(|e| e == example),
             ("cli-error", [case]) => cli_tests.contains(&format!("\"{case}\"")),

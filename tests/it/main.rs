@@ -1,6 +1,7 @@
 //! lwsplan's integration tests: one harness (one binary to link), a module per area, shared
 //! insta settings and helpers.
 
+mod accuracy;
 mod catalog;
 mod cli;
 mod codegen;

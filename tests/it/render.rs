@@ -595,3 +595,39 @@ fn the_inline_ray_bootstrap_waits_for_the_group_then_serves() {
         "{log}"
     );
 }
+
+/// The probe renders the same group under `<name>-probe`, one replica, on random weights of
+/// the real shapes and an engine-only startup budget; the next steps say how to feed its log
+/// to `check-log`.
+#[test]
+fn the_probe_is_the_same_group_on_dummy_weights() {
+    let plan = plan("deepseek-r1", "h100-80gb");
+    let probe = Renderer::new(RenderOptions {
+        probe: true,
+        ..RenderOptions::default()
+    })
+    .unwrap();
+    let manifests = probe.render(&plan).unwrap();
+    let yaml = manifests.to_yaml().unwrap();
+    assert!(yaml.contains("name: vllm-probe\n"), "{yaml}");
+    assert!(yaml.contains("- --load-format\n") && yaml.contains("- dummy\n"));
+    assert_eq!(probe.startup_seconds(&plan), 900);
+    let full = Renderer::new(RenderOptions::default()).unwrap();
+    assert!(full.startup_seconds(&plan) > 1800);
+    crate::settings().bind(|| insta::assert_snapshot!("render@deepseek-r1@h100-80gb@probe", yaml));
+    let (code, _, stderr) = crate::lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h100-80gb",
+        "--probe",
+        "--replicas",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("kubectl logs vllm-probe-0 -c vllm-leader | lwsplan check-log - --model deepseek-r1 --hardware h100-80gb"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,151 @@
+//! `lwsplan check-log`: a vLLM start-up log against lwsplan's prediction for the same run, or
+//! a whole directory of published runs.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::args::{PlanFlags, Source};
+use super::{CliError, Input, json};
+use crate::input::MAX_MANIFEST_FILE;
+use crate::plan::Planner;
+use crate::validate::{self, StartupLog, Tolerance};
+
+/// How `check-log` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Aligned text.
+    Table,
+    /// JSON.
+    Json,
+    /// A Markdown table (with --dataset: the README's accuracy table).
+    Markdown,
+}
+
+/// `check-log`'s arguments.
+#[derive(Debug, Args)]
+pub struct CheckLogArgs {
+    /// The vLLM log of one start-up (any worker's; the leader's has every line), or - for
+    /// standard input. The release, layout, utilization, context and KV dtype are read from it;
+    /// flags override them.
+    #[arg(value_name = "LOG", required_unless_present = "dataset")]
+    pub log: Option<PathBuf>,
+    /// Instead of one log, every entry (*.yaml) in a directory of published runs, such as
+    /// lwsplan's own tests/fixtures/vllm-logs.
+    #[arg(long, value_name = "DIR", conflicts_with = "log")]
+    pub dataset: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub plan: PlanFlags,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
+    pub format: CheckFormat,
+}
+
+/// Runs `check-log`: the comparison on stdout; exit 1 when a quantity is outside tolerance
+/// (for a dataset: when an entry is neither within tolerance nor a declared known miss).
+pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
+    if let Some(dir) = &args.dataset {
+        return dataset(dir, args.format);
+    }
+    let path = args
+        .log
+        .as_deref()
+        .expect("clap requires LOG without --dataset");
+    let input = Input::from(path);
+    let text = input
+        .read(MAX_MANIFEST_FILE, "a vLLM log")
+        .map_err(|source| crate::Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let log = StartupLog::parse(&text);
+    if !log.has_measurements() {
+        return Err(CliError::Usage(format!(
+            "{} has none of the lines vLLM reports memory in (\"Model loading took\", \
+             \"Available KV cache memory\", \"GPU KV cache size\"): give the log of a start-up \
+             that got at least as far as loading the weights",
+            input.name()
+        )));
+    }
+    let mut deployment = args.source.deployment()?;
+    // The log says how the run was started; flags say otherwise where the log is silent or
+    // the user knows better.
+    deployment.plan = validate::options_from_log(&log, &deployment.plan);
+    args.plan.apply(&mut deployment.plan);
+    let model = deployment.model_profile()?;
+    let hardware = deployment.hardware_profile()?;
+    let startup = Planner::new(&model, &hardware).startup(&deployment.plan)?;
+    let comparison = validate::compare(&startup, &log, Tolerance::default());
+    let out = match args.format {
+        CheckFormat::Json => json(&serde_json::json!({
+            "log": log,
+            "predicted": startup,
+            "comparison": comparison,
+        }))?,
+        CheckFormat::Table | CheckFormat::Markdown => format!(
+            "{} on {} × {} (TP {} × PP {}), vLLM {}\n\n{}",
+            model.id,
+            startup.tensor_parallel_size * startup.pipeline_parallel_size,
+            hardware.name,
+            startup.tensor_parallel_size,
+            startup.pipeline_parallel_size,
+            startup.vllm_version,
+            comparison.to_table()
+        ),
+    };
+    if comparison.within {
+        Ok(out)
+    } else {
+        Err(CliError::Outside {
+            report: out,
+            summary:
+                "the log is outside lwsplan's tolerance (weights 3 %, KV memory 5 % or 1 GiB, \
+                      KV tokens 5 %); the row marked above and the term named under it say where"
+                    .into(),
+        })
+    }
+}
+
+fn dataset(dir: &std::path::Path, format: CheckFormat) -> Result<String, CliError> {
+    let results = validate::evaluate_dir(dir)?;
+    let out = match format {
+        CheckFormat::Json => json(&results)?,
+        CheckFormat::Markdown => validate::markdown(&results),
+        CheckFormat::Table => {
+            let mut out = String::new();
+            for r in &results {
+                out.push_str(&format!(
+                    "{} ({} on {}, vLLM {}): {}\n{}\n",
+                    r.name,
+                    r.model,
+                    r.gpu,
+                    r.entry.vllm_version,
+                    r.verdict(),
+                    r.comparison.to_table()
+                ));
+            }
+            out
+        }
+    };
+    let unexpected: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.as_expected())
+        .map(|r| r.name.as_str())
+        .collect();
+    if unexpected.is_empty() {
+        Ok(out)
+    } else {
+        Err(CliError::Outside {
+            report: out,
+            summary: format!(
+                "{} of {} entries are not as expected (outside tolerance, or within but marked a \
+                 known miss): {}",
+                unexpected.len(),
+                results.len(),
+                unexpected.join(", ")
+            ),
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! What vLLM will report at start-up for one given layout, whether or not it fits: the numbers
+//! `check-log` compares with a real log. A plan refuses a layout that does not fit; a
+//! prediction keeps its negative KV memory, as vLLM's log does.
+
+use serde::Serialize;
+
+use super::kv::{self, LayerCount, block_size};
+use super::layout::pp_partition;
+use super::options::{ExpertParallel, PlanOptions};
+use super::reserve::{self, Reserve};
+use super::search::budget;
+use super::version::{SchedulerLimits, VllmVersion};
+use super::weights::{Mxfp4Alignment, RankWeights};
+use super::{PlanError, Planner};
+
+/// vLLM's start-up figures for one layout, as lwsplan predicts them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Startup {
+    /// The release predicted for.
+    pub vllm_version: VllmVersion,
+    /// `--tensor-parallel-size`.
+    pub tensor_parallel_size: u64,
+    /// `--pipeline-parallel-size`.
+    pub pipeline_parallel_size: u64,
+    /// Experts distributed whole across the TP ranks.
+    pub expert_parallel: bool,
+    /// The scheduler limits the profiling run is sized by.
+    pub scheduler_limits: SchedulerLimits,
+    /// utilization × GPU memory.
+    pub budget_bytes_per_gpu: u64,
+    /// Each stage.
+    pub stages: Vec<StageStartup>,
+    /// KV capacity in tokens ("GPU KV cache size"); 0 when some stage has no KV memory.
+    pub kv_cache_tokens: u64,
+}
+
+/// One pipeline stage's start-up figures on each of its GPUs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct StageStartup {
+    /// Stage index, 0-based.
+    pub index: u64,
+    /// "Model loading took": the weights as laid out for the kernels.
+    pub weight_bytes_per_gpu: u64,
+    /// Activation, non-torch and CUDA-graph memory, with its error band.
+    pub reserve: Reserve,
+    /// "Available KV cache memory": budget − weights − reserve; negative when they exceed it.
+    pub available_kv_cache_bytes_per_gpu: i64,
+}
+
+impl Startup {
+    /// The largest weights any GPU loads.
+    pub fn max_weight_bytes_per_gpu(&self) -> u64 {
+        self.stages
+            .iter()
+            .map(|s| s.weight_bytes_per_gpu)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The stage with the least KV memory: what vLLM sizes the group by.
+    pub fn tightest_stage(&self) -> &StageStartup {
+        self.stages
+            .iter()
+            .min_by_key(|s| s.available_kv_cache_bytes_per_gpu)
+            .expect("PP ≥ 1")
+    }
+}
+
+impl Planner<'_> {
+    /// vLLM's start-up figures for the layout `options` pins (`tensor_parallel_size` and
+    /// `pipeline_parallel_size`, 1 when unset), fit or not.
+    pub fn startup(&self, options: &PlanOptions) -> Result<Startup, PlanError> {
+        options.check(self.model)?;
+        let (model, hardware) = (self.model, self.hardware);
+        let tp = options.tensor_parallel_size.unwrap_or(1);
+        let pp = options.pipeline_parallel_size.unwrap_or(1);
+        let ep = options.expert_parallel == ExpertParallel::On;
+        let gpus_per_node = self.gpus_per_node(options).max(1);
+        let weights = RankWeights::new(model, tp, ep, Mxfp4Alignment::for_sm(hardware.gpu.sm()));
+        let limits = options.scheduler_limits(hardware);
+        let profiling = reserve::Profiling {
+            limits,
+            version: options.vllm_version(),
+            tensor_parallel_size: tp,
+            spans_nodes: tp * pp > gpus_per_node,
+        };
+        let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
+        let block = block_size(model, hardware);
+        let page = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype) * block;
+        let groups = kv::attention_groups(model);
+        let mut stages = Vec::new();
+        let mut blocks = u64::MAX;
+        let mut first_layer = 0;
+        for (index, layers) in (0u64..).zip(pp_partition(model.num_hidden_layers, pp)) {
+            let range = first_layer..first_layer + layers;
+            let last = index + 1 == pp;
+            let weight = weights.stage(range.clone(), index == 0, last);
+            let reserve = reserve::reserve(model, &profiling, last);
+            let available = budget as i128 - weight as i128 - reserve.total() as i128;
+            let slots = LayerCount::of(model, range).group_size(groups).max(1);
+            blocks = blocks.min(u64::try_from(available).unwrap_or(0) / page.max(1) / slots);
+            stages.push(StageStartup {
+                index,
+                weight_bytes_per_gpu: weight,
+                reserve,
+                available_kv_cache_bytes_per_gpu: i64::try_from(available).unwrap_or(i64::MIN),
+            });
+            first_layer += layers;
+        }
+        Ok(Startup {
+            vllm_version: options.vllm_version(),
+            tensor_parallel_size: tp,
+            pipeline_parallel_size: pp,
+            expert_parallel: ep,
+            scheduler_limits: limits,
+            budget_bytes_per_gpu: budget,
+            stages,
+            kv_cache_tokens: blocks / groups * block,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Catalog;
+
+    /// A layout that does not fit keeps its negative KV memory, as vLLM logs it: gpt-oss-120b on
+    /// one H100 with vLLM 0.11 (vllm #27508 logged −2.28 GiB at utilization 0.9).
+    #[test]
+    fn a_layout_that_does_not_fit_is_predicted_negative() {
+        let catalog = Catalog::builtin();
+        let planner = Planner::new(
+            catalog.model("gpt-oss-120b").unwrap(),
+            catalog.hardware("h100-80gb").unwrap(),
+        );
+        let startup = planner
+            .startup(&PlanOptions {
+                vllm_version: Some(VllmVersion(0, 11, 0)),
+                ..PlanOptions::default()
+            })
+            .unwrap();
+        let available = startup.tightest_stage().available_kv_cache_bytes_per_gpu;
+        assert!(available < 0, "{available}");
+        assert_eq!(startup.kv_cache_tokens, 0);
+    }
+}

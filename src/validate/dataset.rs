@@ -1,0 +1,339 @@
+//! A development set of published vLLM start-ups: each entry a run someone published (its
+//! source, release, GPU, model, flags and the logged lines, verbatim), which lwsplan predicts
+//! and compares ([`compare`](super::compare)). lwsplan's own set is
+//! `tests/fixtures/vllm-logs/`; `lwsplan check-log --dataset DIR` runs any directory of them.
+//!
+//! An entry is a YAML file:
+//!
+//! ```yaml
+//! source: https://github.com/…/codellama-7b.log   # where the figures come from
+//! vllm_version: 0.19.0
+//! gpu: h100-80gb              # or gpu_file: a hardware profile, relative to the entry
+//! model: llama-3.1-8b-instruct  # or model_file:, or hf_config: (+ hf_repo:)
+//! options: {gpu_memory_utilization: 0.95, max_model_len: 8192}  # plan options, as a deployment file's
+//! log: |                      # the logged lines, verbatim
+//!   … Model loading took 14.99 GiB memory and 31.46 seconds
+//! reported: {available_kv_cache_gib: 58.11}  # figures the source quotes without a log
+//! known_miss: why lwsplan is outside tolerance here, when it is
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::StartupLog;
+use super::accuracy::{Comparison, Tolerance, compare_stage, options_from_log};
+use crate::plan::{PlanOptions, Planner, VllmVersion};
+use crate::{Catalog, Error, HardwareProfile, ModelProfile};
+
+/// One published run.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Where the figures come from: a URL, at a commit where the source has one.
+    pub source: String,
+    /// The release the run used.
+    pub vllm_version: VllmVersion,
+    /// Why the release is inferred, when the source does not state it.
+    #[serde(default)]
+    pub vllm_version_inferred: Option<String>,
+    /// A built-in hardware id.
+    #[serde(default)]
+    pub gpu: Option<String>,
+    /// A hardware profile file, relative to the entry.
+    #[serde(default)]
+    pub gpu_file: Option<PathBuf>,
+    /// What CUDA or the log reported of the GPU, verbatim.
+    #[serde(default)]
+    pub cuda_reported: Option<String>,
+    /// A built-in model id.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A model profile file, relative to the entry.
+    #[serde(default)]
+    pub model_file: Option<PathBuf>,
+    /// A Hugging Face config.json, relative to the entry.
+    #[serde(default)]
+    pub hf_config: Option<PathBuf>,
+    /// With `hf_config`: the repository the run served.
+    #[serde(default)]
+    pub hf_repo: Option<String>,
+    /// The run's flags, as plan options; what the log states overrides them.
+    #[serde(default)]
+    pub options: PlanOptions,
+    /// The logged lines, verbatim.
+    #[serde(default)]
+    pub log: Option<String>,
+    /// Figures the source quotes where it publishes no log (a table, a parsed summary).
+    #[serde(default)]
+    pub reported: Reported,
+    /// Why lwsplan misses this run, when it does: the entry stays, marked.
+    #[serde(default)]
+    pub known_miss: Option<String>,
+}
+
+/// Figures a source quotes, in the log's units.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reported {
+    /// The pipeline stage whose worker's lines the figures are (absent: the tightest, as a
+    /// whole log's minimum is).
+    pub stage: Option<u64>,
+    /// "Model loading took", GiB.
+    pub model_loading_gib: Option<f64>,
+    /// "Available KV cache memory", GiB.
+    pub available_kv_cache_gib: Option<f64>,
+    /// "GPU KV cache size", tokens.
+    pub kv_cache_tokens: Option<u64>,
+    /// Torch peak of the profiling run, GiB.
+    pub torch_peak_gib: Option<f64>,
+    /// Non-torch memory of the profiling run, GiB.
+    pub non_torch_gib: Option<f64>,
+    /// CUDA's total memory, GiB.
+    pub total_memory_gib: Option<f64>,
+}
+
+/// An entry's outcome.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct EntryResult {
+    /// The file's name without `.yaml`.
+    pub name: String,
+    /// The entry.
+    pub entry: Entry,
+    /// The model profile's id.
+    pub model: String,
+    /// The hardware profile's id.
+    pub gpu: String,
+    /// The comparison.
+    pub comparison: Comparison,
+}
+
+impl EntryResult {
+    /// Within tolerance, or a miss the entry declares: either way as expected.
+    pub fn as_expected(&self) -> bool {
+        self.comparison.within != self.entry.known_miss.is_some()
+    }
+
+    /// The verdict in words: within, a known miss and why, or not as expected.
+    pub fn verdict(&self) -> String {
+        match (&self.entry.known_miss, self.comparison.within) {
+            (None, true) => "within".to_string(),
+            (Some(why), false) => format!("known miss: {why}"),
+            (None, false) => "OUT OF TOLERANCE".to_string(),
+            (Some(_), true) => "within, but marked a known miss".to_string(),
+        }
+    }
+}
+
+impl Entry {
+    /// Reads an entry file.
+    pub fn from_file(path: &Path) -> Result<Entry, Error> {
+        let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a log entry")
+            .map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(crate::yaml::from_str_named(
+            &text,
+            &path.display().to_string(),
+        )?)
+    }
+
+    /// What the log and the quoted figures say, the log first.
+    pub fn measured(&self) -> StartupLog {
+        let mut log = self
+            .log
+            .as_deref()
+            .map(StartupLog::parse)
+            .unwrap_or_default();
+        let r = &self.reported;
+        log.model_loading_gib = log.model_loading_gib.or(r.model_loading_gib);
+        log.available_kv_cache_gib = log.available_kv_cache_gib.or(r.available_kv_cache_gib);
+        log.kv_cache_tokens = log.kv_cache_tokens.or(r.kv_cache_tokens);
+        log.torch_peak_gib = log.torch_peak_gib.or(r.torch_peak_gib);
+        log.non_torch_gib = log.non_torch_gib.or(r.non_torch_gib);
+        log.total_memory_gib = log.total_memory_gib.or(r.total_memory_gib);
+        log
+    }
+
+    /// Predicts the run and compares it with what was measured; `dir` resolves relative paths.
+    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<EntryResult, Error> {
+        let catalog = Catalog::builtin();
+        let model = self.model_profile(catalog, dir)?;
+        let hardware = self.hardware_profile(catalog, dir)?;
+        let measured = self.measured();
+        let mut options = options_from_log(&measured, &self.options);
+        options.vllm_version = Some(self.vllm_version);
+        let startup = Planner::new(&model, &hardware).startup(&options)?;
+        Ok(EntryResult {
+            name: name.to_string(),
+            entry: self.clone(),
+            model: model.id.clone(),
+            gpu: hardware.id.clone(),
+            comparison: compare_stage(
+                &startup,
+                &measured,
+                Tolerance::default(),
+                self.reported.stage,
+            ),
+        })
+    }
+
+    fn model_profile(&self, catalog: &Catalog, dir: &Path) -> Result<ModelProfile, Error> {
+        match (&self.model, &self.model_file, &self.hf_config) {
+            (Some(id), None, None) => Ok(catalog.model(id)?.clone()),
+            (None, Some(file), None) => Ok(ModelProfile::from_file(&dir.join(file))?),
+            (None, None, Some(config)) => Ok(ModelProfile::from_hf_config_file(
+                &dir.join(config),
+                self.hf_repo.as_deref(),
+            )?),
+            _ => Err(DatasetError::Entry {
+                message: "name the model once: model, model_file or hf_config".into(),
+            }
+            .into()),
+        }
+    }
+
+    fn hardware_profile(&self, catalog: &Catalog, dir: &Path) -> Result<HardwareProfile, Error> {
+        match (&self.gpu, &self.gpu_file) {
+            (Some(id), None) => Ok(catalog.hardware(id)?.clone()),
+            (None, Some(file)) => Ok(HardwareProfile::from_file(&dir.join(file))?),
+            _ => Err(DatasetError::Entry {
+                message: "name the GPU once: gpu or gpu_file".into(),
+            }
+            .into()),
+        }
+    }
+}
+
+/// Why a set of start-up logs could not be evaluated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatasetError {
+    /// An entry is malformed.
+    #[error("{message}")]
+    Entry {
+        /// What is wrong.
+        message: String,
+    },
+    /// An entry failed; the cause says how.
+    #[error("entry {}", entry.display())]
+    In {
+        /// The entry's file.
+        entry: PathBuf,
+        /// The failure.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The directory cannot be read.
+    #[error("cannot read {}", dir.display())]
+    Dir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl DatasetError {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> crate::ErrorKind {
+        match self {
+            DatasetError::Entry { .. } => crate::ErrorKind::InvalidInput,
+            DatasetError::In { source, .. } => source.kind(),
+            DatasetError::Dir { .. } => crate::ErrorKind::Io,
+        }
+    }
+}
+
+/// Every `*.yaml` entry in `dir`, by name, evaluated.
+pub fn evaluate_dir(dir: &Path) -> Result<Vec<EntryResult>, Error> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| DatasetError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Entry::from_file(path)
+                .and_then(|entry| entry.evaluate(dir, &name))
+                .map_err(|source| {
+                    DatasetError::In {
+                        entry: path.clone(),
+                        source: Box::new(source),
+                    }
+                    .into()
+                })
+        })
+        .collect()
+}
+
+/// The results as a Markdown table: predicted / logged per entry, and the verdict.
+pub fn markdown(results: &[EntryResult]) -> String {
+    let mut out = String::from(
+        "| run | vLLM | GPU | model | TP × PP | weights GiB (lwsplan / log) | KV GiB (lwsplan / log) | KV tokens (lwsplan / log) | verdict |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    let cell = |c: &Comparison, quantity: &str| -> String {
+        let Some(row) = c.rows.iter().find(|r| r.quantity == quantity) else {
+            return "-".into();
+        };
+        let fmt = |v: f64| match row.unit {
+            "tokens" => format!("{v:.0}"),
+            _ => format!("{v:.2}"),
+        };
+        format!(
+            "{} / {}",
+            fmt(row.predicted),
+            row.measured.map_or("-".into(), fmt)
+        )
+    };
+    for r in results {
+        let c = &r.comparison;
+        let log = r.entry.measured();
+        let layout = format!(
+            "{} × {}",
+            log.tensor_parallel_size
+                .or(r.entry.options.tensor_parallel_size)
+                .unwrap_or(1),
+            log.pipeline_parallel_size
+                .or(r.entry.options.pipeline_parallel_size)
+                .unwrap_or(1)
+        );
+        let verdict = match r.as_expected() {
+            true => r.verdict(),
+            false => format!("**{}**", r.verdict()),
+        };
+        out.push_str(&format!(
+            "| [{}]({}) | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.name,
+            r.entry.source,
+            r.entry.vllm_version,
+            if r.entry.vllm_version_inferred.is_some() {
+                " (inferred)"
+            } else {
+                ""
+            },
+            r.gpu,
+            r.model,
+            layout,
+            cell(c, "Model loading took"),
+            cell(c, "Available KV cache memory"),
+            cell(c, "GPU KV cache size"),
+            verdict.replace('|', "\\|")
+        ));
+    }
+    out
+}

@@ -1,0 +1,222 @@
+//! The planner against published vLLM start-ups (`tests/fixtures/vllm-logs/`): every run within
+//! tolerance or a documented known miss, every failed start-up refused or flagged, the set
+//! covering what lwsplan plans, and the README's accuracy table current.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use lwsplan::validate::{self, Entry, EntryResult, StartupLog};
+use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vllm-logs")
+}
+
+fn results() -> Vec<EntryResult> {
+    validate::evaluate_dir(&dir()).unwrap()
+}
+
+#[test]
+fn every_run_is_within_tolerance_or_a_documented_miss() {
+    let results = results();
+    let unexpected: Vec<String> = results
+        .iter()
+        .filter(|r| !r.as_expected())
+        .map(|r| format!("{}\n{}", r.name, r.comparison.to_table()))
+        .collect();
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+    // A known miss says why in words, and is never the optimistic kind: lwsplan may plan less
+    // KV than a run had, never more.
+    for r in results.iter().filter(|r| r.entry.known_miss.is_some()) {
+        let kv = r
+            .comparison
+            .rows
+            .iter()
+            .find(|row| row.quantity == "Available KV cache memory")
+            .unwrap();
+        assert!(
+            kv.difference().is_some_and(|d| d < 0.0),
+            "{}: a known miss must be conservative",
+            r.name
+        );
+        assert!(
+            r.entry.known_miss.as_ref().unwrap().len() > 40,
+            "{}",
+            r.name
+        );
+    }
+}
+
+#[test]
+fn the_set_covers_what_lwsplan_plans() {
+    let results = results();
+    assert!(results.len() >= 30, "{} runs", results.len());
+    let catalog = Catalog::builtin();
+    let mut gpus = BTreeSet::new();
+    let (mut moe, mut dense, mut fp8, mut mxfp4, mut int4, mut tp, mut pp, mut mla) =
+        (0, 0, 0, 0, 0, 0, 0, 0);
+    for r in &results {
+        assert!(r.entry.source.starts_with("https://"), "{}", r.name);
+        gpus.insert(r.gpu.clone());
+        let model = model_of(&r.entry, catalog);
+        match model.mlp {
+            lwsplan::profile::Mlp::Moe { .. } => moe += 1,
+            _ => dense += 1,
+        }
+        match model.quantization {
+            Some(lwsplan::profile::Quantization::Fp8 { .. }) => fp8 += 1,
+            Some(lwsplan::profile::Quantization::Mxfp4) => mxfp4 += 1,
+            Some(
+                lwsplan::profile::Quantization::Gptq { .. }
+                | lwsplan::profile::Quantization::Awq { .. },
+            ) => int4 += 1,
+            _ => {}
+        }
+        if matches!(model.attention, lwsplan::profile::Attention::Mla { .. }) {
+            mla += 1;
+        }
+        let options = validate::options_from_log(&r.entry.measured(), &r.entry.options);
+        tp += usize::from(options.tensor_parallel_size.unwrap_or(1) > 1);
+        pp += usize::from(options.pipeline_parallel_size.unwrap_or(1) > 1);
+    }
+    assert!(gpus.len() >= 3, "{gpus:?}");
+    for (what, n) in [
+        ("MoE", moe),
+        ("dense", dense),
+        ("FP8", fp8),
+        ("MXFP4", mxfp4),
+        ("4-bit", int4),
+        ("TP > 1", tp),
+        ("PP > 1", pp),
+        ("MLA", mla),
+    ] {
+        assert!(n > 0, "no {what} run in the set");
+    }
+}
+
+fn model_of(entry: &Entry, catalog: &Catalog) -> ModelProfile {
+    match (&entry.model, &entry.model_file, &entry.hf_config) {
+        (Some(id), _, _) => catalog.model(id).unwrap().clone(),
+        (_, Some(file), _) => ModelProfile::from_file(&dir().join(file)).unwrap(),
+        (_, _, Some(config)) => {
+            ModelProfile::from_hf_config_file(&dir().join(config), entry.hf_repo.as_deref())
+                .unwrap()
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// `check-log` reads every log in the set: each has the lines it compares, and the release it
+/// names is the entry's.
+#[test]
+fn check_log_reads_every_log_in_the_set() {
+    for r in results() {
+        let Some(text) = &r.entry.log else { continue };
+        let log = StartupLog::parse(text);
+        assert!(log.has_measurements(), "{}", r.name);
+        if let Some(v) = log.vllm_version {
+            assert_eq!(v, r.entry.vllm_version, "{}", r.name);
+        }
+    }
+}
+
+/// Where vLLM refused to start, lwsplan refuses the plan, or plans it with the note that says
+/// why vLLM may refuse: it never claims a fit the evidence contradicts.
+#[test]
+fn every_failed_start_is_refused_or_flagged() {
+    let catalog = Catalog::builtin();
+    let mut failed = 0;
+    for r in results() {
+        let measured = r.entry.measured();
+        let kv_failure = measured.available_kv_cache_gib.is_some_and(|kv| kv < 0.0)
+            || measured.failure.as_deref().is_some_and(|f| {
+                f.contains("No available memory") || f.contains("CUDA out of memory")
+            })
+            || r.name.ends_with("failed");
+        if !kv_failure {
+            continue;
+        }
+        failed += 1;
+        let model = model_of(&r.entry, catalog);
+        let hardware = catalog.hardware(r.entry.gpu.as_deref().unwrap()).unwrap();
+        let mut options: PlanOptions = validate::options_from_log(&measured, &r.entry.options);
+        options.vllm_version = Some(r.entry.vllm_version);
+        options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
+        options.pipeline_parallel_size = Some(options.pipeline_parallel_size.unwrap_or(1));
+        match Planner::new(&model, hardware).plan(&options) {
+            Err(_) => {}
+            Ok(plan) => {
+                let notes: Vec<String> = plan.notes.iter().map(|n| n.to_string()).collect();
+                assert!(
+                    notes
+                        .iter()
+                        .any(|n| n.contains("may refuse") || n.contains("captures CUDA graphs")),
+                    "{}: vLLM failed to start, lwsplan plans it without a warning: {notes:?}",
+                    r.name
+                );
+            }
+        }
+    }
+    assert!(failed >= 4, "{failed} failed start-ups in the set");
+}
+
+/// The README's accuracy table is what `lwsplan check-log --dataset tests/fixtures/vllm-logs
+/// --format markdown` prints.
+#[test]
+fn the_readme_table_is_current() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = "<!-- accuracy table: begin -->\n";
+    let end = "<!-- accuracy table: end -->";
+    let from = readme
+        .find(start)
+        .expect("README has the accuracy table markers")
+        + start.len();
+    let to = readme.find(end).unwrap();
+    let table = validate::markdown(&results());
+    assert!(
+        readme[from..to] == table,
+        "README's accuracy table is stale: regenerate it with `cargo run -- check-log --dataset \
+         tests/fixtures/vllm-logs --format markdown`"
+    );
+}
+
+/// A log outside tolerance exits 1 with the comparison on stdout and the reason on stderr; a
+/// log within it exits 0.
+#[test]
+fn check_log_exits_by_tolerance() {
+    let entry = dir().join("llm-d-planner-v0.19.0-llama-3.1-8b-tp1-16384.yaml");
+    let text = std::fs::read_to_string(&entry).unwrap();
+    let log: String = text
+        .split_once("log: |\n")
+        .unwrap()
+        .1
+        .lines()
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let path = std::env::temp_dir().join(format!("lwsplan-check-log-{}.log", std::process::id()));
+    std::fs::write(&path, &log).unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "check-log",
+            path.to_str().unwrap(),
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+        ];
+        a.extend_from_slice(extra);
+        crate::lwsplan(&a)
+    };
+    let (code, stdout, stderr) = args(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Available KV cache memory"), "{stdout}");
+    // A flag overrides the log: at utilization 0.5 lwsplan predicts 37 GiB less KV memory
+    // than the log reports, and says so.
+    let (code, stdout, stderr) = args(&["--gpu-memory-utilization", "0.5"]);
+    std::fs::remove_file(&path).ok();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("OUT OF TOLERANCE"), "{stdout}");
+    assert!(stdout.contains("explained by the budget"), "{stdout}");
+    assert!(stderr.contains("outside lwsplan's tolerance"), "{stderr}");
+}
