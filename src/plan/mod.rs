@@ -279,6 +279,7 @@ pub(crate) fn fp8_block(model: &ModelProfile) -> Option<[u64; 2]> {
     match &model.quantization {
         Some(Quantization::Fp8 {
             weight_block_size: Some(block),
+            ..
         }) => Some(*block),
         _ => None,
     }

@@ -114,9 +114,10 @@ impl Plan {
             )?;
             writeln!(
                 out,
-                "                          weights {}  reserve {}  KV {} ({} B/token)",
+                "                          weights {}  reserve {} ±{:.2}  KV {} ({} B/token)",
                 gib(stage.weight_bytes_per_gpu),
                 gib(stage.reserve.total()),
+                stage.reserve.band_bytes as f64 / (1u64 << 30) as f64,
                 gib(stage.kv_cache_bytes_per_gpu),
                 stage.kv_cache_bytes_per_token
             )?;

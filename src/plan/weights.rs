@@ -143,7 +143,12 @@ impl Tensor {
         let (rows, cols) = (u128::from(rows), u128::from(cols));
         let dtype = u128::from(model.torch_dtype.bytes());
         let per_copy = match (&model.quantization, self.quantized) {
-            (Some(Quantization::Fp8 { weight_block_size }), true) => {
+            (
+                Some(Quantization::Fp8 {
+                    weight_block_size, ..
+                }),
+                true,
+            ) => {
                 let scales = match weight_block_size {
                     Some([block_n, block_k]) => {
                         rows.div_ceil(u128::from(*block_n)) * cols.div_ceil(u128::from(*block_k))
@@ -458,6 +463,16 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                     moe_intermediate_size * n_shared_experts,
                     quantized,
                 ));
+            }
+        }
+    }
+    // Modules the checkpoint keeps in torch_dtype (Meta's FP8 Llama 3.1 405B keeps attention
+    // in BF16). Fused experts are one tensor here: a list can exempt all of a layer's experts
+    // (`model.layers.5.mlp.experts`), not one of them.
+    if let Some(q) = &model.quantization {
+        for t in tensors.iter_mut().filter(|t| t.quantized) {
+            if q.keeps_unquantized(layer, t.name) {
+                t.quantized = false;
             }
         }
     }

@@ -375,12 +375,40 @@ impl Config<'_> {
                 }
             }));
         }
-        if method != "fp8" {
+        let not_converted = |key: &str| -> Result<Vec<String>, ProfileError> {
+            let Some(list) = q.get(key).filter(|v| !v.is_null()) else {
+                return Ok(Vec::new());
+            };
+            let list = list.as_array().ok_or_else(|| {
+                self.invalid(
+                    &format!("quantization_config.{key}"),
+                    "expected a list of module names".into(),
+                )
+            })?;
+            list.iter()
+                .map(|m| match m.as_str() {
+                    Some(name) if name.starts_with("re:") => Err(self.invalid(
+                        &format!("quantization_config.{key}"),
+                        format!("the pattern `{name}` is a regular expression, which lwsplan does not expand; list the modules by name in a model profile"),
+                    )),
+                    Some(name) => Ok(name.to_string()),
+                    None => Err(self.invalid(
+                        &format!("quantization_config.{key}"),
+                        format!("{m} is not a module name"),
+                    )),
+                })
+                .collect()
+        };
+        if method == "compressed-tensors" {
+            return self.compressed_tensors(q, not_converted("ignore")?);
+        }
+        if method != "fp8" && method != "fbgemm_fp8" {
             return Err(self.invalid(
                 "quantization_config.quant_method",
-                format!("`{method}` is not modelled yet; lwsplan models fp8 (block or per-channel), awq and gptq (4-bit), mxfp4 and unquantized checkpoints"),
+                format!("`{method}` is not modelled yet; lwsplan models fp8, fbgemm_fp8 and compressed-tensors FP8 (block, per-channel or per-tensor), awq and gptq (4-bit), mxfp4 and unquantized checkpoints"),
             ));
         }
+        let modules_to_not_convert = not_converted("modules_to_not_convert")?;
         let block = match q.get("weight_block_size") {
             None | Some(Value::Null) => None,
             Some(Value::Array(b)) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
@@ -401,6 +429,70 @@ impl Config<'_> {
         };
         Ok(Some(Quantization::Fp8 {
             weight_block_size: block,
+            modules_to_not_convert,
+        }))
+    }
+
+    /// compressed-tensors: FP8 weights only (one config group, 8-bit floats; per tensor, per
+    /// channel or in blocks), with its `ignore` list. Other schemes are refused by name.
+    fn compressed_tensors(
+        &self,
+        q: &Value,
+        ignore: Vec<String>,
+    ) -> Result<Option<Quantization>, ProfileError> {
+        let groups = q.get("config_groups").and_then(Value::as_object);
+        let weights: Vec<&Value> = groups
+            .map(|g| g.values().filter_map(|v| v.get("weights")).collect())
+            .unwrap_or_default();
+        let [w] = weights.as_slice() else {
+            return Err(self.invalid(
+                "quantization_config.config_groups",
+                format!(
+                    "{} weight schemes; lwsplan models one FP8 scheme for every quantized layer",
+                    weights.len()
+                ),
+            ));
+        };
+        let bits = w.get("num_bits").and_then(Value::as_u64);
+        let kind = w.get("type").and_then(Value::as_str);
+        if (bits, kind) != (Some(8), Some("float")) {
+            return Err(self.invalid(
+                "quantization_config.config_groups",
+                format!(
+                    "compressed-tensors weights of {} bits, type {}: lwsplan models its FP8 scheme (8-bit float) only",
+                    bits.map_or("?".into(), |b| b.to_string()),
+                    kind.unwrap_or("?")
+                ),
+            ));
+        }
+        let block = match w.get("strategy").and_then(Value::as_str) {
+            Some("block") => match w
+                .get("block_structure")
+                .and_then(Value::as_array)
+                .map(|b| b.iter().filter_map(Value::as_u64).collect::<Vec<_>>())
+                .as_deref()
+            {
+                Some([n, k]) => Some([*n, *k]),
+                _ => {
+                    return Err(self.invalid(
+                        "quantization_config.config_groups.weights.block_structure",
+                        "expected [block_n, block_k]".into(),
+                    ));
+                }
+            },
+            // Per channel and per tensor: lwsplan counts a scale per row, at most a few MiB
+            // more than one per tensor.
+            Some("channel" | "tensor") | None => None,
+            Some(other) => {
+                return Err(self.invalid(
+                    "quantization_config.config_groups.weights.strategy",
+                    format!("`{other}` is not tensor, channel or block"),
+                ));
+            }
+        };
+        Ok(Some(Quantization::Fp8 {
+            weight_block_size: block,
+            modules_to_not_convert: ignore,
         }))
     }
 

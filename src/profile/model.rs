@@ -249,13 +249,20 @@ pub enum Mlp {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "quant_method", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Quantization {
-    /// FP8 (e4m3) weights in every linear layer of the decoder except the MoE router; the
-    /// embedding, lm_head and norms stay in `torch_dtype`.
+    /// FP8 (e4m3) weights in every linear layer of the decoder except the MoE router and the
+    /// modules listed in `modules_to_not_convert`; the embedding, lm_head and norms stay in
+    /// `torch_dtype`.
     Fp8 {
         /// `weight_block_size` as `[block_n, block_k]`: one fp32 scale per block. Absent for
         /// per-channel scales (one fp32 scale per output row).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight_block_size: Option<[u64; 2]>,
+        /// Modules the checkpoint keeps in `torch_dtype` (`modules_to_not_convert`, or
+        /// compressed-tensors' `ignore`), as Hugging Face names them: a full name
+        /// (`model.layers.0.self_attn.q_proj`), a prefix of one (`model.layers.0.mlp`) or a
+        /// module name matched in every layer (`self_attn`, `o_proj`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        modules_to_not_convert: Vec<String>,
     },
     /// AWQ: 4-bit weights in every decoder linear layer but the MoE router, packed eight to an
     /// int32; each `group_size` inputs of an output share an fp16 scale and a 4-bit zero point.
@@ -278,6 +285,33 @@ pub enum Quantization {
 }
 
 impl Quantization {
+    /// Whether the checkpoint keeps the tensor `name` of decoder layer `layer` unquantized
+    /// ([`Quantization::Fp8`]'s `modules_to_not_convert`).
+    pub fn keeps_unquantized(&self, layer: u64, name: &str) -> bool {
+        let Quantization::Fp8 {
+            modules_to_not_convert,
+            ..
+        } = self
+        else {
+            return false;
+        };
+        let full = format!("model.layers.{layer}.{name}");
+        modules_to_not_convert.iter().any(|module| {
+            let module = module.strip_suffix(".weight").unwrap_or(module);
+            if module.contains("layers.") {
+                // A path: the tensor itself, or a module that contains it.
+                let module = module.strip_prefix("model.").unwrap_or(module);
+                let full = full.strip_prefix("model.").unwrap_or(&full);
+                full == module || full.starts_with(&format!("{module}."))
+            } else {
+                // A module name, in every layer: whole components of the tensor's path.
+                let parts: Vec<&str> = name.split('.').collect();
+                let wanted: Vec<&str> = module.split('.').collect();
+                parts.windows(wanted.len()).any(|w| w == wanted.as_slice())
+            }
+        })
+    }
+
     /// The group size of 4-bit formats (AWQ, GPTQ).
     pub fn int4_group_size(&self) -> Option<u64> {
         match self {
@@ -457,6 +491,7 @@ impl ModelProfile {
         }
         if let Some(Quantization::Fp8 {
             weight_block_size: Some([n, k]),
+            ..
         }) = &self.quantization
         {
             require_positive(origin, "quantization.weight_block_size[0]", *n)?;

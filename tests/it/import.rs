@@ -182,8 +182,8 @@ fn unsupported_configs_are_refused_by_name() {
         (
             r#"{"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2,
              "intermediate_size": 8, "vocab_size": 8, "max_position_embeddings": 64,
-             "quantization_config": {"quant_method": "compressed-tensors"}}"#,
-            "field `quantization_config.quant_method`: `compressed-tensors` is not modelled yet",
+             "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": true}}"#,
+            "field `quantization_config.quant_method`: `bitsandbytes` is not modelled yet",
         ),
         (
             r#"{"model_type": "qwen2", "sliding_window": 4096, "max_position_embeddings": 32768, "use_sliding_window": true}"#,
@@ -339,4 +339,77 @@ fn an_all_sliding_config_keeps_a_small_kv_cache_per_request() {
         plan.max_model_len, 32_768,
         "the window, not the context, bounds each layer's cache"
     );
+}
+
+/// FP8 checkpoints that keep modules unquantized: `modules_to_not_convert` (fp8, fbgemm_fp8)
+/// and compressed-tensors' `ignore`. Every projection named stays BF16 — a Meta-style list of
+/// all attention projections costs one extra byte per attention weight.
+#[test]
+fn fp8_configs_keep_the_modules_they_name_unquantized() {
+    use lwsplan::profile::Quantization;
+    let base = r#""model_type": "llama", "num_hidden_layers": 4, "hidden_size": 4096,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "intermediate_size": 14336,
+        "vocab_size": 128256, "max_position_embeddings": 8192"#;
+    let fp8 = |q: &str| {
+        from_hf_config(
+            &format!("{{{base}, \"quantization_config\": {q}}}"),
+            "c.json",
+            Some("x/y"),
+        )
+    };
+    let all = fp8(r#"{"quant_method": "fbgemm_fp8", "activation_scale_ub": 1200.0}"#).unwrap();
+    let attention: Vec<String> = (0..4)
+        .flat_map(|l| {
+            ["q_proj", "k_proj", "v_proj", "o_proj"]
+                .map(|p| format!("\"model.layers.{l}.self_attn.{p}\""))
+        })
+        .collect();
+    let meta = fp8(&format!(
+        r#"{{"quant_method": "fbgemm_fp8", "modules_to_not_convert": [{}, "lm_head"]}}"#,
+        attention.join(", ")
+    ))
+    .unwrap();
+    let by_name =
+        fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["self_attn"]}"#).unwrap();
+    let (w_all, w_meta, w_name) = (
+        lwsplan::machinery::weight_bytes(&all),
+        lwsplan::machinery::weight_bytes(&meta),
+        lwsplan::machinery::weight_bytes(&by_name),
+    );
+    // Attention per layer: q 4096×4096, k and v 1024×4096, o 4096×4096 = 41,943,040 weights;
+    // BF16 adds one byte each and drops the per-row fp32 scales (4096+1024+1024+4096 rows).
+    let per_layer = 41_943_040 - 10_240 * 4;
+    assert_eq!(w_meta - w_all, 4 * per_layer);
+    assert_eq!(w_name, w_meta);
+    // A first layer's MLP by prefix.
+    let first_mlp =
+        fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["model.layers.0.mlp"]}"#)
+            .unwrap();
+    assert_eq!(
+        lwsplan::machinery::weight_bytes(&first_mlp) - w_all,
+        3 * 4096 * 14336 - (2 * 14336 + 4096) * 4
+    );
+    // compressed-tensors FP8: per-channel, with its ignore list.
+    let ct = fp8(
+        r#"{"quant_method": "compressed-tensors", "ignore": ["lm_head"],
+        "config_groups": {"group_0": {"targets": ["Linear"],
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ct.quantization,
+        Some(Quantization::Fp8 {
+            weight_block_size: None,
+            modules_to_not_convert: vec!["lm_head".into()],
+        })
+    );
+    // What lwsplan cannot model is refused by name.
+    let int4 = fp8(r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int"}}}}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(int4.contains("FP8 scheme (8-bit float) only"), "{int4}");
+    let regex = fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["re:.*self_attn.*"]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(regex.contains("regular expression"), "{regex}");
 }
