@@ -295,6 +295,9 @@ impl Quantization {
         else {
             return false;
         };
+        if modules_to_not_convert.is_empty() {
+            return false;
+        }
         let full = format!("model.layers.{layer}.{name}");
         modules_to_not_convert.iter().any(|module| {
             let module = module.strip_suffix(".weight").unwrap_or(module);
