@@ -55,6 +55,7 @@ pub use input::InputError;
 pub use manifest::Manifests;
 pub use plan::{
     ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, Plan, PlanError, PlanOptions, Planner,
+    Strategy,
 };
 pub use profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
 pub use render::{Platform, RenderError, RenderOptions, Renderer};

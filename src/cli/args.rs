@@ -116,6 +116,18 @@ pub struct PlanFlags {
     /// on 70 GiB or more but A100, else 256].
     #[arg(long, value_name = "N")]
     pub max_num_seqs: Option<u64>,
+    /// Layout families to consider: `tp-pp`, `dp-ep` (data-parallel attention with
+    /// expert-parallel MoE) or `auto` (all that apply; plain TP × PP wins ties) [default: auto].
+    #[arg(long, value_enum)]
+    pub strategy: Option<crate::plan::Strategy>,
+    /// A fixed data-parallel size (DP + EP, MoE models): engines, each with its own KV cache,
+    /// sharing the experts.
+    #[arg(long, value_name = "N")]
+    pub data_parallel_size: Option<u64>,
+    /// A fixed decode-context-parallel size (MLA models): the KV cache split over that many
+    /// ranks of each TP group instead of replicated.
+    #[arg(long, value_name = "N")]
+    pub decode_context_parallel_size: Option<u64>,
 }
 
 /// `plan`'s arguments.
@@ -437,6 +449,15 @@ impl PlanFlags {
             self.max_num_batched_tokens.map(Some),
         );
         set(&mut plan.max_num_seqs, self.max_num_seqs.map(Some));
+        set(&mut plan.strategy, self.strategy);
+        set(
+            &mut plan.data_parallel_size,
+            self.data_parallel_size.map(Some),
+        );
+        set(
+            &mut plan.decode_context_parallel_size,
+            self.decode_context_parallel_size.map(Some),
+        );
     }
 }
 

@@ -28,7 +28,8 @@ impl Planner<'_> {
             self.host_memory(options),
         );
         let max_concurrency = concurrency(fit.blocks, fit.blocks_per_request);
-        let replicas = replicas(options, fit.blocks, fit.blocks_per_request);
+        let engines = layout.data_parallel_size;
+        let replicas = replicas(options, fit.blocks, fit.blocks_per_request, engines);
         Plan {
             model: model.id.clone(),
             model_repo: model.hf_repo.clone(),
@@ -38,6 +39,8 @@ impl Planner<'_> {
             vllm_version: options.vllm_version(),
             tensor_parallel_size: layout.tensor_parallel_size,
             pipeline_parallel_size: layout.pipeline_parallel_size,
+            data_parallel_size: engines,
+            decode_context_parallel_size: layout.decode_context_parallel_size,
             expert_parallel: fit.expert_parallel,
             nodes: layout.nodes,
             gpus_per_node: layout.gpus_per_pod,
@@ -53,11 +56,13 @@ impl Planner<'_> {
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
             kv_cache_blocks: fit.blocks,
             kv_cache_tokens: fit.tokens,
+            group_kv_cache_tokens: fit.tokens * engines,
             max_model_len: fit.max_model_len,
             max_model_len_source: fit.source,
             max_concurrency,
             replicas,
-            total_concurrency: (max_concurrency * replicas as f64 * 100.0).round() / 100.0,
+            total_concurrency: (max_concurrency * (replicas * engines) as f64 * 100.0).round()
+                / 100.0,
             vllm_args: serve_args(model, &fit, options),
             stages: fit.stages,
             launcher: options.launcher,
@@ -96,6 +101,13 @@ fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<Str
     if fit.expert_parallel {
         args.push("--enable-expert-parallel".into());
     }
+    // DP's sizes differ between the leader and the workers: the group wiring renders them.
+    if fit.layout.decode_context_parallel_size > 1 {
+        args.extend([
+            "--decode-context-parallel-size".into(),
+            fit.layout.decode_context_parallel_size.to_string(),
+        ]);
+    }
     if options.kv_cache_dtype != KvCacheDtype::Auto {
         args.extend([
             "--kv-cache-dtype".into(),
@@ -119,12 +131,13 @@ pub(crate) fn concurrency(blocks: u64, blocks_per_request: u64) -> f64 {
 }
 
 /// Replicas: as given, or the fewest whose groups together hold the target number of
-/// `max_model_len` sequences at once (each group holds `blocks / blocks_per_request` of them).
-fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64) -> u64 {
+/// `max_model_len` sequences at once (each of a group's `engines` holds
+/// `blocks / blocks_per_request` of them).
+fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64, engines: u64) -> u64 {
     match (options.replicas, options.target_concurrent_sequences) {
         (Some(n), _) => n,
         (None, Some(target)) => {
-            let per_group = (blocks / blocks_per_request.max(1)).max(1);
+            let per_group = (blocks / blocks_per_request.max(1)).max(1) * engines;
             target.div_ceil(per_group)
         }
         (None, None) => 1,
@@ -135,7 +148,9 @@ fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64) -> u64 
 /// heaviest pod is the one whose GPUs hold the most weight bytes.
 fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout) -> u64 {
     let tp = layout.tensor_parallel_size;
-    let rank_bytes = |rank: u64| stages[(rank / tp) as usize].weight_bytes_per_gpu;
+    // Under DP each engine repeats the stages: the stage is the rank's within its engine.
+    let pp = stages.len() as u64;
+    let rank_bytes = |rank: u64| stages[(rank / tp % pp) as usize].weight_bytes_per_gpu;
     (0..layout.nodes)
         .map(|pod| {
             let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
@@ -165,17 +180,19 @@ mod tests {
             ..PlanOptions::default()
         };
         // 1000 blocks, 100 a request: 10 sequences per group.
-        assert_eq!(replicas(&target(30), 1000, 100), 3);
-        assert_eq!(replicas(&target(31), 1000, 100), 4);
-        assert_eq!(replicas(&target(1), 1000, 100), 1);
-        assert_eq!(replicas(&target(10), 1000, 100), 1);
-        assert_eq!(replicas(&target(11), 1000, 100), 2);
+        assert_eq!(replicas(&target(30), 1000, 100, 1), 3);
+        assert_eq!(replicas(&target(31), 1000, 100, 1), 4);
+        assert_eq!(replicas(&target(1), 1000, 100, 1), 1);
+        assert_eq!(replicas(&target(10), 1000, 100, 1), 1);
+        assert_eq!(replicas(&target(11), 1000, 100, 1), 2);
         // A group that holds less than one sequence still counts as one.
-        assert_eq!(replicas(&target(5), 50, 100), 5);
+        assert_eq!(replicas(&target(5), 50, 100, 1), 5);
         let fixed = PlanOptions {
             replicas: Some(7),
             ..PlanOptions::default()
         };
-        assert_eq!(replicas(&fixed, 1000, 100), 7);
+        assert_eq!(replicas(&fixed, 1000, 100, 1), 7);
+        // Under DP each of a group's engines holds its own sequences: 4 engines × 10.
+        assert_eq!(replicas(&target(80), 1000, 100, 4), 2);
     }
 }

@@ -136,6 +136,16 @@ pub enum Note {
         /// The newest known.
         known: super::VllmVersion,
     },
+    /// DP + EP across nodes: every MoE layer exchanges tokens between all GPUs of the group.
+    DataParallelAllToAll {
+        /// Nodes of the group.
+        nodes: u64,
+    },
+    /// DCP depends on the MLA attention backend.
+    DecodeContextParallel {
+        /// The size.
+        size: u64,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -268,6 +278,19 @@ impl fmt::Display for Note {
                 f,
                 "vLLM {version} is newer than {known}, the newest release lwsplan has checked against \
                  logs: planned with {known}'s memory behaviour (unverified for {version})"
+            ),
+            Note::DataParallelAllToAll { nodes } => write!(
+                f,
+                "DP + EP exchanges every MoE layer's tokens between all GPUs of the group \
+                 (all-to-all), across {nodes} nodes: it needs GPUDirect RDMA between them (render \
+                 with --rdma-resource), and each engine's batch waits for the slowest; \
+                 memory is planned, all-to-all buffers (DeepEP) are not measured (unverified)"
+            ),
+            Note::DecodeContextParallel { size } => write!(
+                f,
+                "DCP {size} splits each TP group's latent KV cache {size} ways and gathers the \
+                 attention partials at every decode step; it needs an MLA attention backend that \
+                 supports it in your release (unverified per backend)"
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,
@@ -525,6 +548,16 @@ impl Planner<'_> {
             notes.push(Note::NewerThanKnown {
                 version,
                 known: super::version::DEFAULT,
+            });
+        }
+        if layout.data_parallel_size > 1 && layout.nodes > 1 {
+            notes.push(Note::DataParallelAllToAll {
+                nodes: layout.nodes,
+            });
+        }
+        if layout.decode_context_parallel_size > 1 {
+            notes.push(Note::DecodeContextParallel {
+                size: layout.decode_context_parallel_size,
             });
         }
         if fit.at_risk {

@@ -1,4 +1,4 @@
-//! Layouts: how tensor × pipeline parallelism maps onto nodes, pods and GPUs.
+//! Layouts: how tensor × pipeline × data parallelism maps onto nodes, pods and GPUs.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,67 +26,131 @@ pub struct Layout {
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.
     pub pipeline_parallel_size: u64,
+    /// `--data-parallel-size`: engines of TP × PP GPUs each, with the MoE experts split across
+    /// all of them (expert parallelism over TP × DP ranks). 1 outside DP + EP layouts.
+    #[serde(default = "one")]
+    pub data_parallel_size: u64,
+    /// `--decode-context-parallel-size`: each TP group's KV cache split across this many of its
+    /// ranks instead of replicated. 1 when off.
+    #[serde(default = "one")]
+    pub decode_context_parallel_size: u64,
     /// Nodes, and so pods in the LWS group (`size`).
     pub nodes: u64,
     /// GPUs each pod requests (`nvidia.com/gpu`).
     pub gpus_per_pod: u64,
 }
 
+fn one() -> u64 {
+    1
+}
+
 impl Layout {
-    /// Builds the layout for `tp × pp` GPUs on nodes of `gpus_per_node`. A layout within one
-    /// node takes a share of it that divides the node (so the rest of the node stays usable by
-    /// pods of the same shape); a larger one fills whole nodes, one pod each.
-    pub(crate) fn new(tp: u64, pp: u64, gpus_per_node: u64) -> Result<Layout, Rejection> {
-        let gpus = tp.saturating_mul(pp);
+    /// Builds the layout of `dp` engines of `tp × pp` GPUs each on nodes of `gpus_per_node`.
+    /// A layout within one node takes a share of it that divides the node (so the rest of the
+    /// node stays usable by pods of the same shape); a larger one fills whole nodes, one pod
+    /// each; with DP, an engine never straddles two pods.
+    pub(crate) fn parallel(
+        tp: u64,
+        pp: u64,
+        dp: u64,
+        gpus_per_node: u64,
+    ) -> Result<Layout, Rejection> {
+        let gpus = tp.saturating_mul(pp).saturating_mul(dp);
+        let shape = Layout::spread(tp, pp, dp, 1, gpus_per_node).shape();
         let not_whole = |reason| Rejection::NotWholeNodes { reason };
         if gpus < gpus_per_node && !gpus_per_node.is_multiple_of(gpus) {
             return Err(not_whole(format!(
-                "TP {tp} × PP {pp} = {gpus} GPUs does not divide a {gpus_per_node}-GPU node; \
-                 the other {} GPUs would fit no pod of the same shape",
+                "{shape} = {gpus} GPUs does not divide a {gpus_per_node}-GPU node; the other {} \
+                 GPUs would fit no pod of the same shape",
                 gpus_per_node - gpus
             )));
         }
+        let layout = |nodes, gpus_per_pod| Layout {
+            tensor_parallel_size: tp,
+            pipeline_parallel_size: pp,
+            data_parallel_size: dp,
+            decode_context_parallel_size: 1,
+            nodes,
+            gpus_per_pod,
+        };
         if gpus <= gpus_per_node {
-            return Ok(Layout {
-                tensor_parallel_size: tp,
-                pipeline_parallel_size: pp,
-                nodes: 1,
-                gpus_per_pod: gpus,
-            });
+            return Ok(layout(1, gpus));
         }
         if !gpus.is_multiple_of(gpus_per_node) {
             return Err(not_whole(format!(
-                "TP {tp} × PP {pp} = {gpus} GPUs is not a whole number of {gpus_per_node}-GPU nodes; \
-                 LWS gives every pod of a group the same GPU count"
+                "{shape} = {gpus} GPUs is not a whole number of {gpus_per_node}-GPU nodes; LWS \
+                 gives every pod of a group the same GPU count"
             )));
         }
-        Ok(Layout {
-            tensor_parallel_size: tp,
-            pipeline_parallel_size: pp,
-            nodes: gpus / gpus_per_node,
-            gpus_per_pod: gpus_per_node,
-        })
+        if dp > 1 && !gpus_per_node.is_multiple_of(tp * pp) {
+            return Err(not_whole(format!(
+                "{shape}: an engine of TP {tp} × PP {pp} would straddle two {gpus_per_node}-GPU \
+                 pods; with data parallelism each pod runs whole engines"
+            )));
+        }
+        Ok(layout(gpus / gpus_per_node, gpus_per_node))
     }
 
-    /// `tp × pp` GPUs spread over as many nodes as they need, whole or not: how a rejected
-    /// shape is described.
-    pub(crate) fn spread(tp: u64, pp: u64, gpus_per_node: u64) -> Layout {
+    /// The same layout with the KV cache split over `dcp` ranks of each TP group.
+    pub(crate) fn with_dcp(self, dcp: u64) -> Layout {
+        Layout {
+            decode_context_parallel_size: dcp,
+            ..self
+        }
+    }
+
+    /// The GPUs spread over as many nodes as they need, whole or not: how a rejected shape is
+    /// described.
+    pub(crate) fn spread(tp: u64, pp: u64, dp: u64, dcp: u64, gpus_per_node: u64) -> Layout {
         Layout {
             tensor_parallel_size: tp,
             pipeline_parallel_size: pp,
-            nodes: tp.saturating_mul(pp).div_ceil(gpus_per_node),
+            data_parallel_size: dp,
+            decode_context_parallel_size: dcp,
+            nodes: tp
+                .saturating_mul(pp)
+                .saturating_mul(dp)
+                .div_ceil(gpus_per_node),
             gpus_per_pod: gpus_per_node,
         }
     }
 
-    /// Total GPUs: TP × PP = nodes × GPUs per pod.
+    /// Total GPUs: TP × PP × DP = nodes × GPUs per pod.
     pub fn gpus(&self) -> u64 {
-        self.tensor_parallel_size * self.pipeline_parallel_size
+        self.tensor_parallel_size * self.pipeline_parallel_size * self.data_parallel_size
     }
 
-    /// Whether this is vLLM's recommended shape: TP = GPUs per node, PP = nodes.
+    /// Data-parallel engines each pod runs (`--data-parallel-size-local`).
+    pub fn data_parallel_size_local(&self) -> u64 {
+        (self.gpus_per_pod / (self.tensor_parallel_size * self.pipeline_parallel_size)).max(1)
+    }
+
+    /// Whether this is vLLM's recommended TP × PP shape: TP = GPUs per node, PP = nodes, no DP
+    /// or DCP.
     pub fn is_recommended(&self) -> bool {
-        self.tensor_parallel_size == self.gpus_per_pod
+        self.tensor_parallel_size == self.gpus_per_pod && self.is_tp_pp()
+    }
+
+    /// Whether this is a plain TP × PP layout (no DP + EP, no DCP).
+    pub fn is_tp_pp(&self) -> bool {
+        self.data_parallel_size == 1 && self.decode_context_parallel_size == 1
+    }
+
+    /// The parallel sizes in words: `TP 8 × PP 2`, `TP 1 × DP 16`, `TP 8 × PP 1, DCP 8`.
+    pub fn shape(&self) -> String {
+        let mut s = format!("TP {}", self.tensor_parallel_size);
+        if self.data_parallel_size > 1 {
+            if self.pipeline_parallel_size > 1 {
+                s += &format!(" × PP {}", self.pipeline_parallel_size);
+            }
+            s += &format!(" × DP {}", self.data_parallel_size);
+        } else {
+            s += &format!(" × PP {}", self.pipeline_parallel_size);
+        }
+        if self.decode_context_parallel_size > 1 {
+            s += &format!(", DCP {}", self.decode_context_parallel_size);
+        }
+        s
     }
 
     /// Whether tensor-parallel groups cross node boundaries (slow: NCCL over the network).
@@ -100,8 +164,10 @@ impl std::fmt::Display for Layout {
         let nodes = if self.nodes == 1 { "node" } else { "nodes" };
         write!(
             f,
-            "TP {} × PP {} on {} {nodes} × {} GPUs",
-            self.tensor_parallel_size, self.pipeline_parallel_size, self.nodes, self.gpus_per_pod
+            "{} on {} {nodes} × {} GPUs",
+            self.shape(),
+            self.nodes,
+            self.gpus_per_pod
         )
     }
 }
@@ -135,15 +201,38 @@ mod tests {
 
     #[test]
     fn layouts_fill_whole_nodes_past_one_node() {
-        assert_eq!(Layout::new(2, 1, 8).unwrap().gpus_per_pod, 2);
-        let two = Layout::new(8, 2, 8).unwrap();
+        assert_eq!(Layout::parallel(2, 1, 1, 8).unwrap().gpus_per_pod, 2);
+        let two = Layout::parallel(8, 2, 1, 8).unwrap();
         assert_eq!((two.nodes, two.gpus_per_pod), (2, 8));
         assert!(two.is_recommended() && !two.tp_spans_nodes());
-        let wide = Layout::new(16, 1, 8).unwrap();
+        let wide = Layout::parallel(16, 1, 1, 8).unwrap();
         assert_eq!((wide.nodes, wide.gpus_per_pod), (2, 8));
         assert!(wide.tp_spans_nodes());
-        assert!(Layout::new(4, 3, 8).is_err(), "12 GPUs on 8-GPU nodes");
-        assert!(Layout::new(2, 3, 8).is_err(), "6 GPUs strand 2 of 8");
-        assert_eq!(Layout::new(1, 3, 3).unwrap().gpus_per_pod, 3);
+        assert!(
+            Layout::parallel(4, 3, 1, 8).is_err(),
+            "12 GPUs on 8-GPU nodes"
+        );
+        assert!(
+            Layout::parallel(2, 3, 1, 8).is_err(),
+            "6 GPUs strand 2 of 8"
+        );
+        assert_eq!(Layout::parallel(1, 3, 1, 3).unwrap().gpus_per_pod, 3);
+    }
+
+    #[test]
+    fn data_parallel_engines_fill_pods_whole() {
+        let wide = Layout::parallel(1, 1, 16, 8).unwrap();
+        assert_eq!((wide.nodes, wide.gpus_per_pod, wide.gpus()), (2, 8, 16));
+        assert_eq!(wide.data_parallel_size_local(), 8);
+        assert_eq!(wide.to_string(), "TP 1 × DP 16 on 2 nodes × 8 GPUs");
+        let tp2 = Layout::parallel(2, 1, 8, 8).unwrap();
+        assert_eq!(tp2.data_parallel_size_local(), 4);
+        assert!(
+            Layout::parallel(3, 1, 8, 8).is_err(),
+            "24 GPUs, engines of 3 straddle pods"
+        );
+        assert!(!wide.is_recommended() && !wide.is_tp_pp());
+        let dcp = Layout::parallel(8, 1, 1, 8).unwrap().with_dcp(8);
+        assert_eq!(dcp.shape(), "TP 8 × PP 1, DCP 8");
     }
 }

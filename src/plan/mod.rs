@@ -39,7 +39,7 @@ pub use kv::KvCacheDtype;
 pub use layout::Layout;
 pub use options::{
     CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
-    PlanOptions, check_checkpoint_size,
+    PlanOptions, Strategy, check_checkpoint_size,
 };
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
@@ -101,9 +101,23 @@ pub struct Alternative {
     pub verdict: Verdict,
     /// Why it lost, or why it was rejected; empty for the chosen one.
     pub reason: String,
-    /// KV capacity in tokens, for layouts that fit.
+    /// KV capacity in tokens of the whole group (every DP engine's), for layouts that fit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_cache_tokens: Option<u64>,
+}
+
+impl Plan {
+    /// The chosen layout.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            tensor_parallel_size: self.tensor_parallel_size,
+            pipeline_parallel_size: self.pipeline_parallel_size,
+            data_parallel_size: self.data_parallel_size,
+            decode_context_parallel_size: self.decode_context_parallel_size,
+            nodes: self.nodes,
+            gpus_per_pod: self.gpus_per_node,
+        }
+    }
 }
 
 /// The fate of a considered layout.
@@ -138,13 +152,20 @@ pub struct Plan {
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.
     pub pipeline_parallel_size: u64,
-    /// `--enable-expert-parallel`: experts distributed whole across each stage's TP ranks.
+    /// `--data-parallel-size`: engines in the group, each TP × PP GPUs with its own KV cache
+    /// and batch (1 unless DP + EP).
+    pub data_parallel_size: u64,
+    /// `--decode-context-parallel-size`: ranks of each TP group the KV cache is split over
+    /// (1 when off).
+    pub decode_context_parallel_size: u64,
+    /// `--enable-expert-parallel`: routed experts distributed whole across the TP ranks (TP ×
+    /// DP under DP + EP).
     pub expert_parallel: bool,
     /// Nodes = pods per LWS group (`size`).
     pub nodes: u64,
     /// GPUs each pod requests (`nvidia.com/gpu`).
     pub gpus_per_node: u64,
-    /// GPUs in the group: TP × PP.
+    /// GPUs in the group: TP × PP × DP.
     pub total_gpus: u64,
     /// CUDA-reported memory of one GPU.
     pub gpu_memory_bytes: u64,
@@ -167,13 +188,17 @@ pub struct Plan {
     pub kv_cache_bytes_per_token: u64,
     /// KV blocks of the group (the smallest over stages).
     pub kv_cache_blocks: u64,
-    /// KV capacity in tokens: blocks × block size.
+    /// KV capacity in tokens of one engine (what each DP rank logs as "GPU KV cache size"):
+    /// blocks × block size.
     pub kv_cache_tokens: u64,
+    /// KV capacity of the whole group: every engine's.
+    pub group_kv_cache_tokens: u64,
     /// `--max-model-len`.
     pub max_model_len: u64,
     /// Why `max_model_len` has its value.
     pub max_model_len_source: MaxModelLenSource,
-    /// How many `max_model_len` sequences fit at once (vLLM's "Maximum concurrency").
+    /// How many `max_model_len` sequences one engine holds at once (vLLM's "Maximum
+    /// concurrency").
     pub max_concurrency: f64,
     /// The pipeline stages.
     pub stages: Vec<Stage>,
@@ -181,7 +206,8 @@ pub struct Plan {
     pub launcher: Launcher,
     /// LWS replicas: groups, each serving the model on its own.
     pub replicas: u64,
-    /// `max_model_len` sequences all replicas hold at once: replicas × max_concurrency.
+    /// `max_model_len` sequences all replicas hold at once: replicas × engines ×
+    /// max_concurrency.
     pub total_concurrency: f64,
     /// `/dev/shm` size for each pod.
     pub shm_size_bytes: u64,

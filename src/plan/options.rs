@@ -87,6 +87,23 @@ pub enum ExpertParallel {
     Off,
 }
 
+/// Which families of layouts the planner considers.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Strategy {
+    /// Every family that applies to the model; at equal nodes, GPUs and context a plain
+    /// TP × PP layout is chosen over DP + EP or DCP, which are listed as alternatives.
+    #[default]
+    Auto,
+    /// Tensor × pipeline parallelism (with DCP only when `--decode-context-parallel-size` asks).
+    TpPp,
+    /// Data-parallel attention with expert-parallel MoE (vLLM's "wide EP"): MoE models only.
+    DpEp,
+}
+
 /// A checkpoint size further than this factor from the model's own weight count (parameters
 /// × bytes per parameter, quantization included) is refused: the index belongs to another
 /// model, or was tampered with. Real checkpoints of the supported architectures agree within a
@@ -158,6 +175,15 @@ pub struct PlanOptions {
     /// default for the GPU (1024 on GPUs of 70 GiB or more but A100, else 256).
     #[serde(deserialize_with = "scheduler_limit")]
     pub max_num_seqs: Option<u64>,
+    /// Which layout families to consider.
+    pub strategy: Strategy,
+    /// A fixed `--data-parallel-size` (DP + EP: MoE models, experts split over TP × DP ranks).
+    #[serde(deserialize_with = "up_to_parallel")]
+    pub data_parallel_size: Option<u64>,
+    /// A fixed `--decode-context-parallel-size` (MLA models: the KV cache split over that many
+    /// ranks of each TP group instead of replicated).
+    #[serde(deserialize_with = "up_to_parallel")]
+    pub decode_context_parallel_size: Option<u64>,
 }
 
 /// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
@@ -218,6 +244,9 @@ impl Default for PlanOptions {
             vllm_version: None,
             max_num_batched_tokens: None,
             max_num_seqs: None,
+            strategy: Strategy::Auto,
+            data_parallel_size: None,
+            decode_context_parallel_size: None,
         }
     }
 }
@@ -242,11 +271,13 @@ impl PlanOptions {
         }
     }
 
-    /// Whether the layout is pinned (nodes, TP or PP given).
+    /// Whether the layout is pinned (nodes, TP, PP, DP or DCP given).
     pub fn is_forced(&self) -> bool {
         self.nodes.is_some()
             || self.tensor_parallel_size.is_some()
             || self.pipeline_parallel_size.is_some()
+            || self.data_parallel_size.is_some()
+            || self.decode_context_parallel_size.is_some()
     }
 
     /// The same options with the layout left to the planner.
@@ -255,6 +286,9 @@ impl PlanOptions {
             nodes: None,
             tensor_parallel_size: None,
             pipeline_parallel_size: None,
+            data_parallel_size: None,
+            decode_context_parallel_size: None,
+            strategy: Strategy::Auto,
             ..self.clone()
         }
     }
@@ -304,6 +338,16 @@ impl PlanOptions {
                 MAX_SCHEDULER_LIMIT,
             ),
             ("--max-num-seqs", self.max_num_seqs, MAX_SCHEDULER_LIMIT),
+            (
+                "--data-parallel-size",
+                self.data_parallel_size,
+                MAX_PARALLEL,
+            ),
+            (
+                "--decode-context-parallel-size",
+                self.decode_context_parallel_size,
+                MAX_PARALLEL,
+            ),
         ];
         for (option, value, max) in sizes {
             if let Some(v) = value

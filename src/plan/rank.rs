@@ -11,18 +11,38 @@ use super::{Alternative, MaxModelLenSource, Verdict};
 const MAX_ALTERNATIVES: usize = 12;
 
 /// The sort key of a fit, best first: one that fits with the reserve's band to spare; fewest
-/// nodes; with `auto`, a layout that serves the full
-/// context; then fewest GPUs; then vLLM's recommended shape (TP = GPUs per node); then the most
-/// KV; then smaller TP, so the order is total.
-pub(crate) fn rank_key(fit: &Fit, auto: bool) -> (bool, u64, bool, u64, bool, Reverse<u64>, u64) {
+/// nodes; with `auto`, a layout that serves the full context; then fewest GPUs; then plain
+/// TP × PP before DP + EP and DCP (vLLM's general recommendation, no all-to-all fabric or
+/// backend to depend on); then vLLM's recommended shape (TP = GPUs per node); then the most KV
+/// in the group; then smaller TP, DP and DCP, so the order is total.
+#[allow(clippy::type_complexity)]
+pub(crate) fn rank_key(
+    fit: &Fit,
+    auto: bool,
+) -> (
+    bool,
+    u64,
+    bool,
+    u64,
+    bool,
+    bool,
+    Reverse<u64>,
+    u64,
+    u64,
+    u64,
+) {
+    let layout = fit.layout;
     (
         fit.at_risk,
-        fit.layout.nodes,
+        layout.nodes,
         auto && fit.source != MaxModelLenSource::FullContext,
-        fit.layout.gpus(),
-        !fit.layout.is_recommended(),
-        Reverse(fit.tokens),
-        fit.layout.tensor_parallel_size,
+        layout.gpus(),
+        !layout.is_tp_pp(),
+        !layout.is_recommended(),
+        Reverse(fit.tokens.saturating_mul(layout.data_parallel_size)),
+        layout.tensor_parallel_size,
+        layout.data_parallel_size,
+        layout.decode_context_parallel_size,
     )
 }
 
@@ -37,10 +57,20 @@ fn why_lost(other: &Fit, best: &Fit, auto: bool) -> String {
         format!("holds only {} tokens of context", other.max_model_len)
     } else if o.gpus() != b.gpus() {
         format!("uses {} GPUs", o.gpus())
+    } else if o.is_tp_pp() != b.is_tp_pp() {
+        let kind = if o.data_parallel_size > 1 {
+            "DP + EP"
+        } else {
+            "DCP"
+        };
+        format!("{kind} ranks after plain TP × PP: choose it with --strategy or its size flag")
     } else if o.is_recommended() != b.is_recommended() {
         "TP ≠ GPUs per node (vLLM recommends TP within a node, PP across nodes)".to_string()
     } else {
-        format!("less KV cache ({} tokens)", other.tokens)
+        format!(
+            "less KV cache ({} tokens)",
+            other.tokens * o.data_parallel_size
+        )
     }
 }
 
@@ -67,7 +97,7 @@ pub(crate) fn alternatives(
             } else {
                 why_lost(f, best, auto)
             },
-            kv_cache_tokens: Some(f.tokens),
+            kv_cache_tokens: Some(f.tokens * f.layout.data_parallel_size),
         }
     });
     let mut refused: Vec<&(Layout, Rejection)> =

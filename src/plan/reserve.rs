@@ -63,6 +63,9 @@ pub struct Profiling {
     pub version: VllmVersion,
     /// Tensor-parallel ranks of the stage.
     pub tensor_parallel_size: u64,
+    /// Ranks the stage's collectives span: TP, or TP × DP when the experts are split over the
+    /// data-parallel ranks too (their all-to-all buffers are non-torch memory like TP's).
+    pub collective_ranks: u64,
     /// Whether the group spans nodes.
     pub spans_nodes: bool,
 }
@@ -156,7 +159,7 @@ pub fn reserve(model: &ModelProfile, profiling: &Profiling, last: bool) -> Reser
     } else {
         forward
     };
-    let non_torch = version::non_torch_bytes(profiling.version, profiling.tensor_parallel_size > 1)
+    let non_torch = version::non_torch_bytes(profiling.version, profiling.collective_ranks > 1)
         + if profiling.spans_nodes {
             NON_TORCH_CROSS_NODE
         } else {
@@ -294,6 +297,7 @@ mod tests {
             },
             version,
             tensor_parallel_size: tp,
+            collective_ranks: tp,
             spans_nodes: false,
         }
     }

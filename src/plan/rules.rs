@@ -41,6 +41,15 @@ pub enum Rejection {
         /// vLLM's message.
         message: String,
     },
+    /// A layout family or size vLLM (or lwsplan's model of it) does not allow for this model:
+    /// DP + EP on a dense model, routed experts that do not split evenly over the EP ranks,
+    /// DCP outside MLA or not dividing TP, a release without the feature.
+    Parallelism {
+        /// The option, as the CLI spells it.
+        option: &'static str,
+        /// Why, in vLLM's terms where vLLM states it.
+        message: String,
+    },
     /// More pipeline stages than layers.
     TooManyStages {
         /// Pipeline-parallel size.
@@ -96,7 +105,8 @@ impl Rejection {
             Rejection::HeadsNotDivisible { .. }
             | Rejection::KvHeadsIncompatible { .. }
             | Rejection::NotDivisible { .. }
-            | Rejection::QuantizationShape { .. } => 0,
+            | Rejection::QuantizationShape { .. }
+            | Rejection::Parallelism { .. } => 0,
             Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
             Rejection::TooManyStages { .. } => 2,
             Rejection::NotWholeNodes { .. } | Rejection::TooManyNodes { .. } => 3,
@@ -134,6 +144,7 @@ impl std::fmt::Display for Rejection {
                 "{tensor}: {size} is not divisible by {tp}, the tensor parallel size"
             ),
             Rejection::QuantizationShape { tensor, message } => write!(f, "{tensor}: {message}"),
+            Rejection::Parallelism { option, message } => write!(f, "{option}: {message}"),
             Rejection::TooManyStages { pp, layers } => write!(
                 f,
                 "PP {pp} is more than the model's {layers} layers: some stages would hold none"
@@ -182,6 +193,84 @@ pub fn check_pp(model: &ModelProfile, pp: u64) -> Result<(), Rejection> {
     let layers = model.num_hidden_layers;
     if pp > layers {
         return Err(Rejection::TooManyStages { pp, layers });
+    }
+    Ok(())
+}
+
+/// The data-parallel rules: DP + EP is for MoE models (vLLM runs a dense model's DP ranks as
+/// independent engines: LWS replicas do that with less coupling); the routed experts split
+/// whole over the TP × DP ranks (`determine_expert_map`, `vllm/model_executor/layers/fused_moe/
+/// layer.py`: an uneven split leaves some ranks a bigger share; lwsplan plans even splits only);
+/// one pipeline stage (lwsplan does not model DP with PP).
+pub fn check_dp(model: &ModelProfile, tp: u64, pp: u64, dp: u64) -> Result<(), Rejection> {
+    if dp == 1 {
+        return Ok(());
+    }
+    let refuse = |message: String| {
+        Err(Rejection::Parallelism {
+            option: "--data-parallel-size",
+            message,
+        })
+    };
+    let Mlp::Moe {
+        n_routed_experts, ..
+    } = model.mlp
+    else {
+        return refuse(format!(
+            "{} is dense: data parallelism only pays with expert parallelism; use --replicas for \
+             independent copies",
+            model.id
+        ));
+    };
+    if pp > 1 {
+        return refuse(format!(
+            "DP {dp} with PP {pp}: lwsplan plans DP + EP with one pipeline stage"
+        ));
+    }
+    let ranks = tp * dp;
+    if !n_routed_experts.is_multiple_of(ranks) {
+        return refuse(format!(
+            "{n_routed_experts} routed experts do not split evenly over TP {tp} × DP {dp} = \
+             {ranks} expert-parallel ranks"
+        ));
+    }
+    Ok(())
+}
+
+/// The decode-context-parallel rules (`vllm/config/parallel.py` and the MLA backends): DCP
+/// splits each TP group's KV cache, so TP must be a multiple of it; lwsplan models it for MLA,
+/// whose latent cache TP otherwise replicates (where vLLM first supported it), from the
+/// release the version table names.
+pub fn check_dcp(
+    model: &ModelProfile,
+    tp: u64,
+    dcp: u64,
+    version: super::VllmVersion,
+) -> Result<(), Rejection> {
+    if dcp == 1 {
+        return Ok(());
+    }
+    let refuse = |message: String| {
+        Err(Rejection::Parallelism {
+            option: "--decode-context-parallel-size",
+            message,
+        })
+    };
+    if !matches!(model.attention, Attention::Mla { .. }) {
+        return refuse(format!(
+            "{} uses grouped-query attention, whose KV heads TP already splits; lwsplan models \
+             DCP for MLA models",
+            model.id
+        ));
+    }
+    if !tp.is_multiple_of(dcp) {
+        return refuse(format!(
+            "tensor parallel size {tp} must be divisible by decode context parallel size {dcp}"
+        ));
+    }
+    let feature = super::version::DECODE_CONTEXT_PARALLEL;
+    if !feature.in_version(version) {
+        return refuse(feature.missing(version));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::kv::{self, LayerCount};
 use super::layout::{Layout, pp_partition};
-use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions};
+use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions, Strategy};
 use super::rules::{self, Rejection};
 use super::weights::{Mxfp4Alignment, RankWeights};
 use super::{MaxModelLenSource, Planner, Stage, reserve};
@@ -45,27 +45,52 @@ impl Planner<'_> {
     pub(crate) fn search(&self, options: &PlanOptions, block: u64) -> Outcomes {
         let mut fits = Vec::new();
         let mut rejected = Vec::new();
-        // Per-TP facts are the same for every PP: computed once per (TP, expert parallel).
-        let mut per_tp: BTreeMap<(u64, bool), (Result<(), Rejection>, RankWeights)> =
-            BTreeMap::new();
+        // Per-(TP, DP) facts are the same for every PP: computed once per expert mode.
+        type Shard = (Result<(), Rejection>, RankWeights);
+        let mut per_shard: BTreeMap<(u64, u64, bool), Shard> = BTreeMap::new();
         let moe = matches!(self.model.mlp, Mlp::Moe { .. });
-        let ep_modes: &[bool] = match (options.expert_parallel, moe) {
-            (ExpertParallel::On, _) => &[true],
-            (ExpertParallel::Auto, true) => &[false, true],
-            _ => &[false],
-        };
+        let version = options.vllm_version();
         for layout in self.candidates(options, &mut rejected) {
-            let tp = layout.tensor_parallel_size;
-            // With `auto`, expert parallelism is tried only when the layout fails without it.
+            let (tp, pp, dp) = (
+                layout.tensor_parallel_size,
+                layout.pipeline_parallel_size,
+                layout.data_parallel_size,
+            );
+            // DP + EP always splits the experts; otherwise `auto` tries expert parallelism
+            // only when the layout fails without it.
+            let ep_modes: &[bool] = match (options.expert_parallel, moe, dp > 1) {
+                (ExpertParallel::Off, _, true) => {
+                    rejected.push((
+                        layout,
+                        Rejection::Parallelism {
+                            option: "--expert-parallel",
+                            message: "off: data parallelism is planned with expert parallelism \
+                                      only (DP + EP)"
+                                .into(),
+                        },
+                    ));
+                    continue;
+                }
+                (_, _, true) | (ExpertParallel::On, _, _) => &[true],
+                (ExpertParallel::Auto, true, false) => &[false, true],
+                _ => &[false],
+            };
+            let dims = rules::check_dp(self.model, tp, pp, dp).and_then(|()| {
+                rules::check_dcp(self.model, tp, layout.decode_context_parallel_size, version)
+            });
+            if let Err(rejection) = dims {
+                rejected.push((layout, rejection));
+                continue;
+            }
             let mut outcome = None;
             for &ep in ep_modes {
-                let (rule, weights) = per_tp.entry((tp, ep)).or_insert_with(|| {
+                let (rule, weights) = per_shard.entry((tp, dp, ep)).or_insert_with(|| {
                     (
                         rules::check_tp(self.model, tp, ep),
                         RankWeights::new(
                             self.model,
                             tp,
-                            ep,
+                            if ep { Some(tp * dp) } else { None },
                             Mxfp4Alignment::for_sm(self.hardware.gpu.sm()),
                         ),
                     )
@@ -93,53 +118,95 @@ impl Planner<'_> {
         Outcomes { fits, rejected }
     }
 
-    /// Layouts to evaluate: TP within a node (divisors of its GPU count) unless forced, every
-    /// PP up to the layer count, only whole-node shapes past one node, at most [`MAX_NODES`].
+    /// The candidate space, in one place. TP × PP layouts: TP within a node (divisors of its
+    /// GPU count) unless forced, every PP up to the layer count; for MLA models also each with
+    /// DCP = TP. DP + EP layouts (MoE models): TP within a node, DP filling the GPUs of one or
+    /// more whole nodes. Only whole-node shapes past one node, at most [`MAX_NODES`]; the
+    /// strategy and every forced size narrow the space.
     fn candidates(
         &self,
         options: &PlanOptions,
         rejected: &mut Vec<(Layout, Rejection)>,
     ) -> Vec<Layout> {
         let gpus_per_node = self.gpus_per_node(options);
+        let moe = matches!(self.model.mlp, Mlp::Moe { .. });
+        let mla = matches!(self.model.attention, crate::profile::Attention::Mla { .. });
         let tps: Vec<u64> = match options.tensor_parallel_size {
             Some(tp) => vec![tp],
             None => (1..=gpus_per_node)
                 .filter(|t| gpus_per_node.is_multiple_of(*t))
                 .collect(),
         };
-        let pps: Vec<u64> = match options.pipeline_parallel_size {
-            Some(pp) => vec![pp],
-            None => (1..=self.model.num_hidden_layers).collect(),
-        };
-        let mut out = Vec::new();
-        for &tp in &tps {
-            for &pp in &pps {
-                let layout = match Layout::new(tp, pp, gpus_per_node) {
-                    Ok(layout) => layout,
-                    Err(rejection) => {
-                        if options.is_forced() {
-                            rejected.push((Layout::spread(tp, pp, gpus_per_node), rejection));
-                        }
-                        continue;
-                    }
-                };
-                if layout.nodes > MAX_NODES {
-                    if options.is_forced() {
-                        rejected.push((
-                            layout,
-                            Rejection::TooManyNodes {
-                                nodes: layout.nodes,
-                                max: MAX_NODES,
-                            },
-                        ));
-                    }
-                    continue;
+        let forced_dp = options.data_parallel_size.filter(|&d| d > 1);
+        let tp_pp =
+            options.strategy != Strategy::DpEp && options.data_parallel_size.is_none_or(|d| d == 1);
+        // `auto` explores DP + EP and DCP only when the layout is left to it: a forced TP or PP
+        // means that engine, unless the DP or DCP size or the strategy says otherwise.
+        let explore = options.strategy == Strategy::Auto && !options.is_forced();
+        let dp_ep = options.data_parallel_size.is_none_or(|d| d > 1)
+            && (forced_dp.is_some() || options.strategy == Strategy::DpEp || (explore && moe))
+            && options.pipeline_parallel_size.is_none_or(|p| p == 1)
+            && options.decode_context_parallel_size.is_none_or(|c| c == 1);
+        // (TP, PP, DP, DCP) shapes before they meet the nodes.
+        let mut shapes: Vec<(u64, u64, u64, u64)> = Vec::new();
+        if tp_pp {
+            let pps: Vec<u64> = match options.pipeline_parallel_size {
+                Some(pp) => vec![pp],
+                None => (1..=self.model.num_hidden_layers).collect(),
+            };
+            for &tp in &tps {
+                for &pp in &pps {
+                    let dcps: Vec<u64> = match options.decode_context_parallel_size {
+                        Some(dcp) => vec![dcp],
+                        None if mla && tp > 1 && explore => vec![1, tp],
+                        None => vec![1],
+                    };
+                    shapes.extend(dcps.into_iter().map(|dcp| (tp, pp, 1, dcp)));
                 }
-                if options.nodes.is_some_and(|n| n != layout.nodes) {
-                    continue;
-                }
-                out.push(layout);
             }
+        }
+        if dp_ep {
+            for &tp in &tps {
+                let dps: Vec<u64> = match forced_dp {
+                    Some(dp) => vec![dp],
+                    // Within one node: shares that divide it; past it: whole nodes.
+                    None => (2..=gpus_per_node / tp)
+                        .filter(|d| gpus_per_node.is_multiple_of(tp * d))
+                        .chain((2..=MAX_NODES).map(|n| n * gpus_per_node / tp))
+                        .collect(),
+                };
+                shapes.extend(dps.into_iter().map(|dp| (tp, 1, dp, 1)));
+            }
+        }
+        shapes.sort_unstable();
+        shapes.dedup();
+        let mut out = Vec::new();
+        for (tp, pp, dp, dcp) in shapes {
+            let layout = match Layout::parallel(tp, pp, dp, gpus_per_node) {
+                Ok(layout) => layout.with_dcp(dcp),
+                Err(rejection) => {
+                    if options.is_forced() {
+                        rejected.push((Layout::spread(tp, pp, dp, dcp, gpus_per_node), rejection));
+                    }
+                    continue;
+                }
+            };
+            if layout.nodes > MAX_NODES {
+                if options.is_forced() {
+                    rejected.push((
+                        layout,
+                        Rejection::TooManyNodes {
+                            nodes: layout.nodes,
+                            max: MAX_NODES,
+                        },
+                    ));
+                }
+                continue;
+            }
+            if options.nodes.is_some_and(|n| n != layout.nodes) {
+                continue;
+            }
+            out.push(layout);
         }
         out
     }
@@ -257,12 +324,15 @@ impl Planner<'_> {
             self.hardware.gpu.memory_bytes,
             options.gpu_memory_utilization,
         );
-        let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype);
+        // DCP stores each token's KV on one of its ranks: per GPU, a DCP-th of the bytes.
+        let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype)
+            .div_ceil(layout.decode_context_parallel_size);
         let page = per_layer * block;
         let profiling = reserve::Profiling {
             limits: options.scheduler_limits(self.hardware),
             version: options.vllm_version(),
             tensor_parallel_size: tp,
+            collective_ranks: tp * layout.data_parallel_size,
             spans_nodes: layout.nodes > 1,
         };
         let groups = kv::attention_groups(model);

@@ -23,7 +23,11 @@ pub struct Startup {
     pub tensor_parallel_size: u64,
     /// `--pipeline-parallel-size`.
     pub pipeline_parallel_size: u64,
-    /// Experts distributed whole across the TP ranks.
+    /// `--data-parallel-size`: engines, each with this figure's KV cache.
+    pub data_parallel_size: u64,
+    /// `--decode-context-parallel-size`.
+    pub decode_context_parallel_size: u64,
+    /// Experts distributed whole across the TP (× DP) ranks.
     pub expert_parallel: bool,
     /// The scheduler limits the profiling run is sized by.
     pub scheduler_limits: SchedulerLimits,
@@ -69,26 +73,36 @@ impl Startup {
 }
 
 impl Planner<'_> {
-    /// vLLM's start-up figures for the layout `options` pins (`tensor_parallel_size` and
-    /// `pipeline_parallel_size`, 1 when unset), fit or not.
+    /// vLLM's start-up figures for the layout `options` pins (`tensor_parallel_size`,
+    /// `pipeline_parallel_size`, `data_parallel_size`, `decode_context_parallel_size`, 1 when
+    /// unset), fit or not: one engine's.
     pub fn startup(&self, options: &PlanOptions) -> Result<Startup, PlanError> {
         options.check(self.model)?;
         let (model, hardware) = (self.model, self.hardware);
         let tp = options.tensor_parallel_size.unwrap_or(1);
         let pp = options.pipeline_parallel_size.unwrap_or(1);
-        let ep = options.expert_parallel == ExpertParallel::On;
+        let dp = options.data_parallel_size.unwrap_or(1);
+        let dcp = options.decode_context_parallel_size.unwrap_or(1);
+        let ep = options.expert_parallel == ExpertParallel::On || dp > 1;
         let gpus_per_node = self.gpus_per_node(options).max(1);
-        let weights = RankWeights::new(model, tp, ep, Mxfp4Alignment::for_sm(hardware.gpu.sm()));
+        let weights = RankWeights::new(
+            model,
+            tp,
+            ep.then_some(tp * dp),
+            Mxfp4Alignment::for_sm(hardware.gpu.sm()),
+        );
         let limits = options.scheduler_limits(hardware);
         let profiling = reserve::Profiling {
             limits,
             version: options.vllm_version(),
             tensor_parallel_size: tp,
-            spans_nodes: tp * pp > gpus_per_node,
+            collective_ranks: tp * dp,
+            spans_nodes: tp * pp * dp > gpus_per_node,
         };
         let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
         let block = block_size(model, hardware);
-        let page = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype) * block;
+        let page =
+            kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype).div_ceil(dcp) * block;
         let groups = kv::attention_groups(model);
         let mut stages = Vec::new();
         let mut blocks = u64::MAX;
@@ -113,6 +127,8 @@ impl Planner<'_> {
             vllm_version: options.vllm_version(),
             tensor_parallel_size: tp,
             pipeline_parallel_size: pp,
+            data_parallel_size: dp,
+            decode_context_parallel_size: dcp,
             expert_parallel: ep,
             scheduler_limits: limits,
             budget_bytes_per_gpu: budget,

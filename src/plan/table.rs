@@ -29,9 +29,8 @@ impl Plan {
         writeln!(out, "  vLLM          {}", self.vllm_version)?;
         writeln!(
             out,
-            "  layout        TP {} × PP {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",
-            self.tensor_parallel_size,
-            self.pipeline_parallel_size,
+            "  layout        {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",
+            self.layout().shape(),
             self.total_gpus,
             self.nodes,
             self.nodes,
@@ -64,6 +63,13 @@ impl Plan {
             self.kv_cache_bytes_per_token,
             self.kv_cache_dtype.as_str()
         )?;
+        if self.data_parallel_size > 1 {
+            writeln!(
+                out,
+                "                per engine; {} engines hold {} tokens in the group",
+                self.data_parallel_size, self.group_kv_cache_tokens
+            )?;
+        }
         let why = match self.max_model_len_source {
             MaxModelLenSource::Requested => "requested",
             MaxModelLenSource::FullContext => "the model's full context",
@@ -136,10 +142,21 @@ impl Plan {
                     .map(|t| format!("{t} tokens"))
                     .unwrap_or_default();
                 let l = alt.layout;
+                let shape = match l.data_parallel_size {
+                    1 => format!(
+                        "TP {:>2} × PP {:>2}",
+                        l.tensor_parallel_size, l.pipeline_parallel_size
+                    ),
+                    dp => format!("TP {:>2} × DP {dp:>2}", l.tensor_parallel_size),
+                };
+                let dcp = match l.decode_context_parallel_size {
+                    1 => String::new(),
+                    dcp => format!(", DCP {dcp}"),
+                };
                 write!(
                     out,
-                    "  {verdict} TP {:>2} × PP {:>2}  {:>2} node(s) × {} GPUs  {tokens}",
-                    l.tensor_parallel_size, l.pipeline_parallel_size, l.nodes, l.gpus_per_pod
+                    "  {verdict} {shape}{dcp}  {:>2} node(s) × {} GPUs  {tokens}",
+                    l.nodes, l.gpus_per_pod
                 )?;
                 if !alt.reason.is_empty() {
                     write!(out, "  {}", alt.reason)?;

@@ -123,6 +123,26 @@ pub const ENGINE_READY_TIMEOUT: Feature = Feature {
     verified: false,
 };
 
+/// `--decode-context-parallel-size` for MLA models (vllm PR #23734, merged September 2025;
+/// v0.11.0 is the first release after it, unverified).
+pub const DECODE_CONTEXT_PARALLEL: Feature = Feature {
+    what: "decode context parallelism (--decode-context-parallel-size)",
+    since: VllmVersion(0, 11, 0),
+    source: "vllm-project/vllm PR #23734",
+    verified: false,
+};
+
+/// Multi-node data parallelism without Ray: `--data-parallel-size-local`,
+/// `--data-parallel-start-rank`, `--data-parallel-address`, `--data-parallel-rpc-port` and
+/// `--headless` (vLLM `docs/serving/data_parallel_deployment.md`; V1 engine, before v0.10 —
+/// always present in the releases lwsplan models).
+pub const MULTI_NODE_DATA_PARALLEL: Feature = Feature {
+    what: "multi-node data parallelism (--data-parallel-size-local, --data-parallel-start-rank, --headless)",
+    since: VllmVersion(0, 9, 0),
+    source: "vllm-project/vllm docs/serving/data_parallel_deployment.md",
+    verified: false,
+};
+
 /// CUDA-graph memory measured during profiling and taken out of the KV budget
 /// (`VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1` by default). Before it, graphs were captured
 /// after the KV cache was allocated, out of the `1 − gpu_memory_utilization` headroom. The

@@ -603,9 +603,15 @@ pub struct RankWeights {
 }
 
 impl RankWeights {
-    /// Sums every layer's shard at this TP as vLLM lays it out (`alignment`), with experts
-    /// distributed whole when `ep`.
-    pub fn new(model: &ModelProfile, tp: u64, ep: bool, alignment: Mxfp4Alignment) -> Self {
+    /// Sums every layer's shard at this TP as vLLM lays it out (`alignment`), with the routed
+    /// experts distributed whole over `ep_ranks` expert-parallel ranks when given (TP, or
+    /// TP × DP under DP + EP).
+    pub fn new(
+        model: &ModelProfile,
+        tp: u64,
+        ep_ranks: Option<u64>,
+        alignment: Mxfp4Alignment,
+    ) -> Self {
         let mut prefix = Vec::with_capacity(model.num_hidden_layers as usize + 1);
         let mut total: u128 = 0;
         prefix.push(0);
@@ -613,11 +619,11 @@ impl RankWeights {
         for layer in 0..model.num_hidden_layers {
             total += layer_tensors(model, layer)
                 .iter()
-                .map(|t| match ep {
-                    true => t
-                        .with_expert_parallel(tp)
+                .map(|t| match ep_ranks {
+                    Some(ranks) => t
+                        .with_expert_parallel(ranks)
                         .loaded_bytes_per_rank(model, tp, alignment),
-                    false => t.loaded_bytes_per_rank(model, tp, alignment),
+                    None => t.loaded_bytes_per_rank(model, tp, alignment),
                 })
                 .sum::<u128>()
                 + mla_copy;
@@ -801,7 +807,7 @@ mod tests {
     fn prefix_sums_match_summing_each_layer() {
         let m = model("deepseek-r1");
         for tp in [1, 8, 16] {
-            let weights = RankWeights::new(&m, tp, false, Mxfp4Alignment::for_sm(90));
+            let weights = RankWeights::new(&m, tp, None, Mxfp4Alignment::for_sm(90));
             // R1 is FP8: each layer also holds the dequantized kv_b_proj, 128 heads × (128 +
             // 128) × 512 × 2 bytes over TP.
             let copy = (128u128).div_ceil(u128::from(tp)) * 256 * 512 * 2;
@@ -841,10 +847,10 @@ mod tests {
     fn checkpoint_bytes_scale_each_share() {
         let mut m = model("llama-3.1-8b-instruct");
         let computed =
-            RankWeights::new(&m, 2, false, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
+            RankWeights::new(&m, 2, None, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
         m.checkpoint_bytes = Some(weight_bytes(&m) / 100 * 102);
         let exact =
-            RankWeights::new(&m, 2, false, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
+            RankWeights::new(&m, 2, None, Mxfp4Alignment::for_sm(90)).stage(0..16, true, false);
         assert!(
             (exact as f64 / computed as f64 - 1.02).abs() < 1e-6,
             "{computed} -> {exact}"
@@ -858,16 +864,34 @@ mod tests {
         let layer = saturate(layer_tensors(&m, 0).iter().map(|t| t.bytes(&m)).sum());
         let vocab_bytes = 128_256 * 4096 * 2;
         assert_eq!(
-            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, false, false),
+            RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90)).stage(0..1, false, false),
             layer
         );
         assert_eq!(
-            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, true, false),
+            RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90)).stage(0..1, true, false),
             layer + vocab_bytes
         );
         assert_eq!(
-            RankWeights::new(&m, 1, false, Mxfp4Alignment::for_sm(90)).stage(0..1, false, true),
+            RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90)).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
         );
+    }
+
+    /// DP + EP (vLLM `determine_expert_map`: `global_num_experts // ep_size` local experts per
+    /// rank): at TP 1 × DP 16 every GPU holds the attention, dense layers, shared experts and
+    /// embeddings whole and 256 / 16 = 16 routed experts of each MoE layer.
+    #[test]
+    fn dp_ep_splits_only_the_routed_experts() {
+        let m = model("deepseek-r1");
+        let alignment = Mxfp4Alignment::for_sm(90);
+        let wide = RankWeights::new(&m, 1, Some(16), alignment).stage(0..61, true, true);
+        let dense = RankWeights::new(&m, 1, None, alignment).stage(0..61, true, true);
+        let experts: u128 = (0..61)
+            .flat_map(|l| layer_tensors(&m, l))
+            .filter(|t| t.expert)
+            .map(|t| t.bytes(&m))
+            .sum();
+        let experts = u64::try_from(experts).unwrap();
+        assert_eq!(dense - wide, experts - experts / 16);
     }
 }

@@ -6,6 +6,14 @@
 //! --node-rank $(LWS_WORKER_INDEX) --master-addr $(LWS_LEADER_ADDRESS)`; workers add
 //! `--headless`, and only the leader serves the API. Kubernetes expands `$(VAR)` in commands
 //! from the pod's environment, which LWS fills in.
+//!
+//! Data parallelism (DP + EP) follows vLLM's multi-node data-parallel deployment
+//! (`docs/serving/data_parallel_deployment.md`): every pod runs `--data-parallel-size-local`
+//! engines and names the leader with `--data-parallel-address` and a fixed
+//! `--data-parallel-rpc-port`; worker *i* starts at rank `i × local`
+//! (`--data-parallel-start-rank`) and runs `--headless`. The leader's API server balances
+//! requests over every engine of the group (vLLM's internal load balancing), so the Service
+//! keeps selecting the leader alone.
 
 use super::RenderOptions;
 use crate::plan::{Launcher, Plan};
@@ -30,6 +38,9 @@ pub(crate) fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
     serve_args.extend(plan.vllm_args.iter().cloned());
     serve_args.extend(options.vllm_args.iter().cloned());
     let port = options.port.to_string();
+    if plan.data_parallel_size > 1 {
+        return data_parallel(plan, model, &port, &serve_args);
+    }
     if plan.nodes == 1 {
         // One node: no group to coordinate, plain `vllm serve` whatever the launcher.
         let serve = exec(["vllm", "serve", model, "--port", &port], &serve_args);
@@ -56,6 +67,52 @@ pub(crate) fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
             Commands { leader, worker }
         }
         Launcher::Ray => ray(model, &port, &serve_args, options.ray_bootstrap),
+    }
+}
+
+/// The port the engines of a data-parallel group coordinate on (vLLM's docs use 13345).
+pub const DATA_PARALLEL_RPC_PORT: u16 = 13345;
+
+/// DP + EP: one pod runs every engine when the group is one node; across nodes, the leader and
+/// the workers wire the engines to the leader's address, each worker from its own start rank.
+fn data_parallel(plan: &Plan, model: &str, port: &str, serve_args: &[String]) -> Commands {
+    let dp = plan.data_parallel_size.to_string();
+    let mut args: Vec<String> = serve_args.to_vec();
+    args.extend(["--data-parallel-size".to_string(), dp]);
+    if plan.nodes == 1 {
+        let serve = exec(["vllm", "serve", model, "--port", port], &args);
+        return Commands {
+            worker: serve.clone(),
+            leader: serve,
+        };
+    }
+    let local = plan.layout().data_parallel_size_local();
+    let rpc = DATA_PARALLEL_RPC_PORT.to_string();
+    let group = [
+        "--data-parallel-size-local".to_string(),
+        local.to_string(),
+        "--data-parallel-address".to_string(),
+        "$(LWS_LEADER_ADDRESS)".to_string(),
+        "--data-parallel-rpc-port".to_string(),
+        rpc,
+    ];
+    let mut leader = exec(["vllm", "serve", model, "--port", port], &args);
+    leader.extend(group.iter().cloned());
+    // The start rank is arithmetic on the worker index: a shell line, user strings quoted and
+    // kept from Kubernetes' expansion, lwsplan's own `$` written `$$`.
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| shell_quote(&kube_escape(a)))
+        .chain(group.iter().cloned())
+        .collect();
+    let worker = format!(
+        "exec vllm serve {} --headless --data-parallel-start-rank $$((LWS_WORKER_INDEX * {local})) {}",
+        shell_quote(&kube_escape(model)),
+        quoted.join(" ")
+    );
+    Commands {
+        leader,
+        worker: vec!["sh".to_string(), "-c".to_string(), worker],
     }
 }
 

@@ -295,7 +295,19 @@ impl Renderer {
                  --vllm-version {tagged} (a deployment does so itself)"
             )));
         }
-        if plan.nodes > 1
+        if plan.data_parallel_size > 1 {
+            if plan.launcher == Launcher::Ray {
+                return Err(RenderError::Option {
+                    option: "--launcher",
+                    message: "ray: DP + EP layouts are rendered with the native launcher (vLLM's \
+                              multi-node data parallelism needs no Ray cluster)"
+                        .into(),
+                });
+            }
+            if plan.nodes > 1 && !version::MULTI_NODE_DATA_PARALLEL.in_version(v) {
+                return Err(refuse(version::MULTI_NODE_DATA_PARALLEL.missing(v)));
+            }
+        } else if plan.nodes > 1
             && plan.launcher == Launcher::Native
             && !version::NATIVE_MULTI_NODE.in_version(v)
         {

@@ -284,6 +284,12 @@ pub fn options_from_log(log: &StartupLog, base: &PlanOptions) -> PlanOptions {
     if let Some(pp) = log.pipeline_parallel_size {
         options.pipeline_parallel_size = Some(pp);
     }
+    if let Some(dp) = log.data_parallel_size {
+        options.data_parallel_size = Some(dp);
+    }
+    if let Some(dcp) = log.decode_context_parallel_size {
+        options.decode_context_parallel_size = Some(dcp);
+    }
     if let Some(u) = log.gpu_memory_utilization {
         options.gpu_memory_utilization = u;
     }

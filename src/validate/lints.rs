@@ -86,16 +86,38 @@ pub fn leader_worker_set(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
     if let Some((tp, pp)) = parallel_sizes(leader_spec) {
         let gpus = gpus(leader_spec);
         let group = gpus.checked_mul(i64::from(size));
-        let ranks = tp.checked_mul(pp);
+        let dp = serve_flags(leader_spec)
+            .and_then(|f| f.value::<i64>("data-parallel-size"))
+            .unwrap_or(1);
+        let ranks = tp.checked_mul(pp).and_then(|r| r.checked_mul(dp));
         if group.is_none() || group != ranks {
             let shown = |n: Option<i64>| n.map_or("too many".to_string(), |n| n.to_string());
+            let dp_text = if dp > 1 {
+                format!(" × DP {dp}")
+            } else {
+                String::new()
+            };
             findings.add(
                 format!("{LEADER}.spec.containers[0].resources.limits"),
                 format!(
                     "{GPU_RESOURCE} {gpus} × size {size} = {} GPUs, but vLLM is started with \
-                     TP {tp} × PP {pp} = {}: every GPU of the group must hold exactly one rank",
+                     TP {tp} × PP {pp}{dp_text} = {}: every GPU of the group must hold exactly \
+                     one rank",
                     shown(group),
                     shown(ranks),
+                ),
+            );
+        }
+        // Each pod runs `--data-parallel-size-local` whole engines on its GPUs.
+        if let Some(local) =
+            serve_flags(leader_spec).and_then(|f| f.value::<i64>("data-parallel-size-local"))
+            && tp.checked_mul(pp).and_then(|r| r.checked_mul(local)) != Some(gpus)
+        {
+            findings.add(
+                format!("{LEADER}.spec.containers[0].command"),
+                format!(
+                    "--data-parallel-size-local {local} engines of TP {tp} × PP {pp} on a pod of \
+                     {gpus} GPUs: each pod's GPUs must hold exactly its local engines"
                 ),
             );
         }

@@ -39,6 +39,10 @@ pub struct StartupLog {
     pub tensor_parallel_size: Option<u64>,
     /// `pipeline_parallel_size=` in the engine's config.
     pub pipeline_parallel_size: Option<u64>,
+    /// `data_parallel_size=` in the engine's config.
+    pub data_parallel_size: Option<u64>,
+    /// `decode_context_parallel_size=` in the engine's config.
+    pub decode_context_parallel_size: Option<u64>,
     /// `max_seq_len=` in the engine's config (`--max-model-len`).
     pub max_model_len: Option<u64>,
     /// `quantization=` in the engine's config, when not `None`.
@@ -175,6 +179,12 @@ impl StartupLog {
         }
         if let Some(v) = field("pipeline_parallel_size") {
             self.pipeline_parallel_size = v.parse().ok();
+        }
+        if let Some(v) = field("data_parallel_size") {
+            self.data_parallel_size = v.parse().ok();
+        }
+        if let Some(v) = field("decode_context_parallel_size") {
+            self.decode_context_parallel_size = v.parse().ok();
         }
         if let Some(v) = field("max_seq_len") {
             self.max_model_len = v.parse().ok();

@@ -143,6 +143,7 @@ fn every_failed_start_is_refused_or_flagged() {
         options.vllm_version = Some(r.entry.vllm_version);
         options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
         options.pipeline_parallel_size = Some(options.pipeline_parallel_size.unwrap_or(1));
+        options.data_parallel_size = Some(options.data_parallel_size.unwrap_or(1));
         match Planner::new(&model, hardware).plan(&options) {
             Err(_) => {}
             Ok(plan) => {

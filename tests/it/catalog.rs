@@ -217,7 +217,10 @@ fn no_snapshot_is_unreferenced() {
             ("render", [model, hardware, "native" | "ray"]) => {
                 pair(model, hardware) && !EXPECTED_FAILURES.contains(&(*model, *hardware))
             }
-            ("render", [_, _, "probe"]) => render_tests.contains(&format!("\"{name}\"")),
+            ("render", [_, _, variant]) => {
+                render_tests.contains(&format!("\"{name}\""))
+                    || render_tests.contains(&format!("@{variant}\""))
+            }
             ("corpus", [case]) => corpus.iter().any(|c| c == case),
             ("example", [example]) => examples.iter().any(|e| e == example),
             ("cli-error", [case]) => cli_tests.contains(&format!("\"{case}\"")),

@@ -16,6 +16,10 @@ use std::process::Command;
 /// Exit statuses (README): 3 invalid input, 4 infeasible, 5 validation failed, 6 I/O.
 const EXPECTED: &[(&str, i32)] = &[
     ("args/capability-sys-admin.args", 3),
+    ("args/dcp-gqa-model.args", 4),
+    ("args/dcp-not-dividing-tp.args", 4),
+    ("args/dp-dense-model.args", 4),
+    ("args/dp-ep-ray-launcher.args", 3),
     ("args/env-plaintext-token.args", 3),
     ("args/hf-config-without-repo.args", 3),
     ("args/hf-token-env-path.args", 3),

@@ -631,3 +631,91 @@ fn the_probe_is_the_same_group_on_dummy_weights() {
         "{stderr}"
     );
 }
+
+/// The manifests with default options, as YAML (rendered and validated).
+fn default_yaml(plan: &Plan) -> String {
+    Renderer::new(RenderOptions::default())
+        .unwrap()
+        .render(plan)
+        .unwrap()
+        .to_yaml()
+        .unwrap()
+}
+
+fn plan_with(model: &str, hardware: &str, options: PlanOptions) -> Plan {
+    let catalog = Catalog::builtin();
+    Planner::new(
+        catalog.model(model).unwrap(),
+        catalog.hardware(hardware).unwrap(),
+    )
+    .plan(&options)
+    .unwrap()
+}
+
+/// DP + EP across two 8-GPU nodes as vLLM's data-parallel deployment guide starts it: every pod
+/// runs its local engines, the workers headless from their start rank, all wired to the
+/// leader's address; the manifests validate (GPUs × size = TP × PP × DP).
+#[test]
+fn dp_ep_renders_as_vllm_documents_multi_node_data_parallelism() {
+    for (model, tp) in [("deepseek-r1", 2), ("qwen3-235b-a22b", 2)] {
+        let plan = plan_with(
+            model,
+            "h100-80gb",
+            PlanOptions {
+                strategy: lwsplan::Strategy::DpEp,
+                nodes: Some(2),
+                tensor_parallel_size: Some(tp),
+                ..PlanOptions::default()
+            },
+        );
+        assert_eq!(
+            (plan.nodes, plan.data_parallel_size, plan.total_gpus),
+            (2, 16 / tp, 16),
+            "{model}"
+        );
+        assert!(plan.expert_parallel);
+        assert_eq!(plan.group_kv_cache_tokens, plan.kv_cache_tokens * 16 / tp);
+        let yaml = default_yaml(&plan);
+        let local = 8 / tp;
+        for expected in [
+            "- --data-parallel-size\n".to_string(),
+            format!("- --data-parallel-size-local\n          - \"{local}\"\n"),
+            "- --data-parallel-address\n          - $(LWS_LEADER_ADDRESS)\n".to_string(),
+            format!("--headless --data-parallel-start-rank $$((LWS_WORKER_INDEX * {local}))"),
+            "--enable-expert-parallel".to_string(),
+        ] {
+            assert!(yaml.contains(&expected), "{model}: {expected}\n{yaml}");
+        }
+        crate::settings()
+            .bind(|| insta::assert_snapshot!(format!("render@{model}@h100-80gb@dp-ep"), yaml));
+    }
+}
+
+/// DCP 8 on one 8 × H200 node: the latent KV cache split eight ways (576 × 2 / 8 = 144 bytes
+/// per token and layer on each GPU, 61 layers: 8784), `--decode-context-parallel-size 8`.
+#[test]
+fn dcp_renders_on_one_h200_node() {
+    let plan = plan_with(
+        "deepseek-r1",
+        "h200-141gb",
+        PlanOptions {
+            decode_context_parallel_size: Some(8),
+            ..PlanOptions::default()
+        },
+    );
+    assert_eq!(
+        (
+            plan.tensor_parallel_size,
+            plan.decode_context_parallel_size,
+            plan.nodes
+        ),
+        (8, 8, 1)
+    );
+    assert_eq!(plan.kv_cache_bytes_per_token, 8784);
+    let yaml = default_yaml(&plan);
+    assert!(
+        yaml.contains("- --decode-context-parallel-size\n          - \"8\"\n"),
+        "{yaml}"
+    );
+    crate::settings().bind(|| insta::assert_snapshot!("render@deepseek-r1@h200-141gb@dcp8", yaml));
+}
