@@ -38,15 +38,14 @@ impl fmt::Display for NextSteps<'_> {
             .unwrap_or_default();
         writeln!(
             f,
-            "# {} on {} × {} {}: TP {} × PP {}, max_model_len {}, {} KV tokens",
+            "# {} on {} × {} {}: {}, max_model_len {}, {} KV tokens",
             plan.model,
             plan.nodes,
             plan.gpus_per_node,
             plan.gpu_name,
-            plan.tensor_parallel_size,
-            plan.pipeline_parallel_size,
+            plan.layout().shape(),
             plan.max_model_len,
-            plan.kv_cache_tokens
+            plan.group_kv_cache_tokens
         )?;
         writeln!(
             f,

@@ -258,22 +258,33 @@ impl Renderer {
     }
 
     /// Things about these options worth a warning, though they render: an image that is not a
-    /// valid reference (a placeholder to substitute), or one that is not pinned.
+    /// valid reference (a placeholder to substitute), one that is not pinned, DP + EP across
+    /// nodes without RDMA.
     pub fn warnings(&self, plan: &Plan) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if plan.data_parallel_size > 1 && plan.nodes > 1 && self.options.network.rdma.is_none() {
+            warnings.push(format!(
+                "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \
+                 between the nodes then runs over TCP sockets, far slower than GPUDirect RDMA",
+                plan.nodes
+            ));
+        }
         let Ok(image) = self.image(plan) else {
-            return Vec::new();
+            return warnings;
         };
         match ImageRef::parse(&image) {
-            Err(e) => vec![format!(
+            Err(e) => warnings.push(format!(
                 "image {e}: the kubelet cannot pull it (InvalidImageName); substitute it before applying"
-            )],
-            Ok(reference) => match reference.moves() {
-                Some(why) => vec![format!(
-                    "image `{image}` {why} and changes under you: pin a version tag or a digest (@sha256:…)"
-                )],
-                None => Vec::new(),
-            },
+            )),
+            Ok(reference) => {
+                if let Some(why) = reference.moves() {
+                    warnings.push(format!(
+                        "image `{image}` {why} and changes under you: pin a version tag or a digest (@sha256:…)"
+                    ));
+                }
+            }
         }
+        warnings
     }
 
     /// Refuses a plan the image cannot serve: an official image of another release than the

@@ -83,6 +83,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("manifest/bad-namespace.yaml", 5),
     ("manifest/bad-service-ports.yaml", 5),
     ("manifest/binary.yaml", 3),
+    ("manifest/dp-local-engines-mismatch.yaml", 5),
     ("manifest/empty.yaml", 5),
     ("manifest/gpu-mismatch.yaml", 5),
     ("manifest/gpus-times-size.yaml", 5),
