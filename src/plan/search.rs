@@ -50,7 +50,16 @@ impl Planner<'_> {
         let mut per_shard: BTreeMap<(u64, u64, bool), Shard> = BTreeMap::new();
         let moe = matches!(self.model.mlp, Mlp::Moe { .. });
         let version = options.vllm_version();
+        // Once a DP + EP layout of some TP fits, more engines of that TP only need more nodes,
+        // which ranks below: they are not sized (the candidates come in ascending DP).
+        let mut dp_fitted: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
         for layout in self.candidates(options, &mut rejected) {
+            if layout.data_parallel_size > 1
+                && options.nodes.is_none()
+                && dp_fitted.contains(&layout.tensor_parallel_size)
+            {
+                continue;
+            }
             let (tp, pp, dp) = (
                 layout.tensor_parallel_size,
                 layout.pipeline_parallel_size,
@@ -111,7 +120,12 @@ impl Planner<'_> {
                 }
             }
             match outcome.expect("at least one mode") {
-                Ok(fit) => fits.push(fit),
+                Ok(fit) => {
+                    if dp > 1 {
+                        dp_fitted.insert(tp);
+                    }
+                    fits.push(fit)
+                }
                 Err(rejection) => rejected.push((layout, rejection)),
             }
         }
