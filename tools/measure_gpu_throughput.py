@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Measures what lwsplan's performance model takes from a GPU, with PyTorch alone.
+
+Prints JSON: achieved FLOP/s of a large dense BF16 matmul (the compute roof) and of FP8 where
+the GPU has it; achieved bandwidth of device-to-device copies (bytes read + written); and the
+effective bandwidth of decode-shaped GEMMs — a batch of M tokens against a weight of K × N,
+where the weight is streamed once per step: bytes = weight + activations, time per call. Run on
+the GPU to profile:
+
+    python3 tools/measure_gpu_throughput.py > measurement.json
+"""
+import json
+import subprocess
+
+import torch
+
+
+def timed(fn, iters=50, warmup=10):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    start = torch.cuda.Event(enable_timing=True)
+    end = torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(iters):
+        fn()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / 1000 / iters
+
+
+def main():
+    dev = torch.device("cuda", 0)
+    out = {
+        "gpu": torch.cuda.get_device_name(dev),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+    }
+    try:
+        out["driver"] = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    n = 8192
+    a = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
+    t = timed(lambda: a @ b, iters=20)
+    out["bf16_matmul_8192_tflops"] = 2 * n**3 / t / 1e12
+    if hasattr(torch, "float8_e4m3fn") and torch.cuda.get_device_capability(dev) >= (8, 9):
+        try:
+            a8 = a.to(torch.float8_e4m3fn)
+            b8 = b.to(torch.float8_e4m3fn).t().contiguous().t()
+            one = torch.tensor(1.0, device=dev)
+            t = timed(lambda: torch._scaled_mm(a8, b8, scale_a=one, scale_b=one,
+                                               out_dtype=torch.bfloat16), iters=20)
+            out["fp8_matmul_8192_tflops"] = 2 * n**3 / t / 1e12
+        except Exception as e:  # report, do not hide
+            out["fp8_error"] = repr(e)
+    big = torch.empty(1 << 30, device=dev, dtype=torch.uint8)
+    dst = torch.empty_like(big)
+    t = timed(lambda: dst.copy_(big), iters=20)
+    out["d2d_copy_read_plus_write_tb_per_s"] = 2 * big.numel() / t / 1e12
+    del big, dst
+    decode = []
+    # Decode-shaped: tokens M against weights K x N (a 7168-wide model's projections).
+    for (k, nn) in [(7168, 2048), (7168, 18432), (4096, 14336), (8192, 28672)]:
+        w = torch.randn(k, nn, device=dev, dtype=torch.bfloat16)
+        for m in [1, 8, 32, 128, 256]:
+            x = torch.randn(m, k, device=dev, dtype=torch.bfloat16)
+            t = timed(lambda: x @ w)
+            bytes_moved = (k * nn + m * k + m * nn) * 2
+            decode.append({
+                "m": m, "k": k, "n": nn, "us": t * 1e6,
+                "effective_tb_per_s": bytes_moved / t / 1e12,
+                "tflops": 2 * m * k * nn / t / 1e12,
+            })
+        del w
+    out["decode_gemms_bf16"] = decode
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
