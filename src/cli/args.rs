@@ -128,6 +128,30 @@ pub struct PlanFlags {
     /// ranks of each TP group instead of replicated.
     #[arg(long, value_name = "N")]
     pub decode_context_parallel_size: Option<u64>,
+    /// Workload: prompt tokens per request (with --output-tokens and --concurrency: estimates
+    /// throughput and latency per layout).
+    #[arg(long, value_name = "N", requires_all = ["output_tokens", "concurrency"], help_heading = "Workload")]
+    pub input_tokens: Option<u64>,
+    /// Workload: generated tokens per request.
+    #[arg(long, value_name = "N", requires_all = ["input_tokens", "concurrency"], help_heading = "Workload")]
+    pub output_tokens: Option<u64>,
+    /// Workload: requests in flight at once, across all replicas.
+    #[arg(long, value_name = "N", requires_all = ["input_tokens", "output_tokens"], help_heading = "Workload")]
+    pub concurrency: Option<u64>,
+    /// What to optimise among the layouts that fit: `capacity` (fewest GPUs, most KV),
+    /// `throughput` (output tokens/s per GPU) or `latency` (time per output token); the last two
+    /// need the workload [default: capacity].
+    #[arg(long, value_enum, help_heading = "Workload")]
+    pub objective: Option<crate::plan::Objective>,
+    /// Layouts estimated slower than this per output token rank last, ms.
+    #[arg(long, value_name = "MS", help_heading = "Workload")]
+    pub max_tpot_ms: Option<f64>,
+    /// Layouts estimated slower than this to the first token rank last, ms.
+    #[arg(long, value_name = "MS", help_heading = "Workload")]
+    pub max_ttft_ms: Option<f64>,
+    /// Price of one GPU hour: adds the cost per million output tokens.
+    #[arg(long, value_name = "PRICE", help_heading = "Workload")]
+    pub gpu_hour_price: Option<f64>,
 }
 
 /// `plan`'s arguments.
@@ -458,6 +482,19 @@ impl PlanFlags {
             &mut plan.decode_context_parallel_size,
             self.decode_context_parallel_size.map(Some),
         );
+        if let (Some(input_tokens), Some(output_tokens), Some(concurrency)) =
+            (self.input_tokens, self.output_tokens, self.concurrency)
+        {
+            plan.workload = Some(crate::plan::Workload {
+                input_tokens,
+                output_tokens,
+                concurrency,
+            });
+        }
+        set(&mut plan.objective, self.objective);
+        set(&mut plan.max_tpot_ms, self.max_tpot_ms.map(Some));
+        set(&mut plan.max_ttft_ms, self.max_ttft_ms.map(Some));
+        set(&mut plan.gpu_hour_price, self.gpu_hour_price.map(Some));
     }
 }
 

@@ -149,3 +149,41 @@ fn dataset(dir: &std::path::Path, format: CheckFormat) -> Result<String, CliErro
         })
     }
 }
+
+/// `check-perf`'s arguments.
+#[derive(Debug, Args)]
+pub struct CheckPerfArgs {
+    /// A directory of benchmark setups (*.yaml), such as lwsplan's own
+    /// tests/fixtures/benchmarks.
+    #[arg(long, value_name = "DIR")]
+    pub dataset: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
+    pub format: CheckFormat,
+}
+
+/// The farthest an estimate may be from a measurement before `check-perf` fails.
+pub const MAX_FACTOR: f64 = 3.0;
+
+/// Runs `check-perf`: every point's estimate next to its measurement; exit 1 when one outside
+/// the known misses is off by more than [`MAX_FACTOR`].
+pub fn perf(args: &CheckPerfArgs) -> Result<String, CliError> {
+    let results = validate::evaluate_benchmarks(&args.dataset)?;
+    let out = match args.format {
+        CheckFormat::Json => json(&results)?,
+        CheckFormat::Markdown | CheckFormat::Table => validate::benchmarks_markdown(&results),
+    };
+    let outside = results
+        .iter()
+        .flat_map(|r| r.points.iter().map(move |p| (r, p)))
+        .filter(|(r, p)| !validate::point_within(r, p, MAX_FACTOR))
+        .count();
+    if outside == 0 {
+        Ok(out)
+    } else {
+        Err(CliError::Outside {
+            report: out,
+            summary: format!("{outside} points are off by more than ×{MAX_FACTOR}"),
+        })
+    }
+}

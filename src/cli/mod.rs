@@ -68,6 +68,9 @@ enum Command {
     /// memory and capacity side by side, and the term that explains a difference. Exit 1 when
     /// outside tolerance.
     CheckLog(Box<check_log::CheckLogArgs>),
+    /// Compares the performance estimate with published benchmark results (a directory of
+    /// setups): output tokens per second and time per output token, point by point.
+    CheckPerf(check_log::CheckPerfArgs),
     /// Builds a model profile from a Hugging Face config.json, for review and reuse.
     Import {
         /// The model's config.json.
@@ -226,6 +229,7 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
         }
         Command::Render(args) => render(&args, terminal),
         Command::CheckLog(args) => check_log::run(&args),
+        Command::CheckPerf(args) => check_log::perf(&args),
         Command::Validate {
             files,
             strict_kinds,

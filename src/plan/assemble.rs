@@ -68,6 +68,7 @@ impl Planner<'_> {
             launcher: options.launcher,
             shm_size_bytes: shm.size_bytes,
             shm,
+            performance: fit.performance,
             notes,
             alternatives,
         }

@@ -146,6 +146,13 @@ pub enum Note {
         /// The size.
         size: u64,
     },
+    /// No layout meets `--max-tpot-ms` / `--max-ttft-ms`: the best is shown anyway.
+    LimitsUnmet {
+        /// The chosen layout's estimated time per output token, ms.
+        tpot_ms: f64,
+        /// Its estimated time to first token, ms.
+        ttft_ms: f64,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -291,6 +298,12 @@ impl fmt::Display for Note {
                 "DCP {size} splits each TP group's latent KV cache {size} ways and gathers the \
                  attention partials at every decode step; it needs an MLA attention backend that \
                  supports it in your release (unverified per backend)"
+            ),
+            Note::LimitsUnmet { tpot_ms, ttft_ms } => write!(
+                f,
+                "no layout that fits meets the latency limits under this workload; the chosen one \
+                 is estimated at {tpot_ms} ms per output token and {ttft_ms} ms to the first \
+                 token. Lower --concurrency, or add GPUs or replicas"
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,

@@ -25,6 +25,7 @@ mod explain;
 pub(crate) mod kv;
 pub(crate) mod layout;
 mod options;
+mod performance;
 mod rank;
 mod reserve;
 mod rules;
@@ -39,8 +40,9 @@ pub use kv::KvCacheDtype;
 pub use layout::Layout;
 pub use options::{
     CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
-    PlanOptions, Strategy, check_checkpoint_size,
+    Objective, PlanOptions, Strategy, check_checkpoint_size,
 };
+pub use performance::{Bound, DecodeStep, Performance, Workload};
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
 pub use startup::{StageStartup, Startup};
@@ -104,6 +106,9 @@ pub struct Alternative {
     /// KV capacity in tokens of the whole group (every DP engine's), for layouts that fit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_cache_tokens: Option<u64>,
+    /// The throughput and latency estimate, for layouts that fit under a workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Performance>,
 }
 
 impl Plan {
@@ -215,6 +220,9 @@ pub struct Plan {
     pub shm: Shm,
     /// Flags `vllm serve` needs beyond the model and the parallel sizes, in order.
     pub vllm_args: Vec<String>,
+    /// The throughput and latency estimate under the options' workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Performance>,
     /// Things the user should know: reduced context, forced layouts, untested paths.
     pub notes: Vec<Note>,
     /// Layouts considered, best first.
@@ -240,13 +248,17 @@ impl<'a> Planner<'a> {
         let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
         let Outcomes { mut fits, rejected } = self.search(options, block);
-        fits.sort_by_key(|f| rank::rank_key(f, auto));
+        self.estimate_all(options, &mut fits);
+        rank::sort(&mut fits, options, auto);
         let Some(best) = fits.first().cloned() else {
             return Err(PlanError::Infeasible(Box::new(
                 self.infeasible(options, &rejected),
             )));
         };
         let mut notes = self.notes(&best, options);
+        if let Some(note) = rank::unmet_limits(&best, options) {
+            notes.push(note);
+        }
         if best.source == MaxModelLenSource::LongestThatFits
             && let Some(full) = fits
                 .iter()
@@ -267,8 +279,30 @@ impl<'a> Planner<'a> {
                 extra_tokens: best.tokens.saturating_sub(free.tokens),
             });
         }
-        let alternatives = rank::alternatives(&fits, &rejected, &best, auto);
+        let alternatives = rank::alternatives(&fits, &rejected, &best, auto, options);
         Ok(self.assemble(best, options, block, notes, alternatives))
+    }
+
+    /// Fills in every fit's estimate when the options carry a workload.
+    fn estimate_all(&self, options: &PlanOptions, fits: &mut [search::Fit]) {
+        let Some(workload) = options.workload else {
+            return;
+        };
+        let limits = options.scheduler_limits(self.hardware);
+        let inventory = performance::Inventory::of(self.model);
+        let cx = performance::Context {
+            model: self.model,
+            hardware: self.hardware,
+            inventory: &inventory,
+            workload,
+            replicas: options.replicas.unwrap_or(1),
+            max_num_seqs: limits.max_num_seqs,
+            max_num_batched_tokens: limits.max_num_batched_tokens,
+            gpu_hour_price: options.gpu_hour_price,
+        };
+        for fit in fits {
+            fit.performance = performance::estimate(&cx, fit);
+        }
     }
 
     /// The best fit under `options`, without notes or alternatives.

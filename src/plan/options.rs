@@ -87,6 +87,22 @@ pub enum ExpertParallel {
     Off,
 }
 
+/// What the planner optimises among the layouts that fit.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Objective {
+    /// The fewest nodes and GPUs, the full context, the most KV cache (no workload needed).
+    #[default]
+    Capacity,
+    /// The most output tokens per second per GPU under the workload.
+    Throughput,
+    /// The lowest time per output token under the workload.
+    Latency,
+}
+
 /// Which families of layouts the planner considers.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
@@ -184,6 +200,16 @@ pub struct PlanOptions {
     /// ranks of each TP group instead of replicated).
     #[serde(deserialize_with = "up_to_parallel")]
     pub decode_context_parallel_size: Option<u64>,
+    /// The traffic to estimate throughput and latency for; without it, no estimate.
+    pub workload: Option<super::performance::Workload>,
+    /// What to optimise among the layouts that fit (throughput and latency need a workload).
+    pub objective: Objective,
+    /// Layouts whose estimated time per output token exceeds this, ms, rank last.
+    pub max_tpot_ms: Option<f64>,
+    /// Layouts whose estimated time to first token exceeds this, ms, rank last.
+    pub max_ttft_ms: Option<f64>,
+    /// Price of one GPU hour: adds the cost per million output tokens to the estimate.
+    pub gpu_hour_price: Option<f64>,
 }
 
 /// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
@@ -247,6 +273,11 @@ impl Default for PlanOptions {
             strategy: Strategy::Auto,
             data_parallel_size: None,
             decode_context_parallel_size: None,
+            workload: None,
+            objective: Objective::Capacity,
+            max_tpot_ms: None,
+            max_ttft_ms: None,
+            gpu_hour_price: None,
         }
     }
 }
@@ -363,6 +394,41 @@ impl PlanOptions {
                 "--nodes",
                 format!("{nodes} is more than the {MAX_NODES} nodes lwsplan plans for"),
             );
+        }
+        if let Some(w) = self.workload {
+            for (option, value) in [
+                ("--input-tokens", w.input_tokens),
+                ("--output-tokens", w.output_tokens),
+                ("--concurrency", w.concurrency),
+            ] {
+                if !(1..=MAX_SCHEDULER_LIMIT * 16).contains(&value) {
+                    return invalid(
+                        option,
+                        format!("{value} is outside 1..={}", MAX_SCHEDULER_LIMIT * 16),
+                    );
+                }
+            }
+        } else if self.objective != Objective::Capacity
+            || self.max_tpot_ms.is_some()
+            || self.max_ttft_ms.is_some()
+        {
+            return invalid(
+                "--objective",
+                "throughput, latency and the --max-tpot-ms / --max-ttft-ms limits need a workload: \
+                 give --input-tokens, --output-tokens and --concurrency"
+                    .into(),
+            );
+        }
+        for (option, value) in [
+            ("--max-tpot-ms", self.max_tpot_ms),
+            ("--max-ttft-ms", self.max_ttft_ms),
+            ("--gpu-hour-price", self.gpu_hour_price),
+        ] {
+            if let Some(v) = value
+                && !(v.is_finite() && v > 0.0)
+            {
+                return invalid(option, format!("{v} is not a positive number"));
+            }
         }
         if self.replicas.is_some() && self.target_concurrent_sequences.is_some() {
             return invalid(

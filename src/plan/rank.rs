@@ -3,6 +3,7 @@
 use std::cmp::Reverse;
 
 use super::layout::Layout;
+use super::options::{Objective, PlanOptions};
 use super::rules::Rejection;
 use super::search::Fit;
 use super::{Alternative, MaxModelLenSource, Verdict};
@@ -46,11 +47,62 @@ pub(crate) fn rank_key(
     )
 }
 
+/// Whether a fit's estimate breaks `--max-tpot-ms` or `--max-ttft-ms`.
+fn breaks_limits(fit: &Fit, options: &PlanOptions) -> bool {
+    fit.performance.is_some_and(|p| {
+        options.max_tpot_ms.is_some_and(|m| p.tpot_ms > m)
+            || options.max_ttft_ms.is_some_and(|m| p.ttft_ms > m)
+    })
+}
+
+/// Sorts the fits best first: those clear of the reserve's band, then those within the latency
+/// limits, then by the objective (throughput: output tokens per second per GPU; latency: time
+/// per output token), then by [`rank_key`].
+pub(crate) fn sort(fits: &mut [Fit], options: &PlanOptions, auto: bool) {
+    let metric = |f: &Fit| -> f64 {
+        match (options.objective, f.performance) {
+            (Objective::Throughput, Some(p)) => -p.output_tokens_per_s_per_gpu,
+            (Objective::Latency, Some(p)) => p.tpot_ms,
+            _ => 0.0,
+        }
+    };
+    fits.sort_by(|a, b| {
+        (a.at_risk, breaks_limits(a, options))
+            .cmp(&(b.at_risk, breaks_limits(b, options)))
+            .then(metric(a).total_cmp(&metric(b)))
+            .then_with(|| rank_key(a, auto).cmp(&rank_key(b, auto)))
+    });
+}
+
+/// The note for a best fit that still breaks a latency limit: nothing meets it.
+pub(crate) fn unmet_limits(best: &Fit, options: &PlanOptions) -> Option<super::Note> {
+    let p = best.performance?;
+    breaks_limits(best, options).then_some(super::Note::LimitsUnmet {
+        tpot_ms: p.tpot_ms,
+        ttft_ms: p.ttft_ms,
+    })
+}
+
 /// Why `other` ranks below `best`, in the terms of [`rank_key`].
-fn why_lost(other: &Fit, best: &Fit, auto: bool) -> String {
+fn why_lost(other: &Fit, best: &Fit, auto: bool, options: &PlanOptions) -> String {
     let (o, b) = (other.layout, best.layout);
+    let objective = match (options.objective, other.performance, best.performance) {
+        (Objective::Throughput, Some(p), Some(q))
+            if p.output_tokens_per_s_per_gpu != q.output_tokens_per_s_per_gpu =>
+        {
+            Some("fewer output tokens/s per GPU (estimated)".to_string())
+        }
+        (Objective::Latency, Some(p), Some(q)) if p.tpot_ms != q.tpot_ms => {
+            Some("slower per output token (estimated)".to_string())
+        }
+        _ => None,
+    };
     if other.at_risk != best.at_risk {
         "its KV cache is within the reserve's error band of not fitting".to_string()
+    } else if breaks_limits(other, options) != breaks_limits(best, options) {
+        "misses the latency limits (estimated)".to_string()
+    } else if let Some(objective) = objective {
+        objective
     } else if o.nodes != b.nodes {
         format!("needs {} nodes", o.nodes)
     } else if auto && other.source != best.source {
@@ -81,6 +133,7 @@ pub(crate) fn alternatives(
     rejected: &[(Layout, Rejection)],
     best: &Fit,
     auto: bool,
+    options: &PlanOptions,
 ) -> Vec<Alternative> {
     let relevant = |layout: &Layout| layout.nodes <= best.layout.nodes;
     let fitting = fits.iter().filter(|f| relevant(&f.layout)).map(|f| {
@@ -95,9 +148,10 @@ pub(crate) fn alternatives(
             reason: if chosen {
                 String::new()
             } else {
-                why_lost(f, best, auto)
+                why_lost(f, best, auto, options)
             },
             kv_cache_tokens: Some(f.tokens * f.layout.data_parallel_size),
+            performance: f.performance,
         }
     });
     let mut refused: Vec<&(Layout, Rejection)> =
@@ -107,6 +161,7 @@ pub(crate) fn alternatives(
         layout: *layout,
         verdict: Verdict::Rejected,
         reason: rejection.to_string(),
+        performance: None,
         kv_cache_tokens: None,
     });
     fitting.chain(refused).take(MAX_ALTERNATIVES).collect()

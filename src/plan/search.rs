@@ -27,6 +27,8 @@ pub(crate) struct Fit {
     /// Whether the KV memory left for one `max_model_len` request is within the reserve's
     /// band of not fitting: vLLM may refuse to start.
     pub at_risk: bool,
+    /// The throughput and latency estimate, under a workload.
+    pub performance: Option<super::Performance>,
 }
 
 /// Every candidate's outcome.
@@ -319,6 +321,7 @@ impl Planner<'_> {
             max_model_len,
             source,
             at_risk,
+            performance: None,
         })
     }
 

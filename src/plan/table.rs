@@ -87,6 +87,34 @@ impl Plan {
                 self.replicas, self.nodes, self.total_concurrency
             )?;
         }
+        if let Some(p) = &self.performance {
+            writeln!(
+                out,
+                "  estimate      {:.0} output tokens/s ({:.0} per GPU), {} ms per output token, {} ms to \
+                 the first, {} sequences per engine; decode step {}-bound: HBM {} ms, compute {} ms, \
+                 interconnect {} ms, network {} ms, overhead {} ms{}",
+                p.output_tokens_per_s,
+                p.output_tokens_per_s_per_gpu,
+                p.tpot_ms,
+                p.ttft_ms,
+                p.batch_per_engine,
+                match p.bound {
+                    super::Bound::Hbm => "HBM",
+                    super::Bound::Compute => "compute",
+                    super::Bound::Interconnect => "interconnect",
+                    super::Bound::Network => "network",
+                    super::Bound::Overhead => "overhead",
+                },
+                p.decode_step.hbm_ms,
+                p.decode_step.compute_ms,
+                p.decode_step.interconnect_ms,
+                p.decode_step.network_ms,
+                p.decode_step.overhead_ms,
+                p.cost_per_million_output_tokens
+                    .map(|c| format!("; {c} per million output tokens"))
+                    .unwrap_or_default()
+            )?;
+        }
         writeln!(
             out,
             "  /dev/shm      {} per pod (NCCL {} + vLLM queues {} + Ray {}, +30 %{})",
@@ -137,10 +165,16 @@ impl Plan {
                     Verdict::Fits => "fits    ",
                     Verdict::Rejected => "rejected",
                 };
-                let tokens = alt
+                let mut tokens = alt
                     .kv_cache_tokens
                     .map(|t| format!("{t} tokens"))
                     .unwrap_or_default();
+                if let Some(p) = &alt.performance {
+                    tokens += &format!(
+                        ", {:.0} tok/s/GPU, TPOT {} ms",
+                        p.output_tokens_per_s_per_gpu, p.tpot_ms
+                    );
+                }
                 let l = alt.layout;
                 let shape = match l.data_parallel_size {
                     1 => format!(

@@ -40,8 +40,24 @@ pub struct Gpu {
     pub native_fp8: bool,
     /// Memory bandwidth, GB/s (10^9 bytes per second).
     pub memory_bandwidth_gb_per_s: u64,
+    /// Dense (no sparsity) tensor-core peak, TFLOP/s, for the performance estimate; absent:
+    /// no estimate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dense_tflops: Option<DenseTflops>,
     /// How the GPUs of one node talk to each other.
     pub interconnect: Interconnect,
+}
+
+/// Dense tensor-core peaks by operand type, TFLOP/s (the datasheet's figures without
+/// structured sparsity).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenseTflops {
+    /// BF16 / FP16 operands.
+    pub bf16: f64,
+    /// FP8 operands, on GPUs that compute in FP8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8: Option<f64>,
 }
 
 /// The intra-node GPU link.

@@ -182,30 +182,85 @@ impl Entry {
     }
 
     fn model_profile(&self, catalog: &Catalog, dir: &Path) -> Result<ModelProfile, Error> {
-        match (&self.model, &self.model_file, &self.hf_config) {
-            (Some(id), None, None) => Ok(catalog.model(id)?.clone()),
-            (None, Some(file), None) => Ok(ModelProfile::from_file(&dir.join(file))?),
-            (None, None, Some(config)) => Ok(ModelProfile::from_hf_config_file(
-                &dir.join(config),
-                self.hf_repo.as_deref(),
-            )?),
-            _ => Err(DatasetError::Entry {
-                message: "name the model once: model, model_file or hf_config".into(),
-            }
-            .into()),
-        }
+        model_profile(
+            (
+                &self.model,
+                &self.model_file,
+                &self.hf_config,
+                &self.hf_repo,
+            ),
+            catalog,
+            dir,
+        )
     }
 
     fn hardware_profile(&self, catalog: &Catalog, dir: &Path) -> Result<HardwareProfile, Error> {
-        match (&self.gpu, &self.gpu_file) {
-            (Some(id), None) => Ok(catalog.hardware(id)?.clone()),
-            (None, Some(file)) => Ok(HardwareProfile::from_file(&dir.join(file))?),
-            _ => Err(DatasetError::Entry {
-                message: "name the GPU once: gpu or gpu_file".into(),
-            }
-            .into()),
-        }
+        hardware_profile((&self.gpu, &self.gpu_file), catalog, dir)
     }
+}
+
+/// A dataset entry's model: a built-in id, a profile file or a config.json, relative to `dir`.
+pub(crate) fn model_profile(
+    (id, file, config, repo): (
+        &Option<String>,
+        &Option<PathBuf>,
+        &Option<PathBuf>,
+        &Option<String>,
+    ),
+    catalog: &Catalog,
+    dir: &Path,
+) -> Result<ModelProfile, Error> {
+    match (id, file, config) {
+        (Some(id), None, None) => Ok(catalog.model(id)?.clone()),
+        (None, Some(file), None) => Ok(ModelProfile::from_file(&dir.join(file))?),
+        (None, None, Some(config)) => Ok(ModelProfile::from_hf_config_file(
+            &dir.join(config),
+            repo.as_deref(),
+        )?),
+        _ => Err(DatasetError::Entry {
+            message: "name the model once: model, model_file or hf_config".into(),
+        }
+        .into()),
+    }
+}
+
+/// A dataset entry's GPU: a built-in id or a hardware profile file, relative to `dir`.
+pub(crate) fn hardware_profile(
+    (id, file): (&Option<String>, &Option<PathBuf>),
+    catalog: &Catalog,
+    dir: &Path,
+) -> Result<HardwareProfile, Error> {
+    match (id, file) {
+        (Some(id), None) => Ok(catalog.hardware(id)?.clone()),
+        (None, Some(file)) => Ok(HardwareProfile::from_file(&dir.join(file))?),
+        _ => Err(DatasetError::Entry {
+            message: "name the GPU once: gpu or gpu_file".into(),
+        }
+        .into()),
+    }
+}
+
+/// The `*.yaml` files of `dir`, sorted, with their names.
+pub(crate) fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| DatasetError::Dir {
+            dir: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
+        .collect();
+    paths.sort();
+    Ok(paths
+        .into_iter()
+        .map(|p| {
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, p)
+        })
+        .collect())
 }
 
 /// Why a set of start-up logs could not be evaluated.
@@ -251,23 +306,10 @@ impl DatasetError {
 
 /// Every `*.yaml` entry in `dir`, by name, evaluated.
 pub fn evaluate_dir(dir: &Path) -> Result<Vec<EntryResult>, Error> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| DatasetError::Dir {
-            dir: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| {
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Entry::from_file(path)
+    entries(dir)?
+        .into_iter()
+        .map(|(name, path)| {
+            Entry::from_file(&path)
                 .and_then(|entry| entry.evaluate(dir, &name))
                 .map_err(|source| {
                     DatasetError::In {

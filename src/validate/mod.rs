@@ -20,6 +20,7 @@
 
 // Used by build.rs (which compiles it on its own) and by tests.
 mod accuracy;
+mod benchmark;
 #[cfg(any(test, feature = "machinery"))]
 pub(crate) mod crd;
 mod dataset;
@@ -29,6 +30,10 @@ pub(crate) mod schema;
 mod startup_log;
 
 pub use accuracy::{Comparison, Row, Tolerance, compare, compare_stage, options_from_log};
+pub use benchmark::{
+    BenchmarkEntry, BenchmarkPoint, BenchmarkResult, PointResult, benchmarks_markdown,
+    evaluate_benchmarks, point_within,
+};
 pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir, markdown};
 pub use startup_log::StartupLog;
 

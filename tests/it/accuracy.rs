@@ -221,3 +221,119 @@ fn check_log_exits_by_tolerance() {
     assert!(stdout.contains("explained by the budget"), "{stdout}");
     assert!(stderr.contains("outside lwsplan's tolerance"), "{stderr}");
 }
+
+fn bench_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/benchmarks")
+}
+
+/// The performance estimate against published benchmarks: every point outside the known
+/// misses within ×3 of what was measured (throughput and time per output token), two in three
+/// within ×1.5; at least 40 points in all.
+#[test]
+fn the_estimate_is_within_its_band_of_the_benchmarks() {
+    let results = validate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let points: usize = results.iter().map(|r| r.points.len()).sum();
+    assert!(points >= 40, "{points} points");
+    let counted: Vec<f64> = results
+        .iter()
+        .filter(|r| r.entry.known_miss.is_none())
+        .flat_map(|r| r.points.iter().map(|p| p.worst_factor()))
+        .collect();
+    let worst = counted.iter().copied().fold(1.0, f64::max);
+    assert!(worst <= 3.0, "worst ×{worst}");
+    let close = counted.iter().filter(|f| **f <= 1.5).count();
+    assert!(
+        3 * close >= 2 * counted.len(),
+        "{close} of {} within ×1.5",
+        counted.len()
+    );
+    for r in &results {
+        assert!(r.entry.source.starts_with("https://"), "{}", r.name);
+    }
+}
+
+/// The README's performance table is what `lwsplan check-perf --dataset
+/// tests/fixtures/benchmarks --format markdown` prints.
+#[test]
+fn the_readme_performance_table_is_current() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = "<!-- performance table: begin -->\n";
+    let end = "<!-- performance table: end -->";
+    let from = readme
+        .find(start)
+        .expect("README has the performance table markers")
+        + start.len();
+    let to = readme.find(end).unwrap();
+    let table =
+        validate::benchmarks_markdown(&validate::evaluate_benchmarks(&bench_dir()).unwrap());
+    assert!(
+        readme[from..to] == table,
+        "README's performance table is stale: regenerate it with `cargo run -- check-perf \
+         --dataset tests/fixtures/benchmarks --format markdown`"
+    );
+}
+
+/// `--objective throughput` picks per-GPU throughput over capacity: gpt-oss-120b at 64
+/// concurrent 1k/1k requests on H100 serves more tokens per GPU on two GPUs than on eight, so
+/// the choice is a two-GPU layout, and TP 8 is listed with fewer tokens per GPU.
+#[test]
+fn the_objective_changes_the_choice_where_throughput_differs() {
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("gpt-oss-120b").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    );
+    let workload = lwsplan::plan::Workload {
+        input_tokens: 1024,
+        output_tokens: 1024,
+        concurrency: 64,
+    };
+    let throughput = planner
+        .plan(&PlanOptions {
+            workload: Some(workload),
+            objective: lwsplan::plan::Objective::Throughput,
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    let best = throughput.performance.unwrap();
+    assert_eq!(throughput.total_gpus, 2);
+    let tp8 = throughput
+        .alternatives
+        .iter()
+        .find(|a| a.layout.tensor_parallel_size == 8 && a.layout.pipeline_parallel_size == 1)
+        .and_then(|a| a.performance)
+        .unwrap();
+    assert!(tp8.output_tokens_per_s_per_gpu < best.output_tokens_per_s_per_gpu);
+    assert!(
+        tp8.tpot_ms < best.tpot_ms,
+        "TP 8 is faster per token, not per GPU"
+    );
+    // Latency prefers the wide layout, and a limit no layout meets is said.
+    let latency = planner
+        .plan(&PlanOptions {
+            workload: Some(workload),
+            objective: lwsplan::plan::Objective::Latency,
+            max_tpot_ms: Some(0.5),
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    assert!(latency.total_gpus >= 8, "{}", latency.total_gpus);
+    assert!(
+        latency
+            .notes
+            .iter()
+            .any(|n| n.to_string().contains("meets the latency limits")),
+        "{:?}",
+        latency.notes
+    );
+    // Without a workload the objective is refused rather than ignored.
+    let err = planner
+        .plan(&PlanOptions {
+            objective: lwsplan::plan::Objective::Latency,
+            ..PlanOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("need a workload"), "{err}");
+}

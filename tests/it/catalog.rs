@@ -298,3 +298,39 @@ fn too_little_headroom_for_graphs_is_flagged_before_v0_21() {
             .all(|n| !n.to_string().contains("captures CUDA graphs"))
     );
 }
+
+/// Every built-in pair that plans prints an estimate for a workload, each term finite and the
+/// throughput consistent with the time per output token.
+#[test]
+fn every_pair_estimates_a_workload() {
+    let catalog = Catalog::builtin();
+    let workload = lwsplan::plan::Workload {
+        input_tokens: 2048,
+        output_tokens: 512,
+        concurrency: 32,
+    };
+    for model in catalog.models() {
+        for hardware in catalog.hardware_profiles() {
+            let Ok(plan) = Planner::new(model, hardware).plan(&PlanOptions {
+                workload: Some(workload),
+                ..PlanOptions::default()
+            }) else {
+                continue;
+            };
+            let p = plan
+                .performance
+                .unwrap_or_else(|| panic!("{} on {}: no estimate", model.id, hardware.id));
+            assert!(p.tpot_ms.is_finite() && p.tpot_ms > 0.0, "{p:?}");
+            assert!(p.ttft_ms.is_finite() && p.ttft_ms >= p.tpot_ms, "{p:?}");
+            // At most one token per sequence per step, at least one step per token.
+            let ceiling =
+                (p.batch_per_engine * plan.data_parallel_size) as f64 * 1000.0 / p.tpot_ms;
+            assert!(
+                p.output_tokens_per_s <= ceiling * 1.0001,
+                "{} on {}: {p:?}",
+                model.id,
+                hardware.id
+            );
+        }
+    }
+}

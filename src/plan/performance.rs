@@ -1,0 +1,400 @@
+//! Which layout serves a workload fastest: a physical estimate of decode and prefill per
+//! layout, from the same tensor inventory and memory plan, in microseconds per layout.
+//!
+//! A decode step of an engine reads every weight its GPUs hold (for MoE, the experts the
+//! batch routes to, in expectation) and each sequence's KV cache, against HBM bandwidth; it
+//! computes two FLOPs per active weight and token plus attention, against the dense peak; TP
+//! all-reduces twice a layer, pipeline stages hand off, expert-parallel ranks exchange tokens;
+//! a fixed cost per step covers scheduling and sampling. Under chunked prefill, new requests'
+//! prompts ride in the same steps. The achievable fractions of peak are measured constants;
+//! the model's error against published benchmarks is in `tests/fixtures/benchmarks/`.
+
+use serde::{Deserialize, Serialize};
+
+use super::search::Fit;
+use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Quantization};
+
+/// The traffic a plan is judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// Prompt tokens per request.
+    pub input_tokens: u64,
+    /// Generated tokens per request.
+    pub output_tokens: u64,
+    /// Requests in flight at once, across all replicas.
+    pub concurrency: u64,
+}
+
+/// What limits the decode step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// Reading weights and KV cache from HBM.
+    Hbm,
+    /// Tensor-core FLOPs.
+    Compute,
+    /// The intra-node link (NVLink, PCIe): TP all-reduces, EP exchanges.
+    Interconnect,
+    /// The network between nodes.
+    Network,
+    /// The fixed cost per step (scheduling, sampling, kernel launches).
+    Overhead,
+}
+
+/// The decode step of one engine, by term, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct DecodeStep {
+    /// Weights and KV cache over HBM bandwidth (the slowest stage, times the stages a token
+    /// passes).
+    pub hbm_ms: f64,
+    /// FLOPs (decode and the prefill chunks riding along) over the dense peak.
+    pub compute_ms: f64,
+    /// TP all-reduces and EP exchanges over NVLink or PCIe.
+    pub interconnect_ms: f64,
+    /// Pipeline hand-offs and exchanges over the network.
+    pub network_ms: f64,
+    /// Scheduling, sampling, launches.
+    pub overhead_ms: f64,
+}
+
+/// The estimate for one layout and workload.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct Performance {
+    /// Output tokens per second, all replicas.
+    pub output_tokens_per_s: f64,
+    /// The same per GPU.
+    pub output_tokens_per_s_per_gpu: f64,
+    /// Time per output token once decoding, ms.
+    pub tpot_ms: f64,
+    /// Time to the first token, queueing included, ms.
+    pub ttft_ms: f64,
+    /// What limits the decode step.
+    pub bound: Bound,
+    /// Sequences each engine decodes at once: the concurrency, capped by the KV cache and
+    /// `max_num_seqs`.
+    pub batch_per_engine: u64,
+    /// The decode step by term.
+    pub decode_step: DecodeStep,
+    /// With a GPU-hour price: dollars per million output tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_per_million_output_tokens: Option<f64>,
+}
+
+/// Achievable fraction of HBM bandwidth when streaming weights: 0.85 on Hopper and later
+/// (decode-shaped BF16 GEMMs of 7168 × 18432 and 8192 × 28672 weights at 1–32 tokens read
+/// 3.7–4.3 TB/s of an H200's 4.8; `tools/measurements/h200-throughput-2026-12-01.json`);
+/// 0.75 on earlier GPUs (fitted to A100 decode at concurrency 1 in the development set,
+/// unverified elsewhere).
+fn hbm_efficiency(hardware: &HardwareProfile) -> f64 {
+    if hardware.gpu.sm() >= 90 { 0.85 } else { 0.75 }
+}
+
+/// Paged attention reads the KV cache block by block at about half the rate weights stream:
+/// fitted to decode at 50–200 sequences (A100, vLLM 0.10.1; dennislee22 TP 1 runs), where the
+/// time per output token grows by the KV bytes read at half the weights' rate (unverified on
+/// other GPUs and releases).
+const KV_READ_EFFICIENCY: f64 = 0.5;
+
+/// Achievable fraction of the dense peak: 789 of 989 BF16 TFLOP/s and 1443 of 1979 FP8 on an
+/// 8192³ matmul (H200, the same measurement).
+const BF16_COMPUTE_EFFICIENCY: f64 = 0.80;
+const FP8_COMPUTE_EFFICIENCY: f64 = 0.73;
+/// Fixed cost of a decode step: scheduling, sampling, detokenizing, launches. Fitted: vLLM
+/// 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the weights
+/// (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2); unverified for later releases.
+const STEP_OVERHEAD_MS: f64 = 3.5;
+/// One all-reduce's latency (vLLM's custom all-reduce on NVLink is a few µs, NCCL over PCIe or
+/// the network tens; an estimate).
+const ALLREDUCE_LATENCY_MS: f64 = 0.015;
+/// Achievable fraction of a link's bandwidth for collectives (an estimate).
+const LINK_EFFICIENCY: f64 = 0.7;
+/// Network bandwidth per GPU between nodes, GB/s: one 200 Gb/s NIC per GPU, as GPU clouds
+/// attach them (GCP A3, AWS P5 use 8 × 200–400 Gb/s per 8 GPUs; the low end; an estimate).
+const NETWORK_GB_PER_S_PER_GPU: f64 = 25.0;
+/// Latency of one hand-off across nodes (an estimate).
+const NETWORK_LATENCY_MS: f64 = 0.03;
+
+/// Weights by kind, for what a step reads and computes: computed once per model.
+pub(crate) struct Inventory {
+    /// Fraction of the weight bytes that are routed experts.
+    expert_byte_fraction: f64,
+    /// Bytes per parameter of the routed experts and of the rest.
+    expert_bytes_per_param: f64,
+    other_bytes_per_param: f64,
+    /// Experts per token over routed experts (1 for dense).
+    routed_fraction: f64,
+    routed_experts: u64,
+    experts_per_token: u64,
+}
+
+impl Inventory {
+    pub(crate) fn of(model: &ModelProfile) -> Inventory {
+        let (mut expert_bytes, mut expert_params, mut other_bytes, mut other_params) =
+            (0u128, 0u128, 0u128, 0u128);
+        for layer in 0..model.num_hidden_layers {
+            for t in super::weights::layer_tensors(model, layer) {
+                if t.expert {
+                    expert_bytes += t.bytes(model);
+                    expert_params += t.parameters();
+                } else {
+                    other_bytes += t.bytes(model);
+                    other_params += t.parameters();
+                }
+            }
+        }
+        let total = (expert_bytes + other_bytes).max(1) as f64;
+        let (routed_experts, experts_per_token) = match model.mlp {
+            Mlp::Moe {
+                n_routed_experts,
+                num_experts_per_tok,
+                ..
+            } => (n_routed_experts.max(1), num_experts_per_tok),
+            Mlp::Dense { .. } => (1, 1),
+        };
+        Inventory {
+            expert_byte_fraction: expert_bytes as f64 / total,
+            expert_bytes_per_param: expert_bytes as f64 / expert_params.max(1) as f64,
+            other_bytes_per_param: other_bytes as f64 / other_params.max(1) as f64,
+            routed_fraction: experts_per_token as f64 / routed_experts as f64,
+            routed_experts,
+            experts_per_token,
+        }
+    }
+
+    /// Fraction of a GPU's experts that `tokens` routed tokens touch: each expert is missed by
+    /// a token with probability `1 − k / E`.
+    fn touched(&self, tokens: f64) -> f64 {
+        if self.routed_experts <= 1 {
+            return 1.0;
+        }
+        let miss = 1.0 - self.experts_per_token as f64 / self.routed_experts as f64;
+        1.0 - miss.powf(tokens)
+    }
+}
+
+/// What an estimate is made under, besides the layout.
+pub(crate) struct Context<'a> {
+    pub model: &'a ModelProfile,
+    pub hardware: &'a HardwareProfile,
+    pub inventory: &'a Inventory,
+    pub workload: Workload,
+    pub replicas: u64,
+    pub max_num_seqs: u64,
+    pub max_num_batched_tokens: u64,
+    pub gpu_hour_price: Option<f64>,
+}
+
+/// The estimate for `fit`; `None` when the hardware profile has no peaks.
+pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
+    let (model, hardware, workload, replicas) = (cx.model, cx.hardware, cx.workload, cx.replicas);
+    let (max_num_seqs, max_num_batched_tokens) = (cx.max_num_seqs, cx.max_num_batched_tokens);
+    let peaks = hardware.gpu.dense_tflops?;
+    let layout = fit.layout;
+    let (tp, pp, dp) = (
+        layout.tensor_parallel_size,
+        layout.pipeline_parallel_size,
+        layout.data_parallel_size,
+    );
+    let fp8 =
+        matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
+    let flops_per_s = match (fp8, peaks.fp8) {
+        (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY,
+        _ => peaks.bf16 * BF16_COMPUTE_EFFICIENCY,
+    } * 1e12;
+    let hbm = hardware.gpu.memory_bandwidth_gb_per_s as f64 * 1e9 * hbm_efficiency(hardware);
+    let link = hardware.gpu.interconnect.bandwidth_gb_per_s as f64 * 1e9 * LINK_EFFICIENCY;
+    let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY;
+    let inv = cx.inventory;
+
+    // Sequences each engine holds: the concurrency spread over engines and replicas, capped by
+    // max_num_seqs and by the KV cache (a request holds its prompt and its output at the end).
+    let engines = (dp * replicas).max(1);
+    let per_request = workload.input_tokens + workload.output_tokens;
+    let kv_limit = (fit.tokens / per_request.max(1)).max(1);
+    let wanted = workload.concurrency.div_ceil(engines).max(1);
+    let batch = wanted.min(max_num_seqs).min(kv_limit).max(1);
+    let mean_context = workload.input_tokens as f64 + workload.output_tokens as f64 / 2.0;
+    // Prompt tokens prefilled per decode step in steady state: each request's prompt spread
+    // over its output tokens.
+    let prefill_per_step =
+        batch as f64 * workload.input_tokens as f64 / workload.output_tokens.max(1) as f64;
+
+    // One pipeline stage of the engine, with `b` sequences in its micro-batch.
+    let hidden = model.hidden_size as f64;
+    let act_bytes = model.torch_dtype.bytes() as f64;
+    let layer_ms = |stage: &super::Stage, b: f64, prefill_tokens: f64| -> (f64, f64, f64, f64) {
+        let weights = stage.weight_bytes_per_gpu as f64;
+        let expert = weights * inv.expert_byte_fraction;
+        let routed_tokens = b * if dp > 1 { dp as f64 } else { 1.0 };
+        let read = weights - expert + expert * inv.touched(routed_tokens + prefill_tokens);
+        let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
+        let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / hbm * 1e3;
+        let active = (weights - expert) / inv.other_bytes_per_param
+            + if expert > 0.0 {
+                expert / inv.expert_bytes_per_param * inv.routed_fraction
+            } else {
+                0.0
+            };
+        let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
+        let flops = 2.0 * (b + prefill_tokens) * active
+            + b * mean_context * attention
+            + prefill_tokens * workload.input_tokens as f64 / 2.0 * attention;
+        let compute_ms = flops / flops_per_s * 1e3;
+        // TP: two all-reduces of the batch's hidden states a layer; DP + EP: an exchange of
+        // each routed token's hidden state there and back a MoE layer.
+        let tokens = b + prefill_tokens;
+        let mut interconnect_ms = 0.0;
+        let mut network_ms = 0.0;
+        if tp > 1 {
+            let bytes = tokens * hidden * act_bytes * 2.0 * (tp - 1) as f64 / tp as f64;
+            let per = ALLREDUCE_LATENCY_MS
+                + bytes
+                    / if layout.tp_spans_nodes() {
+                        network
+                    } else {
+                        link
+                    }
+                    * 1e3;
+            let ms = 2.0 * stage.layers as f64 * per;
+            if layout.tp_spans_nodes() {
+                network_ms += ms;
+            } else {
+                interconnect_ms += ms;
+            }
+        }
+        if dp > 1 && matches!(model.mlp, Mlp::Moe { .. }) {
+            let bytes = tokens * inv.experts_per_token as f64 * hidden * act_bytes * 2.0;
+            let ms = stage.layers as f64
+                * (2.0 * ALLREDUCE_LATENCY_MS
+                    + bytes
+                        / if layout.nodes > 1 {
+                            network * layout.gpus_per_pod as f64 / 2.0
+                        } else {
+                            link
+                        }
+                        * 1e3);
+            if layout.nodes > 1 {
+                network_ms += ms;
+            } else {
+                interconnect_ms += ms;
+            }
+        }
+        (hbm_ms, compute_ms, interconnect_ms, network_ms)
+    };
+    // With PP, vLLM keeps PP micro-batches in flight: each stage runs batch / PP sequences a
+    // step, and a token passes every stage once.
+    let micro = (batch as f64 / pp as f64).max(1.0);
+    let micro_prefill = prefill_per_step / pp as f64;
+    let mut slowest = (0.0, 0.0, 0.0, 0.0);
+    let mut slowest_total = 0.0;
+    for stage in &fit.stages {
+        let t = layer_ms(stage, micro, micro_prefill);
+        let total = t.0.max(t.1) + t.2 + t.3;
+        if total > slowest_total {
+            slowest_total = total;
+            slowest = t;
+        }
+    }
+    let handoff_ms = if pp > 1 {
+        let bytes = micro * hidden * act_bytes;
+        let cross = layout.nodes > 1;
+        (pp - 1) as f64
+            * if cross {
+                NETWORK_LATENCY_MS + bytes / network * 1e3
+            } else {
+                bytes / link * 1e3
+            }
+    } else {
+        0.0
+    };
+    let stages = pp as f64;
+    let step = DecodeStep {
+        hbm_ms: slowest.0 * stages,
+        compute_ms: slowest.1 * stages,
+        interconnect_ms: slowest.2 * stages,
+        network_ms: slowest.3 * stages + handoff_ms,
+        overhead_ms: STEP_OVERHEAD_MS,
+    };
+    let tpot = step.hbm_ms.max(step.compute_ms)
+        + step.interconnect_ms
+        + step.network_ms
+        + step.overhead_ms;
+    let bound = [
+        (Bound::Hbm, step.hbm_ms),
+        (Bound::Compute, step.compute_ms),
+        (Bound::Interconnect, step.interconnect_ms),
+        (Bound::Network, step.network_ms),
+        (Bound::Overhead, step.overhead_ms),
+    ]
+    .into_iter()
+    .max_by(|a, b| a.1.total_cmp(&b.1))
+    .map(|(b, _)| b)
+    .unwrap_or(Bound::Hbm);
+    // A new request's prompt is prefilled in chunks of what the step budget leaves beside the
+    // decodes, one chunk a step.
+    // Its prompt's own FLOPs, through every stage, come on top of those steps.
+    let chunk = max_num_batched_tokens.saturating_sub(batch).max(1);
+    let chunks = workload.input_tokens.div_ceil(chunk).max(1) as f64;
+    let prompt_ms: f64 = fit
+        .stages
+        .iter()
+        .map(|stage| layer_ms(stage, 0.0, workload.input_tokens as f64).1)
+        .sum();
+    let first_ttft = chunks * tpot + prompt_ms;
+    // Requests beyond what the engines hold wait for earlier ones to finish, in waves.
+    let capacity = batch * engines;
+    let waves = workload.concurrency.div_ceil(capacity.max(1)).max(1) as f64;
+    let request_ms = first_ttft + workload.output_tokens as f64 * tpot;
+    let ttft = first_ttft + (waves - 1.0) / 2.0 * request_ms;
+    let served = workload.concurrency.min(capacity * waves as u64) as f64;
+    let output_tokens_per_s =
+        served * workload.output_tokens as f64 / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
+    let gpus = (layout.gpus() * replicas) as f64;
+    let per_gpu = output_tokens_per_s / gpus;
+    Some(Performance {
+        output_tokens_per_s: round2(output_tokens_per_s),
+        output_tokens_per_s_per_gpu: round2(per_gpu),
+        tpot_ms: round2(tpot),
+        ttft_ms: round2(ttft),
+        bound,
+        batch_per_engine: batch,
+        decode_step: DecodeStep {
+            hbm_ms: round2(step.hbm_ms),
+            compute_ms: round2(step.compute_ms),
+            interconnect_ms: round2(step.interconnect_ms),
+            network_ms: round2(step.network_ms),
+            overhead_ms: round2(step.overhead_ms),
+        },
+        cost_per_million_output_tokens: cx
+            .gpu_hour_price
+            .map(|price| round2(price * gpus / 3600.0 / output_tokens_per_s * 1e6)),
+    })
+}
+
+/// Attention FLOPs per token and layer per unit of context on one TP rank: QKᵀ and PV, two
+/// FLOPs a multiply-add each.
+fn attention_flops_per_token(model: &ModelProfile, tp: u64) -> f64 {
+    match &model.attention {
+        Attention::Gqa {
+            num_attention_heads,
+            head_dim,
+            ..
+        } => 4.0 * (num_attention_heads / tp).max(1) as f64 * *head_dim as f64,
+        // MLA decodes in the latent space: each head attends over kv_lora_rank + rope dims.
+        Attention::Mla {
+            num_attention_heads,
+            kv_lora_rank,
+            qk_rope_head_dim,
+            ..
+        } => {
+            4.0 * (num_attention_heads / tp).max(1) as f64
+                * (kv_lora_rank + qk_rope_head_dim) as f64
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}

@@ -1,0 +1,264 @@
+//! The performance estimate against published benchmark results: each entry one setup (model,
+//! GPU, layout, release) with the points its source measured (input and output lengths,
+//! concurrency, output tokens per second, time per output token) and the source. lwsplan's own
+//! set is `tests/fixtures/benchmarks/`; `lwsplan check-perf --dataset DIR` runs any directory.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::dataset::{DatasetError, entries, hardware_profile, model_profile};
+use crate::plan::{PlanOptions, Planner, VllmVersion, Workload};
+use crate::{Catalog, Error};
+
+/// One benchmarked setup.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BenchmarkEntry {
+    /// Where the results come from.
+    pub source: String,
+    /// The part of the source that holds them.
+    #[serde(default)]
+    pub section: Option<String>,
+    /// The release benchmarked.
+    pub vllm_version: VllmVersion,
+    /// A built-in hardware id.
+    #[serde(default)]
+    pub gpu: Option<String>,
+    /// A hardware profile file, relative to the entry.
+    #[serde(default)]
+    pub gpu_file: Option<PathBuf>,
+    /// A built-in model id.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// A model profile file, relative to the entry.
+    #[serde(default)]
+    pub model_file: Option<PathBuf>,
+    /// A Hugging Face config.json, relative to the entry.
+    #[serde(default)]
+    pub hf_config: Option<PathBuf>,
+    /// With `hf_config`: the repository.
+    #[serde(default)]
+    pub hf_repo: Option<String>,
+    /// The layout and flags, as plan options (the layout is pinned: TP, PP 1 unless given).
+    #[serde(default)]
+    pub options: PlanOptions,
+    /// The measured points.
+    pub points: Vec<BenchmarkPoint>,
+    /// Why the estimate misses this setup, when it does.
+    #[serde(default)]
+    pub known_miss: Option<String>,
+}
+
+/// One measured point, as the source quotes it.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkPoint {
+    /// Requests in flight.
+    pub concurrency: u64,
+    /// Prompt tokens per request.
+    pub input_tokens: u64,
+    /// Output tokens per request.
+    pub output_tokens: u64,
+    /// Measured output tokens per second, all GPUs.
+    pub output_tokens_per_s: f64,
+    /// Measured mean time per output token, ms.
+    pub tpot_ms: f64,
+    /// Measured mean time to first token, ms.
+    #[serde(default)]
+    pub ttft_ms: Option<f64>,
+}
+
+/// One point, predicted and measured.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[non_exhaustive]
+pub struct PointResult {
+    /// The point.
+    pub point: BenchmarkPoint,
+    /// Estimated output tokens per second.
+    pub output_tokens_per_s: f64,
+    /// Estimated time per output token, ms.
+    pub tpot_ms: f64,
+    /// Estimated time to first token, ms.
+    pub ttft_ms: f64,
+}
+
+impl PointResult {
+    /// predicted / measured throughput.
+    pub fn throughput_ratio(&self) -> f64 {
+        self.output_tokens_per_s / self.point.output_tokens_per_s
+    }
+
+    /// predicted / measured time per output token.
+    pub fn tpot_ratio(&self) -> f64 {
+        self.tpot_ms / self.point.tpot_ms
+    }
+
+    /// The worse of the two ratios as a factor ≥ 1 (×1.5 means off by half either way).
+    pub fn worst_factor(&self) -> f64 {
+        [self.throughput_ratio(), self.tpot_ratio()]
+            .into_iter()
+            .map(|r| if r >= 1.0 { r } else { 1.0 / r })
+            .fold(1.0, f64::max)
+    }
+}
+
+/// A setup's outcome.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct BenchmarkResult {
+    /// The file's name without `.yaml`.
+    pub name: String,
+    /// The entry.
+    pub entry: BenchmarkEntry,
+    /// The model profile's id.
+    pub model: String,
+    /// The hardware profile's id.
+    pub gpu: String,
+    /// Every point.
+    pub points: Vec<PointResult>,
+}
+
+impl BenchmarkEntry {
+    /// Estimates every point of the setup.
+    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<BenchmarkResult, Error> {
+        let catalog = Catalog::builtin();
+        let model = model_profile(
+            (
+                &self.model,
+                &self.model_file,
+                &self.hf_config,
+                &self.hf_repo,
+            ),
+            catalog,
+            dir,
+        )?;
+        let hardware = hardware_profile((&self.gpu, &self.gpu_file), catalog, dir)?;
+        let planner = Planner::new(&model, &hardware);
+        let mut points = Vec::new();
+        for point in &self.points {
+            let mut options = self.options.clone();
+            options.vllm_version = Some(self.vllm_version);
+            options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
+            options.pipeline_parallel_size = Some(options.pipeline_parallel_size.unwrap_or(1));
+            options.data_parallel_size = Some(options.data_parallel_size.unwrap_or(1));
+            options.workload = Some(Workload {
+                input_tokens: point.input_tokens,
+                output_tokens: point.output_tokens,
+                concurrency: point.concurrency,
+            });
+            let plan = planner.plan(&options)?;
+            let estimate = plan.performance.ok_or_else(|| DatasetError::Entry {
+                message: format!("{} has no dense peak: no estimate", hardware.id),
+            })?;
+            points.push(PointResult {
+                point: *point,
+                output_tokens_per_s: estimate.output_tokens_per_s,
+                tpot_ms: estimate.tpot_ms,
+                ttft_ms: estimate.ttft_ms,
+            });
+        }
+        Ok(BenchmarkResult {
+            name: name.to_string(),
+            entry: self.clone(),
+            model: model.id.clone(),
+            gpu: hardware.id.clone(),
+            points,
+        })
+    }
+}
+
+/// Every `*.yaml` setup in `dir`, evaluated.
+pub fn evaluate_benchmarks(dir: &Path) -> Result<Vec<BenchmarkResult>, Error> {
+    entries(dir)?
+        .into_iter()
+        .map(|(name, path)| {
+            read(&path)
+                .and_then(|entry| entry.evaluate(dir, &name))
+                .map_err(|source| {
+                    DatasetError::In {
+                        entry: path.clone(),
+                        source: Box::new(source),
+                    }
+                    .into()
+                })
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Result<BenchmarkEntry, Error> {
+    let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a benchmark entry")
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(crate::yaml::from_str_named(
+        &text,
+        &path.display().to_string(),
+    )?)
+}
+
+/// Whether a setup's points are as the set promises: within ×3 each, unless a known miss.
+pub fn point_within(result: &BenchmarkResult, point: &PointResult, factor: f64) -> bool {
+    result.entry.known_miss.is_some() || point.worst_factor() <= factor
+}
+
+/// The results as a Markdown table, one row per point, and a summary line.
+pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
+    let mut out = String::from(
+        "| setup | vLLM | GPU | model | TP | in / out | concurrency | output tok/s (lwsplan / measured) | TPOT ms (lwsplan / measured) | off by |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    let mut factors = Vec::new();
+    for r in results {
+        let tp = r.entry.options.tensor_parallel_size.unwrap_or(1);
+        let miss = r.entry.known_miss.is_some();
+        for p in &r.points {
+            if !miss {
+                factors.push(p.worst_factor());
+            }
+            out.push_str(&format!(
+                "| [{}]({}) | {} | {} | {} | {} | {} / {} | {} | {:.0} / {:.0} | {:.1} / {:.1} | ×{:.2}{} |\n",
+                r.name,
+                r.entry.source,
+                r.entry.vllm_version,
+                r.gpu,
+                r.model,
+                tp,
+                p.point.input_tokens,
+                p.point.output_tokens,
+                p.point.concurrency,
+                p.output_tokens_per_s,
+                p.point.output_tokens_per_s,
+                p.tpot_ms,
+                p.point.tpot_ms,
+                p.worst_factor(),
+                if miss { " (known miss)" } else { "" }
+            ));
+        }
+    }
+    let within = |limit: f64| factors.iter().filter(|f| **f <= limit).count();
+    let worst = factors.iter().copied().fold(1.0, f64::max);
+    let misses: Vec<String> = results
+        .iter()
+        .filter_map(|r| {
+            r.entry
+                .known_miss
+                .as_ref()
+                .map(|why| format!("- {}: {why}\n", r.name))
+        })
+        .collect();
+    if !misses.is_empty() {
+        out.push_str("\nKnown misses (not counted below):\n\n");
+        out.push_str(&misses.concat());
+    }
+    out.push_str(&format!(
+        "\n{} points outside the known misses: {} within ×1.5, {} within ×2, the worst ×{:.2}.\n",
+        factors.len(),
+        within(1.5),
+        within(2.0),
+        worst
+    ));
+    out
+}
