@@ -161,6 +161,16 @@ fn every_failed_start_is_refused_or_flagged() {
     assert!(failed >= 4, "{failed} failed start-ups in the set");
 }
 
+/// The README's text between `<!-- {name} table: begin -->` and its end marker.
+fn readme_section(name: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = format!("<!-- {name} table: begin -->\n");
+    let from = readme.find(&start).expect("README has the table's markers") + start.len();
+    let to = readme.find(&format!("<!-- {name} table: end -->")).unwrap();
+    readme[from..to].to_string()
+}
+
 /// The README's accuracy table is what `lwsplan check-log --dataset tests/fixtures/vllm-logs
 /// --format markdown` prints.
 #[test]
