@@ -28,6 +28,27 @@ fn plan_one() -> Plan {
     deepseek_on_h100()
 }
 
+/// Plan one deployment with a workload: every layout that fits also gets its throughput and
+/// latency estimate, and the objective ranks them.
+#[divan::bench]
+fn plan_one_with_workload() -> Plan {
+    let catalog = Catalog::builtin();
+    Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions {
+        workload: Some(lwsplan::plan::Workload {
+            input_tokens: 2048,
+            output_tokens: 512,
+            concurrency: 256,
+        }),
+        objective: lwsplan::plan::Objective::Throughput,
+        ..PlanOptions::default()
+    })
+    .unwrap()
+}
+
 /// Plan every built-in model × hardware pair, and then every layout that fits, forced.
 #[divan::bench]
 fn plan_catalog_every_feasible_layout() -> usize {

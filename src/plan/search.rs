@@ -135,8 +135,8 @@ impl Planner<'_> {
     }
 
     /// The candidate space, in one place. TP × PP layouts: TP within a node (divisors of its
-    /// GPU count) unless forced, every PP up to the layer count; for MLA models also each with
-    /// DCP = TP. DP + EP layouts (MoE models): TP within a node, DP filling the GPUs of one or
+    /// GPU count) unless forced, every PP up to the layer count; for MLA models also, with TP
+    /// = GPUs per node, each with DCP = TP. DP + EP layouts (MoE models): TP within a node, DP filling the GPUs of one or
     /// more whole nodes. Only whole-node shapes past one node, at most [`MAX_NODES`]; the
     /// strategy and every forced size narrow the space.
     fn candidates(
@@ -174,7 +174,8 @@ impl Planner<'_> {
                 for &pp in &pps {
                     let dcps: Vec<u64> = match options.decode_context_parallel_size {
                         Some(dcp) => vec![dcp],
-                        None if mla && tp > 1 && explore => vec![1, tp],
+                        // The alternative worth listing: DCP over vLLM's recommended shape.
+                        None if mla && tp > 1 && tp == gpus_per_node && explore => vec![1, tp],
                         None => vec![1],
                     };
                     shapes.extend(dcps.into_iter().map(|dcp| (tp, pp, 1, dcp)));
