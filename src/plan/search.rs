@@ -158,7 +158,11 @@ impl Planner<'_> {
             options.strategy != Strategy::DpEp && options.data_parallel_size.is_none_or(|d| d == 1);
         // `auto` explores DP + EP and DCP only when the layout is left to it: a forced TP or PP
         // means that engine, unless the DP or DCP size or the strategy says otherwise.
-        let explore = options.strategy == Strategy::Auto && !options.is_forced();
+        let explore = options.strategy == Strategy::Auto
+            && options.tensor_parallel_size.is_none()
+            && options.pipeline_parallel_size.is_none()
+            && options.data_parallel_size.is_none()
+            && options.decode_context_parallel_size.is_none();
         let dp_ep = options.data_parallel_size.is_none_or(|d| d > 1)
             && (forced_dp.is_some() || options.strategy == Strategy::DpEp || (explore && moe))
             && options.pipeline_parallel_size.is_none_or(|p| p == 1)

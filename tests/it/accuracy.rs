@@ -175,18 +175,9 @@ fn readme_section(name: &str) -> String {
 /// --format markdown` prints.
 #[test]
 fn the_readme_table_is_current() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = "<!-- accuracy table: begin -->\n";
-    let end = "<!-- accuracy table: end -->";
-    let from = readme
-        .find(start)
-        .expect("README has the accuracy table markers")
-        + start.len();
-    let to = readme.find(end).unwrap();
     let table = validate::markdown(&results());
     assert!(
-        readme[from..to] == table,
+        readme_section("accuracy") == table,
         "README's accuracy table is stale: regenerate it with `cargo run -- check-log --dataset \
          tests/fixtures/vllm-logs --format markdown`"
     );
@@ -266,19 +257,10 @@ fn the_estimate_is_within_its_band_of_the_benchmarks() {
 /// tests/fixtures/benchmarks --format markdown` prints.
 #[test]
 fn the_readme_performance_table_is_current() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let start = "<!-- performance table: begin -->\n";
-    let end = "<!-- performance table: end -->";
-    let from = readme
-        .find(start)
-        .expect("README has the performance table markers")
-        + start.len();
-    let to = readme.find(end).unwrap();
     let table =
         validate::benchmarks_markdown(&validate::evaluate_benchmarks(&bench_dir()).unwrap());
     assert!(
-        readme[from..to] == table,
+        readme_section("performance") == table,
         "README's performance table is stale: regenerate it with `cargo run -- check-perf \
          --dataset tests/fixtures/benchmarks --format markdown`"
     );
