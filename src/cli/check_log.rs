@@ -162,11 +162,9 @@ pub struct CheckPerfArgs {
     pub format: CheckFormat,
 }
 
-/// The farthest an estimate may be from a measurement before `check-perf` fails.
-pub const MAX_FACTOR: f64 = 3.0;
-
 /// Runs `check-perf`: every point's estimate next to its measurement; exit 1 when one outside
-/// the known misses is off by more than [`MAX_FACTOR`].
+/// the known misses is off by more than its band ([`validate::WITHIN`], or
+/// [`validate::WITHIN_SATURATED`] where the KV cache is saturated).
 pub fn perf(args: &CheckPerfArgs) -> Result<String, CliError> {
     let results = validate::evaluate_benchmarks(&args.dataset)?;
     let out = match args.format {
@@ -176,14 +174,14 @@ pub fn perf(args: &CheckPerfArgs) -> Result<String, CliError> {
     let outside = results
         .iter()
         .flat_map(|r| r.points.iter().map(move |p| (r, p)))
-        .filter(|(r, p)| !validate::point_within(r, p, MAX_FACTOR))
+        .filter(|(r, p)| !validate::point_within(r, p))
         .count();
     if outside == 0 {
         Ok(out)
     } else {
         Err(CliError::Outside {
             report: out,
-            summary: format!("{outside} points are off by more than ×{MAX_FACTOR}"),
+            summary: format!("{outside} points are off by more than their band"),
         })
     }
 }

@@ -153,6 +153,14 @@ pub enum Note {
         /// Its estimated time to first token, ms.
         ttft_ms: f64,
     },
+    /// More requests in flight than the KV cache holds: vLLM preempts, the estimate is
+    /// optimistic.
+    KvCacheSaturated {
+        /// Requests each engine is given.
+        requests: u64,
+        /// Requests its KV cache holds at full length.
+        holds: u64,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -304,6 +312,14 @@ impl fmt::Display for Note {
                 "no layout that fits meets the latency limits under this workload; the chosen one \
                  is estimated at {tpot_ms} ms per output token and {ttft_ms} ms to the first \
                  token. Lower --concurrency, or add GPUs or replicas"
+            ),
+            Note::KvCacheSaturated { requests, holds } => write!(
+                f,
+                "each engine is given {requests} requests at once but its KV cache holds {holds} at \
+                 full length: vLLM admits the rest and preempts (recomputes) some as outputs grow. \
+                 The estimate does not count that work and is optimistic here (published \
+                 benchmarks in this regime ran up to several times slower: the README's \
+                 performance table). Add replicas or lower --concurrency"
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,

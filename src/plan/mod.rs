@@ -259,6 +259,14 @@ impl<'a> Planner<'a> {
         if let Some(note) = rank::unmet_limits(&best, options) {
             notes.push(note);
         }
+        if let Some(p) = best.performance
+            && p.kv_cache_saturated
+        {
+            notes.push(Note::KvCacheSaturated {
+                requests: p.requests_per_engine,
+                holds: p.batch_per_engine,
+            });
+        }
         if best.source == MaxModelLenSource::LongestThatFits
             && let Some(full) = fits
                 .iter()

@@ -75,6 +75,13 @@ pub struct Performance {
     /// Sequences each engine decodes at once: the concurrency, capped by the KV cache and
     /// `max_num_seqs`.
     pub batch_per_engine: u64,
+    /// Requests each engine runs at once if memory allowed: the concurrency over engines,
+    /// capped by `max_num_seqs`.
+    pub requests_per_engine: u64,
+    /// Whether the KV cache, not the concurrency, sets the batch: more requests are in flight
+    /// than it holds at full length. vLLM then admits them anyway and preempts (recomputes)
+    /// some as their outputs grow, work this estimate does not count: it is optimistic here.
+    pub kv_cache_saturated: bool,
     /// The decode step by term.
     pub decode_step: DecodeStep,
     /// With a GPU-hour price: dollars per million output tokens.
@@ -360,6 +367,8 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
         ttft_ms: round2(ttft),
         bound,
         batch_per_engine: batch,
+        requests_per_engine: wanted.min(max_num_seqs),
+        kv_cache_saturated: wanted.min(max_num_seqs) > kv_limit,
         decode_step: DecodeStep {
             hbm_ms: round2(step.hbm_ms),
             compute_ms: round2(step.compute_ms),

@@ -228,26 +228,41 @@ fn bench_dir() -> PathBuf {
 }
 
 /// The performance estimate against published benchmarks: every point outside the known
-/// misses within ×3 of what was measured (throughput and time per output token), two in three
-/// within ×1.5; at least 40 points in all.
+/// misses within its band of what was measured (throughput and time per output token): ×3
+/// where the KV cache holds every request, two in three of those within ×1.5; ×4 where it
+/// does not (vLLM preempts, the estimate is optimistic). At least 40 points in all, both
+/// regimes represented.
 #[test]
 fn the_estimate_is_within_its_band_of_the_benchmarks() {
     let results = validate::evaluate_benchmarks(&bench_dir()).unwrap();
     let points: usize = results.iter().map(|r| r.points.len()).sum();
     assert!(points >= 40, "{points} points");
-    let counted: Vec<f64> = results
+    let counted: Vec<_> = results
         .iter()
         .filter(|r| r.entry.known_miss.is_none())
-        .flat_map(|r| r.points.iter().map(|p| p.worst_factor()))
+        .flat_map(|r| r.points.iter())
         .collect();
-    let worst = counted.iter().copied().fold(1.0, f64::max);
-    assert!(worst <= 3.0, "worst ×{worst}");
-    let close = counted.iter().filter(|f| **f <= 1.5).count();
+    for p in &counted {
+        assert!(
+            p.worst_factor() <= p.band(),
+            "×{} outside ×{}: {:?}",
+            p.worst_factor(),
+            p.band(),
+            p.point
+        );
+    }
+    let held: Vec<f64> = counted
+        .iter()
+        .filter(|p| !p.kv_cache_saturated)
+        .map(|p| p.worst_factor())
+        .collect();
+    let close = held.iter().filter(|f| **f <= 1.5).count();
     assert!(
-        3 * close >= 2 * counted.len(),
+        3 * close >= 2 * held.len() && held.len() >= 10,
         "{close} of {} within ×1.5",
-        counted.len()
+        held.len()
     );
+    assert!(counted.iter().any(|p| p.kv_cache_saturated));
     for r in &results {
         assert!(r.entry.source.starts_with("https://"), "{}", r.name);
     }
@@ -328,4 +343,56 @@ fn the_objective_changes_the_choice_where_throughput_differs() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("need a workload"), "{err}");
+}
+
+/// More requests in flight than the KV cache holds is the regime where the estimate is
+/// optimistic: the plan says so, with the numbers, and says nothing when the cache holds them.
+#[test]
+fn a_saturated_kv_cache_is_said() {
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h200-141gb").unwrap(),
+    );
+    let plan = |concurrency| {
+        planner
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(8),
+                workload: Some(lwsplan::plan::Workload {
+                    input_tokens: 4000,
+                    output_tokens: 200,
+                    concurrency,
+                }),
+                ..PlanOptions::default()
+            })
+            .unwrap()
+    };
+    let saturated = plan(500);
+    let p = saturated.performance.unwrap();
+    assert!(p.kv_cache_saturated);
+    assert_eq!(p.requests_per_engine, 500);
+    assert!(p.batch_per_engine < 500);
+    assert_eq!(
+        p.batch_per_engine,
+        saturated.kv_cache_tokens / 4200,
+        "the cache holds whole requests"
+    );
+    let note = saturated
+        .notes
+        .iter()
+        .map(|n| n.to_string())
+        .find(|n| n.contains("preempts"))
+        .expect("a saturation note");
+    assert!(
+        note.contains("500 requests") && note.contains(&format!("holds {}", p.batch_per_engine)),
+        "{note}"
+    );
+    let held = plan(16);
+    assert!(!held.performance.unwrap().kv_cache_saturated);
+    assert!(
+        !held
+            .notes
+            .iter()
+            .any(|n| n.to_string().contains("preempts"))
+    );
 }
