@@ -206,10 +206,13 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     );
     let fp8 =
         matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
-    let flops_per_s = match (fp8, peaks.fp8) {
-        (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY,
-        _ => peaks.bf16 * BF16_COMPUTE_EFFICIENCY,
-    } * 1e12;
+    // FP8 checkpoints run their linear layers in FP8; attention (QKᵀ, PV) stays BF16 in
+    // vLLM's FlashAttention and MLA backends whatever the weights.
+    let attention_flops_per_s = peaks.bf16 * BF16_COMPUTE_EFFICIENCY * 1e12;
+    let linear_flops_per_s = match (fp8, peaks.fp8) {
+        (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY * 1e12,
+        _ => attention_flops_per_s,
+    };
     let hbm = hardware.gpu.memory_bandwidth_gb_per_s as f64 * 1e9 * hbm_efficiency(hardware);
     let link = hardware.gpu.interconnect.bandwidth_gb_per_s as f64 * 1e9 * LINK_EFFICIENCY;
     let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY;
@@ -245,10 +248,11 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
                 0.0
             };
         let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
-        let flops = 2.0 * (b + prefill_tokens) * active
-            + b * mean_context * attention
+        let linear_flops = 2.0 * (b + prefill_tokens) * active;
+        let attention_flops = b * mean_context * attention
             + prefill_tokens * workload.input_tokens as f64 / 2.0 * attention;
-        let compute_ms = flops / flops_per_s * 1e3;
+        let compute_ms =
+            (linear_flops / linear_flops_per_s + attention_flops / attention_flops_per_s) * 1e3;
         // TP: two all-reduces of the batch's hidden states a layer; DP + EP: an exchange of
         // each routed token's hidden state there and back a MoE layer.
         let tokens = b + prefill_tokens;
