@@ -44,6 +44,11 @@ pub struct BenchmarkEntry {
     /// The layout and flags, as plan options (the layout is pinned: TP, PP 1 unless given).
     #[serde(default)]
     pub options: PlanOptions,
+    /// The model served, when setups of different profiles serve the same model (a checkpoint
+    /// and its FP8 quantization): setups with the same value are alternative deployments of it,
+    /// which [`ranked_pairs`] compares. Default: the model profile's id.
+    #[serde(default)]
+    pub serves: Option<String>,
     /// The measured points.
     pub points: Vec<BenchmarkPoint>,
     /// Why the estimate misses this setup, when it does.
@@ -85,6 +90,8 @@ pub struct PointResult {
     /// Whether more requests were in flight than the KV cache holds (vLLM preempts; the
     /// estimate is optimistic there): see [`crate::plan::Performance::kv_cache_saturated`].
     pub kv_cache_saturated: bool,
+    /// GPUs the planned layout takes.
+    pub gpus: u64,
 }
 
 /// How far an estimate may be from a measurement: ×3 when the KV cache holds every request.
@@ -175,6 +182,7 @@ impl BenchmarkEntry {
                 tpot_ms: estimate.tpot_ms,
                 ttft_ms: estimate.ttft_ms,
                 kv_cache_saturated: estimate.kv_cache_saturated,
+                gpus: plan.total_gpus,
             });
         }
         Ok(BenchmarkResult {
@@ -221,6 +229,91 @@ fn read(path: &Path) -> Result<BenchmarkEntry, Error> {
 /// setup is a known miss.
 pub fn point_within(result: &BenchmarkResult, point: &PointResult) -> bool {
     result.entry.known_miss.is_some() || point.worst_factor() <= point.band()
+}
+
+/// Two setups' points under the same workload on the same GPU, as measured and as estimated.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct RankedPair {
+    /// The setup measured faster per GPU.
+    pub faster: String,
+    /// The other.
+    pub slower: String,
+    /// The workload: input / output tokens at a concurrency.
+    pub workload: String,
+    /// Measured per-GPU output throughput, faster / slower.
+    pub measured_ratio: f64,
+    /// Estimated per-GPU output throughput, the same setups in the same order.
+    pub estimated_ratio: f64,
+}
+
+impl RankedPair {
+    /// Whether the estimate orders the two as the measurement does.
+    pub fn agrees(&self) -> bool {
+        self.estimated_ratio > 1.0
+    }
+}
+
+/// Measured differences smaller than this are ties, not rankings.
+pub const RANKING_TIE: f64 = 1.1;
+
+/// Which layout serves fastest, checked: every pair of setups (outside the known misses)
+/// serving the same model on the same GPU under the same workload (the same concurrency, the
+/// lengths within 5 %: outputs that stop early differ a little between runs) whose per-GPU
+/// output throughput differs by more than [`RANKING_TIE`], with the estimate's ratio for the
+/// same pair.
+pub fn ranked_pairs(results: &[BenchmarkResult]) -> Vec<RankedPair> {
+    let points: Vec<(&BenchmarkResult, &PointResult)> = results
+        .iter()
+        .filter(|r| r.entry.known_miss.is_none())
+        .flat_map(|r| r.points.iter().map(move |p| (r, p)))
+        .collect();
+    let per_gpu = |p: &PointResult| {
+        (
+            p.point.output_tokens_per_s / p.gpus as f64,
+            p.output_tokens_per_s / p.gpus as f64,
+        )
+    };
+    let close = |x: u64, y: u64| x.abs_diff(y) * 20 <= x.max(y);
+    let same_workload = |a: &BenchmarkPoint, b: &BenchmarkPoint| {
+        a.concurrency == b.concurrency
+            && close(a.input_tokens, b.input_tokens)
+            && close(a.output_tokens, b.output_tokens)
+    };
+    let serves = |r: &BenchmarkResult| r.entry.serves.clone().unwrap_or_else(|| r.model.clone());
+    let mut pairs = Vec::new();
+    for (i, (ra, a)) in points.iter().enumerate() {
+        for (rb, b) in &points[i + 1..] {
+            if ra.name == rb.name
+                || ra.gpu != rb.gpu
+                || serves(ra) != serves(rb)
+                || !same_workload(&a.point, &b.point)
+            {
+                continue;
+            }
+            let ((ma, ea), (mb, eb)) = (per_gpu(a), per_gpu(b));
+            let (faster, slower, measured, estimated) = if ma >= mb {
+                ((ra, a), rb, ma / mb, ea / eb)
+            } else {
+                ((rb, b), ra, mb / ma, eb / ea)
+            };
+            if measured > RANKING_TIE {
+                pairs.push(RankedPair {
+                    faster: faster.0.name.clone(),
+                    slower: slower.name.clone(),
+                    workload: format!(
+                        "{} / {} at {}",
+                        faster.1.point.input_tokens,
+                        faster.1.point.output_tokens,
+                        faster.1.point.concurrency
+                    ),
+                    measured_ratio: measured,
+                    estimated_ratio: estimated,
+                });
+            }
+        }
+    }
+    pairs
 }
 
 /// The results as a Markdown table, one row per point, and a summary line.
@@ -294,6 +387,29 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
             saturated.len(),
             worst(&saturated)
         ));
+    }
+    let pairs = ranked_pairs(results);
+    if !pairs.is_empty() {
+        out.push_str(&format!(
+            "\nWhich layout serves fastest: {} of {} pairs of setups measured on the same GPU under \
+             the same workload serving the same model (per-GPU output throughput apart by more than \
+             ×{RANKING_TIE}) are \
+             ordered as measured.\n\n| faster (measured) | slower | in / out at concurrency | measured | estimated |\n\
+             |---|---|---|---|---|\n",
+            pairs.iter().filter(|p| p.agrees()).count(),
+            pairs.len()
+        ));
+        for p in &pairs {
+            out.push_str(&format!(
+                "| {} | {} | {} | ×{:.2} | ×{:.2}{} |\n",
+                p.faster,
+                p.slower,
+                p.workload,
+                p.measured_ratio,
+                p.estimated_ratio,
+                if p.agrees() { "" } else { " (reversed)" }
+            ));
+        }
     }
     out
 }

@@ -31,8 +31,8 @@ mod startup_log;
 
 pub use accuracy::{Comparison, Row, Tolerance, compare, compare_stage, options_from_log};
 pub use benchmark::{
-    BenchmarkEntry, BenchmarkPoint, BenchmarkResult, PointResult, WITHIN, WITHIN_SATURATED,
-    benchmarks_markdown, evaluate_benchmarks, point_within,
+    BenchmarkEntry, BenchmarkPoint, BenchmarkResult, PointResult, RANKING_TIE, RankedPair, WITHIN,
+    WITHIN_SATURATED, benchmarks_markdown, evaluate_benchmarks, point_within, ranked_pairs,
 };
 pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir, markdown};
 pub use startup_log::StartupLog;

@@ -268,6 +268,23 @@ fn the_estimate_is_within_its_band_of_the_benchmarks() {
     }
 }
 
+/// Which layout serves fastest, against measurements: every pair of setups measured on the same
+/// GPU under the same workload, serving the same model, is ordered by the estimate as it was
+/// measured (the faster per GPU estimated faster), and there are such pairs from more than one
+/// source.
+#[test]
+fn the_estimate_ranks_layouts_as_measured() {
+    let results = validate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let pairs = validate::ranked_pairs(&results);
+    assert!(pairs.len() >= 8, "{} pairs", pairs.len());
+    for p in &pairs {
+        assert!(p.agrees(), "{p:?}");
+        assert!(p.measured_ratio > validate::RANKING_TIE, "{p:?}");
+    }
+    assert!(pairs.iter().any(|p| p.faster.starts_with("gpustack")));
+    assert!(pairs.iter().any(|p| p.faster.starts_with("dennislee22")));
+}
+
 /// The README's performance table is what `lwsplan check-perf --dataset
 /// tests/fixtures/benchmarks --format markdown` prints.
 #[test]
