@@ -108,6 +108,14 @@ const KV_READ_EFFICIENCY: f64 = 0.5;
 /// 8192³ matmul (H200, the same measurement).
 const BF16_COMPUTE_EFFICIENCY: f64 = 0.80;
 const FP8_COMPUTE_EFFICIENCY: f64 = 0.73;
+/// Routed experts' GEMMs run below a square matmul's rate: each expert gets a share of the
+/// step's tokens against a weight slice that TP narrows. Grouped BF16 GEMMs of the TP-sharded
+/// expert shapes of DeepSeek-R1 (TP 8), Qwen3-235B-A22B (TP 4, 8) and gpt-oss-120b (TP 2) at
+/// 256–1024 tokens per expert reached a median 652 TFLOP/s on an H200, 0.66 of the peak where
+/// the 8192³ matmul reaches 0.80 (`tools/measure_moe_gemm.py`,
+/// `tools/measurements/h200-moe-gemm-2026-12-01.json`): 0.82 of the dense rate. FP8 experts take
+/// the same ratio (per-expert FP8 calls measured launch-bound, not a grouped kernel's rate).
+const MOE_GEMM_RELATIVE_EFFICIENCY: f64 = 0.82;
 /// Fixed cost of a decode step: scheduling, sampling, detokenizing, launches. Fitted: vLLM
 /// 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the weights
 /// (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2); unverified for later releases.
@@ -241,21 +249,22 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
         let read = weights - expert + expert * inv.touched(routed_tokens + prefill_tokens);
         let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
         let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / hbm * 1e3;
-        let active = (weights - expert) / inv.other_bytes_per_param
-            + if expert > 0.0 {
-                expert / inv.expert_bytes_per_param * inv.routed_fraction
-            } else {
-                0.0
-            };
+        let dense_active = (weights - expert) / inv.other_bytes_per_param;
+        let expert_active = if expert > 0.0 {
+            expert / inv.expert_bytes_per_param * inv.routed_fraction
+        } else {
+            0.0
+        };
         let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
-        let linear_flops = 2.0 * (b + prefill_tokens) * active;
+        let tokens = b + prefill_tokens;
         let attention_flops = b * mean_context * attention
             + prefill_tokens * workload.input_tokens as f64 / 2.0 * attention;
-        let compute_ms =
-            (linear_flops / linear_flops_per_s + attention_flops / attention_flops_per_s) * 1e3;
+        let compute_ms = (2.0 * tokens * dense_active / linear_flops_per_s
+            + 2.0 * tokens * expert_active / (linear_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
+            + attention_flops / attention_flops_per_s)
+            * 1e3;
         // TP: two all-reduces of the batch's hidden states a layer; DP + EP: an exchange of
         // each routed token's hidden state there and back a MoE layer.
-        let tokens = b + prefill_tokens;
         let mut interconnect_ms = 0.0;
         let mut network_ms = 0.0;
         if tp > 1 {
