@@ -38,11 +38,7 @@ fn plan_one_with_workload() -> Plan {
         catalog.hardware("h100-80gb").unwrap(),
     )
     .plan(&PlanOptions {
-        workload: Some(lwsplan::plan::Workload {
-            input_tokens: 2048,
-            output_tokens: 512,
-            concurrency: 256,
-        }),
+        workload: Some(lwsplan::plan::Workload::closed(2048, 512, 256)),
         objective: lwsplan::plan::Objective::Throughput,
         ..PlanOptions::default()
     })

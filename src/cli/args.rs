@@ -68,6 +68,7 @@ pub struct Source {
 /// The planner's options.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Plan")]
+#[command(group(clap::ArgGroup::new("load").multiple(true).args(["concurrency", "request_rate"])))]
 pub struct PlanFlags {
     /// Fraction of each GPU's memory vLLM may use, in (0, 1] [default: 0.9].
     #[arg(long, value_name = "FRACTION")]
@@ -128,16 +129,21 @@ pub struct PlanFlags {
     /// ranks of each TP group instead of replicated.
     #[arg(long, value_name = "N")]
     pub decode_context_parallel_size: Option<u64>,
-    /// Workload: prompt tokens per request (with --output-tokens and --concurrency: estimates
-    /// throughput and latency per layout).
-    #[arg(long, value_name = "N", requires_all = ["output_tokens", "concurrency"], help_heading = "Workload")]
+    /// Workload: prompt tokens per request (with --output-tokens and --concurrency or
+    /// --request-rate: estimates throughput and latency per layout).
+    #[arg(long, value_name = "N", requires_all = ["output_tokens", "load"], help_heading = "Workload")]
     pub input_tokens: Option<u64>,
     /// Workload: generated tokens per request.
-    #[arg(long, value_name = "N", requires_all = ["input_tokens", "concurrency"], help_heading = "Workload")]
+    #[arg(long, value_name = "N", requires_all = ["input_tokens", "load"], help_heading = "Workload")]
     pub output_tokens: Option<u64>,
-    /// Workload: requests in flight at once, across all replicas.
+    /// Workload: requests in flight at once, across all replicas; with --request-rate, the most
+    /// in flight (as `vllm bench serve --max-concurrency`).
     #[arg(long, value_name = "N", requires_all = ["input_tokens", "output_tokens"], help_heading = "Workload")]
     pub concurrency: Option<u64>,
+    /// Workload: requests arriving per second, across all replicas (as `vllm bench serve
+    /// --request-rate`); the requests in flight follow by Little's law.
+    #[arg(long, value_name = "PER_S", requires_all = ["input_tokens", "output_tokens"], help_heading = "Workload")]
+    pub request_rate: Option<f64>,
     /// What to optimise among the layouts that fit: `capacity` (fewest GPUs, most KV),
     /// `throughput` (output tokens/s per GPU) or `latency` (time per output token); the last two
     /// need the workload [default: capacity].
@@ -482,13 +488,12 @@ impl PlanFlags {
             &mut plan.decode_context_parallel_size,
             self.decode_context_parallel_size.map(Some),
         );
-        if let (Some(input_tokens), Some(output_tokens), Some(concurrency)) =
-            (self.input_tokens, self.output_tokens, self.concurrency)
-        {
+        if let (Some(input_tokens), Some(output_tokens)) = (self.input_tokens, self.output_tokens) {
             plan.workload = Some(crate::plan::Workload {
                 input_tokens,
                 output_tokens,
-                concurrency,
+                concurrency: self.concurrency,
+                request_rate: self.request_rate,
             });
         }
         set(&mut plan.objective, self.objective);

@@ -161,6 +161,13 @@ pub enum Note {
         /// Requests its KV cache holds at full length.
         holds: u64,
     },
+    /// A request rate beyond what the layout serves at full load.
+    Overloaded {
+        /// Requests per second asked for.
+        request_rate: f64,
+        /// Requests per second the layout serves at full load (estimated).
+        served: f64,
+    },
     /// A context too short for chat.
     ShortContext {
         /// The length.
@@ -320,6 +327,16 @@ impl fmt::Display for Note {
                  The estimate does not count that work and is optimistic here (published \
                  benchmarks in this regime ran up to several times slower: the README's \
                  performance table). Add replicas or lower --concurrency"
+            ),
+            Note::Overloaded {
+                request_rate,
+                served,
+            } => write!(
+                f,
+                "{request_rate} requests per second is more than this layout serves at full load \
+                 (about {served:.2} estimated): the queue, and the time to the first token, grow \
+                 without bound; the figures are the layout at full load. Add replicas or GPUs, or \
+                 shorten the requests"
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,

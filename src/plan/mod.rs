@@ -259,6 +259,14 @@ impl<'a> Planner<'a> {
         if let Some(note) = rank::unmet_limits(&best, options) {
             notes.push(note);
         }
+        if let (Some(p), Some(w)) = (best.performance, options.workload)
+            && p.overloaded
+        {
+            notes.push(Note::Overloaded {
+                request_rate: w.request_rate.unwrap_or_default(),
+                served: p.output_tokens_per_s / w.output_tokens.max(1) as f64,
+            });
+        }
         if let Some(p) = best.performance
             && p.kv_cache_saturated
         {

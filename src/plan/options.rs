@@ -215,6 +215,10 @@ pub struct PlanOptions {
 /// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
 pub const MAX_SCHEDULER_LIMIT: u64 = 1 << 20;
 
+/// The highest `--request-rate` accepted, requests per second: far beyond any deployment, low
+/// enough that the estimate's arithmetic stays finite.
+pub const MAX_REQUEST_RATE: f64 = 1e6;
+
 fn scheduler_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     count(d, MAX_SCHEDULER_LIMIT)
 }
@@ -396,11 +400,28 @@ impl PlanOptions {
             );
         }
         if let Some(w) = self.workload {
+            if w.concurrency.is_none() && w.request_rate.is_none() {
+                return invalid(
+                    "--concurrency",
+                    "a workload needs --concurrency (requests in flight) or --request-rate \
+                     (requests per second), or both"
+                        .into(),
+                );
+            }
+            if let Some(rate) = w.request_rate
+                && !(rate.is_finite() && rate > 0.0 && rate <= MAX_REQUEST_RATE)
+            {
+                return invalid(
+                    "--request-rate",
+                    format!("{rate} is outside (0, {MAX_REQUEST_RATE}] requests per second"),
+                );
+            }
             for (option, value) in [
-                ("--input-tokens", w.input_tokens),
-                ("--output-tokens", w.output_tokens),
+                ("--input-tokens", Some(w.input_tokens)),
+                ("--output-tokens", Some(w.output_tokens)),
                 ("--concurrency", w.concurrency),
             ] {
+                let Some(value) = value else { continue };
                 if !(1..=MAX_SCHEDULER_LIMIT * 16).contains(&value) {
                     return invalid(
                         option,
@@ -415,7 +436,7 @@ impl PlanOptions {
             return invalid(
                 "--objective",
                 "throughput, latency and the --max-tpot-ms / --max-ttft-ms limits need a workload: \
-                 give --input-tokens, --output-tokens and --concurrency"
+                 give --input-tokens, --output-tokens and --concurrency or --request-rate"
                     .into(),
             );
         }

@@ -15,15 +15,33 @@ use super::search::Fit;
 use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Quantization};
 
 /// The traffic a plan is judged on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     /// Prompt tokens per request.
     pub input_tokens: u64,
     /// Generated tokens per request.
     pub output_tokens: u64,
-    /// Requests in flight at once, across all replicas.
-    pub concurrency: u64,
+    /// Requests in flight at once, across all replicas; with `request_rate`, the most in flight
+    /// (as `vllm bench serve --max-concurrency`), unbounded when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u64>,
+    /// Requests arriving per second, across all replicas (as `vllm bench serve
+    /// --request-rate`): the requests in flight follow from it by Little's law.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_rate: Option<f64>,
+}
+
+impl Workload {
+    /// A closed loop: `concurrency` requests always in flight.
+    pub fn closed(input_tokens: u64, output_tokens: u64, concurrency: u64) -> Workload {
+        Workload {
+            input_tokens,
+            output_tokens,
+            concurrency: Some(concurrency),
+            request_rate: None,
+        }
+    }
 }
 
 /// What limits the decode step.
@@ -72,6 +90,12 @@ pub struct Performance {
     pub ttft_ms: f64,
     /// What limits the decode step.
     pub bound: Bound,
+    /// Requests in flight across all replicas: the concurrency, or under a request rate what
+    /// Little's law gives (rate × time a request takes), capped by the concurrency.
+    pub concurrency: u64,
+    /// Under a request rate, whether it exceeds what the layout serves: the queue then grows
+    /// without bound, and the estimate is the layout at full load.
+    pub overloaded: bool,
     /// Sequences each engine decodes at once: the concurrency, capped by the KV cache and
     /// `max_num_seqs`.
     pub batch_per_engine: u64,
@@ -189,6 +213,14 @@ impl Inventory {
     }
 }
 
+/// A workload with a fixed number of requests in flight.
+#[derive(Clone, Copy)]
+struct ClosedLoad {
+    input_tokens: u64,
+    output_tokens: u64,
+    concurrency: u64,
+}
+
 /// What an estimate is made under, besides the layout.
 pub(crate) struct Context<'a> {
     pub model: &'a ModelProfile,
@@ -202,8 +234,58 @@ pub(crate) struct Context<'a> {
 }
 
 /// The estimate for `fit`; `None` when the hardware profile has no peaks.
+///
+/// Under a request rate, the requests in flight are found by iterating Little's law (in flight
+/// = rate × the time one request takes at that load) from one request up, capped by the
+/// concurrency; a rate beyond what the layout serves at full load is overloaded. Arrivals are
+/// taken as steady: Poisson bursts add queueing this leaves out.
 pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
-    let (model, hardware, workload, replicas) = (cx.model, cx.hardware, cx.workload, cx.replicas);
+    let w = cx.workload;
+    let Some(rate) = w.request_rate else {
+        return estimate_at(cx, fit, w.concurrency.unwrap_or(1));
+    };
+    // Full load: every engine's batch full (the KV cache or max_num_seqs), within the cap.
+    let engines = (fit.layout.data_parallel_size * cx.replicas).max(1);
+    let cap = w.concurrency.unwrap_or(u64::MAX);
+    let full = estimate_at(cx, fit, cap.min(engines.saturating_mul(cx.max_num_seqs)))?;
+    let served_rate = full.output_tokens_per_s / w.output_tokens.max(1) as f64;
+    if rate > served_rate {
+        return Some(Performance {
+            overloaded: true,
+            ..full
+        });
+    }
+    let mut in_flight = 1;
+    let mut p = estimate_at(cx, fit, in_flight)?;
+    for _ in 0..64 {
+        let request_s = (p.ttft_ms + w.output_tokens as f64 * p.tpot_ms) / 1e3;
+        let next = ((rate * request_s).ceil() as u64).clamp(1, cap);
+        if next == in_flight {
+            break;
+        }
+        in_flight = next;
+        p = estimate_at(cx, fit, in_flight)?;
+    }
+    let output_tokens_per_s = round2(rate * w.output_tokens as f64);
+    let gpus = (fit.layout.gpus() * cx.replicas) as f64;
+    Some(Performance {
+        output_tokens_per_s,
+        output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
+        cost_per_million_output_tokens: cx
+            .gpu_hour_price
+            .map(|price| round2(price * gpus / 3600.0 / output_tokens_per_s * 1e6)),
+        ..p
+    })
+}
+
+/// The estimate with `concurrency` requests in flight.
+fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
+    let (model, hardware, replicas) = (cx.model, cx.hardware, cx.replicas);
+    let workload = ClosedLoad {
+        input_tokens: cx.workload.input_tokens,
+        output_tokens: cx.workload.output_tokens,
+        concurrency,
+    };
     let (max_num_seqs, max_num_batched_tokens) = (cx.max_num_seqs, cx.max_num_batched_tokens);
     let peaks = hardware.gpu.dense_tflops?;
     let layout = fit.layout;
@@ -379,6 +461,8 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
         tpot_ms: round2(tpot),
         ttft_ms: round2(ttft),
         bound,
+        concurrency: workload.concurrency,
+        overloaded: false,
         batch_per_engine: batch,
         requests_per_engine: wanted.min(max_num_seqs),
         kv_cache_saturated: wanted.min(max_num_seqs) > kv_limit,

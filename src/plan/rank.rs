@@ -55,8 +55,8 @@ fn breaks_limits(fit: &Fit, options: &PlanOptions) -> bool {
     })
 }
 
-/// Sorts the fits best first: those clear of the reserve's band, then those within the latency
-/// limits, then by the objective (throughput: output tokens per second per GPU; latency: time
+/// Sorts the fits best first: those clear of the reserve's band, then those that keep up with
+/// the request rate, then those within the latency limits, then by the objective (throughput: output tokens per second per GPU; latency: time
 /// per output token), then by [`rank_key`].
 pub(crate) fn sort(fits: &mut [Fit], options: &PlanOptions, auto: bool) {
     let metric = |f: &Fit| -> f64 {
@@ -67,11 +67,16 @@ pub(crate) fn sort(fits: &mut [Fit], options: &PlanOptions, auto: bool) {
         }
     };
     fits.sort_by(|a, b| {
-        (a.at_risk, breaks_limits(a, options))
-            .cmp(&(b.at_risk, breaks_limits(b, options)))
+        (a.at_risk, overloaded(a), breaks_limits(a, options))
+            .cmp(&(b.at_risk, overloaded(b), breaks_limits(b, options)))
             .then(metric(a).total_cmp(&metric(b)))
             .then_with(|| rank_key(a, auto).cmp(&rank_key(b, auto)))
     });
+}
+
+/// Whether the layout falls behind the workload's request rate (estimated).
+fn overloaded(fit: &Fit) -> bool {
+    fit.performance.is_some_and(|p| p.overloaded)
 }
 
 /// The note for a best fit that still breaks a latency limit: nothing meets it.
@@ -99,6 +104,8 @@ fn why_lost(other: &Fit, best: &Fit, auto: bool, options: &PlanOptions) -> Strin
     };
     if other.at_risk != best.at_risk {
         "its KV cache is within the reserve's error band of not fitting".to_string()
+    } else if overloaded(other) != overloaded(best) {
+        "falls behind the request rate (estimated)".to_string()
     } else if breaks_limits(other, options) != breaks_limits(best, options) {
         "misses the latency limits (estimated)".to_string()
     } else if let Some(objective) = objective {

@@ -91,12 +91,13 @@ impl Plan {
             writeln!(
                 out,
                 "  estimate      {:.0} output tokens/s ({:.0} per GPU), {} ms per output token, {} ms to \
-                 the first, {} sequences per engine; decode step {}-bound: HBM {} ms, compute {} ms, \
-                 interconnect {} ms, network {} ms, overhead {} ms{}",
+                 the first, {} requests in flight, {} sequences per engine; decode step {}-bound: \
+                 HBM {} ms, compute {} ms, interconnect {} ms, network {} ms, overhead {} ms{}",
                 p.output_tokens_per_s,
                 p.output_tokens_per_s_per_gpu,
                 p.tpot_ms,
                 p.ttft_ms,
+                p.concurrency,
                 p.batch_per_engine,
                 match p.bound {
                     super::Bound::Hbm => "HBM",

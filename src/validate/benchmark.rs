@@ -167,11 +167,11 @@ impl BenchmarkEntry {
             options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
             options.pipeline_parallel_size = Some(options.pipeline_parallel_size.unwrap_or(1));
             options.data_parallel_size = Some(options.data_parallel_size.unwrap_or(1));
-            options.workload = Some(Workload {
-                input_tokens: point.input_tokens,
-                output_tokens: point.output_tokens,
-                concurrency: point.concurrency,
-            });
+            options.workload = Some(Workload::closed(
+                point.input_tokens,
+                point.output_tokens,
+                point.concurrency,
+            ));
             let plan = planner.plan(&options)?;
             let estimate = plan.performance.ok_or_else(|| DatasetError::Entry {
                 message: format!("{} has no dense peak: no estimate", hardware.id),

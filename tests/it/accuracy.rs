@@ -308,11 +308,7 @@ fn the_objective_changes_the_choice_where_throughput_differs() {
         catalog.model("gpt-oss-120b").unwrap(),
         catalog.hardware("h100-80gb").unwrap(),
     );
-    let workload = lwsplan::plan::Workload {
-        input_tokens: 1024,
-        output_tokens: 1024,
-        concurrency: 64,
-    };
+    let workload = lwsplan::plan::Workload::closed(1024, 1024, 64);
     let throughput = planner
         .plan(&PlanOptions {
             workload: Some(workload),
@@ -375,11 +371,7 @@ fn a_saturated_kv_cache_is_said() {
         planner
             .plan(&PlanOptions {
                 tensor_parallel_size: Some(8),
-                workload: Some(lwsplan::plan::Workload {
-                    input_tokens: 4000,
-                    output_tokens: 200,
-                    concurrency,
-                }),
+                workload: Some(lwsplan::plan::Workload::closed(4000, 200, concurrency)),
                 ..PlanOptions::default()
             })
             .unwrap()
@@ -411,5 +403,122 @@ fn a_saturated_kv_cache_is_said() {
             .notes
             .iter()
             .any(|n| n.to_string().contains("preempts"))
+    );
+}
+
+/// `--request-rate` (as `vllm bench serve --request-rate`): the requests in flight follow from
+/// the rate by Little's law, the throughput is what arrives, a rate beyond the layout's full
+/// load is said and ranks the layout behind those that keep up, and `--concurrency` caps the
+/// requests in flight.
+#[test]
+fn a_request_rate_sets_the_load() {
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("gpt-oss-120b").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    );
+    let plan = |rate: f64, concurrency: Option<u64>, tp: Option<u64>| {
+        planner
+            .plan(&PlanOptions {
+                tensor_parallel_size: tp,
+                workload: Some(lwsplan::plan::Workload {
+                    input_tokens: 1024,
+                    output_tokens: 512,
+                    concurrency,
+                    request_rate: Some(rate),
+                }),
+                ..PlanOptions::default()
+            })
+            .unwrap()
+    };
+    let light = plan(5.0, None, Some(2)).performance.unwrap();
+    assert!(!light.overloaded);
+    assert_eq!(light.output_tokens_per_s, 5.0 * 512.0);
+    let request_s = (light.ttft_ms + 512.0 * light.tpot_ms) / 1e3;
+    assert_eq!(
+        light.concurrency,
+        (5.0 * request_s).ceil() as u64,
+        "{light:?}"
+    );
+    // More load, more in flight, slower tokens.
+    let heavier = plan(20.0, None, Some(2)).performance.unwrap();
+    assert!(heavier.concurrency > light.concurrency);
+    assert!(heavier.tpot_ms > light.tpot_ms);
+    // A cap on requests in flight holds.
+    let capped = plan(20.0, Some(8), Some(2)).performance.unwrap();
+    assert_eq!(capped.concurrency, 8);
+    // Beyond TP 2's full load: said, and the free choice is a layout that keeps up.
+    let pinned = plan(100.0, None, Some(2));
+    assert!(pinned.performance.unwrap().overloaded);
+    assert!(
+        pinned
+            .notes
+            .iter()
+            .any(|n| n.to_string().contains("more than this layout serves")),
+        "{:?}",
+        pinned.notes
+    );
+    let free = plan(100.0, None, None);
+    assert!(!free.performance.unwrap().overloaded, "{free:?}");
+    assert!(
+        free.alternatives
+            .iter()
+            .any(|a| a.reason.contains("falls behind the request rate"))
+    );
+    // Neither a concurrency nor a rate, or a rate that is not a rate: refused, naming the flag.
+    for (concurrency, rate) in [(None, None), (None, Some(0.0)), (None, Some(f64::NAN))] {
+        let err = planner
+            .plan(&PlanOptions {
+                workload: Some(lwsplan::plan::Workload {
+                    input_tokens: 1024,
+                    output_tokens: 512,
+                    concurrency,
+                    request_rate: rate,
+                }),
+                ..PlanOptions::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--request-rate") || err.contains("--concurrency"),
+            "{err}"
+        );
+    }
+}
+
+/// On the command line, `--request-rate` stands in for `--concurrency`; the lengths alone are
+/// refused by the argument parser.
+#[test]
+fn the_request_rate_flag_stands_for_concurrency() {
+    let (code, stdout, stderr) = crate::lwsplan(&[
+        "plan",
+        "--model",
+        "gpt-oss-120b",
+        "--hardware",
+        "h100-80gb",
+        "--input-tokens",
+        "1024",
+        "--output-tokens",
+        "512",
+        "--request-rate",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("requests in flight"), "{stdout}");
+    let (code, _, stderr) = crate::lwsplan(&[
+        "plan",
+        "--model",
+        "gpt-oss-120b",
+        "--hardware",
+        "h100-80gb",
+        "--input-tokens",
+        "1024",
+        "--output-tokens",
+        "512",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--concurrency") || stderr.contains("--request-rate"),
+        "{stderr}"
     );
 }

@@ -304,11 +304,7 @@ fn too_little_headroom_for_graphs_is_flagged_before_v0_21() {
 #[test]
 fn every_pair_estimates_a_workload() {
     let catalog = Catalog::builtin();
-    let workload = lwsplan::plan::Workload {
-        input_tokens: 2048,
-        output_tokens: 512,
-        concurrency: 32,
-    };
+    let workload = lwsplan::plan::Workload::closed(2048, 512, 32);
     for model in catalog.models() {
         for hardware in catalog.hardware_profiles() {
             let Ok(plan) = Planner::new(model, hardware).plan(&PlanOptions {
