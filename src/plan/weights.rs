@@ -414,10 +414,8 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
         }
         Mlp::Moe {
-            intermediate_size,
-            first_k_dense_replace,
-            ..
-        } if layer < *first_k_dense_replace => {
+            intermediate_size, ..
+        } if !model.routes_layer(layer) => {
             tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
         }
         Mlp::Moe {
@@ -616,8 +614,8 @@ impl RankWeights {
         let mut total: u128 = 0;
         prefix.push(0);
         let mla_copy = mla_dequantized_copy(model, tp);
-        for layer in 0..model.num_hidden_layers {
-            total += layer_tensors(model, layer)
+        let layer_bytes = |layer| {
+            layer_tensors(model, layer)
                 .iter()
                 .map(|t| match ep_ranks {
                     Some(ranks) => t
@@ -626,7 +624,14 @@ impl RankWeights {
                     None => t.loaded_bytes_per_rank(model, tp, alignment),
                 })
                 .sum::<u128>()
-                + mla_copy;
+                + mla_copy
+        };
+        // Layers differ only in whether they route (`ModelProfile::routes_layer`): each kind is
+        // sized once, not once per layer.
+        let mut sized: [Option<u128>; 2] = [None, None];
+        for layer in 0..model.num_hidden_layers {
+            total += *sized[usize::from(model.routes_layer(layer))]
+                .get_or_insert_with(|| layer_bytes(layer));
             prefix.push(total);
         }
         let [norm, lm_head] = head(model);

@@ -10,7 +10,8 @@ mod generated {
 
 pub use generated::ids;
 
-/// The built-in profiles, parsed once per process.
+/// The built-in profiles, each parsed the first time it is asked for (a process usually needs
+/// one model and one GPU, and parsing the rest would cost it more than planning does).
 ///
 /// ```
 /// use lwsplan::profile::ids;
@@ -21,8 +22,8 @@ pub use generated::ids;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    models: Vec<ModelProfile>,
-    hardware: Vec<HardwareProfile>,
+    models: Shelf<ModelProfile>,
+    hardware: Shelf<HardwareProfile>,
 }
 
 impl Catalog {
@@ -31,55 +32,83 @@ impl Catalog {
     pub fn builtin() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| Catalog {
-            models: generated::MODELS
-                .iter()
-                .map(|(id, text)| ModelProfile::from_yaml(text, id).expect("checked by build.rs"))
-                .collect(),
-            hardware: generated::HARDWARE
-                .iter()
-                .map(|(id, text)| {
-                    HardwareProfile::from_yaml(text, id).expect("checked by build.rs")
-                })
-                .collect(),
+            models: Shelf::new(generated::MODELS, "model", |text, id| {
+                ModelProfile::from_yaml(text, id).expect("checked by build.rs")
+            }),
+            hardware: Shelf::new(generated::HARDWARE, "hardware", |text, id| {
+                HardwareProfile::from_yaml(text, id).expect("checked by build.rs")
+            }),
         })
     }
 
     /// Every built-in model, sorted by id.
     pub fn models(&self) -> &[ModelProfile] {
-        &self.models
+        self.models.all()
     }
 
     /// Every built-in hardware profile, sorted by id.
     pub fn hardware_profiles(&self) -> &[HardwareProfile] {
-        &self.hardware
+        self.hardware.all()
     }
 
     /// The built-in model with this id; an unknown id names the closest one.
     pub fn model(&self, id: &str) -> Result<&ModelProfile, ProfileError> {
-        find(&self.models, id, "model", |m| &m.id)
+        self.models.find(id)
     }
 
     /// The built-in hardware profile with this id; an unknown id names the closest one.
     pub fn hardware(&self, id: &str) -> Result<&HardwareProfile, ProfileError> {
-        find(&self.hardware, id, "hardware", |h| &h.id)
+        self.hardware.find(id)
     }
 }
-fn find<'a, T>(
-    items: &'a [T],
-    id: &str,
+
+/// The embedded profiles of one kind, `(id, YAML)` sorted by id, each parsed on first use.
+#[derive(Debug, Clone)]
+struct Shelf<T> {
+    texts: &'static [(&'static str, &'static str)],
     kind: &'static str,
-    id_of: fn(&T) -> &String,
-) -> Result<&'a T, ProfileError> {
-    if let Some(found) = items.iter().find(|item| id_of(item) == id) {
-        return Ok(found);
+    parse: fn(&str, &str) -> T,
+    each: Vec<OnceLock<T>>,
+    all: OnceLock<Vec<T>>,
+}
+
+impl<T: Clone> Shelf<T> {
+    fn new(
+        texts: &'static [(&'static str, &'static str)],
+        kind: &'static str,
+        parse: fn(&str, &str) -> T,
+    ) -> Shelf<T> {
+        Shelf {
+            texts,
+            kind,
+            parse,
+            each: texts.iter().map(|_| OnceLock::new()).collect(),
+            all: OnceLock::new(),
+        }
     }
-    let known: Vec<String> = items.iter().map(|item| id_of(item).clone()).collect();
-    Err(ProfileError::Unknown {
-        kind,
-        id: crate::error::truncate(id, 80),
-        suggestion: closest(id, &known),
-        known,
-    })
+
+    fn get(&self, i: usize) -> &T {
+        let (id, text) = self.texts[i];
+        self.each[i].get_or_init(|| (self.parse)(text, id))
+    }
+
+    fn all(&self) -> &[T] {
+        self.all
+            .get_or_init(|| (0..self.texts.len()).map(|i| self.get(i).clone()).collect())
+    }
+
+    fn find(&self, id: &str) -> Result<&T, ProfileError> {
+        if let Some(i) = self.texts.iter().position(|(known, _)| *known == id) {
+            return Ok(self.get(i));
+        }
+        let known: Vec<String> = self.texts.iter().map(|(k, _)| k.to_string()).collect();
+        Err(ProfileError::Unknown {
+            kind: self.kind,
+            id: crate::error::truncate(id, 80),
+            suggestion: closest(id, &known),
+            known,
+        })
+    }
 }
 
 /// Ids longer than this get no suggestion: no built-in id is near, and the edit distance's

@@ -334,6 +334,13 @@ const MAX_CONTEXT: u64 = 1 << 26;
 const MAX_EXPERTS: u64 = 1 << 14;
 
 impl ModelProfile {
+    /// Whether decoder layer `layer` (from 0) routes its tokens to experts: every layer of a MoE
+    /// model past its `first_k_dense_replace` dense ones. Layers differ in nothing else that
+    /// lwsplan sizes.
+    pub fn routes_layer(&self, layer: u64) -> bool {
+        matches!(self.mlp, Mlp::Moe { first_k_dense_replace, .. } if layer >= first_k_dense_replace)
+    }
+
     /// Parses a model profile from YAML and checks it; `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ProfileError> {
         let profile: Self = super::parse(text, origin)?;
