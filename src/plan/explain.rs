@@ -167,6 +167,8 @@ pub enum Note {
         request_rate: f64,
         /// Requests per second the layout serves at full load (estimated).
         served: f64,
+        /// The most requests in flight the workload allows, when it caps them.
+        cap: Option<u64>,
     },
     /// A context too short for chat.
     ShortContext {
@@ -331,12 +333,20 @@ impl fmt::Display for Note {
             Note::Overloaded {
                 request_rate,
                 served,
+                cap,
             } => write!(
                 f,
                 "{request_rate} requests per second is more than this layout serves at full load \
-                 (about {served:.2} estimated): the queue, and the time to the first token, grow \
+                 (about {served:.2} estimated{}): the queue, and the time to the first token, grow \
                  without bound; the figures are the layout at full load. Add replicas or GPUs, or \
-                 shorten the requests"
+                 shorten the requests{}",
+                cap.map(|c| format!(" with at most {c} requests in flight"))
+                    .unwrap_or_default(),
+                if cap.is_some() {
+                    ", or allow more requests in flight (--concurrency)"
+                } else {
+                    ""
+                }
             ),
             Note::ShortContext { max_model_len } => write!(
                 f,

@@ -265,6 +265,7 @@ impl<'a> Planner<'a> {
             notes.push(Note::Overloaded {
                 request_rate: w.request_rate.unwrap_or_default(),
                 served: p.output_tokens_per_s / w.output_tokens.max(1) as f64,
+                cap: w.concurrency,
             });
         }
         if let Some(p) = best.performance

@@ -445,8 +445,18 @@ fn a_request_rate_sets_the_load() {
     assert!(heavier.concurrency > light.concurrency);
     assert!(heavier.tpot_ms > light.tpot_ms);
     // A cap on requests in flight holds.
-    let capped = plan(20.0, Some(8), Some(2)).performance.unwrap();
-    assert_eq!(capped.concurrency, 8);
+    let capped = plan(20.0, Some(8), Some(2));
+    assert_eq!(capped.performance.unwrap().concurrency, 8);
+    // Eight in flight cannot carry 20 a second: the cap is named in what is said.
+    assert!(capped.performance.unwrap().overloaded);
+    assert!(
+        capped
+            .notes
+            .iter()
+            .any(|n| n.to_string().contains("at most 8 requests in flight")),
+        "{:?}",
+        capped.notes
+    );
     // Beyond TP 2's full load: said, and the free choice is a layout that keeps up.
     let pinned = plan(100.0, None, Some(2));
     assert!(pinned.performance.unwrap().overloaded);
