@@ -16,6 +16,7 @@ use std::process::Command;
 /// Exit statuses (README): 3 invalid input, 4 infeasible, 5 validation failed, 6 I/O.
 const EXPECTED: &[(&str, i32)] = &[
     ("args/capability-sys-admin.args", 3),
+    ("args/concurrency-zero.args", 3),
     ("args/dcp-gqa-model.args", 4),
     ("args/dcp-not-dividing-tp.args", 4),
     ("args/dp-dense-model.args", 4),
@@ -28,7 +29,10 @@ const EXPECTED: &[(&str, i32)] = &[
     ("args/import-huge-index.args", 3),
     ("args/max-num-batched-tokens-zero.args", 3),
     ("args/model-file-dev-zero.args", 3),
+    ("args/objective-without-workload.args", 3),
     ("args/port-zero.args", 3),
+    ("args/request-rate-nan.args", 3),
+    ("args/request-rate-zero.args", 3),
     ("args/shm-size-invalid.args", 2),
     ("args/target-sequences-100000.args", 3),
     ("args/tensor-parallel-4096.args", 4),
@@ -41,6 +45,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("args/vllm-arg-quantization.args", 3),
     ("args/vllm-arg-tp-alias.args", 3),
     ("args/warm-cache-without-cache.args", 2),
+    ("args/workload-without-load.args", 2),
     ("deployment/bad-env-name.yaml", 3),
     ("deployment/bad-label.yaml", 3),
     ("deployment/bad-node-label.yaml", 3),
