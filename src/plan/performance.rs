@@ -327,8 +327,10 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     let layer_ms = |stage: &super::Stage, b: f64, prefill_tokens: f64| -> (f64, f64, f64, f64) {
         let weights = stage.weight_bytes_per_gpu as f64;
         let expert = weights * inv.expert_byte_fraction;
-        let routed_tokens = b * if dp > 1 { dp as f64 } else { 1.0 };
-        let read = weights - expert + expert * inv.touched(routed_tokens + prefill_tokens);
+        // Under DP + EP every engine's tokens, decodes and prompt chunks alike, reach the
+        // experts a GPU holds.
+        let routed_tokens = (b + prefill_tokens) * dp as f64;
+        let read = weights - expert + expert * inv.touched(routed_tokens);
         let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
         let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / hbm * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;

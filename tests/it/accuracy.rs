@@ -532,3 +532,36 @@ fn the_request_rate_flag_stands_for_concurrency() {
         "{stderr}"
     );
 }
+
+/// vLLM's DeepSeek recipe for 8 × H200: "Tensor-parallel is usually better for low-latency /
+/// low-load scenarios, while data-parallel works better for high-load workloads"
+/// (https://docs.vllm.ai/projects/recipes/en/latest/DeepSeek/DeepSeek-V3.html). The estimate
+/// ranks the two as the recipe says at both ends: TP 8 + EP serves more per GPU at 32 requests
+/// (every GPU reads 1/8 of the attention weights, where DP reads them whole), DP 8 + EP at 512
+/// (each engine holds only its own requests' latent KV cache, where TP replicates it).
+#[test]
+fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
+    use lwsplan::plan::{ExpertParallel, Strategy, Workload};
+    let catalog = Catalog::builtin();
+    let planner = Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h200-141gb").unwrap(),
+    );
+    let per_gpu = |concurrency, dp: bool| {
+        planner
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(if dp { 1 } else { 8 }),
+                data_parallel_size: dp.then_some(8),
+                strategy: if dp { Strategy::DpEp } else { Strategy::TpPp },
+                expert_parallel: ExpertParallel::On,
+                workload: Some(Workload::closed(1024, 1024, concurrency)),
+                ..PlanOptions::default()
+            })
+            .unwrap()
+            .performance
+            .unwrap()
+            .output_tokens_per_s_per_gpu
+    };
+    assert!(per_gpu(32, false) > per_gpu(32, true));
+    assert!(per_gpu(512, true) > 1.5 * per_gpu(512, false));
+}
