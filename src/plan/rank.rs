@@ -56,8 +56,8 @@ fn breaks_limits(fit: &Fit, options: &PlanOptions) -> bool {
 }
 
 /// Sorts the fits best first: those clear of the reserve's band, then those that keep up with
-/// the request rate, then those within the latency limits, then by the objective (throughput: output tokens per second per GPU; latency: time
-/// per output token), then by [`rank_key`].
+/// the request rate, then those within the latency limits, then by the objective (throughput:
+/// output tokens per second per GPU; latency: time per output token), then by [`rank_key`].
 pub(crate) fn sort(fits: &mut [Fit], options: &PlanOptions, auto: bool) {
     let metric = |f: &Fit| -> f64 {
         match (options.objective, f.performance) {
