@@ -136,9 +136,9 @@ impl Planner<'_> {
 
     /// The candidate space, in one place. TP × PP layouts: TP within a node (divisors of its
     /// GPU count) unless forced, every PP up to the layer count; for MLA models also, with TP
-    /// = GPUs per node, each with DCP = TP. DP + EP layouts (MoE models): TP within a node, DP filling the GPUs of one or
-    /// more whole nodes. Only whole-node shapes past one node, at most [`MAX_NODES`]; the
-    /// strategy and every forced size narrow the space.
+    /// = GPUs per node, each with DCP = TP. DP + EP layouts (MoE models): TP within a node, DP
+    /// filling the GPUs of one or more whole nodes. Only whole-node shapes past one node, at
+    /// most [`MAX_NODES`]; the strategy and every forced size narrow the space.
     fn candidates(
         &self,
         options: &PlanOptions,
