@@ -213,14 +213,6 @@ impl Inventory {
     }
 }
 
-/// A workload with a fixed number of requests in flight.
-#[derive(Clone, Copy)]
-struct ClosedLoad {
-    input_tokens: u64,
-    output_tokens: u64,
-    concurrency: u64,
-}
-
 /// What an estimate is made under, besides the layout.
 pub(crate) struct Context<'a> {
     pub model: &'a ModelProfile,
@@ -271,9 +263,7 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     Some(Performance {
         output_tokens_per_s,
         output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
-        cost_per_million_output_tokens: cx
-            .gpu_hour_price
-            .map(|price| round2(price * gpus / 3600.0 / output_tokens_per_s * 1e6)),
+        cost_per_million_output_tokens: cost_per_million(cx, gpus, output_tokens_per_s),
         ..p
     })
 }
@@ -281,11 +271,7 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
 /// The estimate with `concurrency` requests in flight.
 fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
     let (model, hardware, replicas) = (cx.model, cx.hardware, cx.replicas);
-    let workload = ClosedLoad {
-        input_tokens: cx.workload.input_tokens,
-        output_tokens: cx.workload.output_tokens,
-        concurrency,
-    };
+    let workload = cx.workload;
     let (max_num_seqs, max_num_batched_tokens) = (cx.max_num_seqs, cx.max_num_batched_tokens);
     let peaks = hardware.gpu.dense_tflops?;
     let layout = fit.layout;
@@ -313,7 +299,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     let engines = (dp * replicas).max(1);
     let per_request = workload.input_tokens + workload.output_tokens;
     let kv_limit = (fit.tokens / per_request.max(1)).max(1);
-    let wanted = workload.concurrency.div_ceil(engines).max(1);
+    let wanted = concurrency.div_ceil(engines).max(1);
     let batch = wanted.min(max_num_seqs).min(kv_limit).max(1);
     let mean_context = workload.input_tokens as f64 + workload.output_tokens as f64 / 2.0;
     // Prompt tokens prefilled per decode step in steady state: each request's prompt spread
@@ -449,10 +435,10 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     let first_ttft = chunks * tpot + prompt_ms;
     // Requests beyond what the engines hold wait for earlier ones to finish, in waves.
     let capacity = batch * engines;
-    let waves = workload.concurrency.div_ceil(capacity.max(1)).max(1) as f64;
+    let waves = concurrency.div_ceil(capacity.max(1)).max(1) as f64;
     let request_ms = first_ttft + workload.output_tokens as f64 * tpot;
     let ttft = first_ttft + (waves - 1.0) / 2.0 * request_ms;
-    let served = workload.concurrency.min(capacity * waves as u64) as f64;
+    let served = concurrency.min(capacity * waves as u64) as f64;
     let output_tokens_per_s =
         served * workload.output_tokens as f64 / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
     let gpus = (layout.gpus() * replicas) as f64;
@@ -463,7 +449,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         tpot_ms: round2(tpot),
         ttft_ms: round2(ttft),
         bound,
-        concurrency: workload.concurrency,
+        concurrency,
         overloaded: false,
         batch_per_engine: batch,
         requests_per_engine: wanted.min(max_num_seqs),
@@ -475,9 +461,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
             network_ms: round2(step.network_ms),
             overhead_ms: round2(step.overhead_ms),
         },
-        cost_per_million_output_tokens: cx
-            .gpu_hour_price
-            .map(|price| round2(price * gpus / 3600.0 / output_tokens_per_s * 1e6)),
+        cost_per_million_output_tokens: cost_per_million(cx, gpus, output_tokens_per_s),
     })
 }
 
@@ -501,6 +485,12 @@ fn attention_flops_per_token(model: &ModelProfile, tp: u64) -> f64 {
                 * (kv_lora_rank + qk_rope_head_dim) as f64
         }
     }
+}
+
+/// Dollars per million output tokens at the context's GPU-hour price, if it has one.
+fn cost_per_million(cx: &Context<'_>, gpus: f64, output_tokens_per_s: f64) -> Option<f64> {
+    cx.gpu_hour_price
+        .map(|price| round2(price * gpus / 3600.0 / output_tokens_per_s * 1e6))
 }
 
 fn round2(x: f64) -> f64 {
