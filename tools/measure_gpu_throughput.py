@@ -10,39 +10,19 @@ the GPU to profile:
     python3 tools/measure_gpu_throughput.py > measurement.json
 """
 import json
-import subprocess
 
 import torch
 
+import gpu_timing
+
 
 def timed(fn, iters=50, warmup=10):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(iters):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / 1000 / iters
+    return gpu_timing.timed(fn, iters, warmup)
 
 
 def main():
     dev = torch.device("cuda", 0)
-    out = {
-        "gpu": torch.cuda.get_device_name(dev),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-    }
-    try:
-        out["driver"] = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    out = gpu_timing.environment(dev)
     n = 8192
     a = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
     b = torch.randn(n, n, device=dev, dtype=torch.bfloat16)

@@ -12,9 +12,10 @@ achieved TFLOP/s per shape as JSON, next to the large square matmul's. Run on th
     python3 tools/measure_moe_gemm.py > measurement.json
 """
 import json
-import subprocess
 
 import torch
+
+import gpu_timing
 
 EXPERTS = 32
 
@@ -35,17 +36,7 @@ TOKENS_PER_EXPERT = [16, 64, 256, 1024]
 
 
 def timed(fn, iters=30, warmup=5):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start = torch.cuda.Event(enable_timing=True)
-    end = torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(iters):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / 1000 / iters
+    return gpu_timing.timed(fn, iters, warmup)
 
 
 def bf16(dev, m, k, n):
@@ -74,20 +65,9 @@ def fp8(dev, m, k, n):
 
 def main():
     dev = torch.device("cuda", 0)
-    out = {
-        "gpu": torch.cuda.get_device_name(dev),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "experts_per_call": EXPERTS,
-        "shapes": [],
-    }
-    try:
-        out["driver"] = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    out = gpu_timing.environment(dev)
+    out["experts_per_call"] = EXPERTS
+    out["shapes"] = []
     has_fp8 = torch.cuda.get_device_capability(dev) >= (8, 9)
     for name, k, n in SHAPES:
         for m in TOKENS_PER_EXPERT:
