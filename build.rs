@@ -6,9 +6,12 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-#[path = "src/input.rs"]
+#[path = "src/io/read.rs"]
 #[allow(dead_code)]
-mod input;
+mod read;
+mod io {
+    pub use super::read::*;
+}
 #[path = "src/units.rs"]
 #[allow(dead_code)]
 mod units;

@@ -150,7 +150,7 @@ impl Codegen {
             files.push((format!("{stem}.yaml"), yaml));
             files.push((format!("{stem}.plan.json"), json + "\n"));
         }
-        crate::output::write_all(&out_dir, &files).map_err(|e| CodegenError::Write(e.into()))?;
+        crate::io::write_all(&out_dir, &files).map_err(|e| CodegenError::Write(e.into()))?;
         Ok(written)
     }
 }

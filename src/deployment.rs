@@ -147,7 +147,7 @@ pub enum DeploymentError {
         path: String,
         /// Why.
         #[source]
-        source: crate::input::InputError,
+        source: crate::io::InputError,
     },
     /// A value in the file that the planner or the renderer refuses.
     #[error("{path}: {key}: {message}")]
@@ -216,7 +216,7 @@ impl Deployment {
 
     /// Reads a deployment file and makes its relative paths relative to the file's directory.
     pub fn from_file(path: &Path) -> Result<Self, DeploymentError> {
-        let text = crate::input::read_text(path, crate::input::MAX_SMALL_FILE, "a deployment file")
+        let text = crate::io::read_text(path, crate::io::MAX_SMALL_FILE, "a deployment file")
             .map_err(|source| DeploymentError::Read {
                 path: path.display().to_string(),
                 source,

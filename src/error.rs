@@ -79,7 +79,7 @@ pub enum Error {
         path: std::path::PathBuf,
         /// Why.
         #[source]
-        source: crate::input::InputError,
+        source: crate::io::InputError,
     },
 }
 

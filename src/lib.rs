@@ -8,7 +8,10 @@
 //! - [`render`]: one minijinja environment over `templates/`; [`Renderer`] → [`Manifests`];
 //! - [`manifest`]: the typed LeaderWorkerSet and Service a render produces;
 //! - [`validate`](mod@validate): the LeaderWorkerSet CRD schema, admission rules and consistency lints;
-//! - the command line (the `cli` feature), a thin layer over the above.
+//! - [`io`]: bounded reads and a writer that never leaves a partial file, for programs and
+//!   build scripts built on the above.
+//!
+//! The `lwsplan` command is a separate package, `lwsplan-cli`, a thin layer over this one.
 //!
 //! ```
 //! use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
@@ -25,33 +28,33 @@
 //! Every fallible function returns a typed error with its cause attached; [`Error`] wraps
 //! them all, [`Error::kind`] says what happened, and [`Report`] prints the whole chain.
 //!
+//! # Kubernetes version
+//!
+//! lwsplan enables no k8s-openapi version feature under any of its features: the application
+//! chooses one (`k8s-openapi = { version = "0.29", features = ["v1_35"] }`), as k8s-openapi
+//! requires of libraries. kube 5 is the kube-rs release built on k8s-openapi 0.29.
+//!
 //! # Features
 //!
-//! - `cli` (default): the `lwsplan` binary — clap, and k8s-openapi's `v1_33`. A library user
-//!   turns default features off and chooses the Kubernetes version in their own application,
-//!   as k8s-openapi requires of libraries.
 //! - `machinery`: internals for lwsplan's own tests, benches and fuzz targets; no stability
 //!   promise.
 
-#[cfg(feature = "cli")]
-mod cli;
 pub mod codegen;
 mod deployment;
 mod error;
-mod input;
+pub mod io;
 pub mod manifest;
-mod output;
 pub mod plan;
 pub mod profile;
 pub mod render;
-mod units;
+pub mod units;
 pub mod validate;
 mod value;
-mod yaml;
+pub mod yaml;
 
 pub use deployment::{Deployment, DeploymentError, ProfileRef};
 pub use error::{Error, ErrorKind, Report, Result, ValueError, WriteError, YamlError};
-pub use input::InputError;
+pub use io::InputError;
 pub use manifest::Manifests;
 pub use plan::{
     ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, Plan, PlanError, PlanOptions, Planner,
@@ -62,21 +65,13 @@ pub use render::{Platform, RenderError, RenderOptions, Renderer};
 pub use units::ByteSize;
 pub use validate::{Problem, validate, validate_yaml};
 
-/// The `lwsplan` binary's entry point: parses the command line, runs it, prints the result or
-/// the error chain, and returns the exit status. Not a library API.
-#[cfg(feature = "cli")]
-#[doc(hidden)]
-pub fn cli_main() -> std::process::ExitCode {
-    cli::main()
-}
-
 /// Internals for lwsplan's own tests, benches and fuzz targets. No stability promise: not for
 /// library users.
 #[cfg(feature = "machinery")]
 #[doc(hidden)]
 pub mod machinery {
-    pub use crate::input::{MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
-    pub use crate::output::write_all;
+    pub use crate::io::write_all;
+    pub use crate::io::{MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
     pub use crate::plan::kv::{bytes_per_token_per_layer, kv_heads_per_rank};
     pub use crate::plan::layout::pp_partition;
     pub use crate::plan::weights::{parameters, weight_bytes};

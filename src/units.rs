@@ -3,8 +3,8 @@
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
-/// `bytes` as GiB with two decimals, e.g. `79.18 GiB`.
-pub(crate) fn gib(bytes: u64) -> String {
+/// `bytes` as GiB with two decimals, e.g. `79.18 GiB`: how plans and messages print memory.
+pub fn gib(bytes: u64) -> String {
     format!("{:.2} GiB", bytes as f64 / GIB as f64)
 }
 

@@ -99,6 +99,6 @@ fuzz_target!(|input: Input| {
         Err(e) => panic!("{e}"),
     };
     let yaml = manifests.to_yaml().expect("typed manifests serialize");
-    let again = lwsplan::Manifests::from_yaml(&yaml).expect("printed manifests validate");
+    let again = lwsplan::validate::parse_manifests(&yaml).expect("printed manifests validate");
     assert_eq!(again, manifests);
 });

@@ -32,6 +32,6 @@ fuzz_target!(|data: (bool, &str)| {
     {
         // Whatever renders was validated; it must read back as the same objects.
         let yaml = manifests.to_yaml().expect("valid manifests serialize");
-        assert_eq!(lwsplan::Manifests::from_yaml(&yaml).ok(), Some(manifests));
+        assert_eq!(lwsplan::validate::parse_manifests(&yaml).ok(), Some(manifests));
     }
 });

@@ -18,7 +18,6 @@ pub use lws::{
 use k8s_openapi::api::core::v1::Service;
 
 use crate::error::YamlError;
-use crate::validate::Problem;
 
 /// The NVIDIA device plugin's resource name, which pods request GPUs by.
 pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
@@ -34,9 +33,14 @@ pub struct Manifests {
 }
 
 impl Manifests {
-    /// Parses and validates a stream holding exactly one LeaderWorkerSet and one Service.
-    pub fn from_yaml(text: &str) -> Result<Manifests, Vec<Problem>> {
-        crate::validate::parse_manifests(text)
+    /// One deployment from its two objects, built in code or read from a cluster; check it
+    /// with [`validate`](crate::validate()) before applying it. To read YAML, use
+    /// [`validate::parse_manifests`](crate::validate::parse_manifests), which validates too.
+    pub fn new(leader_worker_set: LeaderWorkerSet, service: Service) -> Manifests {
+        Manifests {
+            leader_worker_set,
+            service,
+        }
     }
 
     /// Multi-document YAML: the LeaderWorkerSet, then the Service.
@@ -55,19 +59,8 @@ impl Manifests {
         })
     }
 
-    /// Writes one file per object into `dir` (created if needed), named after the
-    /// LeaderWorkerSet, so several deployments can share a directory: every file or none.
-    pub fn write_to_dir(
-        &self,
-        dir: &std::path::Path,
-    ) -> Result<Vec<std::path::PathBuf>, crate::Error> {
-        let files = self.to_files()?;
-        crate::output::write_all(dir, &files)?;
-        Ok(files.iter().map(|(name, _)| dir.join(name)).collect())
-    }
-
     /// One file per object, `<name>-leaderworkerset.yaml` and `<name>-service.yaml`:
-    /// `(file name, YAML)`.
+    /// `(file name, YAML)`, ready for [`io::write_all`](crate::io::write_all).
     pub fn to_files(&self) -> Result<Vec<(String, String)>, YamlError> {
         // A name edited in code is not validated: keep only what is safe in a file name.
         let name: String = self

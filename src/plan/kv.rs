@@ -17,7 +17,6 @@ use crate::profile::{Attention, HardwareProfile, LayerType, ModelProfile};
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum KvCacheDtype {
     /// The model's dtype (`torch_dtype`; BF16 → 2 bytes).
     #[default]

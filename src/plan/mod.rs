@@ -49,8 +49,7 @@ pub use startup::{StageStartup, Startup};
 pub use version::{Feature, SchedulerLimits, VllmVersion};
 
 pub(crate) use kv::block_size;
-#[cfg(feature = "cli")]
-pub(crate) use weights::{parameters, weight_bytes};
+pub use weights::{parameters, weight_bytes};
 
 use serde::Serialize;
 

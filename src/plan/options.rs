@@ -76,7 +76,6 @@ impl Serialize for MaxModelLen {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum ExpertParallel {
     /// Only where a layout fails without it (an FP8 block split, say), and the plan says so.
     #[default]
@@ -92,7 +91,6 @@ pub enum ExpertParallel {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Objective {
     /// The fewest nodes and GPUs, the full context, the most KV cache (no workload needed).
     #[default]
@@ -108,7 +106,6 @@ pub enum Objective {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Strategy {
     /// Every family that applies to the model; at equal nodes, GPUs and context a plain
     /// TP × PP layout is chosen over DP + EP or DCP, which are listed as alternatives.

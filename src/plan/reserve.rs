@@ -205,7 +205,6 @@ pub const HEADROOM_SLACK: u64 = 2 * GIB;
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Launcher {
     /// vLLM's own multi-node mode: `vllm serve --nnodes --node-rank --master-addr`, `--headless`
     /// on workers (multiprocessing executor, no Ray).

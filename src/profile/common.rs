@@ -72,7 +72,7 @@ pub enum ProfileError {
         path: String,
         /// Why.
         #[source]
-        source: crate::input::InputError,
+        source: crate::io::InputError,
     },
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn read(
     limit: u64,
     what: &'static str,
 ) -> Result<String, ProfileError> {
-    crate::input::read_text(path, limit, what).map_err(|source| ProfileError::Read {
+    crate::io::read_text(path, limit, what).map_err(|source| ProfileError::Read {
         path: path.display().to_string(),
         source,
     })

@@ -172,7 +172,7 @@ impl HardwareProfile {
     /// Reads and checks a hardware profile file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
         Self::from_yaml(
-            &super::read(path, crate::input::MAX_SMALL_FILE, "a profile")?,
+            &super::read(path, crate::io::MAX_SMALL_FILE, "a profile")?,
             &path.display().to_string(),
         )
     }

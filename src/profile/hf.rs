@@ -33,7 +33,7 @@ impl ModelProfile {
         path: &std::path::Path,
         hf_repo: Option<&str>,
     ) -> Result<ModelProfile, ProfileError> {
-        let text = super::read(path, crate::input::MAX_SMALL_FILE, "a config.json")?;
+        let text = super::read(path, crate::io::MAX_SMALL_FILE, "a config.json")?;
         from_hf_config(&text, &path.display().to_string(), hf_repo)
     }
 
@@ -573,7 +573,7 @@ fn read_safetensors_index(
     path: &std::path::Path,
     layers: u64,
 ) -> Result<SafetensorsIndex, ProfileError> {
-    let text = super::read(path, crate::input::MAX_INDEX_FILE, "a safetensors index")?;
+    let text = super::read(path, crate::io::MAX_INDEX_FILE, "a safetensors index")?;
     let origin = path.display().to_string();
     let index: Value = serde_json::from_str(&text).map_err(|source| ProfileError::Json {
         origin: origin.clone(),

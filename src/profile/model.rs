@@ -351,7 +351,7 @@ impl ModelProfile {
     /// Reads and checks a model profile file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ProfileError> {
         Self::from_yaml(
-            &super::read(path, crate::input::MAX_SMALL_FILE, "a profile")?,
+            &super::read(path, crate::io::MAX_SMALL_FILE, "a profile")?,
             &path.display().to_string(),
         )
     }

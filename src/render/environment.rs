@@ -7,7 +7,7 @@ use std::path::Path;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
 use super::RenderError;
-use crate::input::InputError;
+use crate::io::InputError;
 
 /// The built-in templates, by file name.
 pub(crate) const TEMPLATES: &[(&str, &str)] = &[
@@ -28,7 +28,7 @@ pub(crate) const FUEL: u64 = 5_000_000;
 /// real one and stops an override that would fill memory (`"y" * 100000000`).
 pub(crate) const MAX_OUTPUT_BYTES: usize = 4 << 20;
 /// The most bytes a template override file may have.
-pub(crate) const MAX_TEMPLATE_BYTES: u64 = crate::input::MAX_SMALL_FILE;
+pub(crate) const MAX_TEMPLATE_BYTES: u64 = crate::io::MAX_SMALL_FILE;
 
 /// Builds the environment: built-in templates, then same-named overrides from `dir`.
 pub(crate) fn environment(dir: Option<&Path>) -> Result<Environment<'static>, RenderError> {
@@ -150,7 +150,7 @@ pub(crate) fn yaml_safe(json: &str) -> String {
 
 fn override_source(dir: &Path, name: &str) -> Result<Option<String>, RenderError> {
     let path = dir.join(name);
-    match crate::input::read_text(&path, MAX_TEMPLATE_BYTES, "a template") {
+    match crate::io::read_text(&path, MAX_TEMPLATE_BYTES, "a template") {
         Ok(text) => Ok(Some(text)),
         Err(InputError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(RenderError::TemplateRead { path, source }),

@@ -37,11 +37,12 @@ use std::path::PathBuf;
 use minijinja::{Environment, Value};
 
 use crate::error::ErrorKind;
-use crate::input::InputError;
+use crate::io::InputError;
 pub use crate::manifest::GPU_RESOURCE;
 use crate::manifest::{ImageRef, Manifests};
 use crate::plan::{Launcher, Plan, version};
 use crate::validate::Problems;
+pub use command::shell_quote;
 
 /// The official vLLM image; the default image is its tag for the release the plan is made for
 /// (`vllm/vllm-openai:v0.28.0` by default: see [`version::DEFAULT`](crate::plan::VllmVersion)).
@@ -170,7 +171,7 @@ impl Renderer {
         checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
         checks::check_node_label(&self.options, plan)?;
         let text = self.render_text(plan)?;
-        Manifests::from_yaml(&text).map_err(|p| RenderError::Invalid(Problems(p)))
+        crate::validate::parse_manifests(&text).map_err(|p| RenderError::Invalid(Problems(p)))
     }
 
     /// The raw multi-document text the templates produce, before parsing.

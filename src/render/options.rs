@@ -16,7 +16,6 @@ use std::path::PathBuf;
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Platform {
     /// GKE and Google Distributed Cloud: `cloud.google.com/gke-accelerator`.
     #[default]
@@ -206,7 +205,6 @@ pub enum ModelCache {
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum RayBootstrap {
     /// The commands are in the manifest: `ray start --head` on the leader, waiting until
     /// every pod joined; `ray start --address=… --block` on workers, retrying. Any image with

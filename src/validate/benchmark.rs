@@ -214,7 +214,7 @@ pub fn evaluate_benchmarks(dir: &Path) -> Result<Vec<BenchmarkResult>, Error> {
 }
 
 fn read(path: &Path) -> Result<BenchmarkEntry, Error> {
-    let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a benchmark entry")
+    let text = crate::io::read_text(path, crate::io::MAX_MANIFEST_FILE, "a benchmark entry")
         .map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,

@@ -130,7 +130,7 @@ impl EntryResult {
 impl Entry {
     /// Reads an entry file.
     pub fn from_file(path: &Path) -> Result<Entry, Error> {
-        let text = crate::input::read_text(path, crate::input::MAX_MANIFEST_FILE, "a log entry")
+        let text = crate::io::read_text(path, crate::io::MAX_MANIFEST_FILE, "a log entry")
             .map_err(|source| Error::Read {
                 path: path.to_path_buf(),
                 source,

@@ -35,6 +35,7 @@ pub use benchmark::{
     WITHIN_SATURATED, benchmarks_markdown, evaluate_benchmarks, point_within, ranked_pairs,
 };
 pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir, markdown};
+pub use names::check_env_name;
 pub use startup_log::StartupLog;
 
 use k8s_openapi::api::core::v1::Service;
@@ -152,9 +153,19 @@ pub fn validate(manifests: &Manifests) -> Vec<Problem> {
     }
 }
 
-/// Parses a rendered stream into typed manifests: exactly one LeaderWorkerSet and one Service,
-/// both valid.
-pub(crate) fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
+/// Parses a YAML stream into typed manifests: exactly one LeaderWorkerSet and one Service,
+/// both valid, or every problem found.
+///
+/// ```
+/// let yaml = lwsplan::Renderer::new(Default::default())?.render(&lwsplan::Planner::new(
+///     lwsplan::Catalog::builtin().model("llama-3.1-8b-instruct")?,
+///     lwsplan::Catalog::builtin().hardware("h100-80gb")?,
+/// ).plan(&Default::default())?)?.to_yaml()?;
+/// let manifests = lwsplan::validate::parse_manifests(&yaml).expect("a render validates");
+/// assert_eq!(lwsplan::Manifests::new(manifests.leader_worker_set.clone(), manifests.service.clone()), manifests);
+/// # Ok::<(), lwsplan::Error>(())
+/// ```
+pub fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
     let documents = parse_documents(text).map_err(|p| vec![p])?;
     let Checked {
         problems,
@@ -166,10 +177,7 @@ pub(crate) fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
         return Err(problems);
     }
     match (sets.len(), services.len()) {
-        (1, 1) => Ok(Manifests {
-            leader_worker_set: sets.remove(0),
-            service: services.remove(0).1,
-        }),
+        (1, 1) => Ok(Manifests::new(sets.remove(0), services.remove(0).1)),
         _ => Err(vec![Problem {
             document: 1,
             object: "document".into(),

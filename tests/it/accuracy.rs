@@ -9,7 +9,7 @@ use lwsplan::validate::{self, Entry, EntryResult, StartupLog};
 use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/vllm-logs")
+    Path::new(crate::ROOT.as_str()).join("tests/fixtures/vllm-logs")
 }
 
 fn results() -> Vec<EntryResult> {
@@ -164,7 +164,7 @@ fn every_failed_start_is_refused_or_flagged() {
 /// The README's text between `<!-- {name} table: begin -->` and its end marker.
 fn readme_section(name: &str) -> String {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(crate::ROOT.as_str()).join("README.md")).unwrap();
     let start = format!("<!-- {name} table: begin -->\n");
     let from = readme.find(&start).expect("README has the table's markers") + start.len();
     let to = readme.find(&format!("<!-- {name} table: end -->")).unwrap();
@@ -224,7 +224,7 @@ fn check_log_exits_by_tolerance() {
 }
 
 fn bench_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/benchmarks")
+    Path::new(crate::ROOT.as_str()).join("tests/fixtures/benchmarks")
 }
 
 /// The performance estimate against published benchmarks: every point outside the known

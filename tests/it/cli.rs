@@ -12,13 +12,13 @@ fn error_case(name: &str, args: &[&str], status: i32) {
         stdout.is_empty(),
         "{name}: nothing on stdout on failure, got {stdout}"
     );
-    let stderr = stderr.replace(env!("CARGO_MANIFEST_DIR"), "$ROOT");
+    let stderr = stderr.replace(crate::ROOT.as_str(), "$ROOT");
     settings().bind(|| {
         insta::assert_snapshot!(
             format!("cli-error@{name}"),
             format!(
                 "$ lwsplan {}\nexit {code}\n{stderr}",
-                args.join(" ").replace(env!("CARGO_MANIFEST_DIR"), "$ROOT")
+                args.join(" ").replace(crate::ROOT.as_str(), "$ROOT")
             )
         );
     });
@@ -372,10 +372,7 @@ fn listings_and_schemas() {
 /// A profile file with the schema's modeline-free content plans like the built-in.
 #[test]
 fn profile_files_load_like_builtins() {
-    let path = format!(
-        "{}/profiles/models/deepseek-r1.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/profiles/models/deepseek-r1.yaml", crate::ROOT.as_str());
     let (code, from_file, stderr) = lwsplan(&[
         "plan",
         "--model-file",
@@ -407,7 +404,7 @@ fn profile_files_load_like_builtins() {
 fn flags_override_the_deployment_file() {
     let file = format!(
         "{}/examples/gke-guide-deepseek-r1.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        crate::ROOT.as_str()
     );
     let (code, stdout, stderr) = lwsplan(&["plan", "-f", &file, "--format", "json"]);
     assert_eq!(code, 0, "{stderr}");
@@ -492,7 +489,7 @@ fn replicas_meet_a_concurrency_target() {
 
 #[test]
 fn an_imported_profile_plans_like_its_config() {
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = crate::ROOT.as_str();
     let config = format!("{root}/tests/fixtures/hf/Qwen3-30B-A3B/config.json");
     let dir = temp_dir("import");
     let profile = dir.join("qwen3-30b-a3b.yaml");
@@ -603,7 +600,7 @@ fn expert_parallelism_is_used_where_a_layout_needs_it() {
 fn shm_size_comes_from_the_flag_then_the_file_then_the_plan() {
     let file = format!(
         "{}/examples/gke-guide-deepseek-r1.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        crate::ROOT.as_str()
     );
     let shm = |extra: &[&str]| {
         let mut args = vec!["render", "-f", &file, "--launcher", "native", "-q"];
@@ -758,7 +755,7 @@ fn output_to_a_file_or_a_directory() {
     );
     let config = format!(
         "{}/tests/fixtures/hf/Qwen3-8B/config.json",
-        env!("CARGO_MANIFEST_DIR")
+        crate::ROOT.as_str()
     );
     let (code, _, stderr) = lwsplan(&[
         "import",
@@ -1031,7 +1028,7 @@ fn a_private_hardware_profile_needs_less_than_a_builtin() {
     let dir = temp_dir("private-hardware");
     let builtin = std::fs::read_to_string(format!(
         "{}/tests/fixtures/support/gke-only-hardware.yaml",
-        env!("CARGO_MANIFEST_DIR")
+        crate::ROOT.as_str()
     ))
     .unwrap()
     .replace("memory_bytes: 85018877624", "memory_bytes: 79.18Gi")

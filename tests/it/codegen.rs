@@ -11,7 +11,7 @@ fn out_dir(name: &str) -> PathBuf {
 }
 
 fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(crate::ROOT.as_str())
         .join("examples")
         .join(name)
 }

@@ -145,7 +145,7 @@ fn args(kind: &str, file: &str) -> Vec<String> {
             .unwrap()
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| l.replace("$ROOT", env!("CARGO_MANIFEST_DIR")))
+            .map(|l| l.replace("$ROOT", crate::ROOT.as_str()))
             .collect(),
         other => panic!("unknown corpus folder {other}"),
     }
@@ -153,7 +153,7 @@ fn args(kind: &str, file: &str) -> Vec<String> {
 
 #[test]
 fn every_bad_input_is_listed() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(crate::ROOT.as_str());
     let bad = root.join("tests/fixtures/bad");
     let mut found: Vec<String> = Vec::new();
     for kind in ["args", "deployment", "hardware", "manifest", "model"] {
@@ -174,7 +174,7 @@ fn every_bad_input_is_listed() {
 
 #[test]
 fn every_bad_input_fails_cleanly() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(crate::ROOT.as_str());
     let mut settings = crate::settings();
     settings.set_omit_expression(true);
     settings.bind(|| {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use lwsplan::Deployment;
 
 fn examples() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = Path::new(crate::ROOT.as_str()).join("examples");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -56,7 +56,7 @@ fn every_example_names_the_schema_for_editors() {
 #[test]
 fn the_committed_schema_is_current() {
     let committed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/deployment.schema.json"),
+        Path::new(crate::ROOT.as_str()).join("examples/deployment.schema.json"),
     )
     .unwrap();
     let current = serde_json::to_string_pretty(&schemars::schema_for!(Deployment)).unwrap() + "\n";

@@ -7,7 +7,7 @@ use lwsplan::profile::SafetensorsIndex;
 use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
 
 fn config(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/hf/{name}/config.json"))
+    PathBuf::from(crate::ROOT.as_str()).join(format!("tests/fixtures/hf/{name}/config.json"))
 }
 
 /// The fixture `name`'s config, with the repository it was published in (SOURCE.md).
@@ -237,7 +237,7 @@ fn awq_and_gptq_configs_import_as_4_bit() {
 #[test]
 fn a_safetensors_index_gives_the_exact_checkpoint_size() {
     let mut profile = import("Llama-3.1-8B");
-    let index_path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let index_path = PathBuf::from(crate::ROOT.as_str())
         .join("tests/fixtures/hf/Llama-3.1-8B/model.safetensors.index.json");
     let index = SafetensorsIndex::from_file(&index_path, profile.num_hidden_layers).unwrap();
     assert!(!index.has_extra_layers);

@@ -231,7 +231,7 @@ proptest! {
         }
         // What is printed parses back to exactly these objects, and validates.
         let yaml = manifests.to_yaml().unwrap();
-        let again = lwsplan::Manifests::from_yaml(&yaml)
+        let again = lwsplan::validate::parse_manifests(&yaml)
             .map_err(|p| TestCaseError::fail(format!("{p:?}")))?;
         prop_assert_eq!(again, manifests);
     }
@@ -339,7 +339,7 @@ proptest! {
             let command = container.command.unwrap();
             prop_assert_eq!(&command[2], &model_source.replace('$', "$$"));
         }
-        let again = lwsplan::Manifests::from_yaml(&manifests.to_yaml().unwrap())
+        let again = lwsplan::validate::parse_manifests(&manifests.to_yaml().unwrap())
             .map_err(|p| TestCaseError::fail(format!("{p:?}")))?;
         prop_assert_eq!(again, manifests);
     }

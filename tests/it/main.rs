@@ -16,6 +16,17 @@ mod seed;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The repository's top directory (this suite belongs to the lwsplan-cli package, whose
+/// manifest sits in crates/lwsplan-cli).
+/// Canonical, because the binary and insta's globs print canonical paths.
+pub static ROOT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    std::fs::canonicalize(root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+});
+
 /// Snapshots live in `snapshots/` at the top of the repository, named without the module.
 pub fn settings() -> insta::Settings {
     let mut settings = insta::Settings::clone_current();
@@ -47,5 +58,5 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(ROOT.as_str())
 }

@@ -60,7 +60,7 @@ const ADDITIONS: &[(&str, &str)] = &[
 
 /// Renders a deployment file from `examples/`: the checked-in options of the guide.
 fn render(example: &str) -> Vec<Value> {
-    let path = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/examples/{example}", crate::ROOT.as_str());
     let (_, manifests) = Deployment::from_file(Path::new(&path))
         .unwrap()
         .render()
@@ -72,7 +72,7 @@ fn render(example: &str) -> Vec<Value> {
 }
 
 fn seed(file: &str) -> Vec<Value> {
-    let path = format!("{}/tests/fixtures/seed/{file}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/seed/{file}", crate::ROOT.as_str());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     lwsplan::machinery::from_str_multiple(&text).unwrap()
 }
@@ -160,7 +160,7 @@ fn llama_405b_reproduces_the_published_manifest() {
 #[test]
 fn the_published_manifests_fail_only_on_the_missing_worker_node_selector() {
     for file in ["vllm-deepseek-r1-A3.yaml", "vllm-llama3-405b-A3.yaml"] {
-        let path = format!("{}/tests/fixtures/seed/{file}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/fixtures/seed/{file}", crate::ROOT.as_str());
         let problems = lwsplan::validate::validate_yaml(&std::fs::read_to_string(path).unwrap());
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
         assert_eq!(

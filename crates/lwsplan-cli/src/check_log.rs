@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 
 use super::args::{PlanFlags, Source};
 use super::{CliError, Input, json};
-use crate::input::MAX_MANIFEST_FILE;
-use crate::plan::Planner;
-use crate::validate::{self, StartupLog, Tolerance};
+use lwsplan::io::MAX_MANIFEST_FILE;
+use lwsplan::plan::Planner;
+use lwsplan::validate::{self, StartupLog, Tolerance};
 
 /// How `check-log` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -56,7 +56,7 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
     let input = Input::from(path);
     let text = input
         .read(MAX_MANIFEST_FILE, "a vLLM log")
-        .map_err(|source| crate::Error::Read {
+        .map_err(|source| lwsplan::Error::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -15,13 +15,13 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::deployment::{Deployment, DeploymentError, ProfileRef};
-use crate::error::{ErrorKind, Report, YamlError};
-use crate::input::{InputError, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
-use crate::plan::PlanError;
-use crate::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
-use crate::render::{RenderError, TemplateContext};
 use args::{Format, ManifestFormat, PlanArgs, RenderArgs};
+use lwsplan::io::{InputError, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
+use lwsplan::plan::PlanError;
+use lwsplan::profile::{Catalog, HardwareProfile, ModelProfile, ProfileError};
+use lwsplan::render::{RenderError, TemplateContext};
+use lwsplan::{Deployment, DeploymentError, ProfileRef};
+use lwsplan::{ErrorKind, Report, YamlError};
 use terminal::Terminal;
 
 /// Exit status for each kind of failure (documented in the README).
@@ -136,7 +136,7 @@ enum SchemaKind {
 enum CliError {
     /// A library failure; its kind decides the exit status.
     #[error(transparent)]
-    Lib(#[from] crate::Error),
+    Lib(#[from] lwsplan::Error),
     /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
@@ -162,7 +162,7 @@ from_stage!(
     DeploymentError,
     PlanError,
     RenderError,
-    crate::error::WriteError,
+    lwsplan::WriteError,
     YamlError
 );
 
@@ -183,11 +183,13 @@ fn status(kind: ErrorKind) -> u8 {
         ErrorKind::Infeasible => exit::INFEASIBLE,
         ErrorKind::InvalidManifest => exit::VALIDATION,
         ErrorKind::Io => exit::IO,
+        // A kind added by a newer library: the input is the likeliest thing to change.
+        _ => exit::INVALID_INPUT,
     }
 }
 
 /// Runs the command line and returns the process's exit status.
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -257,10 +259,10 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             SchemaKind::TemplateContext => schemars::schema_for!(TemplateContext),
         }),
         Command::Templates { output } => {
-            let files: Vec<(String, String)> = crate::render::templates()
+            let files: Vec<(String, String)> = lwsplan::render::templates()
                 .map(|(name, text)| (name.to_string(), text.to_string()))
                 .collect();
-            crate::output::write_all(&output, &files)?;
+            lwsplan::io::write_all(&output, &files)?;
             for (name, _) in &files {
                 terminal.note(&format!("wrote {}", output.join(name).display()));
             }
@@ -334,7 +336,7 @@ fn write_file(path: &Path, text: String) -> Result<(), CliError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    crate::output::write_all(dir, &[(name, text)])?;
+    lwsplan::io::write_all(dir, &[(name, text)])?;
     Ok(())
 }
 
@@ -373,7 +375,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
                     ])
                     .collect(),
             };
-            crate::output::write_all(dir, &files)?;
+            lwsplan::io::write_all(dir, &files)?;
             let paths: Vec<String> = files
                 .iter()
                 .map(|(name, _)| dir.join(name).display().to_string())
@@ -407,7 +409,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
 
 /// How `check-log` names the deployment's model and hardware, for the probe's next steps.
 fn probe_source(deployment: &Deployment) -> String {
-    let q = |s: &str| crate::render::command::shell_quote(s);
+    let q = |s: &str| lwsplan::render::shell_quote(s);
     let model = match &deployment.model {
         ProfileRef::Id(id) => format!("--model {}", q(id)),
         ProfileRef::File(path) => format!("--model-file {}", q(&path.display().to_string())),
@@ -429,8 +431,9 @@ fn import_profile(
 ) -> Result<ModelProfile, CliError> {
     let mut profile = ModelProfile::from_hf_config_file(config, hf_repo)?;
     if let Some(index) = index {
-        let index = crate::profile::SafetensorsIndex::from_file(index, profile.num_hidden_layers)?;
-        crate::plan::check_checkpoint_size(&profile, index.total_size)?;
+        let index =
+            lwsplan::profile::SafetensorsIndex::from_file(index, profile.num_hidden_layers)?;
+        lwsplan::plan::check_checkpoint_size(&profile, index.total_size)?;
         if !profile.apply_safetensors_index(&index) {
             Terminal::new().warning(
                 "the safetensors index also holds MTP layers, whose bytes cannot be told apart: \
@@ -454,7 +457,7 @@ fn import(
         profile.id = id;
         profile.check(&config.display().to_string())?;
     }
-    let yaml = crate::yaml::to_string(&profile)?;
+    let yaml = lwsplan::yaml::to_string(&profile)?;
     let text = format!(
         "# Imported by lwsplan from {}: review it, then use it with --model-file.\n{yaml}",
         config.display()
@@ -495,9 +498,9 @@ impl Input<'_> {
 
     fn read(&self, limit: u64, what: &'static str) -> Result<String, InputError> {
         if self.is_stdin() {
-            crate::input::read_text_from(std::io::stdin().lock(), limit, what)
+            lwsplan::io::read_text_from(std::io::stdin().lock(), limit, what)
         } else {
-            crate::input::read_text(self.path, limit, what)
+            lwsplan::io::read_text(self.path, limit, what)
         }
     }
 }
@@ -560,7 +563,7 @@ fn validate_files(
                 continue;
             }
         };
-        let checked = crate::validate::check_yaml(&text);
+        let checked = lwsplan::validate::check_yaml(&text);
         for problem in &checked.problems {
             let problem = problem
                 .to_string()

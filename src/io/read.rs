@@ -17,7 +17,6 @@ pub const MAX_SMALL_FILE: u64 = 1 << 20;
 /// Safetensors indexes, which list every tensor of the checkpoint.
 pub const MAX_INDEX_FILE: u64 = 64 << 20;
 /// Manifests read by `validate`.
-#[cfg_attr(not(feature = "cli"), allow(dead_code))]
 pub const MAX_MANIFEST_FILE: u64 = 16 << 20;
 
 /// Why an input could not be read as text.

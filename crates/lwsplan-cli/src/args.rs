@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{CliError, Input};
-use crate::deployment::{Deployment, ProfileRef};
-use crate::plan::{ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
-use crate::render::{EnvVar, ModelCache, Platform, Rdma, RenderOptions, SecretKeyRef};
-use crate::units::ByteSize;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use lwsplan::plan::{ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, PlanOptions};
+use lwsplan::render::{EnvVar, ModelCache, Platform, Rdma, RenderOptions, SecretKeyRef};
+use lwsplan::units::ByteSize;
+use lwsplan::{Deployment, ProfileRef};
 
 /// Output format of `plan`, `models` and `hardware`.
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub struct PlanFlags {
     #[arg(long, value_name = "FRACTION")]
     pub gpu_memory_utilization: Option<f64>,
     /// KV cache element type [default: auto].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choices::<KvCacheDtype>())]
     pub kv_cache_dtype: Option<KvCacheDtype>,
     /// Context length in tokens, or `auto`: the full context if it fits, else the longest that
     /// does [default: auto].
@@ -93,11 +93,11 @@ pub struct PlanFlags {
     #[arg(long, value_name = "N")]
     pub pipeline_parallel_size: Option<u64>,
     /// How each group starts vLLM: `native` (vllm serve --nnodes) or `ray` [default: native].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choices::<Launcher>())]
     pub launcher: Option<Launcher>,
     /// Expert parallelism for MoE models (--enable-expert-parallel): `auto` uses it only where
     /// a layout needs it [default: auto].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choices::<ExpertParallel>())]
     pub expert_parallel: Option<ExpertParallel>,
     /// LWS replicas: independent groups, each serving the model [default: 1].
     #[arg(long, value_name = "N")]
@@ -107,8 +107,8 @@ pub struct PlanFlags {
     pub target_concurrent_sequences: Option<u64>,
     /// The vLLM release to plan for (its memory behaviour and flags) [default: an official
     /// --image's tag, else 0.28.0; 0.17.1, the newest image with Ray, for --launcher ray].
-    #[arg(long, value_name = "VERSION", value_parser = parse_value::<crate::plan::VllmVersion>)]
-    pub vllm_version: Option<crate::plan::VllmVersion>,
+    #[arg(long, value_name = "VERSION", value_parser = parse_value::<lwsplan::plan::VllmVersion>)]
+    pub vllm_version: Option<lwsplan::plan::VllmVersion>,
     /// Tokens per forward pass, which sizes vLLM's profiling run [default: vLLM's for the GPU:
     /// 8192 on 70 GiB or more but A100, else 2048].
     #[arg(long, value_name = "TOKENS")]
@@ -119,8 +119,8 @@ pub struct PlanFlags {
     pub max_num_seqs: Option<u64>,
     /// Layout families to consider: `tp-pp`, `dp-ep` (data-parallel attention with
     /// expert-parallel MoE) or `auto` (all that apply; plain TP × PP wins ties) [default: auto].
-    #[arg(long, value_enum)]
-    pub strategy: Option<crate::plan::Strategy>,
+    #[arg(long, value_parser = choices::<lwsplan::plan::Strategy>())]
+    pub strategy: Option<lwsplan::plan::Strategy>,
     /// A fixed data-parallel size (DP + EP, MoE models): engines, each with its own KV cache,
     /// sharing the experts.
     #[arg(long, value_name = "N")]
@@ -147,8 +147,8 @@ pub struct PlanFlags {
     /// What to optimise among the layouts that fit: `capacity` (fewest GPUs, most KV),
     /// `throughput` (output tokens/s per GPU) or `latency` (time per output token); the last two
     /// need the workload [default: capacity].
-    #[arg(long, value_enum, help_heading = "Workload")]
-    pub objective: Option<crate::plan::Objective>,
+    #[arg(long, value_parser = choices::<lwsplan::plan::Objective>(), help_heading = "Workload")]
+    pub objective: Option<lwsplan::plan::Objective>,
     /// Layouts estimated slower than this per output token rank last, ms.
     #[arg(long, value_name = "MS", help_heading = "Workload")]
     pub max_tpot_ms: Option<f64>,
@@ -184,8 +184,8 @@ pub struct RenderFlags {
     pub image: Option<String>,
     /// How the Ray launcher forms each group's Ray cluster: `inline` (ray start in the
     /// manifest; any image with Ray) or `script` (the guide's ray_init.sh image) [default: inline].
-    #[arg(long, value_enum)]
-    pub ray_bootstrap: Option<crate::render::RayBootstrap>,
+    #[arg(long, value_parser = choices::<lwsplan::render::RayBootstrap>())]
+    pub ray_bootstrap: Option<lwsplan::render::RayBootstrap>,
     /// The image carries Ray though its official release dropped it (a derived image).
     #[arg(long)]
     pub image_has_ray: bool,
@@ -237,7 +237,7 @@ pub struct ClusterFlags {
     /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
     /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery)
     /// [default: gke].
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choices::<Platform>())]
     pub platform: Option<Platform>,
     /// Where pods keep downloaded weights (HF_HOME=/models): `none`, `pvc:CLAIM` (an existing
     /// shared claim), `per-pod[:SIZE]` (a claim per pod, sized for the checkpoint by default) or
@@ -318,9 +318,41 @@ pub struct RenderArgs {
     pub quiet: bool,
 }
 
+/// A clap parser for one of the library's option enums: its names and their help come from the
+/// enum's JSON Schema (serde's spelling, the variants' docs), so the library needs no clap.
+pub fn choices<T>() -> impl clap::builder::TypedValueParser<Value = T>
+where
+    T: schemars::JsonSchema + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    let schema = schemars::schema_for!(T);
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let values: Vec<PossibleValue> = match schema.get("oneOf").and_then(|v| v.as_array()) {
+        Some(variants) => variants
+            .iter()
+            .filter_map(|variant| {
+                let name = variant.get("const").and_then(text)?;
+                let help = variant.get("description").and_then(text);
+                Some(PossibleValue::new(name).help(help.unwrap_or_default()))
+            })
+            .collect(),
+        None => schema
+            .get("enum")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(text)
+            .map(PossibleValue::new)
+            .collect(),
+    };
+    PossibleValuesParser::new(values).map(|name| {
+        serde_json::from_value(serde_json::Value::String(name)).expect("a listed name parses")
+    })
+}
+
 /// Parses a value through its `FromStr`, for clap.
-fn parse_value<T: std::str::FromStr<Err = crate::ValueError>>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|e: crate::ValueError| e.to_string())
+fn parse_value<T: std::str::FromStr<Err = lwsplan::ValueError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: lwsplan::ValueError| e.to_string())
 }
 
 fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
@@ -375,7 +407,7 @@ fn parse_env(s: &str) -> Result<EnvVar, String> {
     let Some((name, value)) = s.split_once('=') else {
         return Err(format!("`{s}`: expected NAME=VALUE"));
     };
-    crate::validate::names::check_env_name(name)?;
+    lwsplan::validate::check_env_name(name)?;
     Ok(EnvVar {
         name: name.to_string(),
         value: value.to_string(),
@@ -489,7 +521,7 @@ impl PlanFlags {
             self.decode_context_parallel_size.map(Some),
         );
         if let (Some(input_tokens), Some(output_tokens)) = (self.input_tokens, self.output_tokens) {
-            plan.workload = Some(crate::plan::Workload {
+            plan.workload = Some(lwsplan::plan::Workload {
                 input_tokens,
                 output_tokens,
                 concurrency: self.concurrency,

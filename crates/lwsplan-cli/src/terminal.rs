@@ -30,7 +30,7 @@ impl Terminal {
                 self.closed = true;
                 Ok(())
             }
-            Err(source) => Err(CliError::Lib(crate::Error::Write(crate::WriteError {
+            Err(source) => Err(CliError::Lib(lwsplan::Error::Write(lwsplan::WriteError {
                 action: "write",
                 path: "standard output".into(),
                 source,

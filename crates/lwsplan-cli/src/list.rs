@@ -3,8 +3,8 @@
 
 use super::args::Format;
 use super::{CliError, json};
-use crate::profile::Catalog;
-use crate::units::gib;
+use lwsplan::profile::Catalog;
+use lwsplan::units::gib;
 
 pub(super) fn models(catalog: &Catalog, format: Format) -> Result<String, CliError> {
     match format {
@@ -27,18 +27,18 @@ fn models_table(catalog: &Catalog) -> String {
     );
     for m in catalog.models() {
         let attention = match &m.attention {
-            crate::profile::Attention::Gqa {
+            lwsplan::profile::Attention::Gqa {
                 num_attention_heads,
                 num_key_value_heads,
                 ..
             } => format!("GQA {num_attention_heads}/{num_key_value_heads} heads"),
-            crate::profile::Attention::Mla { kv_lora_rank, .. } => {
+            lwsplan::profile::Attention::Mla { kv_lora_rank, .. } => {
                 format!("MLA latent {kv_lora_rank}")
             }
         };
         let mlp = match &m.mlp {
-            crate::profile::Mlp::Dense { .. } => "dense".to_string(),
-            crate::profile::Mlp::Moe {
+            lwsplan::profile::Mlp::Dense { .. } => "dense".to_string(),
+            lwsplan::profile::Mlp::Moe {
                 n_routed_experts,
                 num_experts_per_tok,
                 ..
@@ -48,8 +48,8 @@ fn models_table(catalog: &Catalog) -> String {
             "{:<28} {:<46} {:>8.1}B {:>11} {:>8}  {attention}, {mlp}\n",
             m.id,
             m.hf_repo,
-            crate::plan::parameters(m) as f64 / 1e9,
-            gib(crate::plan::weight_bytes(m)),
+            lwsplan::plan::parameters(m) as f64 / 1e9,
+            gib(lwsplan::plan::weight_bytes(m)),
             m.max_position_embeddings,
         ));
     }

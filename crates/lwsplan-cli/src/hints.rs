@@ -6,10 +6,10 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::manifest::NAME_LABEL;
-use crate::plan::Plan;
-use crate::render::RenderOptions;
-use crate::render::command::shell_quote;
+use lwsplan::manifest::NAME_LABEL;
+use lwsplan::plan::Plan;
+use lwsplan::render::RenderOptions;
+use lwsplan::render::shell_quote;
 
 /// The LeaderWorkerSet release the README and these hints name (kubernetes-sigs/lws, released
 /// 2026-08-11; see ../shared/reference/lws-and-vllm-multinode.md §5).
