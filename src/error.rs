@@ -69,9 +69,6 @@ pub enum Error {
     /// Reading or writing YAML.
     #[error(transparent)]
     Yaml(#[from] YamlError),
-    /// Evaluating a set of start-up logs.
-    #[error(transparent)]
-    Dataset(#[from] crate::validate::DatasetError),
     /// Reading an input file (manifests to validate, say).
     #[error("cannot read {}", path.display())]
     Read {
@@ -93,7 +90,6 @@ impl Error {
             Error::Render(e) => e.kind(),
             Error::Write(_) => ErrorKind::Io,
             Error::Yaml(_) => ErrorKind::InvalidInput,
-            Error::Dataset(e) => e.kind(),
             Error::Read { source, .. } if source.is_io() => ErrorKind::Io,
             Error::Read { .. } => ErrorKind::InvalidInput,
         }

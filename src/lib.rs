@@ -36,9 +36,13 @@
 //!
 //! # Features
 //!
+//! - `calibrate`: [`calibrate`], the planner against published start-up logs and benchmarks
+//!   (what `lwsplan check-log` and `check-perf` run), and its Markdown tables in [`report`].
 //! - `machinery`: internals for lwsplan's own tests, benches and fuzz targets; no stability
 //!   promise.
 
+#[cfg(feature = "calibrate")]
+pub mod calibrate;
 pub mod codegen;
 mod deployment;
 mod error;
@@ -47,6 +51,7 @@ pub mod manifest;
 pub mod plan;
 pub mod profile;
 pub mod render;
+pub mod report;
 pub mod units;
 pub mod validate;
 mod value;

@@ -31,7 +31,6 @@ mod reserve;
 mod rules;
 mod search;
 mod startup;
-mod table;
 pub(crate) mod version;
 pub(crate) mod weights;
 

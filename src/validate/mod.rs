@@ -19,24 +19,13 @@
 //! ```
 
 // Used by build.rs (which compiles it on its own) and by tests.
-mod accuracy;
-mod benchmark;
 #[cfg(any(test, feature = "machinery"))]
 pub(crate) mod crd;
-mod dataset;
 mod lints;
 pub(crate) mod names;
 pub(crate) mod schema;
-mod startup_log;
 
-pub use accuracy::{Comparison, Row, Tolerance, compare, compare_stage, options_from_log};
-pub use benchmark::{
-    BenchmarkEntry, BenchmarkPoint, BenchmarkResult, PointResult, RANKING_TIE, RankedPair, WITHIN,
-    WITHIN_SATURATED, benchmarks_markdown, evaluate_benchmarks, point_within, ranked_pairs,
-};
-pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir, markdown};
 pub use names::check_env_name;
-pub use startup_log::StartupLog;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

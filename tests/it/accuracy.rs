@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use lwsplan::validate::{self, Entry, EntryResult, StartupLog};
+use lwsplan::calibrate::{self, Entry, EntryResult, StartupLog};
 use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
 
 fn dir() -> PathBuf {
@@ -13,7 +13,7 @@ fn dir() -> PathBuf {
 }
 
 fn results() -> Vec<EntryResult> {
-    validate::evaluate_dir(&dir()).unwrap()
+    calibrate::evaluate_dir(&dir()).unwrap()
 }
 
 #[test]
@@ -75,7 +75,7 @@ fn the_set_covers_what_lwsplan_plans() {
         if matches!(model.attention, lwsplan::profile::Attention::Mla { .. }) {
             mla += 1;
         }
-        let options = validate::options_from_log(&r.entry.measured(), &r.entry.options);
+        let options = calibrate::options_from_log(&r.entry.measured(), &r.entry.options);
         tp += usize::from(options.tensor_parallel_size.unwrap_or(1) > 1);
         pp += usize::from(options.pipeline_parallel_size.unwrap_or(1) > 1);
     }
@@ -139,7 +139,7 @@ fn every_failed_start_is_refused_or_flagged() {
         failed += 1;
         let model = model_of(&r.entry, catalog);
         let hardware = catalog.hardware(r.entry.gpu.as_deref().unwrap()).unwrap();
-        let mut options: PlanOptions = validate::options_from_log(&measured, &r.entry.options);
+        let mut options: PlanOptions = calibrate::options_from_log(&measured, &r.entry.options);
         options.vllm_version = Some(r.entry.vllm_version);
         options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
         options.pipeline_parallel_size = Some(options.pipeline_parallel_size.unwrap_or(1));
@@ -175,7 +175,7 @@ fn readme_section(name: &str) -> String {
 /// --format markdown` prints.
 #[test]
 fn the_readme_table_is_current() {
-    let table = validate::markdown(&results());
+    let table = lwsplan::report::calibration::accuracy_markdown(&results());
     assert!(
         readme_section("accuracy") == table,
         "README's accuracy table is stale: regenerate it with `cargo run -- check-log --dataset \
@@ -234,7 +234,7 @@ fn bench_dir() -> PathBuf {
 /// regimes represented.
 #[test]
 fn the_estimate_is_within_its_band_of_the_benchmarks() {
-    let results = validate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let results = calibrate::evaluate_benchmarks(&bench_dir()).unwrap();
     let points: usize = results.iter().map(|r| r.points.len()).sum();
     assert!(points >= 40, "{points} points");
     let counted: Vec<_> = results
@@ -274,12 +274,12 @@ fn the_estimate_is_within_its_band_of_the_benchmarks() {
 /// source.
 #[test]
 fn the_estimate_ranks_layouts_as_measured() {
-    let results = validate::evaluate_benchmarks(&bench_dir()).unwrap();
-    let pairs = validate::ranked_pairs(&results);
+    let results = calibrate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let pairs = calibrate::ranked_pairs(&results);
     assert!(pairs.len() >= 8, "{} pairs", pairs.len());
     for p in &pairs {
         assert!(p.agrees(), "{p:?}");
-        assert!(p.measured_ratio > validate::RANKING_TIE, "{p:?}");
+        assert!(p.measured_ratio > calibrate::RANKING_TIE, "{p:?}");
     }
     assert!(pairs.iter().any(|p| p.faster.starts_with("gpustack")));
     assert!(pairs.iter().any(|p| p.faster.starts_with("dennislee22")));
@@ -289,8 +289,9 @@ fn the_estimate_ranks_layouts_as_measured() {
 /// tests/fixtures/benchmarks --format markdown` prints.
 #[test]
 fn the_readme_performance_table_is_current() {
-    let table =
-        validate::benchmarks_markdown(&validate::evaluate_benchmarks(&bench_dir()).unwrap());
+    let table = lwsplan::report::calibration::benchmarks_markdown(
+        &calibrate::evaluate_benchmarks(&bench_dir()).unwrap(),
+    );
     assert!(
         readme_section("performance") == table,
         "README's performance table is stale: regenerate it with `cargo run -- check-perf \

@@ -7,9 +7,9 @@ use clap::{Args, ValueEnum};
 
 use super::args::{PlanFlags, Source};
 use super::{CliError, Input, json};
+use lwsplan::calibrate::{self, StartupLog, Tolerance};
 use lwsplan::io::MAX_MANIFEST_FILE;
 use lwsplan::plan::Planner;
-use lwsplan::validate::{self, StartupLog, Tolerance};
 
 /// How `check-log` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,12 +72,12 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
     let mut deployment = args.source.deployment()?;
     // The log says how the run was started; flags say otherwise where the log is silent or
     // the user knows better.
-    deployment.plan = validate::options_from_log(&log, &deployment.plan);
+    deployment.plan = calibrate::options_from_log(&log, &deployment.plan);
     args.plan.apply(&mut deployment.plan);
     let model = deployment.model_profile()?;
     let hardware = deployment.hardware_profile()?;
     let startup = Planner::new(&model, &hardware).startup(&deployment.plan)?;
-    let comparison = validate::compare(&startup, &log, Tolerance::default());
+    let comparison = calibrate::compare(&startup, &log, Tolerance::default());
     let out = match args.format {
         CheckFormat::Json => json(&serde_json::json!({
             "log": log,
@@ -109,10 +109,10 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
 }
 
 fn dataset(dir: &std::path::Path, format: CheckFormat) -> Result<String, CliError> {
-    let results = validate::evaluate_dir(dir)?;
+    let results = calibrate::evaluate_dir(dir)?;
     let out = match format {
         CheckFormat::Json => json(&results)?,
-        CheckFormat::Markdown => validate::markdown(&results),
+        CheckFormat::Markdown => lwsplan::report::calibration::accuracy_markdown(&results),
         CheckFormat::Table => {
             let mut out = String::new();
             for r in &results {
@@ -146,42 +146,6 @@ fn dataset(dir: &std::path::Path, format: CheckFormat) -> Result<String, CliErro
                 results.len(),
                 unexpected.join(", ")
             ),
-        })
-    }
-}
-
-/// `check-perf`'s arguments.
-#[derive(Debug, Args)]
-pub struct CheckPerfArgs {
-    /// A directory of benchmark setups (*.yaml), such as lwsplan's own
-    /// tests/fixtures/benchmarks.
-    #[arg(long, value_name = "DIR")]
-    pub dataset: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
-    pub format: CheckFormat,
-}
-
-/// Runs `check-perf`: every point's estimate next to its measurement; exit 1 when one outside
-/// the known misses is off by more than its band ([`validate::WITHIN`], or
-/// [`validate::WITHIN_SATURATED`] where the KV cache is saturated).
-pub fn perf(args: &CheckPerfArgs) -> Result<String, CliError> {
-    let results = validate::evaluate_benchmarks(&args.dataset)?;
-    let out = match args.format {
-        CheckFormat::Json => json(&results)?,
-        CheckFormat::Markdown | CheckFormat::Table => validate::benchmarks_markdown(&results),
-    };
-    let outside = results
-        .iter()
-        .flat_map(|r| r.points.iter().map(move |p| (r, p)))
-        .filter(|(r, p)| !validate::point_within(r, p))
-        .count();
-    if outside == 0 {
-        Ok(out)
-    } else {
-        Err(CliError::Outside {
-            report: out,
-            summary: format!("{outside} points are off by more than their band"),
         })
     }
 }

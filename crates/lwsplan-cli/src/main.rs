@@ -6,6 +6,7 @@
 
 mod args;
 mod check_log;
+mod check_perf;
 mod hints;
 mod list;
 mod terminal;
@@ -70,7 +71,7 @@ enum Command {
     CheckLog(Box<check_log::CheckLogArgs>),
     /// Compares the performance estimate with published benchmark results (a directory of
     /// setups): output tokens per second and time per output token, point by point.
-    CheckPerf(check_log::CheckPerfArgs),
+    CheckPerf(check_perf::CheckPerfArgs),
     /// Builds a model profile from a Hugging Face config.json, for review and reuse.
     Import {
         /// The model's config.json.
@@ -137,6 +138,9 @@ enum CliError {
     /// A library failure; its kind decides the exit status.
     #[error(transparent)]
     Lib(#[from] lwsplan::Error),
+    /// A development set could not be evaluated.
+    #[error(transparent)]
+    Dataset(#[from] lwsplan::calibrate::DatasetError),
     /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
@@ -170,6 +174,7 @@ impl CliError {
     fn status(&self) -> u8 {
         match self {
             CliError::Lib(e) => status(e.kind()),
+            CliError::Dataset(e) => status(e.kind()),
             CliError::Files { status, .. } => *status,
             CliError::Outside { .. } => exit::OUTSIDE_TOLERANCE,
             CliError::Usage(_) => exit::USAGE,
@@ -231,7 +236,7 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
         }
         Command::Render(args) => render(&args, terminal),
         Command::CheckLog(args) => check_log::run(&args),
-        Command::CheckPerf(args) => check_log::perf(&args),
+        Command::CheckPerf(args) => check_perf::run(&args),
         Command::Validate {
             files,
             strict_kinds,

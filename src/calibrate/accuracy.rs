@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::StartupLog;
+use super::startup_log::StartupLog;
 use crate::plan::{KvCacheDtype, MaxModelLen, PlanOptions, Startup, VllmVersion};
 
 const GIB: f64 = (1u64 << 30) as f64;

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::StartupLog;
 use super::accuracy::{Comparison, Tolerance, compare_stage, options_from_log};
+use super::startup_log::StartupLog;
 use crate::plan::{PlanOptions, Planner, VllmVersion};
 use crate::{Catalog, Error, HardwareProfile, ModelProfile};
 
@@ -129,7 +129,7 @@ impl EntryResult {
 
 impl Entry {
     /// Reads an entry file.
-    pub fn from_file(path: &Path) -> Result<Entry, Error> {
+    pub fn from_file(path: &Path) -> Result<Entry, DatasetError> {
         let text = crate::io::read_text(path, crate::io::MAX_MANIFEST_FILE, "a log entry")
             .map_err(|source| Error::Read {
                 path: path.to_path_buf(),
@@ -159,7 +159,7 @@ impl Entry {
     }
 
     /// Predicts the run and compares it with what was measured; `dir` resolves relative paths.
-    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<EntryResult, Error> {
+    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<EntryResult, DatasetError> {
         let catalog = Catalog::builtin();
         let model = self.model_profile(catalog, dir)?;
         let hardware = self.hardware_profile(catalog, dir)?;
@@ -181,7 +181,7 @@ impl Entry {
         })
     }
 
-    fn model_profile(&self, catalog: &Catalog, dir: &Path) -> Result<ModelProfile, Error> {
+    fn model_profile(&self, catalog: &Catalog, dir: &Path) -> Result<ModelProfile, DatasetError> {
         model_profile(
             (
                 &self.model,
@@ -194,7 +194,11 @@ impl Entry {
         )
     }
 
-    fn hardware_profile(&self, catalog: &Catalog, dir: &Path) -> Result<HardwareProfile, Error> {
+    fn hardware_profile(
+        &self,
+        catalog: &Catalog,
+        dir: &Path,
+    ) -> Result<HardwareProfile, DatasetError> {
         hardware_profile((&self.gpu, &self.gpu_file), catalog, dir)
     }
 }
@@ -209,7 +213,7 @@ pub(crate) fn model_profile(
     ),
     catalog: &Catalog,
     dir: &Path,
-) -> Result<ModelProfile, Error> {
+) -> Result<ModelProfile, DatasetError> {
     match (id, file, config) {
         (Some(id), None, None) => Ok(catalog.model(id)?.clone()),
         (None, Some(file), None) => Ok(ModelProfile::from_file(&dir.join(file))?),
@@ -219,8 +223,7 @@ pub(crate) fn model_profile(
         )?),
         _ => Err(DatasetError::Entry {
             message: "name the model once: model, model_file or hf_config".into(),
-        }
-        .into()),
+        }),
     }
 }
 
@@ -229,19 +232,18 @@ pub(crate) fn hardware_profile(
     (id, file): (&Option<String>, &Option<PathBuf>),
     catalog: &Catalog,
     dir: &Path,
-) -> Result<HardwareProfile, Error> {
+) -> Result<HardwareProfile, DatasetError> {
     match (id, file) {
         (Some(id), None) => Ok(catalog.hardware(id)?.clone()),
         (None, Some(file)) => Ok(HardwareProfile::from_file(&dir.join(file))?),
         _ => Err(DatasetError::Entry {
             message: "name the GPU once: gpu or gpu_file".into(),
-        }
-        .into()),
+        }),
     }
 }
 
 /// The `*.yaml` files of `dir`, sorted, with their names.
-pub(crate) fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+pub(crate) fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| DatasetError::Dir {
             dir: dir.to_path_buf(),
@@ -280,8 +282,11 @@ pub enum DatasetError {
         entry: PathBuf,
         /// The failure.
         #[source]
-        source: Box<Error>,
+        source: Box<DatasetError>,
     },
+    /// Loading a profile, planning or reading a file failed.
+    #[error(transparent)]
+    Pipeline(#[from] Error),
     /// The directory cannot be read.
     #[error("cannot read {}", dir.display())]
     Dir {
@@ -299,83 +304,40 @@ impl DatasetError {
         match self {
             DatasetError::Entry { .. } => crate::ErrorKind::InvalidInput,
             DatasetError::In { source, .. } => source.kind(),
+            DatasetError::Pipeline(source) => source.kind(),
             DatasetError::Dir { .. } => crate::ErrorKind::Io,
         }
     }
 }
 
 /// Every `*.yaml` entry in `dir`, by name, evaluated.
-pub fn evaluate_dir(dir: &Path) -> Result<Vec<EntryResult>, Error> {
+pub fn evaluate_dir(dir: &Path) -> Result<Vec<EntryResult>, DatasetError> {
     entries(dir)?
         .into_iter()
         .map(|(name, path)| {
             Entry::from_file(&path)
                 .and_then(|entry| entry.evaluate(dir, &name))
-                .map_err(|source| {
-                    DatasetError::In {
-                        entry: path.clone(),
-                        source: Box::new(source),
-                    }
-                    .into()
+                .map_err(|source| DatasetError::In {
+                    entry: path.clone(),
+                    source: Box::new(source),
                 })
         })
         .collect()
 }
 
-/// The results as a Markdown table: predicted / logged per entry, and the verdict.
-pub fn markdown(results: &[EntryResult]) -> String {
-    let mut out = String::from(
-        "| run | vLLM | GPU | model | TP × PP | weights GiB (lwsplan / log) | KV GiB (lwsplan / log) | KV tokens (lwsplan / log) | verdict |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
-    );
-    let cell = |c: &Comparison, quantity: &str| -> String {
-        let Some(row) = c.rows.iter().find(|r| r.quantity == quantity) else {
-            return "-".into();
-        };
-        let fmt = |v: f64| match row.unit {
-            "tokens" => format!("{v:.0}"),
-            _ => format!("{v:.2}"),
-        };
-        format!(
-            "{} / {}",
-            fmt(row.predicted),
-            row.measured.map_or("-".into(), fmt)
-        )
-    };
-    for r in results {
-        let c = &r.comparison;
-        let log = r.entry.measured();
-        let layout = format!(
-            "{} × {}",
-            log.tensor_parallel_size
-                .or(r.entry.options.tensor_parallel_size)
-                .unwrap_or(1),
-            log.pipeline_parallel_size
-                .or(r.entry.options.pipeline_parallel_size)
-                .unwrap_or(1)
-        );
-        let verdict = match r.as_expected() {
-            true => r.verdict(),
-            false => format!("**{}**", r.verdict()),
-        };
-        out.push_str(&format!(
-            "| [{}]({}) | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.name,
-            r.entry.source,
-            r.entry.vllm_version,
-            if r.entry.vllm_version_inferred.is_some() {
-                " (inferred)"
-            } else {
-                ""
-            },
-            r.gpu,
-            r.model,
-            layout,
-            cell(c, "Model loading took"),
-            cell(c, "Available KV cache memory"),
-            cell(c, "GPU KV cache size"),
-            verdict.replace('|', "\\|")
-        ));
-    }
-    out
+// Each stage's error reaches a dataset through the pipeline's one error type.
+macro_rules! from_stage {
+    ($($stage:ty),*) => {$(
+        impl From<$stage> for DatasetError {
+            fn from(e: $stage) -> Self {
+                DatasetError::Pipeline(e.into())
+            }
+        }
+    )*};
 }
+from_stage!(
+    crate::PlanError,
+    crate::YamlError,
+    crate::ProfileError,
+    crate::DeploymentError
+);

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{MaxModelLenSource, Plan, Verdict};
+use crate::plan::{MaxModelLenSource, Plan, Verdict};
 use crate::units::gib;
 
 /// Characters in a memory bar; the whole bar is the GPU's CUDA-reported memory.
@@ -100,11 +100,11 @@ impl Plan {
                 p.concurrency,
                 p.batch_per_engine,
                 match p.bound {
-                    super::Bound::Hbm => "HBM",
-                    super::Bound::Compute => "compute",
-                    super::Bound::Interconnect => "interconnect",
-                    super::Bound::Network => "network",
-                    super::Bound::Overhead => "overhead",
+                    crate::plan::Bound::Hbm => "HBM",
+                    crate::plan::Bound::Compute => "compute",
+                    crate::plan::Bound::Interconnect => "interconnect",
+                    crate::plan::Bound::Network => "network",
+                    crate::plan::Bound::Overhead => "overhead",
                 },
                 p.decode_step.hbm_ms,
                 p.decode_step.compute_ms,

@@ -146,7 +146,7 @@ pub struct BenchmarkResult {
 
 impl BenchmarkEntry {
     /// Estimates every point of the setup.
-    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<BenchmarkResult, Error> {
+    pub fn evaluate(&self, dir: &Path, name: &str) -> Result<BenchmarkResult, DatasetError> {
         let catalog = Catalog::builtin();
         let model = model_profile(
             (
@@ -196,24 +196,21 @@ impl BenchmarkEntry {
 }
 
 /// Every `*.yaml` setup in `dir`, evaluated.
-pub fn evaluate_benchmarks(dir: &Path) -> Result<Vec<BenchmarkResult>, Error> {
+pub fn evaluate_benchmarks(dir: &Path) -> Result<Vec<BenchmarkResult>, DatasetError> {
     entries(dir)?
         .into_iter()
         .map(|(name, path)| {
             read(&path)
                 .and_then(|entry| entry.evaluate(dir, &name))
-                .map_err(|source| {
-                    DatasetError::In {
-                        entry: path.clone(),
-                        source: Box::new(source),
-                    }
-                    .into()
+                .map_err(|source| DatasetError::In {
+                    entry: path.clone(),
+                    source: Box::new(source),
                 })
         })
         .collect()
 }
 
-fn read(path: &Path) -> Result<BenchmarkEntry, Error> {
+fn read(path: &Path) -> Result<BenchmarkEntry, DatasetError> {
     let text = crate::io::read_text(path, crate::io::MAX_MANIFEST_FILE, "a benchmark entry")
         .map_err(|source| Error::Read {
             path: path.to_path_buf(),
@@ -314,102 +311,4 @@ pub fn ranked_pairs(results: &[BenchmarkResult]) -> Vec<RankedPair> {
         }
     }
     pairs
-}
-
-/// The results as a Markdown table, one row per point, and a summary line.
-pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
-    let mut out = String::from(
-        "| setup | vLLM | GPU | model | TP | in / out | concurrency | output tok/s (lwsplan / measured) | TPOT ms (lwsplan / measured) | off by |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
-    );
-    let (mut factors, mut saturated) = (Vec::new(), Vec::new());
-    for r in results {
-        let tp = r.entry.options.tensor_parallel_size.unwrap_or(1);
-        let miss = r.entry.known_miss.is_some();
-        for p in &r.points {
-            match (miss, p.kv_cache_saturated) {
-                (true, _) => {}
-                (false, false) => factors.push(p.worst_factor()),
-                (false, true) => saturated.push(p.worst_factor()),
-            }
-            out.push_str(&format!(
-                "| [{}]({}) | {} | {} | {} | {} | {} / {} | {} | {:.0} / {:.0} | {:.1} / {:.1} | ×{:.2}{} |\n",
-                r.name,
-                r.entry.source,
-                r.entry.vllm_version,
-                r.gpu,
-                r.model,
-                tp,
-                p.point.input_tokens,
-                p.point.output_tokens,
-                p.point.concurrency,
-                p.output_tokens_per_s,
-                p.point.output_tokens_per_s,
-                p.tpot_ms,
-                p.point.tpot_ms,
-                p.worst_factor(),
-                match (miss, p.kv_cache_saturated) {
-                    (true, _) => " (known miss)",
-                    (false, true) => " (KV saturated)",
-                    (false, false) => "",
-                }
-            ));
-        }
-    }
-    let within = |limit: f64| factors.iter().filter(|f| **f <= limit).count();
-    let worst = |set: &[f64]| set.iter().copied().fold(1.0, f64::max);
-    let misses: Vec<String> = results
-        .iter()
-        .filter_map(|r| {
-            r.entry
-                .known_miss
-                .as_ref()
-                .map(|why| format!("- {}: {why}\n", r.name))
-        })
-        .collect();
-    if !misses.is_empty() {
-        out.push_str("\nKnown misses (not counted below):\n\n");
-        out.push_str(&misses.concat());
-    }
-    out.push_str(&format!(
-        "\n{} points outside the known misses where the KV cache holds every request: {} within \
-         ×1.5, {} within ×2, the worst ×{:.2}.\n",
-        factors.len(),
-        within(1.5),
-        within(2.0),
-        worst(&factors)
-    ));
-    if !saturated.is_empty() {
-        out.push_str(&format!(
-            "{} points with more requests in flight than the KV cache holds (KV saturated: vLLM \
-             preempts and recomputes, which the estimate leaves out, so it is optimistic): the \
-             worst ×{:.2}.\n",
-            saturated.len(),
-            worst(&saturated)
-        ));
-    }
-    let pairs = ranked_pairs(results);
-    if !pairs.is_empty() {
-        out.push_str(&format!(
-            "\nWhich layout serves fastest: {} of {} pairs of setups measured on the same GPU under \
-             the same workload serving the same model (per-GPU output throughput apart by more than \
-             ×{RANKING_TIE}) are \
-             ordered as measured.\n\n| faster (measured) | slower | in / out at concurrency | measured | estimated |\n\
-             |---|---|---|---|---|\n",
-            pairs.iter().filter(|p| p.agrees()).count(),
-            pairs.len()
-        ));
-        for p in &pairs {
-            out.push_str(&format!(
-                "| {} | {} | {} | ×{:.2} | ×{:.2}{} |\n",
-                p.faster,
-                p.slower,
-                p.workload,
-                p.measured_ratio,
-                p.estimated_ratio,
-                if p.agrees() { "" } else { " (reversed)" }
-            ));
-        }
-    }
-    out
 }

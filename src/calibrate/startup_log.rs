@@ -13,7 +13,7 @@
 //! started. Every value is kept as logged: GiB with two decimals.
 //!
 //! ```
-//! use lwsplan::validate::StartupLog;
+//! use lwsplan::calibrate::StartupLog;
 //! let log = StartupLog::parse(
 //!     "INFO 04-22 15:13:03 [gpu_model_runner.py:4820] Model loading took 12.56 GiB memory and 38.07 seconds\n\
 //!      INFO 04-22 15:13:20 [gpu_worker.py:436] Available KV cache memory: 61.66 GiB\n\
