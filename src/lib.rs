@@ -19,7 +19,7 @@
 //! let catalog = Catalog::builtin();
 //! let plan = Planner::new(catalog.model("llama-3.1-405b-instruct")?, catalog.hardware("h200-141gb")?)
 //!     .plan(&PlanOptions::default())?;
-//! assert_eq!((plan.tensor_parallel_size, plan.nodes), (8, 1));
+//! assert_eq!((plan.layout.tensor_parallel_size, plan.layout.nodes), (8, 1));
 //! let yaml = Renderer::new(RenderOptions::default())?.render(&plan)?.to_yaml()?;
 //! assert!(yaml.starts_with("apiVersion: leaderworkerset.x-k8s.io/v1"));
 //! # Ok::<(), lwsplan::Error>(())

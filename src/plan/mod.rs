@@ -15,8 +15,8 @@
 //!     catalog.hardware("h100-80gb")?,
 //! )
 //! .plan(&PlanOptions::default())?;
-//! assert_eq!((plan.tensor_parallel_size, plan.pipeline_parallel_size), (8, 2));
-//! assert_eq!(plan.nodes, 2);
+//! assert_eq!((plan.layout.tensor_parallel_size, plan.layout.pipeline_parallel_size), (8, 2));
+//! assert_eq!(plan.layout.nodes, 2);
 //! # Ok::<(), lwsplan::Error>(())
 //! ```
 
@@ -113,12 +113,12 @@ impl Plan {
     /// The chosen layout.
     pub fn layout(&self) -> Layout {
         Layout {
-            tensor_parallel_size: self.tensor_parallel_size,
-            pipeline_parallel_size: self.pipeline_parallel_size,
-            data_parallel_size: self.data_parallel_size,
-            decode_context_parallel_size: self.decode_context_parallel_size,
-            nodes: self.nodes,
-            gpus_per_pod: self.gpus_per_node,
+            tensor_parallel_size: self.layout.tensor_parallel_size,
+            pipeline_parallel_size: self.layout.pipeline_parallel_size,
+            data_parallel_size: self.layout.data_parallel_size,
+            decode_context_parallel_size: self.layout.decode_context_parallel_size,
+            nodes: self.layout.nodes,
+            gpus_per_pod: self.layout.gpus_per_pod,
         }
     }
 }
@@ -151,23 +151,12 @@ pub struct Plan {
     pub node_labels: NodeLabels,
     /// The vLLM release the plan is made for: its memory behaviour and flags.
     pub vllm_version: VllmVersion,
-    /// `--tensor-parallel-size`.
-    pub tensor_parallel_size: u64,
-    /// `--pipeline-parallel-size`.
-    pub pipeline_parallel_size: u64,
-    /// `--data-parallel-size`: engines in the group, each TP × PP GPUs with its own KV cache
-    /// and batch (1 unless DP + EP).
-    pub data_parallel_size: u64,
-    /// `--decode-context-parallel-size`: ranks of each TP group the KV cache is split over
-    /// (1 when off).
-    pub decode_context_parallel_size: u64,
+    /// TP, PP, DP, DCP, nodes and GPUs per pod; flattened into the plan's JSON.
+    #[serde(flatten)]
+    pub layout: Layout,
     /// `--enable-expert-parallel`: routed experts distributed whole across the TP ranks (TP ×
     /// DP under DP + EP).
     pub expert_parallel: bool,
-    /// Nodes = pods per LWS group (`size`).
-    pub nodes: u64,
-    /// GPUs each pod requests (`nvidia.com/gpu`).
-    pub gpus_per_node: u64,
     /// GPUs in the group: TP × PP × DP.
     pub total_gpus: u64,
     /// CUDA-reported memory of one GPU.

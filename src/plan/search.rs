@@ -433,7 +433,7 @@ mod tests {
         .plan(&PlanOptions::default())
         .unwrap();
         assert_eq!(
-            (plan.tensor_parallel_size, plan.max_model_len),
+            (plan.layout.tensor_parallel_size, plan.max_model_len),
             (4, 131_072)
         );
         let fits = plan

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::kv::{self, LayerCount, block_size};
-use super::layout::pp_partition;
+use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, PlanOptions};
 use super::reserve::{self, Reserve};
 use super::search::budget;
@@ -19,14 +19,9 @@ use super::{PlanError, Planner};
 pub struct Startup {
     /// The release predicted for.
     pub vllm_version: VllmVersion,
-    /// `--tensor-parallel-size`.
-    pub tensor_parallel_size: u64,
-    /// `--pipeline-parallel-size`.
-    pub pipeline_parallel_size: u64,
-    /// `--data-parallel-size`: engines, each with this figure's KV cache.
-    pub data_parallel_size: u64,
-    /// `--decode-context-parallel-size`.
-    pub decode_context_parallel_size: u64,
+    /// TP, PP, DP and DCP, spread over nodes as a plan would be; flattened into the JSON.
+    #[serde(flatten)]
+    pub layout: Layout,
     /// Experts distributed whole across the TP (× DP) ranks.
     pub expert_parallel: bool,
     /// The scheduler limits the profiling run is sized by.
@@ -125,10 +120,7 @@ impl Planner<'_> {
         }
         Ok(Startup {
             vllm_version: options.vllm_version(),
-            tensor_parallel_size: tp,
-            pipeline_parallel_size: pp,
-            data_parallel_size: dp,
-            decode_context_parallel_size: dcp,
+            layout: Layout::spread(tp, pp, dp, dcp, gpus_per_node),
             expert_parallel: ep,
             scheduler_limits: limits,
             budget_bytes_per_gpu: budget,

@@ -31,17 +31,17 @@ pub(crate) fn commands(plan: &Plan, options: &RenderOptions) -> Commands {
     let model = options.model_source.as_deref().unwrap_or(&plan.model_repo);
     let mut serve_args = vec![
         "--tensor-parallel-size".to_string(),
-        plan.tensor_parallel_size.to_string(),
+        plan.layout.tensor_parallel_size.to_string(),
         "--pipeline-parallel-size".to_string(),
-        plan.pipeline_parallel_size.to_string(),
+        plan.layout.pipeline_parallel_size.to_string(),
     ];
     serve_args.extend(plan.vllm_args.iter().cloned());
     serve_args.extend(options.vllm_args.iter().cloned());
     let port = options.port.to_string();
-    if plan.data_parallel_size > 1 {
+    if plan.layout.data_parallel_size > 1 {
         return data_parallel(plan, model, &port, &serve_args);
     }
-    if plan.nodes == 1 {
+    if plan.layout.nodes == 1 {
         // One node: no group to coordinate, plain `vllm serve` whatever the launcher.
         let serve = exec(["vllm", "serve", model, "--port", &port], &serve_args);
         return Commands {
@@ -76,10 +76,10 @@ pub const DATA_PARALLEL_RPC_PORT: u16 = 13345;
 /// DP + EP: one pod runs every engine when the group is one node; across nodes, the leader and
 /// the workers wire the engines to the leader's address, each worker from its own start rank.
 fn data_parallel(plan: &Plan, model: &str, port: &str, serve_args: &[String]) -> Commands {
-    let dp = plan.data_parallel_size.to_string();
+    let dp = plan.layout.data_parallel_size.to_string();
     let mut args: Vec<String> = serve_args.to_vec();
     args.extend(["--data-parallel-size".to_string(), dp]);
-    if plan.nodes == 1 {
+    if plan.layout.nodes == 1 {
         let serve = exec(["vllm", "serve", model, "--port", port], &args);
         return Commands {
             worker: serve.clone(),

@@ -170,7 +170,7 @@ impl TemplateContext {
             name: o.name.clone(),
             namespace: o.namespace.clone(),
             replicas: plan.replicas,
-            size: plan.nodes,
+            size: plan.layout.nodes,
             image,
             limits,
             requests,
@@ -300,7 +300,10 @@ fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<S
         .flatten()
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
-    limits.insert(GPU_RESOURCE.to_string(), plan.gpus_per_node.to_string());
+    limits.insert(
+        GPU_RESOURCE.to_string(),
+        plan.layout.gpus_per_pod.to_string(),
+    );
     let mut capabilities = o.capabilities.clone();
     if let Some(rdma) = &o.network.rdma {
         limits.insert(rdma.resource.clone(), rdma.count.to_string());
@@ -434,11 +437,11 @@ fn plan_annotations(plan: &Plan) -> impl Iterator<Item = (String, String)> {
         ("hardware", plan.hardware.clone()),
         (
             "tensor-parallel-size",
-            plan.tensor_parallel_size.to_string(),
+            plan.layout.tensor_parallel_size.to_string(),
         ),
         (
             "pipeline-parallel-size",
-            plan.pipeline_parallel_size.to_string(),
+            plan.layout.pipeline_parallel_size.to_string(),
         ),
         ("max-model-len", plan.max_model_len.to_string()),
         ("replicas", plan.replicas.to_string()),

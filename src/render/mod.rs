@@ -207,7 +207,7 @@ impl Renderer {
     /// built with `ray_init.sh`.
     pub fn image(&self, plan: &Plan) -> Result<String, RenderError> {
         let script = plan.launcher == Launcher::Ray
-            && plan.nodes > 1
+            && plan.layout.nodes > 1
             && self.options.ray_bootstrap == RayBootstrap::Script;
         match &self.options.image {
             Some(image) => Ok(image.clone()),
@@ -263,11 +263,14 @@ impl Renderer {
     /// nodes without RDMA.
     pub fn warnings(&self, plan: &Plan) -> Vec<String> {
         let mut warnings = Vec::new();
-        if plan.data_parallel_size > 1 && plan.nodes > 1 && self.options.network.rdma.is_none() {
+        if plan.layout.data_parallel_size > 1
+            && plan.layout.nodes > 1
+            && self.options.network.rdma.is_none()
+        {
             warnings.push(format!(
                 "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \
                  between the nodes then runs over TCP sockets, far slower than GPUDirect RDMA",
-                plan.nodes
+                plan.layout.nodes
             ));
         }
         let Ok(image) = self.image(plan) else {
@@ -307,7 +310,7 @@ impl Renderer {
                  --vllm-version {tagged} (a deployment does so itself)"
             )));
         }
-        if plan.data_parallel_size > 1 {
+        if plan.layout.data_parallel_size > 1 {
             if plan.launcher == Launcher::Ray {
                 return Err(RenderError::Option {
                     option: "--launcher",
@@ -316,10 +319,10 @@ impl Renderer {
                         .into(),
                 });
             }
-            if plan.nodes > 1 && !version::MULTI_NODE_DATA_PARALLEL.in_version(v) {
+            if plan.layout.nodes > 1 && !version::MULTI_NODE_DATA_PARALLEL.in_version(v) {
                 return Err(refuse(version::MULTI_NODE_DATA_PARALLEL.missing(v)));
             }
-        } else if plan.nodes > 1
+        } else if plan.layout.nodes > 1
             && plan.launcher == Launcher::Native
             && !version::NATIVE_MULTI_NODE.in_version(v)
         {
@@ -328,7 +331,7 @@ impl Renderer {
         if plan.expert_parallel && !version::EXPERT_PARALLEL.in_version(v) {
             return Err(refuse(version::EXPERT_PARALLEL.missing(v)));
         }
-        if plan.nodes > 1
+        if plan.layout.nodes > 1
             && plan.launcher == Launcher::Ray
             && official
             && v >= version::RAY_LEFT_THE_IMAGE

@@ -22,19 +22,23 @@ impl Plan {
         writeln!(
             out,
             "{} ({}) on {} × {} ({})",
-            self.model, self.model_repo, self.gpus_per_node, self.gpu_name, self.hardware
+            self.model, self.model_repo, self.layout.gpus_per_pod, self.gpu_name, self.hardware
         )?;
         writeln!(out)?;
-        let nodes = if self.nodes == 1 { "node" } else { "nodes" };
+        let nodes = if self.layout.nodes == 1 {
+            "node"
+        } else {
+            "nodes"
+        };
         writeln!(out, "  vLLM          {}", self.vllm_version)?;
         writeln!(
             out,
             "  layout        {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",
             self.layout().shape(),
             self.total_gpus,
-            self.nodes,
-            self.nodes,
-            self.gpus_per_node,
+            self.layout.nodes,
+            self.layout.nodes,
+            self.layout.gpus_per_pod,
             if self.expert_parallel {
                 ", expert parallel"
             } else {
@@ -63,11 +67,11 @@ impl Plan {
             self.kv_cache_bytes_per_token,
             self.kv_cache_dtype.as_str()
         )?;
-        if self.data_parallel_size > 1 {
+        if self.layout.data_parallel_size > 1 {
             writeln!(
                 out,
                 "                per engine; {} engines hold {} tokens in the group",
-                self.data_parallel_size, self.group_kv_cache_tokens
+                self.layout.data_parallel_size, self.group_kv_cache_tokens
             )?;
         }
         let why = match self.max_model_len_source {
@@ -84,7 +88,7 @@ impl Plan {
             writeln!(
                 out,
                 "  replicas      {} groups of {} pods, {:.2} such sequences at once in all",
-                self.replicas, self.nodes, self.total_concurrency
+                self.replicas, self.layout.nodes, self.total_concurrency
             )?;
         }
         if let Some(p) = &self.performance {

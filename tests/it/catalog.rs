@@ -62,8 +62,8 @@ fn every_plan_renders_valid_manifests_for_both_launchers() {
                     // GPU limit × size = TP × PP, in the typed objects.
                     let lws = &manifests.leader_worker_set.spec.leader_worker_template;
                     assert_eq!(
-                        lws.size.unwrap() as u64 * plan.gpus_per_node,
-                        plan.tensor_parallel_size * plan.pipeline_parallel_size
+                        lws.size.unwrap() as u64 * plan.layout.gpus_per_pod,
+                        plan.layout.tensor_parallel_size * plan.layout.pipeline_parallel_size
                     );
                     let launcher = match launcher {
                         Launcher::Native => "native",
@@ -93,7 +93,7 @@ fn plan_json_has_the_documented_fields() {
         "tensor_parallel_size",
         "pipeline_parallel_size",
         "nodes",
-        "gpus_per_node",
+        "gpus_per_pod",
         "parameters",
         "weight_bytes",
         "kv_cache_bytes_per_token",
@@ -109,7 +109,7 @@ fn plan_json_has_the_documented_fields() {
             assert!(stage.get(field).is_some(), "stage missing {field}");
         }
     }
-    assert_eq!(json["gpus_per_node"], 8);
+    assert_eq!(json["gpus_per_pod"], 8);
     assert_eq!(json["nodes"], 2);
 }
 
@@ -155,9 +155,9 @@ fn the_guide_models_plan_as_published() {
         let h100 = plan("h100-80gb");
         assert_eq!(
             (
-                h100.tensor_parallel_size,
-                h100.pipeline_parallel_size,
-                h100.nodes
+                h100.layout.tensor_parallel_size,
+                h100.layout.pipeline_parallel_size,
+                h100.layout.nodes
             ),
             (8, 2, 2),
             "{}",
@@ -166,9 +166,9 @@ fn the_guide_models_plan_as_published() {
         let h200 = plan("h200-141gb");
         assert_eq!(
             (
-                h200.tensor_parallel_size,
-                h200.pipeline_parallel_size,
-                h200.nodes
+                h200.layout.tensor_parallel_size,
+                h200.layout.pipeline_parallel_size,
+                h200.layout.nodes
             ),
             (8, 1, 1),
             "{}",
@@ -320,7 +320,7 @@ fn every_pair_estimates_a_workload() {
             assert!(p.ttft_ms.is_finite() && p.ttft_ms >= p.tpot_ms, "{p:?}");
             // At most one token per sequence per step, at least one step per token.
             let ceiling =
-                (p.batch_per_engine * plan.data_parallel_size) as f64 * 1000.0 / p.tpot_ms;
+                (p.batch_per_engine * plan.layout.data_parallel_size) as f64 * 1000.0 / p.tpot_ms;
             assert!(
                 p.output_tokens_per_s <= ceiling * 1.0001,
                 "{} on {}: {p:?}",

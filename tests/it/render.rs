@@ -669,7 +669,11 @@ fn dp_ep_renders_as_vllm_documents_multi_node_data_parallelism() {
             },
         );
         assert_eq!(
-            (plan.nodes, plan.data_parallel_size, plan.total_gpus),
+            (
+                plan.layout.nodes,
+                plan.layout.data_parallel_size,
+                plan.total_gpus
+            ),
             (2, 16 / tp, 16),
             "{model}"
         );
@@ -705,9 +709,9 @@ fn dcp_renders_on_one_h200_node() {
     );
     assert_eq!(
         (
-            plan.tensor_parallel_size,
-            plan.decode_context_parallel_size,
-            plan.nodes
+            plan.layout.tensor_parallel_size,
+            plan.layout.decode_context_parallel_size,
+            plan.layout.nodes
         ),
         (8, 8, 1)
     );

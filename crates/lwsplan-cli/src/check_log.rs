@@ -87,10 +87,10 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
         CheckFormat::Table | CheckFormat::Markdown => format!(
             "{} on {} × {} (TP {} × PP {}), vLLM {}\n\n{}",
             model.id,
-            startup.tensor_parallel_size * startup.pipeline_parallel_size,
+            startup.layout.tensor_parallel_size * startup.layout.pipeline_parallel_size,
             hardware.name,
-            startup.tensor_parallel_size,
-            startup.pipeline_parallel_size,
+            startup.layout.tensor_parallel_size,
+            startup.layout.pipeline_parallel_size,
             startup.vllm_version,
             comparison.to_table()
         ),
