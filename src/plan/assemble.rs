@@ -39,6 +39,7 @@ impl Planner<'_> {
             vllm_version: options.vllm_version(),
             layout,
             expert_parallel: fit.expert_parallel,
+            network: options.network.unwrap_or(hardware.node.network),
             total_gpus: layout.gpus(),
             gpu_memory_bytes: hardware.gpu.memory_bytes,
             gpu_memory_utilization: options.gpu_memory_utilization,

@@ -157,6 +157,8 @@ pub struct Plan {
     /// `--enable-expert-parallel`: routed experts distributed whole across the TP ranks (TP ×
     /// DP under DP + EP).
     pub expert_parallel: bool,
+    /// What transfers between the group's nodes run over (`--network`, else the node type's).
+    pub network: crate::profile::Network,
     /// GPUs in the group: TP × PP × DP.
     pub total_gpus: u64,
     /// CUDA-reported memory of one GPU.

@@ -207,6 +207,8 @@ pub struct PlanOptions {
     pub max_ttft_ms: Option<f64>,
     /// Price of one GPU hour: adds the cost per million output tokens to the estimate.
     pub gpu_hour_price: Option<f64>,
+    /// What transfers between nodes run over; absent: the hardware profile's `node.network`.
+    pub network: Option<crate::profile::Network>,
 }
 
 /// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
@@ -279,6 +281,7 @@ impl Default for PlanOptions {
             max_tpot_ms: None,
             max_ttft_ms: None,
             gpu_hour_price: None,
+            network: None,
         }
     }
 }

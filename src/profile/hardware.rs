@@ -97,6 +97,53 @@ pub struct Node {
     /// Other node shapes with the same GPU (1, 2, 4 or 16 GPUs), chosen with `--gpus-per-node`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shapes: Vec<NodeShape>,
+    /// What NCCL's transfers between nodes of this type run over when nothing else is said
+    /// (`--network` overrides it): pod networking over TCP unless the node type comes with a
+    /// faster fabric.
+    #[serde(default)]
+    pub network: Network,
+}
+
+/// How the GPUs of different nodes reach each other: what NCCL's inter-node all-reduces,
+/// pipeline hand-offs and expert all-to-alls run over. It decides what the pods need (device
+/// plugins, annotations, sidecars, NCCL's environment) and what those transfers cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Network {
+    /// The pods' own network over TCP sockets: works everywhere, slowest.
+    #[default]
+    Tcp,
+    /// GKE A3 High (`a3-highgpu-8g`): GPUDirect-TCPX, four NICs per node, a receive-datapath
+    /// sidecar and its NCCL plugin.
+    Tcpx,
+    /// GKE A3 Mega (`a3-megagpu-8g`): GPUDirect-TCPXO, eight NICs per node, a sidecar and its
+    /// NCCL plugin.
+    Tcpxo,
+    /// GPUDirect RDMA (InfiniBand or RoCE), one NIC per GPU: an RDMA device plugin on-prem,
+    /// GKE's RDMA multi-networking and gIB NCCL plugin on A3 Ultra and A4.
+    Rdma,
+    /// NVLink across the trays of one NVL72 rack (GB200, GB300): multi-node NVLink.
+    Nvlink,
+}
+
+impl Network {
+    /// The name `--network` and profiles use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Network::Tcp => "tcp",
+            Network::Tcpx => "tcpx",
+            Network::Tcpxo => "tcpxo",
+            Network::Rdma => "rdma",
+            Network::Nvlink => "nvlink",
+        }
+    }
+}
+
+impl std::fmt::Display for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Another node shape with the same GPU: same labels, other GPU count and host memory.

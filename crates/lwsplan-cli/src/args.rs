@@ -129,6 +129,11 @@ pub struct PlanFlags {
     /// ranks of each TP group instead of replicated.
     #[arg(long, value_name = "N")]
     pub decode_context_parallel_size: Option<u64>,
+    /// What transfers between nodes run over: `tcp` (pod networking), `tcpx` / `tcpxo` (GKE A3
+    /// High / Mega), `rdma` (InfiniBand or RoCE; GKE A3 Ultra and A4) or `nvlink` (an NVL72
+    /// rack) [default: the hardware profile's].
+    #[arg(long, value_parser = choices::<lwsplan::profile::Network>())]
+    pub network: Option<lwsplan::profile::Network>,
     /// Workload: prompt tokens per request (with --output-tokens and --concurrency or
     /// --request-rate: estimates throughput and latency per layout).
     #[arg(long, value_name = "N", requires_all = ["output_tokens", "load"], help_heading = "Workload")]
@@ -332,8 +337,13 @@ where
             .iter()
             .filter_map(|variant| {
                 let name = variant.get("const").and_then(text)?;
-                let help = variant.get("description").and_then(text);
-                Some(PossibleValue::new(name).help(help.unwrap_or_default()))
+                // A doc comment's line breaks are the source's, not the terminal's.
+                let help = variant
+                    .get("description")
+                    .and_then(text)
+                    .unwrap_or_default();
+                let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+                Some(PossibleValue::new(name).help(help))
             })
             .collect(),
         None => schema
@@ -520,6 +530,7 @@ impl PlanFlags {
             &mut plan.decode_context_parallel_size,
             self.decode_context_parallel_size.map(Some),
         );
+        set(&mut plan.network, self.network.map(Some));
         if let (Some(input_tokens), Some(output_tokens)) = (self.input_tokens, self.output_tokens) {
             plan.workload = Some(lwsplan::plan::Workload {
                 input_tokens,
