@@ -170,31 +170,6 @@ pub enum DeploymentError {
     },
 }
 
-/// The key in a deployment file of the option the CLI spells `flag`.
-fn file_key(flag: &str, section: &str) -> String {
-    let key = match flag {
-        "--hf-secret" => "hf_secret",
-        "--network-interface" => "network.socket_ifname",
-        "--rdma-resource" => "network.rdma",
-        "--nccl-ib-hca" => "network.rdma.ib_hca",
-        "--add-capability" => "capabilities",
-        "--vllm-arg" => "vllm_args",
-        "--env" => "env",
-        "--memory" | "--cpu" | "--ephemeral-storage" => "pod.resources",
-        "--service-account" => "pod.service_account_name",
-        "--priority-class" => "pod.priority_class_name",
-        "--image-pull-secret" => "pod.image_pull_secrets",
-        "--image-pull-policy" => "pod.image_pull_policy",
-        other => {
-            return format!(
-                "{section}.{}",
-                other.trim_start_matches('-').replace('-', "_")
-            );
-        }
-    };
-    format!("{section}.{key}")
-}
-
 impl DeploymentError {
     /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
@@ -314,16 +289,9 @@ impl Deployment {
             return error;
         };
         let (key, message) = match &error {
-            Error::Plan(crate::PlanError::InvalidOption { option, message }) => {
-                (file_key(option, "plan"), message.clone())
-            }
-            Error::Render(crate::RenderError::Option { option, message }) => {
-                let section = if *option == "--replicas" {
-                    "plan"
-                } else {
-                    "render"
-                };
-                (file_key(option, section), message.clone())
+            Error::Plan(crate::PlanError::InvalidOption { option, message })
+            | Error::Render(crate::RenderError::Option { option, message }) => {
+                (option.key(), message.clone())
             }
             _ => return error,
         };

@@ -48,6 +48,7 @@ mod deployment;
 mod error;
 pub mod io;
 pub mod manifest;
+pub mod option;
 pub mod plan;
 pub mod profile;
 pub mod render;
@@ -61,6 +62,7 @@ pub use deployment::{Deployment, DeploymentError, ProfileRef};
 pub use error::{Error, ErrorKind, Report, Result, ValueError, WriteError, YamlError};
 pub use io::InputError;
 pub use manifest::Manifests;
+pub use option::OptionName;
 pub use plan::{
     ExpertParallel, KvCacheDtype, Launcher, MaxModelLen, Plan, PlanError, PlanOptions, Planner,
     Strategy,

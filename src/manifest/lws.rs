@@ -6,18 +6,35 @@
 //! reaches the output.
 
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 /// `apiVersion` of the LeaderWorkerSet API.
 pub const API_VERSION: &str = "leaderworkerset.x-k8s.io/v1";
+/// API group of the LeaderWorkerSet API.
+pub const GROUP: &str = "leaderworkerset.x-k8s.io";
+/// Version of the LeaderWorkerSet API within its group.
+pub const VERSION: &str = "v1";
 /// `kind` of a LeaderWorkerSet.
 pub const KIND: &str = "LeaderWorkerSet";
 /// Label the LWS controller puts on every pod of a set, with the set's name as value.
 pub const NAME_LABEL: &str = "leaderworkerset.sigs.k8s.io/name";
 
 /// A group of pods (a leader and its workers) managed and restarted as one unit, replicated.
+///
+/// A Kubernetes resource in k8s-openapi's sense ([`k8s_openapi::Resource`] and
+/// [`k8s_openapi::Metadata`]), so kube-rs's `Api<LeaderWorkerSet>` works without a wrapper:
+///
+/// ```
+/// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// use lwsplan::manifest::LeaderWorkerSet;
+///
+/// fn resource<T: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>>() -> &'static str {
+///     T::API_VERSION
+/// }
+/// assert_eq!(resource::<LeaderWorkerSet>(), "leaderworkerset.x-k8s.io/v1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderWorkerSet {
@@ -29,6 +46,70 @@ pub struct LeaderWorkerSet {
     pub metadata: ObjectMeta,
     /// The desired state.
     pub spec: LeaderWorkerSetSpec,
+    /// The observed state, as the LWS controller reports it; absent in what lwsplan renders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<LeaderWorkerSetStatus>,
+}
+
+impl Default for LeaderWorkerSet {
+    fn default() -> Self {
+        LeaderWorkerSet {
+            api_version: API_VERSION.into(),
+            kind: KIND.into(),
+            metadata: ObjectMeta::default(),
+            spec: LeaderWorkerSetSpec::default(),
+            status: None,
+        }
+    }
+}
+
+impl k8s_openapi::Resource for LeaderWorkerSet {
+    const API_VERSION: &'static str = API_VERSION;
+    const GROUP: &'static str = GROUP;
+    const KIND: &'static str = KIND;
+    const VERSION: &'static str = VERSION;
+    const URL_PATH_SEGMENT: &'static str = "leaderworkersets";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::ListableResource for LeaderWorkerSet {
+    const LIST_KIND: &'static str = "LeaderWorkerSetList";
+}
+
+impl k8s_openapi::Metadata for LeaderWorkerSet {
+    type Ty = ObjectMeta;
+
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// `status` of a LeaderWorkerSet (the CRD's status fields).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderWorkerSetStatus {
+    /// The set's conditions (`Available`, `Progressing`, `UpdateInProgress`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<Vec<Condition>>,
+    /// The label selector of the leader pods, for the HorizontalPodAutoscaler.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hpa_pod_selector: Option<String>,
+    /// The most recent generation the controller observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Groups that are ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// Groups created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i32>,
+    /// Groups updated to the latest template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_replicas: Option<i32>,
 }
 
 /// `spec` of a LeaderWorkerSet.

@@ -10,9 +10,9 @@ pub(crate) mod serve;
 pub(crate) use image::ImageRef;
 
 pub use lws::{
-    API_VERSION, KIND, LeaderWorkerSet, LeaderWorkerSetSpec, LeaderWorkerTemplate, NAME_LABEL,
-    NetworkConfig, PersistentVolumeClaimRetentionPolicy, RollingUpdateConfiguration,
-    RolloutStrategy, SubGroupPolicy,
+    API_VERSION, GROUP, KIND, LeaderWorkerSet, LeaderWorkerSetSpec, LeaderWorkerSetStatus,
+    LeaderWorkerTemplate, NAME_LABEL, NetworkConfig, PersistentVolumeClaimRetentionPolicy,
+    RollingUpdateConfiguration, RolloutStrategy, SubGroupPolicy, VERSION,
 };
 
 use k8s_openapi::api::core::v1::Service;

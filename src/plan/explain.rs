@@ -378,8 +378,8 @@ pub enum PlanError {
     /// An option is out of range.
     #[error("{option}: {message}")]
     InvalidOption {
-        /// The option, as the CLI spells it.
-        option: &'static str,
+        /// The option.
+        option: crate::OptionName,
         /// What is wrong and what is accepted.
         message: String,
     },
@@ -414,6 +414,10 @@ pub enum PlanError {
         /// lwsplan's own count.
         computed_bytes: u64,
     },
+    /// A model or hardware profile built in code or deserialized without its checks is
+    /// invalid: planning runs the same checks as loading a profile file.
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
     /// The profile describes more parameters than any deployment could hold.
     #[error(
         "model {model} has {parameters} parameters by its profile, more than the 10^15 lwsplan \

@@ -231,9 +231,18 @@ impl<'a> Planner<'a> {
         Planner { model, hardware }
     }
 
+    /// Runs the checks a profile file gets on profiles built in code or deserialized (an
+    /// operator's custom resource, say), then the option checks: nonsense is invalid input,
+    /// never a panic or an "infeasible".
+    fn check(&self, options: &PlanOptions) -> Result<(), PlanError> {
+        self.model.check(&self.model.id)?;
+        self.hardware.check(&self.hardware.id)?;
+        options.check(self.model)
+    }
+
     /// Finds the best layout under `options`, or says why none fits and what would.
     pub fn plan(&self, options: &PlanOptions) -> Result<Plan, PlanError> {
-        options.check(self.model)?;
+        self.check(options)?;
         let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
         let Outcomes { mut fits, rejected } = self.search(options, block);

@@ -1,5 +1,6 @@
 //! What the planner may choose and what it must respect, and the bounds on each option.
 
+use crate::option::OptionName;
 use serde::{Deserialize, Serialize};
 
 use super::version::{self, SchedulerLimits, VllmVersion};
@@ -344,42 +345,46 @@ impl PlanOptions {
         let u = self.gpu_memory_utilization;
         if !(u > 0.0 && u <= 1.0) {
             return invalid(
-                "--gpu-memory-utilization",
+                OptionName::GpuMemoryUtilization,
                 format!("{u} is outside (0, 1]; vLLM's default is 0.9"),
             );
         }
         let sizes = [
-            ("--gpus-per-node", self.gpus_per_node, MAX_PARALLEL),
-            ("--nodes", self.nodes, MAX_PARALLEL),
+            (OptionName::GpusPerNode, self.gpus_per_node, MAX_PARALLEL),
+            (OptionName::Nodes, self.nodes, MAX_PARALLEL),
             (
-                "--tensor-parallel-size",
+                OptionName::TensorParallelSize,
                 self.tensor_parallel_size,
                 MAX_PARALLEL,
             ),
             (
-                "--pipeline-parallel-size",
+                OptionName::PipelineParallelSize,
                 self.pipeline_parallel_size,
                 MAX_PARALLEL,
             ),
-            ("--replicas", self.replicas, MAX_REPLICAS),
+            (OptionName::Replicas, self.replicas, MAX_REPLICAS),
             (
-                "--target-concurrent-sequences",
+                OptionName::TargetConcurrentSequences,
                 self.target_concurrent_sequences,
                 MAX_REPLICAS,
             ),
             (
-                "--max-num-batched-tokens",
+                OptionName::MaxNumBatchedTokens,
                 self.max_num_batched_tokens,
                 MAX_SCHEDULER_LIMIT,
             ),
-            ("--max-num-seqs", self.max_num_seqs, MAX_SCHEDULER_LIMIT),
             (
-                "--data-parallel-size",
+                OptionName::MaxNumSeqs,
+                self.max_num_seqs,
+                MAX_SCHEDULER_LIMIT,
+            ),
+            (
+                OptionName::DataParallelSize,
                 self.data_parallel_size,
                 MAX_PARALLEL,
             ),
             (
-                "--decode-context-parallel-size",
+                OptionName::DecodeContextParallelSize,
                 self.decode_context_parallel_size,
                 MAX_PARALLEL,
             ),
@@ -395,14 +400,14 @@ impl PlanOptions {
             && nodes > MAX_NODES
         {
             return invalid(
-                "--nodes",
+                OptionName::Nodes,
                 format!("{nodes} is more than the {MAX_NODES} nodes lwsplan plans for"),
             );
         }
         if let Some(w) = self.workload {
             if w.concurrency.is_none() && w.request_rate.is_none() {
                 return invalid(
-                    "--concurrency",
+                    OptionName::Concurrency,
                     "a workload needs --concurrency (requests in flight) or --request-rate \
                      (requests per second), or both"
                         .into(),
@@ -412,14 +417,14 @@ impl PlanOptions {
                 && !(rate.is_finite() && rate > 0.0 && rate <= MAX_REQUEST_RATE)
             {
                 return invalid(
-                    "--request-rate",
+                    OptionName::RequestRate,
                     format!("{rate} is outside (0, {MAX_REQUEST_RATE}] requests per second"),
                 );
             }
             for (option, value) in [
-                ("--input-tokens", Some(w.input_tokens)),
-                ("--output-tokens", Some(w.output_tokens)),
-                ("--concurrency", w.concurrency),
+                (OptionName::InputTokens, Some(w.input_tokens)),
+                (OptionName::OutputTokens, Some(w.output_tokens)),
+                (OptionName::Concurrency, w.concurrency),
             ] {
                 let Some(value) = value else { continue };
                 if !(1..=MAX_SCHEDULER_LIMIT * 16).contains(&value) {
@@ -434,16 +439,16 @@ impl PlanOptions {
             || self.max_ttft_ms.is_some()
         {
             return invalid(
-                "--objective",
+                OptionName::Objective,
                 "throughput, latency and the --max-tpot-ms / --max-ttft-ms limits need a workload: \
                  give --input-tokens, --output-tokens and --concurrency or --request-rate"
                     .into(),
             );
         }
         for (option, value) in [
-            ("--max-tpot-ms", self.max_tpot_ms),
-            ("--max-ttft-ms", self.max_ttft_ms),
-            ("--gpu-hour-price", self.gpu_hour_price),
+            (OptionName::MaxTpotMs, self.max_tpot_ms),
+            (OptionName::MaxTtftMs, self.max_ttft_ms),
+            (OptionName::GpuHourPrice, self.gpu_hour_price),
         ] {
             if let Some(v) = value
                 && !(v.is_finite() && v > 0.0)
@@ -453,18 +458,24 @@ impl PlanOptions {
         }
         if self.replicas.is_some() && self.target_concurrent_sequences.is_some() {
             return invalid(
-                "--replicas",
+                OptionName::Replicas,
                 "give --replicas or --target-concurrent-sequences, not both".into(),
             );
         }
         if self.vllm_version() < version::OLDEST {
             return invalid(
-                "--vllm-version",
+                OptionName::VllmVersion,
                 format!(
                     "{} is older than {}, the oldest release lwsplan models (vLLM's V1 engine)",
                     self.vllm_version(),
                     version::OLDEST
                 ),
+            );
+        }
+        if self.max_model_len == MaxModelLen::Tokens(0) {
+            return invalid(
+                OptionName::MaxModelLen,
+                "0 tokens serves no request; give a positive number of tokens, or `auto`".into(),
             );
         }
         if let MaxModelLen::Tokens(n) = self.max_model_len
@@ -578,7 +589,7 @@ mod tests {
             assert!(matches!(
                 err,
                 PlanError::InvalidOption {
-                    option: "--gpu-memory-utilization",
+                    option: OptionName::GpuMemoryUtilization,
                     ..
                 }
             ));

@@ -2,6 +2,7 @@
 
 use super::fp8_block;
 use super::weights::{self, Split, Tensor};
+use crate::option::OptionName;
 use crate::profile::{Attention, Mlp, ModelProfile};
 use crate::units::gib;
 
@@ -46,7 +47,7 @@ pub enum Rejection {
     /// DCP outside MLA or not dividing TP, a release without the feature.
     Parallelism {
         /// The option, as the CLI spells it.
-        option: &'static str,
+        option: OptionName,
         /// Why, in vLLM's terms where vLLM states it.
         message: String,
     },
@@ -208,7 +209,7 @@ pub fn check_dp(model: &ModelProfile, tp: u64, pp: u64, dp: u64) -> Result<(), R
     }
     let refuse = |message: String| {
         Err(Rejection::Parallelism {
-            option: "--data-parallel-size",
+            option: OptionName::DataParallelSize,
             message,
         })
     };
@@ -252,7 +253,7 @@ pub fn check_dcp(
     }
     let refuse = |message: String| {
         Err(Rejection::Parallelism {
-            option: "--decode-context-parallel-size",
+            option: OptionName::DecodeContextParallelSize,
             message,
         })
     };

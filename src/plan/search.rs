@@ -1,6 +1,7 @@
 //! The candidate search: every layout within the options, each either sized as vLLM would size
 //! it ([`Fit`]) or rejected with vLLM's reason.
 
+use crate::option::OptionName;
 use std::collections::BTreeMap;
 
 use super::kv::{self, LayerCount};
@@ -74,7 +75,7 @@ impl Planner<'_> {
                     rejected.push((
                         layout,
                         Rejection::Parallelism {
-                            option: "--expert-parallel",
+                            option: OptionName::ExpertParallel,
                             message: "off: data parallelism is planned with expert parallelism \
                                       only (DP + EP)"
                                 .into(),

@@ -72,7 +72,7 @@ impl Planner<'_> {
     /// `pipeline_parallel_size`, `data_parallel_size`, `decode_context_parallel_size`, 1 when
     /// unset), fit or not: one engine's.
     pub fn startup(&self, options: &PlanOptions) -> Result<Startup, PlanError> {
-        options.check(self.model)?;
+        self.check(options)?;
         let (model, hardware) = (self.model, self.hardware);
         let tp = options.tensor_parallel_size.unwrap_or(1);
         let pp = options.pipeline_parallel_size.unwrap_or(1);

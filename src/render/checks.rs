@@ -7,9 +7,10 @@ use super::options::{ModelCache, PodOptions, ReadinessProbe, RenderOptions};
 use super::{GPU_RESOURCE, MODEL_CACHE_MOUNT, RenderError};
 use crate::manifest::serve::ServeFlags;
 use crate::manifest::{ImageRef, NAME_LABEL};
+use crate::option::OptionName;
 use crate::validate::names;
 
-fn refuse(option: &'static str, message: impl Into<String>) -> RenderError {
+fn refuse(option: OptionName, message: impl Into<String>) -> RenderError {
     RenderError::Option {
         option,
         message: message.into(),
@@ -20,25 +21,25 @@ fn refuse(option: &'static str, message: impl Into<String>) -> RenderError {
 pub(crate) fn check_options(o: &RenderOptions) -> Result<(), RenderError> {
     names::check_dns1035_label(&o.name).map_err(|message| {
         refuse(
-            "--name",
+            OptionName::Name,
             format!("{message} (it names the LeaderWorkerSet and its Service)"),
         )
     })?;
     check_name_length(&o.name, 1)?;
     if let Some(namespace) = &o.namespace {
-        names::check_dns1123_label(namespace).map_err(|m| refuse("--namespace", m))?;
+        names::check_dns1123_label(namespace).map_err(|m| refuse(OptionName::Namespace, m))?;
     }
     for (option, name) in [
-        ("leader_container_name", &o.leader_container_name),
-        ("worker_container_name", &o.worker_container_name),
+        (OptionName::LeaderContainerName, &o.leader_container_name),
+        (OptionName::WorkerContainerName, &o.worker_container_name),
     ] {
         names::check_dns1123_label(name).map_err(|m| refuse(option, m))?;
     }
     if o.port == 0 {
-        return Err(refuse("--port", "0: a port must be 1–65535"));
+        return Err(refuse(OptionName::Port, "0: a port must be 1–65535"));
     }
     check_image(o)?;
-    check_text("--model-source", o.model_source.as_deref())?;
+    check_text(OptionName::ModelSource, o.model_source.as_deref())?;
     check_secret(o)?;
     check_env(o)?;
     check_capabilities(&o.capabilities)?;
@@ -57,7 +58,7 @@ pub(crate) fn check_name_length(name: &str, replicas: u64) -> Result<(), RenderE
     let max = names::max_lws_name_len(i32::try_from(replicas).unwrap_or(i32::MAX));
     if max == 0 {
         return Err(refuse(
-            "--replicas",
+            OptionName::Replicas,
             format!(
                 "{replicas} replicas: LWS limits the name to 51 − replicas / 10 characters, so \
                  no name fits more than 509 replicas; use fewer, larger groups or several \
@@ -67,7 +68,7 @@ pub(crate) fn check_name_length(name: &str, replicas: u64) -> Result<(), RenderE
     }
     if name.len() > max {
         return Err(refuse(
-            "--name",
+            OptionName::Name,
             format!(
                 "`{}` is {} characters; with {replicas} replica(s) LWS allows at most {max} so \
                  that pod names stay within 63",
@@ -86,13 +87,13 @@ fn check_image(o: &RenderOptions) -> Result<(), RenderError> {
         && let Err(message) = ImageRef::parse(image)
         && (image.is_empty() || image.chars().any(|c| c.is_whitespace() || c.is_control()))
     {
-        return Err(refuse("--image", message));
+        return Err(refuse(OptionName::Image, message));
     }
     Ok(())
 }
 
 /// A free-text value that lands in a command: no control characters, no line breaks.
-fn check_text(option: &'static str, value: Option<&str>) -> Result<(), RenderError> {
+fn check_text(option: OptionName, value: Option<&str>) -> Result<(), RenderError> {
     if let Some(value) = value
         && (value.is_empty() || value.chars().any(char::is_control))
     {
@@ -106,9 +107,9 @@ fn check_text(option: &'static str, value: Option<&str>) -> Result<(), RenderErr
 
 fn check_secret(o: &RenderOptions) -> Result<(), RenderError> {
     names::check_dns1123_subdomain(&o.hf_secret.name)
-        .map_err(|m| refuse("--hf-secret", format!("Secret name {m}")))?;
+        .map_err(|m| refuse(OptionName::HfSecret, format!("Secret name {m}")))?;
     names::check_config_key(&o.hf_secret.key)
-        .map_err(|m| refuse("--hf-secret", format!("Secret key {m}")))?;
+        .map_err(|m| refuse(OptionName::HfSecret, format!("Secret key {m}")))?;
     Ok(())
 }
 
@@ -130,10 +131,10 @@ const RESERVED_ENV: &[&str] = &[
 
 fn check_env(o: &RenderOptions) -> Result<(), RenderError> {
     names::check_env_name(&o.hf_token_env)
-        .map_err(|m| refuse("--hf-token-env", format!("environment variable {m}")))?;
+        .map_err(|m| refuse(OptionName::HfTokenEnv, format!("environment variable {m}")))?;
     if RESERVED_ENV.contains(&o.hf_token_env.as_str()) {
         return Err(refuse(
-            "--hf-token-env",
+            OptionName::HfTokenEnv,
             format!(
                 "`{}` is a variable the container needs as it is; name the token's variable \
                  HF_TOKEN (the default) or another name of your own",
@@ -143,10 +144,10 @@ fn check_env(o: &RenderOptions) -> Result<(), RenderError> {
     }
     for e in &o.env {
         names::check_env_name(&e.name)
-            .map_err(|m| refuse("--env", format!("environment variable {m}")))?;
+            .map_err(|m| refuse(OptionName::Env, format!("environment variable {m}")))?;
         if e.name == o.hf_token_env {
             return Err(refuse(
-                "--env",
+                OptionName::Env,
                 format!(
                     "`{}` carries the Hugging Face token from the Secret ({}/{}); a literal value \
                      would put the token in the manifest in plain text. Store it in the Secret \
@@ -157,7 +158,7 @@ fn check_env(o: &RenderOptions) -> Result<(), RenderError> {
         }
         if RESERVED_ENV.contains(&e.name.as_str()) {
             return Err(refuse(
-                "--env",
+                OptionName::Env,
                 format!(
                     "`{}` is set by Kubernetes, LWS, the image or lwsplan; replacing it breaks the pod",
                     e.name
@@ -225,7 +226,7 @@ const PRIVILEGED: &[&str] = &[
 
 fn check_capabilities(capabilities: &[String]) -> Result<(), RenderError> {
     for capability in capabilities {
-        let option = "--add-capability";
+        let option = OptionName::Capabilities;
         if capability == "ALL" {
             return Err(refuse(
                 option,
@@ -267,7 +268,7 @@ fn check_network(o: &RenderOptions) -> Result<(), RenderError> {
         && !interface(ifname)
     {
         return Err(refuse(
-            "--network-interface",
+            OptionName::NetworkInterface,
             format!(
                 "{ifname:?} is not a network interface name (e.g. eth0; at most 15 characters)"
             ),
@@ -275,10 +276,10 @@ fn check_network(o: &RenderOptions) -> Result<(), RenderError> {
     }
     if let Some(rdma) = &o.network.rdma {
         names::check_qualified_name(&rdma.resource)
-            .map_err(|m| refuse("--rdma-resource", format!("resource name {m}")))?;
+            .map_err(|m| refuse(OptionName::RdmaResource, format!("resource name {m}")))?;
         if rdma.resource == GPU_RESOURCE || rdma.count == 0 {
             return Err(refuse(
-                "--rdma-resource",
+                OptionName::RdmaResource,
                 format!(
                     "`{}={}` must name another resource, at least once",
                     rdma.resource, rdma.count
@@ -291,7 +292,7 @@ fn check_network(o: &RenderOptions) -> Result<(), RenderError> {
                 .all(|c| c.is_ascii_alphanumeric() || "_:,^=-".contains(c))
         {
             return Err(refuse(
-                "--nccl-ib-hca",
+                OptionName::NcclIbHca,
                 format!("{hca:?} is not an NCCL_IB_HCA list (e.g. mlx5 or =mlx5_0:1,mlx5_1:1)"),
             ));
         }
@@ -314,7 +315,10 @@ fn reserved_label(key: &str) -> bool {
 const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 
 fn check_labels(o: &RenderOptions) -> Result<(), RenderError> {
-    for (option, labels) in [("labels", &o.labels), ("pod.labels", &o.pod.labels)] {
+    for (option, labels) in [
+        (OptionName::Labels, &o.labels),
+        (OptionName::PodLabels, &o.pod.labels),
+    ] {
         for (key, value) in labels {
             names::check_qualified_name(key)
                 .and_then(|()| names::check_label_value(value))
@@ -331,8 +335,8 @@ fn check_labels(o: &RenderOptions) -> Result<(), RenderError> {
         }
     }
     for (option, annotations) in [
-        ("annotations", &o.annotations),
-        ("pod.annotations", &o.pod.annotations),
+        (OptionName::Annotations, &o.annotations),
+        (OptionName::PodAnnotations, &o.pod.annotations),
     ] {
         let mut total = 0;
         for (key, value) in annotations {
@@ -359,7 +363,7 @@ fn check_labels(o: &RenderOptions) -> Result<(), RenderError> {
 }
 
 fn check_cache(cache: &ModelCache) -> Result<(), RenderError> {
-    let option = "--model-cache";
+    let option = OptionName::ModelCache;
     match cache {
         ModelCache::None => Ok(()),
         ModelCache::Pvc { claim_name, .. } => names::check_dns1123_subdomain(claim_name)
@@ -390,7 +394,7 @@ fn check_cache(cache: &ModelCache) -> Result<(), RenderError> {
 }
 
 fn check_probe(probe: &ReadinessProbe) -> Result<(), RenderError> {
-    let option = "readiness_probe";
+    let option = OptionName::ReadinessProbe;
     let (delay, period) = match probe {
         ReadinessProbe::Http {
             path,
@@ -465,7 +469,7 @@ const UNMODELLED_FLAGS: &[&str] = &[
 ];
 
 fn check_vllm_args(args: &[String]) -> Result<(), RenderError> {
-    let option = "--vllm-arg";
+    let option = OptionName::VllmArgs;
     for arg in args {
         if arg.is_empty() || arg.chars().any(char::is_control) {
             return Err(refuse(
@@ -505,7 +509,7 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
         ("limits", &resources.limits),
     ] {
         for (name, quantity) in map.iter().flatten() {
-            let option = "pod.resources";
+            let option = OptionName::PodResources;
             if name == GPU_RESOURCE {
                 return Err(refuse(
                     option,
@@ -521,25 +525,26 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
         && !matches!(policy.as_str(), "Always" | "IfNotPresent" | "Never")
     {
         return Err(refuse(
-            "--image-pull-policy",
+            OptionName::ImagePullPolicy,
             format!("`{policy}` is not Always, IfNotPresent or Never"),
         ));
     }
     for (option, name) in [
-        ("--service-account", &pod.service_account_name),
-        ("--priority-class", &pod.priority_class_name),
+        (OptionName::ServiceAccount, &pod.service_account_name),
+        (OptionName::PriorityClass, &pod.priority_class_name),
     ] {
         if let Some(name) = name {
             names::check_dns1123_subdomain(name).map_err(|m| refuse(option, m))?;
         }
     }
     for secret in &pod.image_pull_secrets {
-        names::check_dns1123_subdomain(secret).map_err(|m| refuse("--image-pull-secret", m))?;
+        names::check_dns1123_subdomain(secret)
+            .map_err(|m| refuse(OptionName::ImagePullSecrets, m))?;
     }
     for volume in &pod.volumes {
         if matches!(volume.name.as_str(), "dshm" | "model-cache") {
             return Err(refuse(
-                "pod.volumes",
+                OptionName::PodVolumes,
                 format!(
                     "`{}` is a volume lwsplan declares; name yours differently",
                     volume.name
@@ -547,19 +552,19 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
             ));
         }
         names::check_dns1123_label(&volume.name)
-            .map_err(|m| refuse("pod.volumes", format!("volume name {m}")))?;
+            .map_err(|m| refuse(OptionName::PodVolumes, format!("volume name {m}")))?;
     }
     for mount in &pod.volume_mounts {
         if !pod.volumes.iter().any(|v| v.name == mount.name) {
             return Err(refuse(
-                "pod.volume_mounts",
+                OptionName::PodVolumeMounts,
                 format!("`{}` mounts no volume of pod.volumes", mount.name),
             ));
         }
         let path = mount.mount_path.trim_end_matches('/');
         if path == "/dev/shm" || path == MODEL_CACHE_MOUNT || !mount.mount_path.starts_with('/') {
             return Err(refuse(
-                "pod.volume_mounts",
+                OptionName::PodVolumeMounts,
                 format!(
                     "mount path `{}` must be absolute and not /dev/shm or {MODEL_CACHE_MOUNT}, \
                      which lwsplan mounts",
@@ -584,7 +589,7 @@ pub(crate) fn check_memory_limit(pod: &PodOptions, shm_bytes: u64) -> Result<(),
         && limit <= shm_bytes
     {
         return Err(refuse(
-            "--memory",
+            OptionName::Memory,
             format!(
                 "a memory limit of {} leaves nothing beside /dev/shm's {}, which is memory-backed and \
                  counts against it; raise the limit well above it (weights are staged in host memory \
@@ -613,7 +618,7 @@ pub(crate) fn check_node_label(
     };
     if value.is_empty() {
         return Err(refuse(
-            "--platform",
+            OptionName::Platform,
             format!(
                 "hardware profile {} has no {field}, which this platform selects nodes by; set it, \
                  or use --platform {other}",
@@ -623,7 +628,7 @@ pub(crate) fn check_node_label(
     }
     names::check_label_value(value).map_err(|m| {
         refuse(
-            "--platform",
+            OptionName::Platform,
             format!("hardware profile {}: {field} {m}", plan.hardware),
         )
     })

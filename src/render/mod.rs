@@ -32,6 +32,7 @@ pub use options::{
     ReadinessProbe, RenderOptions, SecretKeyRef,
 };
 
+use crate::option::OptionName;
 use std::path::PathBuf;
 
 use minijinja::{Environment, Value};
@@ -80,8 +81,8 @@ pub enum RenderError {
     /// An option cannot be rendered.
     #[error("{option}: {message}")]
     Option {
-        /// The option, as the CLI spells it.
-        option: &'static str,
+        /// The option.
+        option: crate::OptionName,
         /// What is wrong and what to do.
         message: String,
     },
@@ -212,7 +213,7 @@ impl Renderer {
         match &self.options.image {
             Some(image) => Ok(image.clone()),
             None if script => Err(RenderError::Option {
-                option: "--image",
+                option: OptionName::Image,
                 message: "the Ray launcher's script bootstrap needs an image with \
                           /vllm-workspace/ray_init.sh (built from the LWS repository's \
                           docs/examples/vllm/build/Dockerfile.GPU); pass --image, or use \
@@ -296,7 +297,7 @@ impl Renderer {
     /// Ray launcher on an image without Ray.
     fn check_version(&self, plan: &Plan, image: &str) -> Result<(), RenderError> {
         let refuse = |message: String| RenderError::Option {
-            option: "--image",
+            option: OptionName::Image,
             message,
         };
         let v = plan.vllm_version;
@@ -313,7 +314,7 @@ impl Renderer {
         if plan.layout.data_parallel_size > 1 {
             if plan.launcher == Launcher::Ray {
                 return Err(RenderError::Option {
-                    option: "--launcher",
+                    option: OptionName::Launcher,
                     message: "ray: DP + EP layouts are rendered with the native launcher (vLLM's \
                               multi-node data parallelism needs no Ray cluster)"
                         .into(),

@@ -491,7 +491,7 @@ fn a_request_rate_sets_the_load() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("--request-rate") || err.contains("--concurrency"),
+            err.contains("request_rate") || err.contains("concurrency"),
             "{err}"
         );
     }

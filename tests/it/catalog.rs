@@ -1,6 +1,7 @@
 //! Every built-in model × hardware pair: the plan (or the error) and the rendered manifests for
 //! both launchers, snapshotted in `snapshots/` and reviewed like code.
 
+use lwsplan::option::with_flags;
 use lwsplan::plan::Launcher;
 use lwsplan::{Catalog, PlanOptions, Planner, RenderOptions, Renderer};
 
@@ -17,10 +18,13 @@ fn every_pair_plans_or_fails_clearly() {
         for model in catalog.models() {
             for hardware in catalog.hardware_profiles() {
                 let name = format!("plan@{}@{}", model.id, hardware.id);
-                let snapshot = match Planner::new(model, hardware).plan(&PlanOptions::default()) {
-                    Ok(plan) => plan.to_table(),
-                    Err(e) => format!("error: {e}\n"),
-                };
+                // What `lwsplan plan` prints: options named by their flags.
+                let snapshot = with_flags(|| {
+                    match Planner::new(model, hardware).plan(&PlanOptions::default()) {
+                        Ok(plan) => plan.to_table(),
+                        Err(e) => format!("error: {e}\n"),
+                    }
+                });
                 insta::assert_snapshot!(name, snapshot);
             }
         }

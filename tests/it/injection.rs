@@ -2,6 +2,7 @@
 //! value they were meant to be, or are refused with a clear error. Never a manifest that means
 //! something else.
 
+use lwsplan::OptionName;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -188,13 +189,13 @@ proptest! {
             vllm_args: vec![arg.clone()],
             ..RenderOptions::default()
         };
-        let invalid: Vec<&str> = [
-            (oracle::name(&name), "--name"),
-            (oracle::namespace(&namespace), "--namespace"),
-            (oracle::image(&image), "--image"),
-            (oracle::argument(&model_source), "--model-source"),
-            (oracle::label_pair(&label_key, &label_value), "labels"),
-            (oracle::extra_argument(&arg), "--vllm-arg"),
+        let invalid: Vec<OptionName> = [
+            (oracle::name(&name), OptionName::Name),
+            (oracle::namespace(&namespace), OptionName::Namespace),
+            (oracle::image(&image), OptionName::Image),
+            (oracle::argument(&model_source), OptionName::ModelSource),
+            (oracle::label_pair(&label_key, &label_value), OptionName::Labels),
+            (oracle::extra_argument(&arg), OptionName::VllmArgs),
         ]
         .into_iter()
         .filter(|(ok, _)| !ok)

@@ -426,7 +426,7 @@ fn the_vllm_release_decides_what_is_rendered() {
         .unwrap_err(),
     );
     assert!(
-        old.starts_with("--image: vLLM 0.10.1 has no native multi-node serving"),
+        old.starts_with("image: vLLM 0.10.1 has no native multi-node serving"),
         "{old}"
     );
     // A custom image says its release with the plan's --vllm-version.

@@ -193,8 +193,13 @@ fn status(kind: ErrorKind) -> u8 {
     }
 }
 
-/// Runs the command line and returns the process's exit status.
+/// Runs the command line and returns the process's exit status. Everything it prints names
+/// options by their flags (the library names them by their fields).
 fn main() -> ExitCode {
+    lwsplan::option::with_flags(cli_main)
+}
+
+fn cli_main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
