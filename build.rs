@@ -12,12 +12,16 @@ mod read;
 mod io {
     pub use super::read::*;
 }
+#[path = "src/error/base.rs"]
+#[allow(dead_code)]
+mod base;
 #[path = "src/units.rs"]
 #[allow(dead_code)]
 mod units;
-#[path = "src/value.rs"]
-#[allow(dead_code)]
-mod value;
+// The crate's path to the shared errors, as the included files spell it.
+mod error {
+    pub(crate) use super::base;
+}
 #[path = "src/yaml.rs"]
 #[allow(dead_code)]
 mod yaml;
@@ -66,8 +70,8 @@ fn main() {
         "src/validate/crd.rs",
         "vendor/lws/leaderworkerset.x-k8s.io_leaderworkersets.yaml",
         "src/yaml.rs",
-        "src/input.rs",
-        "src/value.rs",
+        "src/io/read.rs",
+        "src/error/base.rs",
         "src/units.rs",
         "src/profile/common.rs",
         "src/profile/hardware.rs",

@@ -55,7 +55,6 @@ pub mod render;
 pub mod report;
 pub mod units;
 pub mod validate;
-mod value;
 pub mod yaml;
 
 pub use deployment::{Deployment, DeploymentError, ProfileRef};

@@ -24,8 +24,8 @@ const SIZE_EXPECTED: &str =
 /// Parses a Kubernetes memory quantity into bytes: a number (`1.5`, `16`) with a binary
 /// (`Ki` … `Ei`) or decimal (`k`, `M`, `G`, `T`, `P`, `E`) suffix, or plain bytes. A fraction
 /// of a byte rounds up, as the API server does for memory.
-pub fn parse_quantity(text: &str) -> Result<u64, crate::value::ValueError> {
-    let bad = || crate::value::ValueError::new(text, SIZE_EXPECTED);
+pub fn parse_quantity(text: &str) -> Result<u64, crate::error::base::ValueError> {
+    let bad = || crate::error::base::ValueError::new(text, SIZE_EXPECTED);
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -66,12 +66,15 @@ pub fn parse_quantity(text: &str) -> Result<u64, crate::value::ValueError> {
         .and_then(|w| w.checked_add((frac * scale).div_ceil(denominator)))
         .and_then(|b| u64::try_from(b).ok());
     match bytes {
-        Some(0) => Err(crate::value::ValueError::new(
+        Some(0) => Err(crate::error::base::ValueError::new(
             text,
             "a size must be at least 1 byte",
         )),
         Some(b) => Ok(b),
-        None => Err(crate::value::ValueError::new(text, "larger than 16 EiB")),
+        None => Err(crate::error::base::ValueError::new(
+            text,
+            "larger than 16 EiB",
+        )),
     }
 }
 
@@ -126,7 +129,7 @@ mod tests {
 pub struct ByteSize(pub u64);
 
 impl std::str::FromStr for ByteSize {
-    type Err = crate::value::ValueError;
+    type Err = crate::error::base::ValueError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         parse_quantity(s).map(ByteSize)
     }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::error::WriteError;
+use crate::error::base::WriteError;
 
 /// Hidden names for temporaries and backups contain this, so that stale ones can be found.
 const MARK: &str = ".lwsplan-";

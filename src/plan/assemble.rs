@@ -3,7 +3,7 @@
 
 use super::options::{DEFAULT_GPU_MEMORY_UTILIZATION, PlanOptions};
 use super::search::{Fit, budget};
-use super::{Alternative, KvCacheDtype, Note, Plan, Planner, Stage, reserve, weights};
+use super::{Alternative, KvCacheDtype, Note, Plan, Planner, Stage, weights};
 use crate::profile::ModelProfile;
 
 impl Planner<'_> {
@@ -22,7 +22,7 @@ impl Planner<'_> {
             .iter()
             .min_by_key(|s| (s.kv_cache_blocks, std::cmp::Reverse(s.layers)))
             .expect("PP ≥ 1");
-        let shm = reserve::shm(
+        let shm = super::shm::shm(
             layout.gpus_per_pod,
             options.launcher,
             self.host_memory(options),

@@ -244,7 +244,8 @@ mod tests {
                 }
             }
         }
-        // The worked figures of ../shared/reference/vllm-sizing.md §9.
+        // Worked by hand from DeepSeek-R1's config.json (kv_lora_rank 512 + qk_rope_head_dim 64,
+        // 61 layers; https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json).
         let r1 = catalog.model("deepseek-r1").unwrap();
         assert_eq!(
             bytes_per_token_per_layer(r1, 8, KvCacheDtype::Auto) * 61,

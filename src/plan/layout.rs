@@ -176,7 +176,8 @@ impl std::fmt::Display for Layout {
 mod tests {
     use super::*;
 
-    /// Default partitions from ../shared/reference/vllm-sizing.md §6, computed with vLLM's rule.
+    /// Default partitions computed with vLLM's rule (`get_pp_indices`,
+    /// `vllm/distributed/utils.py` @ 5a6541db9bfa77756459722f69e8c89a0b47a14d).
     #[test]
     fn partitions_match_vllm() {
         let cases: [(u64, u64, &[u64]); 11] = [

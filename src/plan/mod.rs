@@ -21,6 +21,7 @@
 //! ```
 
 mod assemble;
+mod error;
 mod explain;
 pub(crate) mod kv;
 pub(crate) mod layout;
@@ -30,11 +31,13 @@ mod rank;
 mod reserve;
 mod rules;
 mod search;
+mod shm;
 mod startup;
 pub(crate) mod version;
 pub(crate) mod weights;
 
-pub use explain::{Infeasible, Note, PlanError, Remedy};
+pub use error::{Infeasible, PlanError, Remedy};
+pub use explain::Note;
 pub use kv::KvCacheDtype;
 pub use layout::Layout;
 pub use options::{
@@ -42,8 +45,9 @@ pub use options::{
     Objective, PlanOptions, Strategy, check_checkpoint_size,
 };
 pub use performance::{Bound, DecodeStep, Performance, Workload};
-pub use reserve::{Launcher, Reserve, Shm};
+pub use reserve::Reserve;
 pub use rules::Rejection;
+pub use shm::{Launcher, Shm};
 pub use startup::{StageStartup, Startup};
 pub use version::{Feature, SchedulerLimits, VllmVersion};
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::version::{self, SchedulerLimits, VllmVersion};
 use super::weights;
 use super::{KvCacheDtype, Launcher, PlanError};
-use crate::error::ValueError;
+use crate::error::base::ValueError;
 use crate::profile::{HardwareProfile, ModelProfile};
 
 /// The most nodes a plan may use; a model that needs more is refused rather than searched for.

@@ -409,7 +409,8 @@ mod tests {
         Catalog::builtin().model(id).unwrap().clone()
     }
 
-    /// ../shared/reference/vllm-sizing.md §8: DeepSeek-R1 FP8 [128,128] allows TP 1, 2, 4, 8, 16.
+    /// DeepSeek-R1 FP8 [128,128] allows TP 1, 2, 4, 8, 16 (`validate_fp8_block_shape`,
+    /// `vllm/model_executor/layers/quantization/fp8.py` @ 1436674bcb3f46f4c960d09334cf7dd1534943ca).
     #[test]
     fn deepseek_r1_allows_tp_up_to_16() {
         let r1 = model("deepseek-r1");
@@ -425,7 +426,7 @@ mod tests {
         );
     }
 
-    /// ../shared/reference/vllm-sizing.md §8: Qwen3-235B-A22B FP8 (block 128) allows TP 1, 2, 4
+    /// Qwen3-235B-A22B FP8 (block 128, `Fp8MoEMethod.create_weights` in the same file) allows TP 1, 2, 4
     /// without expert parallelism; the BF16 checkpoint any TP that divides 64 heads.
     #[test]
     fn qwen3_fp8_allows_tp_up_to_4() {

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::error::ValueError;
+use crate::error::base::ValueError;
 
 /// A vLLM release, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

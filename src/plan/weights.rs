@@ -723,7 +723,8 @@ mod tests {
 
     /// Checkpoint sizes, MTP excluded: BF16 Llama is 2 bytes per parameter; DeepSeek-R1's
     /// safetensors total ≈ 688.6 GB with its 11.5 GB MTP layer ⇒ ≈ 673 GB for the main model
-    /// (../shared/reference/vllm-sizing.md §9.1, from HF's listing and a vLLM load log).
+    /// (computed from https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json; the
+    /// 163-shard checkpoint's load in HabanaAI/vllm-fork#809 logged 79.41 GiB per device at TP 8).
     #[test]
     fn weight_bytes_match_checkpoints() {
         assert_eq!(

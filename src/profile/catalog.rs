@@ -104,7 +104,7 @@ impl<T: Clone> Shelf<T> {
         let known: Vec<String> = self.texts.iter().map(|(k, _)| k.to_string()).collect();
         Err(ProfileError::Unknown {
             kind: self.kind,
-            id: crate::error::truncate(id, 80),
+            id: crate::error::base::truncate(id, 80),
             suggestion: closest(id, &known),
             known,
         })

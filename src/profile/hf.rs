@@ -211,7 +211,7 @@ fn from_hf_config(
                     match name {
                         Some(name) => format!(
                             "`{}` is not a repository id (owner/name)",
-                            crate::error::truncate(&name, 80)
+                            crate::error::base::truncate(&name, 80)
                         ),
                         None => "missing".to_string(),
                     }

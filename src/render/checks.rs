@@ -72,7 +72,7 @@ pub(crate) fn check_name_length(name: &str, replicas: u64) -> Result<(), RenderE
             format!(
                 "`{}` is {} characters; with {replicas} replica(s) LWS allows at most {max} so \
                  that pod names stay within 63",
-                crate::error::truncate(name, 80),
+                crate::error::base::truncate(name, 80),
                 name.len()
             ),
         ));
@@ -248,7 +248,7 @@ fn check_capabilities(capabilities: &[String]) -> Result<(), RenderError> {
                 option,
                 format!(
                     "`{}` is not a Linux capability (upper case, without CAP_, e.g. IPC_LOCK)",
-                    crate::error::truncate(capability, 80)
+                    crate::error::base::truncate(capability, 80)
                 ),
             ));
         }

@@ -37,7 +37,7 @@ use std::path::PathBuf;
 
 use minijinja::{Environment, Value};
 
-use crate::error::ErrorKind;
+use crate::error::base::ErrorKind;
 use crate::io::InputError;
 pub use crate::manifest::GPU_RESOURCE;
 use crate::manifest::{ImageRef, Manifests};

@@ -1,7 +1,7 @@
 //! Kubernetes name and value rules, checked in one place. Every message shows at most 80
 //! characters of the value it refuses.
 
-use crate::error::truncate;
+use crate::error::base::truncate;
 
 /// A value as messages show it: at most 80 characters.
 fn shown(value: &str) -> String {

@@ -24,28 +24,14 @@
 //! [`PlanError`]: crate::PlanError
 //! [`RenderError`]: crate::RenderError
 
-use std::fmt;
+pub(crate) mod base;
 
 use crate::deployment::DeploymentError;
 use crate::plan::PlanError;
 use crate::profile::ProfileError;
 use crate::render::RenderError;
-pub use crate::value::{ValueError, truncate};
 pub use crate::yaml::YamlError;
-
-/// What kind of failure an error is: what a caller, and the CLI's exit status, acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// A profile, deployment file, option or value is invalid: fix the input.
-    InvalidInput,
-    /// The input is valid, but the model does not fit the hardware under the constraints.
-    Infeasible,
-    /// A manifest (rendered or read) fails validation.
-    InvalidManifest,
-    /// Reading or writing a file failed.
-    Io,
-}
+pub use base::{ErrorKind, Report, ValueError, WriteError};
 
 /// Any failure of lwsplan's pipeline, one variant per stage.
 #[derive(Debug, thiserror::Error)]
@@ -98,34 +84,3 @@ impl Error {
 
 /// `Result` with lwsplan's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A file that could not be written, with what was being done to it.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot {action} {}", path.display())]
-pub struct WriteError {
-    /// What failed: `write`, `create`, `replace`, …
-    pub action: &'static str,
-    /// The file or directory.
-    pub path: std::path::PathBuf,
-    /// The operating system's reason.
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// Prints an error and every cause under it, once each, joined by `: ` — what `main` prints
-/// (ripgrep's `{:#}` habit). Causes print in their alternate form, so a template error keeps
-/// minijinja's excerpt of the template around the failing line.
-#[derive(Debug, Clone, Copy)]
-pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl fmt::Display for Report<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut cause = self.0.source();
-        while let Some(error) = cause {
-            write!(f, ": {error:#}")?;
-            cause = error.source();
-        }
-        Ok(())
-    }
-}
