@@ -143,16 +143,16 @@ pub enum DeploymentError {
     /// The file could not be read: missing, unreadable, too large or not text.
     #[error("cannot read {path}")]
     Read {
-        /// The path.
+        #[allow(missing_docs)]
         path: String,
-        /// Why.
+        #[allow(missing_docs)]
         #[source]
         source: crate::io::InputError,
     },
     /// A value in the file that the planner or the renderer refuses.
     #[error("{path}: {key}: {message}")]
     Value {
-        /// The file.
+        #[allow(missing_docs)]
         path: String,
         /// The key, e.g. `render.name`.
         key: String,
@@ -162,7 +162,7 @@ pub enum DeploymentError {
     /// The file is not a valid deployment (syntax, types, unknown fields), with line and column.
     #[error("{path}: not a valid deployment file")]
     Parse {
-        /// The path.
+        #[allow(missing_docs)]
         path: String,
         /// The parser's error.
         #[source]

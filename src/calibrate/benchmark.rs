@@ -79,7 +79,7 @@ pub struct BenchmarkPoint {
 #[derive(Debug, Clone, Copy, Serialize)]
 #[non_exhaustive]
 pub struct PointResult {
-    /// The point.
+    #[allow(missing_docs)]
     pub point: BenchmarkPoint,
     /// Estimated output tokens per second.
     pub output_tokens_per_s: f64,
@@ -134,13 +134,13 @@ impl PointResult {
 pub struct BenchmarkResult {
     /// The file's name without `.yaml`.
     pub name: String,
-    /// The entry.
+    #[allow(missing_docs)]
     pub entry: BenchmarkEntry,
     /// The model profile's id.
     pub model: String,
     /// The hardware profile's id.
     pub gpu: String,
-    /// Every point.
+    #[allow(missing_docs)]
     pub points: Vec<PointResult>,
 }
 
@@ -234,7 +234,7 @@ pub fn point_within(result: &BenchmarkResult, point: &PointResult) -> bool {
 pub struct RankedPair {
     /// The setup measured faster per GPU.
     pub faster: String,
-    /// The other.
+    #[allow(missing_docs)]
     pub slower: String,
     /// The workload: input / output tokens at a concurrency.
     pub workload: String,

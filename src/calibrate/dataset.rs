@@ -100,13 +100,13 @@ pub struct Reported {
 pub struct EntryResult {
     /// The file's name without `.yaml`.
     pub name: String,
-    /// The entry.
+    #[allow(missing_docs)]
     pub entry: Entry,
     /// The model profile's id.
     pub model: String,
     /// The hardware profile's id.
     pub gpu: String,
-    /// The comparison.
+    #[allow(missing_docs)]
     pub comparison: Comparison,
 }
 
@@ -280,7 +280,7 @@ pub enum DatasetError {
     In {
         /// The entry's file.
         entry: PathBuf,
-        /// The failure.
+        #[allow(missing_docs)]
         #[source]
         source: Box<DatasetError>,
     },
@@ -290,9 +290,9 @@ pub enum DatasetError {
     /// The directory cannot be read.
     #[error("cannot read {}", dir.display())]
     Dir {
-        /// The directory.
+        #[allow(missing_docs)]
         dir: PathBuf,
-        /// Why.
+        #[allow(missing_docs)]
         #[source]
         source: std::io::Error,
     },

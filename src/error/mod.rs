@@ -58,9 +58,9 @@ pub enum Error {
     /// Reading an input file (manifests to validate, say).
     #[error("cannot read {}", path.display())]
     Read {
-        /// The file.
+        #[allow(missing_docs)]
         path: std::path::PathBuf,
-        /// Why.
+        #[allow(missing_docs)]
         #[source]
         source: crate::io::InputError,
     },

@@ -42,9 +42,9 @@ pub struct LeaderWorkerSet {
     pub api_version: String,
     /// Always [`KIND`].
     pub kind: String,
-    /// Standard object metadata.
+    #[allow(missing_docs)]
     pub metadata: ObjectMeta,
-    /// The desired state.
+    #[allow(missing_docs)]
     pub spec: LeaderWorkerSetSpec,
     /// The observed state, as the LWS controller reports it; absent in what lwsplan renders.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -16,7 +16,7 @@ pub enum PlanError {
     /// An option is out of range.
     #[error("{option}: {message}")]
     InvalidOption {
-        /// The option.
+        #[allow(missing_docs)]
         option: crate::OptionName,
         /// What is wrong and what is accepted.
         message: String,
@@ -32,7 +32,7 @@ pub enum PlanError {
         requested: u64,
         /// The model's limit.
         max_position_embeddings: u64,
-        /// Model id.
+        #[allow(missing_docs)]
         model: String,
     },
     /// No layout within the constraints fits.
@@ -45,7 +45,7 @@ pub enum PlanError {
          belongs to another model or was altered; check the safetensors index or checkpoint_bytes"
     )]
     CheckpointSize {
-        /// Model id.
+        #[allow(missing_docs)]
         model: String,
         /// The size given.
         checkpoint_bytes: u64,
@@ -62,7 +62,7 @@ pub enum PlanError {
          plans for: check the profile's sizes (num_hidden_layers, hidden_size, experts)"
     )]
     ModelTooLarge {
-        /// Model id.
+        #[allow(missing_docs)]
         model: String,
         /// Parameters the profile describes.
         parameters: u128,
@@ -83,7 +83,7 @@ impl PlanError {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Infeasible {
-    /// Model id.
+    #[allow(missing_docs)]
     pub model: String,
     /// The model's weights (the checkpoint's size when known).
     pub weight_bytes: u64,

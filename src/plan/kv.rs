@@ -17,6 +17,7 @@ use crate::profile::{Attention, HardwareProfile, LayerType, ModelProfile};
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum KvCacheDtype {
     /// The model's dtype (`torch_dtype`; BF16 → 2 bytes).
     #[default]

@@ -86,6 +86,7 @@ pub struct Stage {
 /// Why `max_model_len` has its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum MaxModelLenSource {
     /// Given with `--max-model-len`.
     Requested,
@@ -130,6 +131,7 @@ impl Plan {
 /// The fate of a considered layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// The plan's layout.
     Chosen,

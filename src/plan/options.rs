@@ -92,6 +92,7 @@ pub enum ExpertParallel {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Objective {
     /// The fewest nodes and GPUs, the full context, the most KV cache (no workload needed).
     #[default]
@@ -107,6 +108,7 @@ pub enum Objective {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Strategy {
     /// Every family that applies to the model; at equal nodes, GPUs and context a plain
     /// TP × PP layout is chosen over DP + EP or DCP, which are listed as alternatives.

@@ -47,6 +47,7 @@ impl Workload {
 /// What limits the decode step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Bound {
     /// Reading weights and KV cache from HBM.
     Hbm,
@@ -62,6 +63,7 @@ pub enum Bound {
 
 /// The decode step of one engine, by term, in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
 pub struct DecodeStep {
     /// Weights and KV cache over HBM bandwidth (the slowest stage, times the stages a token
     /// passes).

@@ -34,7 +34,7 @@ pub enum ProfileError {
     /// A JSON input (`config.json`, a safetensors index) did not parse.
     #[error("{origin}: not a JSON {what}")]
     Json {
-        /// The file.
+        #[allow(missing_docs)]
         origin: String,
         /// What the file should be, e.g. `config`.
         what: &'static str,
@@ -70,7 +70,7 @@ pub enum ProfileError {
     Read {
         /// The path that was asked for.
         path: String,
-        /// Why.
+        #[allow(missing_docs)]
         #[source]
         source: crate::io::InputError,
     },

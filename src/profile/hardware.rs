@@ -73,6 +73,7 @@ pub struct Interconnect {
 /// An intra-node link type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum InterconnectKind {
     /// NVLink (with NVSwitch on HGX boards).
     Nvlink,

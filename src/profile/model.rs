@@ -68,6 +68,7 @@ pub struct ModelProfile {
 /// How a layer attends, spelled as in `config.json`'s `layer_types`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum LayerType {
     /// Attends to the whole context.
     FullAttention,
@@ -78,6 +79,7 @@ pub enum LayerType {
 /// A weight or activation dtype, spelled as in `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Dtype {
     /// 2 bytes.
     Bfloat16,
@@ -124,6 +126,7 @@ impl Dtype {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Attention {
     /// Grouped-query attention (MHA when `num_key_value_heads == num_attention_heads`).
     Gqa {
@@ -205,6 +208,7 @@ impl Attention {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Mlp {
     /// A gated MLP (gate, up, down) in every layer.
     Dense {
@@ -248,6 +252,7 @@ pub enum Mlp {
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "quant_method", rename_all = "lowercase", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Quantization {
     /// FP8 (e4m3) weights in every linear layer of the decoder except the MoE router and the
     /// modules listed in `modules_to_not_convert`; the embedding, lm_head and norms stay in

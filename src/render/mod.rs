@@ -81,7 +81,7 @@ pub enum RenderError {
     /// An option cannot be rendered.
     #[error("{option}: {message}")]
     Option {
-        /// The option.
+        #[allow(missing_docs)]
         option: crate::OptionName,
         /// What is wrong and what to do.
         message: String,
@@ -94,7 +94,7 @@ pub enum RenderError {
     TemplateRead {
         /// The directory or file.
         path: PathBuf,
-        /// Why.
+        #[allow(missing_docs)]
         #[source]
         source: InputError,
     },
@@ -102,7 +102,7 @@ pub enum RenderError {
     /// misspelt name.
     #[error("{} overrides no template; the templates are {known}", path.display())]
     UnknownTemplate {
-        /// The file.
+        #[allow(missing_docs)]
         path: PathBuf,
         /// The built-in template names.
         known: String,

@@ -16,6 +16,7 @@ use std::path::PathBuf;
     schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Platform {
     /// GKE and Google Distributed Cloud: `cloud.google.com/gke-accelerator`.
     #[default]
@@ -158,6 +159,7 @@ fn one() -> u32 {
     Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum ModelCache {
     /// No cache: every (re)start downloads the weights into the container.
     #[default]

@@ -12,7 +12,7 @@ use lwsplan::render::RenderOptions;
 use lwsplan::render::shell_quote;
 
 /// The LeaderWorkerSet release the README and these hints name (kubernetes-sigs/lws, released
-/// 2026-08-11, https://github.com/kubernetes-sigs/lws/releases/tag/v0.10.0).
+/// 2026-08-11, <https://github.com/kubernetes-sigs/lws/releases/tag/v0.10.0>).
 pub const LWS_RELEASE: &str = "v0.10.0";
 
 /// What to run after `render`.

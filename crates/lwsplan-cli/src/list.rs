@@ -35,6 +35,7 @@ fn models_table(catalog: &Catalog) -> String {
             lwsplan::profile::Attention::Mla { kv_lora_rank, .. } => {
                 format!("MLA latent {kv_lora_rank}")
             }
+            other => format!("{other:?}"),
         };
         let mlp = match &m.mlp {
             lwsplan::profile::Mlp::Dense { .. } => "dense".to_string(),
@@ -43,6 +44,7 @@ fn models_table(catalog: &Catalog) -> String {
                 num_experts_per_tok,
                 ..
             } => format!("MoE {num_experts_per_tok}/{n_routed_experts}"),
+            other => format!("{other:?}"),
         };
         out.push_str(&format!(
             "{:<28} {:<46} {:>8.1}B {:>11} {:>8}  {attention}, {mlp}\n",
