@@ -2,14 +2,18 @@
 //! insta settings and helpers.
 
 mod accuracy;
+mod calibration_bounds;
 mod catalog;
 mod cli;
 mod codegen;
 mod corpus;
 mod determinism;
+mod estimate_terms;
 mod examples;
 mod import;
 mod injection;
+mod lint_fixtures;
+mod plan_limits;
 mod render;
 mod seed;
 
