@@ -3,7 +3,9 @@
 //! power of two, and what the snapshots alone guarded (DP sizing, the reserve's error band in
 //! ranking, the cross-node NCCL allowance, collective ranks under DP).
 
-use lwsplan::plan::{ExpertParallel, MaxModelLen, Strategy, Verdict, VllmVersion, Workload};
+use lwsplan::plan::{
+    ExpertParallel, MaxModelLen, Objective, Strategy, Verdict, VllmVersion, Workload,
+};
 use lwsplan::profile::Mlp;
 use lwsplan::{Catalog, ModelProfile, Plan, PlanError, PlanOptions, Planner};
 
@@ -244,6 +246,36 @@ fn the_error_band_ranks_a_layout_at_risk_last() {
         .find(|a| a.layout.tensor_parallel_size == 2 && a.layout.gpus() == 2)
         .unwrap();
     assert_eq!(tp2.verdict, Verdict::Fits);
+    assert_eq!(
+        tp2.reason,
+        "its KV cache is within the reserve's error band of not fitting"
+    );
+
+    // The band comes before the objective: at one request of 100 + 100 tokens TP 2 serves the
+    // most output tokens per GPU of all, yet the throughput objective does not take it.
+    let throughput = planner("llama-3.1-70b-instruct", "h100-80gb")
+        .plan(&PlanOptions {
+            max_model_len: MaxModelLen::Tokens(600),
+            workload: Some(Workload::closed(100, 100, 1)),
+            objective: Objective::Throughput,
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    let per_gpu = |p: Option<lwsplan::plan::Performance>| p.unwrap().output_tokens_per_s_per_gpu;
+    let tp2 = throughput
+        .alternatives
+        .iter()
+        .find(|a| a.layout.tensor_parallel_size == 2 && a.layout.gpus() == 2)
+        .unwrap();
+    assert!(
+        throughput
+            .alternatives
+            .iter()
+            .filter(|a| a.performance.is_some())
+            .all(|a| per_gpu(a.performance) <= per_gpu(tp2.performance)),
+        "TP 2 serves the most per GPU"
+    );
+    assert!(per_gpu(throughput.performance) < per_gpu(tp2.performance));
     assert_eq!(
         tp2.reason,
         "its KV cache is within the reserve's error band of not fitting"
