@@ -146,10 +146,13 @@ fn decode_context_parallel_is_refused_before_vllm_0_11() {
         "--vllm-version",
         "0.10.1",
     ]);
-    assert_ne!(code, 0, "{stdout}");
+    assert_eq!(code, 4, "the plan's refusal: {stdout}{stderr}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(
-        stderr.contains("has no decode context parallelism"),
+        stderr.contains(
+            "--decode-context-parallel-size: vLLM 0.10.1 has no decode context \
+                         parallelism"
+        ) && stderr.contains("What fits instead: TP 8 × PP 1"),
         "{stderr}"
     );
 }
