@@ -312,3 +312,94 @@ pub fn ranked_pairs(results: &[BenchmarkResult]) -> Vec<RankedPair> {
     }
     pairs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result of one point whose estimate is `throughput` and `tpot` times the measurement.
+    fn one_point(saturated: bool, throughput: f64, tpot: f64, known_miss: bool) -> BenchmarkResult {
+        let point = BenchmarkPoint {
+            concurrency: 64,
+            input_tokens: 1024,
+            output_tokens: 1024,
+            output_tokens_per_s: 1000.0,
+            tpot_ms: 50.0,
+            ttft_ms: None,
+        };
+        BenchmarkResult {
+            name: "synthetic".into(),
+            entry: BenchmarkEntry {
+                source: "https://example.com/synthetic".into(),
+                section: None,
+                vllm_version: VllmVersion(0, 11, 0),
+                gpu: Some("h100-80gb".into()),
+                gpu_file: None,
+                model: Some("llama-3.1-8b-instruct".into()),
+                model_file: None,
+                hf_config: None,
+                hf_repo: None,
+                options: PlanOptions::default(),
+                serves: None,
+                points: vec![point],
+                known_miss: known_miss.then(|| "a documented reason".into()),
+            },
+            model: "llama-3.1-8b-instruct".into(),
+            gpu: "h100-80gb".into(),
+            points: vec![PointResult {
+                point,
+                output_tokens_per_s: 1000.0 * throughput,
+                tpot_ms: 50.0 * tpot,
+                ttft_ms: 100.0,
+                kv_cache_saturated: saturated,
+                gpus: 1,
+            }],
+        }
+    }
+
+    /// The bands, just inside and just outside, either way: ×3 where the KV cache holds every
+    /// request, ×4 where it is saturated (vLLM preempts; the estimate is optimistic there, so
+    /// the wider band covers an estimate faster than measured, never one beyond ×4). Each row:
+    /// saturated, estimated / measured throughput, estimated / measured TPOT, within.
+    #[test]
+    fn points_are_held_to_their_band_either_way() {
+        let rows = [
+            (false, 2.99, 1.0, true),
+            (false, 3.01, 1.0, false), // optimistic throughput
+            (false, 1.0 / 2.99, 1.0, true),
+            (false, 1.0 / 3.01, 1.0, false), // pessimistic throughput
+            (false, 1.0, 2.99, true),
+            (false, 1.0, 3.01, false),       // TPOT too slow
+            (false, 1.0, 1.0 / 3.01, false), // TPOT too fast
+            (false, 1.5, 3.01, false),       // the worse ratio decides
+            (true, 3.99, 1.0, true),
+            (true, 4.01, 1.0, false),       // an optimistic saturated miss
+            (true, 1.0, 1.0 / 4.01, false), // optimistic TPOT, saturated
+            (true, 1.0 / 3.99, 1.0, true),
+            (true, 1.0 / 4.01, 1.0, false),
+            (true, 1.0, 4.01, false),
+        ];
+        for (saturated, throughput, tpot, within) in rows {
+            let result = one_point(saturated, throughput, tpot, false);
+            let p = &result.points[0];
+            assert_eq!(p.band(), if saturated { 4.0 } else { 3.0 }, "{saturated}");
+            assert_eq!(
+                point_within(&result, p),
+                within,
+                "saturated {saturated}, throughput ×{throughput}, TPOT ×{tpot}: factor {}",
+                p.worst_factor()
+            );
+        }
+    }
+
+    /// A known miss is reported but not held to the band, however far off.
+    #[test]
+    fn a_known_miss_is_not_held_to_the_band() {
+        for saturated in [false, true] {
+            let result = one_point(saturated, 10.0, 1.0, true);
+            assert!(point_within(&result, &result.points[0]));
+            let result = one_point(saturated, 10.0, 1.0, false);
+            assert!(!point_within(&result, &result.points[0]));
+        }
+    }
+}

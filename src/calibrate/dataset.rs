@@ -341,3 +341,62 @@ from_stage!(
     crate::ProfileError,
     crate::DeploymentError
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(within: bool, known_miss: Option<&str>) -> EntryResult {
+        EntryResult {
+            name: "synthetic".into(),
+            entry: Entry {
+                source: "https://example.com/synthetic.log".into(),
+                vllm_version: VllmVersion(0, 19, 0),
+                vllm_version_inferred: None,
+                gpu: Some("h100-80gb".into()),
+                gpu_file: None,
+                cuda_reported: None,
+                model: Some("llama-3.1-8b-instruct".into()),
+                model_file: None,
+                hf_config: None,
+                hf_repo: None,
+                options: PlanOptions::default(),
+                log: None,
+                reported: Reported::default(),
+                known_miss: known_miss.map(str::to_string),
+            },
+            model: "llama-3.1-8b-instruct".into(),
+            gpu: "h100-80gb".into(),
+            comparison: Comparison {
+                rows: Vec::new(),
+                within,
+                explanation: None,
+                failure: None,
+            },
+        }
+    }
+
+    /// An entry is as expected when it is within tolerance and not marked, or outside and
+    /// marked a known miss; a marked entry that is within tolerance is not (the mark is stale
+    /// and would hide the next regression), nor is an unmarked one outside.
+    #[test]
+    fn verdicts_of_every_combination() {
+        let why = "the reserve's activation fit overestimates this model";
+        let rows = [
+            (true, None, true, "within".to_string()),
+            (false, Some(why), true, format!("known miss: {why}")),
+            (false, None, false, "OUT OF TOLERANCE".to_string()),
+            (
+                true,
+                Some(why),
+                false,
+                "within, but marked a known miss".to_string(),
+            ),
+        ];
+        for (within, known_miss, expected, verdict) in rows {
+            let r = result(within, known_miss);
+            assert_eq!(r.as_expected(), expected, "within {within}, {known_miss:?}");
+            assert_eq!(r.verdict(), verdict);
+        }
+    }
+}

@@ -302,6 +302,30 @@ mod tests {
         );
     }
 
+    /// The temporary is created new at exactly the name it is given: a file or a link already
+    /// there (another writer's, or one planted where the name was predicted) is an error, and
+    /// is neither truncated nor written through.
+    #[test]
+    fn a_temporary_is_never_opened_over_an_existing_name() {
+        let dir = dir("create-new");
+        let temp = unique(&dir, "a.yaml", "tmp");
+        fs::write(&temp, "someone else's\n").unwrap();
+        let err = write_temp(&temp, "new a\n", &dir.join("a.yaml")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read_to_string(&temp).unwrap(), "someone else's\n");
+        #[cfg(unix)]
+        {
+            let victim = dir.join("victim.txt");
+            fs::write(&victim, "secret\n").unwrap();
+            let planted = unique(&dir, "b.yaml", "tmp");
+            std::os::unix::fs::symlink(&victim, &planted).unwrap();
+            let err = write_temp(&planted, "new b\n", &dir.join("b.yaml")).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+            assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
+            assert!(fs::symlink_metadata(&planted).unwrap().is_symlink());
+        }
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_replaced_file_keeps_its_mode() {

@@ -541,4 +541,74 @@ mod tests {
         );
         assert!(check_tp(&m, 4, false).is_ok());
     }
+
+    /// A MoE model like `base` with `experts` routed experts.
+    fn with_experts(base: &str, experts: u64) -> ModelProfile {
+        let mut m = model(base);
+        if let Mlp::Moe {
+            n_routed_experts, ..
+        } = &mut m.mlp
+        {
+            *n_routed_experts = experts;
+        }
+        m
+    }
+
+    /// DP + EP splits the routed experts over all TP × DP ranks, so their count must divide
+    /// TP × DP, not just DP or TP. Expert counts that are not powers of two are where the two
+    /// differ. Each row: experts, TP, DP, whether the split is even.
+    /// - 60: Qwen1.5-MoE-A2.7B (`num_experts: 60`,
+    ///   https://huggingface.co/Qwen/Qwen1.5-MoE-A2.7B/blob/main/config.json)
+    /// - 160: DeepSeek-V2 (`n_routed_experts: 160`,
+    ///   https://huggingface.co/deepseek-ai/DeepSeek-V2/blob/main/config.json)
+    /// - 384: Kimi K2 (`n_routed_experts: 384`,
+    ///   https://huggingface.co/moonshotai/Kimi-K2-Instruct/blob/main/config.json)
+    #[test]
+    fn routed_experts_split_evenly_over_tp_times_dp() {
+        let rows = [
+            (60, 2, 2, true),    // 15 experts a rank
+            (60, 4, 2, false),   // 60 / 8 = 7.5, though 60 / DP 2 and 60 / TP 4 are whole
+            (60, 1, 4, true),    // 15
+            (60, 1, 8, false),   // 7.5
+            (60, 3, 4, true),    // 5
+            (160, 8, 2, true),   // 10
+            (160, 8, 8, false),  // 160 / 64 = 2.5, though 160 / DP 8 is whole
+            (160, 4, 16, false), // 2.5, though 160 / DP 16 is whole
+            (384, 8, 16, true),  // 3
+            (384, 8, 32, false), // 384 / 256 = 1.5, though 384 / DP 32 is whole
+            (384, 16, 8, true),  // 3
+        ];
+        for (experts, tp, dp, even) in rows {
+            let m = with_experts("qwen3-235b-a22b", experts);
+            let result = check_dp(&m, tp, 1, dp);
+            assert_eq!(result.is_ok(), even, "{experts} experts, TP {tp} × DP {dp}");
+            if !even {
+                let err = result.unwrap_err().to_string();
+                let ranks = tp * dp;
+                assert!(
+                    err.contains(&format!(
+                        "{experts} routed experts do not split evenly over TP {tp} × DP {dp} = \
+                         {ranks} expert-parallel ranks"
+                    )),
+                    "{err}"
+                );
+            }
+        }
+    }
+
+    /// DCP is gated on the release that first has it (v0.11.0, vllm PR #23734): an MLA model
+    /// with DCP 8 is refused for 0.10.1, naming the release to use, and accepted from 0.11.0.
+    #[test]
+    fn decode_context_parallel_needs_vllm_0_11() {
+        let r1 = model("deepseek-r1");
+        let old = check_dcp(&r1, 8, 8, crate::plan::VllmVersion(0, 10, 1));
+        let err = old.unwrap_err().to_string();
+        assert!(
+            err.contains("vLLM 0.10.1 has no decode context parallelism"),
+            "{err}"
+        );
+        assert!(err.contains("first in 0.11.0"), "{err}");
+        assert!(check_dcp(&r1, 8, 8, crate::plan::VllmVersion(0, 11, 0)).is_ok());
+        assert!(check_dcp(&r1, 8, 1, crate::plan::VllmVersion(0, 10, 1)).is_ok());
+    }
 }

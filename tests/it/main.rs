@@ -2,15 +2,19 @@
 //! insta settings and helpers.
 
 mod accuracy;
+mod calibration_bounds;
 mod catalog;
 mod cli;
 mod codegen;
 mod corpus;
 mod determinism;
+mod estimate_terms;
 mod examples;
 mod import;
 mod injection;
 mod library;
+mod lint_fixtures;
+mod plan_limits;
 mod render;
 mod seed;
 
