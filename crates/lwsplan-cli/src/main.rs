@@ -111,7 +111,8 @@ enum Command {
     },
     /// Writes the built-in templates, the start of a `--templates` override.
     Templates {
-        /// The directory to write them into (created if needed).
+        /// The directory to write them into (created if needed); - prints them to standard
+        /// output instead, each after a `{# file: NAME #}` line.
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         output: PathBuf,
     },
@@ -144,6 +145,9 @@ enum CliError {
     /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
+    /// A log that cannot be compared: what it says is impossible or not a measurement.
+    #[error("{0}")]
+    Log(String),
     /// Files failed validation or could not be read; every file was reported.
     #[error("{summary}")]
     Files { summary: String, status: u8 },
@@ -178,6 +182,7 @@ impl CliError {
             CliError::Files { status, .. } => *status,
             CliError::Outside { .. } => exit::OUTSIDE_TOLERANCE,
             CliError::Usage(_) => exit::USAGE,
+            CliError::Log(_) => exit::INVALID_INPUT,
         }
     }
 }
@@ -267,6 +272,13 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             let files: Vec<(String, String)> = lwsplan::render::templates()
                 .map(|(name, text)| (name.to_string(), text.to_string()))
                 .collect();
+            if output.as_os_str() == "-" {
+                // A directory named `-` is never what was meant.
+                return Ok(files
+                    .iter()
+                    .map(|(name, text)| format!("{{# file: {name} #}}\n{text}"))
+                    .collect());
+            }
             lwsplan::io::write_all(&output, &files)?;
             for (name, _) in &files {
                 terminal.note(&format!("wrote {}", output.join(name).display()));
@@ -470,11 +482,77 @@ fn import(
     let path = match Target::of(output) {
         Target::Stdout => return Ok(text),
         Target::File(path) => path.to_path_buf(),
-        Target::Dir(dir) => dir.join(format!("{}.yaml", profile.id)),
+        Target::Dir(dir) => {
+            let path = dir.join(format!("{}.yaml", file_stem(&profile.id)?));
+            keep_other_repositories(&path, &profile.hf_repo)?;
+            path
+        }
     };
     write_file(&path, text)?;
     terminal.note(&format!("wrote {}", path.display()));
     Ok(String::new())
+}
+
+/// A profile id as a file name in `import -o DIR`: one plain name, never a path or a hidden
+/// file.
+fn file_stem(id: &str) -> Result<&str, CliError> {
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if plain {
+        Ok(id)
+    } else {
+        Err(CliError::Lib(lwsplan::Error::Profile(
+            ProfileError::Invalid {
+                origin: "import".into(),
+                field: "id".into(),
+                message: format!(
+                    "`{}` is not a file name for -o DIR: use letters, digits, `.`, `_` and `-`, not \
+                 starting with `.` (--id)",
+                    terminal::cut(id, 80)
+                ),
+            },
+        )))
+    }
+}
+
+/// `import -o DIR` names the file after the model, which two repositories can share
+/// (`meta-llama/Llama-3.1-8B`, `unsloth/Llama-3.1-8B`): a file there that is not a profile of
+/// the same repository is never replaced.
+fn keep_other_repositories(path: &Path, hf_repo: &str) -> Result<(), CliError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let existing = meta
+        .is_file()
+        .then(|| lwsplan::io::read_text(path, MAX_SMALL_FILE, "a profile").ok())
+        .flatten()
+        .and_then(|text| ModelProfile::from_yaml(&text, "").ok())
+        .map(|p| p.hf_repo);
+    match existing {
+        Some(repo) if repo == hf_repo => Ok(()),
+        other => Err(CliError::Lib(lwsplan::Error::Profile(
+            ProfileError::Invalid {
+                origin: path.display().to_string(),
+                field: "id".into(),
+                message: match other {
+                    Some(repo) => format!(
+                        "the file holds the profile of {:?}, not of {hf_repo}, and is kept: give \
+                     another --id, or -o a file",
+                        terminal::cut(&repo, 100)
+                    ),
+                    None => {
+                        "the file is not a model profile, and is kept: give another --id, or -o \
+                         a file"
+                            .to_string()
+                    }
+                },
+            },
+        ))),
+    }
 }
 
 /// A file argument that may be `-`, standard input.
@@ -505,7 +583,8 @@ impl Input<'_> {
         if self.is_stdin() {
             lwsplan::io::read_text_from(std::io::stdin().lock(), limit, what)
         } else {
-            lwsplan::io::read_text(self.path, limit, what)
+            // Manifests and logs are as good from a pipe (`validate <(kubectl get …)`).
+            lwsplan::io::read_text_or_stream(self.path, limit, what)
         }
     }
 }
