@@ -10,6 +10,7 @@ mod determinism;
 mod examples;
 mod import;
 mod injection;
+mod properties;
 mod render;
 mod seed;
 
