@@ -425,6 +425,10 @@ pub enum PlanError {
         /// Parameters the profile describes.
         parameters: u128,
     },
+    /// A profile built in code (not read through `from_yaml`, which checks) fails its checks:
+    /// the planner sizes nothing from unchecked counts.
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
 }
 
 impl PlanError {
@@ -449,6 +453,9 @@ pub struct Infeasible {
     pub hardware: String,
     /// Whether the layout was pinned by the options.
     pub forced: bool,
+    /// What the options pinned, in words (`TP 16 on 1 node`), for when no layout was even
+    /// tried.
+    pub pinned: String,
     /// The closest layout and why it fails.
     pub closest: Option<(Layout, Rejection)>,
     /// What to change.
@@ -493,6 +500,13 @@ impl fmt::Display for Infeasible {
         if let Some((layout, rejection)) = &self.closest {
             let rejection = rejection.to_string();
             write!(f, ": {layout}: {}", rejection.trim_end_matches('.'))?;
+        } else if self.forced {
+            // Nothing was tried: the pinned sizes themselves admit no layout.
+            write!(
+                f,
+                ": no layout has {} (their GPUs do not make whole nodes of this shape)",
+                self.pinned
+            )?;
         }
         match &self.remedy {
             Remedy::MoreNodes { layout } => write!(
@@ -719,8 +733,29 @@ impl Planner<'_> {
             weight_bytes: self.weight_total(),
             hardware: format!("{} × {}", self.gpus_per_node(options), self.hardware.name),
             forced,
+            pinned: pinned(options),
             closest,
             remedy,
         }
+    }
+}
+
+/// The sizes `options` pin, in words.
+fn pinned(options: &PlanOptions) -> String {
+    let parts: Vec<String> = [
+        ("TP", options.tensor_parallel_size),
+        ("PP", options.pipeline_parallel_size),
+        ("DP", options.data_parallel_size),
+        ("DCP", options.decode_context_parallel_size),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name} {v}")))
+    .chain(options.nodes.map(|n| format!("{n} node(s)")))
+    .chain(options.gpus_per_node.map(|g| format!("{g} GPUs per node")))
+    .collect();
+    if parts.is_empty() {
+        "the requested sizes".to_string()
+    } else {
+        parts.join(", ")
     }
 }

@@ -233,6 +233,7 @@ impl<'a> Planner<'a> {
 
     /// Finds the best layout under `options`, or says why none fits and what would.
     pub fn plan(&self, options: &PlanOptions) -> Result<Plan, PlanError> {
+        self.check_profiles()?;
         options.check(self.model)?;
         let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
@@ -288,6 +289,14 @@ impl<'a> Planner<'a> {
         }
         let alternatives = rank::alternatives(&fits, &rejected, &best, auto, options);
         Ok(self.assemble(best, options, block, notes, alternatives))
+    }
+
+    /// Profiles are checked again here, since a library user may build one in code: every
+    /// count is bounded before anything (a per-layer table, say) is sized from it.
+    pub(crate) fn check_profiles(&self) -> Result<(), PlanError> {
+        self.model.check(&self.model.id)?;
+        self.hardware.check(&self.hardware.id)?;
+        Ok(())
     }
 
     /// Under a workload, a layout whose context (`max_model_len`, the longest that fits when

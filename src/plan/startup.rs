@@ -100,6 +100,7 @@ impl Planner<'_> {
     /// `pipeline_parallel_size`, `data_parallel_size`, `decode_context_parallel_size`, 1 when
     /// unset), fit or not: one engine's.
     pub fn startup(&self, options: &PlanOptions) -> Result<Startup, PlanError> {
+        self.check_profiles()?;
         options.check(self.model)?;
         let (model, hardware) = (self.model, self.hardware);
         let tp = options.tensor_parallel_size.unwrap_or(1);

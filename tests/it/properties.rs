@@ -440,3 +440,56 @@ fn fifos_are_refused_without_waiting() {
     assert_eq!(status, 3, "{stderr}");
     assert!(start.elapsed() < std::time::Duration::from_secs(30));
 }
+
+/// Every page `lwsplan man` refers to (`lwsplan-NAME(1)`) can be generated with `lwsplan man
+/// NAME`, and names itself.
+#[test]
+fn every_man_page_referred_to_exists() {
+    let (status, man, stderr) = lwsplan(&["man"]);
+    assert_eq!(status, 0, "{stderr}");
+    let pages: Vec<String> = man
+        .lines()
+        .filter_map(|l| l.strip_prefix("lwsplan\\-")?.strip_suffix("(1)"))
+        .map(|name| name.replace("\\-", "-"))
+        .collect();
+    assert!(pages.len() >= 10, "{pages:?}");
+    for page in pages {
+        let (status, text, stderr) = lwsplan(&["man", &page]);
+        assert_eq!(status, 0, "{page}: {stderr}");
+        assert!(
+            text.contains(&format!(".TH lwsplan-{page} 1")),
+            "{page}: {}",
+            &text[..text.len().min(200)]
+        );
+    }
+    let (status, _, stderr) = lwsplan(&["man", "nonsense"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("not a subcommand"), "{stderr}");
+}
+
+/// A profile built in code skips `from_yaml`'s checks; the planner checks it again before
+/// sizing anything from its counts (a per-layer table of 2^64 entries would abort).
+#[test]
+fn profiles_built_in_code_are_bounded_before_planning() {
+    let catalog = lwsplan::Catalog::builtin();
+    let hardware = catalog.hardware("h100-80gb").unwrap();
+    let mut model = catalog.model("llama-3.1-8b-instruct").unwrap().clone();
+    model.num_hidden_layers = u64::MAX;
+    let planner = lwsplan::Planner::new(&model, hardware);
+    let err = planner.plan(&lwsplan::PlanOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("num_hidden_layers"), "{err}");
+    let err = planner
+        .startup(&lwsplan::PlanOptions::default())
+        .unwrap_err();
+    assert!(err.to_string().contains("num_hidden_layers"), "{err}");
+    let mut hardware = hardware.clone();
+    hardware.gpu.memory_bandwidth_gb_per_s = 0;
+    let model = catalog.model("llama-3.1-8b-instruct").unwrap();
+    let err = lwsplan::Planner::new(model, &hardware)
+        .plan(&lwsplan::PlanOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("memory_bandwidth_gb_per_s"),
+        "{err}"
+    );
+}

@@ -121,8 +121,13 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`.
-    Man,
+    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`, or a subcommand's page, which
+    /// lwsplan's page refers to, e.g. `lwsplan man plan > lwsplan-plan.1`.
+    Man {
+        /// The subcommand whose page to print [default: lwsplan's own].
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -290,14 +295,37 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "lwsplan", &mut out);
             Ok(String::from_utf8_lossy(&out).into_owned())
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
-            Ok(String::from_utf8_lossy(&out).into_owned())
-        }
+        Command::Man { subcommand } => man_page(subcommand.as_deref()),
     }
+}
+
+/// lwsplan's man page, or the page `lwsplan-NAME(1)` it lists for a subcommand.
+fn man_page(subcommand: Option<&str>) -> Result<String, CliError> {
+    let mut command = Cli::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let Some(sub) = command.find_subcommand(name) else {
+                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+                return Err(CliError::Usage(format!(
+                    "`{}` is not a subcommand; the pages are lwsplan's and {}",
+                    terminal::cut(name, 40),
+                    names.join(", ")
+                )));
+            };
+            let full = format!("lwsplan-{}", sub.get_name());
+            sub.clone()
+                .name(full.clone())
+                .bin_name(full)
+                .version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
