@@ -319,12 +319,17 @@ pub(crate) fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError
         dir: dir.to_path_buf(),
         source,
     };
-    let mut paths = Vec::new();
+    let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(dir_error)? {
         let path = entry.map_err(dir_error)?.path();
-        if path.extension().is_none_or(|x| x != "yaml") {
-            continue;
+        if path.extension().is_some_and(|x| x == "yaml") {
+            found.push(path);
         }
+    }
+    // In name order, so that which bad entry is reported does not depend on the filesystem.
+    found.sort();
+    let mut paths = Vec::new();
+    for path in found {
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => paths.push(path),
             Ok(_) => {

@@ -163,6 +163,21 @@ fn datasets_are_data() {
         assert_eq!(status, 3, "{command}: {stderr}");
         assert!(stderr.contains("holds no entries"), "{stderr}");
     }
+    // A directory of link loops is not an empty pass either.
+    #[cfg(unix)]
+    {
+        let loops = temp_dir("properties-dataset-loops");
+        std::os::unix::fs::symlink(loops.join("a.yaml"), loops.join("b.yaml")).unwrap();
+        std::os::unix::fs::symlink(loops.join("b.yaml"), loops.join("a.yaml")).unwrap();
+        for command in ["check-log", "check-perf"] {
+            let (status, _, stderr) = run(command, &loops);
+            assert_ne!(status, 0, "{command}: {stderr}");
+            assert!(
+                stderr.contains("cannot read") && stderr.contains(".yaml"),
+                "{stderr}"
+            );
+        }
+    }
     // A file outside the dataset: refused by path, its content never read.
     let logs = temp_dir("properties-dataset-logs");
     write(
@@ -492,4 +507,32 @@ fn profiles_built_in_code_are_bounded_before_planning() {
         err.to_string().contains("memory_bandwidth_gb_per_s"),
         "{err}"
     );
+}
+
+/// `check-log --dataset` and `check-perf` over lwsplan's own sets, as JSON: every number
+/// finite (a non-finite figure would print as `null`).
+#[test]
+fn calibration_json_numbers_are_finite() {
+    let root = crate::root();
+    let fixtures = root.join("tests/fixtures");
+    for (command, set) in [("check-log", "vllm-logs"), ("check-perf", "benchmarks")] {
+        let dir = fixtures.join(set);
+        let (status, stdout, stderr) = lwsplan(&[
+            command,
+            "--dataset",
+            dir.to_str().unwrap(),
+            "--dataset-root",
+            fixtures.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(status, 0, "{command}: {stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let mut found = Vec::new();
+        numbers(&json, "", &mut found);
+        assert!(found.len() > 100, "{command}: {} numbers", found.len());
+        for (path, n) in found {
+            assert!(n.is_finite(), "{command}: {path} = {n}");
+        }
+    }
 }
