@@ -536,3 +536,42 @@ fn calibration_json_numbers_are_finite() {
         }
     }
 }
+
+/// A log that says how the run was started is the log's word, not a flag's: an impossible
+/// layout or figure in it is refused naming the log, and never predicted.
+#[test]
+fn check_log_blames_the_log_not_a_flag() {
+    let dir = temp_dir("properties-check-log");
+    let engine = |tp: u64, pp: u64| {
+        format!(
+            "INFO Model loading took 14.99 GiB memory\n(EngineCore pid=1) INFO Initializing a V1 \
+             LLM engine (v0.19.0) with config: model='x', tensor_parallel_size={tp}, \
+             pipeline_parallel_size={pp}, device_config=cuda\n"
+        )
+    };
+    for (name, text, said) in [
+        ("tp3.log", engine(3, 1), "tensor_parallel_size, as the log reads it"),
+        ("pp200.log", engine(1, 200), "pipeline_parallel_size, as the log reads it"),
+        (
+            "utilization.log",
+            "Model loading took 14.99 GiB memory\nnon-default args: {'gpu_memory_utilization': 1.5}\n"
+                .to_string(),
+            "the log's gpu_memory_utilization is 1.5",
+        ),
+    ] {
+        write(&dir, name, &text);
+        let path = dir.join(name);
+        let (status, stdout, stderr) = lwsplan(&[
+            "check-log",
+            path.to_str().unwrap(),
+            "--model",
+            "llama-3.1-8b-instruct",
+            "--hardware",
+            "h100-80gb",
+        ]);
+        assert_eq!(status, 3, "{name}: {stderr}");
+        assert!(stdout.is_empty(), "{name}: predicted anyway: {stdout}");
+        assert!(stderr.contains(said), "{name}: {stderr}");
+        assert!(!stderr.contains("error: --"), "{name} blames a flag: {stderr}");
+    }
+}
