@@ -136,3 +136,13 @@ fn build_crd_validator() -> jsonschema::Validator {
         .build(&lwsplan::machinery::strict_schema())
         .unwrap()
 }
+
+/// `check-log` on a hostile log: 4 MiB lines of escape characters (raw and as a terminal copy
+/// shows them). Reading a log is linear in its size; issue 21 measured 103 s for a 400 KB line
+/// when it was not. Budget: well under a second for the 16 MiB `check-log` reads at most.
+#[divan::bench(args = ["\u{1b}", "^[[", "\u{1b}[0;3"])]
+fn parse_log_of_escape_lines(bencher: divan::Bencher, unit: &str) {
+    let line = unit.repeat((4 << 20) / unit.len());
+    let text = format!("{line}\nModel loading took 12.56 GiB memory\n{line}\n");
+    bencher.bench(|| lwsplan::calibrate::StartupLog::parse(divan::black_box(&text)));
+}

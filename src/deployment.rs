@@ -181,12 +181,50 @@ impl DeploymentError {
 }
 
 impl Deployment {
-    /// Parses a deployment from YAML; `origin` names it in errors.
+    /// Parses a deployment from YAML; `origin` names it in errors. The files it names are read
+    /// when planned; for a deployment from someone else see
+    /// [`from_untrusted_yaml`](Self::from_untrusted_yaml).
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
         crate::yaml::from_str_named(text, origin).map_err(|source| DeploymentError::Parse {
             path: origin.to_string(),
             source,
         })
+    }
+
+    /// Parses a deployment that someone else wrote — a user's, read by an operator's service —
+    /// refusing every reference to a file on this machine (`model: {file: …}`, `hardware:
+    /// {file: …}`, `render.templates`): such a deployment can name built-in or inline profiles
+    /// only, so it cannot make lwsplan read, or quote in an error, any local file.
+    pub fn from_untrusted_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
+        let deployment = Self::from_yaml(text, origin)?;
+        if let Some((key, path)) = deployment.file_references().into_iter().next() {
+            return Err(DeploymentError::Value {
+                path: origin.to_string(),
+                key: key.to_string(),
+                message: format!(
+                    "names a file on this machine ({}), which a deployment from elsewhere may \
+                     not: give a built-in id or an inline profile",
+                    crate::error::truncate(&path.display().to_string(), 80)
+                ),
+            });
+        }
+        Ok(deployment)
+    }
+
+    /// Every file on this machine the deployment names, by key: profile files and the
+    /// templates directory.
+    pub fn file_references(&self) -> Vec<(&'static str, &Path)> {
+        let mut files = Vec::new();
+        if let ProfileRef::File(path) = &self.model {
+            files.push(("model.file", path.as_path()));
+        }
+        if let ProfileRef::File(path) = &self.hardware {
+            files.push(("hardware.file", path.as_path()));
+        }
+        if let Some(dir) = &self.render.templates {
+            files.push(("render.templates", dir.as_path()));
+        }
+        files
     }
 
     /// Reads a deployment file and makes its relative paths relative to the file's directory.

@@ -145,8 +145,20 @@ pub struct BenchmarkResult {
 }
 
 impl BenchmarkEntry {
-    /// Estimates every point of the setup.
+    /// Estimates every point of the setup; files it names must be inside `dir`.
     pub fn evaluate(&self, dir: &Path, name: &str) -> Result<BenchmarkResult, DatasetError> {
+        self.evaluate_within(dir, dir, name)
+    }
+
+    /// [`evaluate`](Self::evaluate), with files allowed anywhere inside `root`, a directory
+    /// that holds `dir`.
+    pub fn evaluate_within(
+        &self,
+        dir: &Path,
+        root: &Path,
+        name: &str,
+    ) -> Result<BenchmarkResult, DatasetError> {
+        self.check_points()?;
         let catalog = Catalog::builtin();
         let model = model_profile(
             (
@@ -156,9 +168,9 @@ impl BenchmarkEntry {
                 &self.hf_repo,
             ),
             catalog,
-            dir,
+            (dir, root),
         )?;
-        let hardware = hardware_profile((&self.gpu, &self.gpu_file), catalog, dir)?;
+        let hardware = hardware_profile((&self.gpu, &self.gpu_file), catalog, (dir, root))?;
         let planner = Planner::new(&model, &hardware);
         let mut points = Vec::new();
         for point in &self.points {
@@ -195,13 +207,65 @@ impl BenchmarkEntry {
     }
 }
 
-/// Every `*.yaml` setup in `dir`, evaluated.
+impl BenchmarkEntry {
+    /// Every point a measurement: counts at least 1, rates and times positive and finite. A
+    /// NaN point would otherwise be "within" any band (every comparison with NaN is false).
+    fn check_points(&self) -> Result<(), DatasetError> {
+        if self.points.is_empty() {
+            return Err(DatasetError::Entry {
+                message: "points: empty; a setup has at least one measured point".into(),
+            });
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            let counts = [
+                ("concurrency", p.concurrency),
+                ("input_tokens", p.input_tokens),
+                ("output_tokens", p.output_tokens),
+            ];
+            if let Some((field, _)) = counts.iter().find(|(_, v)| *v == 0) {
+                return Err(DatasetError::Entry {
+                    message: format!("points[{i}].{field}: 0; a measured point has at least 1"),
+                });
+            }
+            let rates = [
+                ("output_tokens_per_s", Some(p.output_tokens_per_s)),
+                ("tpot_ms", Some(p.tpot_ms)),
+                ("ttft_ms", p.ttft_ms),
+            ];
+            for (field, value) in rates {
+                if let Some(v) = value
+                    && !(v.is_finite() && v > 0.0 && v < 1e12)
+                {
+                    return Err(DatasetError::Entry {
+                        message: format!(
+                            "points[{i}].{field}: {} is not a measurement (a positive, finite \
+                             number)",
+                            crate::error::base::truncate(&v.to_string(), 24)
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every `*.yaml` setup in `dir`, evaluated; files they name must be inside `dir`.
 pub fn evaluate_benchmarks(dir: &Path) -> Result<Vec<BenchmarkResult>, DatasetError> {
+    evaluate_benchmarks_within(dir, dir)
+}
+
+/// [`evaluate_benchmarks`], with files allowed anywhere inside `root`, a directory that holds
+/// `dir`.
+pub fn evaluate_benchmarks_within(
+    dir: &Path,
+    root: &Path,
+) -> Result<Vec<BenchmarkResult>, DatasetError> {
     entries(dir)?
         .into_iter()
         .map(|(name, path)| {
             read(&path)
-                .and_then(|entry| entry.evaluate(dir, &name))
+                .and_then(|entry| entry.evaluate_within(dir, root, &name))
                 .map_err(|source| DatasetError::In {
                     entry: path.clone(),
                     source: Box::new(source),

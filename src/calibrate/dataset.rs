@@ -16,6 +16,11 @@
 //! reported: {available_kv_cache_gib: 58.11}  # figures the source quotes without a log
 //! known_miss: why lwsplan is outside tolerance here, when it is
 //! ```
+//!
+//! A dataset is data, possibly someone else's: its file references (`model_file`, `gpu_file`,
+//! `hf_config`) resolve only inside the dataset directory, or inside a `root` that the caller
+//! names and that holds it (lwsplan's own sets share `tests/fixtures/hf`); figures no GPU could
+//! report are refused with the entry and the field; an empty directory is an error.
 
 use std::path::{Path, PathBuf};
 
@@ -158,12 +163,33 @@ impl Entry {
         log
     }
 
-    /// Predicts the run and compares it with what was measured; `dir` resolves relative paths.
+    /// Predicts the run and compares it with what was measured; `dir` resolves relative paths,
+    /// which must stay inside it.
     pub fn evaluate(&self, dir: &Path, name: &str) -> Result<EntryResult, DatasetError> {
+        self.evaluate_within(dir, dir, name)
+    }
+
+    /// [`evaluate`](Self::evaluate), with file references allowed anywhere inside `root` (a
+    /// directory holding `dir`).
+    pub fn evaluate_within(
+        &self,
+        dir: &Path,
+        root: &Path,
+        name: &str,
+    ) -> Result<EntryResult, DatasetError> {
         let catalog = Catalog::builtin();
-        let model = self.model_profile(catalog, dir)?;
-        let hardware = self.hardware_profile(catalog, dir)?;
+        let model = self.model_profile(catalog, dir, root)?;
+        let hardware = self.hardware_profile(catalog, dir, root)?;
         let measured = self.measured();
+        if let Some((field, value)) = measured.implausible() {
+            return Err(DatasetError::Entry {
+                message: format!(
+                    "{field}: {} is not a figure a GPU reports (not finite, out of range or of \
+                     the wrong sign): fix the log line or the `reported` value",
+                    crate::error::base::truncate(&value.to_string(), 24)
+                ),
+            });
+        }
         let mut options = options_from_log(&measured, &self.options);
         options.vllm_version = Some(self.vllm_version);
         let startup = Planner::new(&model, &hardware).startup(&options)?;
@@ -181,7 +207,12 @@ impl Entry {
         })
     }
 
-    fn model_profile(&self, catalog: &Catalog, dir: &Path) -> Result<ModelProfile, DatasetError> {
+    fn model_profile(
+        &self,
+        catalog: &Catalog,
+        dir: &Path,
+        root: &Path,
+    ) -> Result<ModelProfile, DatasetError> {
         model_profile(
             (
                 &self.model,
@@ -190,7 +221,7 @@ impl Entry {
                 &self.hf_repo,
             ),
             catalog,
-            dir,
+            (dir, root),
         )
     }
 
@@ -198,9 +229,43 @@ impl Entry {
         &self,
         catalog: &Catalog,
         dir: &Path,
+        root: &Path,
     ) -> Result<HardwareProfile, DatasetError> {
-        hardware_profile((&self.gpu, &self.gpu_file), catalog, dir)
+        hardware_profile((&self.gpu, &self.gpu_file), catalog, (dir, root))
     }
+}
+
+/// An entry's file reference, relative to `dir`, resolved with every link followed; refused
+/// unless it lands inside `root`, so that a dataset cannot make lwsplan read (and quote in an
+/// error) a file elsewhere, such as `../../../../etc/passwd`.
+pub(crate) fn inside(
+    key: &str,
+    file: &Path,
+    (dir, root): (&Path, &Path),
+) -> Result<PathBuf, DatasetError> {
+    let joined = dir.join(file);
+    let not_found = |source: std::io::Error| {
+        DatasetError::Pipeline(Error::Read {
+            path: joined.clone(),
+            source: crate::io::InputError::Io(source),
+        })
+    };
+    let resolved = joined.canonicalize().map_err(not_found)?;
+    let root = root.canonicalize().map_err(|source| DatasetError::Dir {
+        dir: root.to_path_buf(),
+        source,
+    })?;
+    if !resolved.starts_with(&root) {
+        return Err(DatasetError::Entry {
+            message: format!(
+                "{key}: {} is outside the dataset directory {}; a dataset's files are read only \
+                 from inside it",
+                file.display(),
+                root.display()
+            ),
+        });
+    }
+    Ok(resolved)
 }
 
 /// A dataset entry's model: a built-in id, a profile file or a config.json, relative to `dir`.
@@ -212,13 +277,15 @@ pub(crate) fn model_profile(
         &Option<String>,
     ),
     catalog: &Catalog,
-    dir: &Path,
+    dirs: (&Path, &Path),
 ) -> Result<ModelProfile, DatasetError> {
     match (id, file, config) {
         (Some(id), None, None) => Ok(catalog.model(id)?.clone()),
-        (None, Some(file), None) => Ok(ModelProfile::from_file(&dir.join(file))?),
+        (None, Some(file), None) => {
+            Ok(ModelProfile::from_file(&inside("model_file", file, dirs)?)?)
+        }
         (None, None, Some(config)) => Ok(ModelProfile::from_hf_config_file(
-            &dir.join(config),
+            &inside("hf_config", config, dirs)?,
             repo.as_deref(),
         )?),
         _ => Err(DatasetError::Entry {
@@ -231,27 +298,64 @@ pub(crate) fn model_profile(
 pub(crate) fn hardware_profile(
     (id, file): (&Option<String>, &Option<PathBuf>),
     catalog: &Catalog,
-    dir: &Path,
+    dirs: (&Path, &Path),
 ) -> Result<HardwareProfile, DatasetError> {
     match (id, file) {
         (Some(id), None) => Ok(catalog.hardware(id)?.clone()),
-        (None, Some(file)) => Ok(HardwareProfile::from_file(&dir.join(file))?),
+        (None, Some(file)) => Ok(HardwareProfile::from_file(&inside(
+            "gpu_file", file, dirs,
+        )?)?),
         _ => Err(DatasetError::Entry {
             message: "name the GPU once: gpu or gpu_file".into(),
         }),
     }
 }
 
-/// The `*.yaml` files of `dir`, sorted, with their names.
+/// The `*.yaml` files of `dir`, sorted, with their names. A directory with none is an error
+/// (a run over nothing would pass), and so is a `*.yaml` entry that is not a readable file (a
+/// link loop, a directory), rather than being skipped.
 pub(crate) fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, DatasetError> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| DatasetError::Dir {
-            dir: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml") && p.is_file())
-        .collect();
+    let dir_error = |source| DatasetError::Dir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(dir_error)? {
+        let path = entry.map_err(dir_error)?.path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            found.push(path);
+        }
+    }
+    // In name order, so that which bad entry is reported does not depend on the filesystem.
+    found.sort();
+    let mut paths = Vec::new();
+    for path in found {
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => paths.push(path),
+            Ok(_) => {
+                return Err(DatasetError::In {
+                    entry: path,
+                    source: Box::new(DatasetError::Entry {
+                        message: "not a regular file; an entry is a YAML file".into(),
+                    }),
+                });
+            }
+            Err(source) => {
+                return Err(DatasetError::Pipeline(Error::Read {
+                    path,
+                    source: crate::io::InputError::Io(source),
+                }));
+            }
+        }
+    }
+    if paths.is_empty() {
+        return Err(DatasetError::Entry {
+            message: format!(
+                "{} holds no entries (*.yaml files): nothing to evaluate",
+                dir.display()
+            ),
+        });
+    }
     paths.sort();
     Ok(paths
         .into_iter()
@@ -310,13 +414,19 @@ impl DatasetError {
     }
 }
 
-/// Every `*.yaml` entry in `dir`, by name, evaluated.
+/// Every `*.yaml` entry in `dir`, by name, evaluated; entries' files must be inside `dir`.
 pub fn evaluate_dir(dir: &Path) -> Result<Vec<EntryResult>, DatasetError> {
+    evaluate_dir_within(dir, dir)
+}
+
+/// [`evaluate_dir`], with entries' files allowed anywhere inside `root`, a directory that
+/// holds `dir`.
+pub fn evaluate_dir_within(dir: &Path, root: &Path) -> Result<Vec<EntryResult>, DatasetError> {
     entries(dir)?
         .into_iter()
         .map(|(name, path)| {
             Entry::from_file(&path)
-                .and_then(|entry| entry.evaluate(dir, &name))
+                .and_then(|entry| entry.evaluate_within(dir, root, &name))
                 .map_err(|source| DatasetError::In {
                     entry: path.clone(),
                     source: Box::new(source),

@@ -14,7 +14,7 @@ mod startup_log;
 pub use accuracy::{Comparison, Row, Tolerance, compare, compare_stage, options_from_log};
 pub use benchmark::{
     BenchmarkEntry, BenchmarkPoint, BenchmarkResult, PointResult, RANKING_TIE, RankedPair, WITHIN,
-    WITHIN_SATURATED, evaluate_benchmarks, point_within, ranked_pairs,
+    WITHIN_SATURATED, evaluate_benchmarks, evaluate_benchmarks_within, point_within, ranked_pairs,
 };
-pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir};
+pub use dataset::{DatasetError, Entry, EntryResult, Reported, evaluate_dir, evaluate_dir_within};
 pub use startup_log::StartupLog;

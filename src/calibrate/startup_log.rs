@@ -92,6 +92,41 @@ impl StartupLog {
         log
     }
 
+    /// The first figure no GPU could have logged — not finite (a 400-digit number reads as
+    /// infinity), out of any GPU's range, or of the wrong sign — as `(field, value)`. A log
+    /// with one is not compared: its verdict would mean nothing.
+    pub fn implausible(&self) -> Option<(&'static str, f64)> {
+        use Range::*;
+        let checks = [
+            ("model_loading_gib", self.model_loading_gib, Positive),
+            ("total_memory_gib", self.total_memory_gib, Positive),
+            // Negative when nothing is left for the cache: vLLM logs that too.
+            (
+                "available_kv_cache_gib",
+                self.available_kv_cache_gib,
+                Signed,
+            ),
+            ("torch_peak_gib", self.torch_peak_gib, Signed),
+            ("non_torch_gib", self.non_torch_gib, Signed),
+            ("cuda_graph_gib", self.cuda_graph_gib, NonNegative),
+            (
+                "gpu_memory_utilization",
+                self.gpu_memory_utilization,
+                Fraction,
+            ),
+            (
+                "max_concurrency",
+                self.max_concurrency.map(|(_, c)| c),
+                NonNegative,
+            ),
+        ];
+        checks.into_iter().find_map(|(field, value, range)| {
+            value
+                .filter(|v| !(v.is_finite() && range.holds(*v)))
+                .map(|v| (field, v))
+        })
+    }
+
     /// Whether the log holds anything lwsplan compares.
     pub fn has_measurements(&self) -> bool {
         self.model_loading_gib.is_some()
@@ -250,6 +285,33 @@ impl StartupLog {
     }
 }
 
+/// Where a logged figure may lie.
+#[derive(Clone, Copy)]
+enum Range {
+    /// Above zero, at most a PiB in GiB.
+    Positive,
+    /// Zero or more, at most a PiB.
+    NonNegative,
+    /// Either sign, within a PiB.
+    Signed,
+    /// In (0, 1].
+    Fraction,
+}
+
+impl Range {
+    /// 1 PiB in GiB: no GPU reports more memory, of any kind.
+    const MAX_GIB: f64 = (1u64 << 20) as f64;
+
+    fn holds(self, v: f64) -> bool {
+        match self {
+            Range::Positive => v > 0.0 && v <= Self::MAX_GIB,
+            Range::NonNegative => (0.0..=Self::MAX_GIB).contains(&v),
+            Range::Signed => v.abs() <= Self::MAX_GIB,
+            Range::Fraction => v > 0.0 && v <= 1.0,
+        }
+    }
+}
+
 /// The text after `needle`'s first occurrence.
 fn after<'a>(line: &'a str, needle: &str) -> Option<&'a str> {
     line.find(needle).map(|i| &line[i + needle.len()..])
@@ -287,29 +349,26 @@ fn decimal(text: &str) -> Option<f64> {
 }
 
 /// The line without terminal colour codes, as published logs often keep them (raw `ESC[…m` or
-/// the `^[[…m` a terminal copy shows).
+/// the `^[[…m` a terminal copy shows). One pass, and a code's end is looked for only within
+/// the 12 bytes a colour code can span: linear in the line, however many escapes it holds (a
+/// search to the end of the line at each escape made a 400 KB line of them take minutes).
 fn strip_ansi(line: &str) -> String {
+    const CODE_SPAN: usize = 13;
+    let bytes = line.as_bytes();
     let mut out = String::with_capacity(line.len());
-    let mut rest = line;
-    loop {
-        let next = [rest.find('\u{1b}'), rest.find("^[[")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(start) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        out.push_str(&rest[..start]);
-        let tail = &rest[start..];
-        match tail.find('m') {
-            Some(end) if end <= 12 => rest = &tail[end + 1..],
-            _ => {
-                out.push_str(&tail[..1]);
-                rest = &tail[1..];
+    let mut i = 0;
+    while let Some(c) = line[i..].chars().next() {
+        if c == '\u{1b}' || bytes[i..].starts_with(b"^[[") {
+            let window = &bytes[i..bytes.len().min(i + CODE_SPAN)];
+            if let Some(end) = window.iter().position(|&b| b == b'm') {
+                i += end + 1;
+                continue;
             }
         }
+        out.push(c);
+        i += c.len_utf8();
     }
+    out
 }
 
 #[cfg(test)]
@@ -366,6 +425,47 @@ mod tests {
         assert_eq!(log.total_memory_gib, Some(23.58));
         assert_eq!(log.non_torch_gib, Some(0.20));
         assert_eq!(log.torch_peak_gib, Some(0.37));
+    }
+
+    /// Rows: what a copied terminal log holds, and what is left of it.
+    #[test]
+    fn colour_codes_are_stripped() {
+        for (raw, plain) in [
+            (
+                "\u{1b}[0;36m(EngineCore)\u{1b}[0;0m INFO",
+                "(EngineCore) INFO",
+            ),
+            ("^[[0;36m(EngineCore)^[[0;0m INFO", "(EngineCore) INFO"),
+            // No `m` within a code's span: not a code, kept.
+            ("\u{1b}[ 1 2 3 4 5 6 7 8 m", "\u{1b}[ 1 2 3 4 5 6 7 8 m"),
+            ("é\u{1b}[1mü^[", "éü^["),
+            ("\u{1b}\u{1b}\u{1b}", "\u{1b}\u{1b}\u{1b}"),
+        ] {
+            assert_eq!(strip_ansi(raw), plain, "{raw:?}");
+        }
+    }
+
+    /// Rows: a line as a hostile or corrupt log has it, and the field refused.
+    #[test]
+    fn implausible_figures_are_named() {
+        let huge = format!("Model loading took 1{}.0 GiB memory", "0".repeat(400));
+        for (line, field) in [
+            (huge.as_str(), "model_loading_gib"),
+            ("Model loading took 0.00 GiB memory", "model_loading_gib"),
+            (
+                "Available KV cache memory: 99999999999 GiB",
+                "available_kv_cache_gib",
+            ),
+            (
+                "non-default args: {'gpu_memory_utilization': 1.5}",
+                "gpu_memory_utilization",
+            ),
+        ] {
+            let log = StartupLog::parse(line);
+            assert_eq!(log.implausible().map(|(f, _)| f), Some(field), "{line}");
+        }
+        let fine = StartupLog::parse("Available KV cache memory: -2.14 GiB\n");
+        assert_eq!(fine.implausible(), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use crate::plan::PlanError;
 use crate::profile::ProfileError;
 use crate::render::RenderError;
 pub use crate::yaml::YamlError;
+pub(crate) use base::truncate;
 pub use base::{ErrorKind, Report, ValueError, WriteError};
 
 /// Any failure of lwsplan's pipeline, one variant per stage.

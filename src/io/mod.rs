@@ -9,5 +9,6 @@ mod write;
 
 pub use read::{
     InputError, MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE, read_text, read_text_from,
+    read_text_or_stream,
 };
 pub use write::write_all;

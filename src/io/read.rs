@@ -8,6 +8,12 @@
 //! | model or hardware profile, deployment file, `config.json`, template | 1 MiB |
 //! | `model.safetensors.index.json` (DeepSeek-V3's is about 9 MB) | 64 MiB |
 //! | manifests given to `validate` | 16 MiB |
+//!
+//! Only regular files are read by path ([`read_text`]): a FIFO, a socket or a device
+//! (`/dev/zero`, `/dev/stdin`) is refused by what it is, after an open that cannot block — a
+//! FIFO with no writer would otherwise hang the reader. Streams are read through
+//! [`read_text_from`] (standard input) or, where a pipe is what the user means (`validate
+//! <(kubectl get …)`), [`read_text_or_stream`].
 
 use std::io::Read;
 use std::path::Path;
@@ -40,6 +46,14 @@ pub enum InputError {
         /// What the input should be.
         what: &'static str,
     },
+    /// The path is not a regular file (a FIFO, socket, device or directory).
+    #[error("it is {found}, not a regular file; {what} is read from a file")]
+    NotRegular {
+        /// What was found: `a FIFO`, `a directory`, …
+        found: &'static str,
+        /// What the input should be.
+        what: &'static str,
+    },
 }
 
 impl InputError {
@@ -49,10 +63,67 @@ impl InputError {
     }
 }
 
-/// Reads `path` as UTF-8 text of at most `limit` bytes; `what` names the kind of input.
+/// Reads the regular file `path` as UTF-8 text of at most `limit` bytes; `what` names the kind
+/// of input. Anything else at `path` is refused ([`InputError::NotRegular`]) without blocking.
 pub fn read_text(path: &Path, limit: u64, what: &'static str) -> Result<String, InputError> {
-    let file = std::fs::File::open(path)?;
+    let file = open_without_blocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(InputError::NotRegular {
+            found: describe(&meta.file_type()),
+            what,
+        });
+    }
     read_text_from(file, limit, what)
+}
+
+/// [`read_text`] for inputs where a pipe is as good as a file (manifests to validate, a log):
+/// a FIFO or a character device is read as a stream, still at most `limit` bytes.
+pub fn read_text_or_stream(
+    path: &Path,
+    limit: u64,
+    what: &'static str,
+) -> Result<String, InputError> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(InputError::NotRegular {
+            found: "a directory",
+            what,
+        });
+    }
+    read_text_from(file, limit, what)
+}
+
+/// Opens `path` for reading; on Unix with `O_NONBLOCK`, so that opening a FIFO returns at once
+/// instead of waiting for a writer (the flag has no effect on a regular file's reads).
+fn open_without_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
+}
+
+/// The kind of a file that is not a regular one, in words.
+fn describe(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Reads a stream (a file, standard input) as UTF-8 text of at most `limit` bytes.
@@ -69,4 +140,54 @@ pub fn read_text_from(
         return Err(InputError::TooLarge { limit, what });
     }
     String::from_utf8(bytes).map_err(|_| InputError::NotText { what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_are_refused_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("lwsplan-read-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("template.j2");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            // No writer: a blocking open would wait here forever.
+            let err = read_text(&fifo, 1 << 20, "a template").unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "it is a FIFO, not a regular file; a template is read from a file"
+            );
+        }
+        let err = read_text(Path::new("/dev/zero"), 1 << 20, "a profile").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InputError::NotRegular {
+                    found: "a device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = read_text(&dir, 1 << 20, "a profile").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                InputError::NotRegular {
+                    found: "a directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        std::fs::write(dir.join("p.yaml"), "id: x\n").unwrap();
+        assert_eq!(
+            read_text(&dir.join("p.yaml"), 10, "a profile").unwrap(),
+            "id: x\n"
+        );
+    }
 }

@@ -8,6 +8,13 @@
 //! keeps its permissions. The old contents stay reachable through a hard link until every file
 //! is in place, so a failure part-way puts back exactly what was there. A temporary left by a
 //! killed run is removed by the next run into the same directory.
+//!
+//! Only regular files are replaced: the writer never replaces what it did not create. A target
+//! that is, or links to, this process's standard output or standard error (`-o /dev/stdout`)
+//! is written to that stream; one that is, or links to, a character device (`/dev/null`, a
+//! terminal) is written to in place. Anything else at the target — a link to a file or a
+//! directory, a dangling link, a directory, a FIFO, a socket, a block device — is refused and
+//! left as it was, before any file is written.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -105,6 +112,103 @@ fn remove_stale(dir: &Path) {
     }
 }
 
+/// What the writer does with a target path.
+enum Target {
+    /// Nothing there, or a regular file: written beside it and renamed over it.
+    File,
+    /// A stream lwsplan writes to in place, never replaces.
+    Stream(Stream),
+    /// Something lwsplan did not create and will not replace, and why.
+    Refused(&'static str),
+}
+
+/// A stream target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Stdout,
+    Stderr,
+    /// A character device, opened for writing where it is.
+    Device,
+}
+
+impl Stream {
+    fn write(self, target: &Path, text: &str) -> io::Result<()> {
+        match self {
+            Stream::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            }
+            Stream::Stderr => io::stderr().lock().write_all(text.as_bytes()),
+            Stream::Device => {
+                // No create, no truncate: the device is written to, never made or replaced.
+                let mut device = OpenOptions::new().write(true).open(target)?;
+                device.write_all(text.as_bytes())?;
+                device.flush()
+            }
+        }
+    }
+}
+
+/// Decides what `target` is without opening it: a regular file (or nothing) is replaced; a
+/// link or special file is a stream when it reaches standard output, standard error or a
+/// character device, and refused otherwise.
+fn kind_of(target: &Path) -> Target {
+    let Ok(meta) = fs::symlink_metadata(target) else {
+        return Target::File;
+    };
+    if meta.is_file() {
+        return Target::File;
+    }
+    if meta.is_dir() {
+        return Target::Refused("it is a directory");
+    }
+    let Ok(reached) = fs::metadata(target) else {
+        return Target::Refused(
+            "it is a link to nothing; lwsplan replaces only regular files: remove the link",
+        );
+    };
+    if let Some(stream) = stream_of(&reached) {
+        return Target::Stream(stream);
+    }
+    if meta.is_symlink() {
+        return Target::Refused(
+            "it is a symbolic link, which lwsplan does not replace or write through: give the \
+             file it points to, or remove the link",
+        );
+    }
+    Target::Refused("it is not a regular file")
+}
+
+/// Standard output or error when `reached` is the very file they are open on (a pipe, a
+/// terminal, a file), a device when it is a character device.
+#[cfg(unix)]
+fn stream_of(reached: &fs::Metadata) -> Option<Stream> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let same = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(File::from)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| (m.dev(), m.ino()) == (reached.dev(), reached.ino()))
+    };
+    if same(io::stdout().as_fd()) {
+        Some(Stream::Stdout)
+    } else if same(io::stderr().as_fd()) {
+        Some(Stream::Stderr)
+    } else if reached.file_type().is_char_device() {
+        Some(Stream::Device)
+    } else {
+        None
+    }
+}
+
+/// Elsewhere nothing but regular files is written.
+#[cfg(not(unix))]
+fn stream_of(_: &fs::Metadata) -> Option<Stream> {
+    None
+}
+
 /// [`write_all`], calling `fault` before each filesystem step so tests can make any step fail.
 fn write_all_with(
     dir: &Path,
@@ -116,32 +220,32 @@ fn write_all_with(
     let mut temps: Vec<PathBuf> = Vec::new();
     let mut backups: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut installed: Vec<PathBuf> = Vec::new();
+    let mut streams: Vec<(PathBuf, Stream, &String)> = Vec::new();
     let result = (|| -> Result<(), WriteError> {
+        let mut replaced = Vec::new();
         for (name, text) in files {
             let target = dir.join(name);
-            // Only a regular file (or a link, which is replaced, not followed) is replaced: a
-            // directory or a device (`-o /dev/null` run as root) is left alone.
-            if let Ok(meta) = fs::symlink_metadata(&target)
-                && !(meta.is_file() || meta.is_symlink())
-            {
-                let what = if meta.is_dir() {
-                    "it is a directory"
-                } else {
-                    "it is not a regular file"
-                };
-                return Err(WriteError {
-                    action: "replace",
-                    path: target,
-                    source: io::Error::other(what),
-                });
+            match kind_of(&target) {
+                Target::File => replaced.push((name, text)),
+                Target::Stream(stream) => streams.push((target, stream, text)),
+                Target::Refused(why) => {
+                    return Err(WriteError {
+                        action: "replace",
+                        path: target,
+                        source: io::Error::other(why),
+                    });
+                }
             }
+        }
+        for (name, text) in replaced.iter().copied() {
+            let target = dir.join(name);
             let temp = unique(dir, name, "tmp");
             fault(&format!("write {name}"))
                 .and_then(|()| write_temp(&temp, text, &target))
                 .map_err(error("write", &temp))?;
             temps.push(temp);
         }
-        for (name, _) in files {
+        for (name, _) in replaced.iter().copied() {
             let target = dir.join(name);
             if fs::symlink_metadata(&target).is_ok() {
                 let backup = unique(dir, name, "old");
@@ -151,7 +255,7 @@ fn write_all_with(
                 backups.push((backup, target));
             }
         }
-        for ((name, _), temp) in files.iter().zip(&temps) {
+        for ((name, _), temp) in replaced.iter().copied().zip(&temps) {
             let target = dir.join(name);
             fault(&format!("rename {name}"))
                 .and_then(|()| fs::rename(temp, &target))
@@ -168,6 +272,13 @@ fn write_all_with(
         Ok(()) => {
             for (backup, _) in &backups {
                 let _ = fs::remove_file(backup);
+            }
+            // Streams last: what they received cannot be taken back, so they get it only once
+            // every file is in place.
+            for (target, stream, text) in streams {
+                stream
+                    .write(&target, text)
+                    .map_err(error("write to", &target))?;
             }
             Ok(())
         }
@@ -291,15 +402,52 @@ mod tests {
             std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
         }
         std::os::unix::fs::symlink(&victim, dir.join("b.yaml")).unwrap();
-        write_all(&dir, &files()).unwrap();
+        write_all(&dir, &files()[..1]).unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
         assert_eq!(fs::read_to_string(dir.join("a.yaml")).unwrap(), "new a\n");
-        // The link at the target is replaced by a file, not written through.
+        // The link at a target is neither written through nor replaced: refused, kept, and
+        // nothing else is written either.
+        let err = write_all(&dir, &files()).unwrap_err();
+        assert!(err.source.to_string().contains("symbolic link"), "{err:?}");
         assert!(
-            !fs::symlink_metadata(dir.join("b.yaml"))
+            fs::symlink_metadata(dir.join("b.yaml"))
                 .unwrap()
                 .is_symlink()
         );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "secret\n");
+    }
+
+    /// A link to a character device (`/dev/null` here; `/dev/stdout` in the integration
+    /// suite) is written to, and survives.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_a_device_is_written_to_and_kept() {
+        let dir = dir("device");
+        std::os::unix::fs::symlink("/dev/null", dir.join("a.yaml")).unwrap();
+        write_all(&dir, &files()).unwrap();
+        assert!(
+            fs::symlink_metadata(dir.join("a.yaml"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(fs::read_to_string(dir.join("b.yaml")).unwrap(), "new b\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_links_and_links_to_directories_are_refused() {
+        let dir = dir("dangling");
+        std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("a.yaml")).unwrap();
+        let err = write_all(&dir, &files()).unwrap_err();
+        assert!(
+            err.source.to_string().contains("link to nothing"),
+            "{err:?}"
+        );
+        fs::remove_file(dir.join("a.yaml")).unwrap();
+        std::os::unix::fs::symlink(std::env::temp_dir(), dir.join("a.yaml")).unwrap();
+        let err = write_all(&dir, &files()).unwrap_err();
+        assert!(err.source.to_string().contains("symbolic link"), "{err:?}");
+        assert!(!dir.join("b.yaml").exists());
     }
 
     /// The temporary is created new at exactly the name it is given: a file or a link already

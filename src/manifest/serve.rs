@@ -43,6 +43,54 @@ const SWITCHES: &[&str] = &[
     "data-parallel-external-lb",
 ];
 
+/// Long flags lwsplan plans, reads or refuses, besides the switches: what an abbreviation is
+/// expanded against.
+const KNOWN: &[&str] = &[
+    "tensor-parallel-size",
+    "pipeline-parallel-size",
+    "data-parallel-size",
+    "data-parallel-size-local",
+    "data-parallel-address",
+    "data-parallel-rpc-port",
+    "data-parallel-start-rank",
+    "decode-context-parallel-size",
+    "max-model-len",
+    "gpu-memory-utilization",
+    "kv-cache-dtype",
+    "max-num-batched-tokens",
+    "max-num-seqs",
+    "port",
+    "nnodes",
+    "node-rank",
+    "master-addr",
+    "master-port",
+    "distributed-executor-backend",
+    "model",
+    "kv-cache-memory",
+    "kv-cache-memory-bytes",
+    "cpu-offload-gb",
+    "quantization",
+    "dtype",
+    "num-gpu-blocks-override",
+    "speculative-config",
+];
+
+/// The flag a long option abbreviates, as argparse reads it (`allow_abbrev`, on in vLLM's
+/// `FlexibleArgumentParser`): a name that is no flag itself but the start of exactly one
+/// (`--tensor-parallel` → `tensor-parallel-size`). `None` when it is a flag, or the start of
+/// none or of several (argparse then refuses it as ambiguous).
+pub(crate) fn abbreviates(name: &str) -> Option<&'static str> {
+    let known = || KNOWN.iter().chain(SWITCHES).copied();
+    if known().any(|k| k == name) {
+        return None;
+    }
+    let mut matches = known().filter(|k| k.starts_with(name));
+    match (matches.next(), matches.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
+}
+
 /// The canonical spelling of a flag (`--tensor_parallel_size`, `-tp` → `tensor-parallel-size`),
 /// or `None` for a word that is not a flag.
 pub(crate) fn canonical(word: &str) -> Option<String> {
@@ -84,6 +132,10 @@ impl ServeFlags {
             let Some(name) = canonical(word) else {
                 continue;
             };
+            let name = match word.starts_with("--").then(|| abbreviates(&name)).flatten() {
+                Some(full) => full.to_string(),
+                None => name,
+            };
             if let Some((_, value)) = word.split_once('=') {
                 flags.push((name, Some(value.to_string())));
                 continue;
@@ -106,17 +158,7 @@ impl ServeFlags {
     /// The serve flags of a container: its command and args, in exec form or as the scripts of
     /// `sh -c` / `bash -c`, from the word after `serve` (or the API server module) on.
     pub fn of_container(command: &[String], args: &[String]) -> Option<ServeFlags> {
-        let argv: Vec<String> = command.iter().chain(args).cloned().collect();
-        let words: Vec<String> = match argv.iter().position(|w| w == "-c") {
-            Some(i) if argv.first().is_some_and(|p| p.ends_with("sh")) => {
-                argv[i + 1..].iter().flat_map(|s| shell_words(s)).collect()
-            }
-            _ => argv,
-        };
-        let start = words.iter().position(|w| {
-            w == "serve" || w == "vllm.entrypoints.openai.api_server" || w.ends_with("api_server")
-        })?;
-        Some(ServeFlags::parse(&words[start + 1..]))
+        Some(ServeFlags::parse(&serve_words(command, args)?))
     }
 
     /// The value of the last occurrence of `flag` (canonical spelling): vLLM's argparse keeps
@@ -138,6 +180,22 @@ impl ServeFlags {
     pub fn has(&self, flag: &str) -> bool {
         self.last(flag).is_some()
     }
+}
+
+/// The words of a container's `vllm serve` invocation after `serve` (or the API server
+/// module), in exec form or from the scripts of `sh -c` / `bash -c`.
+pub(crate) fn serve_words(command: &[String], args: &[String]) -> Option<Vec<String>> {
+    let argv: Vec<String> = command.iter().chain(args).cloned().collect();
+    let words: Vec<String> = match argv.iter().position(|w| w == "-c") {
+        Some(i) if argv.first().is_some_and(|p| p.ends_with("sh")) => {
+            argv[i + 1..].iter().flat_map(|s| shell_words(s)).collect()
+        }
+        _ => argv,
+    };
+    let start = words.iter().position(|w| {
+        w == "serve" || w == "vllm.entrypoints.openai.api_server" || w.ends_with("api_server")
+    })?;
+    Some(words[start + 1..].to_vec())
 }
 
 /// Splits a shell script into words the way `sh` would for simple commands: single quotes,
@@ -215,6 +273,24 @@ mod tests {
 
     fn v(words: &[&str]) -> Vec<String> {
         words.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Rows: an abbreviation, and the flag argparse reads it as (or none).
+    #[test]
+    fn abbreviations_read_as_argparse_does() {
+        for (word, flag) in [
+            ("tensor-parallel", Some("tensor-parallel-size")),
+            ("max-model", Some("max-model-len")),
+            ("headl", Some("headless")),
+            ("max-num", None),
+            ("data-parallel-size", None),
+            ("unrelated", None),
+        ] {
+            assert_eq!(abbreviates(word), flag, "{word}");
+        }
+        let flags = ServeFlags::parse(&v(&["--tensor-parallel=2", "--max-model", "999"]));
+        assert_eq!(flags.value::<u64>("tensor-parallel-size"), Some(2));
+        assert_eq!(flags.value::<u64>("max-model-len"), Some(999));
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub struct Infeasible {
     pub hardware: String,
     /// Whether the layout was pinned by the options.
     pub forced: bool,
+    /// What the options pinned, in words (`TP 16 on 1 node`), for when no layout was even
+    /// tried.
+    pub pinned: String,
     /// The closest layout and why it fails.
     pub closest: Option<(Layout, Rejection)>,
     /// What to change.
@@ -135,6 +138,13 @@ impl fmt::Display for Infeasible {
         if let Some((layout, rejection)) = &self.closest {
             let rejection = rejection.to_string();
             write!(f, ": {layout}: {}", rejection.trim_end_matches('.'))?;
+        } else if self.forced {
+            // Nothing was tried: the pinned sizes themselves admit no layout.
+            write!(
+                f,
+                ": no layout has {} (their GPUs do not make whole nodes of this shape)",
+                self.pinned
+            )?;
         }
         match &self.remedy {
             Remedy::MoreNodes { layout } => write!(

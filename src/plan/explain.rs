@@ -570,8 +570,29 @@ impl Planner<'_> {
             weight_bytes: self.weight_total(),
             hardware: format!("{} × {}", self.gpus_per_node(options), self.hardware.name),
             forced,
+            pinned: pinned(options),
             closest,
             remedy,
         }
+    }
+}
+
+/// The sizes `options` pin, in words.
+fn pinned(options: &PlanOptions) -> String {
+    let parts: Vec<String> = [
+        ("TP", options.tensor_parallel_size),
+        ("PP", options.pipeline_parallel_size),
+        ("DP", options.data_parallel_size),
+        ("DCP", options.decode_context_parallel_size),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name} {v}")))
+    .chain(options.nodes.map(|n| format!("{n} node(s)")))
+    .chain(options.gpus_per_node.map(|g| format!("{g} GPUs per node")))
+    .collect();
+    if parts.is_empty() {
+        "the requested sizes".to_string()
+    } else {
+        parts.join(", ")
     }
 }

@@ -252,6 +252,7 @@ impl<'a> Planner<'a> {
         let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
         let Outcomes { mut fits, rejected } = self.search(options, block);
+        self.keep_fits_serving_the_workload(options, &mut fits)?;
         self.estimate_all(options, &mut fits);
         rank::sort(&mut fits, options, auto);
         let Some(best) = fits.first().cloned() else {
@@ -302,6 +303,35 @@ impl<'a> Planner<'a> {
         }
         let alternatives = rank::alternatives(&fits, &rejected, &best, auto, options);
         Ok(self.assemble(best, options, block, notes, alternatives))
+    }
+
+    /// Under a workload, a layout whose context (`max_model_len`, the longest that fits when
+    /// auto) is shorter than one request serves none of them: vLLM rejects the request. Such
+    /// layouts are dropped; when none is left, the workload is refused with the longest context
+    /// any layout reached.
+    fn keep_fits_serving_the_workload(
+        &self,
+        options: &PlanOptions,
+        fits: &mut Vec<search::Fit>,
+    ) -> Result<(), PlanError> {
+        let Some(w) = options.workload else {
+            return Ok(());
+        };
+        let request = w.input_tokens + w.output_tokens;
+        let longest = fits.iter().map(|f| f.max_model_len).max();
+        fits.retain(|f| f.max_model_len >= request);
+        match longest {
+            Some(longest) if fits.is_empty() => Err(PlanError::InvalidOption {
+                option: crate::OptionName::InputTokens,
+                message: format!(
+                    "a request of {request} tokens (--input-tokens plus --output-tokens) is longer \
+                     than the longest context that fits ({longest} tokens); vLLM would reject \
+                     every request: shorten the workload, or give more GPUs (--nodes) or \
+                     --kv-cache-dtype fp8"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Fills in every fit's estimate when the options carry a workload.

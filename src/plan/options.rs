@@ -220,6 +220,9 @@ pub const MAX_SCHEDULER_LIMIT: u64 = 1 << 20;
 /// The highest `--request-rate` accepted, requests per second: far beyond any deployment, low
 /// enough that the estimate's arithmetic stays finite.
 pub const MAX_REQUEST_RATE: f64 = 1e6;
+/// The highest `--gpu-hour-price` accepted: far above any GPU's hourly price, low enough that
+/// the cost per million tokens computed from it stays a finite number.
+pub const MAX_GPU_HOUR_PRICE: f64 = 1e6;
 
 fn scheduler_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     count(d, MAX_SCHEDULER_LIMIT)
@@ -348,7 +351,7 @@ impl PlanOptions {
         if !(u > 0.0 && u <= 1.0) {
             return invalid(
                 OptionName::GpuMemoryUtilization,
-                format!("{u} is outside (0, 1]; vLLM's default is 0.9"),
+                format!("{} is outside (0, 1]; vLLM's default is 0.9", shown(u)),
             );
         }
         let sizes = [
@@ -420,7 +423,10 @@ impl PlanOptions {
             {
                 return invalid(
                     OptionName::RequestRate,
-                    format!("{rate} is outside (0, {MAX_REQUEST_RATE}] requests per second"),
+                    format!(
+                        "{} is outside (0, {MAX_REQUEST_RATE}] requests per second",
+                        shown(rate)
+                    ),
                 );
             }
             for (option, value) in [
@@ -455,8 +461,22 @@ impl PlanOptions {
             if let Some(v) = value
                 && !(v.is_finite() && v > 0.0)
             {
-                return invalid(option, format!("{v} is not a positive number"));
+                return invalid(option, format!("{} is not a positive number", shown(v)));
             }
+        }
+        if let Some(price) = self.gpu_hour_price
+            && price > MAX_GPU_HOUR_PRICE
+        {
+            return invalid(
+                crate::OptionName::GpuHourPrice,
+                format!(
+                    "{} is more than {MAX_GPU_HOUR_PRICE} per GPU hour, the most lwsplan prices",
+                    shown(price)
+                ),
+            );
+        }
+        if let Some(w) = self.workload {
+            self.check_request_length(model, w.input_tokens + w.output_tokens)?;
         }
         if self.replicas.is_some() && self.target_concurrent_sequences.is_some() {
             return invalid(
@@ -490,6 +510,51 @@ impl PlanOptions {
             });
         }
         Ok(())
+    }
+
+    /// A workload's request (prompt plus output) must fit the context: vLLM rejects a request
+    /// longer than `max_model_len` outright (`vllm/v1/engine/processor.py`,
+    /// `_validate_model_input`: "The decoder prompt … is longer than the maximum model
+    /// length"), so such a workload is served at no rate at all.
+    fn check_request_length(&self, model: &ModelProfile, request: u64) -> Result<(), PlanError> {
+        let (limit, what) = match self.max_model_len {
+            MaxModelLen::Tokens(n) => (n, format!("--max-model-len {n}")),
+            _ => (
+                model.max_position_embeddings,
+                format!(
+                    "{}'s context, max_position_embeddings {}",
+                    model.id, model.max_position_embeddings
+                ),
+            ),
+        };
+        if request > limit {
+            return Err(PlanError::InvalidOption {
+                option: crate::OptionName::InputTokens,
+                message: format!(
+                    "a request of {request} tokens (--input-tokens plus --output-tokens) is longer \
+                     than {what}; vLLM rejects every such request: shorten the workload{}",
+                    if matches!(self.max_model_len, MaxModelLen::Tokens(_))
+                        && request <= model.max_position_embeddings
+                    {
+                        format!(" or raise --max-model-len to at least {request}")
+                    } else {
+                        String::new()
+                    }
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A number as an error message shows it: whole, or in scientific notation when long (`1e308`
+/// rather than 309 digits).
+pub(crate) fn shown(v: f64) -> String {
+    let plain = v.to_string();
+    if plain.len() <= 24 {
+        plain
+    } else {
+        format!("{v:e}")
     }
 }
 

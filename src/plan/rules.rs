@@ -264,14 +264,15 @@ pub fn check_dcp(
             model.id
         ));
     }
+    // The release first: on one without DCP no TP makes it work, so divisibility is no reason.
+    let feature = super::version::DECODE_CONTEXT_PARALLEL;
+    if !feature.in_version(version) {
+        return refuse(feature.missing(version));
+    }
     if !tp.is_multiple_of(dcp) {
         return refuse(format!(
             "tensor parallel size {tp} must be divisible by decode context parallel size {dcp}"
         ));
-    }
-    let feature = super::version::DECODE_CONTEXT_PARALLEL;
-    if !feature.in_version(version) {
-        return refuse(feature.missing(version));
     }
     Ok(())
 }

@@ -68,6 +68,37 @@ impl Startup {
 }
 
 impl Planner<'_> {
+    /// The rules every planned layout obeys, for a layout given whole: vLLM refuses to start a
+    /// layout that breaks them, so there is nothing to predict.
+    fn check_pinned_layout(
+        &self,
+        tp: u64,
+        pp: u64,
+        dp: u64,
+        dcp: u64,
+        ep: bool,
+        options: &PlanOptions,
+    ) -> Result<(), PlanError> {
+        use super::rules;
+        let refused = |option: crate::OptionName| {
+            move |rejection: rules::Rejection| PlanError::InvalidOption {
+                option,
+                message: format!(
+                    "{}: vLLM would refuse to start this layout",
+                    rejection.to_string().trim_end_matches('.')
+                ),
+            }
+        };
+        rules::check_tp(self.model, tp, ep)
+            .map_err(refused(crate::OptionName::TensorParallelSize))?;
+        rules::check_pp(self.model, pp)
+            .map_err(refused(crate::OptionName::PipelineParallelSize))?;
+        rules::check_dp(self.model, tp, pp, dp)
+            .map_err(refused(crate::OptionName::DataParallelSize))?;
+        rules::check_dcp(self.model, tp, dcp, options.vllm_version())
+            .map_err(refused(crate::OptionName::DecodeContextParallelSize))
+    }
+
     /// vLLM's start-up figures for the layout `options` pins (`tensor_parallel_size`,
     /// `pipeline_parallel_size`, `data_parallel_size`, `decode_context_parallel_size`, 1 when
     /// unset), fit or not: one engine's.
@@ -80,6 +111,7 @@ impl Planner<'_> {
         let dcp = options.decode_context_parallel_size.unwrap_or(1);
         let ep = options.expert_parallel == ExpertParallel::On || dp > 1;
         let gpus_per_node = self.gpus_per_node(options).max(1);
+        self.check_pinned_layout(tp, pp, dp, dcp, ep, options)?;
         let weights = RankWeights::new(
             model,
             tp,

@@ -83,12 +83,14 @@ fn suggestion_text(suggestion: &Option<String>) -> String {
     }
 }
 
-/// Parses YAML into a profile type; errors carry `origin` and the parser's line and column.
+/// Parses YAML into a profile type; errors carry `origin` and the parser's line, column and
+/// key, never the text: a profile file is often named by someone else's deployment file, and
+/// a file that is no profile (`file: /path/secret.env`) must not be printed.
 pub(crate) fn parse<T: serde::de::DeserializeOwned>(
     text: &str,
     origin: &str,
 ) -> Result<T, ProfileError> {
-    crate::yaml::from_str_named(text, origin).map_err(|source| ProfileError::Parse {
+    crate::yaml::from_str_unquoted(text).map_err(|source| ProfileError::Parse {
         origin: origin.to_string(),
         source,
     })

@@ -182,6 +182,10 @@ const MAX_GPUS_PER_NODE: u64 = 1024;
 const MAX_HOST_MEMORY: u64 = 1 << 50;
 /// The oldest GPUs vLLM supports: compute capability 7.0 (vLLM `docs/getting_started/installation/gpu`).
 const MIN_SM: u64 = 70;
+/// 1 PB/s: far above any GPU's memory or link bandwidth (an H200's HBM is 4.8 TB/s).
+const MAX_BANDWIDTH_GB_PER_S: u64 = 1_000_000;
+/// 1 EFLOP/s per GPU: far above any datasheet (a B200's dense FP8 is 4.5 PFLOP/s).
+const MAX_TFLOPS: f64 = 1e6;
 
 impl Gpu {
     /// Compute capability as `major * 10 + minor` (90 for 9.0), as vLLM compares it.
@@ -223,6 +227,46 @@ impl HardwareProfile {
             &super::read(path, crate::io::MAX_SMALL_FILE, "a profile")?,
             &path.display().to_string(),
         )
+    }
+
+    /// Bandwidths and peaks divide the estimate's bytes and FLOPs: each must be a positive,
+    /// finite figure a GPU could have, or the estimate comes out infinite, NaN or nonsense.
+    fn check_rates(&self, origin: &str) -> Result<(), ProfileError> {
+        for (field, value) in [
+            (
+                "gpu.memory_bandwidth_gb_per_s",
+                self.gpu.memory_bandwidth_gb_per_s,
+            ),
+            (
+                "gpu.interconnect.bandwidth_gb_per_s",
+                self.gpu.interconnect.bandwidth_gb_per_s,
+            ),
+        ] {
+            require_positive(origin, field, value)?;
+            require_at_most(origin, field, value, MAX_BANDWIDTH_GB_PER_S)?;
+        }
+        let Some(peaks) = self.gpu.dense_tflops else {
+            return Ok(());
+        };
+        for (field, value) in [
+            ("gpu.dense_tflops.bf16", Some(peaks.bf16)),
+            ("gpu.dense_tflops.fp8", peaks.fp8),
+        ] {
+            if let Some(v) = value
+                && !(v.is_finite() && v > 0.0 && v <= MAX_TFLOPS)
+            {
+                return Err(ProfileError::Invalid {
+                    origin: origin.to_string(),
+                    field: field.to_string(),
+                    message: format!(
+                        "{} is not a peak a GPU has: give a positive number of TFLOP/s, at most \
+                         {MAX_TFLOPS}",
+                        crate::error::base::truncate(&v.to_string(), 24)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks what the types cannot: sizes positive and bounded, labels present.
@@ -282,6 +326,7 @@ impl HardwareProfile {
             }
             Some(_) => {}
         }
+        self.check_rates(origin)?;
         if self.labels.gke_accelerator.is_empty() && self.labels.gpu_product.is_empty() {
             return Err(invalid(
                 "labels",

@@ -62,13 +62,17 @@ impl ModelProfile {
     }
 }
 
-/// Whether `text` reads as a Hugging Face repository id, `owner/name`.
+/// Whether `text` reads as a Hugging Face repository id, `owner/name`, by the Hub's rules
+/// (`huggingface_hub/utils/_validators.py`, `validate_repo_id`: letters, digits, `-`, `_`, `.`;
+/// no `--` or `..`; `-` and `.` neither start nor end a part; at most 96 characters).
 pub(crate) fn is_repo_id(text: &str) -> bool {
     let part = |p: &str| {
         !p.is_empty()
             && p.len() <= 96
             && !p.starts_with(['.', '-'])
+            && !p.ends_with(['.', '-'])
             && !p.contains("..")
+            && !p.contains("--")
             && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     };
@@ -94,8 +98,9 @@ fn from_hf_config(
         return Err(c.invalid(
             "model_type",
             format!(
-                "architecture `{}` (model_type `{model_type}`) is not supported; lwsplan models {}",
-                c.architecture(),
+                "architecture `{}` (model_type `{}`) is not supported; lwsplan models {}",
+                crate::error::truncate(&c.architecture(), 80),
+                crate::error::truncate(&model_type, 80),
                 SUPPORTED_MODEL_TYPES.join(", ")
             ),
         ));
@@ -200,6 +205,18 @@ fn from_hf_config(
     let architecture = c.architecture();
     let quantization = c.quantization()?;
     let hf_repo = match (hf_repo, c.optional_string("_name_or_path")) {
+        // It reaches `vllm serve`'s command line: a repository id and nothing else.
+        (Some(repo), _) if !is_repo_id(repo) => {
+            return Err(ProfileError::Invalid {
+                origin: "--hf-repo".into(),
+                field: "hf_repo".into(),
+                message: format!(
+                    "{:?} is not a Hugging Face repository id: owner/name, each of letters, \
+                     digits, `-`, `_` and `.`, not starting with `-` or `.`, without `..`",
+                    crate::error::truncate(repo, 80)
+                ),
+            });
+        }
         (Some(repo), _) => repo.to_string(),
         (None, Some(name)) if is_repo_id(&name) => name,
         (None, name) => {
@@ -301,10 +318,10 @@ impl Config<'_> {
     fn optional_u64(&self, field: &str) -> Result<Option<u64>, ProfileError> {
         match self.value.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| self.invalid(field, format!("{v} is not a whole number"))),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                let shown = crate::error::truncate(&v.to_string(), 80);
+                self.invalid(field, format!("{shown} is not a whole number"))
+            }),
         }
     }
 
@@ -536,6 +553,14 @@ impl Config<'_> {
             (Some(window), Some(context)) if used && window < context => {
                 if matches!(model_type, "mistral" | "mixtral") {
                     let layers = self.u64("num_hidden_layers")?;
+                    // Bounded before the per-layer list is sized from it: 2^62 layers would
+                    // ask for exabytes before the profile's own check ran.
+                    super::require_at_most(
+                        self.origin,
+                        "num_hidden_layers",
+                        layers,
+                        super::model::MAX_LAYERS,
+                    )?;
                     Ok((
                         vec![LayerType::SlidingAttention; layers as usize],
                         Some(window),

@@ -332,7 +332,7 @@ impl Quantization {
 }
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
-const MAX_LAYERS: u64 = 4096;
+pub(crate) const MAX_LAYERS: u64 = 4096;
 const MAX_WIDTH: u64 = 1 << 20;
 const MAX_VOCAB: u64 = 1 << 24;
 const MAX_CONTEXT: u64 = 1 << 26;

@@ -8,7 +8,7 @@ use super::{GPU_RESOURCE, MODEL_CACHE_MOUNT, RenderError};
 use crate::manifest::serve::ServeFlags;
 use crate::manifest::{ImageRef, NAME_LABEL};
 use crate::option::OptionName;
-use crate::validate::names;
+use crate::validate::{names, security};
 
 fn refuse(option: OptionName, message: impl Into<String>) -> RenderError {
     RenderError::Option {
@@ -252,6 +252,17 @@ fn check_capabilities(capabilities: &[String]) -> Result<(), RenderError> {
                 ),
             ));
         }
+        // What validate flags in any manifest, render refuses up front.
+        if !security::ALLOWED_CAPABILITIES.contains(&capability.as_str()) {
+            return Err(refuse(
+                option,
+                format!(
+                    "{capability} widens what the container can do to the node and no part of \
+                     vLLM needs it; lwsplan allows {}",
+                    security::ALLOWED_CAPABILITIES.join(", ")
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -374,21 +385,7 @@ fn check_cache(cache: &ModelCache) -> Result<(), RenderError> {
             None => Ok(()),
         },
         ModelCache::HostPath { path, .. } => {
-            let components: Vec<&str> = path.split('/').collect();
-            if !path.starts_with('/')
-                || path == "/"
-                || components.iter().any(|c| *c == ".." || *c == ".")
-                || path.chars().any(char::is_control)
-            {
-                return Err(refuse(
-                    option,
-                    format!(
-                        "host path {path:?} must be an absolute directory other than / without \
-                         `.` or `..` components"
-                    ),
-                ));
-            }
-            Ok(())
+            security::check_host_path(path).map_err(|m| refuse(option, m))
         }
     }
 }
@@ -478,6 +475,27 @@ fn check_vllm_args(args: &[String]) -> Result<(), RenderError> {
             ));
         }
     }
+    // argparse takes any unambiguous start of a flag for the flag: `--tensor-parallel=2` is
+    // `--tensor-parallel-size 2` to vLLM. The start of a planned flag is refused as the flag
+    // would be, ambiguous or not.
+    for word in args.iter().filter(|w| w.starts_with("--")) {
+        let Some(name) = crate::manifest::serve::canonical(word) else {
+            continue;
+        };
+        if let Some((planned, instead)) = PLANNED_FLAGS
+            .iter()
+            .find(|(f, _)| f.len() > name.len() && f.starts_with(name.as_str()))
+        {
+            return Err(refuse(
+                option,
+                format!(
+                    "`--{}` abbreviates `--{planned}` (vLLM's parser accepts any unambiguous \
+                     start of a flag), which lwsplan plans; use {instead} instead",
+                    crate::error::truncate(&name, 40)
+                ),
+            ));
+        }
+    }
     let flags = ServeFlags::parse(args);
     for (flag, _) in &flags.flags {
         if let Some((_, instead)) = PLANNED_FLAGS.iter().find(|(f, _)| f == flag) {
@@ -553,6 +571,15 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
         }
         names::check_dns1123_label(&volume.name)
             .map_err(|m| refuse(OptionName::PodVolumes, format!("volume name {m}")))?;
+        // The same rule as `--model-cache host-path:`: a deployment file is no way around it.
+        if let Some(host) = &volume.host_path {
+            security::check_host_path(&host.path).map_err(|m| {
+                refuse(
+                    OptionName::PodVolumes,
+                    format!("volume `{}`: {m}", volume.name),
+                )
+            })?;
+        }
     }
     for mount in &pod.volume_mounts {
         if !pod.volumes.iter().any(|v| v.name == mount.name) {

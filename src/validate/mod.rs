@@ -24,6 +24,8 @@ pub(crate) mod crd;
 mod lints;
 pub(crate) mod names;
 pub(crate) mod schema;
+pub(crate) mod security;
+mod wiring;
 
 pub use names::check_env_name;
 
@@ -160,10 +162,32 @@ pub fn parse_manifests(text: &str) -> Result<Manifests, Vec<Problem>> {
         problems,
         mut sets,
         mut services,
-        ..
+        skipped,
     } = check_documents(&documents);
     if !problems.is_empty() {
         return Err(problems);
+    }
+    // Whatever else a template emits is refused by name, never dropped: lwsplan would not
+    // print it, and the user would not know.
+    if !skipped.is_empty() {
+        return Err(skipped
+            .iter()
+            .map(|skipped| {
+                // `document N (apiVersion/Kind name)`, as check_documents lists it.
+                let (document, object) = skipped
+                    .strip_prefix("document ")
+                    .and_then(|rest| rest.split_once(' '))
+                    .unwrap_or(("1", skipped));
+                Problem {
+                    document: document.parse().unwrap_or(1),
+                    object: object.trim_matches(['(', ')']).to_string(),
+                    path: String::new(),
+                    message: "a kind lwsplan does not render: the templates may emit only the \
+                              LeaderWorkerSet and the Service"
+                        .into(),
+                }
+            })
+            .collect());
     }
     match (sets.len(), services.len()) {
         (1, 1) => Ok(Manifests::new(sets.remove(0), services.remove(0).1)),
@@ -227,6 +251,8 @@ fn check_documents(documents: &[Value]) -> Checked {
                 match serde_json::from_value::<LeaderWorkerSet>(doc.clone()) {
                     Ok(lws) => {
                         lints::leader_worker_set(&lws, &mut findings);
+                        wiring::leader_worker_set(&lws, &mut findings);
+                        security_of(&lws, &mut findings);
                         sets.push(lws);
                     }
                     Err(e) => findings.add("", format!("does not parse as a LeaderWorkerSet: {e}")),
@@ -236,6 +262,7 @@ fn check_documents(documents: &[Value]) -> Checked {
                 Ok(service) => {
                     check_round_trip(doc, &service, &mut findings);
                     lints::service(&service, &mut findings);
+                    security::service(&service, &mut findings);
                     services.push((document, service));
                 }
                 Err(e) => findings.add("", format!("does not parse as a Service: {e}")),
@@ -266,6 +293,26 @@ fn check_documents(documents: &[Value]) -> Checked {
         sets,
         services,
         skipped,
+    }
+}
+
+/// The security rules of both pod templates.
+fn security_of(lws: &LeaderWorkerSet, findings: &mut Findings<'_>) {
+    let template = &lws.spec.leader_worker_template;
+    let pods = [
+        (
+            "spec.leaderWorkerTemplate.leaderTemplate",
+            template.leader_template.as_ref(),
+        ),
+        (
+            "spec.leaderWorkerTemplate.workerTemplate",
+            Some(&template.worker_template),
+        ),
+    ];
+    for (path, pod) in pods {
+        if let Some(spec) = pod.and_then(|p| p.spec.as_ref()) {
+            security::pod(path, spec, findings);
+        }
     }
 }
 

@@ -8,12 +8,18 @@ use std::path::{Path, PathBuf};
 use lwsplan::calibrate::{self, Entry, EntryResult, StartupLog};
 use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
 
+/// The two sets share tests/fixtures/hf (and the benchmarks some log entries' profiles): their
+/// files may lie anywhere under tests/fixtures.
+fn fixtures() -> PathBuf {
+    Path::new(crate::ROOT.as_str()).join("tests/fixtures")
+}
+
 fn dir() -> PathBuf {
     Path::new(crate::ROOT.as_str()).join("tests/fixtures/vllm-logs")
 }
 
 fn results() -> Vec<EntryResult> {
-    calibrate::evaluate_dir(&dir()).unwrap()
+    calibrate::evaluate_dir_within(&dir(), &fixtures()).unwrap()
 }
 
 #[test]
@@ -172,14 +178,14 @@ fn readme_section(name: &str) -> String {
 }
 
 /// The README's accuracy table is what `lwsplan check-log --dataset tests/fixtures/vllm-logs
-/// --format markdown` prints.
+/// --dataset-root tests/fixtures --format markdown` prints.
 #[test]
 fn the_readme_table_is_current() {
     let table = lwsplan::report::calibration::accuracy_markdown(&results());
     assert!(
         readme_section("accuracy") == table,
         "README's accuracy table is stale: regenerate it with `cargo run -- check-log --dataset \
-         tests/fixtures/vllm-logs --format markdown`"
+         tests/fixtures/vllm-logs --dataset-root tests/fixtures --format markdown`"
     );
 }
 
@@ -234,7 +240,7 @@ fn bench_dir() -> PathBuf {
 /// regimes represented.
 #[test]
 fn the_estimate_is_within_its_band_of_the_benchmarks() {
-    let results = calibrate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let results = calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap();
     let points: usize = results.iter().map(|r| r.points.len()).sum();
     assert!(points >= 40, "{points} points");
     let counted: Vec<_> = results
@@ -274,7 +280,7 @@ fn the_estimate_is_within_its_band_of_the_benchmarks() {
 /// source.
 #[test]
 fn the_estimate_ranks_layouts_as_measured() {
-    let results = calibrate::evaluate_benchmarks(&bench_dir()).unwrap();
+    let results = calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap();
     let pairs = calibrate::ranked_pairs(&results);
     assert!(pairs.len() >= 8, "{} pairs", pairs.len());
     for p in &pairs {
@@ -286,16 +292,16 @@ fn the_estimate_ranks_layouts_as_measured() {
 }
 
 /// The README's performance table is what `lwsplan check-perf --dataset
-/// tests/fixtures/benchmarks --format markdown` prints.
+/// tests/fixtures/benchmarks --dataset-root tests/fixtures --format markdown` prints.
 #[test]
 fn the_readme_performance_table_is_current() {
     let table = lwsplan::report::calibration::benchmarks_markdown(
-        &calibrate::evaluate_benchmarks(&bench_dir()).unwrap(),
+        &calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap(),
     );
     assert!(
         readme_section("performance") == table,
         "README's performance table is stale: regenerate it with `cargo run -- check-perf \
-         --dataset tests/fixtures/benchmarks --format markdown`"
+         --dataset tests/fixtures/benchmarks --dataset-root tests/fixtures --format markdown`"
     );
 }
 

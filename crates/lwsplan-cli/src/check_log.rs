@@ -9,7 +9,7 @@ use super::args::{PlanFlags, Source};
 use super::{CliError, Input, json};
 use lwsplan::calibrate::{self, StartupLog, Tolerance};
 use lwsplan::io::MAX_MANIFEST_FILE;
-use lwsplan::plan::Planner;
+use lwsplan::plan::{PlanError, PlanOptions, Planner};
 
 /// How `check-log` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,6 +34,11 @@ pub struct CheckLogArgs {
     /// lwsplan's own tests/fixtures/vllm-logs.
     #[arg(long, value_name = "DIR", conflicts_with = "log")]
     pub dataset: Option<PathBuf>,
+    /// With --dataset: the directory the entries' files (model_file, gpu_file, hf_config) must
+    /// lie in; it must hold the dataset [default: the dataset directory]. lwsplan's own sets
+    /// share tests/fixtures.
+    #[arg(long, value_name = "DIR", requires = "dataset")]
+    pub dataset_root: Option<PathBuf>,
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -47,7 +52,11 @@ pub struct CheckLogArgs {
 /// (for a dataset: when an entry is neither within tolerance nor a declared known miss).
 pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
     if let Some(dir) = &args.dataset {
-        return dataset(dir, args.format);
+        return dataset(
+            dir,
+            args.dataset_root.as_deref().unwrap_or(dir),
+            args.format,
+        );
     }
     let path = args
         .log
@@ -61,6 +70,17 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
             source,
         })?;
     let log = StartupLog::parse(&text);
+    if let Some((field, value)) = log.implausible() {
+        return Err(CliError::Log(format!(
+            "{}: the log's {field} is {}, which no GPU reports (not finite, out of range or of \
+             the wrong sign): is the log intact?",
+            input.name(),
+            match value.to_string() {
+                plain if plain.len() <= 24 => plain,
+                _ => format!("{value:e}"),
+            }
+        )));
+    }
     if !log.has_measurements() {
         return Err(CliError::Usage(format!(
             "{} has none of the lines vLLM reports memory in (\"Model loading took\", \
@@ -72,11 +92,15 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
     let mut deployment = args.source.deployment()?;
     // The log says how the run was started; flags say otherwise where the log is silent or
     // the user knows better.
-    deployment.plan = calibrate::options_from_log(&log, &deployment.plan);
+    let given = deployment.plan.clone();
+    let from_log = calibrate::options_from_log(&log, &given);
+    deployment.plan = from_log.clone();
     args.plan.apply(&mut deployment.plan);
     let model = deployment.model_profile()?;
     let hardware = deployment.hardware_profile()?;
-    let startup = Planner::new(&model, &hardware).startup(&deployment.plan)?;
+    let startup = Planner::new(&model, &hardware)
+        .startup(&deployment.plan)
+        .map_err(|e| blame_log(e, &input.name(), (&given, &from_log, &deployment.plan)))?;
     let comparison = calibrate::compare(&startup, &log, Tolerance::default());
     let out = match args.format {
         CheckFormat::Json => json(&serde_json::json!({
@@ -108,8 +132,36 @@ pub fn run(args: &CheckLogArgs) -> Result<String, CliError> {
     }
 }
 
-fn dataset(dir: &std::path::Path, format: CheckFormat) -> Result<String, CliError> {
-    let results = calibrate::evaluate_dir(dir)?;
+/// An option refused in a value the log supplied (the flags neither gave nor changed it) is the
+/// log's, not the flag's: the error says so, with the log's key, instead of naming a flag the
+/// user never typed.
+fn blame_log(
+    error: PlanError,
+    log: &str,
+    (given, from_log, used): (&PlanOptions, &PlanOptions, &PlanOptions),
+) -> CliError {
+    let PlanError::InvalidOption { option, message } = &error else {
+        return error.into();
+    };
+    let key = option.field();
+    let field = |o: &PlanOptions| serde_json::to_value(o).ok().map(|v| v[key].clone());
+    let (given, from_log, used) = (field(given), field(from_log), field(used));
+    if from_log != given && used == from_log {
+        CliError::Log(format!(
+            "{log}: the run's {key}, as the log reads it: {message}; lwsplan predicts only runs \
+             vLLM starts (a flag overrides the log's value)"
+        ))
+    } else {
+        error.into()
+    }
+}
+
+fn dataset(
+    dir: &std::path::Path,
+    root: &std::path::Path,
+    format: CheckFormat,
+) -> Result<String, CliError> {
+    let results = calibrate::evaluate_dir_within(dir, root)?;
     let out = match format {
         CheckFormat::Json => json(&results)?,
         CheckFormat::Markdown => lwsplan::report::calibration::accuracy_markdown(&results),

@@ -16,6 +16,11 @@ pub struct CheckPerfArgs {
     /// tests/fixtures/benchmarks.
     #[arg(long, value_name = "DIR")]
     pub dataset: PathBuf,
+    /// The directory the setups' files (model_file, gpu_file, hf_config) must lie in; it must
+    /// hold the dataset [default: the dataset directory]. lwsplan's own sets share
+    /// tests/fixtures.
+    #[arg(long, value_name = "DIR")]
+    pub dataset_root: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
     pub format: CheckFormat,
@@ -25,7 +30,8 @@ pub struct CheckPerfArgs {
 /// the known misses is off by more than its band ([`calibrate::WITHIN`], or
 /// [`calibrate::WITHIN_SATURATED`] where the KV cache is saturated).
 pub fn run(args: &CheckPerfArgs) -> Result<String, CliError> {
-    let results = calibrate::evaluate_benchmarks(&args.dataset)?;
+    let root = args.dataset_root.as_deref().unwrap_or(&args.dataset);
+    let results = calibrate::evaluate_benchmarks_within(&args.dataset, root)?;
     let out = match args.format {
         CheckFormat::Json => json(&results)?,
         CheckFormat::Markdown | CheckFormat::Table => {

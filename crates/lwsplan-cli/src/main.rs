@@ -111,7 +111,8 @@ enum Command {
     },
     /// Writes the built-in templates, the start of a `--templates` override.
     Templates {
-        /// The directory to write them into (created if needed).
+        /// The directory to write them into (created if needed); - prints them to standard
+        /// output instead, each after a `{# file: NAME #}` line.
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         output: PathBuf,
     },
@@ -120,8 +121,13 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`.
-    Man,
+    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`, or a subcommand's page, which
+    /// lwsplan's page refers to, e.g. `lwsplan man plan > lwsplan-plan.1`.
+    Man {
+        /// The subcommand whose page to print [default: lwsplan's own].
+        #[arg(value_name = "SUBCOMMAND")]
+        subcommand: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -144,6 +150,9 @@ enum CliError {
     /// Bad command-line usage.
     #[error("{0}")]
     Usage(String),
+    /// A log that cannot be compared: what it says is impossible or not a measurement.
+    #[error("{0}")]
+    Log(String),
     /// Files failed validation or could not be read; every file was reported.
     #[error("{summary}")]
     Files { summary: String, status: u8 },
@@ -178,6 +187,7 @@ impl CliError {
             CliError::Files { status, .. } => *status,
             CliError::Outside { .. } => exit::OUTSIDE_TOLERANCE,
             CliError::Usage(_) => exit::USAGE,
+            CliError::Log(_) => exit::INVALID_INPUT,
         }
     }
 }
@@ -272,6 +282,13 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             let files: Vec<(String, String)> = lwsplan::render::templates()
                 .map(|(name, text)| (name.to_string(), text.to_string()))
                 .collect();
+            if output.as_os_str() == "-" {
+                // A directory named `-` is never what was meant.
+                return Ok(files
+                    .iter()
+                    .map(|(name, text)| format!("{{# file: {name} #}}\n{text}"))
+                    .collect());
+            }
             lwsplan::io::write_all(&output, &files)?;
             for (name, _) in &files {
                 terminal.note(&format!("wrote {}", output.join(name).display()));
@@ -283,14 +300,37 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "lwsplan", &mut out);
             Ok(String::from_utf8_lossy(&out).into_owned())
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut out)
-                .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
-            Ok(String::from_utf8_lossy(&out).into_owned())
-        }
+        Command::Man { subcommand } => man_page(subcommand.as_deref()),
     }
+}
+
+/// lwsplan's man page, or the page `lwsplan-NAME(1)` it lists for a subcommand.
+fn man_page(subcommand: Option<&str>) -> Result<String, CliError> {
+    let mut command = Cli::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let Some(sub) = command.find_subcommand(name) else {
+                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+                return Err(CliError::Usage(format!(
+                    "`{}` is not a subcommand; the pages are lwsplan's and {}",
+                    terminal::cut(name, 40),
+                    names.join(", ")
+                )));
+            };
+            let full = format!("lwsplan-{}", sub.get_name());
+            sub.clone()
+                .name(full.clone())
+                .bin_name(full)
+                .version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut out)
+        .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
@@ -475,11 +515,77 @@ fn import(
     let path = match Target::of(output) {
         Target::Stdout => return Ok(text),
         Target::File(path) => path.to_path_buf(),
-        Target::Dir(dir) => dir.join(format!("{}.yaml", profile.id)),
+        Target::Dir(dir) => {
+            let path = dir.join(format!("{}.yaml", file_stem(&profile.id)?));
+            keep_other_repositories(&path, &profile.hf_repo)?;
+            path
+        }
     };
     write_file(&path, text)?;
     terminal.note(&format!("wrote {}", path.display()));
     Ok(String::new())
+}
+
+/// A profile id as a file name in `import -o DIR`: one plain name, never a path or a hidden
+/// file.
+fn file_stem(id: &str) -> Result<&str, CliError> {
+    let plain = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if plain {
+        Ok(id)
+    } else {
+        Err(CliError::Lib(lwsplan::Error::Profile(
+            ProfileError::Invalid {
+                origin: "import".into(),
+                field: "id".into(),
+                message: format!(
+                    "`{}` is not a file name for -o DIR: use letters, digits, `.`, `_` and `-`, not \
+                 starting with `.` (--id)",
+                    terminal::cut(id, 80)
+                ),
+            },
+        )))
+    }
+}
+
+/// `import -o DIR` names the file after the model, which two repositories can share
+/// (`meta-llama/Llama-3.1-8B`, `unsloth/Llama-3.1-8B`): a file there that is not a profile of
+/// the same repository is never replaced.
+fn keep_other_repositories(path: &Path, hf_repo: &str) -> Result<(), CliError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let existing = meta
+        .is_file()
+        .then(|| lwsplan::io::read_text(path, MAX_SMALL_FILE, "a profile").ok())
+        .flatten()
+        .and_then(|text| ModelProfile::from_yaml(&text, "").ok())
+        .map(|p| p.hf_repo);
+    match existing {
+        Some(repo) if repo == hf_repo => Ok(()),
+        other => Err(CliError::Lib(lwsplan::Error::Profile(
+            ProfileError::Invalid {
+                origin: path.display().to_string(),
+                field: "id".into(),
+                message: match other {
+                    Some(repo) => format!(
+                        "the file holds the profile of {:?}, not of {hf_repo}, and is kept: give \
+                     another --id, or -o a file",
+                        terminal::cut(&repo, 100)
+                    ),
+                    None => {
+                        "the file is not a model profile, and is kept: give another --id, or -o \
+                         a file"
+                            .to_string()
+                    }
+                },
+            },
+        ))),
+    }
 }
 
 /// A file argument that may be `-`, standard input.
@@ -510,7 +616,8 @@ impl Input<'_> {
         if self.is_stdin() {
             lwsplan::io::read_text_from(std::io::stdin().lock(), limit, what)
         } else {
-            lwsplan::io::read_text(self.path, limit, what)
+            // Manifests and logs are as good from a pipe (`validate <(kubectl get …)`).
+            lwsplan::io::read_text_or_stream(self.path, limit, what)
         }
     }
 }

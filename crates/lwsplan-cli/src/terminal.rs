@@ -48,9 +48,22 @@ impl Terminal {
         stderr(&format!("warning: {}", sanitize(text)));
     }
 
-    /// `error: …` on standard error.
+    /// `error: …` on standard error, each line at most [`MAX_LINE`] characters: the last
+    /// guard against an echoed input (a 900 KB `model_type`) coming back whole.
     pub fn error(&mut self, text: &str) {
-        stderr(&format!("error: {}", sanitize(text)));
+        let bounded: Vec<String> = text.lines().map(|line| cut(line, MAX_LINE)).collect();
+        stderr(&format!("error: {}", sanitize(&bounded.join("\n"))));
+    }
+}
+
+/// The longest line of an error message printed; messages cut echoed values far shorter.
+pub(crate) const MAX_LINE: usize = 2000;
+
+/// At most `max` characters of `text`, with `…` when cut.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
