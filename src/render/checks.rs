@@ -573,9 +573,11 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
 
 /// A memory limit below `/dev/shm`'s size: the kernel would kill the pod as shared memory
 /// fills, since a memory-backed volume counts against the container's memory.
-pub(crate) fn check_memory_limit(pod: &PodOptions, shm_bytes: u64) -> Result<(), RenderError> {
-    let limit = pod
-        .resources
+pub(crate) fn check_memory_limit(
+    resources: &k8s_openapi::api::core::v1::ResourceRequirements,
+    shm_bytes: u64,
+) -> Result<(), RenderError> {
+    let limit = resources
         .limits
         .as_ref()
         .and_then(|l| l.get("memory"))

@@ -40,9 +40,11 @@ pub struct TemplateContext {
     pub size: u64,
     /// Container image.
     pub image: String,
-    /// Container resource limits: GPUs per pod, the RDMA device when asked for, and the user's.
+    /// Container resource limits: GPUs per pod, the RDMA device when asked for, the memory
+    /// limit (the user's, else lwsplan's), and the user's others.
     pub limits: BTreeMap<String, String>,
-    /// Container resource requests (the user's; GPUs are requested by their limit).
+    /// Container resource requests: CPU, memory and ephemeral storage, the user's or derived
+    /// from the plan and the node (GPUs are requested by their limit).
     pub requests: BTreeMap<String, Quantity>,
     /// Whether a model cache is mounted.
     pub has_cache: bool,
@@ -127,6 +129,7 @@ pub(crate) struct Inputs<'a> {
     pub version: VllmVersion,
     pub startup_seconds: u64,
     pub shm_bytes: u64,
+    pub resources: k8s_openapi::api::core::v1::ResourceRequirements,
 }
 
 impl TemplateContext {
@@ -138,6 +141,7 @@ impl TemplateContext {
             version,
             startup_seconds,
             shm_bytes,
+            resources: pod_resources,
         } = inputs;
         let commands = super::command::commands(plan, o);
         let (node_label, node_value) = match o.platform {
@@ -159,8 +163,8 @@ impl TemplateContext {
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
         let env = env(o, version, startup_seconds, has_cache);
-        let (limits, capabilities) = resources(plan, o);
-        let requests = o.pod.resources.requests.clone().unwrap_or_default();
+        let (limits, capabilities) = resources(plan, o, &pod_resources);
+        let requests = pod_resources.requests.clone().unwrap_or_default();
         let (readiness, startup) = probes(o, startup_seconds);
         let service_selector = BTreeMap::from([
             (NAME_LABEL.to_string(), o.name.clone()),
@@ -291,10 +295,12 @@ fn env(
 }
 
 /// Resource limits (GPUs, and the RDMA device when asked) and added capabilities.
-fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut limits: BTreeMap<String, String> = o
-        .pod
-        .resources
+fn resources(
+    plan: &Plan,
+    o: &RenderOptions,
+    pod: &k8s_openapi::api::core::v1::ResourceRequirements,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut limits: BTreeMap<String, String> = pod
         .limits
         .iter()
         .flatten()
@@ -371,7 +377,6 @@ fn model_cache(cache: &ModelCache, plan: &Plan) -> (Option<Volume>, Vec<Persiste
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    const GIB: u64 = 1 << 30;
     let volume = |v: Volume| (Some(v), Vec::new());
     match cache {
         ModelCache::None => (None, Vec::new()),
@@ -397,15 +402,7 @@ fn model_cache(cache: &ModelCache, plan: &Plan) -> (Option<Volume>, Vec<Persiste
         } => {
             // The whole checkpoint lands on every node (downloads are not split by rank), plus
             // room for the MTP layers and tokenizer files the plan does not count.
-            let size = size.map_or_else(
-                || {
-                    (plan.weight_bytes / 10 * 11)
-                        .saturating_add(10 * GIB)
-                        .div_ceil(GIB)
-                        * GIB
-                },
-                |s| s.0,
-            );
+            let size = size.map_or_else(|| super::resources::checkpoint_disk_bytes(plan), |s| s.0);
             let claim = PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some("model-cache".into()),

@@ -24,6 +24,7 @@ mod context;
 mod environment;
 mod options;
 mod probe;
+mod resources;
 
 pub use crate::plan::VllmVersion;
 pub use context::{PodContext, Role, TemplateContext};
@@ -168,8 +169,11 @@ impl Renderer {
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
         let plan = &self.probed(plan);
         checks::check_name_length(&self.options.name, plan.replicas)?;
-        checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
         checks::check_node_label(&self.options, plan)?;
+        resources::check_cache_size(&self.options.model_cache, plan)?;
+        let pod_resources = self.resources(plan);
+        resources::check_against_node(&pod_resources, plan)?;
+        checks::check_memory_limit(&pod_resources, self.shm_bytes(plan))?;
         let text = self.render_text(plan)?;
         crate::validate::parse_manifests(&text).map_err(|p| RenderError::Invalid(Problems(p)))
     }
@@ -194,7 +198,17 @@ impl Renderer {
             version: plan.vllm_version,
             startup_seconds: self.startup_seconds(plan),
             shm_bytes: self.shm_bytes(plan),
+            resources: self.resources(plan),
         }))
+    }
+
+    /// Each vLLM container's CPU, memory and ephemeral-storage requests and limits: the
+    /// user's (`--cpu`, `--memory`, `--ephemeral-storage`, `pod.resources`), and for what they
+    /// leave out lwsplan's, derived from the plan and the node (GPUs are added by the
+    /// template context).
+    pub fn resources(&self, plan: &Plan) -> k8s_openapi::api::core::v1::ResourceRequirements {
+        let defaults = resources::defaults(plan, self.shm_bytes(plan), &self.options.model_cache);
+        resources::effective(&self.options.pod, &defaults)
     }
 
     /// The `/dev/shm` size of each pod: the option, else the plan's.
@@ -262,6 +276,17 @@ impl Renderer {
     /// valid reference (a placeholder to substitute), one that is not pinned, DP + EP across
     /// nodes without RDMA.
     pub fn warnings(&self, plan: &Plan) -> Vec<String> {
+        let mut warnings = self.image_warnings(plan);
+        warnings.extend(resources::warnings(
+            plan,
+            &self.options.model_cache,
+            &self.options.pod,
+        ));
+        warnings
+    }
+
+    /// Warnings about the image and the network.
+    fn image_warnings(&self, plan: &Plan) -> Vec<String> {
         let mut warnings = Vec::new();
         if plan.layout.data_parallel_size > 1
             && plan.layout.nodes > 1

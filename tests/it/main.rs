@@ -10,6 +10,7 @@ mod determinism;
 mod examples;
 mod import;
 mod injection;
+mod production;
 mod render;
 mod seed;
 

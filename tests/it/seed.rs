@@ -41,6 +41,22 @@ const ADDITIONS: &[(&str, &str)] = &[
         "a startup probe sized from the bytes the pod loads, so loading is not cut short",
     ),
     (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].resources.limits.memory",
+        "a memory limit covering /dev/shm, the shard passing through the page cache and the processes",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].resources.requests",
+        "CPU, memory and ephemeral storage (the downloaded weights) requested, as vLLM's LWS example does",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].resources.limits.memory",
+        "the same memory limit on the workers",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].resources.requests",
+        "the same requests on the workers",
+    ),
+    (
         "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.metadata",
         "the same provenance labels on the worker pods",
     ),

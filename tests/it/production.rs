@@ -1,0 +1,99 @@
+//! Manifests a platform engineer applies as they are (issue 20): each "done when" check of
+//! the issue, run through the real binary.
+
+use serde_json::Value;
+
+use crate::lwsplan;
+
+/// Renders with these flags as JSON (a `v1` List) and returns the LeaderWorkerSet.
+fn render_json(args: &[&str]) -> (Value, String) {
+    let mut all = vec!["render", "--format", "json"];
+    all.extend_from_slice(args);
+    let (code, stdout, stderr) = lwsplan(&all);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    let list: Value = serde_json::from_str(&stdout).unwrap();
+    (list["items"][0].clone(), stderr)
+}
+
+/// Every container of both pod templates.
+fn containers(lws: &Value) -> Vec<Value> {
+    ["leaderTemplate", "workerTemplate"]
+        .iter()
+        .flat_map(|t| {
+            lws["spec"]["leaderWorkerTemplate"][t]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+const R1: &[&str] = &["--model", "deepseek-r1", "--hardware", "h100-80gb"];
+
+fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(extra).copied().collect()
+}
+
+#[test]
+fn a_default_render_requests_cpu_memory_and_ephemeral_storage() {
+    let (lws, stderr) = render_json(R1);
+    let all = containers(&lws);
+    assert_eq!(all.len(), 2);
+    for c in &all {
+        let requests = &c["resources"]["requests"];
+        for key in ["cpu", "memory", "ephemeral-storage"] {
+            assert!(requests[key].is_string(), "{key} in {requests}");
+        }
+        assert_eq!(c["resources"]["limits"]["memory"], requests["memory"]);
+    }
+    assert!(
+        stderr.contains("no --model-cache: every pod downloads"),
+        "{stderr}"
+    );
+    // With a cache, the weights need no room in the writable layer.
+    let (cached, _) = render_json(&with(R1, &["--model-cache", "pvc:r1-weights"]));
+    let eph = |lws: &Value| {
+        containers(lws)[0]["resources"]["requests"]["ephemeral-storage"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(eph(&cached), "50Gi");
+    assert_ne!(eph(&lws), "50Gi");
+}
+
+#[test]
+fn requests_beyond_the_node_and_small_caches_are_refused() {
+    for (extra, needle) in [
+        (
+            &["--memory", "5000Gi"][..],
+            "--memory: requests.memory 5000Gi is more than",
+        ),
+        (
+            &["--cpu", "500"][..],
+            "--cpu: requests.cpu 500 is more than",
+        ),
+        (
+            &["--model-cache", "per-pod:100Gi"][..],
+            "--model-cache: a per-pod claim of 100.00 GiB cannot hold deepseek-r1",
+        ),
+    ] {
+        let (code, stdout, stderr) = lwsplan(&with(&with(&["render"], R1), extra));
+        assert_eq!(code, 3, "{extra:?}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains(needle), "{extra:?}: {stderr}");
+    }
+    let (code, _, stderr) = lwsplan(&with(&with(&["render"], R1), &["--memory", "5000Gi"]));
+    assert_eq!(code, 3);
+    assert!(stderr.contains("1827.00 GiB of allocatable"), "{stderr}");
+}
+
+#[test]
+fn flags_override_the_derived_requests() {
+    let (lws, _) = render_json(&with(R1, &["--cpu", "100", "--memory", "1000Gi"]));
+    for c in containers(&lws) {
+        assert_eq!(c["resources"]["requests"]["cpu"], "100");
+        assert_eq!(c["resources"]["requests"]["memory"], "1000Gi");
+        assert_eq!(c["resources"]["limits"]["memory"], "1000Gi");
+    }
+}
