@@ -40,6 +40,7 @@ impl Planner<'_> {
             layout,
             expert_parallel: fit.expert_parallel,
             network: options.network.unwrap_or(hardware.node.network),
+            gated: model.gated.unwrap_or(true),
             node: super::NodeResources {
                 gpus: self.gpus_per_node(options),
                 host_memory_bytes: self.host_memory(options),

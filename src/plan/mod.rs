@@ -161,6 +161,9 @@ pub struct Plan {
     pub network: crate::profile::Network,
     /// The node each pod lands on: what bounds its CPU, memory and disk requests.
     pub node: NodeResources,
+    /// Whether the model's repository is gated on Hugging Face, so the pods need a token (an
+    /// unknown repository counts as gated).
+    pub gated: bool,
     /// GPUs in the group: TP × PP × DP.
     pub total_gpus: u64,
     /// CUDA-reported memory of one GPU.

@@ -105,9 +105,12 @@ fn check_text(option: &'static str, value: Option<&str>) -> Result<(), RenderErr
 }
 
 fn check_secret(o: &RenderOptions) -> Result<(), RenderError> {
-    names::check_dns1123_subdomain(&o.hf_secret.name)
+    let Some(secret) = &o.hf_secret else {
+        return Ok(());
+    };
+    names::check_dns1123_subdomain(&secret.name)
         .map_err(|m| refuse("--hf-secret", format!("Secret name {m}")))?;
-    names::check_config_key(&o.hf_secret.key)
+    names::check_config_key(&secret.key)
         .map_err(|m| refuse("--hf-secret", format!("Secret key {m}")))?;
     Ok(())
 }
@@ -145,13 +148,19 @@ fn check_env(o: &RenderOptions) -> Result<(), RenderError> {
         names::check_env_name(&e.name)
             .map_err(|m| refuse("--env", format!("environment variable {m}")))?;
         if e.name == o.hf_token_env {
+            let secret = o
+                .hf_secret
+                .as_ref()
+                .map_or("--hf-secret NAME/KEY".to_string(), |s| {
+                    format!("{}/{}", s.name, s.key)
+                });
             return Err(refuse(
                 "--env",
                 format!(
-                    "`{}` carries the Hugging Face token from the Secret ({}/{}); a literal value \
-                     would put the token in the manifest in plain text. Store it in the Secret \
-                     (kubectl create secret generic …) instead",
-                    e.name, o.hf_secret.name, o.hf_secret.key
+                    "`{}` carries the Hugging Face token from the Secret ({secret}); a literal \
+                     value would put the token in the manifest in plain text. Store it in the \
+                     Secret (kubectl create secret generic …) instead",
+                    e.name
                 ),
             ));
         }

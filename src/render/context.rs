@@ -162,7 +162,7 @@ impl TemplateContext {
         annotations.extend(plan_annotations(plan));
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
-        let env = env(o, version, startup_seconds, has_cache);
+        let env = env(o, plan.gated, version, startup_seconds, has_cache);
         let (limits, capabilities) = resources(plan, o, &pod_resources);
         let requests = pod_resources.requests.clone().unwrap_or_default();
         let (readiness, startup) = probes(o, startup_seconds);
@@ -243,22 +243,28 @@ fn var(name: &str, value: impl Into<String>) -> EnvVar {
 /// user's variables (last, so they can override).
 fn env(
     o: &RenderOptions,
+    gated: bool,
     version: VllmVersion,
     startup_seconds: u64,
     has_cache: bool,
 ) -> Vec<EnvVar> {
-    let mut env = vec![EnvVar {
-        name: o.hf_token_env.clone(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: o.hf_secret.name.clone(),
-                key: o.hf_secret.key.clone(),
-                optional: None,
+    let mut env = Vec::new();
+    // By reference, never by value; optional for a model that is not gated, so the pods start
+    // without the Secret (the token then only lifts Hugging Face's rate limits).
+    if let Some(secret) = &o.hf_secret {
+        env.push(EnvVar {
+            name: o.hf_token_env.clone(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.clone(),
+                    key: secret.key.clone(),
+                    optional: (!gated).then_some(true),
+                }),
+                ..EnvVarSource::default()
             }),
-            ..EnvVarSource::default()
-        }),
-    }];
+        });
+    }
     // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
     // takes longer. Match the startup probe's budget (vllm PR #35616).
     if version::ENGINE_READY_TIMEOUT.in_version(version) {

@@ -285,9 +285,16 @@ impl Renderer {
         warnings
     }
 
-    /// Warnings about the image and the network.
+    /// Warnings about the token, the image and the network.
     fn image_warnings(&self, plan: &Plan) -> Vec<String> {
         let mut warnings = Vec::new();
+        if plan.gated && self.options.hf_secret.is_none() && self.options.model_source.is_none() {
+            warnings.push(format!(
+                "{} is gated on Hugging Face and --hf-secret is none: the download fails (401) \
+                 unless the weights come from elsewhere (--model-source, a warm cache)",
+                plan.model_repo
+            ));
+        }
         if plan.layout.data_parallel_size > 1
             && plan.layout.nodes > 1
             && self.options.network.rdma.is_none()

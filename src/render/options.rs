@@ -60,6 +60,68 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
+/// `hf_secret` in a file: `none`, or `{name, key}`.
+mod hf_secret {
+    use super::SecretKeyRef;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The schema: the word `none` or a Secret key reference.
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(untagged)]
+    pub(super) enum Schema {
+        /// No token.
+        None(NoneWord),
+        /// The Secret and key.
+        Ref(SecretKeyRef),
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(rename_all = "lowercase")]
+    pub(super) enum NoneWord {
+        None,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<SecretKeyRef>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_str("none"),
+            Some(r) => serde::Serialize::serialize(r, s),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretKeyRef>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Option<SecretKeyRef>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`none` or a map with `name` and `key`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "none" => Ok(None),
+                    _ => Err(E::custom(format!(
+                        "`{v}`: expected `none` or {{name: SECRET, key: KEY}}"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SecretKeyRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Some)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// An environment variable with a literal value.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
@@ -237,8 +299,12 @@ pub struct RenderOptions {
     /// The API port.
     #[serde(deserialize_with = "port")]
     pub port: u16,
-    /// The Secret holding the Hugging Face token.
-    pub hf_secret: SecretKeyRef,
+    /// The Secret holding the Hugging Face token, or `none`: no token at all (a model that is
+    /// not gated, or weights from a mirror or the cache). For a model that is not gated the
+    /// reference is optional, so the pods start without the Secret.
+    #[serde(with = "hf_secret")]
+    #[schemars(with = "hf_secret::Schema")]
+    pub hf_secret: Option<SecretKeyRef>,
     /// The environment variable the token is passed in.
     pub hf_token_env: String,
     /// `/dev/shm` size, overriding the plan's.
@@ -293,10 +359,10 @@ impl Default for RenderOptions {
             image: None,
             platform: Platform::Gke,
             port: 8080,
-            hf_secret: SecretKeyRef {
+            hf_secret: Some(SecretKeyRef {
                 name: "hf-secret".into(),
                 key: "hf_api_token".into(),
-            },
+            }),
             hf_token_env: "HF_TOKEN".into(),
             shm_size: None,
             model_source: None,

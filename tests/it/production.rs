@@ -97,3 +97,45 @@ fn flags_override_the_derived_requests() {
         assert_eq!(c["resources"]["limits"]["memory"], "1000Gi");
     }
 }
+
+#[test]
+fn hf_secret_none_renders_no_secret_reference() {
+    let gpt = ["--model", "gpt-oss-120b", "--hardware", "h100-80gb"];
+    let (lws, _) = render_json(&with(&gpt, &["--hf-secret", "none"]));
+    assert!(!lws.to_string().contains("secretKeyRef"), "{lws}");
+    // The same from a deployment file.
+    let dir = crate::temp_dir("hf-secret-none");
+    let file = dir.join("d.yaml");
+    std::fs::write(
+        &file,
+        "model: gpt-oss-120b\nhardware: h100-80gb\nrender: {hf_secret: none}\n",
+    )
+    .unwrap();
+    let (lws, _) = render_json(&["-f", file.to_str().unwrap()]);
+    assert!(!lws.to_string().contains("secretKeyRef"), "{lws}");
+}
+
+#[test]
+fn only_gated_models_need_the_secret() {
+    // DeepSeek-R1 is not gated: the reference is optional and no Secret is to be created.
+    let (lws, stderr) = render_json(R1);
+    let env = &containers(&lws)[0]["env"][0];
+    assert_eq!(env["valueFrom"]["secretKeyRef"]["optional"], true, "{env}");
+    assert!(!stderr.contains("create secret"), "{stderr}");
+    // Llama is gated: required, and the next steps create it.
+    let (lws, stderr) = render_json(&[
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "h100-80gb",
+    ]);
+    let env = &containers(&lws)[0]["env"][0];
+    assert!(
+        env["valueFrom"]["secretKeyRef"]["optional"].is_null(),
+        "{env}"
+    );
+    assert!(
+        stderr.contains("kubectl create secret generic hf-secret"),
+        "{stderr}"
+    );
+}

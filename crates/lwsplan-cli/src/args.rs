@@ -209,9 +209,11 @@ pub struct RenderFlags {
     /// /dev/shm size (e.g. 15Gi), overriding the plan's.
     #[arg(long, value_name = "SIZE", value_parser = parse_value::<ByteSize>)]
     pub shm_size: Option<ByteSize>,
-    /// Secret and key holding the Hugging Face token, as NAME/KEY [default: hf-secret/hf_api_token].
-    #[arg(long, value_name = "NAME/KEY", value_parser = parse_secret_ref)]
-    pub hf_secret: Option<SecretKeyRef>,
+    /// Secret and key holding the Hugging Face token, as NAME/KEY, or `none` for no token (a
+    /// model that is not gated); for a model that is not gated the reference is optional
+    /// [default: hf-secret/hf_api_token].
+    #[arg(long, value_name = "NAME/KEY|none", value_parser = parse_secret_ref)]
+    pub hf_secret: Option<HfSecret>,
     /// Environment variable that carries the token [default: HF_TOKEN].
     #[arg(long, value_name = "NAME")]
     pub hf_token_env: Option<String>,
@@ -365,16 +367,23 @@ fn parse_value<T: std::str::FromStr<Err = lwsplan::ValueError>>(s: &str) -> Resu
     s.parse().map_err(|e: lwsplan::ValueError| e.to_string())
 }
 
-fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
+/// `--hf-secret`: a Secret key, or none.
+#[derive(Debug, Clone)]
+pub struct HfSecret(pub Option<SecretKeyRef>);
+
+fn parse_secret_ref(s: &str) -> Result<HfSecret, String> {
+    if s == "none" {
+        return Ok(HfSecret(None));
+    }
     match s.split_once('/') {
         Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/') => {
-            Ok(SecretKeyRef {
+            Ok(HfSecret(Some(SecretKeyRef {
                 name: name.to_string(),
                 key: key.to_string(),
-            })
+            })))
         }
         _ => Err(format!(
-            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
+            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token, or none"
         )),
     }
 }
@@ -572,7 +581,7 @@ impl RenderArgs {
         set(&mut options.model_source, r.model_source.clone().map(Some));
         set(&mut options.port, r.port);
         set(&mut options.shm_size, r.shm_size.map(Some));
-        set(&mut options.hf_secret, r.hf_secret.clone());
+        set(&mut options.hf_secret, r.hf_secret.clone().map(|s| s.0));
         set(&mut options.hf_token_env, r.hf_token_env.clone());
         set(&mut options.templates, r.templates.clone().map(Some));
         options.env.extend(r.env.iter().cloned());

@@ -53,13 +53,17 @@ impl fmt::Display for NextSteps<'_> {
              https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
              and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
         )?;
-        // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan.
-        writeln!(
-            f,
-            "# secret:       kubectl create secret generic {}{namespace} {}\"$HF_TOKEN\"",
-            q(&o.hf_secret.name),
-            q(&format!("--from-literal={}=", o.hf_secret.key)),
-        )?;
+        // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan; only a
+        // gated model needs it (the reference is optional otherwise).
+        if let Some(secret) = o.hf_secret.as_ref().filter(|_| plan.gated) {
+            writeln!(
+                f,
+                "# secret:       kubectl create secret generic {}{namespace} {}\"$HF_TOKEN\"   # {} is gated: an account that accepted its licence",
+                q(&secret.name),
+                q(&format!("--from-literal={}=", secret.key)),
+                plan.model_repo,
+            )?;
+        }
         let apply = match self.written {
             Some(path) => format!(
                 "kubectl apply{namespace} -f {}",
