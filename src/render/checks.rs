@@ -48,6 +48,63 @@ pub(crate) fn check_options(o: &RenderOptions) -> Result<(), RenderError> {
     check_probe(&o.readiness_probe)?;
     check_vllm_args(&o.vllm_args)?;
     check_pod(&o.pod)?;
+    check_placement(o)?;
+    Ok(())
+}
+
+fn check_placement(o: &RenderOptions) -> Result<(), RenderError> {
+    if let Some(key) = &o.exclusive_topology {
+        names::check_qualified_name(key).map_err(|m| {
+            refuse(
+                "--exclusive-topology",
+                format!("a node label key (e.g. cloud.google.com/gce-topology-block): {m}"),
+            )
+        })?;
+        if let Some(other) = o.annotations.get(USER_LWS_ANNOTATIONS[0])
+            && other != key
+        {
+            return Err(refuse(
+                "--exclusive-topology",
+                format!(
+                    "`{key}` contradicts the annotation {}: {other}; give one",
+                    USER_LWS_ANNOTATIONS[0]
+                ),
+            ));
+        }
+    }
+    if o.subgroup_size == Some(0) {
+        return Err(refuse(
+            "--subgroup-size",
+            "0: a subgroup holds at least one pod",
+        ));
+    }
+    if o.annotations.contains_key(USER_LWS_ANNOTATIONS[1]) && o.subgroup_size.is_none() {
+        return Err(refuse(
+            "annotations",
+            format!(
+                "`{}` places subgroups, which need a subgroup size (--subgroup-size)",
+                USER_LWS_ANNOTATIONS[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// LWS requires the group's size to be a multiple of the subgroup size (or one more, the
+/// leader in a subgroup of its own).
+pub(crate) fn check_subgroup(o: &RenderOptions, size: u64) -> Result<(), RenderError> {
+    if let Some(n) = o.subgroup_size
+        && size % n != 0
+        && (size - 1) % n != 0
+    {
+        return Err(refuse(
+            "--subgroup-size",
+            format!(
+                "{n} divides neither the group's {size} pods nor its {} workers",
+                size - 1
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -319,6 +376,15 @@ fn reserved_label(key: &str) -> bool {
         || key == NAME_LABEL
 }
 
+/// LWS annotations that are the user's to set on the LeaderWorkerSet: placement of each group
+/// (or subgroup) in one topology domain (kubernetes-sigs/lws
+/// `api/leaderworkerset/v1/leaderworkerset_types.go`, `ExclusiveKeyAnnotationKey`,
+/// `SubGroupExclusiveKeyAnnotationKey`). The subgroup size is `subgroup_size`, a spec field.
+pub(crate) const USER_LWS_ANNOTATIONS: &[&str] = &[
+    "leaderworkerset.sigs.k8s.io/exclusive-topology",
+    "leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology",
+];
+
 /// The API server's limit on all annotations of one object together.
 const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 
@@ -347,7 +413,16 @@ fn check_labels(o: &RenderOptions) -> Result<(), RenderError> {
         for (key, value) in annotations {
             names::check_qualified_name(key)
                 .map_err(|m| refuse(option, format!("annotation key {m}")))?;
-            if key.starts_with("lwsplan/") || key.starts_with("leaderworkerset.sigs.k8s.io/") {
+            let placement = option == "annotations" && USER_LWS_ANNOTATIONS.contains(&key.as_str());
+            if placement && let Err(m) = names::check_qualified_name(value) {
+                return Err(refuse(
+                    option,
+                    format!("`{key}` takes a node label key (a topology key): {m}"),
+                ));
+            }
+            if !placement
+                && (key.starts_with("lwsplan/") || key.starts_with("leaderworkerset.sigs.k8s.io/"))
+            {
                 return Err(refuse(
                     option,
                     format!("`{key}` is set by lwsplan or LWS; choose another key"),

@@ -38,6 +38,8 @@ pub struct TemplateContext {
     pub replicas: u64,
     /// Pods per group (`size`): the plan's nodes.
     pub size: u64,
+    /// Pods per LWS subgroup, when asked for.
+    pub subgroup_size: Option<u64>,
     /// Container image.
     pub image: String,
     /// Container resource limits: GPUs per pod, the RDMA device when asked for, the memory
@@ -159,6 +161,12 @@ impl TemplateContext {
         let mut leader_labels = pod_labels.clone();
         leader_labels.insert("role".into(), "leader".into());
         let mut annotations = o.annotations.clone();
+        if let Some(key) = &o.exclusive_topology {
+            annotations.insert(
+                super::checks::USER_LWS_ANNOTATIONS[0].to_string(),
+                key.clone(),
+            );
+        }
         annotations.extend(plan_annotations(plan));
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
@@ -175,6 +183,7 @@ impl TemplateContext {
             namespace: o.namespace.clone(),
             replicas: plan.replicas,
             size: plan.layout.nodes,
+            subgroup_size: o.subgroup_size,
             image,
             limits,
             requests,
@@ -190,7 +199,7 @@ impl TemplateContext {
             service_selector,
             pod: PodContext {
                 annotations: o.pod.annotations.clone(),
-                tolerations: o.pod.tolerations.clone(),
+                tolerations: tolerations(o),
                 affinity: o.pod.affinity.clone(),
                 image_pull_secrets: o
                     .pod
@@ -228,6 +237,22 @@ impl TemplateContext {
             annotations,
         }
     }
+}
+
+/// The user's tolerations, and the GPU taint's when asked for (as Google's GPU manifests write
+/// it: `key: nvidia.com/gpu, operator: Exists`, here for NoSchedule).
+fn tolerations(o: &RenderOptions) -> Vec<Toleration> {
+    let mut tolerations = o.pod.tolerations.clone();
+    let gpu = Toleration {
+        key: Some(super::GPU_RESOURCE.to_string()),
+        operator: Some("Exists".into()),
+        effect: Some("NoSchedule".into()),
+        ..Toleration::default()
+    };
+    if o.gpu_toleration && !tolerations.contains(&gpu) {
+        tolerations.push(gpu);
+    }
+    tolerations
 }
 
 /// A literal environment variable.

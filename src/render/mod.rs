@@ -170,6 +170,7 @@ impl Renderer {
         let plan = &self.probed(plan);
         checks::check_name_length(&self.options.name, plan.replicas)?;
         checks::check_node_label(&self.options, plan)?;
+        checks::check_subgroup(&self.options, plan.layout.nodes)?;
         resources::check_cache_size(&self.options.model_cache, plan)?;
         let pod_resources = self.resources(plan);
         resources::check_against_node(&pod_resources, plan)?;

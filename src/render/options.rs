@@ -345,6 +345,21 @@ pub struct RenderOptions {
     /// Pod settings: resources, tolerations, affinity, pull secrets, service account, extra
     /// labels, annotations and volumes.
     pub pod: PodOptions,
+    /// Keep each group in one placement domain: the node label whose value every pod of a
+    /// group shares, one group per domain (LWS's `leaderworkerset.sigs.k8s.io/exclusive-topology`
+    /// annotation), e.g. `cloud.google.com/gce-topology-block` on GKE or
+    /// `cloud.google.com/gke-nodepool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusive_topology: Option<String>,
+    /// Pods per LWS subgroup (`spec.leaderWorkerTemplate.subGroupPolicy.subGroupSize`), which
+    /// `leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology` places together; must divide
+    /// the group's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgroup_size: Option<u64>,
+    /// Tolerate the taint GPU node pools carry (`nvidia.com/gpu`, any value, NoSchedule), as
+    /// GKE and the GPU operator's node pools set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu_toleration: bool,
     /// Render the memory probe instead (`render --probe`): `<name>-probe`, one replica, vLLM
     /// on random weights of the real shapes (`--load-format dummy`) and a startup budget for
     /// the engine alone. Its leader's log is what `lwsplan check-log` compares with the plan.
@@ -385,6 +400,9 @@ impl Default for RenderOptions {
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
             pod: PodOptions::default(),
+            exclusive_topology: None,
+            subgroup_size: None,
+            gpu_toleration: false,
             probe: false,
         }
     }

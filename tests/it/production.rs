@@ -139,3 +139,47 @@ fn only_gated_models_need_the_secret() {
         "{stderr}"
     );
 }
+
+#[test]
+fn placement_is_the_users_to_set() {
+    let dir = crate::temp_dir("placement");
+    let file = dir.join("d.yaml");
+    std::fs::write(
+        &file,
+        "model: deepseek-r1\nhardware: h100-80gb\nrender:\n  annotations:\n    \
+         leaderworkerset.sigs.k8s.io/exclusive-topology: cloud.google.com/gke-nodepool\n",
+    )
+    .unwrap();
+    let (lws, _) = render_json(&["-f", file.to_str().unwrap()]);
+    assert_eq!(
+        lws["metadata"]["annotations"]["leaderworkerset.sigs.k8s.io/exclusive-topology"],
+        "cloud.google.com/gke-nodepool"
+    );
+    // The flag, a subgroup, and the GPU taint's toleration.
+    let (lws, _) = render_json(&with(
+        R1,
+        &[
+            "--exclusive-topology",
+            "cloud.google.com/gce-topology-block",
+            "--subgroup-size",
+            "1",
+            "--gpu-toleration",
+        ],
+    ));
+    assert_eq!(
+        lws["metadata"]["annotations"]["leaderworkerset.sigs.k8s.io/exclusive-topology"],
+        "cloud.google.com/gce-topology-block"
+    );
+    assert_eq!(
+        lws["spec"]["leaderWorkerTemplate"]["subGroupPolicy"]["subGroupSize"],
+        1
+    );
+    for t in ["leaderTemplate", "workerTemplate"] {
+        assert_eq!(
+            lws["spec"]["leaderWorkerTemplate"][t]["spec"]["tolerations"],
+            serde_json::json!([{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}])
+        );
+    }
+    let (code, _, stderr) = lwsplan(&with(&with(&["render"], R1), &["--subgroup-size", "3"]));
+    assert_eq!(code, 3, "{stderr}");
+}

@@ -290,6 +290,17 @@ pub struct ClusterFlags {
     /// An extra label on the pods, KEY=VALUE (repeatable).
     #[arg(long = "pod-label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub pod_labels: Vec<(String, String)>,
+    /// Keep each group in one placement domain: the node label its pods share, one group per
+    /// domain (LWS's exclusive-topology), e.g. cloud.google.com/gce-topology-block on GKE.
+    #[arg(long, value_name = "TOPOLOGY_KEY")]
+    pub exclusive_topology: Option<String>,
+    /// Pods per LWS subgroup (subGroupPolicy.subGroupSize), for the
+    /// subgroup-exclusive-topology annotation.
+    #[arg(long, value_name = "N")]
+    pub subgroup_size: Option<u64>,
+    /// Tolerate the GPU node pools' taint (nvidia.com/gpu, Exists, NoSchedule).
+    #[arg(long)]
+    pub gpu_toleration: bool,
     /// An extra annotation on the pods, KEY=VALUE (repeatable).
     #[arg(long = "pod-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub pod_annotations: Vec<(String, String)>,
@@ -651,6 +662,13 @@ impl RenderArgs {
             c.image_pull_policy.clone().map(Some),
         );
         extend(&mut pod.labels, &c.pod_labels);
+        set(
+            &mut options.exclusive_topology,
+            c.exclusive_topology.clone().map(Some),
+        );
+        set(&mut options.subgroup_size, c.subgroup_size.map(Some));
+        options.gpu_toleration |= c.gpu_toleration;
+        let pod = &mut options.pod;
         extend(&mut pod.annotations, &c.pod_annotations);
         Ok(())
     }
