@@ -94,8 +94,8 @@ fn check_placement(o: &RenderOptions) -> Result<(), RenderError> {
 /// leader in a subgroup of its own).
 pub(crate) fn check_subgroup(o: &RenderOptions, size: u64) -> Result<(), RenderError> {
     if let Some(n) = o.subgroup_size
-        && size % n != 0
-        && (size - 1) % n != 0
+        && !size.is_multiple_of(n)
+        && !(size - 1).is_multiple_of(n)
     {
         return Err(refuse(
             "--subgroup-size",
