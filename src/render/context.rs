@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
     Affinity, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference, PersistentVolumeClaim,
-    Probe, SecretKeySelector, TCPSocketAction, Toleration, Volume, VolumeMount,
+    Probe, SecretKeySelector, SecurityContext, TCPSocketAction, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -120,6 +120,9 @@ pub struct Role {
     pub readiness_probe: Option<Probe>,
     /// The startup probe, on the leader only.
     pub startup_probe: Option<Probe>,
+    /// The container's security context: no privilege escalation, the runtime's default
+    /// seccomp profile, the added capabilities.
+    pub security_context: SecurityContext,
 }
 
 /// Everything the context needs that the renderer decided: the image, its vLLM version and
@@ -172,6 +175,7 @@ impl TemplateContext {
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
         let env = env(o, plan.gated, version, startup_seconds, has_cache);
         let (limits, capabilities) = resources(plan, o, &pod_resources);
+        let security_context = super::security::container(&capabilities);
         let requests = pod_resources.requests.clone().unwrap_or_default();
         let (readiness, startup) = probes(o, startup_seconds);
         let service_selector = BTreeMap::from([
@@ -222,6 +226,7 @@ impl TemplateContext {
                 port: Some(o.port),
                 readiness_probe: Some(readiness),
                 startup_probe: startup,
+                security_context: security_context.clone(),
             },
             worker: Role {
                 template_field: "workerTemplate".into(),
@@ -232,6 +237,7 @@ impl TemplateContext {
                 port: None,
                 readiness_probe: None,
                 startup_probe: None,
+                security_context,
             },
             labels,
             annotations,

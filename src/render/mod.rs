@@ -25,6 +25,7 @@ mod environment;
 mod options;
 mod probe;
 mod resources;
+mod security;
 
 pub use crate::plan::VllmVersion;
 pub use context::{PodContext, Role, TemplateContext};
@@ -44,6 +45,7 @@ use crate::manifest::{ImageRef, Manifests};
 use crate::plan::{Launcher, Plan, version};
 use crate::validate::Problems;
 pub use command::shell_quote;
+pub use security::{PodSecurity, PodSecurityLevel};
 
 /// The official vLLM image; the default image is its tag for the release the plan is made for
 /// (`vllm/vllm-openai:v0.28.0` by default: see [`version::DEFAULT`](crate::plan::VllmVersion)).
@@ -236,6 +238,16 @@ impl Renderer {
             }),
             None => Ok(format!("{OFFICIAL_IMAGE}:v{}", plan.vllm_version)),
         }
+    }
+
+    /// The highest Pod Security Standard level the rendered pods meet, and why not higher.
+    pub fn pod_security(&self, plan: &Plan) -> PodSecurity {
+        let context = self.context(plan).ok();
+        let capabilities = context
+            .as_ref()
+            .map(|c| c.capabilities.clone())
+            .unwrap_or_default();
+        security::pod_security(&self.options, &capabilities, false)
     }
 
     /// The options it renders with (for a probe: the probe's name and flags).

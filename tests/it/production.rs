@@ -183,3 +183,34 @@ fn placement_is_the_users_to_set() {
     let (code, _, stderr) = lwsplan(&with(&with(&["render"], R1), &["--subgroup-size", "3"]));
     assert_eq!(code, 3, "{stderr}");
 }
+
+#[test]
+fn every_container_is_secured_and_the_level_is_said() {
+    let (lws, stderr) = render_json(R1);
+    for c in containers(&lws) {
+        let sc = &c["securityContext"];
+        assert_eq!(sc["allowPrivilegeEscalation"], false, "{sc}");
+        assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{sc}");
+    }
+    assert!(
+        stderr.contains("# pod security: meets \"baseline\""),
+        "{stderr}"
+    );
+    let (lws, stderr) = render_json(&with(
+        R1,
+        &[
+            "--platform",
+            "nvidia",
+            "--rdma-resource",
+            "rdma/rdma_shared_device_a=1",
+        ],
+    ));
+    for c in containers(&lws) {
+        assert_eq!(c["securityContext"]["capabilities"]["add"][0], "IPC_LOCK");
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    }
+    assert!(
+        stderr.contains("meets \"privileged\", not higher: capability IPC_LOCK"),
+        "{stderr}"
+    );
+}

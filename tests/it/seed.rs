@@ -57,6 +57,14 @@ const ADDITIONS: &[(&str, &str)] = &[
         "the same requests on the workers",
     ),
     (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].securityContext",
+        "no privilege escalation and the runtime's default seccomp profile: Pod Security \"baseline\"",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].securityContext",
+        "the same security context on the workers",
+    ),
+    (
         "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.metadata",
         "the same provenance labels on the worker pods",
     ),

@@ -23,6 +23,8 @@ pub struct NextSteps<'a> {
     /// Where the manifests were written, if not to standard output.
     pub written: Option<&'a Path>,
     pub startup_minutes: u64,
+    /// The Pod Security Standard level the pods meet.
+    pub pod_security: lwsplan::render::PodSecurity,
     /// For a probe (`render --probe`): how `check-log` names the model and hardware.
     pub probe_source: Option<String>,
 }
@@ -53,6 +55,7 @@ impl fmt::Display for NextSteps<'_> {
              https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
              and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
         )?;
+        writeln!(f, "# pod security: {}", self.pod_security)?;
         // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan; only a
         // gated model needs it (the reference is optional otherwise).
         if let Some(secret) = o.hf_secret.as_ref().filter(|_| plan.gated) {

@@ -401,6 +401,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
                 Target::File(p) | Target::Dir(p) => Some(p),
             },
             startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
+            pod_security: renderer.pod_security(&plan),
             probe_source: options.probe.then(|| probe_source(&deployment)),
         };
         terminal.note(&steps.to_string());
