@@ -46,6 +46,12 @@ pub(crate) fn check_options(o: &RenderOptions) -> Result<(), RenderError> {
     check_labels(o)?;
     check_cache(&o.model_cache)?;
     check_probe(&o.readiness_probe)?;
+    if o.termination_grace_period_seconds > MAX_SECONDS_PROBE {
+        return Err(refuse(
+            "termination_grace_period_seconds",
+            format!("{} is more than a day", o.termination_grace_period_seconds),
+        ));
+    }
     check_vllm_args(&o.vllm_args)?;
     check_pod(&o.pod)?;
     check_placement(o)?;
@@ -473,13 +479,16 @@ fn check_cache(cache: &ModelCache) -> Result<(), RenderError> {
     }
 }
 
+const MAX_SECONDS_PROBE: u32 = 24 * 3600;
+
 fn check_probe(probe: &ReadinessProbe) -> Result<(), RenderError> {
     let option = "readiness_probe";
-    let (delay, period) = match probe {
+    let (delay, period, timeout) = match probe {
         ReadinessProbe::Http {
             path,
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => {
             if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(refuse(
@@ -487,13 +496,20 @@ fn check_probe(probe: &ReadinessProbe) -> Result<(), RenderError> {
                     format!("path {path:?} must start with / and hold no spaces"),
                 ));
             }
-            (*initial_delay_seconds, *period_seconds)
+            (*initial_delay_seconds, *period_seconds, *timeout_seconds)
         }
         ReadinessProbe::Tcp {
             initial_delay_seconds,
             period_seconds,
-        } => (*initial_delay_seconds, *period_seconds),
+            timeout_seconds,
+        } => (*initial_delay_seconds, *period_seconds, *timeout_seconds),
     };
+    if timeout == 0 || timeout > MAX_SECONDS_PROBE {
+        return Err(refuse(
+            option,
+            format!("timeout_seconds {timeout} must be 1–{MAX_SECONDS_PROBE}"),
+        ));
+    }
     // Kubernetes keeps probe times as int32 seconds.
     const MAX_SECONDS: u32 = 24 * 3600;
     if period == 0 || period > MAX_SECONDS || delay > MAX_SECONDS {

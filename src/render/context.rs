@@ -70,6 +70,8 @@ pub struct TemplateContext {
     pub service_selector: BTreeMap<String, String>,
     /// Settings of both pod templates.
     pub pod: PodContext,
+    /// `terminationGracePeriodSeconds` of every pod.
+    pub termination_grace_period_seconds: u32,
     /// The leader pod.
     pub leader: Role,
     /// The worker pods.
@@ -120,6 +122,8 @@ pub struct Role {
     pub readiness_probe: Option<Probe>,
     /// The startup probe, on the leader only.
     pub startup_probe: Option<Probe>,
+    /// The liveness probe, on the leader only.
+    pub liveness_probe: Option<Probe>,
     /// The container's security context: no privilege escalation, the runtime's default
     /// seccomp profile, the added capabilities.
     pub security_context: SecurityContext,
@@ -177,7 +181,7 @@ impl TemplateContext {
         let (limits, capabilities) = resources(plan, o, &pod_resources);
         let security_context = super::security::container(&capabilities);
         let requests = pod_resources.requests.clone().unwrap_or_default();
-        let (readiness, startup) = probes(o, startup_seconds);
+        let (readiness, startup, liveness) = probes(o, startup_seconds);
         let service_selector = BTreeMap::from([
             (NAME_LABEL.to_string(), o.name.clone()),
             ("role".to_string(), "leader".to_string()),
@@ -200,6 +204,7 @@ impl TemplateContext {
             port: o.port,
             capabilities,
             service_name: format!("{}-leader", o.name),
+            termination_grace_period_seconds: o.termination_grace_period_seconds,
             service_selector,
             pod: PodContext {
                 annotations: o.pod.annotations.clone(),
@@ -226,6 +231,7 @@ impl TemplateContext {
                 port: Some(o.port),
                 readiness_probe: Some(readiness),
                 startup_probe: startup,
+                liveness_probe: liveness,
                 security_context: security_context.clone(),
             },
             worker: Role {
@@ -237,6 +243,7 @@ impl TemplateContext {
                 port: None,
                 readiness_probe: None,
                 startup_probe: None,
+                liveness_probe: None,
                 security_context,
             },
             labels,
@@ -359,7 +366,7 @@ fn resources(
 }
 
 /// The leader's readiness probe and, when enabled, its startup probe.
-fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
+fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>, Option<Probe>) {
     let port = IntOrString::Int(i32::from(o.port));
     let http = |path: &str| HTTPGetAction {
         path: Some(path.to_string()),
@@ -371,15 +378,18 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
             path,
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => Probe {
             http_get: Some(http(path)),
             initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
             period_seconds: Some(saturate_i32(*period_seconds)),
+            timeout_seconds: Some(saturate_i32(*timeout_seconds)),
             ..Probe::default()
         },
         ReadinessProbe::Tcp {
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => Probe {
             tcp_socket: Some(TCPSocketAction {
                 port: port.clone(),
@@ -387,6 +397,7 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
             }),
             initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
             period_seconds: Some(saturate_i32(*period_seconds)),
+            timeout_seconds: Some(saturate_i32(*timeout_seconds)),
             ..Probe::default()
         },
     };
@@ -398,7 +409,18 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
         ))),
         ..Probe::default()
     });
-    (readiness, startup)
+    // Liveness starts once the startup probe passed; without one it waits out the startup
+    // budget. 30 s × 6 failures of 10 s each: a server busy for minutes is not restarted (a
+    // restart recreates the whole group), a hung one is.
+    let liveness = o.liveness_probe.then(|| Probe {
+        http_get: Some(http("/health")),
+        initial_delay_seconds: (!o.startup_probe).then(|| saturate_i32(startup_seconds)),
+        period_seconds: Some(probe::LIVENESS_PERIOD_SECONDS),
+        timeout_seconds: Some(probe::LIVENESS_TIMEOUT_SECONDS),
+        failure_threshold: Some(probe::LIVENESS_FAILURE_THRESHOLD),
+        ..Probe::default()
+    });
+    (readiness, startup, liveness)
 }
 
 fn saturate_i32(value: impl TryInto<i32>) -> i32 {

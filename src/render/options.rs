@@ -38,6 +38,10 @@ pub enum ReadinessProbe {
         initial_delay_seconds: u32,
         /// `periodSeconds`.
         period_seconds: u32,
+        /// `timeoutSeconds`: a loaded server's `/health` can take longer than Kubernetes'
+        /// default of 1 s, and the leader would flap out of the Service.
+        #[serde(default = "probe_timeout")]
+        timeout_seconds: u32,
     },
     /// A TCP connect to the API port (vLLM listens only once the engine is up).
     Tcp {
@@ -45,8 +49,23 @@ pub enum ReadinessProbe {
         initial_delay_seconds: u32,
         /// `periodSeconds`.
         period_seconds: u32,
+        /// `timeoutSeconds`.
+        #[serde(default = "probe_timeout")]
+        timeout_seconds: u32,
     },
 }
+
+/// The readiness probe's default `timeoutSeconds`.
+pub const READINESS_TIMEOUT_SECONDS: u32 = 5;
+
+fn probe_timeout() -> u32 {
+    READINESS_TIMEOUT_SECONDS
+}
+
+/// How long a stopping pod may take to finish its requests before it is killed, by default:
+/// Kubernetes' 30 s cuts long generations short; vLLM's API server (uvicorn) stops accepting
+/// connections on SIGTERM and lets open requests finish.
+pub const TERMINATION_GRACE_PERIOD_SECONDS: u32 = 120;
 
 /// A Secret key holding the Hugging Face token.
 #[derive(
@@ -315,6 +334,11 @@ pub struct RenderOptions {
     pub readiness_probe: ReadinessProbe,
     /// Whether the leader gets a startup probe sized to its load time.
     pub startup_probe: bool,
+    /// Whether the leader gets a liveness probe (`GET /health` once started, restarting a hung
+    /// server after minutes of failures, not seconds).
+    pub liveness_probe: bool,
+    /// `terminationGracePeriodSeconds` of every pod: time to finish requests in flight.
+    pub termination_grace_period_seconds: u32,
     /// Extra environment variables for every container, in order.
     pub env: Vec<EnvVar>,
     /// Extra `vllm serve` arguments, appended after the plan's.
@@ -385,8 +409,11 @@ impl Default for RenderOptions {
                 path: "/health".into(),
                 initial_delay_seconds: 0,
                 period_seconds: 10,
+                timeout_seconds: READINESS_TIMEOUT_SECONDS,
             },
             startup_probe: true,
+            liveness_probe: true,
+            termination_grace_period_seconds: TERMINATION_GRACE_PERIOD_SECONDS,
             env: Vec::new(),
             vllm_args: Vec::new(),
             labels: BTreeMap::new(),

@@ -214,3 +214,22 @@ fn every_container_is_secured_and_the_level_is_said() {
         "{stderr}"
     );
 }
+
+#[test]
+fn probes_are_patient_and_shutdown_drains() {
+    let (lws, _) = render_json(R1);
+    let template = &lws["spec"]["leaderWorkerTemplate"];
+    let leader = &template["leaderTemplate"]["spec"]["containers"][0];
+    assert!(leader["readinessProbe"]["timeoutSeconds"].as_i64().unwrap() >= 3);
+    let liveness = &leader["livenessProbe"];
+    assert_eq!(liveness["httpGet"]["path"], "/health");
+    // Minutes of failures, not seconds, before a restart recreates the group.
+    let patience = liveness["periodSeconds"].as_i64().unwrap()
+        * liveness["failureThreshold"].as_i64().unwrap();
+    assert!(patience >= 120, "{liveness}");
+    assert!(template["workerTemplate"]["spec"]["containers"][0]["livenessProbe"].is_null());
+    for t in ["leaderTemplate", "workerTemplate"] {
+        let grace = template[t]["spec"]["terminationGracePeriodSeconds"].as_i64();
+        assert!(grace.unwrap() >= 60, "{t}");
+    }
+}

@@ -65,6 +65,22 @@ const ADDITIONS: &[(&str, &str)] = &[
         "the same security context on the workers",
     ),
     (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].readinessProbe.timeoutSeconds",
+        "5 s, not Kubernetes' 1 s: a loaded server's /health can take longer and the leader would flap out of the Service",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0].livenessProbe",
+        "a liveness probe once started, with minutes of patience: a hung server is restarted",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.leaderTemplate.spec.terminationGracePeriodSeconds",
+        "120 s for requests in flight to finish, not Kubernetes' 30",
+    ),
+    (
+        "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.spec.terminationGracePeriodSeconds",
+        "the same on the workers",
+    ),
+    (
         "LeaderWorkerSet.spec.leaderWorkerTemplate.workerTemplate.metadata",
         "the same provenance labels on the worker pods",
     ),
