@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference, PersistentVolumeClaim,
-    Probe, SecretKeySelector, SecurityContext, TCPSocketAction, Toleration, Volume, VolumeMount,
+    Affinity, Container, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference,
+    PersistentVolumeClaim, Probe, SecretKeySelector, SecurityContext, TCPSocketAction, Toleration,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -82,8 +83,11 @@ pub struct TemplateContext {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PodContext {
-    /// Pod template annotations.
+    /// Pod template annotations: the user's, then the fabric's (GKE multi-networking).
     pub annotations: BTreeMap<String, String>,
+    /// Native sidecars (`initContainers` with `restartPolicy: Always`): the GPUDirect-TCPX/TCPXO
+    /// receive daemon on GKE.
+    pub init_containers: Vec<Container>,
     /// Tolerations.
     pub tolerations: Vec<Toleration>,
     /// Affinity.
@@ -153,6 +157,7 @@ impl TemplateContext {
             resources: pod_resources,
         } = inputs;
         let commands = super::command::commands(plan, o);
+        let fabric = super::fabric::wiring(plan, o);
         let (node_label, node_value) = match o.platform {
             super::Platform::Gke => (
                 "cloud.google.com/gke-accelerator",
@@ -177,8 +182,23 @@ impl TemplateContext {
         annotations.extend(plan_annotations(plan));
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
-        let env = env(o, plan.gated, version, startup_seconds, has_cache);
-        let (limits, capabilities) = resources(plan, o, &pod_resources);
+        let mut env = env(o, plan.gated, version, startup_seconds, has_cache);
+        // The fabric's variables go before the user's (which may override them), and never
+        // twice.
+        let user_from = env.len() - o.env.len();
+        let fabric_env: Vec<EnvVar> = fabric
+            .env
+            .iter()
+            .filter(|v| !env.iter().any(|e| e.name == v.name))
+            .cloned()
+            .collect();
+        env.splice(user_from..user_from, fabric_env);
+        let (limits, mut capabilities) = resources(plan, o, &pod_resources);
+        for c in &fabric.capabilities {
+            if !capabilities.contains(c) {
+                capabilities.push(c.clone());
+            }
+        }
         let security_context = super::security::container(&capabilities);
         let requests = pod_resources.requests.clone().unwrap_or_default();
         let (readiness, startup, liveness) = probes(o, startup_seconds);
@@ -207,7 +227,14 @@ impl TemplateContext {
             termination_grace_period_seconds: o.termination_grace_period_seconds,
             service_selector,
             pod: PodContext {
-                annotations: o.pod.annotations.clone(),
+                annotations: o
+                    .pod
+                    .annotations
+                    .clone()
+                    .into_iter()
+                    .chain(fabric.annotations.clone())
+                    .collect(),
+                init_containers: fabric.init_containers.clone(),
                 tolerations: tolerations(o),
                 affinity: o.pod.affinity.clone(),
                 image_pull_secrets: o
@@ -219,8 +246,20 @@ impl TemplateContext {
                 service_account_name: o.pod.service_account_name.clone(),
                 priority_class_name: o.pod.priority_class_name.clone(),
                 image_pull_policy: o.pod.image_pull_policy.clone(),
-                volumes: o.pod.volumes.clone(),
-                volume_mounts: o.pod.volume_mounts.clone(),
+                volumes: o
+                    .pod
+                    .volumes
+                    .iter()
+                    .chain(&fabric.volumes)
+                    .cloned()
+                    .collect(),
+                volume_mounts: o
+                    .pod
+                    .volume_mounts
+                    .iter()
+                    .chain(&fabric.mounts)
+                    .cloned()
+                    .collect(),
             },
             leader: Role {
                 template_field: "leaderTemplate".into(),

@@ -22,6 +22,7 @@ mod checks;
 pub(crate) mod command;
 mod context;
 mod environment;
+mod fabric;
 mod options;
 mod probe;
 mod resources;
@@ -173,6 +174,7 @@ impl Renderer {
         checks::check_name_length(&self.options.name, plan.replicas)?;
         checks::check_node_label(&self.options, plan)?;
         checks::check_subgroup(&self.options, plan.layout.nodes)?;
+        self.check_fabric_volumes(plan)?;
         resources::check_cache_size(&self.options.model_cache, plan)?;
         let pod_resources = self.resources(plan);
         resources::check_against_node(&pod_resources, plan)?;
@@ -247,7 +249,24 @@ impl Renderer {
             .as_ref()
             .map(|c| c.capabilities.clone())
             .unwrap_or_default();
-        security::pod_security(&self.options, &capabilities, false)
+        let fabric = fabric::wiring(plan, &self.options);
+        let mut capabilities = capabilities;
+        for sidecar in &fabric.init_containers {
+            let added = sidecar
+                .security_context
+                .as_ref()
+                .and_then(|s| s.capabilities.as_ref())
+                .and_then(|c| c.add.clone())
+                .unwrap_or_default();
+            capabilities.extend(added);
+        }
+        security::pod_security(&self.options, &capabilities, !fabric.volumes.is_empty())
+    }
+
+    /// What the cluster needs for the plan's inter-node fabric (GKE networks, the NCCL plugin
+    /// installer), when the render wires one.
+    pub fn network_prerequisite(&self, plan: &Plan) -> Option<&'static str> {
+        fabric::wiring(plan, &self.options).prerequisite
     }
 
     /// The options it renders with (for a probe: the probe's name and flags).
@@ -298,9 +317,35 @@ impl Renderer {
         warnings
     }
 
+    /// User volumes named like the fabric's would collide.
+    fn check_fabric_volumes(&self, plan: &Plan) -> Result<(), RenderError> {
+        let fabric = fabric::wiring(plan, &self.options);
+        for v in &self.options.pod.volumes {
+            if fabric.volumes.iter().any(|f| f.name == v.name) {
+                return Err(RenderError::Option {
+                    option: "pod.volumes",
+                    message: format!(
+                        "`{}` is a volume the {} wiring declares; name yours differently",
+                        v.name, plan.network
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Warnings about the token, the image and the network.
     fn image_warnings(&self, plan: &Plan) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.options.platform == Platform::Gke && self.options.network.rdma.is_some() {
+            warnings.push(
+                "--rdma-resource with --platform gke: GKE offers no RDMA device-plugin resource, \
+                 so the pods would stay Pending; GKE's GPUDirect RDMA (A3 Ultra, A4) comes from \
+                 multi-networking and the gIB NCCL plugin: use --network rdma (the default on \
+                 h200-141gb and b200) instead"
+                    .to_string(),
+            );
+        }
         if plan.gated && self.options.hf_secret.is_none() && self.options.model_source.is_none() {
             warnings.push(format!(
                 "{} is gated on Hugging Face and --hf-secret is none: the download fails (401) \
@@ -311,6 +356,7 @@ impl Renderer {
         if plan.layout.data_parallel_size > 1
             && plan.layout.nodes > 1
             && self.options.network.rdma.is_none()
+            && plan.network == crate::profile::Network::Tcp
         {
             warnings.push(format!(
                 "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \

@@ -233,3 +233,63 @@ fn probes_are_patient_and_shutdown_drains() {
         assert!(grace.unwrap() >= 60, "{t}");
     }
 }
+
+/// The pod annotations of the leader.
+fn pod_annotations(lws: &Value) -> Value {
+    lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["metadata"]["annotations"].clone()
+}
+
+#[test]
+fn gke_fabrics_are_wired_as_googles_manifests() {
+    let llama = ["--model", "llama-3.1-405b-instruct", "--hardware"];
+    // A3 Ultra: GPUDirect RDMA through multi-networking and the gIB plugin, no device plugin.
+    let (lws, stderr) = render_json(&with(&llama, &["h200-141gb", "--nodes", "2"]));
+    let annotations = pod_annotations(&lws);
+    let interfaces = annotations["networking.gke.io/interfaces"]
+        .as_str()
+        .unwrap();
+    assert!(interfaces.contains(r#""network":"rdma-7""#), "{interfaces}");
+    let leader = &containers(&lws)[0];
+    let env = leader["env"].to_string();
+    assert!(env.contains("/usr/local/gib/lib64"), "{env}");
+    assert!(env.contains("tuner_config_a3u"), "{env}");
+    assert!(
+        stderr.contains("# network:      GPUDirect RDMA"),
+        "{stderr}"
+    );
+    // A3 Mega: the TCPXO daemon as a native sidecar.
+    let (lws, _) = render_json(&with(&llama, &["h100-mega-80gb"]));
+    let init = &lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["initContainers"][0];
+    assert_eq!(init["name"], "tcpxo-daemon");
+    assert_eq!(init["restartPolicy"], "Always");
+    assert!(pod_annotations(&lws)["devices.gke.io/container.tcpxo-daemon"].is_string());
+    // A3 High stays on pod networking unless asked; --network tcpx wires TCPX.
+    let (lws, _) = render_json(R1);
+    assert!(pod_annotations(&lws).is_null());
+    let (lws, _) = render_json(&with(R1, &["--network", "tcpx"]));
+    assert_eq!(
+        lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["initContainers"][0]["name"],
+        "tcpx-daemon"
+    );
+    // On-prem, the profile's fabric wires nothing GKE-specific.
+    let (lws, _) = render_json(&with(
+        &llama,
+        &["h200-141gb", "--nodes", "2", "--platform", "nvidia"],
+    ));
+    assert!(pod_annotations(&lws).is_null());
+    assert!(!lws.to_string().contains("/usr/local/gib"));
+}
+
+#[test]
+fn an_rdma_resource_on_gke_warns() {
+    let (_, stderr) = render_json(&with(
+        R1,
+        &["--rdma-resource", "rdma/rdma_shared_device_a=1"],
+    ));
+    assert!(
+        stderr.contains(
+            "--rdma-resource with --platform gke: GKE offers no RDMA device-plugin resource"
+        ),
+        "{stderr}"
+    );
+}

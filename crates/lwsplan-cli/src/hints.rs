@@ -23,6 +23,8 @@ pub struct NextSteps<'a> {
     /// Where the manifests were written, if not to standard output.
     pub written: Option<&'a Path>,
     pub startup_minutes: u64,
+    /// What the cluster needs for the inter-node fabric the render wires.
+    pub network: Option<&'static str>,
     /// The Pod Security Standard level the pods meet.
     pub pod_security: lwsplan::render::PodSecurity,
     /// For a probe (`render --probe`): how `check-log` names the model and hardware.
@@ -55,6 +57,9 @@ impl fmt::Display for NextSteps<'_> {
              https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
              and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
         )?;
+        if let Some(network) = self.network {
+            writeln!(f, "# network:      {network}")?;
+        }
         writeln!(f, "# pod security: {}", self.pod_security)?;
         // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan; only a
         // gated model needs it (the reference is optional otherwise).

@@ -402,6 +402,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
             },
             startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
             pod_security: renderer.pod_security(&plan),
+            network: renderer.network_prerequisite(&plan),
             probe_source: options.probe.then(|| probe_source(&deployment)),
         };
         terminal.note(&steps.to_string());
