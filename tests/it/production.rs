@@ -293,3 +293,100 @@ fn an_rdma_resource_on_gke_warns() {
         "{stderr}"
     );
 }
+
+/// Validates `text` from a file; exit status and stderr.
+fn validate_text(name: &str, text: &str) -> (i32, String) {
+    let dir = crate::temp_dir(&format!("validate-{name}"));
+    let file = dir.join("m.yaml");
+    std::fs::write(&file, text).unwrap();
+    let (code, _, stderr) = lwsplan(&["validate", file.to_str().unwrap()]);
+    (code, stderr)
+}
+
+fn rendered_yaml() -> String {
+    let (code, stdout, stderr) = lwsplan(&with(&with(&["render", "-q"], R1), &[]));
+    assert_eq!(code, 0, "{stderr}");
+    stdout
+}
+
+/// Replaces the `n`th (0-based) occurrence of `from`.
+fn replace_nth(text: &str, from: &str, to: &str, n: usize) -> String {
+    let at = text.match_indices(from).nth(n).unwrap().0;
+    format!("{}{to}{}", &text[..at], &text[at + from.len()..])
+}
+
+#[test]
+fn validate_refuses_what_render_refuses() {
+    let yaml = rendered_yaml();
+    assert_eq!(validate_text("ok", &yaml).0, 0);
+    // A worker serving another model than its leader (the second `serve` is the worker's).
+    let other = replace_nth(
+        &yaml,
+        "- deepseek-ai/DeepSeek-R1",
+        "- deepseek-ai/DeepSeek-V3",
+        1,
+    );
+    let (code, stderr) = validate_text("model", &other);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("must load the same model"), "{stderr}");
+    // A memory limit below the memory-backed /dev/shm.
+    let memory = yaml
+        .lines()
+        .find(|l| l.trim_start().starts_with("memory: "))
+        .unwrap();
+    let small = yaml.replace(memory, &memory.replace(memory.trim(), "memory: 2Gi"));
+    let (code, stderr) = validate_text("shm", &small);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("memory-backed volume `dshm`"), "{stderr}");
+    // A literal token.
+    let token = yaml.replacen(
+        "          - name: HF_TOKEN\n            valueFrom:\n              secretKeyRef:\n                key: hf_api_token\n                name: hf-secret\n                optional: true\n",
+        "          - name: HF_TOKEN\n            value: hf_abcdefghijklmnopqrstuvwxyz0123456789\n",
+        1,
+    );
+    assert_ne!(token, yaml, "the rendered env changed shape");
+    let (code, stderr) = validate_text("token", &token);
+    assert_eq!(code, 5, "{stderr}");
+    assert!(stderr.contains("literal Hugging Face token"), "{stderr}");
+}
+
+#[test]
+fn validate_reads_lists_and_refuses_empty_streams() {
+    let (code, stdout, _) = lwsplan(&with(&with(&["render", "-q", "--format", "json"], R1), &[]));
+    assert_eq!(code, 0);
+    let mut list: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(validate_text("list-ok", &stdout).0, 0);
+    list["items"][0]["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]["resources"]
+        ["limits"]["nvidia.com/gpu"] = "4".into();
+    let (code, stderr) = validate_text("list", &list.to_string());
+    assert_eq!(code, 5, "{stderr}");
+    assert!(
+        stderr.contains("nvidia.com/gpu 4 differs from the leader's 8"),
+        "{stderr}"
+    );
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {}\n";
+    let (code, stderr) = validate_text("nothing", deployment);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("nothing validated"), "{stderr}");
+}
+
+#[test]
+fn unknown_fields_in_kubernetes_types_of_a_deployment_file_are_errors() {
+    let dir = crate::temp_dir("operater");
+    let file = dir.join("d.yaml");
+    std::fs::write(
+        &file,
+        "model: deepseek-r1\nhardware: h100-80gb\nrender:\n  pod:\n    tolerations:\n      \
+         - key: nvidia.com/gpu\n        operater: Exists\n        efect: NoSchedule\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = lwsplan(&["render", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains(
+            "line 7 column 9: unknown field `operater` at render.pod.tolerations[0].operater"
+        ),
+        "{stderr}"
+    );
+}

@@ -596,6 +596,15 @@ fn validate_files(
                 ));
             }
         }
+        if checked.problems.is_empty() && checked.validated == 0 {
+            report.push(format!(
+                "  {}: nothing validated: no LeaderWorkerSet or Service in it",
+                input.name()
+            ));
+            problems += 1;
+            worse(exit::VALIDATION);
+            continue;
+        }
         if checked.problems.is_empty() && (!strict_kinds || checked.skipped.is_empty()) {
             out.push_str(&format!("{}: valid\n", input.name()));
         }
