@@ -390,3 +390,72 @@ fn unknown_fields_in_kubernetes_types_of_a_deployment_file_are_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn cli_habits() {
+    // -o out.json writes JSON; a contradicting --format is an error.
+    let dir = crate::temp_dir("habits");
+    let out = dir.join("out.json");
+    let (code, _, stderr) = lwsplan(&with(&["render", "-q", "-o", out.to_str().unwrap()], R1));
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap()["kind"],
+        "List"
+    );
+    let (code, _, stderr) = lwsplan(&with(
+        &[
+            "render",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "yaml",
+        ],
+        R1,
+    ));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("contradicts"), "{stderr}");
+    // Repository ids, GKE labels and -n.
+    let (lws, _) = render_json(&[
+        "--model",
+        "deepseek-ai/DeepSeek-R1",
+        "--hardware",
+        "nvidia-h100-80gb",
+        "-n",
+        "llm",
+    ]);
+    assert_eq!(lws["metadata"]["namespace"], "llm");
+    assert_eq!(
+        lws["metadata"]["annotations"]["lwsplan/model"],
+        "deepseek-r1"
+    );
+    // Man pages per subcommand, with options, exit statuses and examples.
+    let (code, page, _) = lwsplan(&["man", "render"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "lwsplan\\-render",
+        "\\-\\-model\\-cache",
+        "EXIT STATUS",
+        "EXAMPLES",
+    ] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    // Completions complete the built-in ids.
+    let (code, script, _) = lwsplan(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(script.contains("deepseek-r1") && script.contains("h100-80gb"));
+    // The plan's schema; singulars.
+    let (code, schema, _) = lwsplan(&["schema", "plan"]);
+    assert_eq!(code, 0);
+    assert!(schema.contains("max_model_len"));
+    let (_, table, _) = lwsplan(&["plan", "--model", "gpt-oss-120b", "--hardware", "h100-80gb"]);
+    assert!(
+        table.starts_with("gpt-oss-120b (openai/gpt-oss-120b) on 1 pod × 2 NVIDIA"),
+        "{table}"
+    );
+    assert!(
+        !table.contains(" 1 GPUs") && !table.contains(" 1 pods"),
+        "{table}"
+    );
+}

@@ -41,7 +41,7 @@ pub struct Source {
     /// override its values.
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// A built-in model id (see `lwsplan models`).
+    /// A built-in model id or its repository (see `lwsplan models`).
     #[arg(long, conflicts_with = "model_file")]
     pub model: Option<String>,
     /// A model profile file (see `lwsplan schema model`).
@@ -57,7 +57,8 @@ pub struct Source {
     /// With --hf-config: the checkpoint's model.safetensors.index.json, for its exact size.
     #[arg(long, value_name = "PATH", requires = "hf_config")]
     pub safetensors_index: Option<PathBuf>,
-    /// A built-in hardware id (see `lwsplan hardware`).
+    /// A built-in hardware id, its GKE accelerator label value or GPU product (see `lwsplan
+    /// hardware`).
     #[arg(long, conflicts_with = "hardware_file")]
     pub hardware: Option<String>,
     /// A hardware profile file (see `lwsplan schema hardware`).
@@ -239,7 +240,7 @@ pub struct RenderFlags {
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterFlags {
     /// Namespace of both objects.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
     /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery)
@@ -328,9 +329,9 @@ pub struct RenderArgs {
         help_heading = "Output"
     )]
     pub output: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "yaml", help_heading = "Output")]
-    pub format: ManifestFormat,
+    /// Output format [default: json when -o names a .json file, else yaml].
+    #[arg(long, value_enum, help_heading = "Output")]
+    pub format: Option<ManifestFormat>,
     /// Print no next steps on standard error.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
@@ -567,6 +568,39 @@ impl PlanFlags {
 }
 
 impl RenderArgs {
+    /// The output format: `--format`, else `-o`'s extension (`.json` → JSON, `.yaml`/`.yml` →
+    /// YAML), else YAML. A flag that contradicts the extension is an error.
+    pub fn format(&self) -> Result<ManifestFormat, CliError> {
+        let extension = self
+            .output
+            .as_deref()
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let implied = match extension.as_deref() {
+            Some("json") => Some(ManifestFormat::Json),
+            Some("yaml" | "yml") => Some(ManifestFormat::Yaml),
+            _ => None,
+        };
+        match (self.format, implied) {
+            (Some(given), Some(implied)) if given != implied => Err(CliError::Usage(format!(
+                "--format {} contradicts -o {}: give one, or a file name with the format's \
+                 extension",
+                match given {
+                    ManifestFormat::Json => "json",
+                    ManifestFormat::Yaml => "yaml",
+                },
+                self.output
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))),
+            (Some(given), _) => Ok(given),
+            (None, Some(implied)) => Ok(implied),
+            (None, None) => Ok(ManifestFormat::Yaml),
+        }
+    }
+
     /// The deployment: file, then every flag laid over it. `--warm-cache` without a cache to
     /// be warm is refused rather than ignored.
     pub fn deployment(&self) -> Result<Deployment, CliError> {

@@ -42,11 +42,8 @@ impl fmt::Display for NextSteps<'_> {
             .unwrap_or_default();
         writeln!(
             f,
-            "# {} on {} × {} {}: {}, max_model_len {}, {} KV tokens",
-            plan.model,
-            plan.layout.nodes,
-            plan.layout.gpus_per_pod,
-            plan.gpu_name,
+            "# {}: {}, max_model_len {}, {} KV tokens",
+            plan.headline(),
             plan.layout().shape(),
             plan.max_model_len,
             plan.group_kv_cache_tokens
