@@ -48,6 +48,12 @@ use crate::validate::Problems;
 pub use command::shell_quote;
 pub use security::{PodSecurity, PodSecurityLevel};
 
+/// The disk a copy of the whole checkpoint takes (weights + 10 % + 10 GiB), as a Kubernetes
+/// quantity: what a shared model-cache claim needs at least.
+pub fn checkpoint_disk_size(plan: &Plan) -> String {
+    crate::units::quantity(resources::checkpoint_disk_bytes(plan))
+}
+
 /// The official vLLM image; the default image is its tag for the release the plan is made for
 /// (`vllm/vllm-openai:v0.28.0` by default: see [`version::DEFAULT`](crate::plan::VllmVersion)).
 pub const OFFICIAL_IMAGE: &str = "vllm/vllm-openai";

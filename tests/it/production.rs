@@ -459,3 +459,32 @@ fn cli_habits() {
         "{table}"
     );
 }
+
+#[test]
+fn next_steps_run_as_printed() {
+    let (code, _, stderr) = lwsplan(&with(
+        &[
+            "render",
+            "--namespace",
+            "llm",
+            "--model-cache",
+            "pvc:r1-weights",
+        ],
+        R1,
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("..."), "{stderr}");
+    assert!(
+        stderr.contains("# namespace:    kubectl create namespace llm"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(r#""name":"r1-weights""#), "{stderr}");
+    assert!(stderr.contains("ReadWriteMany"), "{stderr}");
+    assert!(stderr.contains(r#""storage":"700Gi""#), "{stderr}");
+    assert!(
+        stderr.contains(
+            "# apply:        lwsplan render --namespace llm --model-cache pvc:r1-weights --model deepseek-r1 --hardware h100-80gb | kubectl apply -n llm -f -"
+        ),
+        "{stderr}"
+    );
+}

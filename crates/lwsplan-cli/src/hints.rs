@@ -23,6 +23,10 @@ pub struct NextSteps<'a> {
     /// Where the manifests were written, if not to standard output.
     pub written: Option<&'a Path>,
     pub startup_minutes: u64,
+    /// The command line of this render (`lwsplan` and its arguments), to pipe into kubectl.
+    pub command: Vec<String>,
+    /// The size a shared claim must have: the checkpoint's disk size.
+    pub claim_size: String,
     /// What the cluster needs for the inter-node fabric the render wires.
     pub network: Option<&'static str>,
     /// The Pod Security Standard level the pods meet.
@@ -54,6 +58,31 @@ impl fmt::Display for NextSteps<'_> {
              https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
              and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
         )?;
+        if let Some(ns) = &o.namespace {
+            writeln!(
+                f,
+                "# namespace:    kubectl create namespace {}   # once; skip if it exists",
+                q(ns)
+            )?;
+        }
+        if let lwsplan::render::ModelCache::Pvc { claim_name, .. } = &o.model_cache {
+            // The claim must exist before the pods; every pod of every group mounts it, so
+            // it must be shared: ReadWriteMany (Filestore, a CSI driver's RWX class).
+            let claim = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim_name},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": self.claim_size}},
+                },
+            });
+            writeln!(
+                f,
+                "# claim:        echo {} | kubectl apply{namespace} -f -   # ReadWriteMany: every pod mounts it; add storageClassName for your RWX class",
+                q(&claim.to_string())
+            )?;
+        }
         if let Some(network) = self.network {
             writeln!(f, "# network:      {network}")?;
         }
@@ -74,7 +103,18 @@ impl fmt::Display for NextSteps<'_> {
                 "kubectl apply{namespace} -f {}",
                 q(&path.display().to_string())
             ),
-            None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
+            None if self.command.iter().any(|a| a == "-") => format!(
+                "the deployment came from standard input: re-run with -o FILE, then kubectl \
+                 apply{namespace} -f FILE"
+            ),
+            None => format!(
+                "{} | kubectl apply{namespace} -f -",
+                self.command
+                    .iter()
+                    .map(|a| q(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         };
         writeln!(f, "# apply:        {apply}")?;
         writeln!(

@@ -506,6 +506,10 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
             startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
             pod_security: renderer.pod_security(&plan),
             network: renderer.network_prerequisite(&plan),
+            command: std::iter::once("lwsplan".to_string())
+                .chain(std::env::args().skip(1))
+                .collect(),
+            claim_size: lwsplan::render::checkpoint_disk_size(&plan),
             probe_source: options.probe.then(|| probe_source(&deployment)),
         };
         terminal.note(&steps.to_string());
