@@ -180,15 +180,104 @@ impl DeploymentError {
     }
 }
 
+/// k8s-openapi's types drop fields they do not define, so `render.pod` (Kubernetes' own types)
+/// is round-tripped: a key of the file that does not come back is unknown, a typo such as
+/// `operater:` in a toleration that would otherwise vanish. Reported with its line and column.
+fn unknown_pod_field(text: &str, deployment: &Deployment) -> Option<YamlError> {
+    let original: serde_json::Value = crate::yaml::from_str(text).ok()?;
+    let pod = original.pointer("/render/pod")?;
+    let back = serde_json::to_value(&deployment.render.pod).ok()?;
+    let mut lost = Vec::new();
+    lost_keys(pod, &back, "render.pod", &mut lost);
+    // Reported in the file's order (the parsed maps are sorted by key).
+    let mut found: Vec<((usize, usize), String, String)> = lost
+        .into_iter()
+        .map(|path| {
+            let key = path.rsplit('.').next().unwrap_or(&path).to_string();
+            (position_of_key(text, &key), key, path)
+        })
+        .collect();
+    found.sort();
+    let ((line, column), key, path) = found.first()?.clone();
+    let others: Vec<String> = found[1..]
+        .iter()
+        .map(|((l, c), k, _)| format!("`{k}` (line {l} column {c})"))
+        .collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; also unknown: {}", others.join(", "))
+    };
+    Some(YamlError {
+        message: format!(
+            "line {line} column {column}: unknown field `{key}` at {path}: the Kubernetes type \
+             there does not define it{also}"
+        ),
+    })
+}
+
+/// Every key of `original` that `back` lost, as dotted paths.
+fn lost_keys(
+    original: &serde_json::Value,
+    back: &serde_json::Value,
+    path: &str,
+    lost: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (original, back) {
+        (Value::Object(o), Value::Object(b)) => {
+            for (k, v) in o {
+                let child = format!("{path}.{k}");
+                match b.get(k) {
+                    Some(bv) => lost_keys(v, bv, &child, lost),
+                    None if v.is_null() => {}
+                    None => lost.push(child),
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(b)) => {
+            for (i, (ov, bv)) in o.iter().zip(b).enumerate() {
+                lost_keys(ov, bv, &format!("{path}[{i}]"), lost);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Where `key:` first appears after the `pod:` key, 1-based (the start of the text when not
+/// found).
+fn position_of_key(text: &str, key: &str) -> (usize, usize) {
+    let pod = text.find("pod:").unwrap_or(0);
+    let pattern = format!("{key}:");
+    let at = text[pod..]
+        .match_indices(&pattern)
+        .map(|(i, _)| pod + i)
+        .find(|&i| {
+            text[..i]
+                .chars()
+                .last()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        });
+    let Some(at) = at else { return (1, 1) };
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    (line, column)
+}
+
 impl Deployment {
     /// Parses a deployment from YAML; `origin` names it in errors. The files it names are read
     /// when planned; for a deployment from someone else see
     /// [`from_untrusted_yaml`](Self::from_untrusted_yaml).
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, DeploymentError> {
-        crate::yaml::from_str_named(text, origin).map_err(|source| DeploymentError::Parse {
+        let parse = |source| DeploymentError::Parse {
             path: origin.to_string(),
             source,
-        })
+        };
+        let deployment: Deployment = crate::yaml::from_str_named(text, origin).map_err(parse)?;
+        if let Some(unknown) = unknown_pod_field(text, &deployment) {
+            return Err(parse(unknown));
+        }
+        Ok(deployment)
     }
 
     /// Parses a deployment that someone else wrote — a user's, read by an operator's service —

@@ -191,6 +191,12 @@ options! {
     PodResources => Render, "pod.resources", "render.pod.resources";
     /// `pod.volume_mounts` (deployment files only).
     PodVolumeMounts => Render, "pod.volume_mounts", "render.pod.volume_mounts";
+    /// `termination_grace_period_seconds` (deployment files only).
+    TerminationGracePeriodSeconds => Render, "termination_grace_period_seconds", "render.termination_grace_period_seconds";
+    /// `exclusive_topology`: keep each group in one placement domain.
+    ExclusiveTopology => Render, "exclusive_topology", "--exclusive-topology";
+    /// `subgroup_size`.
+    SubgroupSize => Render, "subgroup_size", "--subgroup-size";
     /// `readiness_probe` (deployment files only).
     ReadinessProbe => Render, "readiness_probe", "render.readiness_probe";
     /// `leader_container_name` (deployment files only).

@@ -40,6 +40,12 @@ impl Planner<'_> {
             layout,
             expert_parallel: fit.expert_parallel,
             network: options.network.unwrap_or(hardware.node.network),
+            gated: model.gated.unwrap_or(true),
+            node: super::NodeResources {
+                gpus: self.gpus_per_node(options),
+                host_memory_bytes: self.host_memory(options),
+                allocatable: hardware.allocatable(self.gpus_per_node(options)),
+            },
             total_gpus: layout.gpus(),
             gpu_memory_bytes: hardware.gpu.memory_bytes,
             gpu_memory_utilization: options.gpu_memory_utilization,

@@ -165,6 +165,11 @@ pub struct Plan {
     pub expert_parallel: bool,
     /// What transfers between the group's nodes run over (`--network`, else the node type's).
     pub network: crate::profile::Network,
+    /// The node each pod lands on: what bounds its CPU, memory and disk requests.
+    pub node: NodeResources,
+    /// Whether the model's repository is gated on Hugging Face, so the pods need a token (an
+    /// unknown repository counts as gated).
+    pub gated: bool,
     /// GPUs in the group: TP × PP × DP.
     pub total_gpus: u64,
     /// CUDA-reported memory of one GPU.
@@ -222,6 +227,19 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Layouts considered, best first.
     pub alternatives: Vec<Alternative>,
+}
+
+/// The node each pod of a plan lands on (the node shape in use), for sizing pod requests.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct NodeResources {
+    /// GPUs of the node.
+    pub gpus: u64,
+    /// Host memory of the node.
+    pub host_memory_bytes: u64,
+    /// What the kubelet lets pods use; absent when the hardware profile gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<crate::profile::Allocatable>,
 }
 
 /// Plans one model on one hardware profile.

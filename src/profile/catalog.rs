@@ -51,14 +51,40 @@ impl Catalog {
         self.hardware.all()
     }
 
-    /// The built-in model with this id; an unknown id names the closest one.
+    /// The built-in model with this id, or with this Hugging Face repository (what
+    /// `lwsplan models` prints, e.g. `deepseek-ai/DeepSeek-R1`, any case); an unknown one names
+    /// the closest id.
     pub fn model(&self, id: &str) -> Result<&ModelProfile, ProfileError> {
-        self.models.find(id)
+        self.models.find(id).or_else(|e| {
+            let by_repo: Vec<&ModelProfile> = self
+                .models()
+                .iter()
+                .filter(|m| m.hf_repo.eq_ignore_ascii_case(id))
+                .collect();
+            match by_repo.as_slice() {
+                [one] => self.models.find(&one.id),
+                _ => Err(e),
+            }
+        })
     }
 
-    /// The built-in hardware profile with this id; an unknown id names the closest one.
+    /// The built-in hardware profile with this id, or the one node type with this GKE
+    /// accelerator label value (`nvidia-h100-80gb`), GPU product label
+    /// (`NVIDIA-H100-80GB-HBM3`) or GPU name; an unknown one names the closest id.
     pub fn hardware(&self, id: &str) -> Result<&HardwareProfile, ProfileError> {
-        self.hardware.find(id)
+        self.hardware.find(id).or_else(|e| {
+            let matches = |h: &&HardwareProfile| {
+                h.labels.gke_accelerator == id
+                    || h.labels.gpu_product.eq_ignore_ascii_case(id)
+                    || h.name.eq_ignore_ascii_case(id)
+            };
+            let found: Vec<&HardwareProfile> =
+                self.hardware_profiles().iter().filter(matches).collect();
+            match found.as_slice() {
+                [one] => self.hardware.find(&one.id),
+                _ => Err(e),
+            }
+        })
     }
 }
 

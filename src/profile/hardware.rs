@@ -103,6 +103,49 @@ pub struct Node {
     /// faster fabric.
     #[serde(default)]
     pub network: Network,
+    /// What the kubelet lets pods use on this node (its allocatable), which bounds each pod's
+    /// requests. Absent: lwsplan falls back on `host_memory_bytes` and a small CPU request, and
+    /// says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<Allocatable>,
+}
+
+/// A node's allocatable resources: its capacity less what the kubelet reserves for the system
+/// and for eviction (on GKE: <https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes>).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Allocatable {
+    /// CPUs (cores, fractions allowed).
+    pub cpu: f64,
+    /// Memory: bytes, or a quantity such as `1827Gi`.
+    #[serde(deserialize_with = "crate::units::bytes")]
+    #[schemars(with = "crate::units::ByteSize")]
+    pub memory_bytes: u64,
+    /// Ephemeral storage (what backs `emptyDir` and the containers' writable layers): bytes or
+    /// a quantity. Absent: unknown (a boot disk of the user's choosing), not checked.
+    #[serde(
+        default,
+        deserialize_with = "crate::units::option_bytes",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(with = "Option<crate::units::ByteSize>")]
+    pub ephemeral_storage_bytes: Option<u64>,
+}
+
+impl Allocatable {
+    /// The share of this node that `gpus` of its `node_gpus` GPUs come with: a pod using part
+    /// of a node gets that part of its CPU, memory and disk.
+    pub fn share(&self, gpus: u64, node_gpus: u64) -> Allocatable {
+        let part = |x: u64| {
+            u64::try_from(u128::from(x) * u128::from(gpus) / u128::from(node_gpus.max(1)))
+                .unwrap_or(x)
+        };
+        Allocatable {
+            cpu: self.cpu * gpus as f64 / node_gpus.max(1) as f64,
+            memory_bytes: part(self.memory_bytes),
+            ephemeral_storage_bytes: self.ephemeral_storage_bytes.map(part),
+        }
+    }
 }
 
 /// How the GPUs of different nodes reach each other: what NCCL's inter-node all-reduces,
@@ -159,6 +202,9 @@ pub struct NodeShape {
     pub host_memory_bytes: u64,
     /// The machine type with this shape.
     pub machine_type: String,
+    /// Its allocatable resources; absent: the default node's, scaled to the GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocatable: Option<Allocatable>,
 }
 
 /// Node label values that select this hardware. Give the one your platform uses (both for
@@ -180,6 +226,7 @@ pub struct NodeLabels {
 const MAX_GPU_MEMORY: u64 = 1 << 44; // 16 TiB
 const MAX_GPUS_PER_NODE: u64 = 1024;
 const MAX_HOST_MEMORY: u64 = 1 << 50;
+const MAX_CPUS: f64 = 1e5;
 /// The oldest GPUs vLLM supports: compute capability 7.0 (vLLM `docs/getting_started/installation/gpu`).
 const MIN_SM: u64 = 70;
 /// 1 PB/s: far above any GPU's memory or link bandwidth (an H200's HBM is 4.8 TB/s).
@@ -209,9 +256,18 @@ impl HardwareProfile {
                 gpus,
                 host_memory_bytes: self.node.host_memory_bytes,
                 machine_type: self.node.machine_type.clone().unwrap_or_default(),
+                allocatable: self.node.allocatable,
             });
         }
         self.node.shapes.iter().find(|s| s.gpus == gpus).cloned()
+    }
+
+    /// The allocatable resources of a node with `gpus` GPUs: the shape's own, else the default
+    /// node's scaled to that many GPUs; `None` when the profile gives none.
+    pub fn allocatable(&self, gpus: u64) -> Option<Allocatable> {
+        self.shape(gpus)
+            .and_then(|s| s.allocatable)
+            .or_else(|| Some(self.node.allocatable?.share(gpus, self.node.gpus)))
     }
 
     /// Parses a hardware profile from YAML and checks it; `origin` names the file in errors.
@@ -311,6 +367,39 @@ impl HardwareProfile {
                 MAX_HOST_MEMORY,
             )?;
         }
+        let allocatable = std::iter::once(("node.allocatable".to_string(), self.node.allocatable))
+            .chain(
+                self.node
+                    .shapes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (format!("node.shapes[{i}].allocatable"), s.allocatable)),
+            );
+        for (field, allocatable) in allocatable {
+            let Some(a) = allocatable else { continue };
+            if !(a.cpu.is_finite() && a.cpu > 0.0 && a.cpu <= MAX_CPUS) {
+                return Err(invalid(
+                    &format!("{field}.cpu"),
+                    &format!("{} must be a number of CPUs in (0, {MAX_CPUS}]", a.cpu),
+                ));
+            }
+            require_positive(origin, &format!("{field}.memory_bytes"), a.memory_bytes)?;
+            require_at_most(
+                origin,
+                &format!("{field}.memory_bytes"),
+                a.memory_bytes,
+                MAX_HOST_MEMORY,
+            )?;
+        }
+        if let Some(a) = self.node.allocatable
+            && a.memory_bytes > self.node.host_memory_bytes
+        {
+            return Err(invalid(
+                "node.allocatable.memory_bytes",
+                "exceeds node.host_memory_bytes: allocatable is what remains of the node's \
+                 memory after the system's reservation",
+            ));
+        }
         match parse_compute_capability(&self.gpu.compute_capability) {
             None => {
                 return Err(invalid(
@@ -335,5 +424,67 @@ impl HardwareProfile {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// GKE's reservation, as <https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes>
+    /// states it: CPU 6 % of the first core, 1 % of the second, 0.5 % of the next two, 0.25 %
+    /// of the rest; memory 25 % of the first 4 GiB, 20 % of the next 4, 10 % of the next 8, 6 %
+    /// of the next 112, 2 % above 128, plus the 100 MiB eviction threshold.
+    fn gke_allocatable(vcpus: f64, memory_gib: f64) -> (f64, f64) {
+        let cpu = 0.06 + 0.01 + 0.005 * 2.0 + 0.0025 * (vcpus - 4.0).max(0.0);
+        let tiers = [(4.0, 0.25), (4.0, 0.20), (8.0, 0.10), (112.0, 0.06)];
+        let (mut left, mut memory) = (memory_gib, 0.0);
+        for (size, rate) in tiers {
+            memory += left.min(size) * rate;
+            left = (left - size).max(0.0);
+        }
+        memory += left * 0.02 + 100.0 / 1024.0;
+        (vcpus - cpu, memory_gib - memory)
+    }
+
+    #[test]
+    fn builtin_allocatable_follows_gkes_reservation() {
+        // vCPUs and memory per machine type: cloud.google.com/compute/docs/accelerator-optimized-machines
+        // and .../general-purpose-machines (g2).
+        let machines = [
+            ("h100-80gb", 208.0, 1872.0),
+            ("h100-mega-80gb", 208.0, 1872.0),
+            ("h200-141gb", 224.0, 2952.0),
+            ("b200", 224.0, 3968.0),
+            ("a100-40gb", 96.0, 680.0),
+            ("a100-80gb", 96.0, 1360.0),
+            ("l4", 96.0, 384.0),
+        ];
+        let catalog = crate::Catalog::builtin();
+        for (id, vcpus, memory) in machines {
+            let a = catalog.hardware(id).unwrap().node.allocatable.unwrap();
+            let (cpu, gib) = gke_allocatable(vcpus, memory);
+            assert!(
+                a.cpu <= cpu && cpu - a.cpu < 0.01,
+                "{id}: {} vs {cpu}",
+                a.cpu
+            );
+            let profile_gib = a.memory_bytes as f64 / (1u64 << 30) as f64;
+            assert!(
+                profile_gib <= gib && gib - profile_gib < 1.0,
+                "{id}: {profile_gib} vs {gib}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_profile_without_allocatable_still_loads() {
+        let catalog = crate::Catalog::builtin();
+        let mut profile = catalog.hardware("h100-80gb").unwrap().clone();
+        profile.node.allocatable = None;
+        let yaml = crate::yaml::to_string(&profile).unwrap();
+        let back = HardwareProfile::from_yaml(&yaml, "test").unwrap();
+        assert_eq!(back.node.allocatable, None);
+        assert_eq!(back.allocatable(8), None);
     }
 }

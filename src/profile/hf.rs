@@ -244,6 +244,8 @@ fn from_hf_config(
     let profile = ModelProfile {
         id,
         hf_repo,
+        // config.json does not say whether the repository is gated.
+        gated: None,
         architecture,
         num_hidden_layers: layers,
         hidden_size: hidden,

@@ -15,6 +15,11 @@ pub struct ModelProfile {
     pub id: String,
     /// Hugging Face repository id passed to `vllm serve`, e.g. `deepseek-ai/DeepSeek-R1`.
     pub hf_repo: String,
+    /// Whether the repository is gated: Hugging Face serves it only to an account that accepted
+    /// its licence (Meta's Llama models), so the pods need a token. Absent: unknown, treated as
+    /// gated (the Secret is required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gated: Option<bool>,
     /// `architectures[0]` of `config.json`, e.g. `DeepseekV3ForCausalLM`.
     pub architecture: String,
     /// `num_hidden_layers`: decoder layers vLLM loads (MTP layers are counted separately).

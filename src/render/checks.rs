@@ -47,8 +47,71 @@ pub(crate) fn check_options(o: &RenderOptions) -> Result<(), RenderError> {
     check_labels(o)?;
     check_cache(&o.model_cache)?;
     check_probe(&o.readiness_probe)?;
+    if o.termination_grace_period_seconds > MAX_SECONDS_PROBE {
+        return Err(refuse(
+            crate::OptionName::TerminationGracePeriodSeconds,
+            format!("{} is more than a day", o.termination_grace_period_seconds),
+        ));
+    }
     check_vllm_args(&o.vllm_args)?;
     check_pod(&o.pod)?;
+    check_placement(o)?;
+    Ok(())
+}
+
+fn check_placement(o: &RenderOptions) -> Result<(), RenderError> {
+    if let Some(key) = &o.exclusive_topology {
+        names::check_qualified_name(key).map_err(|m| {
+            refuse(
+                crate::OptionName::ExclusiveTopology,
+                format!("a node label key (e.g. cloud.google.com/gce-topology-block): {m}"),
+            )
+        })?;
+        if let Some(other) = o.annotations.get(USER_LWS_ANNOTATIONS[0])
+            && other != key
+        {
+            return Err(refuse(
+                crate::OptionName::ExclusiveTopology,
+                format!(
+                    "`{key}` contradicts the annotation {}: {other}; give one",
+                    USER_LWS_ANNOTATIONS[0]
+                ),
+            ));
+        }
+    }
+    if o.subgroup_size == Some(0) {
+        return Err(refuse(
+            crate::OptionName::SubgroupSize,
+            "0: a subgroup holds at least one pod",
+        ));
+    }
+    if o.annotations.contains_key(USER_LWS_ANNOTATIONS[1]) && o.subgroup_size.is_none() {
+        return Err(refuse(
+            crate::OptionName::Annotations,
+            format!(
+                "`{}` places subgroups, which need a subgroup size (--subgroup-size)",
+                USER_LWS_ANNOTATIONS[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// LWS requires the group's size to be a multiple of the subgroup size (or one more, the
+/// leader in a subgroup of its own).
+pub(crate) fn check_subgroup(o: &RenderOptions, size: u64) -> Result<(), RenderError> {
+    if let Some(n) = o.subgroup_size
+        && !size.is_multiple_of(n)
+        && !(size - 1).is_multiple_of(n)
+    {
+        return Err(refuse(
+            crate::OptionName::SubgroupSize,
+            format!(
+                "{n} divides neither the group's {size} pods nor its {} workers",
+                size - 1
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -106,9 +169,12 @@ fn check_text(option: OptionName, value: Option<&str>) -> Result<(), RenderError
 }
 
 fn check_secret(o: &RenderOptions) -> Result<(), RenderError> {
-    names::check_dns1123_subdomain(&o.hf_secret.name)
+    let Some(secret) = &o.hf_secret else {
+        return Ok(());
+    };
+    names::check_dns1123_subdomain(&secret.name)
         .map_err(|m| refuse(OptionName::HfSecret, format!("Secret name {m}")))?;
-    names::check_config_key(&o.hf_secret.key)
+    names::check_config_key(&secret.key)
         .map_err(|m| refuse(OptionName::HfSecret, format!("Secret key {m}")))?;
     Ok(())
 }
@@ -146,13 +212,19 @@ fn check_env(o: &RenderOptions) -> Result<(), RenderError> {
         names::check_env_name(&e.name)
             .map_err(|m| refuse(OptionName::Env, format!("environment variable {m}")))?;
         if e.name == o.hf_token_env {
+            let secret = o
+                .hf_secret
+                .as_ref()
+                .map_or("--hf-secret NAME/KEY".to_string(), |s| {
+                    format!("{}/{}", s.name, s.key)
+                });
             return Err(refuse(
                 OptionName::Env,
                 format!(
-                    "`{}` carries the Hugging Face token from the Secret ({}/{}); a literal value \
-                     would put the token in the manifest in plain text. Store it in the Secret \
-                     (kubectl create secret generic …) instead",
-                    e.name, o.hf_secret.name, o.hf_secret.key
+                    "`{}` carries the Hugging Face token from the Secret ({secret}); a literal \
+                     value would put the token in the manifest in plain text. Store it in the \
+                     Secret (kubectl create secret generic …) instead",
+                    e.name
                 ),
             ));
         }
@@ -322,6 +394,15 @@ fn reserved_label(key: &str) -> bool {
         || key == NAME_LABEL
 }
 
+/// LWS annotations that are the user's to set on the LeaderWorkerSet: placement of each group
+/// (or subgroup) in one topology domain (kubernetes-sigs/lws
+/// `api/leaderworkerset/v1/leaderworkerset_types.go`, `ExclusiveKeyAnnotationKey`,
+/// `SubGroupExclusiveKeyAnnotationKey`). The subgroup size is `subgroup_size`, a spec field.
+pub(crate) const USER_LWS_ANNOTATIONS: &[&str] = &[
+    "leaderworkerset.sigs.k8s.io/exclusive-topology",
+    "leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology",
+];
+
 /// The API server's limit on all annotations of one object together.
 const MAX_ANNOTATION_BYTES: usize = 256 * 1024;
 
@@ -353,7 +434,17 @@ fn check_labels(o: &RenderOptions) -> Result<(), RenderError> {
         for (key, value) in annotations {
             names::check_qualified_name(key)
                 .map_err(|m| refuse(option, format!("annotation key {m}")))?;
-            if key.starts_with("lwsplan/") || key.starts_with("leaderworkerset.sigs.k8s.io/") {
+            let placement = option == crate::OptionName::Annotations
+                && USER_LWS_ANNOTATIONS.contains(&key.as_str());
+            if placement && let Err(m) = names::check_qualified_name(value) {
+                return Err(refuse(
+                    option,
+                    format!("`{key}` takes a node label key (a topology key): {m}"),
+                ));
+            }
+            if !placement
+                && (key.starts_with("lwsplan/") || key.starts_with("leaderworkerset.sigs.k8s.io/"))
+            {
                 return Err(refuse(
                     option,
                     format!("`{key}` is set by lwsplan or LWS; choose another key"),
@@ -390,13 +481,16 @@ fn check_cache(cache: &ModelCache) -> Result<(), RenderError> {
     }
 }
 
+const MAX_SECONDS_PROBE: u32 = 24 * 3600;
+
 fn check_probe(probe: &ReadinessProbe) -> Result<(), RenderError> {
     let option = OptionName::ReadinessProbe;
-    let (delay, period) = match probe {
+    let (delay, period, timeout) = match probe {
         ReadinessProbe::Http {
             path,
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => {
             if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(refuse(
@@ -404,13 +498,20 @@ fn check_probe(probe: &ReadinessProbe) -> Result<(), RenderError> {
                     format!("path {path:?} must start with / and hold no spaces"),
                 ));
             }
-            (*initial_delay_seconds, *period_seconds)
+            (*initial_delay_seconds, *period_seconds, *timeout_seconds)
         }
         ReadinessProbe::Tcp {
             initial_delay_seconds,
             period_seconds,
-        } => (*initial_delay_seconds, *period_seconds),
+            timeout_seconds,
+        } => (*initial_delay_seconds, *period_seconds, *timeout_seconds),
     };
+    if timeout == 0 || timeout > MAX_SECONDS_PROBE {
+        return Err(refuse(
+            option,
+            format!("timeout_seconds {timeout} must be 1–{MAX_SECONDS_PROBE}"),
+        ));
+    }
     // Kubernetes keeps probe times as int32 seconds.
     const MAX_SECONDS: u32 = 24 * 3600;
     if period == 0 || period > MAX_SECONDS || delay > MAX_SECONDS {
@@ -605,9 +706,11 @@ fn check_pod(pod: &PodOptions) -> Result<(), RenderError> {
 
 /// A memory limit below `/dev/shm`'s size: the kernel would kill the pod as shared memory
 /// fills, since a memory-backed volume counts against the container's memory.
-pub(crate) fn check_memory_limit(pod: &PodOptions, shm_bytes: u64) -> Result<(), RenderError> {
-    let limit = pod
-        .resources
+pub(crate) fn check_memory_limit(
+    resources: &k8s_openapi::api::core::v1::ResourceRequirements,
+    shm_bytes: u64,
+) -> Result<(), RenderError> {
+    let limit = resources
         .limits
         .as_ref()
         .and_then(|l| l.get("memory"))

@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference, PersistentVolumeClaim,
-    Probe, SecretKeySelector, TCPSocketAction, Toleration, Volume, VolumeMount,
+    Affinity, Container, EnvVar, EnvVarSource, HTTPGetAction, LocalObjectReference,
+    PersistentVolumeClaim, Probe, SecretKeySelector, SecurityContext, TCPSocketAction, Toleration,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -38,11 +39,15 @@ pub struct TemplateContext {
     pub replicas: u64,
     /// Pods per group (`size`): the plan's nodes.
     pub size: u64,
+    /// Pods per LWS subgroup, when asked for.
+    pub subgroup_size: Option<u64>,
     /// Container image.
     pub image: String,
-    /// Container resource limits: GPUs per pod, the RDMA device when asked for, and the user's.
+    /// Container resource limits: GPUs per pod, the RDMA device when asked for, the memory
+    /// limit (the user's, else lwsplan's), and the user's others.
     pub limits: BTreeMap<String, String>,
-    /// Container resource requests (the user's; GPUs are requested by their limit).
+    /// Container resource requests: CPU, memory and ephemeral storage, the user's or derived
+    /// from the plan and the node (GPUs are requested by their limit).
     pub requests: BTreeMap<String, Quantity>,
     /// Whether a model cache is mounted.
     pub has_cache: bool,
@@ -66,6 +71,8 @@ pub struct TemplateContext {
     pub service_selector: BTreeMap<String, String>,
     /// Settings of both pod templates.
     pub pod: PodContext,
+    /// `terminationGracePeriodSeconds` of every pod.
+    pub termination_grace_period_seconds: u32,
     /// The leader pod.
     pub leader: Role,
     /// The worker pods.
@@ -76,8 +83,11 @@ pub struct TemplateContext {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PodContext {
-    /// Pod template annotations.
+    /// Pod template annotations: the user's, then the fabric's (GKE multi-networking).
     pub annotations: BTreeMap<String, String>,
+    /// Native sidecars (`initContainers` with `restartPolicy: Always`): the GPUDirect-TCPX/TCPXO
+    /// receive daemon on GKE.
+    pub init_containers: Vec<Container>,
     /// Tolerations.
     pub tolerations: Vec<Toleration>,
     /// Affinity.
@@ -116,6 +126,11 @@ pub struct Role {
     pub readiness_probe: Option<Probe>,
     /// The startup probe, on the leader only.
     pub startup_probe: Option<Probe>,
+    /// The liveness probe, on the leader only.
+    pub liveness_probe: Option<Probe>,
+    /// The container's security context: no privilege escalation, the runtime's default
+    /// seccomp profile, the added capabilities.
+    pub security_context: SecurityContext,
 }
 
 /// Everything the context needs that the renderer decided: the image, its vLLM version and
@@ -127,6 +142,7 @@ pub(crate) struct Inputs<'a> {
     pub version: VllmVersion,
     pub startup_seconds: u64,
     pub shm_bytes: u64,
+    pub resources: k8s_openapi::api::core::v1::ResourceRequirements,
 }
 
 impl TemplateContext {
@@ -138,8 +154,10 @@ impl TemplateContext {
             version,
             startup_seconds,
             shm_bytes,
+            resources: pod_resources,
         } = inputs;
         let commands = super::command::commands(plan, o);
+        let fabric = super::fabric::wiring(plan, o);
         let (node_label, node_value) = match o.platform {
             super::Platform::Gke => (
                 "cloud.google.com/gke-accelerator",
@@ -155,13 +173,35 @@ impl TemplateContext {
         let mut leader_labels = pod_labels.clone();
         leader_labels.insert("role".into(), "leader".into());
         let mut annotations = o.annotations.clone();
+        if let Some(key) = &o.exclusive_topology {
+            annotations.insert(
+                super::checks::USER_LWS_ANNOTATIONS[0].to_string(),
+                key.clone(),
+            );
+        }
         annotations.extend(plan_annotations(plan));
         let (cache_volume, claim_templates) = model_cache(&o.model_cache, plan);
         let has_cache = cache_volume.is_some() || !claim_templates.is_empty();
-        let env = env(o, version, startup_seconds, has_cache);
-        let (limits, capabilities) = resources(plan, o);
-        let requests = o.pod.resources.requests.clone().unwrap_or_default();
-        let (readiness, startup) = probes(o, startup_seconds);
+        let mut env = env(o, plan.gated, version, startup_seconds, has_cache);
+        // The fabric's variables go before the user's (which may override them), and never
+        // twice.
+        let user_from = env.len() - o.env.len();
+        let fabric_env: Vec<EnvVar> = fabric
+            .env
+            .iter()
+            .filter(|v| !env.iter().any(|e| e.name == v.name))
+            .cloned()
+            .collect();
+        env.splice(user_from..user_from, fabric_env);
+        let (limits, mut capabilities) = resources(plan, o, &pod_resources);
+        for c in &fabric.capabilities {
+            if !capabilities.contains(c) {
+                capabilities.push(c.clone());
+            }
+        }
+        let security_context = super::security::container(&capabilities);
+        let requests = pod_resources.requests.clone().unwrap_or_default();
+        let (readiness, startup, liveness) = probes(o, startup_seconds);
         let service_selector = BTreeMap::from([
             (NAME_LABEL.to_string(), o.name.clone()),
             ("role".to_string(), "leader".to_string()),
@@ -171,6 +211,7 @@ impl TemplateContext {
             namespace: o.namespace.clone(),
             replicas: plan.replicas,
             size: plan.layout.nodes,
+            subgroup_size: o.subgroup_size,
             image,
             limits,
             requests,
@@ -183,10 +224,18 @@ impl TemplateContext {
             port: o.port,
             capabilities,
             service_name: format!("{}-leader", o.name),
+            termination_grace_period_seconds: o.termination_grace_period_seconds,
             service_selector,
             pod: PodContext {
-                annotations: o.pod.annotations.clone(),
-                tolerations: o.pod.tolerations.clone(),
+                annotations: o
+                    .pod
+                    .annotations
+                    .clone()
+                    .into_iter()
+                    .chain(fabric.annotations.clone())
+                    .collect(),
+                init_containers: fabric.init_containers.clone(),
+                tolerations: tolerations(o),
                 affinity: o.pod.affinity.clone(),
                 image_pull_secrets: o
                     .pod
@@ -197,8 +246,20 @@ impl TemplateContext {
                 service_account_name: o.pod.service_account_name.clone(),
                 priority_class_name: o.pod.priority_class_name.clone(),
                 image_pull_policy: o.pod.image_pull_policy.clone(),
-                volumes: o.pod.volumes.clone(),
-                volume_mounts: o.pod.volume_mounts.clone(),
+                volumes: o
+                    .pod
+                    .volumes
+                    .iter()
+                    .chain(&fabric.volumes)
+                    .cloned()
+                    .collect(),
+                volume_mounts: o
+                    .pod
+                    .volume_mounts
+                    .iter()
+                    .chain(&fabric.mounts)
+                    .cloned()
+                    .collect(),
             },
             leader: Role {
                 template_field: "leaderTemplate".into(),
@@ -209,6 +270,8 @@ impl TemplateContext {
                 port: Some(o.port),
                 readiness_probe: Some(readiness),
                 startup_probe: startup,
+                liveness_probe: liveness,
+                security_context: security_context.clone(),
             },
             worker: Role {
                 template_field: "workerTemplate".into(),
@@ -219,11 +282,29 @@ impl TemplateContext {
                 port: None,
                 readiness_probe: None,
                 startup_probe: None,
+                liveness_probe: None,
+                security_context,
             },
             labels,
             annotations,
         }
     }
+}
+
+/// The user's tolerations, and the GPU taint's when asked for (as Google's GPU manifests write
+/// it: `key: nvidia.com/gpu, operator: Exists`, here for NoSchedule).
+fn tolerations(o: &RenderOptions) -> Vec<Toleration> {
+    let mut tolerations = o.pod.tolerations.clone();
+    let gpu = Toleration {
+        key: Some(super::GPU_RESOURCE.to_string()),
+        operator: Some("Exists".into()),
+        effect: Some("NoSchedule".into()),
+        ..Toleration::default()
+    };
+    if o.gpu_toleration && !tolerations.contains(&gpu) {
+        tolerations.push(gpu);
+    }
+    tolerations
 }
 
 /// A literal environment variable.
@@ -239,22 +320,28 @@ fn var(name: &str, value: impl Into<String>) -> EnvVar {
 /// user's variables (last, so they can override).
 fn env(
     o: &RenderOptions,
+    gated: bool,
     version: VllmVersion,
     startup_seconds: u64,
     has_cache: bool,
 ) -> Vec<EnvVar> {
-    let mut env = vec![EnvVar {
-        name: o.hf_token_env.clone(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: o.hf_secret.name.clone(),
-                key: o.hf_secret.key.clone(),
-                optional: None,
+    let mut env = Vec::new();
+    // By reference, never by value; optional for a model that is not gated, so the pods start
+    // without the Secret (the token then only lifts Hugging Face's rate limits).
+    if let Some(secret) = &o.hf_secret {
+        env.push(EnvVar {
+            name: o.hf_token_env.clone(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: secret.name.clone(),
+                    key: secret.key.clone(),
+                    optional: (!gated).then_some(true),
+                }),
+                ..EnvVarSource::default()
             }),
-            ..EnvVarSource::default()
-        }),
-    }];
+        });
+    }
     // vLLM gives up waiting for its engine after 600 s by default; loading a 671B model
     // takes longer. Match the startup probe's budget (vllm PR #35616).
     if version::ENGINE_READY_TIMEOUT.in_version(version) {
@@ -291,10 +378,12 @@ fn env(
 }
 
 /// Resource limits (GPUs, and the RDMA device when asked) and added capabilities.
-fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<String>) {
-    let mut limits: BTreeMap<String, String> = o
-        .pod
-        .resources
+fn resources(
+    plan: &Plan,
+    o: &RenderOptions,
+    pod: &k8s_openapi::api::core::v1::ResourceRequirements,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut limits: BTreeMap<String, String> = pod
         .limits
         .iter()
         .flatten()
@@ -316,7 +405,7 @@ fn resources(plan: &Plan, o: &RenderOptions) -> (BTreeMap<String, String>, Vec<S
 }
 
 /// The leader's readiness probe and, when enabled, its startup probe.
-fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
+fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>, Option<Probe>) {
     let port = IntOrString::Int(i32::from(o.port));
     let http = |path: &str| HTTPGetAction {
         path: Some(path.to_string()),
@@ -328,15 +417,18 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
             path,
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => Probe {
             http_get: Some(http(path)),
             initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
             period_seconds: Some(saturate_i32(*period_seconds)),
+            timeout_seconds: Some(saturate_i32(*timeout_seconds)),
             ..Probe::default()
         },
         ReadinessProbe::Tcp {
             initial_delay_seconds,
             period_seconds,
+            timeout_seconds,
         } => Probe {
             tcp_socket: Some(TCPSocketAction {
                 port: port.clone(),
@@ -344,6 +436,7 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
             }),
             initial_delay_seconds: Some(saturate_i32(*initial_delay_seconds)),
             period_seconds: Some(saturate_i32(*period_seconds)),
+            timeout_seconds: Some(saturate_i32(*timeout_seconds)),
             ..Probe::default()
         },
     };
@@ -355,7 +448,18 @@ fn probes(o: &RenderOptions, startup_seconds: u64) -> (Probe, Option<Probe>) {
         ))),
         ..Probe::default()
     });
-    (readiness, startup)
+    // Liveness starts once the startup probe passed; without one it waits out the startup
+    // budget. 30 s × 6 failures of 10 s each: a server busy for minutes is not restarted (a
+    // restart recreates the whole group), a hung one is.
+    let liveness = o.liveness_probe.then(|| Probe {
+        http_get: Some(http("/health")),
+        initial_delay_seconds: (!o.startup_probe).then(|| saturate_i32(startup_seconds)),
+        period_seconds: Some(probe::LIVENESS_PERIOD_SECONDS),
+        timeout_seconds: Some(probe::LIVENESS_TIMEOUT_SECONDS),
+        failure_threshold: Some(probe::LIVENESS_FAILURE_THRESHOLD),
+        ..Probe::default()
+    });
+    (readiness, startup, liveness)
 }
 
 fn saturate_i32(value: impl TryInto<i32>) -> i32 {
@@ -371,7 +475,6 @@ fn model_cache(cache: &ModelCache, plan: &Plan) -> (Option<Volume>, Vec<Persiste
     };
     use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    const GIB: u64 = 1 << 30;
     let volume = |v: Volume| (Some(v), Vec::new());
     match cache {
         ModelCache::None => (None, Vec::new()),
@@ -397,15 +500,7 @@ fn model_cache(cache: &ModelCache, plan: &Plan) -> (Option<Volume>, Vec<Persiste
         } => {
             // The whole checkpoint lands on every node (downloads are not split by rank), plus
             // room for the MTP layers and tokenizer files the plan does not count.
-            let size = size.map_or_else(
-                || {
-                    (plan.weight_bytes / 10 * 11)
-                        .saturating_add(10 * GIB)
-                        .div_ceil(GIB)
-                        * GIB
-                },
-                |s| s.0,
-            );
+            let size = size.map_or_else(|| super::resources::checkpoint_disk_bytes(plan), |s| s.0);
             let claim = PersistentVolumeClaim {
                 metadata: ObjectMeta {
                     name: Some("model-cache".into()),

@@ -22,8 +22,11 @@ mod checks;
 pub(crate) mod command;
 mod context;
 mod environment;
+mod fabric;
 mod options;
 mod probe;
+mod resources;
+mod security;
 
 pub use crate::plan::VllmVersion;
 pub use context::{PodContext, Role, TemplateContext};
@@ -44,6 +47,13 @@ use crate::manifest::{ImageRef, Manifests};
 use crate::plan::{Launcher, Plan, version};
 use crate::validate::Problems;
 pub use command::shell_quote;
+pub use security::{PodSecurity, PodSecurityLevel};
+
+/// The disk a copy of the whole checkpoint takes (weights + 10 % + 10 GiB), as a Kubernetes
+/// quantity: what a shared model-cache claim needs at least.
+pub fn checkpoint_disk_size(plan: &Plan) -> String {
+    crate::units::quantity(resources::checkpoint_disk_bytes(plan))
+}
 
 /// The official vLLM image; the default image is its tag for the release the plan is made for
 /// (`vllm/vllm-openai:v0.28.0` by default: see [`version::DEFAULT`](crate::plan::VllmVersion)).
@@ -169,8 +179,13 @@ impl Renderer {
     pub fn render(&self, plan: &Plan) -> Result<Manifests, RenderError> {
         let plan = &self.probed(plan);
         checks::check_name_length(&self.options.name, plan.replicas)?;
-        checks::check_memory_limit(&self.options.pod, self.shm_bytes(plan))?;
         checks::check_node_label(&self.options, plan)?;
+        checks::check_subgroup(&self.options, plan.layout.nodes)?;
+        self.check_fabric_volumes(plan)?;
+        resources::check_cache_size(&self.options.model_cache, plan)?;
+        let pod_resources = self.resources(plan);
+        resources::check_against_node(&pod_resources, plan)?;
+        checks::check_memory_limit(&pod_resources, self.shm_bytes(plan))?;
         let text = self.render_text(plan)?;
         crate::validate::parse_manifests(&text).map_err(|p| RenderError::Invalid(Problems(p)))
     }
@@ -195,7 +210,17 @@ impl Renderer {
             version: plan.vllm_version,
             startup_seconds: self.startup_seconds(plan),
             shm_bytes: self.shm_bytes(plan),
+            resources: self.resources(plan),
         }))
+    }
+
+    /// Each vLLM container's CPU, memory and ephemeral-storage requests and limits: the
+    /// user's (`--cpu`, `--memory`, `--ephemeral-storage`, `pod.resources`), and for what they
+    /// leave out lwsplan's, derived from the plan and the node (GPUs are added by the
+    /// template context).
+    pub fn resources(&self, plan: &Plan) -> k8s_openapi::api::core::v1::ResourceRequirements {
+        let defaults = resources::defaults(plan, self.shm_bytes(plan), &self.options.model_cache);
+        resources::effective(&self.options.pod, &defaults)
     }
 
     /// The `/dev/shm` size of each pod: the option, else the plan's.
@@ -222,6 +247,33 @@ impl Renderer {
             }),
             None => Ok(format!("{OFFICIAL_IMAGE}:v{}", plan.vllm_version)),
         }
+    }
+
+    /// The highest Pod Security Standard level the rendered pods meet, and why not higher.
+    pub fn pod_security(&self, plan: &Plan) -> PodSecurity {
+        let context = self.context(plan).ok();
+        let capabilities = context
+            .as_ref()
+            .map(|c| c.capabilities.clone())
+            .unwrap_or_default();
+        let fabric = fabric::wiring(plan, &self.options);
+        let mut capabilities = capabilities;
+        for sidecar in &fabric.init_containers {
+            let added = sidecar
+                .security_context
+                .as_ref()
+                .and_then(|s| s.capabilities.as_ref())
+                .and_then(|c| c.add.clone())
+                .unwrap_or_default();
+            capabilities.extend(added);
+        }
+        security::pod_security(&self.options, &capabilities, !fabric.volumes.is_empty())
+    }
+
+    /// What the cluster needs for the plan's inter-node fabric (GKE networks, the NCCL plugin
+    /// installer), when the render wires one.
+    pub fn network_prerequisite(&self, plan: &Plan) -> Option<&'static str> {
+        fabric::wiring(plan, &self.options).prerequisite
     }
 
     /// The options it renders with (for a probe: the probe's name and flags).
@@ -263,10 +315,55 @@ impl Renderer {
     /// valid reference (a placeholder to substitute), one that is not pinned, DP + EP across
     /// nodes without RDMA.
     pub fn warnings(&self, plan: &Plan) -> Vec<String> {
+        let mut warnings = self.image_warnings(plan);
+        warnings.extend(resources::warnings(
+            plan,
+            &self.options.model_cache,
+            &self.options.pod,
+        ));
+        warnings
+    }
+
+    /// User volumes named like the fabric's would collide.
+    fn check_fabric_volumes(&self, plan: &Plan) -> Result<(), RenderError> {
+        let fabric = fabric::wiring(plan, &self.options);
+        for v in &self.options.pod.volumes {
+            if fabric.volumes.iter().any(|f| f.name == v.name) {
+                return Err(RenderError::Option {
+                    option: crate::OptionName::PodVolumes,
+                    message: format!(
+                        "`{}` is a volume the {} wiring declares; name yours differently",
+                        v.name, plan.network
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Warnings about the token, the image and the network.
+    fn image_warnings(&self, plan: &Plan) -> Vec<String> {
         let mut warnings = Vec::new();
+        if self.options.platform == Platform::Gke && self.options.network.rdma.is_some() {
+            warnings.push(
+                "--rdma-resource with --platform gke: GKE offers no RDMA device-plugin resource, \
+                 so the pods would stay Pending; GKE's GPUDirect RDMA (A3 Ultra, A4) comes from \
+                 multi-networking and the gIB NCCL plugin: use --network rdma (the default on \
+                 h200-141gb and b200) instead"
+                    .to_string(),
+            );
+        }
+        if plan.gated && self.options.hf_secret.is_none() && self.options.model_source.is_none() {
+            warnings.push(format!(
+                "{} is gated on Hugging Face and --hf-secret is none: the download fails (401) \
+                 unless the weights come from elsewhere (--model-source, a warm cache)",
+                plan.model_repo
+            ));
+        }
         if plan.layout.data_parallel_size > 1
             && plan.layout.nodes > 1
             && self.options.network.rdma.is_none()
+            && plan.network == crate::profile::Network::Tcp
         {
             warnings.push(format!(
                 "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \

@@ -39,6 +39,10 @@ pub enum ReadinessProbe {
         initial_delay_seconds: u32,
         /// `periodSeconds`.
         period_seconds: u32,
+        /// `timeoutSeconds`: a loaded server's `/health` can take longer than Kubernetes'
+        /// default of 1 s, and the leader would flap out of the Service.
+        #[serde(default = "probe_timeout")]
+        timeout_seconds: u32,
     },
     /// A TCP connect to the API port (vLLM listens only once the engine is up).
     Tcp {
@@ -46,8 +50,23 @@ pub enum ReadinessProbe {
         initial_delay_seconds: u32,
         /// `periodSeconds`.
         period_seconds: u32,
+        /// `timeoutSeconds`.
+        #[serde(default = "probe_timeout")]
+        timeout_seconds: u32,
     },
 }
+
+/// The readiness probe's default `timeoutSeconds`.
+pub const READINESS_TIMEOUT_SECONDS: u32 = 5;
+
+fn probe_timeout() -> u32 {
+    READINESS_TIMEOUT_SECONDS
+}
+
+/// How long a stopping pod may take to finish its requests before it is killed, by default:
+/// Kubernetes' 30 s cuts long generations short; vLLM's API server (uvicorn) stops accepting
+/// connections on SIGTERM and lets open requests finish.
+pub const TERMINATION_GRACE_PERIOD_SECONDS: u32 = 120;
 
 /// A Secret key holding the Hugging Face token.
 #[derive(
@@ -59,6 +78,68 @@ pub struct SecretKeyRef {
     pub name: String,
     /// Key within the Secret.
     pub key: String,
+}
+
+/// `hf_secret` in a file: `none`, or `{name, key}`.
+mod hf_secret {
+    use super::SecretKeyRef;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// The schema: the word `none` or a Secret key reference.
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(untagged)]
+    pub(super) enum Schema {
+        /// No token.
+        None(NoneWord),
+        /// The Secret and key.
+        Ref(SecretKeyRef),
+    }
+
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(rename_all = "lowercase")]
+    pub(super) enum NoneWord {
+        None,
+    }
+
+    pub(super) fn serialize<S: Serializer>(
+        v: &Option<SecretKeyRef>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_str("none"),
+            Some(r) => serde::Serialize::serialize(r, s),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SecretKeyRef>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Option<SecretKeyRef>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`none` or a map with `name` and `key`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "none" => Ok(None),
+                    _ => Err(E::custom(format!(
+                        "`{v}`: expected `none` or {{name: SECRET, key: KEY}}"
+                    ))),
+                }
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SecretKeyRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(Some)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// An environment variable with a literal value.
@@ -239,8 +320,12 @@ pub struct RenderOptions {
     /// The API port.
     #[serde(deserialize_with = "port")]
     pub port: u16,
-    /// The Secret holding the Hugging Face token.
-    pub hf_secret: SecretKeyRef,
+    /// The Secret holding the Hugging Face token, or `none`: no token at all (a model that is
+    /// not gated, or weights from a mirror or the cache). For a model that is not gated the
+    /// reference is optional, so the pods start without the Secret.
+    #[serde(with = "hf_secret")]
+    #[schemars(with = "hf_secret::Schema")]
+    pub hf_secret: Option<SecretKeyRef>,
     /// The environment variable the token is passed in.
     pub hf_token_env: String,
     /// `/dev/shm` size, overriding the plan's.
@@ -251,6 +336,11 @@ pub struct RenderOptions {
     pub readiness_probe: ReadinessProbe,
     /// Whether the leader gets a startup probe sized to its load time.
     pub startup_probe: bool,
+    /// Whether the leader gets a liveness probe (`GET /health` once started, restarting a hung
+    /// server after minutes of failures, not seconds).
+    pub liveness_probe: bool,
+    /// `terminationGracePeriodSeconds` of every pod: time to finish requests in flight.
+    pub termination_grace_period_seconds: u32,
     /// Extra environment variables for every container, in order.
     pub env: Vec<EnvVar>,
     /// Extra `vllm serve` arguments, appended after the plan's.
@@ -281,6 +371,21 @@ pub struct RenderOptions {
     /// Pod settings: resources, tolerations, affinity, pull secrets, service account, extra
     /// labels, annotations and volumes.
     pub pod: PodOptions,
+    /// Keep each group in one placement domain: the node label whose value every pod of a
+    /// group shares, one group per domain (LWS's `leaderworkerset.sigs.k8s.io/exclusive-topology`
+    /// annotation), e.g. `cloud.google.com/gce-topology-block` on GKE or
+    /// `cloud.google.com/gke-nodepool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusive_topology: Option<String>,
+    /// Pods per LWS subgroup (`spec.leaderWorkerTemplate.subGroupPolicy.subGroupSize`), which
+    /// `leaderworkerset.sigs.k8s.io/subgroup-exclusive-topology` places together; must divide
+    /// the group's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subgroup_size: Option<u64>,
+    /// Tolerate the taint GPU node pools carry (`nvidia.com/gpu`, any value, NoSchedule), as
+    /// GKE and the GPU operator's node pools set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpu_toleration: bool,
     /// Render the memory probe instead (`render --probe`): `<name>-probe`, one replica, vLLM
     /// on random weights of the real shapes (`--load-format dummy`) and a startup budget for
     /// the engine alone. Its leader's log is what `lwsplan check-log` compares with the plan.
@@ -295,10 +400,10 @@ impl Default for RenderOptions {
             image: None,
             platform: Platform::Gke,
             port: 8080,
-            hf_secret: SecretKeyRef {
+            hf_secret: Some(SecretKeyRef {
                 name: "hf-secret".into(),
                 key: "hf_api_token".into(),
-            },
+            }),
             hf_token_env: "HF_TOKEN".into(),
             shm_size: None,
             model_source: None,
@@ -306,8 +411,11 @@ impl Default for RenderOptions {
                 path: "/health".into(),
                 initial_delay_seconds: 0,
                 period_seconds: 10,
+                timeout_seconds: READINESS_TIMEOUT_SECONDS,
             },
             startup_probe: true,
+            liveness_probe: true,
+            termination_grace_period_seconds: TERMINATION_GRACE_PERIOD_SECONDS,
             env: Vec::new(),
             vllm_args: Vec::new(),
             labels: BTreeMap::new(),
@@ -321,6 +429,9 @@ impl Default for RenderOptions {
             leader_container_name: "vllm-leader".into(),
             worker_container_name: "vllm-worker".into(),
             pod: PodOptions::default(),
+            exclusive_topology: None,
+            subgroup_size: None,
+            gpu_toleration: false,
             probe: false,
         }
     }

@@ -19,6 +19,14 @@ pub const MIN_STARTUP_SECONDS: u64 = 900;
 /// The longest startup budget: a day. A checkpoint that takes longer to load is not served
 /// by waiting (and Kubernetes keeps probe counts as int32).
 pub const MAX_STARTUP_SECONDS: u64 = 24 * 3600;
+/// The leader's liveness probe: every 30 s, 10 s to answer, restarted after 6 failures in a
+/// row (3 minutes). Generous on purpose: vLLM's `/health` answers from the API server while the
+/// engine is busy, and restarting the leader recreates the whole group.
+pub const LIVENESS_PERIOD_SECONDS: i32 = 30;
+/// See [`LIVENESS_PERIOD_SECONDS`].
+pub const LIVENESS_TIMEOUT_SECONDS: i32 = 10;
+/// See [`LIVENESS_PERIOD_SECONDS`].
+pub const LIVENESS_FAILURE_THRESHOLD: i32 = 6;
 /// Seconds between startup probes.
 pub const STARTUP_PERIOD_SECONDS: u64 = 10;
 

@@ -9,7 +9,27 @@ use crate::units::gib;
 /// Characters in a memory bar; the whole bar is the GPU's CUDA-reported memory.
 const BAR: u64 = 40;
 
+/// `n` and the noun, singular for one: "1 GPU", "2 GPUs".
+pub(crate) fn count(n: u64, singular: &str, plural: &str) -> String {
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 impl Plan {
+    /// The one-line summary `plan` and `render` both print: the model on the group's pods,
+    /// each pod's GPUs, e.g. `deepseek-r1 (deepseek-ai/DeepSeek-R1) on 2 pods × 8 NVIDIA H100
+    /// 80GB HBM3 (h100-80gb)`.
+    pub fn headline(&self) -> String {
+        format!(
+            "{} ({}) on {} × {} {} ({})",
+            self.model,
+            self.model_repo,
+            count(self.layout.nodes, "pod", "pods"),
+            self.layout.gpus_per_pod,
+            self.gpu_name,
+            self.hardware
+        )
+    }
+
     /// Renders the plan as a readable table.
     pub fn to_table(&self) -> String {
         let mut out = String::new();
@@ -19,11 +39,7 @@ impl Plan {
     }
 
     fn write_table(&self, out: &mut String) -> std::fmt::Result {
-        writeln!(
-            out,
-            "{} ({}) on {} × {} ({})",
-            self.model, self.model_repo, self.layout.gpus_per_pod, self.gpu_name, self.hardware
-        )?;
+        writeln!(out, "{}", self.headline())?;
         writeln!(out)?;
         let nodes = if self.layout.nodes == 1 {
             "node"
@@ -33,12 +49,12 @@ impl Plan {
         writeln!(out, "  vLLM          {}", self.vllm_version)?;
         writeln!(
             out,
-            "  layout        {} = {} GPUs on {} {nodes} (LWS size {}), {} GPUs per pod{}",
+            "  layout        {} = {} on {} {nodes} (LWS size {}), {} per pod{}",
             self.layout().shape(),
-            self.total_gpus,
+            count(self.total_gpus, "GPU", "GPUs"),
             self.layout.nodes,
             self.layout.nodes,
-            self.layout.gpus_per_pod,
+            count(self.layout.gpus_per_pod, "GPU", "GPUs"),
             if self.expert_parallel {
                 ", expert parallel"
             } else {
@@ -87,8 +103,10 @@ impl Plan {
         if self.replicas > 1 {
             writeln!(
                 out,
-                "  replicas      {} groups of {} pods, {:.2} such sequences at once in all",
-                self.replicas, self.layout.nodes, self.total_concurrency
+                "  replicas      {} groups of {}, {:.2} such sequences at once in all",
+                self.replicas,
+                count(self.layout.nodes, "pod", "pods"),
+                self.total_concurrency
             )?;
         }
         if let Some(p) = &self.performance {

@@ -21,6 +21,7 @@
 // Used by build.rs (which compiles it on its own) and by tests.
 #[cfg(any(test, feature = "machinery"))]
 pub(crate) mod crd;
+mod group;
 mod lints;
 pub(crate) mod names;
 pub(crate) mod schema;
@@ -108,6 +109,9 @@ pub struct Validation {
     /// Documents of kinds lwsplan does not validate (a Secret, a ConfigMap), as
     /// `document N (apiVersion/kind name)`.
     pub skipped: Vec<String>,
+    /// LeaderWorkerSets and Services found and checked (the items of a `v1` List included):
+    /// none means nothing was validated.
+    pub validated: usize,
 }
 
 /// Validates a YAML stream: problems of what lwsplan knows, and what it skipped.
@@ -116,6 +120,7 @@ pub fn check_yaml(text: &str) -> Validation {
         Ok(documents) => {
             let checked = check_documents(&documents);
             Validation {
+                validated: checked.sets.len() + checked.services.len(),
                 problems: checked.problems,
                 skipped: checked.skipped,
             }
@@ -123,6 +128,7 @@ pub fn check_yaml(text: &str) -> Validation {
         Err(problem) => Validation {
             problems: vec![problem],
             skipped: Vec::new(),
+            validated: 0,
         },
     }
 }
@@ -208,7 +214,15 @@ fn parse_documents(text: &str) -> Result<Vec<Value>, Problem> {
             path: String::new(),
             message: format!("not valid YAML: {message}"),
         })?;
-    let documents: Vec<Value> = documents.into_iter().filter(|d| !d.is_null()).collect();
+    // `kubectl get -o yaml` of several objects is one `v1` List: its items are the documents.
+    let documents: Vec<Value> = documents
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .flat_map(|d| match list_items(&d) {
+            Some(items) => items,
+            None => vec![d],
+        })
+        .collect();
     if documents.is_empty() {
         return Err(Problem {
             document: 1,
@@ -218,6 +232,18 @@ fn parse_documents(text: &str) -> Result<Vec<Value>, Problem> {
         });
     }
     Ok(documents)
+}
+
+/// The items of a `v1` List (`kubectl get -o yaml`), or `None` for any other document.
+fn list_items(doc: &Value) -> Option<Vec<Value>> {
+    let is_list = doc.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && doc.get("kind").and_then(Value::as_str) == Some("List");
+    is_list.then(|| {
+        doc.get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    })
 }
 
 /// What checking a stream found: its problems, and the objects that parsed.
@@ -253,6 +279,7 @@ fn check_documents(documents: &[Value]) -> Checked {
                         lints::leader_worker_set(&lws, &mut findings);
                         wiring::leader_worker_set(&lws, &mut findings);
                         security_of(&lws, &mut findings);
+                        group::check(&lws, &mut findings);
                         sets.push(lws);
                     }
                     Err(e) => findings.add("", format!("does not parse as a LeaderWorkerSet: {e}")),

@@ -93,6 +93,29 @@ pub(crate) fn check_host_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// GKE's GPUDirect-TCPX and -TCPXO receive-datapath daemons, which Google's published
+/// manifests run beside the workload (cloud.google.com/kubernetes-engine/docs/how-to/
+/// gpu-bandwidth-gpudirect-tcpx): the one sanctioned reason for more than vLLM needs.
+const GPUDIRECT_DAEMON_IMAGES: &[&str] = &[
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpx/",
+    "us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/",
+];
+/// What those daemons are given in Google's manifests: NET_ADMIN (and NET_BIND_SERVICE for
+/// TCPXO) to program the NICs' receive queues.
+const GPUDIRECT_CAPABILITIES: &[&str] = &["NET_ADMIN", "NET_BIND_SERVICE"];
+/// The host paths those manifests mount for them: the node's sysfs and procfs views of the
+/// NICs, TCPX's socket directory and TCPXO's aperture devices (both mounted by the workload
+/// too).
+const GPUDIRECT_HOST_PATHS: &[&str] = &["/sys", "/proc/sys", "/dev/aperture_devices", "/run/tcpx"];
+
+fn is_gpudirect_daemon(container: &Container) -> bool {
+    container.image.as_deref().is_some_and(|image| {
+        GPUDIRECT_DAEMON_IMAGES
+            .iter()
+            .any(|prefix| image.starts_with(prefix))
+    })
+}
+
 /// A capability name as Kubernetes takes it, without the `CAP_` prefix a reader may write.
 fn capability(name: &str) -> &str {
     name.strip_prefix("CAP_").unwrap_or(name)
@@ -119,6 +142,12 @@ pub fn pod(path: &str, spec: &PodSpec, findings: &mut Findings<'_>) {
             .flatten()
             .map(|c| ("initContainers", c)),
     );
+    let gpudirect = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .any(is_gpudirect_daemon);
     let mut index = std::collections::BTreeMap::<&str, usize>::new();
     for (kind, container) in containers {
         let i = index.entry(kind).or_default();
@@ -127,6 +156,7 @@ pub fn pod(path: &str, spec: &PodSpec, findings: &mut Findings<'_>) {
     }
     for (i, volume) in spec.volumes.iter().flatten().enumerate() {
         if let Some(host) = &volume.host_path
+            && !(gpudirect && GPUDIRECT_HOST_PATHS.contains(&host.path.as_str()))
             && let Err(e) = check_host_path(&host.path)
         {
             findings.add(format!("{path}.spec.volumes[{i}].hostPath.path"), e);
@@ -152,7 +182,8 @@ fn container(path: &str, container: &Container, findings: &mut Findings<'_>) {
         .enumerate()
     {
         let name = capability(added);
-        if !ALLOWED_CAPABILITIES.contains(&name) {
+        let daemon = is_gpudirect_daemon(container) && GPUDIRECT_CAPABILITIES.contains(&name);
+        if !daemon && !ALLOWED_CAPABILITIES.contains(&name) {
             findings.add(
                 format!("{path}.securityContext.capabilities.add[{j}]"),
                 format!(

@@ -709,7 +709,10 @@ fn listings_and_renders_as_json() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["LeaderWorkerSet", "Service"]);
-    assert!(stderr.is_empty(), "-q prints no next steps: {stderr}");
+    assert!(
+        !stderr.contains("# apply"),
+        "-q prints no next steps: {stderr}"
+    );
 }
 
 /// `-o FILE.yaml` writes one multi-document file (replacing an old one); `-o DIR` files named
@@ -862,7 +865,8 @@ fn stdout_write_failures_are_errors_and_closed_pipes_are_not() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stderr.is_empty());
+    // Warnings may remain; no error.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("error"));
 }
 
 fn lwsplan_with_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {

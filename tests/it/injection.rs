@@ -155,9 +155,14 @@ mod oracle {
         let Some(flag) = s.strip_prefix('-') else {
             return true;
         };
+        let long = flag.starts_with('-');
         let flag = flag.strip_prefix('-').unwrap_or(flag);
         let flag = flag.split('=').next().unwrap_or_default().replace('_', "-");
-        !PLANNED.contains(&flag.as_str())
+        // vLLM's parser reads any unambiguous start of a long flag as the flag (argparse's
+        // allow_abbrev): the start of a planned one is refused like the flag itself.
+        let abbreviates = |planned: &&str| planned.len() > flag.len() && planned.starts_with(&flag);
+        let abbreviation = long && !flag.is_empty() && PLANNED.iter().any(abbreviates);
+        !(PLANNED.contains(&flag.as_str()) || abbreviation)
     }
 }
 

@@ -15,6 +15,7 @@ mod injection;
 mod library;
 mod lint_fixtures;
 mod plan_limits;
+mod production;
 mod properties;
 mod render;
 mod seed;

@@ -479,7 +479,7 @@ fn every_man_page_referred_to_exists() {
     }
     let (status, _, stderr) = lwsplan(&["man", "nonsense"]);
     assert_eq!(status, 2, "{stderr}");
-    assert!(stderr.contains("not a subcommand"), "{stderr}");
+    assert!(stderr.contains("no subcommand `nonsense`"), "{stderr}");
 }
 
 /// A profile built in code skips `from_yaml`'s checks; the planner checks it again before

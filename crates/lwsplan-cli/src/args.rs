@@ -41,7 +41,7 @@ pub struct Source {
     /// override its values.
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// A built-in model id (see `lwsplan models`).
+    /// A built-in model id or its repository (see `lwsplan models`).
     #[arg(long, conflicts_with = "model_file")]
     pub model: Option<String>,
     /// A model profile file (see `lwsplan schema model`).
@@ -57,7 +57,8 @@ pub struct Source {
     /// With --hf-config: the checkpoint's model.safetensors.index.json, for its exact size.
     #[arg(long, value_name = "PATH", requires = "hf_config")]
     pub safetensors_index: Option<PathBuf>,
-    /// A built-in hardware id (see `lwsplan hardware`).
+    /// A built-in hardware id, its GKE accelerator label value or GPU product (see `lwsplan
+    /// hardware`).
     #[arg(long, conflicts_with = "hardware_file")]
     pub hardware: Option<String>,
     /// A hardware profile file (see `lwsplan schema hardware`).
@@ -209,9 +210,11 @@ pub struct RenderFlags {
     /// /dev/shm size (e.g. 15Gi), overriding the plan's.
     #[arg(long, value_name = "SIZE", value_parser = parse_value::<ByteSize>)]
     pub shm_size: Option<ByteSize>,
-    /// Secret and key holding the Hugging Face token, as NAME/KEY [default: hf-secret/hf_api_token].
-    #[arg(long, value_name = "NAME/KEY", value_parser = parse_secret_ref)]
-    pub hf_secret: Option<SecretKeyRef>,
+    /// Secret and key holding the Hugging Face token, as NAME/KEY, or `none` for no token (a
+    /// model that is not gated); for a model that is not gated the reference is optional
+    /// [default: hf-secret/hf_api_token].
+    #[arg(long, value_name = "NAME/KEY|none", value_parser = parse_secret_ref)]
+    pub hf_secret: Option<HfSecret>,
     /// Environment variable that carries the token [default: HF_TOKEN].
     #[arg(long, value_name = "NAME")]
     pub hf_token_env: Option<String>,
@@ -237,7 +240,7 @@ pub struct RenderFlags {
 #[command(next_help_heading = "Cluster")]
 pub struct ClusterFlags {
     /// Namespace of both objects.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Which node label selects the GPUs: `gke` (cloud.google.com/gke-accelerator, also Google
     /// Distributed Cloud) or `nvidia` (nvidia.com/gpu.product from GPU feature discovery)
@@ -288,6 +291,17 @@ pub struct ClusterFlags {
     /// An extra label on the pods, KEY=VALUE (repeatable).
     #[arg(long = "pod-label", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub pod_labels: Vec<(String, String)>,
+    /// Keep each group in one placement domain: the node label its pods share, one group per
+    /// domain (LWS's exclusive-topology), e.g. cloud.google.com/gce-topology-block on GKE.
+    #[arg(long, value_name = "TOPOLOGY_KEY")]
+    pub exclusive_topology: Option<String>,
+    /// Pods per LWS subgroup (subGroupPolicy.subGroupSize), for the
+    /// subgroup-exclusive-topology annotation.
+    #[arg(long, value_name = "N")]
+    pub subgroup_size: Option<u64>,
+    /// Tolerate the GPU node pools' taint (nvidia.com/gpu, Exists, NoSchedule).
+    #[arg(long)]
+    pub gpu_toleration: bool,
     /// An extra annotation on the pods, KEY=VALUE (repeatable).
     #[arg(long = "pod-annotation", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub pod_annotations: Vec<(String, String)>,
@@ -315,9 +329,9 @@ pub struct RenderArgs {
         help_heading = "Output"
     )]
     pub output: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "yaml", help_heading = "Output")]
-    pub format: ManifestFormat,
+    /// Output format [default: json when -o names a .json file, else yaml].
+    #[arg(long, value_enum, help_heading = "Output")]
+    pub format: Option<ManifestFormat>,
     /// Print no next steps on standard error.
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
@@ -365,16 +379,23 @@ fn parse_value<T: std::str::FromStr<Err = lwsplan::ValueError>>(s: &str) -> Resu
     s.parse().map_err(|e: lwsplan::ValueError| e.to_string())
 }
 
-fn parse_secret_ref(s: &str) -> Result<SecretKeyRef, String> {
+/// `--hf-secret`: a Secret key, or none.
+#[derive(Debug, Clone)]
+pub struct HfSecret(pub Option<SecretKeyRef>);
+
+fn parse_secret_ref(s: &str) -> Result<HfSecret, String> {
+    if s == "none" {
+        return Ok(HfSecret(None));
+    }
     match s.split_once('/') {
         Some((name, key)) if !name.is_empty() && !key.is_empty() && !key.contains('/') => {
-            Ok(SecretKeyRef {
+            Ok(HfSecret(Some(SecretKeyRef {
                 name: name.to_string(),
                 key: key.to_string(),
-            })
+            })))
         }
         _ => Err(format!(
-            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token"
+            "`{s}`: expected NAME/KEY, e.g. hf-secret/hf_api_token, or none"
         )),
     }
 }
@@ -547,6 +568,39 @@ impl PlanFlags {
 }
 
 impl RenderArgs {
+    /// The output format: `--format`, else `-o`'s extension (`.json` → JSON, `.yaml`/`.yml` →
+    /// YAML), else YAML. A flag that contradicts the extension is an error.
+    pub fn format(&self) -> Result<ManifestFormat, CliError> {
+        let extension = self
+            .output
+            .as_deref()
+            .and_then(|p| p.extension())
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let implied = match extension.as_deref() {
+            Some("json") => Some(ManifestFormat::Json),
+            Some("yaml" | "yml") => Some(ManifestFormat::Yaml),
+            _ => None,
+        };
+        match (self.format, implied) {
+            (Some(given), Some(implied)) if given != implied => Err(CliError::Usage(format!(
+                "--format {} contradicts -o {}: give one, or a file name with the format's \
+                 extension",
+                match given {
+                    ManifestFormat::Json => "json",
+                    ManifestFormat::Yaml => "yaml",
+                },
+                self.output
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ))),
+            (Some(given), _) => Ok(given),
+            (None, Some(implied)) => Ok(implied),
+            (None, None) => Ok(ManifestFormat::Yaml),
+        }
+    }
+
     /// The deployment: file, then every flag laid over it. `--warm-cache` without a cache to
     /// be warm is refused rather than ignored.
     pub fn deployment(&self) -> Result<Deployment, CliError> {
@@ -572,7 +626,7 @@ impl RenderArgs {
         set(&mut options.model_source, r.model_source.clone().map(Some));
         set(&mut options.port, r.port);
         set(&mut options.shm_size, r.shm_size.map(Some));
-        set(&mut options.hf_secret, r.hf_secret.clone());
+        set(&mut options.hf_secret, r.hf_secret.clone().map(|s| s.0));
         set(&mut options.hf_token_env, r.hf_token_env.clone());
         set(&mut options.templates, r.templates.clone().map(Some));
         options.env.extend(r.env.iter().cloned());
@@ -642,6 +696,13 @@ impl RenderArgs {
             c.image_pull_policy.clone().map(Some),
         );
         extend(&mut pod.labels, &c.pod_labels);
+        set(
+            &mut options.exclusive_topology,
+            c.exclusive_topology.clone().map(Some),
+        );
+        set(&mut options.subgroup_size, c.subgroup_size.map(Some));
+        options.gpu_toleration |= c.gpu_toleration;
+        let pod = &mut options.pod;
         extend(&mut pod.annotations, &c.pod_annotations);
         Ok(())
     }

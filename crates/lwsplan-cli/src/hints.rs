@@ -23,6 +23,14 @@ pub struct NextSteps<'a> {
     /// Where the manifests were written, if not to standard output.
     pub written: Option<&'a Path>,
     pub startup_minutes: u64,
+    /// The command line of this render (`lwsplan` and its arguments), to pipe into kubectl.
+    pub command: Vec<String>,
+    /// The size a shared claim must have: the checkpoint's disk size.
+    pub claim_size: String,
+    /// What the cluster needs for the inter-node fabric the render wires.
+    pub network: Option<&'static str>,
+    /// The Pod Security Standard level the pods meet.
+    pub pod_security: lwsplan::render::PodSecurity,
     /// For a probe (`render --probe`): how `check-log` names the model and hardware.
     pub probe_source: Option<String>,
 }
@@ -38,11 +46,8 @@ impl fmt::Display for NextSteps<'_> {
             .unwrap_or_default();
         writeln!(
             f,
-            "# {} on {} × {} {}: {}, max_model_len {}, {} KV tokens",
-            plan.model,
-            plan.layout.nodes,
-            plan.layout.gpus_per_pod,
-            plan.gpu_name,
+            "# {}: {}, max_model_len {}, {} KV tokens",
+            plan.headline(),
             plan.layout().shape(),
             plan.max_model_len,
             plan.group_kv_cache_tokens
@@ -53,19 +58,63 @@ impl fmt::Display for NextSteps<'_> {
              https://github.com/kubernetes-sigs/lws/releases/download/{LWS_RELEASE}/manifests.yaml) \
              and the NVIDIA device plugin or GPU operator (nodes advertise nvidia.com/gpu)"
         )?;
-        // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan.
-        writeln!(
-            f,
-            "# secret:       kubectl create secret generic {}{namespace} {}\"$HF_TOKEN\"",
-            q(&o.hf_secret.name),
-            q(&format!("--from-literal={}=", o.hf_secret.key)),
-        )?;
+        if let Some(ns) = &o.namespace {
+            writeln!(
+                f,
+                "# namespace:    kubectl create namespace {}   # once; skip if it exists",
+                q(ns)
+            )?;
+        }
+        if let lwsplan::render::ModelCache::Pvc { claim_name, .. } = &o.model_cache {
+            // The claim must exist before the pods; every pod of every group mounts it, so
+            // it must be shared: ReadWriteMany (Filestore, a CSI driver's RWX class).
+            let claim = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim_name},
+                "spec": {
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": self.claim_size}},
+                },
+            });
+            writeln!(
+                f,
+                "# claim:        echo {} | kubectl apply{namespace} -f -   # ReadWriteMany: every pod mounts it; add storageClassName for your RWX class",
+                q(&claim.to_string())
+            )?;
+        }
+        if let Some(network) = self.network {
+            writeln!(f, "# network:      {network}")?;
+        }
+        writeln!(f, "# pod security: {}", self.pod_security)?;
+        // The token comes from the user's own shell ($HF_TOKEN), never from lwsplan; only a
+        // gated model needs it (the reference is optional otherwise).
+        if let Some(secret) = o.hf_secret.as_ref().filter(|_| plan.gated) {
+            writeln!(
+                f,
+                "# secret:       kubectl create secret generic {}{namespace} {}\"$HF_TOKEN\"   # {} is gated: an account that accepted its licence",
+                q(&secret.name),
+                q(&format!("--from-literal={}=", secret.key)),
+                plan.model_repo,
+            )?;
+        }
         let apply = match self.written {
             Some(path) => format!(
                 "kubectl apply{namespace} -f {}",
                 q(&path.display().to_string())
             ),
-            None => format!("lwsplan render ... | kubectl apply{namespace} -f -"),
+            None if self.command.iter().any(|a| a == "-") => format!(
+                "the deployment came from standard input: re-run with -o FILE, then kubectl \
+                 apply{namespace} -f FILE"
+            ),
+            None => format!(
+                "{} | kubectl apply{namespace} -f -",
+                self.command
+                    .iter()
+                    .map(|a| q(a))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         };
         writeln!(f, "# apply:        {apply}")?;
         writeln!(

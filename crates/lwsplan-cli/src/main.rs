@@ -121,17 +121,18 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Prints the man page (roff), e.g. `lwsplan man > lwsplan.1`, or a subcommand's page, which
-    /// lwsplan's page refers to, e.g. `lwsplan man plan > lwsplan-plan.1`.
+    /// Prints a man page (roff): lwsplan's, or a subcommand's with its options, exit statuses
+    /// and examples, e.g. `lwsplan man render > lwsplan-render.1`.
     Man {
-        /// The subcommand whose page to print [default: lwsplan's own].
-        #[arg(value_name = "SUBCOMMAND")]
+        /// The subcommand whose page to print (render, plan, validate, …).
         subcommand: Option<String>,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SchemaKind {
+    /// What `plan --format json` prints.
+    Plan,
     Model,
     Hardware,
     Deployment,
@@ -273,6 +274,7 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
         Command::Models { format } => list::models(Catalog::builtin(), format),
         Command::Hardware { format } => list::hardware(Catalog::builtin(), format),
         Command::Schema { kind } => json(&match kind {
+            SchemaKind::Plan => schemars::schema_for!(lwsplan::Plan),
             SchemaKind::Model => schemars::schema_for!(ModelProfile),
             SchemaKind::Hardware => schemars::schema_for!(HardwareProfile),
             SchemaKind::Deployment => schemars::schema_for!(Deployment),
@@ -297,40 +299,115 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "lwsplan", &mut out);
+            clap_complete::generate(shell, &mut completing_ids(), "lwsplan", &mut out);
             Ok(String::from_utf8_lossy(&out).into_owned())
         }
-        Command::Man { subcommand } => man_page(subcommand.as_deref()),
+        Command::Man { subcommand } => man(subcommand.as_deref()),
     }
 }
 
-/// lwsplan's man page, or the page `lwsplan-NAME(1)` it lists for a subcommand.
-fn man_page(subcommand: Option<&str>) -> Result<String, CliError> {
-    let mut command = Cli::command();
-    command.build();
-    let page = match subcommand {
-        None => command,
-        Some(name) => {
-            let Some(sub) = command.find_subcommand(name) else {
-                let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
-                return Err(CliError::Usage(format!(
-                    "`{}` is not a subcommand; the pages are lwsplan's and {}",
-                    terminal::cut(name, 40),
-                    names.join(", ")
-                )));
-            };
-            let full = format!("lwsplan-{}", sub.get_name());
-            sub.clone()
-                .name(full.clone())
-                .bin_name(full)
-                .version(env!("CARGO_PKG_VERSION"))
+/// The command line as completion scripts see it: `--model` and `--hardware` complete the
+/// built-in ids (the parser itself still takes repository ids and labels too).
+fn completing_ids() -> clap::Command {
+    let catalog = Catalog::builtin();
+    let models: Vec<String> = catalog.models().iter().map(|m| m.id.clone()).collect();
+    let hardware: Vec<String> = catalog
+        .hardware_profiles()
+        .iter()
+        .map(|h| h.id.clone())
+        .collect();
+    let mut cli = Cli::command();
+    for sub in ["plan", "render"] {
+        let (models, hardware) = (models.clone(), hardware.clone());
+        cli = cli.mut_subcommand(sub, |c| {
+            c.mut_arg("model", |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(models))
+            })
+            .mut_arg("hardware", |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(hardware))
+            })
+        });
+    }
+    cli
+}
+
+/// Exit statuses, for every man page.
+const EXIT_STATUS: &str = "0 success; 2 bad usage; 3 invalid input (a profile, an option \
+    value, a name); 4 no layout fits (infeasible plan); 5 validation failed (or nothing to \
+    validate); 6 a file could not be read or written; 1 (check-log) outside tolerance.";
+
+/// Examples per subcommand.
+fn examples(subcommand: &str) -> &'static [&'static str] {
+    match subcommand {
+        "render" => &[
+            "lwsplan render --model deepseek-r1 --hardware h100-80gb | kubectl apply -f -",
+            "lwsplan render --model deepseek-ai/DeepSeek-R1 --hardware nvidia-h100-80gb -n llm --model-cache pvc:r1-weights -o r1.yaml",
+            "lwsplan render -f examples/deepseek-r1-h200.yaml --format json",
+        ],
+        "plan" => &[
+            "lwsplan plan --model deepseek-r1 --hardware h100-80gb",
+            "lwsplan plan --model gpt-oss-120b --hardware h100-80gb --format json",
+        ],
+        "validate" => &[
+            "lwsplan validate manifests/*.yaml",
+            "kubectl get lws -o yaml | lwsplan validate -",
+        ],
+        "check-log" => &[
+            "kubectl logs vllm-probe-0 | lwsplan check-log - --model deepseek-r1 --hardware h100-80gb",
+        ],
+        "import" => {
+            &["lwsplan import --hf-config config.json --hf-repo Qwen/Qwen3-32B -o profiles/"]
+        }
+        "schema" => &[
+            "lwsplan schema deployment > deployment.schema.json",
+            "lwsplan schema plan",
+        ],
+        _ => &[],
+    }
+}
+
+/// The man page of lwsplan, or of one subcommand (`lwsplan-render(1)`), with exit statuses
+/// and examples.
+fn man(subcommand: Option<&str>) -> Result<String, CliError> {
+    let mut cli = Cli::command();
+    // Built, so clap's own `help` subcommand, which the page lists, has a page too.
+    cli.build();
+    let command = match subcommand {
+        None => cli,
+        Some(sub) => {
+            let found = cli.find_subcommand(sub).cloned().ok_or_else(|| {
+                let known: Vec<String> = Cli::command()
+                    .get_subcommands()
+                    .map(|c| c.get_name().to_string())
+                    .collect();
+                CliError::Usage(format!(
+                    "no subcommand `{}`; the subcommands are {}",
+                    terminal::cut(sub, 40),
+                    known.join(", ")
+                ))
+            })?;
+            found
+                .name(format!("lwsplan-{sub}"))
+                .bin_name(format!("lwsplan {sub}"))
         }
     };
     let mut out = Vec::new();
-    clap_mangen::Man::new(page)
+    clap_mangen::Man::new(command)
         .render(&mut out)
         .map_err(|e| CliError::Usage(format!("cannot render the man page: {e}")))?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    let mut page = String::from_utf8_lossy(&out).into_owned();
+    page.push_str(&format!(".SH \"EXIT STATUS\"\n{EXIT_STATUS}\n"));
+    let sub = subcommand.unwrap_or("render");
+    if !examples(sub).is_empty() {
+        page.push_str(".SH EXAMPLES\n");
+        for example in examples(sub) {
+            page.push_str(&format!(
+                ".PP\n.nf\n{}\n.fi\n",
+                example.replace('\\', "\\\\").replace('-', "\\-")
+            ));
+        }
+    }
+    Ok(page)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, CliError> {
@@ -391,6 +468,7 @@ fn write_file(path: &Path, text: String) -> Result<(), CliError> {
 }
 
 fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError> {
+    let format = args.format()?;
     let deployment = args.deployment()?;
     let plan = deployment.plan()?;
     let renderer = deployment.renderer()?;
@@ -401,7 +479,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
     for warning in renderer.warnings(&plan) {
         terminal.warning(&warning);
     }
-    let text = match args.format {
+    let text = match format {
         ManifestFormat::Yaml => manifests.to_yaml()?,
         ManifestFormat::Json => json(&manifests.to_list())?,
     };
@@ -413,7 +491,7 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
             Some(path.display().to_string())
         }
         Target::Dir(dir) => {
-            let files = match args.format {
+            let files = match format {
                 ManifestFormat::Yaml => manifests.to_files()?,
                 ManifestFormat::Json => manifests
                     .to_files()?
@@ -446,6 +524,12 @@ fn render(args: &RenderArgs, terminal: &mut Terminal) -> Result<String, CliError
                 Target::File(p) | Target::Dir(p) => Some(p),
             },
             startup_minutes: renderer.startup_seconds(&plan).div_ceil(60),
+            pod_security: renderer.pod_security(&plan),
+            network: renderer.network_prerequisite(&plan),
+            command: std::iter::once("lwsplan".to_string())
+                .chain(std::env::args().skip(1))
+                .collect(),
+            claim_size: lwsplan::render::checkpoint_disk_size(&plan),
             probe_source: options.probe.then(|| probe_source(&deployment)),
         };
         terminal.note(&steps.to_string());
@@ -705,6 +789,15 @@ fn validate_files(
                     input.name()
                 ));
             }
+        }
+        if checked.problems.is_empty() && checked.validated == 0 {
+            report.push(format!(
+                "  {}: nothing validated: no LeaderWorkerSet or Service in it",
+                input.name()
+            ));
+            problems += 1;
+            worse(exit::VALIDATION);
+            continue;
         }
         if checked.problems.is_empty() && (!strict_kinds || checked.skipped.is_empty()) {
             out.push_str(&format!("{}: valid\n", input.name()));
