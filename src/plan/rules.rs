@@ -597,6 +597,21 @@ mod tests {
         }
     }
 
+    /// lwsplan plans DP + EP with one pipeline stage: an even expert split with PP 2 is still
+    /// refused, naming both sizes.
+    #[test]
+    fn data_parallel_takes_one_pipeline_stage() {
+        let m = model("qwen3-235b-a22b");
+        assert!(check_dp(&m, 4, 1, 2).is_ok());
+        let err = check_dp(&m, 4, 2, 2).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--data-parallel-size: DP 2 with PP 2: lwsplan plans DP + EP with one pipeline stage"
+        );
+        // DP 1 is no DP: any PP.
+        assert!(check_dp(&m, 4, 2, 1).is_ok());
+    }
+
     /// DCP is gated on the release that first has it (v0.11.0, vllm PR #23734): an MLA model
     /// with DCP 8 is refused for 0.10.1, naming the release to use, and accepted from 0.11.0.
     #[test]

@@ -63,6 +63,43 @@ fn max_ttft_ranks_layouts_that_miss_it_last() {
     assert_eq!(lost.reason, "misses the latency limits (estimated)");
     assert!(!notes(&limited).iter().any(|n| n.contains("latency limits")));
 
+    // A limit is broken only when exceeded: TP 8's own estimate as the limit keeps TP 8, and
+    // so does its time per output token as --max-tpot-ms (TP 8 is the fastest per token).
+    let exact = with(Some(tp8));
+    assert_eq!(exact.performance.unwrap().ttft_ms, tp8);
+    assert_eq!(
+        (exact.layout.tensor_parallel_size, exact.layout.nodes),
+        (8, 1)
+    );
+    let tp8_tpot = free
+        .alternatives
+        .iter()
+        .find(|a| a.layout.tensor_parallel_size == 8 && a.layout.pipeline_parallel_size == 1)
+        .and_then(|a| a.performance)
+        .unwrap()
+        .tpot_ms;
+    let exact_tpot = planner
+        .plan(&PlanOptions {
+            workload: Some(Workload::closed(8000, 256, 16)),
+            max_tpot_ms: Some(tp8_tpot),
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    assert_eq!(
+        (
+            exact_tpot.layout.tensor_parallel_size,
+            exact_tpot.layout.pipeline_parallel_size,
+            exact_tpot.layout.nodes
+        ),
+        (8, 1, 1),
+        "met exactly on one node, not exceeded on two"
+    );
+    assert!(
+        !notes(&exact_tpot)
+            .iter()
+            .any(|n| n.contains("latency limits"))
+    );
+
     let unmet = with(Some(1.0));
     assert_eq!(
         unmet.layout, free.layout,
