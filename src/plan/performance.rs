@@ -268,49 +268,120 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     })
 }
 
-/// The estimate with `concurrency` requests in flight.
-fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
-    let (model, hardware, replicas) = (cx.model, cx.hardware, cx.replicas);
-    let workload = cx.workload;
-    let (max_num_seqs, max_num_batched_tokens) = (cx.max_num_seqs, cx.max_num_batched_tokens);
-    let peaks = hardware.gpu.dense_tflops?;
-    let layout = fit.layout;
-    let (tp, pp, dp) = (
-        layout.tensor_parallel_size,
-        layout.pipeline_parallel_size,
-        layout.data_parallel_size,
-    );
-    let fp8 =
-        matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
-    // FP8 checkpoints run their linear layers in FP8; attention (QKᵀ, PV) stays BF16 in
-    // vLLM's FlashAttention and MLA backends whatever the weights.
-    let attention_flops_per_s = peaks.bf16 * BF16_COMPUTE_EFFICIENCY * 1e12;
-    let linear_flops_per_s = match (fp8, peaks.fp8) {
-        (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY * 1e12,
-        _ => attention_flops_per_s,
-    };
-    let hbm = hardware.gpu.memory_bandwidth_gb_per_s as f64 * 1e9 * hbm_efficiency(hardware);
-    let link = hardware.gpu.interconnect.bandwidth_gb_per_s as f64 * 1e9 * LINK_EFFICIENCY;
-    let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY;
-    let inv = cx.inventory;
+/// What one GPU of the layout achieves, in bytes and FLOPs per second.
+struct Rates {
+    /// Attention (QKᵀ, PV): BF16 whatever the weights.
+    attention_flops_per_s: f64,
+    /// Linear layers: FP8 where the checkpoint and the GPU are, else BF16.
+    linear_flops_per_s: f64,
+    /// HBM streaming weights.
+    hbm_bytes_per_s: f64,
+    /// The intra-node link, for collectives.
+    link_bytes_per_s: f64,
+    /// The network between nodes, per GPU, for collectives.
+    network_bytes_per_s: f64,
+}
 
-    // Sequences each engine holds: the concurrency spread over engines and replicas, capped by
-    // max_num_seqs and by the KV cache (a request holds its prompt and its output at the end).
-    let engines = (dp * replicas).max(1);
-    let per_request = workload.input_tokens + workload.output_tokens;
-    let kv_limit = (fit.tokens / per_request.max(1)).max(1);
-    let wanted = concurrency.div_ceil(engines).max(1);
-    let batch = wanted.min(max_num_seqs).min(kv_limit).max(1);
-    let mean_context = workload.input_tokens as f64 + workload.output_tokens as f64 / 2.0;
-    // Prompt tokens prefilled per decode step in steady state: each request's prompt spread
-    // over its output tokens.
-    let prefill_per_step =
-        batch as f64 * workload.input_tokens as f64 / workload.output_tokens.max(1) as f64;
+impl Rates {
+    /// `None` when the hardware profile has no dense peaks.
+    fn of(model: &ModelProfile, hardware: &HardwareProfile) -> Option<Rates> {
+        let peaks = hardware.gpu.dense_tflops?;
+        let fp8 =
+            matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
+        // FP8 checkpoints run their linear layers in FP8; attention (QKᵀ, PV) stays BF16 in
+        // vLLM's FlashAttention and MLA backends whatever the weights.
+        let attention_flops_per_s = peaks.bf16 * BF16_COMPUTE_EFFICIENCY * 1e12;
+        let linear_flops_per_s = match (fp8, peaks.fp8) {
+            (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY * 1e12,
+            _ => attention_flops_per_s,
+        };
+        Some(Rates {
+            attention_flops_per_s,
+            linear_flops_per_s,
+            hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
+                * 1e9
+                * hbm_efficiency(hardware),
+            link_bytes_per_s: hardware.gpu.interconnect.bandwidth_gb_per_s as f64
+                * 1e9
+                * LINK_EFFICIENCY,
+            network_bytes_per_s: NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY,
+        })
+    }
+}
 
-    // One pipeline stage of the engine, with `b` sequences in its micro-batch.
-    let hidden = model.hidden_size as f64;
-    let act_bytes = model.torch_dtype.bytes() as f64;
-    let layer_ms = |stage: &super::Stage, b: f64, prefill_tokens: f64| -> (f64, f64, f64, f64) {
+/// How the requests in flight spread over the engines.
+struct Batch {
+    /// Engines across all replicas (DP ranks × replicas).
+    engines: u64,
+    /// Requests each engine would run at once: the concurrency over the engines.
+    wanted: u64,
+    /// Sequences the KV cache holds at full length.
+    kv_limit: u64,
+    /// Sequences each engine decodes at once: `wanted`, capped by `max_num_seqs` and the KV
+    /// cache.
+    size: u64,
+    /// Tokens of context a decoding sequence attends over, on average: its prompt and half its
+    /// output.
+    mean_context: f64,
+    /// Prompt tokens prefilled per decode step in steady state: each request's prompt spread
+    /// over its output tokens.
+    prefill_per_step: f64,
+}
+
+impl Batch {
+    fn of(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Batch {
+        let w = cx.workload;
+        // A request holds its prompt and its output at the end.
+        let engines = (fit.layout.data_parallel_size * cx.replicas).max(1);
+        let per_request = w.input_tokens + w.output_tokens;
+        let kv_limit = (fit.tokens / per_request.max(1)).max(1);
+        let wanted = concurrency.div_ceil(engines).max(1);
+        let size = wanted.min(cx.max_num_seqs).min(kv_limit).max(1);
+        Batch {
+            engines,
+            wanted,
+            kv_limit,
+            size,
+            mean_context: w.input_tokens as f64 + w.output_tokens as f64 / 2.0,
+            prefill_per_step: size as f64 * w.input_tokens as f64 / w.output_tokens.max(1) as f64,
+        }
+    }
+}
+
+/// One pipeline stage's share of a step, by term, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct StageTime {
+    hbm_ms: f64,
+    compute_ms: f64,
+    interconnect_ms: f64,
+    network_ms: f64,
+}
+
+impl StageTime {
+    /// HBM and compute overlap; collectives do not.
+    fn total(&self) -> f64 {
+        self.hbm_ms.max(self.compute_ms) + self.interconnect_ms + self.network_ms
+    }
+}
+
+/// Everything an estimate at one concurrency shares across its steps.
+struct Estimator<'a> {
+    cx: &'a Context<'a>,
+    fit: &'a Fit,
+    rates: Rates,
+    batch: Batch,
+}
+
+impl Estimator<'_> {
+    /// One stage's time for a step with `b` decoding sequences in its micro-batch and
+    /// `prefill_tokens` prompt tokens riding along.
+    fn stage_time(&self, stage: &super::Stage, b: f64, prefill_tokens: f64) -> StageTime {
+        let (model, inv, rates) = (self.cx.model, self.cx.inventory, &self.rates);
+        let layout = self.fit.layout;
+        let (tp, dp) = (layout.tensor_parallel_size, layout.data_parallel_size);
+        let hidden = model.hidden_size as f64;
+        let act_bytes = model.torch_dtype.bytes() as f64;
+        let mean_context = self.batch.mean_context;
         let weights = stage.weight_bytes_per_gpu as f64;
         let expert = weights * inv.expert_byte_fraction;
         // Under DP + EP every engine's tokens, decodes and prompt chunks alike, reach the
@@ -318,7 +389,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         let routed_tokens = (b + prefill_tokens) * dp as f64;
         let read = weights - expert + expert * inv.touched(routed_tokens);
         let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
-        let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / hbm * 1e3;
+        let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / rates.hbm_bytes_per_s * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
             expert / inv.expert_bytes_per_param * inv.routed_fraction
@@ -328,90 +399,134 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
         let tokens = b + prefill_tokens;
         let attention_flops = b * mean_context * attention
-            + prefill_tokens * workload.input_tokens as f64 / 2.0 * attention;
-        let compute_ms = (2.0 * tokens * dense_active / linear_flops_per_s
-            + 2.0 * tokens * expert_active / (linear_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
-            + attention_flops / attention_flops_per_s)
+            + prefill_tokens * self.cx.workload.input_tokens as f64 / 2.0 * attention;
+        let linear = rates.linear_flops_per_s;
+        let compute_ms = (2.0 * tokens * dense_active / linear
+            + 2.0 * tokens * expert_active / (linear * MOE_GEMM_RELATIVE_EFFICIENCY)
+            + attention_flops / rates.attention_flops_per_s)
             * 1e3;
-        // TP: two all-reduces of the batch's hidden states a layer; DP + EP: an exchange of
-        // each routed token's hidden state there and back a MoE layer.
-        let mut interconnect_ms = 0.0;
-        let mut network_ms = 0.0;
+        let mut time = StageTime {
+            hbm_ms,
+            compute_ms,
+            ..StageTime::default()
+        };
+        // TP: two all-reduces of the batch's hidden states a layer.
         if tp > 1 {
             let bytes = tokens * hidden * act_bytes * 2.0 * (tp - 1) as f64 / tp as f64;
-            let per = ALLREDUCE_LATENCY_MS
-                + bytes
-                    / if layout.tp_spans_nodes() {
-                        network
-                    } else {
-                        link
-                    }
-                    * 1e3;
-            let ms = 2.0 * stage.layers as f64 * per;
-            if layout.tp_spans_nodes() {
-                network_ms += ms;
+            let cross = layout.tp_spans_nodes();
+            let rate = if cross {
+                rates.network_bytes_per_s
             } else {
-                interconnect_ms += ms;
+                rates.link_bytes_per_s
+            };
+            let ms = 2.0 * stage.layers as f64 * (ALLREDUCE_LATENCY_MS + bytes / rate * 1e3);
+            if cross {
+                time.network_ms += ms;
+            } else {
+                time.interconnect_ms += ms;
             }
         }
+        // DP + EP: an exchange of each routed token's hidden state there and back a MoE layer.
         if dp > 1 && matches!(model.mlp, Mlp::Moe { .. }) {
             let bytes = tokens * inv.experts_per_token as f64 * hidden * act_bytes * 2.0;
-            let ms = stage.layers as f64
-                * (2.0 * ALLREDUCE_LATENCY_MS
-                    + bytes
-                        / if layout.nodes > 1 {
-                            network * layout.gpus_per_pod as f64 / 2.0
-                        } else {
-                            link
-                        }
-                        * 1e3);
-            if layout.nodes > 1 {
-                network_ms += ms;
+            let cross = layout.nodes > 1;
+            let rate = if cross {
+                rates.network_bytes_per_s * layout.gpus_per_pod as f64 / 2.0
             } else {
-                interconnect_ms += ms;
+                rates.link_bytes_per_s
+            };
+            let ms = stage.layers as f64 * (2.0 * ALLREDUCE_LATENCY_MS + bytes / rate * 1e3);
+            if cross {
+                time.network_ms += ms;
+            } else {
+                time.interconnect_ms += ms;
             }
         }
-        (hbm_ms, compute_ms, interconnect_ms, network_ms)
-    };
-    // With PP, vLLM keeps PP micro-batches in flight: each stage runs batch / PP sequences a
-    // step, and a token passes every stage once.
-    let micro = (batch as f64 / pp as f64).max(1.0);
-    let micro_prefill = prefill_per_step / pp as f64;
-    let mut slowest = (0.0, 0.0, 0.0, 0.0);
-    let mut slowest_total = 0.0;
-    for stage in &fit.stages {
-        let t = layer_ms(stage, micro, micro_prefill);
-        let total = t.0.max(t.1) + t.2 + t.3;
-        if total > slowest_total {
-            slowest_total = total;
-            slowest = t;
+        time
+    }
+
+    /// The decode step: the slowest stage, once per stage a token passes, with the pipeline
+    /// hand-offs and the fixed cost.
+    ///
+    /// With PP, vLLM keeps PP micro-batches in flight: each stage runs batch / PP sequences a
+    /// step, and a token passes every stage once.
+    fn decode_step(&self) -> DecodeStep {
+        let pp = self.fit.layout.pipeline_parallel_size;
+        let micro = self.micro_batch();
+        let micro_prefill = self.batch.prefill_per_step / pp as f64;
+        let mut slowest = StageTime::default();
+        let mut slowest_total = 0.0;
+        for stage in &self.fit.stages {
+            let t = self.stage_time(stage, micro, micro_prefill);
+            let total = t.total();
+            if total > slowest_total {
+                slowest_total = total;
+                slowest = t;
+            }
+        }
+        let stages = pp as f64;
+        DecodeStep {
+            hbm_ms: slowest.hbm_ms * stages,
+            compute_ms: slowest.compute_ms * stages,
+            interconnect_ms: slowest.interconnect_ms * stages,
+            network_ms: slowest.network_ms * stages + self.handoff_ms(),
+            overhead_ms: STEP_OVERHEAD_MS,
         }
     }
-    let handoff_ms = if pp > 1 {
-        let bytes = micro * hidden * act_bytes;
-        let cross = layout.nodes > 1;
+
+    /// Sequences a stage runs a step: the batch over the pipeline's micro-batches.
+    fn micro_batch(&self) -> f64 {
+        (self.batch.size as f64 / self.fit.layout.pipeline_parallel_size as f64).max(1.0)
+    }
+
+    /// Pipeline hand-offs of a micro-batch's hidden states from stage to stage.
+    fn handoff_ms(&self) -> f64 {
+        let layout = self.fit.layout;
+        let pp = layout.pipeline_parallel_size;
+        if pp <= 1 {
+            return 0.0;
+        }
+        let model = self.cx.model;
+        let bytes =
+            self.micro_batch() * model.hidden_size as f64 * model.torch_dtype.bytes() as f64;
         (pp - 1) as f64
-            * if cross {
-                NETWORK_LATENCY_MS + bytes / network * 1e3
+            * if layout.nodes > 1 {
+                NETWORK_LATENCY_MS + bytes / self.rates.network_bytes_per_s * 1e3
             } else {
-                bytes / link * 1e3
+                bytes / self.rates.link_bytes_per_s * 1e3
             }
-    } else {
-        0.0
-    };
-    let stages = pp as f64;
-    let step = DecodeStep {
-        hbm_ms: slowest.0 * stages,
-        compute_ms: slowest.1 * stages,
-        interconnect_ms: slowest.2 * stages,
-        network_ms: slowest.3 * stages + handoff_ms,
-        overhead_ms: STEP_OVERHEAD_MS,
-    };
-    let tpot = step.hbm_ms.max(step.compute_ms)
-        + step.interconnect_ms
-        + step.network_ms
-        + step.overhead_ms;
-    let bound = [
+    }
+
+    /// A new request's first token with the engines' batches running: its prompt prefilled in
+    /// chunks of what the step budget leaves beside the decodes, one chunk a step, with its
+    /// prompt's own FLOPs, through every stage, on top of those steps.
+    fn first_token_ms(&self, tpot: f64) -> f64 {
+        let input = self.cx.workload.input_tokens;
+        let chunk = self
+            .cx
+            .max_num_batched_tokens
+            .saturating_sub(self.batch.size)
+            .max(1);
+        let chunks = input.div_ceil(chunk).max(1) as f64;
+        let prompt_ms: f64 = self
+            .fit
+            .stages
+            .iter()
+            .map(|stage| self.stage_time(stage, 0.0, input as f64).compute_ms)
+            .sum();
+        chunks * tpot + prompt_ms
+    }
+}
+
+/// The time per output token a decode step gives: HBM and compute overlap; collectives, the
+/// network and the fixed cost add.
+fn tpot_ms(step: &DecodeStep) -> f64 {
+    step.hbm_ms.max(step.compute_ms) + step.interconnect_ms + step.network_ms + step.overhead_ms
+}
+
+/// The largest term of the step.
+fn bound(step: &DecodeStep) -> Bound {
+    [
         (Bound::Hbm, step.hbm_ms),
         (Bound::Compute, step.compute_ms),
         (Bound::Interconnect, step.interconnect_ms),
@@ -421,39 +536,43 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     .into_iter()
     .max_by(|a, b| a.1.total_cmp(&b.1))
     .map(|(b, _)| b)
-    .unwrap_or(Bound::Hbm);
-    // A new request's prompt is prefilled in chunks of what the step budget leaves beside the
-    // decodes, one chunk a step.
-    // Its prompt's own FLOPs, through every stage, come on top of those steps.
-    let chunk = max_num_batched_tokens.saturating_sub(batch).max(1);
-    let chunks = workload.input_tokens.div_ceil(chunk).max(1) as f64;
-    let prompt_ms: f64 = fit
-        .stages
-        .iter()
-        .map(|stage| layer_ms(stage, 0.0, workload.input_tokens as f64).1)
-        .sum();
-    let first_ttft = chunks * tpot + prompt_ms;
+    .unwrap_or(Bound::Hbm)
+}
+
+/// The estimate with `concurrency` requests in flight.
+fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
+    let est = Estimator {
+        cx,
+        fit,
+        rates: Rates::of(cx.model, cx.hardware)?,
+        batch: Batch::of(cx, fit, concurrency),
+    };
+    let batch = &est.batch;
+    let step = est.decode_step();
+    let tpot = tpot_ms(&step);
+    let first_ttft = est.first_token_ms(tpot);
     // Requests beyond what the engines hold wait for earlier ones to finish, in waves.
-    let capacity = batch * engines;
+    let output_tokens = cx.workload.output_tokens as f64;
+    let capacity = batch.size * batch.engines;
     let waves = concurrency.div_ceil(capacity.max(1)).max(1) as f64;
-    let request_ms = first_ttft + workload.output_tokens as f64 * tpot;
+    let request_ms = first_ttft + output_tokens * tpot;
     let ttft = first_ttft + (waves - 1.0) / 2.0 * request_ms;
     let served = concurrency.min(capacity * waves as u64) as f64;
     let output_tokens_per_s =
-        served * workload.output_tokens as f64 / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
-    let gpus = (layout.gpus() * replicas) as f64;
-    let per_gpu = output_tokens_per_s / gpus;
+        served * output_tokens / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
+    let gpus = (fit.layout.gpus() * cx.replicas) as f64;
+    let requests_per_engine = batch.wanted.min(cx.max_num_seqs);
     Some(Performance {
         output_tokens_per_s: round2(output_tokens_per_s),
-        output_tokens_per_s_per_gpu: round2(per_gpu),
+        output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
         tpot_ms: round2(tpot),
         ttft_ms: round2(ttft),
-        bound,
+        bound: bound(&step),
         concurrency,
         overloaded: false,
-        batch_per_engine: batch,
-        requests_per_engine: wanted.min(max_num_seqs),
-        kv_cache_saturated: wanted.min(max_num_seqs) > kv_limit,
+        batch_per_engine: batch.size,
+        requests_per_engine,
+        kv_cache_saturated: requests_per_engine > batch.kv_limit,
         decode_step: DecodeStep {
             hbm_ms: round2(step.hbm_ms),
             compute_ms: round2(step.compute_ms),
