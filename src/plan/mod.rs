@@ -22,6 +22,7 @@
 
 mod assemble;
 mod explain;
+mod fabric;
 pub(crate) mod kv;
 pub(crate) mod layout;
 mod options;
@@ -41,7 +42,7 @@ pub use options::{
     CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
     Objective, PlanOptions, Strategy, check_checkpoint_size,
 };
-pub use performance::{Bound, DecodeStep, Performance, Workload};
+pub use performance::{Bound, DecodeStep, Performance, Range, Workload};
 pub use reserve::{Launcher, Reserve, Shm};
 pub use rules::Rejection;
 pub use startup::{StageStartup, Startup};
@@ -305,6 +306,8 @@ impl<'a> Planner<'a> {
             max_num_seqs: limits.max_num_seqs,
             max_num_batched_tokens: limits.max_num_batched_tokens,
             gpu_hour_price: options.gpu_hour_price,
+            vllm_version: options.vllm_version(),
+            network: options.network.unwrap_or(self.hardware.node.network),
         };
         for fit in fits {
             fit.performance = performance::estimate(&cx, fit);

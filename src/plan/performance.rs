@@ -11,8 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fabric::Fabric;
 use super::search::Fit;
-use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Quantization};
+use super::version::VllmVersion;
+use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Network, Quantization};
 
 /// The traffic a plan is judged on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -108,9 +110,71 @@ pub struct Performance {
     pub kv_cache_saturated: bool,
     /// The decode step by term.
     pub decode_step: DecodeStep,
+    /// Where the measurement is likely to lie: see [`Range`].
+    pub range: Range,
     /// With a GPU-hour price: dollars per million output tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_million_output_tokens: Option<f64>,
+}
+
+/// Where a measurement of the same setup is likely to lie, `[low, high]`: the estimate widened
+/// by how far the benchmark set's measurements fall from it (the factors on [`Range::around`]).
+/// Ranges of layouts that overlap say the estimate cannot tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Range {
+    /// Output tokens per second per GPU.
+    pub output_tokens_per_s_per_gpu: [f64; 2],
+    /// Time per output token, ms.
+    pub tpot_ms: [f64; 2],
+    /// Time to the first token, ms.
+    pub ttft_ms: [f64; 2],
+}
+
+/// Measured over estimated, `[low, high]`, for throughput per GPU, TPOT and TTFT, while the
+/// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
+/// misses, near the 10th and 90th percentiles of measured / estimated, rounded outwards: with
+/// the saturated factors below, the ranges hold 37 of 44 throughputs, 39 of 44 TPOTs and 33 of
+/// 44 TTFTs (`check-perf` prints the counts). TTFT is the weakest term: dennislee22's A100 runs
+/// at concurrency 50–200 wait 13–20× longer than the estimate, its concurrency-1 runs 5× less
+/// (as if their prompts were cached), and a closed loop that starts every request at once
+/// queues the first wave's prompts, which the steady-state estimate leaves out.
+const RANGE_FACTORS: [[f64; 2]; 3] = [[0.8, 1.25], [0.85, 1.3], [0.4, 3.0]];
+/// The same once the KV cache saturates: vLLM preempts and recomputes, which the estimate
+/// leaves out, so measured throughput falls to 0.57 and TPOT rises to 2.2 times the estimate.
+const RANGE_FACTORS_SATURATED: [[f64; 2]; 3] = [[0.6, 1.3], [0.8, 2.0], [0.33, 2.2]];
+
+impl Range {
+    /// The range around an estimate, by whether its KV cache saturates.
+    pub(crate) fn around(per_gpu: f64, tpot_ms: f64, ttft_ms: f64, saturated: bool) -> Range {
+        let f = if saturated {
+            RANGE_FACTORS_SATURATED
+        } else {
+            RANGE_FACTORS
+        };
+        let span = |x: f64, [lo, hi]: [f64; 2]| [round2(x * lo), round2(x * hi)];
+        Range {
+            output_tokens_per_s_per_gpu: span(per_gpu, f[0]),
+            tpot_ms: span(tpot_ms, f[1]),
+            ttft_ms: span(ttft_ms, f[2]),
+        }
+    }
+
+    /// Whether two throughput ranges overlap: the estimate cannot order the two.
+    pub fn throughput_overlaps(&self, other: &Range) -> bool {
+        overlaps(
+            self.output_tokens_per_s_per_gpu,
+            other.output_tokens_per_s_per_gpu,
+        )
+    }
+
+    /// Whether two TPOT ranges overlap.
+    pub fn tpot_overlaps(&self, other: &Range) -> bool {
+        overlaps(self.tpot_ms, other.tpot_ms)
+    }
+}
+
+fn overlaps(a: [f64; 2], b: [f64; 2]) -> bool {
+    a[0] <= b[1] && b[0] <= a[1]
 }
 
 /// Achievable fraction of HBM bandwidth when streaming weights: 0.85 on Hopper and later
@@ -140,20 +204,50 @@ const FP8_COMPUTE_EFFICIENCY: f64 = 0.73;
 /// `tools/measurements/h200-moe-gemm-2026-12-01.json`): 0.82 of the dense rate. FP8 experts take
 /// the same ratio (per-expert FP8 calls measured launch-bound, not a grouped kernel's rate).
 const MOE_GEMM_RELATIVE_EFFICIENCY: f64 = 0.82;
-/// Fixed cost of a decode step: scheduling, sampling, detokenizing, launches. Fitted: vLLM
-/// 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the weights
-/// (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2); unverified for later releases.
-const STEP_OVERHEAD_MS: f64 = 3.5;
-/// One all-reduce's latency (vLLM's custom all-reduce on NVLink is a few µs, NCCL over PCIe or
-/// the network tens; an estimate).
-const ALLREDUCE_LATENCY_MS: f64 = 0.015;
-/// Achievable fraction of a link's bandwidth for collectives (an estimate).
-const LINK_EFFICIENCY: f64 = 0.7;
-/// Network bandwidth per GPU between nodes, GB/s: one 200 Gb/s NIC per GPU, as GPU clouds
-/// attach them (GCP A3, AWS P5 use 8 × 200–400 Gb/s per 8 GPUs; the low end; an estimate).
-const NETWORK_GB_PER_S_PER_GPU: f64 = 25.0;
-/// Latency of one hand-off across nodes (an estimate).
-const NETWORK_LATENCY_MS: f64 = 0.03;
+/// Fixed cost of a decode step before vLLM 0.11: scheduling, sampling, detokenizing, launches.
+/// Fitted: vLLM 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the
+/// weights (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2).
+const STEP_OVERHEAD_BEFORE_0_11_MS: f64 = 3.5;
+/// From vLLM 0.11 the decode step runs as one full CUDA graph (`FULL_AND_PIECEWISE`, the default
+/// from v0.11.0: https://github.com/vllm-project/vllm/releases/tag/v0.11.0) and the scheduler
+/// overlaps the GPU (async scheduling, default later; unverified per release): what is left is
+/// a floor per kernel, so the fixed cost grows with the layers a token passes. Fitted to the
+/// time per output token at concurrency 1 minus the weights' streaming time, by hand, of:
+/// Qwen3-8B TP 1 on H100 at 0.11.0 (7.28 − 5.75 ≈ 1.5 ms over 36 dense layers;
+/// gpustack/gpustack docs/performance-lab/qwen3-8b/h100-latency.md at 1dbc3b81);
+/// Qwen3.8-27B-FP8 TP 1 on H100 at 0.28.0 (12.0 − 9.8 ≈ 2.2 ms over 64 layers; TheTom/atlas
+/// RENTAL-H100-REPORT.md at 86fc144); Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 − 1.6 ≈
+/// 3.0 ms over 48 MoE layers; cloudrift-ai/emmy experiments/Qwen3-30B-A3B-Instruct-2507 at
+/// 29fa276); NVIDIA-Nemotron-3-Nano-30B-A3B-FP8 TP 2 on B200 at 0.16.0 (2.91 − 0.4 ≈ 2.5 ms
+/// over 52 layers, 23 of them MoE; https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning):
+/// 0.3 ms a step, 40 µs a dense layer, 60 µs a MoE layer (its router, top-k and fused-MoE
+/// kernels). FP8 dense models at batch 1 run slower than this predicts on B200
+/// (Llama-3.3-Nemotron-Super-49B-FP8: 13.4 ms measured, about 11 predicted; the same Vultr page).
+const STEP_BASE_MS: f64 = 0.3;
+const DENSE_LAYER_MS: f64 = 0.035;
+const MOE_LAYER_MS: f64 = 0.045;
+/// The API server's share of the first token: HTTP, chat template, tokenization, detokenizing
+/// and streaming the first chunk. Fitted with [`PREFILL_EFFICIENCY`] to the time to first token
+/// at concurrency 1 of the runs above: Qwen3-8B (233 prompt tokens: 59 ms measured, 12 ms of
+/// prefill and first step), Qwen3-30B-A3B (4096 tokens: 128 ms), Llama-3.3-Nemotron-Super-49B-FP8
+/// (2048 tokens on B200: 170 ms).
+const API_MS: f64 = 35.0;
+/// Prefill runs below the GEMM rates a square matmul reaches: norms, rotary embeddings,
+/// activation quantization, MoE routing and attention at the chunk's shapes. 0.45 of the rate
+/// this estimate gives decode's linear layers, fitted with [`API_MS`] (Qwen3-30B-A3B: 42 ms of
+/// FLOPs at that rate for a 4096-token prompt, 128 ms measured in all; Nemotron-Super: 61 ms,
+/// 170 ms in all).
+const PREFILL_EFFICIENCY: f64 = 0.45;
+
+/// The fixed cost of one decode step under `version`, through `layers` decoder layers of which
+/// `moe_layers` route to experts.
+pub(crate) fn step_overhead_ms(version: VllmVersion, layers: u64, moe_layers: u64) -> f64 {
+    if version < VllmVersion(0, 11, 0) {
+        return STEP_OVERHEAD_BEFORE_0_11_MS;
+    }
+    let dense = layers.saturating_sub(moe_layers);
+    STEP_BASE_MS + dense as f64 * DENSE_LAYER_MS + moe_layers as f64 * MOE_LAYER_MS
+}
 
 /// Weights by kind, for what a step reads and computes: computed once per model.
 pub(crate) struct Inventory {
@@ -223,6 +317,10 @@ pub(crate) struct Context<'a> {
     pub max_num_seqs: u64,
     pub max_num_batched_tokens: u64,
     pub gpu_hour_price: Option<f64>,
+    /// The release served: its fixed costs per step.
+    pub vllm_version: VllmVersion,
+    /// What transfers between nodes run over.
+    pub network: Network,
 }
 
 /// The estimate for `fit`; `None` when the hardware profile has no peaks.
@@ -263,6 +361,12 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     Some(Performance {
         output_tokens_per_s,
         output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
+        range: Range::around(
+            output_tokens_per_s / gpus,
+            p.tpot_ms,
+            p.ttft_ms,
+            p.kv_cache_saturated,
+        ),
         cost_per_million_output_tokens: cost_per_million(cx, gpus, output_tokens_per_s),
         ..p
     })
@@ -276,10 +380,6 @@ struct Rates {
     linear_flops_per_s: f64,
     /// HBM streaming weights.
     hbm_bytes_per_s: f64,
-    /// The intra-node link, for collectives.
-    link_bytes_per_s: f64,
-    /// The network between nodes, per GPU, for collectives.
-    network_bytes_per_s: f64,
 }
 
 impl Rates {
@@ -301,10 +401,6 @@ impl Rates {
             hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
                 * 1e9
                 * hbm_efficiency(hardware),
-            link_bytes_per_s: hardware.gpu.interconnect.bandwidth_gb_per_s as f64
-                * 1e9
-                * LINK_EFFICIENCY,
-            network_bytes_per_s: NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY,
         })
     }
 }
@@ -369,6 +465,7 @@ struct Estimator<'a> {
     cx: &'a Context<'a>,
     fit: &'a Fit,
     rates: Rates,
+    fabric: Fabric,
     batch: Batch,
 }
 
@@ -398,11 +495,15 @@ impl Estimator<'_> {
         };
         let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
         let tokens = b + prefill_tokens;
+        // Prompt tokens count at the prefill rate: a decode token's work plus the share of the
+        // rate prefill loses (see PREFILL_EFFICIENCY).
+        let work_tokens = b + prefill_tokens / PREFILL_EFFICIENCY;
         let attention_flops = b * mean_context * attention
-            + prefill_tokens * self.cx.workload.input_tokens as f64 / 2.0 * attention;
+            + prefill_tokens * self.cx.workload.input_tokens as f64 / 2.0 * attention
+                / PREFILL_EFFICIENCY;
         let linear = rates.linear_flops_per_s;
-        let compute_ms = (2.0 * tokens * dense_active / linear
-            + 2.0 * tokens * expert_active / (linear * MOE_GEMM_RELATIVE_EFFICIENCY)
+        let compute_ms = (2.0 * work_tokens * dense_active / linear
+            + 2.0 * work_tokens * expert_active / (linear * MOE_GEMM_RELATIVE_EFFICIENCY)
             + attention_flops / rates.attention_flops_per_s)
             * 1e3;
         let mut time = StageTime {
@@ -414,12 +515,12 @@ impl Estimator<'_> {
         if tp > 1 {
             let bytes = tokens * hidden * act_bytes * 2.0 * (tp - 1) as f64 / tp as f64;
             let cross = layout.tp_spans_nodes();
-            let rate = if cross {
-                rates.network_bytes_per_s
+            let over = if cross {
+                self.fabric.network
             } else {
-                rates.link_bytes_per_s
+                self.fabric.link
             };
-            let ms = 2.0 * stage.layers as f64 * (ALLREDUCE_LATENCY_MS + bytes / rate * 1e3);
+            let ms = 2.0 * stage.layers as f64 * over.ms(bytes);
             if cross {
                 time.network_ms += ms;
             } else {
@@ -430,12 +531,19 @@ impl Estimator<'_> {
         if dp > 1 && matches!(model.mlp, Mlp::Moe { .. }) {
             let bytes = tokens * inv.experts_per_token as f64 * hidden * act_bytes * 2.0;
             let cross = layout.nodes > 1;
-            let rate = if cross {
-                rates.network_bytes_per_s * layout.gpus_per_pod as f64 / 2.0
+            // Across nodes half the exchange stays inside the pod: the network carries the
+            // rest over every GPU's NIC.
+            let over = if cross {
+                self.fabric.network
             } else {
-                rates.link_bytes_per_s
+                self.fabric.link
             };
-            let ms = stage.layers as f64 * (2.0 * ALLREDUCE_LATENCY_MS + bytes / rate * 1e3);
+            let per_gpu = if cross {
+                bytes / (layout.gpus_per_pod as f64 / 2.0)
+            } else {
+                bytes
+            };
+            let ms = stage.layers as f64 * (over.latency_ms + over.ms(per_gpu));
             if cross {
                 time.network_ms += ms;
             } else {
@@ -470,8 +578,16 @@ impl Estimator<'_> {
             compute_ms: slowest.compute_ms * stages,
             interconnect_ms: slowest.interconnect_ms * stages,
             network_ms: slowest.network_ms * stages + self.handoff_ms(),
-            overhead_ms: STEP_OVERHEAD_MS,
+            overhead_ms: self.step_overhead_ms(),
         }
+    }
+
+    /// The release's fixed cost of a step through every layer of the model.
+    fn step_overhead_ms(&self) -> f64 {
+        let model = self.cx.model;
+        let layers = model.num_hidden_layers;
+        let moe = (0..layers).filter(|&l| model.routes_layer(l)).count() as u64;
+        step_overhead_ms(self.cx.vllm_version, layers, moe)
     }
 
     /// Sequences a stage runs a step: the batch over the pipeline's micro-batches.
@@ -489,12 +605,12 @@ impl Estimator<'_> {
         let model = self.cx.model;
         let bytes =
             self.micro_batch() * model.hidden_size as f64 * model.torch_dtype.bytes() as f64;
-        (pp - 1) as f64
-            * if layout.nodes > 1 {
-                NETWORK_LATENCY_MS + bytes / self.rates.network_bytes_per_s * 1e3
-            } else {
-                bytes / self.rates.link_bytes_per_s * 1e3
-            }
+        let over = if layout.nodes > 1 {
+            self.fabric.network
+        } else {
+            self.fabric.link
+        };
+        (pp - 1) as f64 * over.ms(bytes)
     }
 
     /// A new request's first token with the engines' batches running: its prompt prefilled in
@@ -514,7 +630,7 @@ impl Estimator<'_> {
             .iter()
             .map(|stage| self.stage_time(stage, 0.0, input as f64).compute_ms)
             .sum();
-        chunks * tpot + prompt_ms
+        API_MS + chunks * tpot + prompt_ms
     }
 }
 
@@ -545,6 +661,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         cx,
         fit,
         rates: Rates::of(cx.model, cx.hardware)?,
+        fabric: Fabric::of(cx.hardware, cx.network),
         batch: Batch::of(cx, fit, concurrency),
     };
     let batch = &est.batch;
@@ -562,6 +679,7 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         served * output_tokens / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
     let gpus = (fit.layout.gpus() * cx.replicas) as f64;
     let requests_per_engine = batch.wanted.min(cx.max_num_seqs);
+    let kv_cache_saturated = requests_per_engine > batch.kv_limit;
     Some(Performance {
         output_tokens_per_s: round2(output_tokens_per_s),
         output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
@@ -572,7 +690,8 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         overloaded: false,
         batch_per_engine: batch.size,
         requests_per_engine,
-        kv_cache_saturated: requests_per_engine > batch.kv_limit,
+        kv_cache_saturated,
+        range: Range::around(output_tokens_per_s / gpus, tpot, ttft, kv_cache_saturated),
         decode_step: DecodeStep {
             hbm_ms: round2(step.hbm_ms),
             compute_ms: round2(step.compute_ms),
