@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::fabric::Fabric;
 use super::search::Fit;
 use super::version::VllmVersion;
-use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Network, Quantization};
+use crate::profile::{
+    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, Network, Quantization,
+};
 
 /// The traffic a plan is judged on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -372,12 +374,66 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     })
 }
 
+/// The operand type a GEMM runs its tensor cores in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GemmFormat {
+    Bf16,
+    Fp8,
+    /// Constructed once `Quantization` names NVFP4 (see [`gemm_formats`]).
+    #[allow(dead_code)]
+    Fp4,
+}
+
+impl GemmFormat {
+    /// The dense peak for this format, TFLOP/s, falling back to the next wider format the GPU
+    /// has.
+    fn peak(self, peaks: &DenseTflops) -> (GemmFormat, f64) {
+        match (self, peaks.fp4, peaks.fp8) {
+            (GemmFormat::Fp4, Some(p), _) => (GemmFormat::Fp4, p),
+            (GemmFormat::Fp4 | GemmFormat::Fp8, _, Some(p)) => (GemmFormat::Fp8, p),
+            _ => (GemmFormat::Bf16, peaks.bf16),
+        }
+    }
+
+    /// Achievable fraction of the peak. FP4 is taken at FP8's (unmeasured: no Blackwell was
+    /// lent to measure on).
+    fn efficiency(self) -> f64 {
+        match self {
+            GemmFormat::Bf16 => BF16_COMPUTE_EFFICIENCY,
+            GemmFormat::Fp8 | GemmFormat::Fp4 => FP8_COMPUTE_EFFICIENCY,
+        }
+    }
+}
+
+/// The formats a checkpoint's linear layers and routed experts compute in on `hardware`.
+///
+/// FP8 checkpoints run their linear layers in FP8 where the GPU has FP8 tensor cores. MXFP4
+/// experts (gpt-oss) upcast to BF16 on Hopper (Marlin / Triton kernels) and run as MXFP4 ×
+/// MXFP8 on Blackwell (FlashInfer's TRT-LLM MoE in vLLM's `mxfp4.py`), at the FP8 rate of the
+/// f8f6f4 tensor-core kind; the rest of gpt-oss stays BF16.
+///
+/// Hook for NVFP4 (W4A4) checkpoints: both operands in FP4 run at Blackwell's FP4 rate
+/// ([`DenseTflops::fp4`]); once the profile's `Quantization` names NVFP4, map it here to
+/// `(GemmFormat::Fp4, GemmFormat::Fp4)`.
+fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat, GemmFormat) {
+    let blackwell = hardware.gpu.sm() >= 100;
+    match &model.quantization {
+        Some(Quantization::Fp8 { .. }) if hardware.gpu.native_fp8 => {
+            (GemmFormat::Fp8, GemmFormat::Fp8)
+        }
+        Some(Quantization::Mxfp4) if blackwell => (GemmFormat::Bf16, GemmFormat::Fp8),
+        _ => (GemmFormat::Bf16, GemmFormat::Bf16),
+    }
+}
+
 /// What one GPU of the layout achieves, in bytes and FLOPs per second.
 struct Rates {
     /// Attention (QKᵀ, PV): BF16 whatever the weights.
     attention_flops_per_s: f64,
-    /// Linear layers: FP8 where the checkpoint and the GPU are, else BF16.
+    /// Linear layers outside the routed experts.
     linear_flops_per_s: f64,
+    /// Routed experts' GEMMs, before the grouped-GEMM discount.
+    expert_flops_per_s: f64,
     /// HBM streaming weights.
     hbm_bytes_per_s: f64,
 }
@@ -386,22 +442,71 @@ impl Rates {
     /// `None` when the hardware profile has no dense peaks.
     fn of(model: &ModelProfile, hardware: &HardwareProfile) -> Option<Rates> {
         let peaks = hardware.gpu.dense_tflops?;
-        let fp8 =
-            matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
-        // FP8 checkpoints run their linear layers in FP8; attention (QKᵀ, PV) stays BF16 in
-        // vLLM's FlashAttention and MLA backends whatever the weights.
-        let attention_flops_per_s = peaks.bf16 * BF16_COMPUTE_EFFICIENCY * 1e12;
-        let linear_flops_per_s = match (fp8, peaks.fp8) {
-            (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY * 1e12,
-            _ => attention_flops_per_s,
+        let rate = |format: GemmFormat| {
+            let (format, peak) = format.peak(&peaks);
+            peak * format.efficiency() * 1e12
         };
+        let (linear, expert) = gemm_formats(model, hardware);
         Some(Rates {
-            attention_flops_per_s,
-            linear_flops_per_s,
+            // Attention (QKᵀ, PV) stays BF16 in vLLM's FlashAttention and MLA backends
+            // whatever the weights.
+            attention_flops_per_s: rate(GemmFormat::Bf16),
+            linear_flops_per_s: rate(linear),
+            expert_flops_per_s: rate(expert),
             hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
                 * 1e9
                 * hbm_efficiency(hardware),
         })
+    }
+}
+
+/// What one decoding sequence reads from a GPU's KV cache in a step, by kind of layer: the hook
+/// the KV-cache kinds fill in.
+///
+/// - Full attention reads every token of its context: `bytes_per_token` × context.
+/// - Sparse attention (DeepSeek-V3.2's DSA) reads its `top_k` selected tokens (2048) from the
+///   cache, and its lightning indexer scans every token's index key (`index_bytes_per_token`:
+///   FP8 keys of 128 dims and their scale) to select them.
+/// - Linear attention and Mamba layers read and write a fixed state per sequence
+///   (`state_bytes_per_sequence`), whatever the context.
+///
+/// Stages give only full attention today ([`super::Stage::kv_cache_bytes_per_token`]); once
+/// they carry per-sequence state bytes and the model a sparse top-k, [`KvRead::of`] fills the
+/// other fields from them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct KvRead {
+    /// Cache bytes per token of context of the attention layers (all the stage's layers).
+    pub bytes_per_token: f64,
+    /// Tokens a sparse attention layer reads; `None`: the whole context.
+    pub top_k: Option<u64>,
+    /// Bytes per token scanned over the whole context to select the top-k.
+    pub index_bytes_per_token: f64,
+    /// Fixed state per sequence of the linear-attention / Mamba layers.
+    pub state_bytes_per_sequence: f64,
+}
+
+impl KvRead {
+    /// What a stage's layers read per sequence.
+    fn of(stage: &super::Stage) -> KvRead {
+        KvRead {
+            bytes_per_token: stage.kv_cache_bytes_per_token as f64,
+            ..KvRead::default()
+        }
+    }
+
+    /// Tokens of `context` each attention layer attends over.
+    pub fn attended(&self, context: f64) -> f64 {
+        match self.top_k {
+            Some(k) => context.min(k as f64),
+            None => context,
+        }
+    }
+
+    /// Bytes one sequence with `context` tokens reads in a step.
+    pub fn bytes(&self, context: f64) -> f64 {
+        self.bytes_per_token * self.attended(context)
+            + self.index_bytes_per_token * context
+            + self.state_bytes_per_sequence
     }
 }
 
@@ -485,7 +590,8 @@ impl Estimator<'_> {
         // experts a GPU holds.
         let routed_tokens = (b + prefill_tokens) * dp as f64;
         let read = weights - expert + expert * inv.touched(routed_tokens);
-        let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
+        let kv_read = KvRead::of(stage);
+        let kv = b * kv_read.bytes(mean_context);
         let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / rates.hbm_bytes_per_s * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
@@ -498,12 +604,12 @@ impl Estimator<'_> {
         // Prompt tokens count at the prefill rate: a decode token's work plus the share of the
         // rate prefill loses (see PREFILL_EFFICIENCY).
         let work_tokens = b + prefill_tokens / PREFILL_EFFICIENCY;
-        let attention_flops = b * mean_context * attention
-            + prefill_tokens * self.cx.workload.input_tokens as f64 / 2.0 * attention
-                / PREFILL_EFFICIENCY;
-        let linear = rates.linear_flops_per_s;
-        let compute_ms = (2.0 * work_tokens * dense_active / linear
-            + 2.0 * work_tokens * expert_active / (linear * MOE_GEMM_RELATIVE_EFFICIENCY)
+        let prompt_context = self.cx.workload.input_tokens as f64 / 2.0;
+        let attention_flops = b * kv_read.attended(mean_context) * attention
+            + prefill_tokens * kv_read.attended(prompt_context) * attention / PREFILL_EFFICIENCY;
+        let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s
+            + 2.0 * work_tokens * expert_active
+                / (rates.expert_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
             + attention_flops / rates.attention_flops_per_s)
             * 1e3;
         let mut time = StageTime {
@@ -733,4 +839,91 @@ fn cost_per_million(cx: &Context<'_>, gpus: f64, output_tokens_per_s: f64) -> Op
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row: a KV read, the context, the bytes expected. DeepSeek-V3.2's DSA: 2048 tokens
+    /// selected (`index_topk` in deepseek-ai/DeepSeek-V3.2's config.json), a 656-byte
+    /// `fp8_ds_mla` entry per token and layer (512 FP8 NoPE + 16 of fp32 scales + 128 of BF16
+    /// RoPE: vLLM's `get_kv_cache_shape` in `v1/attention/backends/mla/flashmla_sparse.py`) and
+    /// a 132-byte indexer key (`DeepseekV32IndexerCache` in `model_executor/models/deepseek_v2.py`).
+    #[test]
+    fn kv_reads_by_kind() {
+        let full = KvRead {
+            bytes_per_token: 100.0,
+            ..KvRead::default()
+        };
+        let sparse = KvRead {
+            bytes_per_token: 656.0,
+            top_k: Some(2048),
+            index_bytes_per_token: 132.0,
+            ..KvRead::default()
+        };
+        let linear = KvRead {
+            state_bytes_per_sequence: 1e6,
+            ..KvRead::default()
+        };
+        let rows = [
+            (full, 1000.0, 100_000.0),
+            // Below the top-k a sparse layer reads everything.
+            (sparse, 1000.0, 656.0 * 1000.0 + 132.0 * 1000.0),
+            // Above it, only the top-k, but the indexer scans the whole context.
+            (sparse, 32000.0, 656.0 * 2048.0 + 132.0 * 32000.0),
+            // A linear-attention state is the same at any length.
+            (linear, 1000.0, 1e6),
+            (linear, 100_000.0, 1e6),
+        ];
+        for (read, context, bytes) in rows {
+            assert_eq!(read.bytes(context), bytes, "{read:?} at {context}");
+        }
+        assert_eq!(sparse.attended(32000.0), 2048.0);
+    }
+
+    /// FP4 runs at the FP4 peak where the GPU has one (B200: 9000 dense TFLOP/s, DGX B200
+    /// datasheet), else falls back to FP8, then BF16.
+    #[test]
+    fn formats_fall_back_to_what_the_gpu_has() {
+        let blackwell = DenseTflops {
+            bf16: 2250.0,
+            fp8: Some(4500.0),
+            fp4: Some(9000.0),
+        };
+        let hopper = DenseTflops {
+            fp4: None,
+            fp8: Some(1979.0),
+            bf16: 989.0,
+        };
+        let ampere = DenseTflops {
+            bf16: 312.0,
+            fp8: None,
+            fp4: None,
+        };
+        assert_eq!(GemmFormat::Fp4.peak(&blackwell), (GemmFormat::Fp4, 9000.0));
+        assert_eq!(GemmFormat::Fp4.peak(&hopper), (GemmFormat::Fp8, 1979.0));
+        assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
+    }
+
+    /// The step's fixed cost per release: 0.10.x keeps its fitted 3.5 ms; from 0.11 it grows
+    /// with the layers (Qwen3-8B: 36 dense layers; Qwen3-30B-A3B: 48 MoE layers).
+    #[test]
+    fn step_overhead_per_release() {
+        assert_eq!(step_overhead_ms(VllmVersion(0, 10, 1), 36, 0), 3.5);
+        let dense = step_overhead_ms(VllmVersion(0, 11, 0), 36, 0);
+        assert!((dense - (0.3 + 36.0 * 0.035)).abs() < 1e-9);
+        let moe = step_overhead_ms(VllmVersion(0, 17, 0), 48, 48);
+        assert!((moe - (0.3 + 48.0 * 0.045)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ranges_overlap_or_not() {
+        let a = Range::around(100.0, 10.0, 100.0, false);
+        let near = Range::around(110.0, 9.0, 100.0, false);
+        let far = Range::around(300.0, 3.0, 100.0, false);
+        assert!(a.throughput_overlaps(&near) && a.tpot_overlaps(&near));
+        assert!(!a.throughput_overlaps(&far) && !a.tpot_overlaps(&far));
+        assert_eq!(a.output_tokens_per_s_per_gpu, [80.0, 125.0]);
+    }
 }
