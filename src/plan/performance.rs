@@ -214,17 +214,19 @@ const STEP_OVERHEAD_BEFORE_0_11_MS: f64 = 3.5;
 /// from v0.11.0: https://github.com/vllm-project/vllm/releases/tag/v0.11.0) and the scheduler
 /// overlaps the GPU (async scheduling, default later; unverified per release): what is left is
 /// a floor per kernel, so the fixed cost grows with the layers a token passes. Fitted to the
-/// time per output token at concurrency 1 minus the weights' streaming time, by hand, of:
-/// Qwen3-8B TP 1 on H100 at 0.11.0 (7.28 − 5.75 ≈ 1.5 ms over 36 dense layers;
-/// gpustack/gpustack docs/performance-lab/qwen3-8b/h100-latency.md at 1dbc3b81);
-/// Qwen3.8-27B-FP8 TP 1 on H100 at 0.28.0 (12.0 − 9.8 ≈ 2.2 ms over 64 layers; TheTom/atlas
-/// RENTAL-H100-REPORT.md at 86fc144); Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 − 1.6 ≈
-/// 3.0 ms over 48 MoE layers; cloudrift-ai/emmy experiments/Qwen3-30B-A3B-Instruct-2507 at
-/// 29fa276); NVIDIA-Nemotron-3-Nano-30B-A3B-FP8 TP 2 on B200 at 0.16.0 (2.91 − 0.4 ≈ 2.5 ms
-/// over 52 layers, 23 of them MoE; https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning):
-/// 0.3 ms a step, 40 µs a dense layer, 60 µs a MoE layer (its router, top-k and fused-MoE
-/// kernels). FP8 dense models at batch 1 run slower than this predicts on B200
-/// (Llama-3.3-Nemotron-Super-49B-FP8: 13.4 ms measured, about 11 predicted; the same Vultr page).
+/// time per output token at concurrency 1 minus the weights' and KV cache's streaming time:
+/// Qwen3-8B TP 1 on H100 at 0.11.0 (7.28 ms measured, 5.76 ms of HBM as this estimate counts
+/// it: 1.5 ms over 36 dense layers; gpustack/gpustack docs/performance-lab/qwen3-8b/h100-latency.md
+/// at 1dbc3b81); Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 ms, 2.51 of HBM: 2.1 ms over 48 MoE
+/// layers; cloudrift-ai/emmy experiments/Qwen3-30B-A3B-Instruct-2507/serving/RESULTS.md at
+/// 29fa276); and, by hand, for models lwsplan cannot plan yet, Qwen3.8-27B-FP8 TP 1 on H100 at
+/// 0.28.0 (12.0 ms, about 9.8 of weights: 2.2 ms over 64 layers; TheTom/atlas
+/// RENTAL-H100-REPORT.md at 86fc144) and NVIDIA-Nemotron-3-Nano-30B-A3B-FP8 TP 2 on B200 at 0.16.0
+/// (2.91 ms, about 0.4 of weights: 2.5 ms over 52 layers with TP all-reduces;
+/// https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning): 0.3 ms a
+/// step, 35 µs a dense layer, 45 µs a MoE layer (its router, top-k and fused-MoE kernels). FP8
+/// dense models at batch 1 run slower than this on B200 (Llama-3.3-Nemotron-Super-49B-FP8, the
+/// same Vultr page: 13.4 ms measured, about 10 ms of weights and fixed cost).
 const STEP_BASE_MS: f64 = 0.3;
 const DENSE_LAYER_MS: f64 = 0.035;
 const MOE_LAYER_MS: f64 = 0.045;

@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod catalog;
+mod chart;
 mod cli;
 mod codegen;
 mod corpus;
