@@ -120,7 +120,8 @@ pub struct Performance {
 }
 
 /// Where a measurement of the same setup is likely to lie, `[low, high]`: the estimate widened
-/// by how far the benchmark set's measurements fall from it (the factors on [`Range::around`]).
+/// by how far the benchmark set's measurements fall from it (factors calibrated on
+/// `tests/fixtures/benchmarks/`: `check-perf` prints how many points each range holds).
 /// Ranges of layouts that overlap say the estimate cannot tell them apart.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Range {
