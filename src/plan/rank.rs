@@ -99,7 +99,7 @@ fn why_lost(other: &Fit, best: &Fit, auto: bool, options: &PlanOptions) -> Strin
         {
             Some(if p.range.throughput_overlaps(&q.range) {
                 "a tie on output tokens/s per GPU: its range overlaps the chosen layout's \
-                 (estimated a little lower)"
+                 (estimated lower)"
                     .to_string()
             } else {
                 "fewer output tokens/s per GPU (estimated)".to_string()
@@ -108,7 +108,7 @@ fn why_lost(other: &Fit, best: &Fit, auto: bool, options: &PlanOptions) -> Strin
         (Objective::Latency, Some(p), Some(q)) if p.tpot_ms != q.tpot_ms => {
             Some(if p.range.tpot_overlaps(&q.range) {
                 "a tie on time per output token: its range overlaps the chosen layout's \
-                 (estimated a little slower)"
+                 (estimated slower)"
                     .to_string()
             } else {
                 "slower per output token (estimated)".to_string()
