@@ -1,7 +1,9 @@
 //! Speed of the pipeline's stages, measured with divan: `cargo bench`.
 //!
 //! Budgets (README "Performance"): the full catalog sweep (plan + render + validate of every
-//! built-in model × hardware pair) under 100 ms; validation reuses one compiled CRD validator.
+//! built-in model × hardware pair) under 100 ms; validation reuses one compiled CRD validator;
+//! one plan with a workload under 1 ms; a 64-concurrency sweep of the candidate layouts (what
+//! `plan --chart` draws) under 100 ms.
 
 use lwsplan::{Catalog, Manifests, Plan, PlanOptions, Planner, RenderOptions, Renderer};
 
@@ -42,6 +44,27 @@ fn plan_one_with_workload() -> Plan {
         objective: lwsplan::plan::Objective::Throughput,
         ..PlanOptions::default()
     })
+    .unwrap()
+}
+
+/// The data behind `plan --chart`: DeepSeek-R1 on H100, every candidate layout (up to
+/// `SWEEP_MAX_SERIES`) estimated at 64 concurrencies, 1 to 1024. Budget: under 100 ms.
+#[divan::bench]
+fn sweep_64_concurrencies() -> lwsplan::plan::Sweep {
+    let catalog = Catalog::builtin();
+    let concurrencies: Vec<u64> = (1..=64).map(|i| i * 16).collect();
+    Planner::new(
+        catalog.model("deepseek-r1").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .sweep(
+        &PlanOptions {
+            workload: Some(lwsplan::plan::Workload::closed(2048, 512, 256)),
+            objective: lwsplan::plan::Objective::Throughput,
+            ..PlanOptions::default()
+        },
+        &concurrencies,
+    )
     .unwrap()
 }
 

@@ -381,6 +381,15 @@ impl Deployment {
             .map_err(|e| self.in_file(e.into()))
     }
 
+    /// The plan's candidate layouts estimated over `concurrencies` ([`Planner::sweep`]).
+    pub fn sweep(&self, concurrencies: &[u64]) -> Result<crate::plan::Sweep, Error> {
+        let model = self.model_profile()?;
+        let hardware = self.hardware_profile()?;
+        Planner::new(&model, &hardware)
+            .sweep(&self.plan_options(), concurrencies)
+            .map_err(|e| self.in_file(e.into()))
+    }
+
     /// The plan options, with `vllm_version` taken from an official image's tag when unset.
     pub fn plan_options(&self) -> PlanOptions {
         let mut options = self.plan.clone();

@@ -92,6 +92,8 @@ pub struct PointResult {
     pub kv_cache_saturated: bool,
     /// GPUs the planned layout takes.
     pub gpus: u64,
+    /// The estimate's range.
+    pub range: crate::plan::Range,
 }
 
 /// How far an estimate may be from a measurement: ×3 when the KV cache holds every request.
@@ -117,6 +119,21 @@ impl PointResult {
     /// predicted / measured time per output token.
     pub fn tpot_ratio(&self) -> f64 {
         self.tpot_ms / self.point.tpot_ms
+    }
+
+    /// Whether the measurement lies in the estimate's range: throughput per GPU, TPOT and TTFT
+    /// (TTFT `None` where the source gives none).
+    pub fn in_range(&self) -> [Option<bool>; 3] {
+        let inside = |[lo, hi]: [f64; 2], x: f64| lo <= x && x <= hi;
+        let r = &self.range;
+        [
+            Some(inside(
+                r.output_tokens_per_s_per_gpu,
+                self.point.output_tokens_per_s / self.gpus.max(1) as f64,
+            )),
+            Some(inside(r.tpot_ms, self.point.tpot_ms)),
+            self.point.ttft_ms.map(|t| inside(r.ttft_ms, t)),
+        ]
     }
 
     /// The worse of the two ratios as a factor ≥ 1 (×1.5 means off by half either way).
@@ -195,6 +212,7 @@ impl BenchmarkEntry {
                 ttft_ms: estimate.ttft_ms,
                 kv_cache_saturated: estimate.kv_cache_saturated,
                 gpus: plan.total_gpus,
+                range: estimate.range,
             });
         }
         Ok(BenchmarkResult {
@@ -417,6 +435,11 @@ mod tests {
                 ttft_ms: 100.0,
                 kv_cache_saturated: saturated,
                 gpus: 1,
+                range: crate::plan::Range {
+                    output_tokens_per_s_per_gpu: [500.0 * throughput, 2000.0 * throughput],
+                    tpot_ms: [25.0 * tpot, 100.0 * tpot],
+                    ttft_ms: [50.0, 200.0],
+                },
             }],
         }
     }

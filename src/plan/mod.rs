@@ -23,6 +23,7 @@
 mod assemble;
 mod error;
 mod explain;
+mod fabric;
 pub(crate) mod kv;
 pub(crate) mod layout;
 mod options;
@@ -44,7 +45,7 @@ pub use options::{
     CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
     Objective, PlanOptions, Strategy, check_checkpoint_size,
 };
-pub use performance::{Bound, DecodeStep, Performance, Workload};
+pub use performance::{Bound, DecodeStep, Performance, Range, Workload};
 pub use reserve::Reserve;
 pub use rules::Rejection;
 pub use shm::{Launcher, Shm};
@@ -242,6 +243,29 @@ pub struct NodeResources {
     pub allocatable: Option<crate::profile::Allocatable>,
 }
 
+/// At most this many layouts are swept.
+pub const SWEEP_MAX_SERIES: usize = 8;
+
+/// Estimates of candidate layouts over a concurrency sweep ([`Planner::sweep`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Sweep {
+    /// One series per layout, the chosen one first.
+    pub series: Vec<SweepSeries>,
+}
+
+/// One layout's estimates, by concurrency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SweepSeries {
+    /// The layout.
+    pub layout: Layout,
+    /// Whether the plan chose it.
+    pub chosen: bool,
+    /// The estimate at each concurrency swept, in order.
+    pub points: Vec<Performance>,
+}
+
 /// Plans one model on one hardware profile.
 #[derive(Debug, Clone, Copy)]
 pub struct Planner<'a> {
@@ -352,6 +376,62 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The estimate of the plan's chosen layout and its fitting alternatives (those on no more
+    /// nodes, at most [`SWEEP_MAX_SERIES`], in the plan's order) at each of `concurrencies`,
+    /// under the options' workload lengths: the data behind `--chart`. Empty series when the
+    /// options carry no workload or the hardware profile no peaks.
+    pub fn sweep(&self, options: &PlanOptions, concurrencies: &[u64]) -> Result<Sweep, PlanError> {
+        let plan = self.plan(options)?;
+        let Some(workload) = options.workload else {
+            return Ok(Sweep { series: Vec::new() });
+        };
+        let layouts: Vec<Layout> = plan
+            .alternatives
+            .iter()
+            .filter(|a| a.verdict != Verdict::Rejected)
+            .map(|a| a.layout)
+            .take(SWEEP_MAX_SERIES)
+            .collect();
+        let block = block_size(self.model, self.hardware);
+        let fits = self.search(options, block).fits;
+        let limits = options.scheduler_limits(self.hardware);
+        let inventory = performance::Inventory::of(self.model);
+        let mut series = Vec::new();
+        for layout in layouts {
+            let Some(fit) = fits.iter().find(|f| f.layout == layout) else {
+                continue;
+            };
+            let points = concurrencies
+                .iter()
+                .filter_map(|&c| {
+                    let cx = performance::Context {
+                        model: self.model,
+                        hardware: self.hardware,
+                        inventory: &inventory,
+                        workload: Workload::closed(
+                            workload.input_tokens,
+                            workload.output_tokens,
+                            c,
+                        ),
+                        replicas: options.replicas.unwrap_or(1),
+                        max_num_seqs: limits.max_num_seqs,
+                        max_num_batched_tokens: limits.max_num_batched_tokens,
+                        gpu_hour_price: options.gpu_hour_price,
+                        vllm_version: options.vllm_version(),
+                        network: options.network.unwrap_or(self.hardware.node.network),
+                    };
+                    performance::estimate(&cx, fit)
+                })
+                .collect();
+            series.push(SweepSeries {
+                layout,
+                chosen: layout == plan.layout(),
+                points,
+            });
+        }
+        Ok(Sweep { series })
+    }
+
     /// Fills in every fit's estimate when the options carry a workload.
     fn estimate_all(&self, options: &PlanOptions, fits: &mut [search::Fit]) {
         let Some(workload) = options.workload else {
@@ -368,6 +448,8 @@ impl<'a> Planner<'a> {
             max_num_seqs: limits.max_num_seqs,
             max_num_batched_tokens: limits.max_num_batched_tokens,
             gpu_hour_price: options.gpu_hour_price,
+            vllm_version: options.vllm_version(),
+            network: options.network.unwrap_or(self.hardware.node.network),
         };
         for fit in fits {
             fit.performance = performance::estimate(&cx, fit);

@@ -11,8 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fabric::Fabric;
 use super::search::Fit;
-use crate::profile::{Attention, HardwareProfile, Mlp, ModelProfile, Quantization};
+use super::version::VllmVersion;
+use crate::profile::{
+    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, Network, Quantization,
+};
 
 /// The traffic a plan is judged on.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -110,9 +114,72 @@ pub struct Performance {
     pub kv_cache_saturated: bool,
     /// The decode step by term.
     pub decode_step: DecodeStep,
+    /// Where the measurement is likely to lie: see [`Range`].
+    pub range: Range,
     /// With a GPU-hour price: dollars per million output tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_per_million_output_tokens: Option<f64>,
+}
+
+/// Where a measurement of the same setup is likely to lie, `[low, high]`: the estimate widened
+/// by how far the benchmark set's measurements fall from it (factors calibrated on
+/// `tests/fixtures/benchmarks/`: `check-perf` prints how many points each range holds).
+/// Ranges of layouts that overlap say the estimate cannot tell them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Range {
+    /// Output tokens per second per GPU.
+    pub output_tokens_per_s_per_gpu: [f64; 2],
+    /// Time per output token, ms.
+    pub tpot_ms: [f64; 2],
+    /// Time to the first token, ms.
+    pub ttft_ms: [f64; 2],
+}
+
+/// Measured over estimated, `[low, high]`, for throughput per GPU, TPOT and TTFT, while the
+/// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
+/// misses, near the 10th and 90th percentiles of measured / estimated, rounded outwards: with
+/// the saturated factors below, the ranges hold 37 of 44 throughputs, 39 of 44 TPOTs and 33 of
+/// 44 TTFTs (`check-perf` prints the counts). TTFT is the weakest term: dennislee22's A100 runs
+/// at concurrency 50–200 wait 13–20× longer than the estimate, its concurrency-1 runs 5× less
+/// (as if their prompts were cached), and a closed loop that starts every request at once
+/// queues the first wave's prompts, which the steady-state estimate leaves out.
+const RANGE_FACTORS: [[f64; 2]; 3] = [[0.8, 1.25], [0.85, 1.3], [0.4, 3.0]];
+/// The same once the KV cache saturates: vLLM preempts and recomputes, which the estimate
+/// leaves out, so measured throughput falls to 0.57 and TPOT rises to 2.2 times the estimate.
+const RANGE_FACTORS_SATURATED: [[f64; 2]; 3] = [[0.6, 1.3], [0.8, 2.0], [0.33, 2.2]];
+
+impl Range {
+    /// The range around an estimate, by whether its KV cache saturates.
+    pub(crate) fn around(per_gpu: f64, tpot_ms: f64, ttft_ms: f64, saturated: bool) -> Range {
+        let f = if saturated {
+            RANGE_FACTORS_SATURATED
+        } else {
+            RANGE_FACTORS
+        };
+        let span = |x: f64, [lo, hi]: [f64; 2]| [round2(x * lo), round2(x * hi)];
+        Range {
+            output_tokens_per_s_per_gpu: span(per_gpu, f[0]),
+            tpot_ms: span(tpot_ms, f[1]),
+            ttft_ms: span(ttft_ms, f[2]),
+        }
+    }
+
+    /// Whether two throughput ranges overlap: the estimate cannot order the two.
+    pub fn throughput_overlaps(&self, other: &Range) -> bool {
+        overlaps(
+            self.output_tokens_per_s_per_gpu,
+            other.output_tokens_per_s_per_gpu,
+        )
+    }
+
+    /// Whether two TPOT ranges overlap.
+    pub fn tpot_overlaps(&self, other: &Range) -> bool {
+        overlaps(self.tpot_ms, other.tpot_ms)
+    }
+}
+
+fn overlaps(a: [f64; 2], b: [f64; 2]) -> bool {
+    a[0] <= b[1] && b[0] <= a[1]
 }
 
 /// Achievable fraction of HBM bandwidth when streaming weights: 0.85 on Hopper and later
@@ -142,20 +209,52 @@ const FP8_COMPUTE_EFFICIENCY: f64 = 0.73;
 /// `tools/measurements/h200-moe-gemm-2026-12-01.json`): 0.82 of the dense rate. FP8 experts take
 /// the same ratio (per-expert FP8 calls measured launch-bound, not a grouped kernel's rate).
 const MOE_GEMM_RELATIVE_EFFICIENCY: f64 = 0.82;
-/// Fixed cost of a decode step: scheduling, sampling, detokenizing, launches. Fitted: vLLM
-/// 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the weights
-/// (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2); unverified for later releases.
-const STEP_OVERHEAD_MS: f64 = 3.5;
-/// One all-reduce's latency (vLLM's custom all-reduce on NVLink is a few µs, NCCL over PCIe or
-/// the network tens; an estimate).
-const ALLREDUCE_LATENCY_MS: f64 = 0.015;
-/// Achievable fraction of a link's bandwidth for collectives (an estimate).
-const LINK_EFFICIENCY: f64 = 0.7;
-/// Network bandwidth per GPU between nodes, GB/s: one 200 Gb/s NIC per GPU, as GPU clouds
-/// attach them (GCP A3, AWS P5 use 8 × 200–400 Gb/s per 8 GPUs; the low end; an estimate).
-const NETWORK_GB_PER_S_PER_GPU: f64 = 25.0;
-/// Latency of one hand-off across nodes (an estimate).
-const NETWORK_LATENCY_MS: f64 = 0.03;
+/// Fixed cost of a decode step before vLLM 0.11: scheduling, sampling, detokenizing, launches.
+/// Fitted: vLLM 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the
+/// weights (dennislee22/vLLM-benchmarking, Qwen2-7B TP 1 and 2).
+const STEP_OVERHEAD_BEFORE_0_11_MS: f64 = 3.5;
+/// From vLLM 0.11 the decode step runs as one full CUDA graph (`FULL_AND_PIECEWISE`, the default
+/// from v0.11.0: https://github.com/vllm-project/vllm/releases/tag/v0.11.0) and the scheduler
+/// overlaps the GPU (async scheduling, default later; unverified per release): what is left is
+/// a floor per kernel, so the fixed cost grows with the layers a token passes. Fitted to the
+/// time per output token at concurrency 1 minus the weights' and KV cache's streaming time:
+/// Qwen3-8B TP 1 on H100 at 0.11.0 (7.28 ms measured, 5.76 ms of HBM as this estimate counts
+/// it: 1.5 ms over 36 dense layers; gpustack/gpustack docs/performance-lab/qwen3-8b/h100-latency.md
+/// at 1dbc3b81); Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 ms, 2.51 of HBM: 2.1 ms over 48 MoE
+/// layers; cloudrift-ai/emmy experiments/Qwen3-30B-A3B-Instruct-2507/serving/RESULTS.md at
+/// 29fa276); and, by hand, for models lwsplan cannot plan yet, Qwen3.8-27B-FP8 TP 1 on H100 at
+/// 0.28.0 (12.0 ms, about 9.8 of weights: 2.2 ms over 64 layers; TheTom/atlas
+/// RENTAL-H100-REPORT.md at 86fc144) and NVIDIA-Nemotron-3-Nano-30B-A3B-FP8 TP 2 on B200 at 0.16.0
+/// (2.91 ms, about 0.4 of weights: 2.5 ms over 52 layers with TP all-reduces;
+/// https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning): 0.3 ms a
+/// step, 35 µs a dense layer, 45 µs a MoE layer (its router, top-k and fused-MoE kernels). FP8
+/// dense models at batch 1 run slower than this on B200 (Llama-3.3-Nemotron-Super-49B-FP8, the
+/// same Vultr page: 13.4 ms measured, about 10 ms of weights and fixed cost).
+const STEP_BASE_MS: f64 = 0.3;
+const DENSE_LAYER_MS: f64 = 0.035;
+const MOE_LAYER_MS: f64 = 0.045;
+/// The API server's share of the first token: HTTP, chat template, tokenization, detokenizing
+/// and streaming the first chunk. Fitted with [`PREFILL_EFFICIENCY`] to the time to first token
+/// at concurrency 1 of the runs above: Qwen3-8B (233 prompt tokens: 59 ms measured, 12 ms of
+/// prefill and first step), Qwen3-30B-A3B (4096 tokens: 128 ms), Llama-3.3-Nemotron-Super-49B-FP8
+/// (2048 tokens on B200: 170 ms).
+const API_MS: f64 = 35.0;
+/// Prefill runs below the GEMM rates a square matmul reaches: norms, rotary embeddings,
+/// activation quantization, MoE routing and attention at the chunk's shapes. 0.45 of the rate
+/// this estimate gives decode's linear layers, fitted with [`API_MS`] (Qwen3-30B-A3B: 42 ms of
+/// FLOPs at that rate for a 4096-token prompt, 128 ms measured in all; Nemotron-Super: 61 ms,
+/// 170 ms in all).
+const PREFILL_EFFICIENCY: f64 = 0.45;
+
+/// The fixed cost of one decode step under `version`, through `layers` decoder layers of which
+/// `moe_layers` route to experts.
+pub(crate) fn step_overhead_ms(version: VllmVersion, layers: u64, moe_layers: u64) -> f64 {
+    if version < VllmVersion(0, 11, 0) {
+        return STEP_OVERHEAD_BEFORE_0_11_MS;
+    }
+    let dense = layers.saturating_sub(moe_layers);
+    STEP_BASE_MS + dense as f64 * DENSE_LAYER_MS + moe_layers as f64 * MOE_LAYER_MS
+}
 
 /// Weights by kind, for what a step reads and computes: computed once per model.
 pub(crate) struct Inventory {
@@ -225,6 +324,10 @@ pub(crate) struct Context<'a> {
     pub max_num_seqs: u64,
     pub max_num_batched_tokens: u64,
     pub gpu_hour_price: Option<f64>,
+    /// The release served: its fixed costs per step.
+    pub vllm_version: VllmVersion,
+    /// What transfers between nodes run over.
+    pub network: Network,
 }
 
 /// The estimate for `fit`; `None` when the hardware profile has no peaks.
@@ -265,62 +368,236 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
     Some(Performance {
         output_tokens_per_s,
         output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
+        range: Range::around(
+            output_tokens_per_s / gpus,
+            p.tpot_ms,
+            p.ttft_ms,
+            p.kv_cache_saturated,
+        ),
         cost_per_million_output_tokens: cost_per_million(cx, gpus, output_tokens_per_s),
         ..p
     })
 }
 
-/// The estimate with `concurrency` requests in flight.
-fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
-    let (model, hardware, replicas) = (cx.model, cx.hardware, cx.replicas);
-    let workload = cx.workload;
-    let (max_num_seqs, max_num_batched_tokens) = (cx.max_num_seqs, cx.max_num_batched_tokens);
-    let peaks = hardware.gpu.dense_tflops?;
-    let layout = fit.layout;
-    let (tp, pp, dp) = (
-        layout.tensor_parallel_size,
-        layout.pipeline_parallel_size,
-        layout.data_parallel_size,
-    );
-    let fp8 =
-        matches!(model.quantization, Some(Quantization::Fp8 { .. })) && hardware.gpu.native_fp8;
-    // FP8 checkpoints run their linear layers in FP8; attention (QKᵀ, PV) stays BF16 in
-    // vLLM's FlashAttention and MLA backends whatever the weights.
-    let attention_flops_per_s = peaks.bf16 * BF16_COMPUTE_EFFICIENCY * 1e12;
-    let linear_flops_per_s = match (fp8, peaks.fp8) {
-        (true, Some(p)) => p * FP8_COMPUTE_EFFICIENCY * 1e12,
-        _ => attention_flops_per_s,
-    };
-    let hbm = hardware.gpu.memory_bandwidth_gb_per_s as f64 * 1e9 * hbm_efficiency(hardware);
-    let link = hardware.gpu.interconnect.bandwidth_gb_per_s as f64 * 1e9 * LINK_EFFICIENCY;
-    let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY;
-    let inv = cx.inventory;
+/// The operand type a GEMM runs its tensor cores in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GemmFormat {
+    Bf16,
+    Fp8,
+    /// Constructed once `Quantization` names NVFP4 (see [`gemm_formats`]).
+    #[allow(dead_code)]
+    Fp4,
+}
 
-    // Sequences each engine holds: the concurrency spread over engines and replicas, capped by
-    // max_num_seqs and by the KV cache (a request holds its prompt and its output at the end).
-    let engines = (dp * replicas).max(1);
-    let per_request = workload.input_tokens + workload.output_tokens;
-    let kv_limit = (fit.tokens / per_request.max(1)).max(1);
-    let wanted = concurrency.div_ceil(engines).max(1);
-    let batch = wanted.min(max_num_seqs).min(kv_limit).max(1);
-    let mean_context = workload.input_tokens as f64 + workload.output_tokens as f64 / 2.0;
-    // Prompt tokens prefilled per decode step in steady state: each request's prompt spread
-    // over its output tokens.
-    let prefill_per_step =
-        batch as f64 * workload.input_tokens as f64 / workload.output_tokens.max(1) as f64;
+impl GemmFormat {
+    /// The dense peak for this format, TFLOP/s, falling back to the next wider format the GPU
+    /// has.
+    fn peak(self, peaks: &DenseTflops) -> (GemmFormat, f64) {
+        match (self, peaks.fp4, peaks.fp8) {
+            (GemmFormat::Fp4, Some(p), _) => (GemmFormat::Fp4, p),
+            (GemmFormat::Fp4 | GemmFormat::Fp8, _, Some(p)) => (GemmFormat::Fp8, p),
+            _ => (GemmFormat::Bf16, peaks.bf16),
+        }
+    }
 
-    // One pipeline stage of the engine, with `b` sequences in its micro-batch.
-    let hidden = model.hidden_size as f64;
-    let act_bytes = model.torch_dtype.bytes() as f64;
-    let layer_ms = |stage: &super::Stage, b: f64, prefill_tokens: f64| -> (f64, f64, f64, f64) {
+    /// Achievable fraction of the peak. FP4 is taken at FP8's (unmeasured: no Blackwell was
+    /// lent to measure on).
+    fn efficiency(self) -> f64 {
+        match self {
+            GemmFormat::Bf16 => BF16_COMPUTE_EFFICIENCY,
+            GemmFormat::Fp8 | GemmFormat::Fp4 => FP8_COMPUTE_EFFICIENCY,
+        }
+    }
+}
+
+/// The formats a checkpoint's linear layers and routed experts compute in on `hardware`.
+///
+/// FP8 checkpoints run their linear layers in FP8 where the GPU has FP8 tensor cores. MXFP4
+/// experts (gpt-oss) upcast to BF16 on Hopper (Marlin / Triton kernels) and run as MXFP4 ×
+/// MXFP8 on Blackwell (FlashInfer's TRT-LLM MoE in vLLM's `mxfp4.py`), at the FP8 rate of the
+/// f8f6f4 tensor-core kind; the rest of gpt-oss stays BF16.
+///
+/// Hook for NVFP4 (W4A4) checkpoints: both operands in FP4 run at Blackwell's FP4 rate
+/// ([`DenseTflops::fp4`]); once the profile's `Quantization` names NVFP4, map it here to
+/// `(GemmFormat::Fp4, GemmFormat::Fp4)`.
+fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat, GemmFormat) {
+    let blackwell = hardware.gpu.sm() >= 100;
+    match &model.quantization {
+        Some(Quantization::Fp8 { .. }) if hardware.gpu.native_fp8 => {
+            (GemmFormat::Fp8, GemmFormat::Fp8)
+        }
+        Some(Quantization::Mxfp4) if blackwell => (GemmFormat::Bf16, GemmFormat::Fp8),
+        _ => (GemmFormat::Bf16, GemmFormat::Bf16),
+    }
+}
+
+/// What one GPU of the layout achieves, in bytes and FLOPs per second.
+struct Rates {
+    /// Attention (QKᵀ, PV): BF16 whatever the weights.
+    attention_flops_per_s: f64,
+    /// Linear layers outside the routed experts.
+    linear_flops_per_s: f64,
+    /// Routed experts' GEMMs, before the grouped-GEMM discount.
+    expert_flops_per_s: f64,
+    /// HBM streaming weights.
+    hbm_bytes_per_s: f64,
+}
+
+impl Rates {
+    /// `None` when the hardware profile has no dense peaks.
+    fn of(model: &ModelProfile, hardware: &HardwareProfile) -> Option<Rates> {
+        let peaks = hardware.gpu.dense_tflops?;
+        let rate = |format: GemmFormat| {
+            let (format, peak) = format.peak(&peaks);
+            peak * format.efficiency() * 1e12
+        };
+        let (linear, expert) = gemm_formats(model, hardware);
+        Some(Rates {
+            // Attention (QKᵀ, PV) stays BF16 in vLLM's FlashAttention and MLA backends
+            // whatever the weights.
+            attention_flops_per_s: rate(GemmFormat::Bf16),
+            linear_flops_per_s: rate(linear),
+            expert_flops_per_s: rate(expert),
+            hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
+                * 1e9
+                * hbm_efficiency(hardware),
+        })
+    }
+}
+
+/// What one decoding sequence reads from a GPU's KV cache in a step, by kind of layer: the hook
+/// the KV-cache kinds fill in.
+///
+/// - Full attention reads every token of its context: `bytes_per_token` × context.
+/// - Sparse attention (DeepSeek-V3.2's DSA) reads its `top_k` selected tokens (2048) from the
+///   cache, and its lightning indexer scans every token's index key (`index_bytes_per_token`:
+///   FP8 keys of 128 dims and their scale) to select them.
+/// - Linear attention and Mamba layers read and write a fixed state per sequence
+///   (`state_bytes_per_sequence`), whatever the context.
+///
+/// Stages give only full attention today ([`super::Stage::kv_cache_bytes_per_token`]); once
+/// they carry per-sequence state bytes and the model a sparse top-k, [`KvRead::of`] fills the
+/// other fields from them.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct KvRead {
+    /// Cache bytes per token of context of the attention layers (all the stage's layers).
+    pub bytes_per_token: f64,
+    /// Tokens a sparse attention layer reads; `None`: the whole context.
+    pub top_k: Option<u64>,
+    /// Bytes per token scanned over the whole context to select the top-k.
+    pub index_bytes_per_token: f64,
+    /// Fixed state per sequence of the linear-attention / Mamba layers.
+    pub state_bytes_per_sequence: f64,
+}
+
+impl KvRead {
+    /// What a stage's layers read per sequence.
+    fn of(stage: &super::Stage) -> KvRead {
+        KvRead {
+            bytes_per_token: stage.kv_cache_bytes_per_token as f64,
+            ..KvRead::default()
+        }
+    }
+
+    /// Tokens of `context` each attention layer attends over.
+    pub fn attended(&self, context: f64) -> f64 {
+        match self.top_k {
+            Some(k) => context.min(k as f64),
+            None => context,
+        }
+    }
+
+    /// Bytes one sequence with `context` tokens reads in a step.
+    pub fn bytes(&self, context: f64) -> f64 {
+        self.bytes_per_token * self.attended(context)
+            + self.index_bytes_per_token * context
+            + self.state_bytes_per_sequence
+    }
+}
+
+/// How the requests in flight spread over the engines.
+struct Batch {
+    /// Engines across all replicas (DP ranks × replicas).
+    engines: u64,
+    /// Requests each engine would run at once: the concurrency over the engines.
+    wanted: u64,
+    /// Sequences the KV cache holds at full length.
+    kv_limit: u64,
+    /// Sequences each engine decodes at once: `wanted`, capped by `max_num_seqs` and the KV
+    /// cache.
+    size: u64,
+    /// Tokens of context a decoding sequence attends over, on average: its prompt and half its
+    /// output.
+    mean_context: f64,
+    /// Prompt tokens prefilled per decode step in steady state: each request's prompt spread
+    /// over its output tokens.
+    prefill_per_step: f64,
+}
+
+impl Batch {
+    fn of(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Batch {
+        let w = cx.workload;
+        // A request holds its prompt and its output at the end.
+        let engines = (fit.layout.data_parallel_size * cx.replicas).max(1);
+        let per_request = w.input_tokens + w.output_tokens;
+        let kv_limit = (fit.tokens / per_request.max(1)).max(1);
+        let wanted = concurrency.div_ceil(engines).max(1);
+        let size = wanted.min(cx.max_num_seqs).min(kv_limit).max(1);
+        Batch {
+            engines,
+            wanted,
+            kv_limit,
+            size,
+            mean_context: w.input_tokens as f64 + w.output_tokens as f64 / 2.0,
+            prefill_per_step: size as f64 * w.input_tokens as f64 / w.output_tokens.max(1) as f64,
+        }
+    }
+}
+
+/// One pipeline stage's share of a step, by term, in milliseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct StageTime {
+    hbm_ms: f64,
+    compute_ms: f64,
+    interconnect_ms: f64,
+    network_ms: f64,
+}
+
+impl StageTime {
+    /// HBM and compute overlap; collectives do not.
+    fn total(&self) -> f64 {
+        self.hbm_ms.max(self.compute_ms) + self.interconnect_ms + self.network_ms
+    }
+}
+
+/// Everything an estimate at one concurrency shares across its steps.
+struct Estimator<'a> {
+    cx: &'a Context<'a>,
+    fit: &'a Fit,
+    rates: Rates,
+    fabric: Fabric,
+    batch: Batch,
+}
+
+impl Estimator<'_> {
+    /// One stage's time for a step with `b` decoding sequences in its micro-batch and
+    /// `prefill_tokens` prompt tokens riding along.
+    fn stage_time(&self, stage: &super::Stage, b: f64, prefill_tokens: f64) -> StageTime {
+        let (model, inv, rates) = (self.cx.model, self.cx.inventory, &self.rates);
+        let layout = self.fit.layout;
+        let (tp, dp) = (layout.tensor_parallel_size, layout.data_parallel_size);
+        let hidden = model.hidden_size as f64;
+        let act_bytes = model.torch_dtype.bytes() as f64;
+        let mean_context = self.batch.mean_context;
         let weights = stage.weight_bytes_per_gpu as f64;
         let expert = weights * inv.expert_byte_fraction;
         // Under DP + EP every engine's tokens, decodes and prompt chunks alike, reach the
         // experts a GPU holds.
         let routed_tokens = (b + prefill_tokens) * dp as f64;
         let read = weights - expert + expert * inv.touched(routed_tokens);
-        let kv = b * mean_context * stage.kv_cache_bytes_per_token as f64;
-        let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / hbm * 1e3;
+        let kv_read = KvRead::of(stage);
+        let kv = b * kv_read.bytes(mean_context);
+        let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / rates.hbm_bytes_per_s * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
             expert / inv.expert_bytes_per_param * inv.routed_fraction
@@ -329,91 +606,154 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         };
         let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
         let tokens = b + prefill_tokens;
-        let attention_flops = b * mean_context * attention
-            + prefill_tokens * workload.input_tokens as f64 / 2.0 * attention;
-        let compute_ms = (2.0 * tokens * dense_active / linear_flops_per_s
-            + 2.0 * tokens * expert_active / (linear_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
-            + attention_flops / attention_flops_per_s)
+        // Prompt tokens count at the prefill rate: a decode token's work plus the share of the
+        // rate prefill loses (see PREFILL_EFFICIENCY).
+        let work_tokens = b + prefill_tokens / PREFILL_EFFICIENCY;
+        let prompt_context = self.cx.workload.input_tokens as f64 / 2.0;
+        let attention_flops = b * kv_read.attended(mean_context) * attention
+            + prefill_tokens * kv_read.attended(prompt_context) * attention / PREFILL_EFFICIENCY;
+        let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s
+            + 2.0 * work_tokens * expert_active
+                / (rates.expert_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
+            + attention_flops / rates.attention_flops_per_s)
             * 1e3;
-        // TP: two all-reduces of the batch's hidden states a layer; DP + EP: an exchange of
-        // each routed token's hidden state there and back a MoE layer.
-        let mut interconnect_ms = 0.0;
-        let mut network_ms = 0.0;
+        let mut time = StageTime {
+            hbm_ms,
+            compute_ms,
+            ..StageTime::default()
+        };
+        // TP: two all-reduces of the batch's hidden states a layer.
         if tp > 1 {
             let bytes = tokens * hidden * act_bytes * 2.0 * (tp - 1) as f64 / tp as f64;
-            let per = ALLREDUCE_LATENCY_MS
-                + bytes
-                    / if layout.tp_spans_nodes() {
-                        network
-                    } else {
-                        link
-                    }
-                    * 1e3;
-            let ms = 2.0 * stage.layers as f64 * per;
-            if layout.tp_spans_nodes() {
-                network_ms += ms;
+            let cross = layout.tp_spans_nodes();
+            let over = if cross {
+                self.fabric.network
             } else {
-                interconnect_ms += ms;
+                self.fabric.link
+            };
+            let ms = 2.0 * stage.layers as f64 * over.ms(bytes);
+            if cross {
+                time.network_ms += ms;
+            } else {
+                time.interconnect_ms += ms;
             }
         }
+        // DP + EP: an exchange of each routed token's hidden state there and back a MoE layer.
         if dp > 1 && matches!(model.mlp, Mlp::Moe { .. }) {
             let bytes = tokens * inv.experts_per_token as f64 * hidden * act_bytes * 2.0;
-            let ms = stage.layers as f64
-                * (2.0 * ALLREDUCE_LATENCY_MS
-                    + bytes
-                        / if layout.nodes > 1 {
-                            network * layout.gpus_per_pod as f64 / 2.0
-                        } else {
-                            link
-                        }
-                        * 1e3);
-            if layout.nodes > 1 {
-                network_ms += ms;
+            let cross = layout.nodes > 1;
+            // Across nodes half the exchange stays inside the pod: the network carries the
+            // rest over every GPU's NIC.
+            let over = if cross {
+                self.fabric.network
             } else {
-                interconnect_ms += ms;
+                self.fabric.link
+            };
+            let per_gpu = if cross {
+                bytes / (layout.gpus_per_pod as f64 / 2.0)
+            } else {
+                bytes
+            };
+            let ms = stage.layers as f64 * (over.latency_ms + over.ms(per_gpu));
+            if cross {
+                time.network_ms += ms;
+            } else {
+                time.interconnect_ms += ms;
             }
         }
-        (hbm_ms, compute_ms, interconnect_ms, network_ms)
-    };
-    // With PP, vLLM keeps PP micro-batches in flight: each stage runs batch / PP sequences a
-    // step, and a token passes every stage once.
-    let micro = (batch as f64 / pp as f64).max(1.0);
-    let micro_prefill = prefill_per_step / pp as f64;
-    let mut slowest = (0.0, 0.0, 0.0, 0.0);
-    let mut slowest_total = 0.0;
-    for stage in &fit.stages {
-        let t = layer_ms(stage, micro, micro_prefill);
-        let total = t.0.max(t.1) + t.2 + t.3;
-        if total > slowest_total {
-            slowest_total = total;
-            slowest = t;
+        time
+    }
+
+    /// The decode step: the slowest stage, once per stage a token passes, with the pipeline
+    /// hand-offs and the fixed cost.
+    ///
+    /// With PP, vLLM keeps PP micro-batches in flight: each stage runs batch / PP sequences a
+    /// step, and a token passes every stage once.
+    fn decode_step(&self) -> DecodeStep {
+        let pp = self.fit.layout.pipeline_parallel_size;
+        let micro = self.micro_batch();
+        let micro_prefill = self.batch.prefill_per_step / pp as f64;
+        let mut slowest = StageTime::default();
+        let mut slowest_total = 0.0;
+        for stage in &self.fit.stages {
+            let t = self.stage_time(stage, micro, micro_prefill);
+            let total = t.total();
+            if total > slowest_total {
+                slowest_total = total;
+                slowest = t;
+            }
+        }
+        let stages = pp as f64;
+        DecodeStep {
+            hbm_ms: slowest.hbm_ms * stages,
+            compute_ms: slowest.compute_ms * stages,
+            interconnect_ms: slowest.interconnect_ms * stages,
+            network_ms: slowest.network_ms * stages + self.handoff_ms(),
+            overhead_ms: self.step_overhead_ms(),
         }
     }
-    let handoff_ms = if pp > 1 {
-        let bytes = micro * hidden * act_bytes;
-        let cross = layout.nodes > 1;
-        (pp - 1) as f64
-            * if cross {
-                NETWORK_LATENCY_MS + bytes / network * 1e3
-            } else {
-                bytes / link * 1e3
-            }
-    } else {
-        0.0
-    };
-    let stages = pp as f64;
-    let step = DecodeStep {
-        hbm_ms: slowest.0 * stages,
-        compute_ms: slowest.1 * stages,
-        interconnect_ms: slowest.2 * stages,
-        network_ms: slowest.3 * stages + handoff_ms,
-        overhead_ms: STEP_OVERHEAD_MS,
-    };
-    let tpot = step.hbm_ms.max(step.compute_ms)
-        + step.interconnect_ms
-        + step.network_ms
-        + step.overhead_ms;
-    let bound = [
+
+    /// The release's fixed cost of a step through every layer of the model.
+    fn step_overhead_ms(&self) -> f64 {
+        let model = self.cx.model;
+        let layers = model.num_hidden_layers;
+        let moe = (0..layers).filter(|&l| model.routes_layer(l)).count() as u64;
+        step_overhead_ms(self.cx.vllm_version, layers, moe)
+    }
+
+    /// Sequences a stage runs a step: the batch over the pipeline's micro-batches.
+    fn micro_batch(&self) -> f64 {
+        (self.batch.size as f64 / self.fit.layout.pipeline_parallel_size as f64).max(1.0)
+    }
+
+    /// Pipeline hand-offs of a micro-batch's hidden states from stage to stage.
+    fn handoff_ms(&self) -> f64 {
+        let layout = self.fit.layout;
+        let pp = layout.pipeline_parallel_size;
+        if pp <= 1 {
+            return 0.0;
+        }
+        let model = self.cx.model;
+        let bytes =
+            self.micro_batch() * model.hidden_size as f64 * model.torch_dtype.bytes() as f64;
+        let over = if layout.nodes > 1 {
+            self.fabric.network
+        } else {
+            self.fabric.link
+        };
+        (pp - 1) as f64 * over.ms(bytes)
+    }
+
+    /// A new request's first token with the engines' batches running: its prompt prefilled in
+    /// chunks of what the step budget leaves beside the decodes, one chunk a step, with its
+    /// prompt's own FLOPs, through every stage, on top of those steps.
+    fn first_token_ms(&self, tpot: f64) -> f64 {
+        let input = self.cx.workload.input_tokens;
+        let chunk = self
+            .cx
+            .max_num_batched_tokens
+            .saturating_sub(self.batch.size)
+            .max(1);
+        let chunks = input.div_ceil(chunk).max(1) as f64;
+        let prompt_ms: f64 = self
+            .fit
+            .stages
+            .iter()
+            .map(|stage| self.stage_time(stage, 0.0, input as f64).compute_ms)
+            .sum();
+        API_MS + chunks * tpot + prompt_ms
+    }
+}
+
+/// The time per output token a decode step gives: HBM and compute overlap; collectives, the
+/// network and the fixed cost add.
+fn tpot_ms(step: &DecodeStep) -> f64 {
+    step.hbm_ms.max(step.compute_ms) + step.interconnect_ms + step.network_ms + step.overhead_ms
+}
+
+/// The largest term of the step.
+fn bound(step: &DecodeStep) -> Bound {
+    [
         (Bound::Hbm, step.hbm_ms),
         (Bound::Compute, step.compute_ms),
         (Bound::Interconnect, step.interconnect_ms),
@@ -423,39 +763,46 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     .into_iter()
     .max_by(|a, b| a.1.total_cmp(&b.1))
     .map(|(b, _)| b)
-    .unwrap_or(Bound::Hbm);
-    // A new request's prompt is prefilled in chunks of what the step budget leaves beside the
-    // decodes, one chunk a step.
-    // Its prompt's own FLOPs, through every stage, come on top of those steps.
-    let chunk = max_num_batched_tokens.saturating_sub(batch).max(1);
-    let chunks = workload.input_tokens.div_ceil(chunk).max(1) as f64;
-    let prompt_ms: f64 = fit
-        .stages
-        .iter()
-        .map(|stage| layer_ms(stage, 0.0, workload.input_tokens as f64).1)
-        .sum();
-    let first_ttft = chunks * tpot + prompt_ms;
+    .unwrap_or(Bound::Hbm)
+}
+
+/// The estimate with `concurrency` requests in flight.
+fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
+    let est = Estimator {
+        cx,
+        fit,
+        rates: Rates::of(cx.model, cx.hardware)?,
+        fabric: Fabric::of(cx.hardware, cx.network),
+        batch: Batch::of(cx, fit, concurrency),
+    };
+    let batch = &est.batch;
+    let step = est.decode_step();
+    let tpot = tpot_ms(&step);
+    let first_ttft = est.first_token_ms(tpot);
     // Requests beyond what the engines hold wait for earlier ones to finish, in waves.
-    let capacity = batch * engines;
+    let output_tokens = cx.workload.output_tokens as f64;
+    let capacity = batch.size * batch.engines;
     let waves = concurrency.div_ceil(capacity.max(1)).max(1) as f64;
-    let request_ms = first_ttft + workload.output_tokens as f64 * tpot;
+    let request_ms = first_ttft + output_tokens * tpot;
     let ttft = first_ttft + (waves - 1.0) / 2.0 * request_ms;
     let served = concurrency.min(capacity * waves as u64) as f64;
     let output_tokens_per_s =
-        served * workload.output_tokens as f64 / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
-    let gpus = (layout.gpus() * replicas) as f64;
-    let per_gpu = output_tokens_per_s / gpus;
+        served * output_tokens / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
+    let gpus = (fit.layout.gpus() * cx.replicas) as f64;
+    let requests_per_engine = batch.wanted.min(cx.max_num_seqs);
+    let kv_cache_saturated = requests_per_engine > batch.kv_limit;
     Some(Performance {
         output_tokens_per_s: round2(output_tokens_per_s),
-        output_tokens_per_s_per_gpu: round2(per_gpu),
+        output_tokens_per_s_per_gpu: round2(output_tokens_per_s / gpus),
         tpot_ms: round2(tpot),
         ttft_ms: round2(ttft),
-        bound,
+        bound: bound(&step),
         concurrency,
         overloaded: false,
-        batch_per_engine: batch,
-        requests_per_engine: wanted.min(max_num_seqs),
-        kv_cache_saturated: wanted.min(max_num_seqs) > kv_limit,
+        batch_per_engine: batch.size,
+        requests_per_engine,
+        kv_cache_saturated,
+        range: Range::around(output_tokens_per_s / gpus, tpot, ttft, kv_cache_saturated),
         decode_step: DecodeStep {
             hbm_ms: round2(step.hbm_ms),
             compute_ms: round2(step.compute_ms),
@@ -497,4 +844,91 @@ fn cost_per_million(cx: &Context<'_>, gpus: f64, output_tokens_per_s: f64) -> Op
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row: a KV read, the context, the bytes expected. DeepSeek-V3.2's DSA: 2048 tokens
+    /// selected (`index_topk` in deepseek-ai/DeepSeek-V3.2's config.json), a 656-byte
+    /// `fp8_ds_mla` entry per token and layer (512 FP8 NoPE + 16 of fp32 scales + 128 of BF16
+    /// RoPE: vLLM's `get_kv_cache_shape` in `v1/attention/backends/mla/flashmla_sparse.py`) and
+    /// a 132-byte indexer key (`DeepseekV32IndexerCache` in `model_executor/models/deepseek_v2.py`).
+    #[test]
+    fn kv_reads_by_kind() {
+        let full = KvRead {
+            bytes_per_token: 100.0,
+            ..KvRead::default()
+        };
+        let sparse = KvRead {
+            bytes_per_token: 656.0,
+            top_k: Some(2048),
+            index_bytes_per_token: 132.0,
+            ..KvRead::default()
+        };
+        let linear = KvRead {
+            state_bytes_per_sequence: 1e6,
+            ..KvRead::default()
+        };
+        let rows = [
+            (full, 1000.0, 100_000.0),
+            // Below the top-k a sparse layer reads everything.
+            (sparse, 1000.0, 656.0 * 1000.0 + 132.0 * 1000.0),
+            // Above it, only the top-k, but the indexer scans the whole context.
+            (sparse, 32000.0, 656.0 * 2048.0 + 132.0 * 32000.0),
+            // A linear-attention state is the same at any length.
+            (linear, 1000.0, 1e6),
+            (linear, 100_000.0, 1e6),
+        ];
+        for (read, context, bytes) in rows {
+            assert_eq!(read.bytes(context), bytes, "{read:?} at {context}");
+        }
+        assert_eq!(sparse.attended(32000.0), 2048.0);
+    }
+
+    /// FP4 runs at the FP4 peak where the GPU has one (B200: 9000 dense TFLOP/s, DGX B200
+    /// datasheet), else falls back to FP8, then BF16.
+    #[test]
+    fn formats_fall_back_to_what_the_gpu_has() {
+        let blackwell = DenseTflops {
+            bf16: 2250.0,
+            fp8: Some(4500.0),
+            fp4: Some(9000.0),
+        };
+        let hopper = DenseTflops {
+            fp4: None,
+            fp8: Some(1979.0),
+            bf16: 989.0,
+        };
+        let ampere = DenseTflops {
+            bf16: 312.0,
+            fp8: None,
+            fp4: None,
+        };
+        assert_eq!(GemmFormat::Fp4.peak(&blackwell), (GemmFormat::Fp4, 9000.0));
+        assert_eq!(GemmFormat::Fp4.peak(&hopper), (GemmFormat::Fp8, 1979.0));
+        assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
+    }
+
+    /// The step's fixed cost per release: 0.10.x keeps its fitted 3.5 ms; from 0.11 it grows
+    /// with the layers (Qwen3-8B: 36 dense layers; Qwen3-30B-A3B: 48 MoE layers).
+    #[test]
+    fn step_overhead_per_release() {
+        assert_eq!(step_overhead_ms(VllmVersion(0, 10, 1), 36, 0), 3.5);
+        let dense = step_overhead_ms(VllmVersion(0, 11, 0), 36, 0);
+        assert!((dense - (0.3 + 36.0 * 0.035)).abs() < 1e-9);
+        let moe = step_overhead_ms(VllmVersion(0, 17, 0), 48, 48);
+        assert!((moe - (0.3 + 48.0 * 0.045)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ranges_overlap_or_not() {
+        let a = Range::around(100.0, 10.0, 100.0, false);
+        let near = Range::around(110.0, 9.0, 100.0, false);
+        let far = Range::around(300.0, 3.0, 100.0, false);
+        assert!(a.throughput_overlaps(&near) && a.tpot_overlaps(&near));
+        assert!(!a.throughput_overlaps(&far) && !a.tpot_overlaps(&far));
+        assert_eq!(a.output_tokens_per_s_per_gpu, [80.0, 125.0]);
+    }
 }

@@ -91,14 +91,28 @@ pub(crate) fn unmet_limits(best: &Fit, options: &PlanOptions) -> Option<super::N
 /// Why `other` ranks below `best`, in the terms of [`rank_key`].
 fn why_lost(other: &Fit, best: &Fit, auto: bool, options: &PlanOptions) -> String {
     let (o, b) = (other.layout, best.layout);
+    // Layouts whose ranges overlap the chosen one's are ties: the estimate's error is larger
+    // than the difference, so the order among them is not a prediction.
     let objective = match (options.objective, other.performance, best.performance) {
         (Objective::Throughput, Some(p), Some(q))
             if p.output_tokens_per_s_per_gpu != q.output_tokens_per_s_per_gpu =>
         {
-            Some("fewer output tokens/s per GPU (estimated)".to_string())
+            Some(if p.range.throughput_overlaps(&q.range) {
+                "a tie on output tokens/s per GPU: its range overlaps the chosen layout's \
+                 (estimated lower)"
+                    .to_string()
+            } else {
+                "fewer output tokens/s per GPU (estimated)".to_string()
+            })
         }
         (Objective::Latency, Some(p), Some(q)) if p.tpot_ms != q.tpot_ms => {
-            Some("slower per output token (estimated)".to_string())
+            Some(if p.range.tpot_overlaps(&q.range) {
+                "a tie on time per output token: its range overlaps the chosen layout's \
+                 (estimated slower)"
+                    .to_string()
+            } else {
+                "slower per output token (estimated)".to_string()
+            })
         }
         _ => None,
     };

@@ -606,7 +606,7 @@ mod tests {
         let err = check_dp(&m, 4, 2, 2).unwrap_err().to_string();
         assert_eq!(
             err,
-            "--data-parallel-size: DP 2 with PP 2: lwsplan plans DP + EP with one pipeline stage"
+            "data_parallel_size: DP 2 with PP 2: lwsplan plans DP + EP with one pipeline stage"
         );
         // DP 1 is no DP: any PP.
         assert!(check_dp(&m, 4, 2, 1).is_ok());

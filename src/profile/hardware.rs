@@ -58,6 +58,10 @@ pub struct DenseTflops {
     /// FP8 operands, on GPUs that compute in FP8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fp8: Option<f64>,
+    /// FP4 operands (NVFP4, MXFP4 × MXFP4), on GPUs whose tensor cores compute in FP4
+    /// (Blackwell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp4: Option<f64>,
 }
 
 /// The intra-node GPU link.

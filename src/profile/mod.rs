@@ -17,8 +17,8 @@ pub use catalog::{Catalog, ids};
 pub use common::{ProfileError, Source};
 pub(crate) use common::{parse, read, require_at_most, require_positive};
 pub use hardware::{
-    Allocatable, Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node, NodeLabels,
-    NodeShape,
+    Allocatable, DenseTflops, Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node,
+    NodeLabels, NodeShape,
 };
 pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};

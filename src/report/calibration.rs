@@ -69,10 +69,20 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let (mut factors, mut saturated) = (Vec::new(), Vec::new());
+    // Per term (throughput, TPOT, TTFT): points inside the range, points with a measurement.
+    let mut in_range = [(0usize, 0usize); 3];
     for r in results {
         let tp = r.entry.options.tensor_parallel_size.unwrap_or(1);
         let miss = r.entry.known_miss.is_some();
         for p in &r.points {
+            if !miss {
+                for (count, inside) in in_range.iter_mut().zip(p.in_range()) {
+                    if let Some(inside) = inside {
+                        count.0 += usize::from(inside);
+                        count.1 += 1;
+                    }
+                }
+            }
             match (miss, p.kv_cache_saturated) {
                 (true, _) => {}
                 (false, false) => factors.push(p.worst_factor()),
@@ -134,6 +144,13 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
             worst(&saturated)
         ));
     }
+    let [t, tpot, ttft] = in_range;
+    out.push_str(&format!(
+        "The estimate's range (`performance.range`) holds the measured output tokens/s per GPU on \
+         {} of {} points outside the known misses, the TPOT on {} of {}, the TTFT on {} of {} \
+         (where the source gives one).\n",
+        t.0, t.1, tpot.0, tpot.1, ttft.0, ttft.1
+    ));
     let pairs = ranked_pairs(results);
     if !pairs.is_empty() {
         out.push_str(&format!(

@@ -137,6 +137,18 @@ impl Plan {
                     .map(|c| format!("; {c} per million output tokens"))
                     .unwrap_or_default()
             )?;
+            let r = &p.range;
+            writeln!(
+                out,
+                "  likely range  {:.0}-{:.0} output tokens/s per GPU, {}-{} ms per output token, \
+                 {}-{} ms to the first (where published benchmarks fall around the estimate)",
+                r.output_tokens_per_s_per_gpu[0],
+                r.output_tokens_per_s_per_gpu[1],
+                r.tpot_ms[0],
+                r.tpot_ms[1],
+                r.ttft_ms[0],
+                r.ttft_ms[1],
+            )?;
         }
         writeln!(
             out,
@@ -193,9 +205,15 @@ impl Plan {
                     .map(|t| format!("{t} tokens"))
                     .unwrap_or_default();
                 if let Some(p) = &alt.performance {
+                    let r = &p.range;
                     tokens += &format!(
-                        ", {:.0} tok/s/GPU, TPOT {} ms",
-                        p.output_tokens_per_s_per_gpu, p.tpot_ms
+                        ", {:.0} tok/s/GPU ({:.0}-{:.0}), TPOT {} ms ({}-{})",
+                        p.output_tokens_per_s_per_gpu,
+                        r.output_tokens_per_s_per_gpu[0],
+                        r.output_tokens_per_s_per_gpu[1],
+                        p.tpot_ms,
+                        r.tpot_ms[0],
+                        r.tpot_ms[1]
                     );
                 }
                 let l = alt.layout;

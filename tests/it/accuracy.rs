@@ -572,3 +572,65 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
     assert!(per_gpu(32, false) > per_gpu(32, true));
     assert!(per_gpu(512, true) > 1.5 * per_gpu(512, false));
 }
+
+/// The ranges mean something: outside the known misses they hold the measured per-GPU
+/// throughput and TPOT on at least 80 % of the benchmark set's points, and the TTFT on at least
+/// 70 % (short of the 80 % aimed at: see the README's performance section).
+#[test]
+fn the_ranges_hold_the_measurements() {
+    let results = calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap();
+    let mut counts = [(0usize, 0usize); 3];
+    for r in results.iter().filter(|r| r.entry.known_miss.is_none()) {
+        for p in &r.points {
+            for (count, inside) in counts.iter_mut().zip(p.in_range()) {
+                if let Some(inside) = inside {
+                    count.0 += usize::from(inside);
+                    count.1 += 1;
+                }
+            }
+        }
+    }
+    let share = |(inside, all): (usize, usize)| inside as f64 / all.max(1) as f64;
+    assert!(share(counts[0]) >= 0.8, "throughput: {:?}", counts[0]);
+    assert!(share(counts[1]) >= 0.8, "TPOT: {:?}", counts[1]);
+    assert!(share(counts[2]) >= 0.7, "TTFT: {:?}", counts[2]);
+}
+
+/// Under an objective, an alternative whose range overlaps the chosen layout's is named a tie,
+/// one whose range lies wholly below it is not: the estimate does not pretend to pick where its
+/// own error is larger than the difference.
+#[test]
+fn overlapping_ranges_are_named_ties() {
+    let catalog = Catalog::builtin();
+    let plan = Planner::new(
+        catalog.model("qwen3-235b-a22b-fp8").unwrap(),
+        catalog.hardware("h100-80gb").unwrap(),
+    )
+    .plan(&PlanOptions {
+        workload: Some(lwsplan::plan::Workload::closed(2000, 500, 64)),
+        objective: lwsplan::plan::Objective::Throughput,
+        ..PlanOptions::default()
+    })
+    .unwrap();
+    let best = plan.performance.unwrap().range;
+    let (mut ties, mut losers) = (0, 0);
+    for alt in &plan.alternatives {
+        let Some(p) = alt.performance else { continue };
+        if alt.verdict == lwsplan::plan::Verdict::Chosen
+            || p.output_tokens_per_s_per_gpu
+                == plan.performance.unwrap().output_tokens_per_s_per_gpu
+        {
+            continue;
+        }
+        let tie = alt.reason.starts_with("a tie");
+        assert_eq!(tie, p.range.throughput_overlaps(&best), "{alt:?}");
+        if tie {
+            ties += 1;
+        } else {
+            losers += 1;
+        }
+    }
+    // TP 8 (331 tok/s/GPU, 264-413) overlaps TP 4 (467, 373-583); TP 2 × PP 2 (297, 238-372)
+    // does not.
+    assert!(ties >= 1 && losers >= 1, "{ties} ties, {losers} losers");
+}

@@ -5,17 +5,19 @@
 //! hold whatever shape `src/plan/performance.rs` takes inside.
 
 use lwsplan::plan::{ExpertParallel, Performance, Strategy, Workload};
+use lwsplan::profile::Network;
 use lwsplan::{Catalog, Plan, PlanOptions, Planner};
 
 /// The estimate's figures the expectations below are derived from, as `src/plan/performance.rs`
-/// documents them: HBM streams weights at 0.85 of its bandwidth on Hopper, paged attention
-/// reads the KV cache at half that rate; a collective gets 0.7 of a link; between nodes each
-/// GPU has 25 GB/s (one 200 Gb/s NIC); an all-reduce costs 15 µs of latency.
+/// and `src/plan/fabric.rs` document them: HBM streams weights at 0.85 of its bandwidth on
+/// Hopper, paged attention reads the KV cache at half that rate; a collective gets 0.82 of a
+/// link; over GPUDirect RDMA between nodes each GPU has 50 GB/s (one 400 Gb/s NIC) and a small
+/// collective costs 47 µs of latency (the tests pin `--network rdma`).
 const HBM_EFFICIENCY_HOPPER: f64 = 0.85;
 const KV_READ_EFFICIENCY: f64 = 0.5;
-const LINK_EFFICIENCY: f64 = 0.7;
-const NETWORK_GB_PER_S_PER_GPU: f64 = 25.0;
-const ALLREDUCE_LATENCY_MS: f64 = 0.015;
+const LINK_EFFICIENCY: f64 = 0.82;
+const NETWORK_GB_PER_S_PER_GPU: f64 = 50.0;
+const ALLREDUCE_LATENCY_MS: f64 = 0.047;
 
 fn plan(model: &str, hardware: &str, options: PlanOptions) -> Plan {
     let catalog = Catalog::builtin();
@@ -82,7 +84,7 @@ fn pipeline_stages_decode_micro_batches_of_batch_over_pp() {
 /// all-to-all's two directions). Qwen3-235B-A22B at TP 1 × DP 16 on two H100 nodes, 128
 /// requests of 1000 + 1000 tokens: each engine decodes 8 and prefills 8 prompt tokens a step
 /// (1000 prompt tokens spread over 1000 steps each), 16 tokens × 8 experts × 4096 × 2 bytes ×
-/// 2 directions = 2 MiB a layer, plus two 15 µs latencies, over 94 layers.
+/// 2 directions = 2 MiB a layer, plus two 47 µs latencies, over 94 layers.
 #[test]
 fn data_parallel_experts_exchange_tokens_over_the_network_across_nodes() {
     let plan = plan(
@@ -94,6 +96,7 @@ fn data_parallel_experts_exchange_tokens_over_the_network_across_nodes() {
             strategy: Strategy::DpEp,
             expert_parallel: ExpertParallel::On,
             workload: Some(Workload::closed(1000, 1000, 128)),
+            network: Some(Network::Rdma),
             ..PlanOptions::default()
         },
     );
@@ -109,18 +112,18 @@ fn data_parallel_experts_exchange_tokens_over_the_network_across_nodes() {
     let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY * 8.0 / 2.0;
     let expected = 94.0 * (2.0 * ALLREDUCE_LATENCY_MS + bytes / network * 1e3);
     assert_ms(p.decode_step.network_ms, expected, "DP + EP all-to-all");
-    // About 5.64 ms; half the bytes (or twice the bandwidth) would be 4.23.
-    assert!((5.6..5.7).contains(&p.decode_step.network_ms), "{p:?}");
+    // About 10.04 ms; half the bytes (or twice the bandwidth) would be 9.44.
+    assert!((9.9..10.2).contains(&p.decode_step.network_ms), "{p:?}");
     assert_eq!(
         p.decode_step.interconnect_ms, 0.0,
         "TP 1: nothing on NVLink"
     );
 }
 
-/// TP across nodes: the two all-reduces a layer run over the network at each GPU's 25 GB/s
-/// (0.7 of it achieved). Llama 3.1 405B at TP 16 on two H100 nodes, 8 requests of 1000 + 1000
+/// TP across nodes: the two all-reduces a layer run over the network at each GPU's 50 GB/s
+/// (0.82 of it achieved). Llama 3.1 405B at TP 16 on two H100 nodes, 8 requests of 1000 + 1000
 /// tokens: 16 tokens a step (8 decodes, 8 prompt tokens) × 16384 × 2 bytes × 2 × 15/16 per
-/// all-reduce, plus 15 µs, twice a layer over 126 layers.
+/// all-reduce, plus 47 µs, twice a layer over 126 layers.
 #[test]
 fn tensor_parallel_across_nodes_all_reduces_over_the_network() {
     let plan = plan(
@@ -130,6 +133,7 @@ fn tensor_parallel_across_nodes_all_reduces_over_the_network() {
             tensor_parallel_size: Some(16),
             pipeline_parallel_size: Some(1),
             workload: Some(Workload::closed(1000, 1000, 8)),
+            network: Some(Network::Rdma),
             ..PlanOptions::default()
         },
     );
@@ -140,8 +144,8 @@ fn tensor_parallel_across_nodes_all_reduces_over_the_network() {
     let network = NETWORK_GB_PER_S_PER_GPU * 1e9 * LINK_EFFICIENCY;
     let expected = 2.0 * 126.0 * (ALLREDUCE_LATENCY_MS + bytes / network * 1e3);
     assert_ms(p.decode_step.network_ms, expected, "TP all-reduces");
-    // About 17.94 ms; twice the bandwidth would give 10.86.
-    assert!((17.8..18.1).contains(&p.decode_step.network_ms), "{p:?}");
+    // About 17.89 ms; twice the bandwidth would give 14.87.
+    assert!((17.8..18.0).contains(&p.decode_step.network_ms), "{p:?}");
     assert_eq!(
         p.decode_step.interconnect_ms, 0.0,
         "the TP group is the network's"

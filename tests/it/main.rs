@@ -4,6 +4,7 @@
 mod accuracy;
 mod calibration_bounds;
 mod catalog;
+mod chart;
 mod cli;
 mod codegen;
 mod corpus;

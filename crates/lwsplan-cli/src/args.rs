@@ -176,6 +176,11 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table", help_heading = "Output")]
     pub format: Format,
+    /// Also write an SVG chart: output tokens/s per GPU against tokens/s per user for the
+    /// candidate layouts over concurrencies 1 to 1024 (needs --input-tokens and
+    /// --output-tokens), the chosen layout marked, the estimate's ranges as bands.
+    #[arg(long, value_name = "FILE.svg", help_heading = "Output")]
+    pub chart: Option<std::path::PathBuf>,
 }
 
 /// What the pods run.

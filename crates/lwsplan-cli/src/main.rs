@@ -5,6 +5,7 @@
 //! values.
 
 mod args;
+mod chart;
 mod check_log;
 mod check_perf;
 mod hints;
@@ -235,6 +236,47 @@ fn cli_main() -> ExitCode {
     }
 }
 
+/// `plan --chart`: the candidate layouts over a concurrency sweep, as SVG, written whole or
+/// not at all.
+fn write_chart(
+    deployment: &Deployment,
+    plan: &lwsplan::plan::Plan,
+    path: &Path,
+) -> Result<(), CliError> {
+    let Some(workload) = deployment.plan.workload else {
+        return Err(CliError::Usage(
+            "--chart needs a workload: give --input-tokens and --output-tokens".to_string(),
+        ));
+    };
+    let sweep = deployment.sweep(&chart::concurrencies())?;
+    let title = format!(
+        "{} on {} × {}: {} in / {} out, vLLM {}",
+        plan.model,
+        plan.total_gpus,
+        plan.hardware,
+        workload.input_tokens,
+        workload.output_tokens,
+        deployment.plan_options().vllm_version()
+    );
+    let svg = chart::svg(&sweep, &title).map_err(CliError::Usage)?;
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => (dir, name.to_string_lossy().into_owned()),
+        _ => {
+            return Err(CliError::Usage(format!(
+                "--chart {}: not a file path",
+                path.display()
+            )));
+        }
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    lwsplan::io::write_all(dir, &[(name, svg)])?;
+    Ok(())
+}
+
 fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
     match cli.command {
         Command::Plan(args) => {
@@ -245,6 +287,9 @@ fn run(cli: Cli, terminal: &mut Terminal) -> Result<String, CliError> {
                 deployment.origin = None;
             }
             let plan = deployment.plan()?;
+            if let Some(path) = &args.chart {
+                write_chart(&deployment, &plan, path)?;
+            }
             Ok(match args.format {
                 Format::Table => plan.to_table(),
                 Format::Json => json(&plan)?,
