@@ -336,7 +336,12 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
         .and_then(crate::profile::Quantization::int4_group_size)
         && tensor.quantized
     {
-        return check_int4(tensor, tp, group);
+        let wna16_moe = tensor.expert
+            && matches!(
+                model.quantization,
+                Some(crate::profile::Quantization::CompressedTensors { .. })
+            );
+        return check_int4(tensor, tp, group, wna16_moe);
     }
     let Some([block_n, block_k]) = fp8_block(model) else {
         return Ok(());
@@ -373,11 +378,19 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
 
 /// 4-bit group quantization (`awq.py`, `gptq.py` `create_weights` in vLLM): a row-parallel
 /// shard must hold whole groups of inputs and a column-parallel one whole int32 words of eight
-/// outputs.
-fn check_int4(tensor: &Tensor, tp: u64, group: u64) -> Result<(), Rejection> {
+/// outputs. compressed-tensors' MoE experts (`wna16_moe`) need whole groups in each TP slice of
+/// the expert's intermediate size (`compressed_tensors_moe_wna16.py` `create_weights`,
+/// v0.28.0); expert parallelism keeps experts whole, so it never applies there.
+fn check_int4(tensor: &Tensor, tp: u64, group: u64, wna16_moe: bool) -> Result<(), Rejection> {
     const PACK: u64 = 8;
     let (rows, cols) = tensor.shard(tp);
     let message = match tensor.split {
+        Split::Row if wna16_moe && tp > 1 && cols % group != 0 => Some(format!(
+            "CompressedTensors WNA16 MoE with static group scales requires the MoE intermediate \
+             size per tensor-parallel partition ({cols}) to be divisible by group_size ({group}). \
+             Scale groups would otherwise cross TP shard boundaries; use a compatible TP size or \
+             enable expert parallelism."
+        )),
         Split::Row if tp > 1 && cols % group != 0 => Some(format!(
             "input size per partition {cols} is not a multiple of group_size {group}: \
              \"The input size is not aligned with the quantized weight shape. This can be caused \

@@ -58,6 +58,10 @@ pub struct DenseTflops {
     /// FP8 operands, on GPUs that compute in FP8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fp8: Option<f64>,
+    /// FP4 operands (NVFP4), on GPUs with FP4 tensor cores (compute capability 10.0 and
+    /// later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp4: Option<f64>,
 }
 
 /// The intra-node GPU link.
