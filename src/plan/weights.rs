@@ -1090,6 +1090,81 @@ mod tests {
         );
     }
 
+    /// Kimi-K2.5's MoonViT tower (its config.json `vision_config`; vLLM `kimi_k25_vit.py`):
+    /// 27 layers of 15,239,504 parameters (wqkv 3h² + 3h, wo h² + h, fc0 ih + i, fc1 hi + h,
+    /// two LayerNorms 4h; h 1152, i 4304) and 59,677,312 outside them: 471,143,920, 0.88 GiB
+    /// in BF16. Every stage holds it; TP splits its layers while the 16 heads divide by TP
+    /// (TP 8: 1/8 of the layers), and past that vLLM runs the encoder whole on every rank.
+    #[test]
+    fn the_vision_tower_sits_on_every_stage() {
+        let m = model("kimi-k2.5");
+        let vision: u128 = vision_tensors(&m, 1).iter().map(Tensor::parameters).sum();
+        assert_eq!(vision, 27 * 15_239_504 + 59_677_312);
+        assert_eq!(vision, 471_143_920);
+        let bytes = |tp: u64| -> u128 {
+            vision_tensors(&m, tp)
+                .iter()
+                .map(|t| t.bytes_per_rank(&m, tp))
+                .sum()
+        };
+        assert_eq!(bytes(1), 2 * 471_143_920);
+        // TP 8: the layers' matrices and column biases split eight ways; row biases, norms
+        // and everything outside the layers whole.
+        let whole_per_layer: u128 = 2 * (1152 + 1152 + 4 * 1152);
+        let split_per_layer: u128 = 2 * (15_239_504 - (1152 + 1152 + 4 * 1152)) / 8;
+        assert_eq!(
+            bytes(8),
+            27 * (whole_per_layer + split_per_layer) + 2 * 59_677_312
+        );
+        assert_eq!(bytes(32), bytes(1), "16 heads do not divide by 32: whole");
+        let alignment = Mxfp4Alignment::for_sm(90);
+        let weights = RankWeights::new(&m, 8, None, alignment, 0);
+        let plain = {
+            let mut text = m.clone();
+            text.vision_tower = None;
+            RankWeights::new(&text, 8, None, alignment, 0)
+        };
+        for (range, first, last) in [
+            (0..20, true, false),
+            (20..40, false, false),
+            (40..61, false, true),
+        ] {
+            assert_eq!(
+                u128::from(weights.stage(range.clone(), first, last))
+                    - u128::from(plain.stage(range, first, last)),
+                bytes(8)
+            );
+        }
+    }
+
+    /// Kimi-K2.5's checkpoint: routed experts INT4 at 0.5625 bytes a weight, everything else
+    /// BF16 — 595 GB, as vLLM's recipe gives it ("~595 GB on disk",
+    /// vllm-project/recipes models/moonshotai/Kimi-K2.5.yaml @ 007c8912); and 1026.9 B
+    /// parameters, the model card's "1T" (text 1026.4 B, tower 0.47 B).
+    #[test]
+    fn kimi_k25_matches_its_published_size() {
+        let m = model("kimi-k2.5");
+        let bytes = weight_bytes(&m) as f64;
+        assert!((bytes - 595e9).abs() / 595e9 < 0.01, "{bytes}");
+        let experts: u64 = 60 * 384 * 3 * 2048 * 7168;
+        let rest = parameters(&m) - experts;
+        assert_eq!(weight_bytes(&m), experts / 16 * 9 + 2 * rest);
+        // By hand, as transformers counts DeepSeek-V3 modules: attention and norms
+        // 101,138,432 a layer (q_a 11,010,048, q_b 18,874,368, kv_a 4,128,768, kv_b 8,388,608,
+        // o 58,720,256, norms 15,872 with q_a/kv_a's); one dense MLP 396,361,728; 60 MoE
+        // layers of 16,958,226,432 (384 experts, the shared one, the router); embedding and
+        // lm_head 1,174,405,120 each; final norm 7,168; the tower.
+        assert_eq!(
+            parameters(&m),
+            61 * 101_138_432
+                + 396_361_728
+                + 60 * 16_958_226_432
+                + 2 * 1_174_405_120
+                + 7_168
+                + 471_143_920
+        );
+    }
+
     #[test]
     fn vocab_is_padded_to_64_then_split() {
         let t = Tensor::linear("lm_head", 100, 10, Split::Vocab, false);
