@@ -234,6 +234,7 @@ impl<'a> Planner<'a> {
     /// Finds the best layout under `options`, or says why none fits and what would.
     pub fn plan(&self, options: &PlanOptions) -> Result<Plan, PlanError> {
         options.check(self.model)?;
+        rules::check_quantization_capability(self.model, self.hardware)?;
         let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
         let Outcomes { mut fits, rejected } = self.search(options, block);

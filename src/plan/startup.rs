@@ -73,6 +73,7 @@ impl Planner<'_> {
     /// unset), fit or not: one engine's.
     pub fn startup(&self, options: &PlanOptions) -> Result<Startup, PlanError> {
         options.check(self.model)?;
+        super::rules::check_quantization_capability(self.model, self.hardware)?;
         let (model, hardware) = (self.model, self.hardware);
         let tp = options.tensor_parallel_size.unwrap_or(1);
         let pp = options.pipeline_parallel_size.unwrap_or(1);

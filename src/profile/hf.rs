@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
+use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization, VisionTower};
 use super::{ProfileError, Source};
 
 /// The `model_type`s this module reads.
@@ -885,6 +885,52 @@ impl Config<'_> {
     }
 }
 
+/// Kimi-K2.5's MoonViT tower from its `vision_config` (`vt_*` fields, `patchmerger`
+/// projector), for the `kimi_k25` reader: encoder layers as [`VisionTower`] counts them, and
+/// outside them the patch embedding `Conv2d(3, h, patch_size)` with bias, the learned
+/// `init_pos_emb_height × init_pos_emb_width` position embedding, the encoder's final
+/// LayerNorm and the projector (LayerNorm, `linear_1` 4h → 4h and `linear_2` 4h → text hidden
+/// size, both with bias, after a `merge_kernel_size` 2 × 2 merge) (`kimi_k25_vit.py`,
+/// v0.28.0; the time embedding is a fixed buffer, not a parameter). Other projectors are
+/// refused by name.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn moonvit_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
+    let field = |name: &str| {
+        vision
+            .get(name)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("vision_config.{name}: missing or not a whole number"))
+    };
+    match vision.get("mm_projector_type").and_then(Value::as_str) {
+        None | Some("patchmerger") => {}
+        Some(other) => {
+            return Err(format!(
+                "vision_config.mm_projector_type: `{other}` is not modelled (patchmerger is)"
+            ));
+        }
+    }
+    let h = field("vt_hidden_size")?;
+    let merged = match vision.get("merge_kernel_size").and_then(Value::as_array) {
+        Some(k) => k.iter().filter_map(Value::as_u64).product::<u64>() * h,
+        None => 4 * h,
+    };
+    let patch = field("patch_size")?;
+    let position = field("init_pos_emb_height")? * field("init_pos_emb_width")? * h;
+    let replicated = (3 * patch * patch * h + h)
+        + position
+        + 2 * h
+        + 2 * h
+        + (merged * merged + merged)
+        + (text_hidden * merged + text_hidden);
+    Ok(VisionTower {
+        num_hidden_layers: field("vt_num_hidden_layers")?,
+        hidden_size: h,
+        intermediate_size: field("vt_intermediate_size")?,
+        num_attention_heads: field("vt_num_attention_heads")?,
+        replicated_parameters: replicated,
+    })
+}
+
 /// What a `model.safetensors.index.json` says about the checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafetensorsIndex {
@@ -976,6 +1022,30 @@ mod tests {
         }
         // Alternatives multiply; past the cap the pattern is refused.
         assert!(regex_as_wildcards(&"(a|b|c|d)".repeat(4)).is_none());
+    }
+
+    /// Kimi-K2.5's `vision_config` (its config.json) gives the tower the built-in profile
+    /// declares: 59,677,312 parameters outside 27 encoder layers.
+    #[test]
+    fn kimi_k25_vision_config_reads_as_its_tower() {
+        let vision: Value = serde_json::json!({
+            "init_pos_emb_height": 64, "init_pos_emb_time": 4, "init_pos_emb_width": 64,
+            "merge_kernel_size": [2, 2], "mm_hidden_size": 1152,
+            "mm_projector_type": "patchmerger", "patch_size": 14,
+            "pos_emb_type": "divided_fixed", "text_hidden_size": 7168,
+            "vt_hidden_size": 1152, "vt_intermediate_size": 4304,
+            "vt_num_attention_heads": 16, "vt_num_hidden_layers": 27
+        });
+        let tower = moonvit_tower(&vision, 7168).unwrap();
+        let builtin = crate::Catalog::builtin().model("kimi-k2.5").unwrap();
+        assert_eq!(Some(&tower), builtin.vision_tower.as_ref());
+        let mut v2 = vision.clone();
+        v2["mm_projector_type"] = "patchmergerv2".into();
+        assert!(
+            moonvit_tower(&v2, 7168)
+                .unwrap_err()
+                .contains("patchmergerv2")
+        );
     }
 
     #[test]

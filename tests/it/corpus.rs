@@ -31,6 +31,7 @@ const EXPECTED: &[(&str, i32)] = &[
     ("args/model-file-dev-zero.args", 3),
     ("args/objective-without-workload.args", 3),
     ("args/port-zero.args", 3),
+    ("args/quantization-below-capability.args", 3),
     ("args/request-rate-nan.args", 3),
     ("args/request-rate-zero.args", 3),
     ("args/shm-size-invalid.args", 2),
