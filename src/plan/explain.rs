@@ -126,6 +126,11 @@ pub enum Note {
     },
     /// The checkpoint asks for an FP8 KV cache, which `--kv-cache-dtype auto` follows.
     CheckpointFp8KvCache,
+    /// A vision tower on every pipeline stage.
+    VisionTower {
+        /// Its bytes on each GPU at the plan's TP.
+        bytes_per_gpu: u64,
+    },
     /// The checkpoint's MTP layers are not loaded: no speculative decoding.
     MtpNotLoaded {
         /// MTP layers in the checkpoint.
@@ -324,6 +329,13 @@ impl fmt::Display for Note {
                 "the checkpoint quantizes the KV cache to FP8 (ModelOpt's kv_cache_quant_algo): \
                  vLLM resolves --kv-cache-dtype auto to fp8, 1 byte per element, and so does \
                  the plan",
+            ),
+            Note::VisionTower { bytes_per_gpu } => write!(
+                f,
+                "the vision tower takes {} on every GPU of every stage (vLLM builds it outside the \
+                 pipeline split); text-only serving can skip it with vLLM's \
+                 --language-model-only, which the plan does not assume",
+                gib(*bytes_per_gpu)
             ),
             Note::MtpNotLoaded { layers } => write!(
                 f,
@@ -680,6 +692,16 @@ impl Planner<'_> {
             && matches!(model.attention, Attention::Mla { .. })
         {
             notes.push(Note::Fp8KvWithMla);
+        }
+        if model.vision_tower.is_some() {
+            let tp = layout.tensor_parallel_size;
+            let bytes: u128 = super::weights::vision_tensors(model, tp)
+                .iter()
+                .map(|t| t.bytes_per_rank(model, tp))
+                .sum();
+            notes.push(Note::VisionTower {
+                bytes_per_gpu: u64::try_from(bytes).unwrap_or(u64::MAX),
+            });
         }
         match (options.speculative_mtp, model.num_nextn_predict_layers) {
             (_, 0) => {}
