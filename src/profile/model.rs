@@ -468,16 +468,19 @@ fn module_matches(module: &str, full: &str, name: &str) -> bool {
 /// the text for each star (the classic backtrack to the last star), so that no pattern from a
 /// config file can make it slow.
 pub(crate) fn wildcard_matches(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    // Bytes, not chars: module names are ASCII, and the planner matches every tensor of every
+    // layer against every pattern, so no allocation here. (`?` against a multi-byte character
+    // would match one of its bytes; no module name has one.)
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
         match p.get(pi) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((pi, ti));
                 pi += 1;
             }
-            Some(&c) if c == '?' || c == t[ti] => {
+            Some(&c) if c == b'?' || c == t[ti] => {
                 pi += 1;
                 ti += 1;
             }
@@ -491,7 +494,7 @@ pub(crate) fn wildcard_matches(pattern: &str, text: &str) -> bool {
             },
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
