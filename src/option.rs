@@ -102,6 +102,8 @@ options! {
     MaxNumBatchedTokens => Plan, "max_num_batched_tokens", "--max-num-batched-tokens";
     /// `max_num_seqs`.
     MaxNumSeqs => Plan, "max_num_seqs", "--max-num-seqs";
+    /// `speculative_mtp`: MTP speculative decoding with this many draft tokens.
+    SpeculativeMtp => Plan, "speculative_mtp", "--speculative-mtp";
     /// `strategy`.
     Strategy => Plan, "strategy", "--strategy";
     /// `data_parallel_size`.

@@ -124,7 +124,17 @@ fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<Str
     if let Some(seqs) = options.max_num_seqs {
         args.extend(["--max-num-seqs".into(), seqs.to_string()]);
     }
+    if let Some(tokens) = options.speculative_mtp {
+        args.extend(["--speculative-config".into(), speculative_config(tokens)]);
+    }
     args
+}
+
+/// vLLM's `--speculative-config` for MTP: `mtp` is the one method name for every model's MTP
+/// layers (the per-model names, `deepseek_mtp`, `qwen3_5_mtp`, … are deprecated aliases of
+/// it: `vllm/config/speculative.py` `SpeculativeConfig.__post_init__`, v0.28.0).
+fn speculative_config(tokens: u64) -> String {
+    format!(r#"{{"method":"mtp","num_speculative_tokens":{tokens}}}"#)
 }
 
 /// vLLM's "Maximum concurrency for L tokens per request": the group's blocks over the blocks
@@ -173,6 +183,78 @@ mod tests {
         assert_eq!(concurrency(12_542, 2_560), 4.89);
         assert_eq!(concurrency(100, 100), 1.0);
         assert_eq!(concurrency(0, 1), 0.0);
+    }
+
+    /// MTP speculative decoding (DeepSeek-R1's one MTP layer): vLLM gets
+    /// `--speculative-config` with method `mtp`; the last stage holds the MTP layer's weights
+    /// and one more MLA layer's latent cache (1,152 bytes a token in BF16); the plan says so.
+    /// Without it the layer is not counted, and the plan says that instead.
+    #[test]
+    fn speculative_mtp_counts_the_drafter_on_the_last_stage() {
+        let catalog = crate::Catalog::builtin();
+        let (r1, h200) = (
+            catalog.model("deepseek-r1").unwrap(),
+            catalog.hardware("h200-141gb").unwrap(),
+        );
+        let pinned = PlanOptions {
+            tensor_parallel_size: Some(8),
+            pipeline_parallel_size: Some(2),
+            ..PlanOptions::default()
+        };
+        let plain = crate::Planner::new(r1, h200).plan(&pinned).unwrap();
+        let mtp = crate::Planner::new(r1, h200)
+            .plan(&PlanOptions {
+                speculative_mtp: Some(2),
+                ..pinned.clone()
+            })
+            .unwrap();
+        let tail = |a: &[String]| a[a.len() - 2..].to_vec();
+        assert_eq!(
+            tail(&mtp.vllm_args),
+            [
+                "--speculative-config",
+                r#"{"method":"mtp","num_speculative_tokens":2}"#
+            ]
+        );
+        assert!(!plain.vllm_args.iter().any(|a| a.contains("speculative")));
+        let [first, last] = [0, 1].map(|i| {
+            (
+                mtp.stages[i].weight_bytes_per_gpu - plain.stages[i].weight_bytes_per_gpu,
+                mtp.stages[i].kv_cache_bytes_per_token,
+                plain.stages[i].kv_cache_bytes_per_token,
+            )
+        });
+        assert_eq!(first, (0, first.2, first.2), "the first stage is unchanged");
+        assert_eq!(
+            last.1 - last.2,
+            1152,
+            "one more MLA layer's latent per token"
+        );
+        // An MoE layer at TP 8 (FP8 experts, 1.41 GB a rank; attention and the dequantized
+        // kv_b_proj 0.05 GB), its BF16 eh_proj (7168 × 14336 × 2 = 0.21 GB) and the drafter's
+        // own embedding shard (129,280 × 7168 × 2 / 8 = 0.23 GB; the last stage is not the
+        // first): 1.90 GB. The exact sum is weights.rs's test.
+        assert!(
+            (1_850_000_000..1_950_000_000).contains(&last.0),
+            "MTP bytes on the last stage: {}",
+            last.0
+        );
+        let says = |plan: &crate::plan::Plan, text: &str| {
+            plan.notes.iter().any(|n| n.to_string().contains(text))
+        };
+        assert!(says(&plain, "multi-token-prediction layer is not loaded"));
+        assert!(says(&mtp, "MTP speculative decoding, 2 tokens a step"));
+        // A model without MTP layers is refused, naming the option.
+        let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
+        let err = crate::Planner::new(llama, h200)
+            .plan(&PlanOptions {
+                speculative_mtp: Some(1),
+                ..PlanOptions::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("speculative_mtp: "), "{err}");
+        assert!(err.contains("no multi-token-prediction layers"), "{err}");
     }
 
     /// A target that a whole number of groups holds exactly takes exactly that many.

@@ -56,6 +56,22 @@ pub enum PlanError {
     /// invalid: planning runs the same checks as loading a profile file.
     #[error(transparent)]
     Profile(#[from] crate::profile::ProfileError),
+    /// vLLM refuses the checkpoint's quantization on this GPU (its compute capability is
+    /// below the method's or the scheme's minimum); the message is vLLM's.
+    #[error(
+        "{model}'s quantization on {gpu} (compute capability {compute_capability}): vLLM \
+         refuses it: \"{message}\"; use a newer GPU or an unquantized checkpoint"
+    )]
+    QuantizationNotSupported {
+        /// Model id.
+        model: String,
+        /// GPU name.
+        gpu: String,
+        /// Its compute capability.
+        compute_capability: String,
+        /// vLLM's message.
+        message: String,
+    },
     /// The profile describes more parameters than any deployment could hold.
     #[error(
         "model {model} has {parameters} parameters by its profile, more than the 10^15 lwsplan \

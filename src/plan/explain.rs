@@ -118,6 +118,32 @@ pub enum Note {
     },
     /// FP8 KV with MLA.
     Fp8KvWithMla,
+    /// NVFP4 weights on a GPU without FP4 tensor cores: vLLM runs them weight-only.
+    Nvfp4WeightOnly {
+        /// GPU name.
+        gpu: String,
+        /// Its compute capability.
+        compute_capability: String,
+    },
+    /// The checkpoint asks for an FP8 KV cache, which `--kv-cache-dtype auto` follows.
+    CheckpointFp8KvCache,
+    /// A vision tower on every pipeline stage.
+    VisionTower {
+        /// Its bytes on each GPU at the plan's TP.
+        bytes_per_gpu: u64,
+    },
+    /// The checkpoint's MTP layers are not loaded: no speculative decoding.
+    MtpNotLoaded {
+        /// MTP layers in the checkpoint.
+        layers: u64,
+    },
+    /// MTP speculative decoding: the drafter's layers are counted on the last stage.
+    SpeculativeMtp {
+        /// MTP layers loaded.
+        layers: u64,
+        /// Speculative tokens a step.
+        tokens: u64,
+    },
     /// A profile that cites no sources: its facts are unverified.
     Unsourced {
         /// `model` or `hardware`.
@@ -290,6 +316,44 @@ impl fmt::Display for Note {
             Note::Fp8KvWithMla => f.write_str(
                 "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU",
             ),
+            Note::Nvfp4WeightOnly {
+                gpu,
+                compute_capability,
+            } => write!(
+                f,
+                "{gpu} has no FP4 tensor cores (compute capability {compute_capability}; NVFP4 \
+                 needs 10.0): vLLM runs the NVFP4 weights weight-only on its Marlin kernels (4 \
+                 bits a weight, BF16 compute), counted at the checkpoint's size; the repacked \
+                 layout's exact size is unverified"
+            ),
+            Note::CheckpointFp8KvCache => f.write_str(
+                "the checkpoint quantizes the KV cache to FP8 (ModelOpt's kv_cache_quant_algo): \
+                 vLLM resolves --kv-cache-dtype auto to fp8, 1 byte per element, and so does \
+                 the plan",
+            ),
+            Note::VisionTower { bytes_per_gpu } => write!(
+                f,
+                "the vision tower takes {} on every GPU of every stage (vLLM builds it outside the \
+                 pipeline split); text-only serving can skip it with vLLM's \
+                 --language-model-only, which the plan does not assume",
+                gib(*bytes_per_gpu)
+            ),
+            Note::MtpNotLoaded { layers } => write!(
+                f,
+                "the checkpoint's {layers} multi-token-prediction layer{} not loaded and not \
+                 counted: vLLM loads them only for speculative decoding (--speculative-mtp N \
+                 plans it)",
+                if *layers == 1 { " is" } else { "s are" }
+            ),
+            Note::SpeculativeMtp { layers, tokens } => write!(
+                f,
+                "MTP speculative decoding, {tokens} token{} a step: the {layers} MTP layer{} \
+                 (weights, and one more layer's KV cache each) {} counted on the last pipeline \
+                 stage, where vLLM loads the drafter",
+                if *tokens == 1 { "" } else { "s" },
+                if *layers == 1 { "" } else { "s" },
+                if *layers == 1 { "is" } else { "are" },
+            ),
             Note::Unsourced { kind, id } => write!(
                 f,
                 "the {kind} profile {id} cites no sources (`sources:`): its numbers are unverified"
@@ -417,7 +481,15 @@ impl Planner<'_> {
             });
         }
         let moe = matches!(model.mlp, Mlp::Moe { .. });
-        if model.quantization.is_some() && !hardware.gpu.native_fp8 {
+        // FP8 weights (and, as before, every older format) on a GPU without FP8 units; the
+        // 4-bit formats below have notes of their own.
+        let fp8_like = model.quantization.as_ref().is_some_and(|q| {
+            !matches!(
+                q,
+                Quantization::CompressedTensors { .. } | Quantization::ModeloptFp4 { .. }
+            )
+        });
+        if fp8_like && !hardware.gpu.native_fp8 {
             notes.push(Note::Fp8WeightOnly {
                 gpu: hardware.name.clone(),
                 compute_capability: hardware.gpu.compute_capability.clone(),
@@ -431,10 +503,45 @@ impl Planner<'_> {
                 compute_capability: hardware.gpu.compute_capability.clone(),
             });
         }
-        if options.kv_cache_dtype == KvCacheDtype::Fp8
+        // vLLM's FP4 GEMMs need SM100 (`init_nvfp4_linear_kernel` and the NVFP4 MoE oracle
+        // fall back to Marlin below it: `kernels/linear/__init__.py`,
+        // `fused_moe/oracle/nvfp4.py`, v0.28.0).
+        if matches!(model.quantization, Some(Quantization::ModeloptFp4 { .. }))
+            && hardware.gpu.sm() < 100
+        {
+            notes.push(Note::Nvfp4WeightOnly {
+                gpu: hardware.name.clone(),
+                compute_capability: hardware.gpu.compute_capability.clone(),
+            });
+        }
+        let checkpoint_fp8_kv = options.kv_cache_dtype == KvCacheDtype::Auto
+            && model
+                .quantization
+                .as_ref()
+                .and_then(Quantization::kv_cache_bytes)
+                .is_some();
+        if checkpoint_fp8_kv {
+            notes.push(Note::CheckpointFp8KvCache);
+        }
+        if (options.kv_cache_dtype == KvCacheDtype::Fp8 || checkpoint_fp8_kv)
             && matches!(model.attention, Attention::Mla { .. })
         {
             notes.push(Note::Fp8KvWithMla);
+        }
+        if model.vision_tower.is_some() {
+            let tp = layout.tensor_parallel_size;
+            let bytes: u128 = super::weights::vision_tensors(model, tp)
+                .iter()
+                .map(|t| t.bytes_per_rank(model, tp))
+                .sum();
+            notes.push(Note::VisionTower {
+                bytes_per_gpu: u64::try_from(bytes).unwrap_or(u64::MAX),
+            });
+        }
+        match (options.speculative_mtp, model.num_nextn_predict_layers) {
+            (_, 0) => {}
+            (None, layers) => notes.push(Note::MtpNotLoaded { layers }),
+            (Some(tokens), layers) => notes.push(Note::SpeculativeMtp { layers, tokens }),
         }
         for (kind, id, sources) in [
             ("model", &model.id, model.sources.is_empty()),

@@ -27,10 +27,15 @@ pub enum KvCacheDtype {
 }
 
 impl KvCacheDtype {
-    /// Bytes per cached element for this model.
+    /// Bytes per cached element for this model: under `auto` the checkpoint's own KV dtype
+    /// where it names one (ModelOpt's FP8 KV cache), else the model's dtype.
     pub fn bytes(self, model: &ModelProfile) -> u64 {
         match self {
-            KvCacheDtype::Auto => model.torch_dtype.bytes(),
+            KvCacheDtype::Auto => model
+                .quantization
+                .as_ref()
+                .and_then(crate::profile::Quantization::kv_cache_bytes)
+                .unwrap_or_else(|| model.torch_dtype.bytes()),
             KvCacheDtype::Fp8 => 1,
         }
     }
@@ -75,6 +80,23 @@ pub fn attention_groups(model: &ModelProfile) -> u64 {
     let full =
         model.layer_types.is_empty() || model.layer_types.contains(&LayerType::FullAttention);
     u64::from(sliding) + u64::from(full)
+}
+
+/// The layers with a KV cache on a pipeline stage holding decoder layers `layers`: on the last
+/// stage also the `mtp_layers` multi-token-prediction layers of speculative decoding, each
+/// with a full-attention cache of its own in the same group (vLLM's drafter runs on the last
+/// stage: `gpu_model_runner.py`, v0.28.0, "we put the entire draft model on the last PP rank").
+pub fn stage_layers(
+    model: &ModelProfile,
+    layers: std::ops::Range<u64>,
+    last: bool,
+    mtp_layers: u64,
+) -> LayerCount {
+    let mut count = LayerCount::of(model, layers);
+    if last {
+        count.full += mtp_layers;
+    }
+    count
 }
 
 /// Full- and sliding-attention layers in a range of layers (a pipeline stage).
@@ -194,11 +216,14 @@ mod tests {
         fn gpt_oss_per_layer_fn(tp: u64) -> u64 {
             llama_per_layer_fn(tp) / 2
         }
-        let expected: [(&str, [u64; 4], PerLayer); 10] = [
+        let expected: [(&str, [u64; 4], PerLayer); 12] = [
             // 36 layers: 18/18, 12/12/12, 9 × 4.
             ("gpt-oss-120b", [36, 18, 12, 9], gpt_oss_per_layer_fn),
             ("deepseek-r1", [61, 31, 21, 16], |_| 1152),
             ("deepseek-v3", [61, 31, 21, 16], |_| 1152),
+            // Kimi-K2's MLA latent as DeepSeek's: 61 × 1,152 = 70,272 bytes a token (issue 19).
+            ("kimi-k2-instruct", [61, 31, 21, 16], |_| 1152),
+            ("kimi-k2.5", [61, 31, 21, 16], |_| 1152),
             (
                 "llama-3.1-405b-instruct",
                 [126, 63, 42, 32],

@@ -285,7 +285,8 @@ impl<'a> Planner<'a> {
     fn check(&self, options: &PlanOptions) -> Result<(), PlanError> {
         self.model.check(&self.model.id)?;
         self.hardware.check(&self.hardware.id)?;
-        options.check(self.model)
+        options.check(self.model)?;
+        rules::check_quantization_capability(self.model, self.hardware)
     }
 
     /// Finds the best layout under `options`, or says why none fits and what would.

@@ -212,6 +212,20 @@ pub struct PlanOptions {
     pub gpu_hour_price: Option<f64>,
     /// What transfers between nodes run over; absent: the hardware profile's `node.network`.
     pub network: Option<crate::profile::Network>,
+    /// Speculative decoding with the checkpoint's multi-token-prediction layers, proposing
+    /// this many tokens a step (vLLM's `--speculative-config '{"method": "mtp",
+    /// "num_speculative_tokens": N}'`). vLLM loads the MTP layers only then, on the last
+    /// pipeline stage: their weights and one more layer's KV cache each are counted there.
+    #[serde(deserialize_with = "speculative_tokens")]
+    pub speculative_mtp: Option<u64>,
+}
+
+/// The most speculative tokens a step the planner accepts: far above what MTP drafts well
+/// (vLLM's recipes use 1 to 3).
+pub const MAX_SPECULATIVE_TOKENS: u64 = 64;
+
+fn speculative_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_SPECULATIVE_TOKENS)
 }
 
 /// The most tokens or sequences per step the planner accepts: far above any GPU's useful batch.
@@ -288,6 +302,7 @@ impl Default for PlanOptions {
             max_ttft_ms: None,
             gpu_hour_price: None,
             network: None,
+            speculative_mtp: None,
         }
     }
 }
@@ -309,6 +324,16 @@ impl PlanOptions {
                 .max_num_batched_tokens
                 .unwrap_or(defaults.max_num_batched_tokens),
             max_num_seqs: self.max_num_seqs.unwrap_or(defaults.max_num_seqs),
+        }
+    }
+
+    /// The multi-token-prediction layers vLLM loads: the checkpoint's, under
+    /// `speculative_mtp`; none without it.
+    pub fn mtp_layers(&self, model: &ModelProfile) -> u64 {
+        if self.speculative_mtp.is_some() {
+            model.num_nextn_predict_layers
+        } else {
+            0
         }
     }
 
@@ -384,6 +409,11 @@ impl PlanOptions {
                 MAX_SCHEDULER_LIMIT,
             ),
             (
+                OptionName::SpeculativeMtp,
+                self.speculative_mtp,
+                MAX_SPECULATIVE_TOKENS,
+            ),
+            (
                 OptionName::DataParallelSize,
                 self.data_parallel_size,
                 MAX_PARALLEL,
@@ -400,6 +430,16 @@ impl PlanOptions {
             {
                 return invalid(option, format!("{v} is outside 1..={max}"));
             }
+        }
+        if self.speculative_mtp.is_some() && model.num_nextn_predict_layers == 0 {
+            return invalid(
+                crate::OptionName::SpeculativeMtp,
+                format!(
+                    "{} has no multi-token-prediction layers (num_nextn_predict_layers is 0): \
+                     MTP speculative decoding needs a checkpoint that ships them",
+                    model.id
+                ),
+            );
         }
         if let Some(nodes) = self.nodes
             && nodes > MAX_NODES

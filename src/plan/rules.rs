@@ -338,7 +338,12 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
         .and_then(crate::profile::Quantization::int4_group_size)
         && tensor.quantized
     {
-        return check_int4(tensor, tp, group);
+        let wna16_moe = tensor.expert
+            && matches!(
+                model.quantization,
+                Some(crate::profile::Quantization::CompressedTensors { .. })
+            );
+        return check_int4(tensor, tp, group, wna16_moe);
     }
     let Some([block_n, block_k]) = fp8_block(model) else {
         return Ok(());
@@ -373,13 +378,60 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
     }
 }
 
+/// vLLM's minimum compute capability for the checkpoint's quantization, and its refusal
+/// below it: the method's (`get_min_capability`, checked in `vllm/config/vllm.py`: fp8 75,
+/// mxfp4 80, modelopt_fp4 75) or, for compressed-tensors (70 for the method), its W4A16
+/// scheme's 75 (`compressed_tensors_wNa16.py`, checked by `_check_scheme_supported`), v0.28.0.
+pub(crate) fn check_quantization_capability(
+    model: &ModelProfile,
+    hardware: &crate::profile::HardwareProfile,
+) -> Result<(), super::PlanError> {
+    use crate::profile::Quantization;
+    let sm = hardware.gpu.sm();
+    let (minimum, message) = match &model.quantization {
+        Some(Quantization::Fp8 { .. }) => (75, "fp8"),
+        Some(Quantization::Mxfp4) => (80, "mxfp4"),
+        Some(Quantization::ModeloptFp4 { .. }) => (75, "modelopt_fp4"),
+        Some(Quantization::CompressedTensors { .. }) => (75, ""),
+        _ => return Ok(()),
+    };
+    if sm >= minimum {
+        return Ok(());
+    }
+    let message = if message.is_empty() {
+        format!(
+            "Quantization scheme is not supported for the current GPU. Min capability: \
+             {minimum}. Current capability: {sm}."
+        )
+    } else {
+        format!(
+            "The quantization method {message} is not supported for the current GPU. Minimum \
+             capability: {minimum}. Current capability: {sm}."
+        )
+    };
+    Err(super::PlanError::QuantizationNotSupported {
+        model: model.id.clone(),
+        gpu: hardware.name.clone(),
+        compute_capability: hardware.gpu.compute_capability.clone(),
+        message,
+    })
+}
+
 /// 4-bit group quantization (`awq.py`, `gptq.py` `create_weights` in vLLM): a row-parallel
 /// shard must hold whole groups of inputs and a column-parallel one whole int32 words of eight
-/// outputs.
-fn check_int4(tensor: &Tensor, tp: u64, group: u64) -> Result<(), Rejection> {
+/// outputs. compressed-tensors' MoE experts (`wna16_moe`) need whole groups in each TP slice of
+/// the expert's intermediate size (`compressed_tensors_moe_wna16.py` `create_weights`,
+/// v0.28.0); expert parallelism keeps experts whole, so it never applies there.
+fn check_int4(tensor: &Tensor, tp: u64, group: u64, wna16_moe: bool) -> Result<(), Rejection> {
     const PACK: u64 = 8;
     let (rows, cols) = tensor.shard(tp);
     let message = match tensor.split {
+        Split::Row if wna16_moe && tp > 1 && cols % group != 0 => Some(format!(
+            "CompressedTensors WNA16 MoE with static group scales requires the MoE intermediate \
+             size per tensor-parallel partition ({cols}) to be divisible by group_size ({group}). \
+             Scale groups would otherwise cross TP shard boundaries; use a compatible TP size or \
+             enable expert parallelism."
+        )),
         Split::Row if tp > 1 && cols % group != 0 => Some(format!(
             "input size per partition {cols} is not a multiple of group_size {group}: \
              \"The input size is not aligned with the quantized weight shape. This can be caused \
@@ -408,6 +460,58 @@ mod tests {
 
     fn model(id: &str) -> ModelProfile {
         Catalog::builtin().model(id).unwrap().clone()
+    }
+
+    /// vLLM's minimum compute capability per quantization (`get_min_capability`, v0.28.0):
+    /// fp8 and modelopt_fp4 7.5, mxfp4 8.0, compressed-tensors' W4A16 scheme 7.5.
+    #[test]
+    fn quantization_needs_vllms_minimum_capability() {
+        let catalog = Catalog::builtin();
+        let mut v100 = catalog.hardware("a100-80gb").unwrap().clone();
+        v100.name = "Tesla V100-SXM2-32GB".into();
+        v100.gpu.compute_capability = "7.0".into();
+        let mut t4 = v100.clone();
+        t4.gpu.compute_capability = "7.5".into();
+        let cases = [
+            (
+                "deepseek-r1",
+                "The quantization method fp8 is not supported for the current GPU. Minimum capability: 75. Current capability: 70.",
+                true,
+            ),
+            (
+                "gpt-oss-120b",
+                "The quantization method mxfp4 is not supported for the current GPU. Minimum capability: 80. Current capability: 70.",
+                false,
+            ),
+            (
+                "kimi-k2.5",
+                "Quantization scheme is not supported for the current GPU. Min capability: 75. Current capability: 70.",
+                true,
+            ),
+        ];
+        for (id, message, on_t4) in cases {
+            let m = model(id);
+            let err = check_quantization_capability(&m, &v100)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(message), "{id}: {err}");
+            assert_eq!(
+                check_quantization_capability(&m, &t4).is_ok(),
+                on_t4,
+                "{id}"
+            );
+        }
+        let mut nvfp4 = model("deepseek-r1");
+        nvfp4.quantization = Some(crate::profile::Quantization::ModeloptFp4 {
+            group_size: 16,
+            exclude_modules: Vec::new(),
+            fp8_kv_cache: false,
+        });
+        let err = check_quantization_capability(&nvfp4, &v100)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("modelopt_fp4 is not supported"), "{err}");
+        assert!(check_quantization_capability(&model("llama-3.1-8b-instruct"), &v100).is_ok());
     }
 
     /// DeepSeek-R1 FP8 [128,128] allows TP 1, 2, 4, 8, 16 (`validate_fp8_block_shape`,

@@ -104,6 +104,7 @@ impl Planner<'_> {
                             tp,
                             if ep { Some(tp * dp) } else { None },
                             Mxfp4Alignment::for_sm(self.hardware.gpu.sm()),
+                            options.mtp_layers(self.model),
                         ),
                     )
                 });
@@ -368,7 +369,7 @@ impl Planner<'_> {
             let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
             let reserve = reserve::reserve(model, &profiling, last);
             let used = weight_bytes_per_gpu + reserve.total();
-            let count = LayerCount::of(model, range);
+            let count = kv::stage_layers(model, range, last, options.mtp_layers(model));
             // Hybrid models share one block pool between their groups, padded to the larger.
             let slots = count.group_size(groups);
             if used >= budget || budget - used < page * slots {
@@ -389,7 +390,7 @@ impl Planner<'_> {
                 reserve,
                 kv_cache_available_bytes_per_gpu: available,
                 kv_cache_bytes_per_gpu: 0,
-                kv_cache_bytes_per_token: per_layer * layers,
+                kv_cache_bytes_per_token: per_layer * (count.full + count.sliding),
                 kv_cache_blocks: available / page / slots,
             });
             counts.push(count);

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::kv::{self, LayerCount, block_size};
+use super::kv::{self, block_size};
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, PlanOptions};
 use super::reserve::{self, Reserve};
@@ -117,6 +117,7 @@ impl Planner<'_> {
             tp,
             ep.then_some(tp * dp),
             Mxfp4Alignment::for_sm(hardware.gpu.sm()),
+            options.mtp_layers(model),
         );
         let limits = options.scheduler_limits(hardware);
         let profiling = reserve::Profiling {
@@ -140,7 +141,9 @@ impl Planner<'_> {
             let weight = weights.stage(range.clone(), index == 0, last);
             let reserve = reserve::reserve(model, &profiling, last);
             let available = budget as i128 - weight as i128 - reserve.total() as i128;
-            let slots = LayerCount::of(model, range).group_size(groups).max(1);
+            let slots = kv::stage_layers(model, range, last, options.mtp_layers(model))
+                .group_size(groups)
+                .max(1);
             blocks = blocks.min(u64::try_from(available).unwrap_or(0) / page.max(1) / slots);
             stages.push(StageStartup {
                 index,

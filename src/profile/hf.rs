@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
+use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization, VisionTower};
 use super::{ProfileError, Source};
 
 /// The `model_type`s this module reads.
@@ -34,7 +34,57 @@ impl ModelProfile {
         hf_repo: Option<&str>,
     ) -> Result<ModelProfile, ProfileError> {
         let text = super::read(path, crate::io::MAX_SMALL_FILE, "a config.json")?;
-        from_hf_config(&text, &path.display().to_string(), hf_repo)
+        let mut profile = from_hf_config(&text, &path.display().to_string(), hf_repo)?;
+        // ModelOpt before 0.31 keeps its quantization in a file beside config.json, which vLLM
+        // reads when config.json has none (`transformers_utils/config.py`, v0.28.0).
+        let sibling = path.with_file_name(HF_QUANT_CONFIG);
+        if profile.quantization.is_none() && sibling.is_file() {
+            let quant = super::read(
+                &sibling,
+                crate::io::MAX_SMALL_FILE,
+                "an hf_quant_config.json",
+            )?;
+            profile.apply_hf_quant_config(&quant, &sibling.display().to_string())?;
+        }
+        Ok(profile)
+    }
+
+    /// Takes the quantization from ModelOpt's `hf_quant_config.json` (`{"quantization":
+    /// {"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": [...],
+    /// "kv_cache_quant_algo": "FP8"}}`), for a checkpoint whose `config.json` has no
+    /// `quantization_config`; `origin` names the file in errors and sources.
+    pub fn apply_hf_quant_config(&mut self, text: &str, origin: &str) -> Result<(), ProfileError> {
+        let value: Value = serde_json::from_str(text).map_err(|source| ProfileError::Json {
+            origin: origin.to_string(),
+            what: "hf_quant_config",
+            source,
+        })?;
+        let c = Config {
+            value: &value,
+            origin,
+        };
+        let q = value
+            .get("quantization")
+            .filter(|q| q.is_object())
+            .ok_or_else(|| c.invalid("quantization", "missing or not an object".into()))?;
+        let fp8_kv = q
+            .get("kv_cache_quant_algo")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case("fp8"));
+        self.quantization = c.modelopt(
+            "quantization",
+            q.get("quant_algo").and_then(Value::as_str),
+            q.get("group_size").and_then(Value::as_u64),
+            c.module_list(q, "quantization", "exclude_modules")?,
+            fp8_kv,
+        )?;
+        self.sources.push(Source {
+            facts: "quantization, imported by lwsplan from the checkpoint's hf_quant_config.json"
+                .into(),
+            url: origin.to_string(),
+            unverified: false,
+        });
+        self.check(origin)
     }
 
     /// Reads `config.json` text into a checked model profile; `origin` names it in errors and
@@ -59,6 +109,124 @@ impl ModelProfile {
         }
         self.checkpoint_bytes = Some(index.total_size);
         true
+    }
+}
+
+/// ModelOpt's quantization file beside `config.json` in older checkpoints.
+pub const HF_QUANT_CONFIG: &str = "hf_quant_config.json";
+
+/// The most wildcard patterns one `re:` pattern may expand to.
+const MAX_EXPANSION: usize = 64;
+
+/// A compressed-tensors `re:` pattern as wildcard patterns that match the same names: vLLM
+/// tests them with Python's `re.match`, anchored at the start only, so a pattern without `$`
+/// ends in `*`. Reads literals, escaped punctuation, `.` (`?`), `.*` (`*`), `.+` (`?*`), `^`,
+/// a final `$` and groups of literal alternatives (`(gate|up)`, optionally `?`); anything
+/// else is `None`, to be refused rather than guessed.
+pub(crate) fn regex_as_wildcards(regex: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = regex.strip_prefix('^').unwrap_or(regex).chars().collect();
+    // Each piece: the alternatives at that position.
+    let mut pieces: Vec<Vec<String>> = Vec::new();
+    let mut anchored = false;
+    let mut i = 0;
+    let literal = |c: char| c.is_alphanumeric() || "_-/:=@,;<>!%&~'\"".contains(c);
+    let escaped = |c: char| !c.is_alphanumeric() && !"*?[]".contains(c);
+    while i < chars.len() {
+        let next = chars.get(i + 1).copied();
+        match chars[i] {
+            '\\' if next.is_some_and(escaped) => {
+                pieces.push(vec![next?.to_string()]);
+                i += 2;
+            }
+            '.' => match next {
+                Some('*') => {
+                    pieces.push(vec!["*".into()]);
+                    i += 2;
+                }
+                Some('+') => {
+                    pieces.push(vec!["?*".into()]);
+                    i += 2;
+                }
+                Some('?' | '{') => return None,
+                _ => {
+                    pieces.push(vec!["?".into()]);
+                    i += 1;
+                }
+            },
+            '$' if i + 1 == chars.len() => {
+                anchored = true;
+                i += 1;
+            }
+            '(' => {
+                let close = i + chars[i..].iter().position(|&c| c == ')')?;
+                let inner: String = chars[i + 1..close].iter().collect();
+                let inner = inner.strip_prefix("?:").unwrap_or(&inner);
+                let mut alternatives = Vec::new();
+                for alt in inner.split('|') {
+                    let mut text = String::new();
+                    let mut it = alt.chars();
+                    while let Some(c) = it.next() {
+                        match c {
+                            '\\' => text.push(it.next().filter(|&c| escaped(c))?),
+                            c if literal(c) => text.push(c),
+                            _ => return None,
+                        }
+                    }
+                    alternatives.push(text);
+                }
+                i = close + 1;
+                if chars.get(i) == Some(&'?') {
+                    alternatives.push(String::new());
+                    i += 1;
+                }
+                if matches!(chars.get(i), Some('*' | '+' | '{')) {
+                    return None;
+                }
+                pieces.push(alternatives);
+            }
+            c if literal(c) && !matches!(next, Some('*' | '+' | '?' | '{')) => {
+                pieces.push(vec![c.to_string()]);
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    if !anchored {
+        pieces.push(vec!["*".into()]);
+    }
+    let mut out = vec![String::new()];
+    for alternatives in pieces {
+        if out.len() * alternatives.len() > MAX_EXPANSION {
+            return None;
+        }
+        out = out
+            .iter()
+            .flat_map(|head| alternatives.iter().map(move |alt| format!("{head}{alt}")))
+            .collect();
+    }
+    Some(
+        out.into_iter()
+            .map(|p| {
+                let mut collapsed = String::with_capacity(p.len());
+                for c in p.chars() {
+                    if !(c == '*' && collapsed.ends_with('*')) {
+                        collapsed.push(c);
+                    }
+                }
+                collapsed
+            })
+            .collect(),
+    )
+}
+
+/// A module name of a multimodal checkpoint as the text model's: `language_model.model.X` and
+/// `model.language_model.X` are `model.X`, `language_model.lm_head` is `lm_head` (vLLM maps
+/// them onto its own module tree the same way before it matches them).
+fn text_model_name(name: &str) -> String {
+    let name = name.strip_prefix("language_model.").unwrap_or(name);
+    match name.strip_prefix("model.language_model.") {
+        Some(rest) => format!("model.{rest}"),
+        None => name.to_string(),
     }
 }
 
@@ -263,7 +431,12 @@ fn from_hf_config(
         attention,
         mlp,
         quantization,
-        num_nextn_predict_layers: c.optional_u64("num_nextn_predict_layers")?.unwrap_or(0),
+        // Qwen3.5 calls them `mtp_num_hidden_layers` (vLLM `config/speculative.py`, v0.28.0).
+        num_nextn_predict_layers: match c.optional_u64("num_nextn_predict_layers")? {
+            Some(n) => n,
+            None => c.optional_u64("mtp_num_hidden_layers")?.unwrap_or(0),
+        },
+        vision_tower: None,
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
         vllm_args: if c.value.get("auto_map").is_some() {
@@ -348,14 +521,26 @@ impl Config<'_> {
         }
     }
 
+    /// `quantization_config`, at the top of the config or, for a multimodal config, in its
+    /// `text_config` (where vLLM also looks: `weight_utils.py` `get_quant_config`, v0.28.0).
     fn quantization(&self) -> Result<Option<Quantization>, ProfileError> {
+        let present = |v: &&Value| !v.is_null();
         let Some(q) = self
             .value
             .get("quantization_config")
-            .filter(|q| !q.is_null())
+            .filter(present)
+            .or_else(|| {
+                self.value
+                    .pointer("/text_config/quantization_config")
+                    .filter(present)
+            })
         else {
             return Ok(None);
         };
+        self.quantization_of(q)
+    }
+
+    fn quantization_of(&self, q: &Value) -> Result<Option<Quantization>, ProfileError> {
         let method = q.get("quant_method").and_then(Value::as_str).unwrap_or("?");
         if method == "mxfp4" {
             return Ok(Some(Quantization::Mxfp4));
@@ -394,40 +579,39 @@ impl Config<'_> {
                 }
             }));
         }
-        let not_converted = |key: &str| -> Result<Vec<String>, ProfileError> {
-            let Some(list) = q.get(key).filter(|v| !v.is_null()) else {
-                return Ok(Vec::new());
-            };
-            let list = list.as_array().ok_or_else(|| {
-                self.invalid(
-                    &format!("quantization_config.{key}"),
-                    "expected a list of module names".into(),
-                )
-            })?;
-            list.iter()
-                .map(|m| match m.as_str() {
-                    Some(name) if name.starts_with("re:") => Err(self.invalid(
-                        &format!("quantization_config.{key}"),
-                        format!("the pattern `{name}` is a regular expression, which lwsplan does not expand; list the modules by name in a model profile"),
-                    )),
-                    Some(name) => Ok(name.to_string()),
-                    None => Err(self.invalid(
-                        &format!("quantization_config.{key}"),
-                        format!("{m} is not a module name"),
-                    )),
-                })
-                .collect()
-        };
         if method == "compressed-tensors" {
-            return self.compressed_tensors(q, not_converted("ignore")?);
+            return self
+                .compressed_tensors(q, self.module_list(q, "quantization_config", "ignore")?);
+        }
+        if method == "modelopt" {
+            // ModelOpt ≥ 0.31 writes its config into config.json: `quant_algo`, `ignore`, and
+            // `kv_cache_scheme` (`modelopt.py` `ModelOptQuantConfigBase.from_config`, v0.28.0).
+            let fp8_kv = q.get("kv_cache_scheme").is_some_and(|k| {
+                k.get("type").and_then(Value::as_str) == Some("float")
+                    && k.get("num_bits").and_then(Value::as_u64) == Some(8)
+            });
+            let group = q.get("group_size").and_then(Value::as_u64).or_else(|| {
+                q.get("config_groups")
+                    .and_then(Value::as_object)
+                    .and_then(|g| g.values().find_map(|v| v.pointer("/weights/group_size")))
+                    .and_then(Value::as_u64)
+            });
+            return self.modelopt(
+                "quantization_config",
+                q.get("quant_algo").and_then(Value::as_str),
+                group,
+                self.module_list(q, "quantization_config", "ignore")?,
+                fp8_kv,
+            );
         }
         if method != "fp8" && method != "fbgemm_fp8" {
             return Err(self.invalid(
                 "quantization_config.quant_method",
-                format!("`{method}` is not modelled yet; lwsplan models fp8, fbgemm_fp8 and compressed-tensors FP8 (block, per-channel or per-tensor), awq and gptq (4-bit), mxfp4 and unquantized checkpoints"),
+                format!("`{method}` is not modelled yet; lwsplan models fp8, fbgemm_fp8, compressed-tensors (FP8, or 4-bit integer groups), modelopt (NVFP4, FP8), awq and gptq (4-bit), mxfp4 and unquantized checkpoints"),
             ));
         }
-        let modules_to_not_convert = not_converted("modules_to_not_convert")?;
+        let modules_to_not_convert =
+            self.module_list(q, "quantization_config", "modules_to_not_convert")?;
         let block = match q.get("weight_block_size") {
             None | Some(Value::Null) => None,
             Some(Value::Array(b)) if b.len() == 2 => match (b[0].as_u64(), b[1].as_u64()) {
@@ -449,11 +633,95 @@ impl Config<'_> {
         Ok(Some(Quantization::Fp8 {
             weight_block_size: block,
             modules_to_not_convert,
+            fp8_kv_cache: false,
         }))
     }
 
-    /// compressed-tensors: FP8 weights only (one config group, 8-bit floats; per tensor, per
-    /// channel or in blocks), with its `ignore` list. Other schemes are refused by name.
+    /// A ModelOpt checkpoint: NVFP4 (`modelopt_fp4` in vLLM) or FP8 per tensor; `where_`
+    /// names the object the fields came from, for errors.
+    fn modelopt(
+        &self,
+        where_: &str,
+        algo: Option<&str>,
+        group: Option<u64>,
+        exclude_modules: Vec<String>,
+        fp8_kv_cache: bool,
+    ) -> Result<Option<Quantization>, ProfileError> {
+        match algo.map(str::to_ascii_uppercase).as_deref() {
+            Some("NVFP4") => Ok(Some(Quantization::ModeloptFp4 {
+                // ModelOpt's NVFP4 groups are 16 wide; configs that omit it mean that.
+                group_size: group.unwrap_or(16),
+                exclude_modules,
+                fp8_kv_cache,
+            })),
+            // Per-tensor FP8: lwsplan counts a scale per row, a few MiB more.
+            Some("FP8") => Ok(Some(Quantization::Fp8 {
+                weight_block_size: None,
+                modules_to_not_convert: exclude_modules,
+                fp8_kv_cache,
+            })),
+            other => Err(self.invalid(
+                &format!("{where_}.quant_algo"),
+                format!(
+                    "ModelOpt's `{}` is not modelled; lwsplan models NVFP4 and FP8 (a mixed \
+                     checkpoint's per-layer formats are not)",
+                    other.unwrap_or("(missing)")
+                ),
+            )),
+        }
+    }
+
+    /// A module list of a quantization config (`modules_to_not_convert`, `ignore`,
+    /// `exclude_modules`), in the names lwsplan matches: multimodal prefixes dropped
+    /// (`language_model.model.layers.` and `model.language_model.layers.` are the text model's
+    /// `model.layers.`), compressed-tensors' `re:` patterns written as wildcards. A pattern
+    /// lwsplan cannot read exactly is refused by name.
+    fn module_list(&self, q: &Value, where_: &str, key: &str) -> Result<Vec<String>, ProfileError> {
+        let field = format!("{where_}.{key}");
+        let Some(list) = q.get(key).filter(|v| !v.is_null()) else {
+            return Ok(Vec::new());
+        };
+        let list = list
+            .as_array()
+            .ok_or_else(|| self.invalid(&field, "expected a list of module names".into()))?;
+        let mut modules = Vec::new();
+        for m in list {
+            let Some(name) = m.as_str() else {
+                return Err(self.invalid(&field, format!("{m} is not a module name")));
+            };
+            let patterns = match name.strip_prefix("re:") {
+                Some(regex) => regex_as_wildcards(regex).ok_or_else(|| {
+                    self.invalid(
+                        &field,
+                        format!(
+                            "the pattern `{}` uses regular-expression syntax lwsplan does not \
+                             expand (it reads literals, `.`, `.*`, `\\.` and groups of \
+                             alternatives); list the modules by name in a model profile",
+                            crate::error::truncate(name, 80)
+                        ),
+                    )
+                })?,
+                None if name.contains(['[', ']']) => {
+                    return Err(self.invalid(
+                        &field,
+                        format!(
+                            "the pattern `{}` has a character class, which lwsplan does not \
+                             expand; list the modules by name in a model profile",
+                            crate::error::truncate(name, 80)
+                        ),
+                    ));
+                }
+                None => vec![name.to_string()],
+            };
+            modules.extend(patterns.into_iter().map(|p| text_model_name(&p)));
+        }
+        Ok(modules)
+    }
+
+    /// compressed-tensors: one scheme for every quantized layer, FP8 (per tensor, per channel
+    /// or in blocks) or 4-bit integer groups (`pack-quantized`; `mxfp4-pack-quantized` is
+    /// vLLM's `mxfp4`, experts only), with its `ignore` list. Other schemes are refused by
+    /// name.
     fn compressed_tensors(
         &self,
         q: &Value,
@@ -467,22 +735,32 @@ impl Config<'_> {
             return Err(self.invalid(
                 "quantization_config.config_groups",
                 format!(
-                    "{} weight schemes; lwsplan models one FP8 scheme for every quantized layer",
+                    "{} weight schemes; lwsplan models one scheme for every quantized layer",
                     weights.len()
                 ),
             ));
         };
         let bits = w.get("num_bits").and_then(Value::as_u64);
         let kind = w.get("type").and_then(Value::as_str);
-        if (bits, kind) != (Some(8), Some("float")) {
-            return Err(self.invalid(
-                "quantization_config.config_groups",
-                format!(
-                    "compressed-tensors weights of {} bits, type {}: lwsplan models its FP8 scheme (8-bit float) only",
-                    bits.map_or("?".into(), |b| b.to_string()),
-                    kind.unwrap_or("?")
-                ),
-            ));
+        let format = q.get("format").and_then(Value::as_str);
+        match (bits, kind) {
+            (Some(8), Some("float")) => {}
+            // vLLM loads Kimi-K3's MXFP4 experts as `mxfp4` (`models/config.py`, v0.28.0).
+            (Some(4), Some("float")) if format == Some("mxfp4-pack-quantized") => {
+                return Ok(Some(Quantization::Mxfp4));
+            }
+            (Some(4), Some("int")) => return self.compressed_int4(w, ignore),
+            _ => {
+                return Err(self.invalid(
+                    "quantization_config.config_groups",
+                    format!(
+                        "compressed-tensors weights of {} bits, type {}: lwsplan models its FP8 \
+                         scheme (8-bit float) and 4-bit integer groups only",
+                        bits.map_or("?".into(), |b| b.to_string()),
+                        kind.unwrap_or("?")
+                    ),
+                ));
+            }
         }
         let block = match w.get("strategy").and_then(Value::as_str) {
             Some("block") => match w
@@ -512,6 +790,61 @@ impl Config<'_> {
         Ok(Some(Quantization::Fp8 {
             weight_block_size: block,
             modules_to_not_convert: ignore,
+            fp8_kv_cache: false,
+        }))
+    }
+
+    /// compressed-tensors' W4A16 groups (Kimi-K2.5): packed 4-bit integers, a scale per
+    /// group, symmetric or with zero points.
+    fn compressed_int4(
+        &self,
+        w: &Value,
+        ignore: Vec<String>,
+    ) -> Result<Option<Quantization>, ProfileError> {
+        let field = "quantization_config.config_groups.weights";
+        if w.get("strategy").and_then(Value::as_str) != Some("group") {
+            return Err(self.invalid(
+                &format!("{field}.strategy"),
+                "4-bit integer weights are modelled with group scales (`strategy: group`) only"
+                    .into(),
+            ));
+        }
+        let group_size = w
+            .get("group_size")
+            .and_then(Value::as_u64)
+            .filter(|g| *g > 0)
+            .ok_or_else(|| {
+                self.invalid(
+                    &format!("{field}.group_size"),
+                    "expected a positive group size".into(),
+                )
+            })?;
+        if w.get("actorder").is_some_and(|a| !a.is_null()) {
+            return Err(self.invalid(
+                &format!("{field}.actorder"),
+                "activation-ordered groups (a g_idx per input) are not modelled".into(),
+            ));
+        }
+        let scale_dtype = match w.get("scale_dtype").filter(|v| !v.is_null()) {
+            None => None,
+            Some(v) => match v.as_str().map(|s| s.trim_start_matches("torch.")) {
+                Some("bfloat16") => Some(Dtype::Bfloat16),
+                Some("float16") => Some(Dtype::Float16),
+                Some("float32") => Some(Dtype::Float32),
+                _ => {
+                    return Err(self.invalid(
+                        &format!("{field}.scale_dtype"),
+                        format!("{v} is not bfloat16, float16 or float32"),
+                    ));
+                }
+            },
+        };
+        Ok(Some(Quantization::CompressedTensors {
+            num_bits: 4,
+            group_size,
+            symmetric: w.get("symmetric").and_then(Value::as_bool).unwrap_or(true),
+            scale_dtype,
+            ignore,
         }))
     }
 
@@ -579,6 +912,52 @@ impl Config<'_> {
     }
 }
 
+/// Kimi-K2.5's MoonViT tower from its `vision_config` (`vt_*` fields, `patchmerger`
+/// projector), for the `kimi_k25` reader: encoder layers as [`VisionTower`] counts them, and
+/// outside them the patch embedding `Conv2d(3, h, patch_size)` with bias, the learned
+/// `init_pos_emb_height × init_pos_emb_width` position embedding, the encoder's final
+/// LayerNorm and the projector (LayerNorm, `linear_1` 4h → 4h and `linear_2` 4h → text hidden
+/// size, both with bias, after a `merge_kernel_size` 2 × 2 merge) (`kimi_k25_vit.py`,
+/// v0.28.0; the time embedding is a fixed buffer, not a parameter). Other projectors are
+/// refused by name.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn moonvit_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
+    let field = |name: &str| {
+        vision
+            .get(name)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("vision_config.{name}: missing or not a whole number"))
+    };
+    match vision.get("mm_projector_type").and_then(Value::as_str) {
+        None | Some("patchmerger") => {}
+        Some(other) => {
+            return Err(format!(
+                "vision_config.mm_projector_type: `{other}` is not modelled (patchmerger is)"
+            ));
+        }
+    }
+    let h = field("vt_hidden_size")?;
+    let merged = match vision.get("merge_kernel_size").and_then(Value::as_array) {
+        Some(k) => k.iter().filter_map(Value::as_u64).product::<u64>() * h,
+        None => 4 * h,
+    };
+    let patch = field("patch_size")?;
+    let position = field("init_pos_emb_height")? * field("init_pos_emb_width")? * h;
+    let replicated = (3 * patch * patch * h + h)
+        + position
+        + 2 * h
+        + 2 * h
+        + (merged * merged + merged)
+        + (text_hidden * merged + text_hidden);
+    Ok(VisionTower {
+        num_hidden_layers: field("vt_num_hidden_layers")?,
+        hidden_size: h,
+        intermediate_size: field("vt_intermediate_size")?,
+        num_attention_heads: field("vt_num_attention_heads")?,
+        replicated_parameters: replicated,
+    })
+}
+
 /// What a `model.safetensors.index.json` says about the checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SafetensorsIndex {
@@ -631,4 +1010,86 @@ fn read_safetensors_index(
         total_size,
         has_extra_layers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// compressed-tensors' `re:` patterns as wildcards: Kimi-K2.5's ignore list (its
+    /// config.json), and the syntax that is refused rather than guessed.
+    #[test]
+    fn regular_expressions_become_wildcards() {
+        let cases: [(&str, Option<&[&str]>); 9] = [
+            (".*self_attn.*", Some(&["*self_attn*"])),
+            (".*shared_experts.*", Some(&["*shared_experts*"])),
+            (
+                r".*mlp\.(gate|up|gate_up|down)_proj.*",
+                Some(&[
+                    "*mlp.gate_proj*",
+                    "*mlp.up_proj*",
+                    "*mlp.gate_up_proj*",
+                    "*mlp.down_proj*",
+                ]),
+            ),
+            (r"^model\.layers\.0\..*$", Some(&["model.layers.0.*"])),
+            ("lm_head$", Some(&["lm_head"])),
+            (
+                r"model\.layers\.(1)?0",
+                Some(&["model.layers.10*", "model.layers.0*"]),
+            ),
+            (r"layers\.[0-9]+", None),
+            (r"layers\.\d", None),
+            ("a+", None),
+        ];
+        for (regex, want) in cases {
+            let got = regex_as_wildcards(regex);
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, want, "{regex}");
+        }
+        // Alternatives multiply; past the cap the pattern is refused.
+        assert!(regex_as_wildcards(&"(a|b|c|d)".repeat(4)).is_none());
+    }
+
+    /// Kimi-K2.5's `vision_config` (its config.json) gives the tower the built-in profile
+    /// declares: 59,677,312 parameters outside 27 encoder layers.
+    #[test]
+    fn kimi_k25_vision_config_reads_as_its_tower() {
+        let vision: Value = serde_json::json!({
+            "init_pos_emb_height": 64, "init_pos_emb_time": 4, "init_pos_emb_width": 64,
+            "merge_kernel_size": [2, 2], "mm_hidden_size": 1152,
+            "mm_projector_type": "patchmerger", "patch_size": 14,
+            "pos_emb_type": "divided_fixed", "text_hidden_size": 7168,
+            "vt_hidden_size": 1152, "vt_intermediate_size": 4304,
+            "vt_num_attention_heads": 16, "vt_num_hidden_layers": 27
+        });
+        let tower = moonvit_tower(&vision, 7168).unwrap();
+        let builtin = crate::Catalog::builtin().model("kimi-k2.5").unwrap();
+        assert_eq!(Some(&tower), builtin.vision_tower.as_ref());
+        let mut v2 = vision.clone();
+        v2["mm_projector_type"] = "patchmergerv2".into();
+        assert!(
+            moonvit_tower(&v2, 7168)
+                .unwrap_err()
+                .contains("patchmergerv2")
+        );
+    }
+
+    #[test]
+    fn multimodal_names_are_the_text_models() {
+        for (name, want) in [
+            (
+                "language_model.model.layers.0.self_attn*",
+                "model.layers.0.self_attn*",
+            ),
+            (
+                "model.language_model.layers.3.linear_attn*",
+                "model.layers.3.linear_attn*",
+            ),
+            ("language_model.lm_head", "lm_head"),
+            ("*.mlp.shared_expert.*", "*.mlp.shared_expert.*"),
+        ] {
+            assert_eq!(text_model_name(name), want);
+        }
+    }
 }

@@ -21,7 +21,7 @@ pub use hardware::{
     NodeLabels, NodeShape,
 };
 pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
-pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
+pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization, VisionTower};
 
 impl ProfileError {
     /// What kind of failure this is: I/O when the file could not be read, else invalid input.

@@ -53,6 +53,10 @@ pub struct ModelProfile {
     /// them only for speculative decoding, so they are not part of the planned weights.
     #[serde(default)]
     pub num_nextn_predict_layers: u64,
+    /// The vision encoder of a multimodal checkpoint, which vLLM loads on every pipeline stage
+    /// (absent: a text-only model, or a tower vLLM does not load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision_tower: Option<VisionTower>,
     /// Exact bytes of the checkpoint's tensors (`metadata.total_size` of
     /// `model.safetensors.index.json`), when known and free of MTP layers: the planner then
     /// uses it instead of its own weight total, scaling per-GPU weights to match.
@@ -68,6 +72,33 @@ pub struct ModelProfile {
     pub vllm_args: Vec<String>,
     /// Where each fact comes from.
     pub sources: Vec<Source>,
+}
+
+/// A ViT-style vision encoder (`vision_config`) and its projector into the language model, in
+/// `torch_dtype`: vLLM builds it outside the language model's pipeline split, so every stage
+/// holds it (`KimiK25ForConditionalGeneration.__init__`, `vllm/model_executor/models/kimi_k25.py`,
+/// v0.28.0), and drops a compressed-tensors quantization for it (`_maybe_ignore_quant_config`).
+///
+/// Each encoder layer is a pre-norm block with biases: `wqkv` (a `QKVParallelLinear`), `wo`
+/// (row-parallel), an MLP `fc0` / `fc1` (column / row) and two LayerNorms; its attention and MLP
+/// are split by TP when the heads divide by it, else every rank holds them whole
+/// (`is_vit_use_data_parallel`, `vllm/model_executor/models/vision.py`). Everything else (patch
+/// and position embeddings, the final norm, the projector's `ReplicatedLinear`s) is whole on
+/// every rank.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisionTower {
+    /// `vision_config.num_hidden_layers`: encoder layers.
+    pub num_hidden_layers: u64,
+    /// `vision_config.hidden_size` (`vt_hidden_size`).
+    pub hidden_size: u64,
+    /// `vision_config.intermediate_size` (`vt_intermediate_size`).
+    pub intermediate_size: u64,
+    /// `vision_config.num_attention_heads`.
+    pub num_attention_heads: u64,
+    /// Parameters outside the encoder layers, held whole on every rank: patch and position
+    /// embeddings, the final norm, the projector.
+    pub replicated_parameters: u64,
 }
 
 /// How a layer attends, spelled as in `config.json`'s `layer_types`.
@@ -243,7 +274,7 @@ pub enum Mlp {
 }
 
 /// `quantization_config` of a quantized checkpoint, keyed by `quant_method` as in
-/// `config.json`:
+/// `config.json` (ModelOpt's NVFP4 as vLLM names it, `modelopt_fp4`):
 ///
 /// ```
 /// # use lwsplan::profile::Quantization;
@@ -251,10 +282,26 @@ pub enum Mlp {
 ///     serde_saphyr::from_str("{quant_method: fp8, weight_block_size: [128, 128]}")?;
 /// let awq: Quantization = serde_saphyr::from_str("{quant_method: awq, group_size: 128}")?;
 /// let mxfp4: Quantization = serde_saphyr::from_str("{quant_method: mxfp4}")?;
+/// // Kimi-K2.5: INT4 routed experts, everything the ignore list names in BF16.
+/// let int4: Quantization = serde_saphyr::from_str(
+///     "{quant_method: compressed-tensors, num_bits: 4, group_size: 32, ignore: ['*self_attn*']}",
+/// )?;
+/// let nvfp4: Quantization = serde_saphyr::from_str(
+///     "{quant_method: modelopt_fp4, group_size: 16, exclude_modules: [lm_head]}",
+/// )?;
 /// assert_eq!(awq.int4_group_size(), Some(128));
+/// assert_eq!(int4.int4_group_size(), Some(32));
+/// assert!(nvfp4.keeps_unquantized(0, "self_attn.q_proj") == false);
 /// # let _ = (block_fp8, mxfp4);
 /// # Ok::<(), serde_saphyr::Error>(())
 /// ```
+///
+/// Module lists (`modules_to_not_convert`, `ignore`, `exclude_modules`) name modules as Hugging
+/// Face does: a full name (`model.layers.0.self_attn.q_proj`), a prefix of one
+/// (`model.layers.0.mlp`), a module name matched in every layer (`self_attn`, `o_proj`), or a
+/// wildcard pattern (`*` any run of characters, `?` one) matched against the whole name,
+/// as Python's `fnmatch` matches ModelOpt's lists. compressed-tensors' `re:` patterns are
+/// written as such wildcards when imported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "quant_method", rename_all = "lowercase", deny_unknown_fields)]
 #[non_exhaustive]
@@ -268,11 +315,14 @@ pub enum Quantization {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         weight_block_size: Option<[u64; 2]>,
         /// Modules the checkpoint keeps in `torch_dtype` (`modules_to_not_convert`, or
-        /// compressed-tensors' `ignore`), as Hugging Face names them: a full name
-        /// (`model.layers.0.self_attn.q_proj`), a prefix of one (`model.layers.0.mlp`) or a
-        /// module name matched in every layer (`self_attn`, `o_proj`).
+        /// compressed-tensors' `ignore`).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         modules_to_not_convert: Vec<String>,
+        /// ModelOpt's FP8 checkpoints (`quant_algo: FP8`) with `kv_cache_quant_algo: FP8`:
+        /// vLLM then resolves `--kv-cache-dtype auto` to `fp8` (see
+        /// [`Quantization::kv_cache_bytes`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fp8_kv_cache: bool,
     },
     /// AWQ: 4-bit weights in every decoder linear layer but the MoE router, packed eight to an
     /// int32; each `group_size` inputs of an output share an fp16 scale and a 4-bit zero point.
@@ -281,7 +331,8 @@ pub enum Quantization {
         group_size: u64,
     },
     /// MXFP4: the routed experts' weights as 4-bit floats (E2M1) with one 8-bit scale per 32;
-    /// attention, router, embedding and lm_head stay in `torch_dtype` (gpt-oss).
+    /// attention, router, embedding and lm_head stay in `torch_dtype` (gpt-oss; Kimi-K3's
+    /// compressed-tensors `mxfp4-pack-quantized`, which vLLM loads as `mxfp4`).
     Mxfp4,
     /// GPTQ: 4-bit weights as AWQ, with `g_idx` (one int32 per input) when `desc_act` reorders
     /// the groups.
@@ -292,48 +343,168 @@ pub enum Quantization {
         #[serde(default)]
         desc_act: bool,
     },
+    /// compressed-tensors' integer weight-only groups (`pack-quantized`, W4A16; Kimi-K2.5's
+    /// routed experts): every linear layer and expert but those `ignore` names holds 4-bit
+    /// integers packed eight to an int32 and one scale per `group_size` inputs
+    /// (`weight_packed`, `weight_scale`; vLLM `compressed_tensors_wNa16.py`,
+    /// `compressed_tensors_moe_wna16.py` `create_weights`, v0.28.0). compressed-tensors' FP8
+    /// scheme is written as `fp8`.
+    #[serde(rename = "compressed-tensors")]
+    CompressedTensors {
+        /// `weights.num_bits`: 4 (the only width modelled).
+        num_bits: u64,
+        /// `weights.group_size`: inputs per scale.
+        group_size: u64,
+        /// `weights.symmetric`: without it each group also stores a 4-bit zero point.
+        #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+        symmetric: bool,
+        /// `weights.scale_dtype`; absent: the model's dtype (vLLM creates the scales in
+        /// `params_dtype`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scale_dtype: Option<Dtype>,
+        /// `ignore`: modules kept in `torch_dtype`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ignore: Vec<String>,
+    },
+    /// ModelOpt NVFP4 (`quant_algo: NVFP4`, in `config.json` or `hf_quant_config.json`):
+    /// 4-bit float (E2M1) weights, an FP8 (E4M3) scale per `group_size` inputs and two FP32
+    /// per-tensor scales (`weight_scale_2`, `input_scale`) in every linear layer and expert
+    /// but those `exclude_modules` names (vLLM `modelopt.py` `ModelOptNvFp4LinearMethod`,
+    /// `ModelOptNvFp4FusedMoE` `create_weights`, v0.28.0). FP4 tensor cores need compute
+    /// capability 10.0; below it vLLM runs the weights weight-only on Marlin kernels.
+    #[serde(rename = "modelopt_fp4")]
+    ModeloptFp4 {
+        /// `group_size`: inputs per FP8 scale (16).
+        group_size: u64,
+        /// `exclude_modules` (`ignore` in `config.json`): modules kept in `torch_dtype`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        exclude_modules: Vec<String>,
+        /// `kv_cache_quant_algo: FP8` (`kv_cache_scheme` of 8-bit floats in `config.json`):
+        /// vLLM then resolves `--kv-cache-dtype auto` to `fp8`
+        /// (`vllm/utils/torch_utils.py` `resolve_kv_cache_dtype_string`, v0.28.0).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        fp8_kv_cache: bool,
+    },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Quantization {
+    /// The modules the checkpoint keeps in `torch_dtype`, whatever the method calls the list.
+    pub fn unquantized_modules(&self) -> &[String] {
+        match self {
+            Quantization::Fp8 {
+                modules_to_not_convert: list,
+                ..
+            }
+            | Quantization::CompressedTensors { ignore: list, .. }
+            | Quantization::ModeloptFp4 {
+                exclude_modules: list,
+                ..
+            } => list,
+            Quantization::Awq { .. } | Quantization::Gptq { .. } | Quantization::Mxfp4 => &[],
+        }
+    }
+
     /// Whether the checkpoint keeps the tensor `name` of decoder layer `layer` unquantized
-    /// ([`Quantization::Fp8`]'s `modules_to_not_convert`).
+    /// (its [`unquantized_modules`](Self::unquantized_modules) name it).
     pub fn keeps_unquantized(&self, layer: u64, name: &str) -> bool {
-        let Quantization::Fp8 {
-            modules_to_not_convert,
-            ..
-        } = self
-        else {
-            return false;
-        };
-        if modules_to_not_convert.is_empty() {
+        let modules = self.unquantized_modules();
+        if modules.is_empty() {
             return false;
         }
         let full = format!("model.layers.{layer}.{name}");
-        modules_to_not_convert.iter().any(|module| {
-            let module = module.strip_suffix(".weight").unwrap_or(module);
-            if module.contains("layers.") {
-                // A path: the tensor itself, or a module that contains it.
-                let module = module.strip_prefix("model.").unwrap_or(module);
-                let full = full.strip_prefix("model.").unwrap_or(&full);
-                full == module || full.starts_with(&format!("{module}."))
-            } else {
-                // A module name, in every layer: whole components of the tensor's path.
-                let parts: Vec<&str> = name.split('.').collect();
-                let wanted: Vec<&str> = module.split('.').collect();
-                parts.windows(wanted.len()).any(|w| w == wanted.as_slice())
-            }
-        })
+        modules
+            .iter()
+            .any(|module| module_matches(module, &full, name))
     }
 
-    /// The group size of 4-bit formats (AWQ, GPTQ).
+    /// The group size of 4-bit integer formats (AWQ, GPTQ, compressed-tensors INT4), whose
+    /// shards must hold whole groups.
     pub fn int4_group_size(&self) -> Option<u64> {
         match self {
-            Quantization::Awq { group_size } | Quantization::Gptq { group_size, .. } => {
-                Some(*group_size)
+            Quantization::Awq { group_size }
+            | Quantization::Gptq { group_size, .. }
+            | Quantization::CompressedTensors { group_size, .. } => Some(*group_size),
+            Quantization::Fp8 { .. } | Quantization::Mxfp4 | Quantization::ModeloptFp4 { .. } => {
+                None
             }
-            Quantization::Fp8 { .. } | Quantization::Mxfp4 => None,
         }
     }
+
+    /// Bytes per KV-cache element the checkpoint asks for under `--kv-cache-dtype auto`: 1 for
+    /// ModelOpt's FP8 KV cache (`kv_cache_quant_algo: FP8`), else none (the model's dtype).
+    /// vLLM resolves `auto` from ModelOpt checkpoints only (`vllm/utils/torch_utils.py`
+    /// `get_kv_cache_quant_algo_string`, `resolve_kv_cache_dtype_string`, v0.28.0).
+    pub fn kv_cache_bytes(&self) -> Option<u64> {
+        matches!(
+            self,
+            Quantization::ModeloptFp4 {
+                fp8_kv_cache: true,
+                ..
+            } | Quantization::Fp8 {
+                fp8_kv_cache: true,
+                ..
+            }
+        )
+        .then_some(1)
+    }
+}
+
+/// Whether one entry of a module list names the tensor `name` of a layer whose full Hugging
+/// Face name is `full` (`model.layers.N.name`).
+fn module_matches(module: &str, full: &str, name: &str) -> bool {
+    let module = module.strip_suffix(".weight").unwrap_or(module);
+    if module.contains(['*', '?']) {
+        return wildcard_matches(module, full);
+    }
+    if module.contains("layers.") {
+        // A path: the tensor itself, or a module that contains it.
+        let module = module.strip_prefix("model.").unwrap_or(module);
+        let full = full.strip_prefix("model.").unwrap_or(full);
+        full == module || full.starts_with(&format!("{module}."))
+    } else {
+        // A module name, in every layer: whole components of the tensor's path.
+        let parts: Vec<&str> = name.split('.').collect();
+        let wanted: Vec<&str> = module.split('.').collect();
+        parts.windows(wanted.len()).any(|w| w == wanted.as_slice())
+    }
+}
+
+/// Python's `fnmatch` without character classes: `*` matches any run of characters (dots
+/// included), `?` one character, the rest itself; the whole of `text` must match. Linear in
+/// the text for each star (the classic backtrack to the last star), so that no pattern from a
+/// config file can make it slow.
+pub(crate) fn wildcard_matches(pattern: &str, text: &str) -> bool {
+    // Bytes, not chars: module names are ASCII, and the planner matches every tensor of every
+    // layer against every pattern, so no allocation here. (`?` against a multi-byte character
+    // would match one of its bytes; no module name has one.)
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
@@ -527,6 +698,38 @@ impl ModelProfile {
             require_positive(origin, "quantization.group_size", group)?;
             require_at_most(origin, "quantization.group_size", group, MAX_WIDTH)?;
         }
+        match &self.quantization {
+            Some(Quantization::CompressedTensors { num_bits, .. }) if *num_bits != 4 => {
+                return Err(invalid(
+                    "quantization.num_bits",
+                    format!(
+                        "{num_bits}: lwsplan models compressed-tensors' 4-bit integer groups only"
+                    ),
+                ));
+            }
+            Some(Quantization::ModeloptFp4 { group_size, .. }) => {
+                require_positive(origin, "quantization.group_size", *group_size)?;
+                require_at_most(origin, "quantization.group_size", *group_size, MAX_WIDTH)?;
+            }
+            _ => {}
+        }
+        if let Some(v) = &self.vision_tower {
+            for (field, value) in [
+                ("vision_tower.num_hidden_layers", v.num_hidden_layers),
+                ("vision_tower.hidden_size", v.hidden_size),
+                ("vision_tower.intermediate_size", v.intermediate_size),
+                ("vision_tower.num_attention_heads", v.num_attention_heads),
+            ] {
+                require_positive(origin, field, value)?;
+                require_at_most(origin, field, value, MAX_WIDTH)?;
+            }
+            require_at_most(
+                origin,
+                "vision_tower.replicated_parameters",
+                v.replicated_parameters,
+                MAX_WIDTH * MAX_WIDTH,
+            )?;
+        }
         if let Some(bytes) = self.checkpoint_bytes {
             require_positive(origin, "checkpoint_bytes", bytes)?;
         }
@@ -552,5 +755,86 @@ impl ModelProfile {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Python's `fnmatch.fnmatch` on the patterns ModelOpt's lists use (GLM-5.1-NVFP4,
+    /// Qwen3.5-NVFP4 `hf_quant_config.json`): `*` crosses dots, the whole name must match.
+    #[test]
+    fn wildcards_match_as_fnmatch_does() {
+        let cases = [
+            ("model.layers.0*", "model.layers.0.self_attn.q_a_proj", true),
+            (
+                "model.layers.0*",
+                "model.layers.10.self_attn.q_a_proj",
+                false,
+            ),
+            (
+                "model.layers.1*",
+                "model.layers.10.self_attn.q_a_proj",
+                true,
+            ),
+            ("model.layers.1.*", "model.layers.10.mlp.gate_proj", false),
+            (
+                "*.mlp.shared_expert.*",
+                "model.layers.4.mlp.shared_expert.up_proj",
+                true,
+            ),
+            (
+                "*.mlp.shared_expert.*",
+                "model.layers.4.mlp.shared_expert_gate",
+                false,
+            ),
+            ("*self_attn*", "model.layers.4.self_attn.o_proj", true),
+            (
+                "model.layers.?.mlp*",
+                "model.layers.7.mlp.experts.gate_proj",
+                true,
+            ),
+            (
+                "model.layers.?.mlp*",
+                "model.layers.17.mlp.experts.gate_proj",
+                false,
+            ),
+            ("lm_head", "lm_head", true),
+            ("*", "", true),
+            ("a*b*c", "abxxbxxc", true),
+            ("a*b*c", "abxxbxxd", false),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(wildcard_matches(pattern, name), want, "{pattern} ~ {name}");
+        }
+    }
+
+    /// Plain names keep their meaning (a path or a module name); wildcards match the full name.
+    #[test]
+    fn module_lists_mix_names_and_wildcards() {
+        let q = Quantization::ModeloptFp4 {
+            group_size: 16,
+            exclude_modules: vec![
+                "lm_head".into(),
+                "model.layers.2.self_attn*".into(),
+                "shared_experts".into(),
+            ],
+            fp8_kv_cache: false,
+        };
+        assert!(q.keeps_unquantized(2, "self_attn.q_b_proj"));
+        assert!(!q.keeps_unquantized(3, "self_attn.q_b_proj"));
+        assert!(q.keeps_unquantized(9, "mlp.shared_experts.up_proj"));
+        assert!(!q.keeps_unquantized(9, "mlp.experts.up_proj"));
+        assert_eq!(q.kv_cache_bytes(), None);
+        assert_eq!(
+            Quantization::ModeloptFp4 {
+                group_size: 16,
+                exclude_modules: Vec::new(),
+                fp8_kv_cache: true
+            }
+            .kv_cache_bytes(),
+            Some(1)
+        );
     }
 }

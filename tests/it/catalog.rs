@@ -58,7 +58,16 @@ fn every_plan_renders_valid_manifests_for_both_launchers() {
                     };
                     // Both launchers with their default image: the official one of the plan's
                     // release (for Ray, the newest that still ships Ray).
-                    let render = RenderOptions::default();
+                    // GPUs GKE does not offer (B300, H20) are selected by GPU feature
+                    // discovery's label.
+                    let render = if hardware.labels.gke_accelerator.is_empty() {
+                        RenderOptions {
+                            platform: lwsplan::render::Platform::Nvidia,
+                            ..RenderOptions::default()
+                        }
+                    } else {
+                        RenderOptions::default()
+                    };
                     let manifests = Renderer::new(render).unwrap().render(&plan).unwrap();
                     let yaml = manifests.to_yaml().unwrap();
                     // What `lwsplan validate` says of the output: nothing.

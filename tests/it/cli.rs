@@ -1096,3 +1096,71 @@ fn scheduler_limits_size_the_reserve_and_reach_vllm() {
     assert_eq!(default_args, serde_json::json!([]));
     assert_eq!(args, serde_json::json!(["--max-num-seqs", "256"]));
 }
+
+/// `--speculative-mtp N` (and `plan.speculative_mtp` in a deployment file) renders vLLM's
+/// `--speculative-config` for MTP into the container; a model without MTP layers is refused
+/// with the option's name; an out-of-range count is refused where it is read.
+#[test]
+fn speculative_mtp_reaches_vllm() {
+    let (code, stdout, stderr) = lwsplan(&[
+        "render",
+        "--model",
+        "deepseek-r1",
+        "--hardware",
+        "h200-141gb",
+        "--speculative-mtp",
+        "3",
+        "-q",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("--speculative-config"), "{stdout}");
+    // One argument, the JSON object, quoted as YAML quotes it.
+    assert!(
+        stdout.contains(r#"- "{\"method\":\"mtp\",\"num_speculative_tokens\":3}""#),
+        "{stdout}"
+    );
+    let dir = temp_dir("speculative-mtp");
+    let file = dir.join("d.yaml");
+    std::fs::write(
+        &file,
+        "model: deepseek-r1\nhardware: h200-141gb\nplan:\n  speculative_mtp: 2\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        lwsplan(&["plan", "-f", file.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let args: Vec<&str> = json["vllm_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w
+            == [
+                "--speculative-config",
+                r#"{"method":"mtp","num_speculative_tokens":2}"#
+            ]),
+        "{args:?}"
+    );
+    let (code, _, stderr) = lwsplan(&[
+        "plan",
+        "--model",
+        "llama-3.1-8b-instruct",
+        "--hardware",
+        "l4",
+        "--speculative-mtp",
+        "1",
+    ]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("--speculative-mtp"), "{stderr}");
+    std::fs::write(
+        &file,
+        "model: deepseek-r1\nhardware: h200-141gb\nplan:\n  speculative_mtp: 0\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = lwsplan(&["plan", "-f", file.to_str().unwrap()]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("outside 1..=64"), "{stderr}");
+}

@@ -401,15 +401,207 @@ fn fp8_configs_keep_the_modules_they_name_unquantized() {
         Some(Quantization::Fp8 {
             weight_block_size: None,
             modules_to_not_convert: vec!["lm_head".into()],
+            fp8_kv_cache: false,
         })
     );
     // What lwsplan cannot model is refused by name.
-    let int4 = fp8(r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int"}}}}"#)
+    let int8 = fp8(r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 8, "type": "int"}}}}"#)
         .unwrap_err()
         .to_string();
-    assert!(int4.contains("FP8 scheme (8-bit float) only"), "{int4}");
-    let regex = fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["re:.*self_attn.*"]}"#)
+    assert!(int8.contains("4-bit integer groups only"), "{int8}");
+    let channel = fp8(r#"{"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {"num_bits": 4, "type": "int", "strategy": "channel"}}}}"#)
         .unwrap_err()
         .to_string();
-    assert!(regex.contains("regular expression"), "{regex}");
+    assert!(channel.contains("strategy: group"), "{channel}");
+    // A regular expression within reach is read as wildcards; the rest is refused.
+    let regex =
+        fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["re:.*self_attn.*"]}"#).unwrap();
+    assert_eq!(lwsplan::machinery::weight_bytes(&regex), w_name);
+    let class = fp8(r#"{"quant_method": "fp8", "modules_to_not_convert": ["re:layers\\.[0-9]+"]}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(class.contains("regular-expression syntax"), "{class}");
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(crate::ROOT.as_str()).join(path)).unwrap()
+}
+
+/// DeepSeek-R1's config (a deepseek_v3 model) with another quantization_config, or none.
+fn r1_with(quantization: Option<&str>) -> String {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fixture("tests/fixtures/hf/DeepSeek-R1/config.json")).unwrap();
+    let object = config.as_object_mut().unwrap();
+    match quantization {
+        Some(q) => {
+            object.insert(
+                "quantization_config".into(),
+                serde_json::from_str(q).unwrap(),
+            );
+        }
+        None => {
+            object.remove("quantization_config");
+        }
+    }
+    config.to_string()
+}
+
+/// Kimi-K2.5's compressed-tensors INT4 config (its `text_config.quantization_config`) on the
+/// K2 text model's shape: only the routed experts are INT4 (0.5625 bytes a weight with the
+/// BF16 group-32 scales); the `re:` ignore list keeps attention, shared experts and the dense
+/// MLP in BF16. On DeepSeek-V3's shape (256 experts, 58 MoE layers) that is 58 × 256 × 3 ×
+/// 2048 × 7168 × 0.5625 bytes of experts and the other 17.1 B parameters in BF16.
+#[test]
+fn compressed_tensors_int4_keeps_only_the_experts_quantized() {
+    use lwsplan::profile::Quantization;
+    let q = fixture("tests/fixtures/hf/quant/Kimi-K2.5.quantization_config.json");
+    let profile = from_hf_config(&r1_with(Some(&q)), "c.json", Some("x/y")).unwrap();
+    let Some(Quantization::CompressedTensors {
+        num_bits: 4,
+        group_size: 32,
+        symmetric: true,
+        scale_dtype: None,
+        ignore,
+    }) = &profile.quantization
+    else {
+        panic!("{:?}", profile.quantization);
+    };
+    assert_eq!(
+        ignore,
+        &[
+            "lm_head",
+            "*self_attn*",
+            "*shared_experts*",
+            "*mlp.gate_proj*",
+            "*mlp.up_proj*",
+            "*mlp.gate_up_proj*",
+            "*mlp.down_proj*"
+        ]
+    );
+    let experts: u64 = 58 * 256 * 3 * 2048 * 7168;
+    let rest = lwsplan::machinery::parameters(&profile) - experts;
+    assert_eq!(
+        lwsplan::machinery::weight_bytes(&profile),
+        experts / 16 * 9 + 2 * rest,
+        "experts at 9/16 of a byte, the rest BF16"
+    );
+    // TP 32 would cut each expert's 2048-wide intermediate into 64-wide slices: whole groups
+    // of 32, so it is allowed; the checks follow vLLM's WNA16 MoE rule.
+    let plan = Planner::new(&profile, Catalog::builtin().hardware("h200-141gb").unwrap())
+        .plan(&PlanOptions::default())
+        .unwrap();
+    assert!(plan.notes.iter().all(|n| !n.to_string().contains("FP8")));
+}
+
+/// ModelOpt NVFP4 from the `hf_quant_config.json` beside a config.json without
+/// `quantization_config` (nvidia/DeepSeek-V3.2-NVFP4's, verbatim), as vLLM reads it: NVFP4 in
+/// groups of 16, its 307-entry exclude list, and an FP8 KV cache that `--kv-cache-dtype auto`
+/// follows. On Hopper the plan says vLLM runs it weight-only.
+#[test]
+fn modelopt_nvfp4_comes_from_the_sibling_hf_quant_config() {
+    use lwsplan::profile::Quantization;
+    let dir = crate::temp_dir("import-nvfp4");
+    std::fs::write(dir.join("config.json"), r1_with(None)).unwrap();
+    let config = dir.join("config.json");
+    let plain = ModelProfile::from_hf_config_file(&config, Some("x/y")).unwrap();
+    assert_eq!(plain.quantization, None);
+    std::fs::write(
+        dir.join("hf_quant_config.json"),
+        fixture("tests/fixtures/hf/quant/DeepSeek-V3.2-NVFP4.hf_quant_config.json"),
+    )
+    .unwrap();
+    let profile = ModelProfile::from_hf_config_file(&config, Some("x/y")).unwrap();
+    let Some(Quantization::ModeloptFp4 {
+        group_size: 16,
+        exclude_modules,
+        fp8_kv_cache: true,
+    }) = &profile.quantization
+    else {
+        panic!("{:?}", profile.quantization);
+    };
+    assert_eq!(exclude_modules.len(), 307);
+    assert!(
+        profile
+            .sources
+            .iter()
+            .any(|s| s.url.ends_with("hf_quant_config.json"))
+    );
+    // The excluded attention projections stay BF16; o_proj and every MLP are NVFP4, about a
+    // third of R1's FP8 size.
+    let bytes = lwsplan::machinery::weight_bytes(&profile) as f64;
+    assert!((380e9..420e9).contains(&bytes), "{bytes}");
+    let catalog = Catalog::builtin();
+    let hopper = Planner::new(&profile, catalog.hardware("h200-141gb").unwrap())
+        .plan(&PlanOptions::default())
+        .unwrap();
+    // The latent cache in FP8: 576 bytes a token a layer.
+    for stage in &hopper.stages {
+        assert_eq!(stage.kv_cache_bytes_per_token, 576 * stage.layers);
+    }
+    let notes: Vec<String> = hopper.notes.iter().map(|n| n.to_string()).collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("weight-only on its Marlin")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("resolves --kv-cache-dtype auto to fp8"))
+    );
+    let blackwell = Planner::new(&profile, catalog.hardware("b200").unwrap())
+        .plan(&PlanOptions::default())
+        .unwrap();
+    assert!(
+        blackwell
+            .notes
+            .iter()
+            .all(|n| !n.to_string().contains("Marlin"))
+    );
+    // A malformed sibling is an error naming that file.
+    std::fs::write(
+        dir.join("hf_quant_config.json"),
+        r#"{"quantization": {"quant_algo": "W4A8_AWQ"}}"#,
+    )
+    .unwrap();
+    let err = ModelProfile::from_hf_config_file(&config, Some("x/y"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hf_quant_config.json") && err.contains("W4A8_AWQ"),
+        "{err}"
+    );
+}
+
+/// ModelOpt ≥ 0.31 writes NVFP4 into config.json (`quant_method: modelopt`, `ignore`,
+/// `kv_cache_scheme`), with multimodal names (`language_model.model.layers.N…`, as in
+/// nvidia/Kimi-K2.5-NVFP4) read as the text model's.
+#[test]
+fn modelopt_nvfp4_in_config_json() {
+    use lwsplan::profile::Quantization;
+    let q = r#"{"quant_method": "modelopt", "quant_algo": "NVFP4",
+        "config_groups": {"group_0": {"targets": ["Linear"],
+            "weights": {"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16},
+            "input_activations": {"dynamic": false, "num_bits": 4, "type": "float", "group_size": 16}}},
+        "kv_cache_scheme": {"dynamic": false, "num_bits": 8, "type": "float"},
+        "ignore": ["language_model.lm_head", "language_model.model.layers.0.self_attn*",
+                   "mm_projector*", "vision_tower*"]}"#;
+    let profile = from_hf_config(&r1_with(Some(q)), "c.json", Some("x/y")).unwrap();
+    assert_eq!(
+        profile.quantization,
+        Some(Quantization::ModeloptFp4 {
+            group_size: 16,
+            exclude_modules: vec![
+                "lm_head".into(),
+                "model.layers.0.self_attn*".into(),
+                "mm_projector*".into(),
+                "vision_tower*".into()
+            ],
+            fp8_kv_cache: true,
+        })
+    );
+    let q = profile.quantization.as_ref().unwrap();
+    assert!(q.keeps_unquantized(0, "self_attn.kv_b_proj"));
+    assert!(!q.keeps_unquantized(1, "self_attn.kv_b_proj"));
 }

@@ -135,6 +135,11 @@ pub struct PlanFlags {
     /// rack) [default: the hardware profile's].
     #[arg(long, value_parser = choices::<lwsplan::profile::Network>())]
     pub network: Option<lwsplan::profile::Network>,
+    /// MTP speculative decoding proposing N tokens a step (`--speculative-config` with method
+    /// `mtp`): the checkpoint's multi-token-prediction layers are loaded and counted on the
+    /// last pipeline stage [default: off; the MTP layers are not loaded].
+    #[arg(long, value_name = "N")]
+    pub speculative_mtp: Option<u64>,
     /// Workload: prompt tokens per request (with --output-tokens and --concurrency or
     /// --request-rate: estimates throughput and latency per layout).
     #[arg(long, value_name = "N", requires_all = ["output_tokens", "load"], help_heading = "Workload")]
@@ -557,6 +562,7 @@ impl PlanFlags {
             self.decode_context_parallel_size.map(Some),
         );
         set(&mut plan.network, self.network.map(Some));
+        set(&mut plan.speculative_mtp, self.speculative_mtp.map(Some));
         if let (Some(input_tokens), Some(output_tokens)) = (self.input_tokens, self.output_tokens) {
             plan.workload = Some(lwsplan::plan::Workload {
                 input_tokens,
