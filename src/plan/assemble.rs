@@ -11,7 +11,6 @@ impl Planner<'_> {
         &self,
         fit: Fit,
         options: &PlanOptions,
-        block: u64,
         notes: Vec<Note>,
         alternatives: Vec<Alternative>,
     ) -> Plan {
@@ -48,8 +47,9 @@ impl Planner<'_> {
             weight_bytes: self.weight_total(),
             max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
             kv_cache_dtype: options.kv_cache_dtype,
-            block_size: block,
+            block_size: fit.kv.block_size,
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
+            kv_cache_bytes_per_sequence: limiting.kv_cache_bytes_per_sequence,
             kv_cache_blocks: fit.blocks,
             kv_cache_tokens: fit.tokens,
             group_kv_cache_tokens: fit.tokens * engines,

@@ -632,41 +632,22 @@ impl Planner<'_> {
 
     /// The tightest stage of a fit at risk, for [`Note::MayNotStart`].
     fn may_not_start(&self, fit: &Fit, options: &PlanOptions) -> Note {
-        let model = self.model;
-        let window = model.sliding_window.unwrap_or(0);
         let batched = options
             .scheduler_limits(self.hardware)
             .max_num_batched_tokens;
-        let block = super::kv::block_size(model, self.hardware);
+        let spare = |s: &super::Stage| {
+            let need =
+                super::search::StageKv::of(&fit.kv, s).need(&fit.kv, fit.max_model_len, batched);
+            s.kv_cache_available_bytes_per_gpu.saturating_sub(need)
+        };
         let tightest = fit
             .stages
             .iter()
-            .map(|s| {
-                let count =
-                    super::kv::LayerCount::of(model, s.first_layer..s.first_layer + s.layers);
-                let page = s.kv_cache_bytes_per_token * block / s.layers.max(1);
-                let need = count
-                    .blocks_for(fit.max_model_len, window, batched, block)
-                    .saturating_mul(page);
-                let spare = s.kv_cache_available_bytes_per_gpu.saturating_sub(need);
-                (spare as i128 - s.reserve.band_bytes as i128, s)
-            })
-            .min_by_key(|(margin, _)| *margin)
-            .map(|(_, s)| s)
+            .min_by_key(|s| spare(s) as i128 - s.reserve.band_bytes as i128)
             .expect("PP ≥ 1");
-        let count = super::kv::LayerCount::of(
-            model,
-            tightest.first_layer..tightest.first_layer + tightest.layers,
-        );
-        let page = tightest.kv_cache_bytes_per_token * block / tightest.layers.max(1);
-        let need = count
-            .blocks_for(fit.max_model_len, window, batched, block)
-            .saturating_mul(page);
         Note::MayNotStart {
             stage: tightest.index,
-            spare_bytes: tightest
-                .kv_cache_available_bytes_per_gpu
-                .saturating_sub(need),
+            spare_bytes: spare(tightest),
             band_bytes: tightest.reserve.band_bytes,
         }
     }

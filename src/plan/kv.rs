@@ -1,17 +1,43 @@
-//! KV cache: bytes per token per GPU and the block size vLLM pages it in.
+//! The KV cache as vLLM's KV-cache manager models it: a cache spec per layer, layers grouped by
+//! spec into groups that share one block pool, and from the pool's blocks the tokens and
+//! sequences one engine holds.
 //!
-//! Page size per layer and block (`vllm/v1/kv_cache_interface.py` @
-//! 001cabc1be16a59a70d720ed61a13b678c060a18):
-//! - full attention: `2 × block_size × kv_heads_per_rank × head_size × dtype_bytes`, with
-//!   `kv_heads_per_rank = max(1, kv_heads / tp)` (`vllm/config/model.py`
+//! Sources (vLLM; the notes behind them read each file at the commit given):
+//! - specs and page sizes: `vllm/v1/kv_cache_interface.py` @
+//!   bc8282e61df21719b12b391c3a976b1c900dfbb4 — `FullAttentionSpec.real_page_size_bytes =
+//!   block × kv_heads × (head_size + head_size_v) × dtype`, `MLAAttentionSpec` (one latent
+//!   "head", `fp8_ds_mla` 656 bytes a token), `SlidingWindowSpec` / `ChunkedLocalAttentionSpec`
+//!   `max_memory_usage_bytes`, `MambaSpec` (a state page per sequence; 1 page without prefix
+//!   caching, `mamba_cache_mode = 'none'`);
+//! - heads per rank: `max(1, kv_heads / tp)`, 1 for MLA (`vllm/config/model.py`
 //!   `get_num_kv_heads` @ 18ec6629253632af0a384f2ffbb8c6b28af322e7);
-//! - MLA: `block_size × (kv_lora_rank + qk_rope_head_dim) × dtype_bytes`: one latent per token,
-//!   no factor 2, and the same on every TP rank (MLA decodes as MQA with one KV head).
+//! - grouping: `vllm/v1/core/kv_cache_utils.py` @ 001cabc1be16a59a70d720ed61a13b678c060a18,
+//!   `get_kv_cache_groups`: one spec → one group; several specs of one attention type (MLA and
+//!   the sparse-attention indexer) → one `UniformTypeKVCacheSpecs` group whose block is the sum
+//!   of its layers' pages; otherwise `unify_kv_cache_spec_page_size` and
+//!   `_get_kv_cache_groups_uniform_page_size` (layers bucketed by spec, `group_size = max` if
+//!   `max < 1.5 × min` else `min`, each bucket cut into `ceil(n / group_size)` interleaved
+//!   groups, all sharing `group_size` tensors of one page a block);
+//! - block counts and concurrency: `get_kv_cache_config_from_groups`,
+//!   `get_max_concurrency_for_kv_cache_config`, and the "GPU KV cache size" of
+//!   `_report_kv_cache_config` (`blocks // groups × block_size`, as vLLM 0.19.0 still logs it:
+//!   vllm-project/vllm#40691);
+//! - hybrid block size: `Platform._align_hybrid_block_size` (`vllm/platforms/interface.py`,
+//!   vLLM 0.34.0) raises the attention block size to `align × ceil(state_page / (align ×
+//!   attention_bytes_per_token))`, and pads the state page to the attention page;
+//! - state shapes and dtypes: `MambaStateShapeCalculator.gated_delta_net_state_shape` and
+//!   `MambaStateDtypeCalculator` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+//!   02d710837549a368073552333f66d714477415d2): a `(K − 1, conv_dim / tp)` convolution state in
+//!   the model dtype and an `(nv / tp, dv, dk)` recurrent state in `mamba_ssm_cache_dtype`, which
+//!   Qwen3.5's config sets through `mamba_ssm_dtype` (`Qwen3_5ForConditionalGenerationConfig`,
+//!   `vllm/model_executor/models/config.py`).
+//!
+//! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
+//! [`LinearAttention`]); the grouping below needs nothing more.
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Attention, HardwareProfile, LayerType, ModelProfile};
-
+use crate::profile::{Attention, HardwareProfile, LayerType, LinearAttention, ModelProfile};
 /// `--kv-cache-dtype`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
@@ -54,7 +80,8 @@ pub fn kv_heads_per_rank(model: &ModelProfile, tp: u64) -> u64 {
     }
 }
 
-/// Bytes one token takes in one layer's KV cache on one GPU.
+/// Bytes one token takes in one attention layer's KV cache on one GPU (a sparse-attention
+/// layer's indexer cache included).
 pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDtype) -> u64 {
     let elem = dtype.bytes(model);
     match &model.attention {
@@ -62,96 +89,421 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
         Attention::Mla {
             kv_lora_rank,
             qk_rope_head_dim,
+            indexer,
             ..
-        } => (kv_lora_rank + qk_rope_head_dim) * elem,
+        } => match indexer {
+            None => (kv_lora_rank + qk_rope_head_dim) * elem,
+            // DeepSeek Sparse Attention: `--kv-cache-dtype fp8` becomes `fp8_ds_mla`, 656 bytes
+            // a token (512 FP8 NoPE values, 4 fp32 scales, 64 BF16 RoPE values; FlashMLA
+            // sparse's layout), and the indexer's key cache is `index_head_dim` FP8 values and
+            // one fp32 scale per 128 of them, whatever the KV dtype (`DeepseekV32IndexerCache`,
+            // `vllm/model_executor/models/deepseek_v2.py`, vLLM 0.28.0).
+            Some(ix) => {
+                let main = match dtype {
+                    KvCacheDtype::Fp8 => 656,
+                    KvCacheDtype::Auto => (kv_lora_rank + qk_rope_head_dim) * elem,
+                };
+                main + ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4
+            }
+        },
     }
 }
 
-/// KV cache groups vLLM forms (`vllm/v1/core/kv_cache_utils.py`): one per attention kind the
-/// model has, full and sliding-window. Capacity in tokens is `blocks / groups × block size`.
-pub fn attention_groups(model: &ModelProfile) -> u64 {
-    let sliding = model.layer_types.contains(&LayerType::SlidingAttention);
-    let full =
-        model.layer_types.is_empty() || model.layer_types.contains(&LayerType::FullAttention);
-    u64::from(sliding) + u64::from(full)
-}
-
-/// Full- and sliding-attention layers in a range of layers (a pipeline stage).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LayerCount {
-    /// Layers attending to the whole context.
-    pub full: u64,
-    /// Layers attending to a sliding window.
-    pub sliding: u64,
-}
-
-impl LayerCount {
-    /// Counts the layers in `layers` by kind.
-    pub fn of(model: &ModelProfile, layers: std::ops::Range<u64>) -> Self {
-        if model.layer_types.is_empty() {
-            return LayerCount {
-                full: layers.end - layers.start,
-                sliding: 0,
-            };
-        }
-        let sliding = layers
-            .clone()
-            .filter(|&i| model.layer_types.get(i as usize) == Some(&LayerType::SlidingAttention))
-            .count() as u64;
-        LayerCount {
-            full: layers.end - layers.start - sliding,
-            sliding,
-        }
-    }
-
-    /// KV tensors the stage allocates: every layer with one group; with two, the groups share
-    /// a pool padded to the larger group ("Add N padding layers").
-    pub fn group_size(&self, groups: u64) -> u64 {
-        if groups > 1 {
-            self.full.max(self.sliding)
-        } else {
-            self.full + self.sliding
+/// Bytes of one linear-attention layer's state for one sequence on one GPU at this TP
+/// (`MambaSpec.page_size_bytes` before padding), and its convolution and recurrent parts.
+pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
+    let Some(mixer) = &model.linear_attention else {
+        return 0;
+    };
+    let tp = tp.max(1);
+    match mixer {
+        LinearAttention::GatedDeltaNet {
+            linear_num_key_heads: nk,
+            linear_num_value_heads: nv,
+            linear_key_head_dim: dk,
+            linear_value_head_dim: dv,
+            linear_conv_kernel_dim: kernel,
+            mamba_ssm_dtype,
+        } => {
+            let conv_dim = 2 * nk * dk + nv * dv;
+            let conv = kernel.saturating_sub(1) * (conv_dim / tp) * model.torch_dtype.bytes();
+            let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
+            let temporal = (nv / tp) * dv * dk * ssm_bytes;
+            conv + temporal
         }
     }
+}
 
-    /// Layer-blocks one request of `len` tokens needs on these layers: `ceil(len / block)` per
-    /// full layer, and per sliding layer `ceil(min(window − 1 + batched, len) /
-    /// block) + 1` (vLLM `SlidingWindowSpec.max_memory_usage_bytes`).
-    pub fn blocks_for(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
-        self.full * len.div_ceil(block) + self.sliding * sliding_blocks(len, window, batched, block)
+/// What a layer's cache holds, as the plan names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheKind {
+    /// K and V of every token (`FullAttentionSpec`).
+    FullAttention,
+    /// K and V of the last `sliding_window` tokens (`SlidingWindowSpec`).
+    SlidingWindow,
+    /// K and V of the current chunk (`ChunkedLocalAttentionSpec`).
+    ChunkedLocalAttention,
+    /// One compressed latent per token (`MLAAttentionSpec`).
+    Mla,
+    /// MLA's latent plus the lightning indexer's key per token (DeepSeek Sparse Attention: the
+    /// two `MLAAttentionSpec`s of a layer, one `UniformTypeKVCacheSpecs` group).
+    SparseMla,
+    /// A gated DeltaNet layer's convolution and recurrent state per sequence (`MambaSpec`).
+    GatedDeltaNet,
+}
+
+impl CacheKind {
+    /// Whether the cache is a fixed state per sequence rather than a cache per token.
+    pub fn is_state(self) -> bool {
+        matches!(self, CacheKind::GatedDeltaNet)
     }
 
-    /// Blocks of the shared pool one request takes: one run per group.
-    pub fn request_blocks(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
-        let full = if self.full > 0 {
-            len.div_ceil(block)
-        } else {
-            0
-        };
-        let sliding = if self.sliding > 0 {
-            sliding_blocks(len, window, batched, block)
-        } else {
-            0
-        };
-        full + sliding
+    /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
+    /// one type a `UniformTypeKVCacheSpecs` group may mix page sizes of.
+    fn is_full_attention_type(self) -> bool {
+        matches!(
+            self,
+            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla
+        )
     }
 }
 
-fn sliding_blocks(len: u64, window: u64, batched: u64, block: u64) -> u64 {
-    let tokens = (window.saturating_sub(1) + batched).min(len);
-    tokens.div_ceil(block) + 1
+/// One layer's cache on one GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheSpec {
+    /// What it holds.
+    pub kind: CacheKind,
+    /// Bytes a token adds (caches that grow with the sequence); 0 for a state.
+    pub bytes_per_token: u64,
+    /// Bytes of state a sequence holds; 0 for a cache.
+    pub bytes_per_sequence: u64,
+    /// Tokens of the window or chunk; 0 otherwise.
+    pub span: u64,
 }
 
-/// The KV block size vLLM picks on this GPU (`vllm/platforms/cuda.py` @
-/// 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA forces 64 with FlashMLA on
-/// Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA falls back to Triton MLA,
-/// which keeps 16 (inferred from the backend priority list; unverified).
+/// The cache spec of decoder layer `layer` at this TP, DCP and KV dtype (DCP stores each
+/// token's KV on one of its ranks: a DCP-th of the bytes per GPU).
+pub fn layer_spec(
+    model: &ModelProfile,
+    layer: u64,
+    tp: u64,
+    dcp: u64,
+    dtype: KvCacheDtype,
+) -> CacheSpec {
+    let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
+    let cache = |kind, span| CacheSpec {
+        kind,
+        bytes_per_token: per_token(),
+        bytes_per_sequence: 0,
+        span,
+    };
+    match (model.layer_type(layer), &model.attention) {
+        (LayerType::LinearAttention, _) => CacheSpec {
+            kind: match model.linear_attention {
+                Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+            },
+            bytes_per_token: 0,
+            bytes_per_sequence: state_bytes_per_sequence(model, tp),
+            span: 0,
+        },
+        (LayerType::SlidingAttention, _) => {
+            cache(CacheKind::SlidingWindow, model.sliding_window.unwrap_or(0))
+        }
+        (LayerType::ChunkedAttention, _) => cache(
+            CacheKind::ChunkedLocalAttention,
+            model.attention_chunk_size.unwrap_or(0),
+        ),
+        (LayerType::FullAttention, Attention::Gqa { .. }) => cache(CacheKind::FullAttention, 0),
+        (LayerType::FullAttention, Attention::Mla { indexer: None, .. }) => {
+            cache(CacheKind::Mla, 0)
+        }
+        (LayerType::FullAttention, Attention::Mla { .. }) => cache(CacheKind::SparseMla, 0),
+    }
+}
+
+/// The KV block size vLLM picks on this GPU before a hybrid model raises it
+/// (`vllm/platforms/cuda.py` @ 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA
+/// forces 64 with FlashMLA on Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA
+/// falls back to Triton MLA, which keeps 16 (inferred from the backend priority list;
+/// unverified). Sparse MLA runs on FlashMLA sparse, whose kernel block is 64 on Hopper and
+/// Blackwell (`vllm/v1/attention/backends/mla/flashmla_sparse.py`, vLLM 0.28.0).
 pub fn block_size(model: &ModelProfile, hardware: &HardwareProfile) -> u64 {
     match (&model.attention, hardware.gpu.sm()) {
+        (
+            Attention::Mla {
+                indexer: Some(_), ..
+            },
+            _,
+        ) => 64,
         (Attention::Mla { .. }, sm) if sm >= 100 => 128,
         (Attention::Mla { .. }, sm) if sm >= 90 => 64,
         _ => 16,
     }
+}
+
+/// One group of layers sharing a spec, and so a block table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// What its layers cache.
+    pub spec: CacheSpec,
+    /// Tokens per block (a state group: the attention block its page is sized to).
+    pub block_size: u64,
+    /// Bytes of one layer's block (a state group: its state, padded to the attention page).
+    pub page_bytes: u64,
+    /// Layers in the group, over the whole model.
+    pub layers: u64,
+}
+
+impl Group {
+    /// Blocks one sequence of `len` tokens takes in this group (`max_memory_usage_bytes /
+    /// page_size`): the whole sequence for full attention, the window plus one batch of
+    /// prompt tokens and one block for sliding windows, the chunk plus one batch for chunked
+    /// attention, one page for a state (no prefix caching: `mamba_cache_mode = 'none'`).
+    pub fn pages_per_sequence(&self, len: u64, batched: u64) -> u64 {
+        let block = self.block_size.max(1);
+        match self.spec.kind {
+            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla => len.div_ceil(block),
+            CacheKind::SlidingWindow => {
+                (self.spec.span.saturating_sub(1) + batched)
+                    .min(len)
+                    .div_ceil(block)
+                    + 1
+            }
+            CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
+            CacheKind::GatedDeltaNet => 1,
+        }
+    }
+}
+
+/// How one engine's KV cache is laid out at one TP and DCP: vLLM's groups, and which group
+/// each decoder layer belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvLayout {
+    /// The attention block size, after a hybrid model raised it.
+    pub block_size: u64,
+    /// The groups, in vLLM's order.
+    pub groups: Vec<Group>,
+    /// One group whose block is the sum of its layers' pages (a single spec, or
+    /// `UniformTypeKVCacheSpecs`), rather than `group_size` tensors of one page.
+    summed: bool,
+    /// Each decoder layer's group and page bytes.
+    layers: Vec<(u32, u64)>,
+}
+
+/// Why vLLM cannot lay a model's KV cache out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutError(pub String);
+
+impl KvLayout {
+    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype.
+    pub fn new(
+        model: &ModelProfile,
+        hardware: &HardwareProfile,
+        tp: u64,
+        dcp: u64,
+        dtype: KvCacheDtype,
+    ) -> Result<Self, LayoutError> {
+        let specs: Vec<CacheSpec> = (0..model.num_hidden_layers)
+            .map(|layer| layer_spec(model, layer, tp, dcp, dtype))
+            .collect();
+        let mut block = block_size(model, hardware);
+        let state_page = specs
+            .iter()
+            .map(|s| s.bytes_per_sequence)
+            .max()
+            .unwrap_or(0);
+        let attention_token = specs
+            .iter()
+            .filter(|s| !s.kind.is_state())
+            .map(|s| s.bytes_per_token)
+            .max()
+            .unwrap_or(0);
+        // A hybrid model: the attention block grows, in steps of the kernel's alignment, until
+        // one attention page holds a state page; the state page is padded to it.
+        if state_page > 0 && attention_token > 0 {
+            let align = block;
+            block = block.max(align * state_page.div_ceil(align * attention_token));
+        }
+        let page_of = |spec: &CacheSpec| {
+            if spec.kind.is_state() {
+                if attention_token > 0 {
+                    block * attention_token
+                } else {
+                    spec.bytes_per_sequence
+                }
+            } else {
+                block * spec.bytes_per_token
+            }
+        };
+        let first = specs.first().copied();
+        let uniform = specs.iter().all(|s| Some(*s) == first);
+        let uniform_type = specs.iter().all(|s| s.kind.is_full_attention_type());
+        if uniform || uniform_type {
+            let spec = first.unwrap_or(CacheSpec {
+                kind: CacheKind::FullAttention,
+                bytes_per_token: 0,
+                bytes_per_sequence: 0,
+                span: 0,
+            });
+            return Ok(KvLayout {
+                block_size: block,
+                groups: vec![Group {
+                    spec,
+                    block_size: block,
+                    page_bytes: page_of(&spec),
+                    layers: specs.len() as u64,
+                }],
+                summed: true,
+                layers: specs.iter().map(|s| (0, page_of(s))).collect(),
+            });
+        }
+        // Unify page sizes: each smaller page's block grows until its page is the largest one
+        // (`unify_kv_cache_spec_page_size`), which must be a whole multiple of it.
+        let largest = specs.iter().map(&page_of).max().unwrap_or(0);
+        let mut buckets: Vec<(CacheSpec, u64, Vec<u64>)> = Vec::new();
+        for (layer, spec) in (0u64..).zip(&specs) {
+            let page = page_of(spec);
+            if page == 0 || largest % page != 0 {
+                return Err(LayoutError(format!(
+                    "layer {layer}'s KV page of {page} bytes does not divide the largest, \
+                     {largest}: vLLM cannot unify the page sizes (NotImplementedError in \
+                     unify_kv_cache_spec_page_size)"
+                )));
+            }
+            let group_block = if spec.kind.is_state() {
+                block
+            } else {
+                block * (largest / page)
+            };
+            match buckets.iter_mut().find(|(s, _, _)| s == spec) {
+                Some((_, _, layers)) => layers.push(layer),
+                None => buckets.push((*spec, group_block, vec![layer])),
+            }
+        }
+        let smallest = buckets.iter().map(|b| b.2.len()).min().unwrap_or(1) as u64;
+        let biggest = buckets.iter().map(|b| b.2.len()).max().unwrap_or(1) as u64;
+        let group_size = if 2 * biggest < 3 * smallest {
+            biggest
+        } else {
+            smallest
+        };
+        let mut groups = Vec::new();
+        let mut layers = vec![(0u32, largest); specs.len()];
+        for (spec, group_block, members) in buckets {
+            let n = (members.len() as u64).div_ceil(group_size.max(1));
+            let base = groups.len();
+            for i in 0..n {
+                let count = members.iter().skip(i as usize).step_by(n as usize).count();
+                groups.push(Group {
+                    spec,
+                    block_size: group_block,
+                    page_bytes: largest,
+                    layers: count as u64,
+                });
+            }
+            for (j, layer) in members.iter().enumerate() {
+                let group = base + j % n as usize;
+                layers[*layer as usize] = (group as u32, largest);
+            }
+        }
+        Ok(KvLayout {
+            block_size: block,
+            groups,
+            summed: false,
+            layers,
+        })
+    }
+
+    /// Layers of each group within `range` (a pipeline stage).
+    pub fn counts(&self, range: std::ops::Range<u64>) -> Vec<u64> {
+        let mut counts = vec![0; self.groups.len()];
+        for layer in range {
+            if let Some((group, _)) = self.layers.get(layer as usize) {
+                counts[*group as usize] += 1;
+            }
+        }
+        counts
+    }
+
+    /// Bytes one block of the pool takes on a GPU holding `range`: the sum of its layers'
+    /// pages for a single group, else one page per shared tensor, as many tensors as the
+    /// stage's largest group has layers (the shorter groups' "padding layers").
+    pub fn block_bytes(&self, range: std::ops::Range<u64>) -> u64 {
+        if self.summed {
+            let (start, end) = (range.start as usize, range.end as usize);
+            return self.layers[start.min(self.layers.len())..end.min(self.layers.len())]
+                .iter()
+                .map(|(_, page)| page)
+                .sum();
+        }
+        let page = self.groups.first().map_or(0, |g| g.page_bytes);
+        self.counts(range).into_iter().max().unwrap_or(0) * page
+    }
+
+    /// Blocks one sequence of `len` tokens takes from the pool, over the groups with layers
+    /// on a stage (`counts`), or over every group (`None`).
+    pub fn pages_per_sequence(&self, len: u64, batched: u64, counts: Option<&[u64]>) -> u64 {
+        (0..self.groups.len())
+            .filter(|&g| counts.is_none_or(|c| c[g] > 0))
+            .map(|g| self.groups[g].pages_per_sequence(len, batched))
+            .sum()
+    }
+
+    /// "GPU KV cache size" in tokens for `blocks` blocks: `blocks // groups × block_size`,
+    /// the smallest block of a cache that grows with the sequence.
+    pub fn tokens(&self, blocks: u64) -> u64 {
+        let block = self
+            .groups
+            .iter()
+            .filter(|g| !g.spec.kind.is_state())
+            .map(|g| g.block_size)
+            .min()
+            .unwrap_or(self.block_size);
+        blocks / (self.groups.len() as u64).max(1) * block
+    }
+
+    /// The groups as a stage with `counts` layers of each holds them, for the plan.
+    pub fn stage_groups(&self, counts: &[u64]) -> Vec<KvCacheGroup> {
+        self.groups
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(g, n)| KvCacheGroup {
+                kind: g.spec.kind,
+                layers: *n,
+                bytes_per_token_per_gpu: (!g.spec.kind.is_state())
+                    .then_some(g.spec.bytes_per_token * n),
+                bytes_per_sequence_per_gpu: g
+                    .spec
+                    .kind
+                    .is_state()
+                    .then_some(g.spec.bytes_per_sequence * n),
+                block_size: g.block_size,
+                page_bytes: g.page_bytes,
+            })
+            .collect()
+    }
+}
+
+/// One of vLLM's KV-cache groups as one GPU of a stage holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct KvCacheGroup {
+    /// What its layers cache.
+    pub kind: CacheKind,
+    /// Its layers on this stage.
+    pub layers: u64,
+    /// Bytes a token adds over these layers, for caches that grow with the sequence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_token_per_gpu: Option<u64>,
+    /// Bytes of state one sequence holds over these layers, whatever its length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_sequence_per_gpu: Option<u64>,
+    /// Tokens per block; for a state, the attention block its page is sized to.
+    pub block_size: u64,
+    /// Bytes of one layer's block (a state page padded to the attention page).
+    pub page_bytes: u64,
 }
 
 #[cfg(test)]
@@ -267,33 +619,35 @@ mod tests {
     #[test]
     fn sliding_window_layers_need_only_their_window() {
         let catalog = Catalog::builtin();
+        let h100 = catalog.hardware("h100-80gb").unwrap();
         let oss = catalog.model("gpt-oss-120b").unwrap();
-        assert_eq!(attention_groups(oss), 2);
-        let all = LayerCount::of(oss, 0..36);
+        let kv = KvLayout::new(oss, h100, 1, 1, KvCacheDtype::Auto).unwrap();
+        let kinds: Vec<(CacheKind, u64)> =
+            kv.groups.iter().map(|g| (g.spec.kind, g.layers)).collect();
         assert_eq!(
-            all,
-            LayerCount {
-                full: 18,
-                sliding: 18
-            }
+            kinds,
+            [
+                (CacheKind::SlidingWindow, 18),
+                (CacheKind::FullAttention, 18)
+            ]
         );
-        assert_eq!(all.group_size(2), 18);
-        assert_eq!(all.request_blocks(131_072, 128, 8192, 16), 8192 + 521);
-        assert_eq!(all.blocks_for(131_072, 128, 8192, 16), 18 * 8192 + 18 * 521);
+        let page = 16 * 2 * 8 * 64 * 2;
+        assert_eq!(kv.block_bytes(0..36), 18 * page);
+        assert_eq!(kv.pages_per_sequence(131_072, 8192, None), 8192 + 521);
         // A short request: the sliding layers hold it all, plus one block.
-        assert_eq!(all.request_blocks(100, 128, 8192, 16), 7 + 8);
-        let stage = LayerCount::of(oss, 0..11);
+        assert_eq!(kv.pages_per_sequence(100, 8192, None), 7 + 8);
+        assert_eq!(kv.counts(0..11), [6, 5]);
         assert_eq!(
-            stage,
-            LayerCount {
-                full: 5,
-                sliding: 6
-            }
+            kv.block_bytes(0..11),
+            6 * page,
+            "padded to the larger group"
         );
-        assert_eq!(stage.group_size(2), 6, "padded to the larger group");
+        assert_eq!(kv.tokens(1000), 500 * 16);
         let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
-        assert_eq!(attention_groups(llama), 1);
-        assert_eq!(LayerCount::of(llama, 0..32).group_size(1), 32);
+        let kv = KvLayout::new(llama, h100, 1, 1, KvCacheDtype::Auto).unwrap();
+        assert_eq!(kv.groups.len(), 1);
+        assert_eq!(kv.block_bytes(0..32), 32 * 16 * 4096);
+        assert_eq!(kv.tokens(1000), 16_000);
     }
 
     #[test]

@@ -484,6 +484,7 @@ mod tests {
             qkv_bias: false,
             o_bias: false,
             sinks: false,
+            output_gate: false,
         };
         assert_eq!(
             check_tp(&m, 6, false).unwrap_err(),

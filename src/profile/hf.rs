@@ -112,6 +112,7 @@ fn from_hf_config(
             qk_nope_head_dim: c.u64("qk_nope_head_dim")?,
             qk_rope_head_dim: c.u64("qk_rope_head_dim")?,
             v_head_dim: c.u64("v_head_dim")?,
+            indexer: None,
         },
         _ => {
             Attention::Gqa {
@@ -133,6 +134,7 @@ fn from_hf_config(
                 qkv_bias: model_type == "qwen2" || c.attention_bias(),
                 o_bias: model_type != "qwen2" && c.attention_bias(),
                 sinks: model_type == "gpt_oss",
+                output_gate: false,
             }
         }
     };
@@ -147,6 +149,7 @@ fn from_hf_config(
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: 0,
                 bias: model_type == "gpt_oss",
+                shared_expert_gate: false,
             }
         }
         "qwen3_moe" => {
@@ -174,6 +177,7 @@ fn from_hf_config(
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: 0,
                 bias: false,
+                shared_expert_gate: false,
             }
         }
         "deepseek_v2" | "deepseek_v3" => {
@@ -191,6 +195,7 @@ fn from_hf_config(
                 num_experts_per_tok: c.u64("num_experts_per_tok")?,
                 first_k_dense_replace: c.optional_u64("first_k_dense_replace")?.unwrap_or(0),
                 bias: false,
+                shared_expert_gate: false,
             }
         }
         _ => Mlp::Dense {
@@ -241,6 +246,8 @@ fn from_hf_config(
         torch_dtype: c.dtype()?,
         layer_types,
         sliding_window,
+        attention_chunk_size: None,
+        linear_attention: None,
         attention,
         mlp,
         quantization,

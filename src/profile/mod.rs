@@ -20,7 +20,9 @@ pub use hardware::{
     Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node, NodeLabels, NodeShape,
 };
 pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
-pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization};
+pub use model::{
+    Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+};
 
 impl ProfileError {
     /// What kind of failure this is: I/O when the file could not be read, else invalid input.
