@@ -117,6 +117,16 @@ pub enum Note {
     },
     /// FP8 KV with MLA.
     Fp8KvWithMla,
+    /// No published vLLM start-up log checks lwsplan's figures for this architecture.
+    UnverifiedArchitecture {
+        /// The architecture feature, e.g. "DeepSeek Sparse Attention (sparse MLA + indexer)".
+        feature: &'static str,
+        /// What is checked and what is not.
+        detail: &'static str,
+    },
+    /// A hybrid model's linear-attention state is planned without prefix caching
+    /// (`mamba_cache_mode = 'none'`): one state page per sequence and layer.
+    LinearAttentionState,
     /// A profile that cites no sources: its facts are unverified.
     Unsourced {
         /// `model` or `hardware`.
@@ -288,6 +298,17 @@ impl fmt::Display for Note {
             ),
             Note::Fp8KvWithMla => f.write_str(
                 "FP8 KV cache with MLA depends on the attention backend; unverified for this GPU",
+            ),
+            Note::UnverifiedArchitecture { feature, detail } => write!(
+                f,
+                "{feature}: no published vLLM start-up log checks lwsplan's figures for it; \
+                 {detail}"
+            ),
+            Note::LinearAttentionState => f.write_str(
+                "the linear-attention layers keep one state page per sequence (vLLM's \
+                 mamba_cache_mode 'none', as vLLM 0.19.0 ran Qwen3.5 in vllm-project/vllm#40691); \
+                 with prefix caching in 'align' mode each takes two, and newer releases may \
+                 default to it: unverified",
             ),
             Note::Unsourced { kind, id } => write!(
                 f,
@@ -475,6 +496,8 @@ pub enum Remedy {
     ShorterContext,
     /// The weights do not fit: a larger GPU or a quantized checkpoint.
     LargerGpu,
+    /// No attention backend runs the model on this GPU: a newer one.
+    NewerGpu,
 }
 
 impl fmt::Display for Infeasible {
@@ -516,6 +539,9 @@ impl fmt::Display for Infeasible {
             ),
             Remedy::LargerGpu => {
                 f.write_str(". Use a GPU with more memory or a quantized checkpoint")
+            }
+            Remedy::NewerGpu => {
+                f.write_str(". Use a Hopper or Blackwell GPU (compute capability 9.0 or newer)")
             }
         }
     }
@@ -584,6 +610,25 @@ impl Planner<'_> {
             && matches!(model.attention, Attention::Mla { .. })
         {
             notes.push(Note::Fp8KvWithMla);
+        }
+        if let Attention::Mla {
+            indexer: Some(_), ..
+        } = model.attention
+        {
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "DeepSeek Sparse Attention (sparse MLA with a lightning indexer)",
+                detail: "its KV layout (latent and indexer key in one group of 64-token blocks) \
+                         follows vLLM's code, its weights and reserve are unverified",
+            });
+        }
+        if model.linear_attention.is_some() {
+            notes.push(Note::LinearAttentionState);
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "gated DeltaNet (linear attention)",
+                detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
+                         (vllm-project/vllm#40691); weights, the activation reserve and the \
+                         vision tower (not counted) are unverified",
+            });
         }
         for (kind, id, sources) in [
             ("model", &model.id, model.sources.is_empty()),
@@ -682,7 +727,9 @@ impl Planner<'_> {
             .min_by_key(|(l, r)| (r.priority(), !l.is_recommended(), r.short_bytes(), l.gpus()))
             .cloned();
         let forced = options.is_forced();
-        let remedy = if forced {
+        let remedy = if let Some((_, Rejection::NoAttentionBackend { .. })) = &closest {
+            Remedy::NewerGpu
+        } else if forced {
             match self.unforced_layout(options) {
                 Some(layout) if options.nodes.is_some_and(|n| n < layout.nodes) => {
                     Remedy::MoreNodes { layout }

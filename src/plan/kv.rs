@@ -575,7 +575,14 @@ mod tests {
             ("qwen3-235b-a22b", [94, 47, 32, 24], qwen3_per_layer_fn),
             ("qwen3-235b-a22b-fp8", [94, 47, 32, 24], qwen3_per_layer_fn),
         ];
-        let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).collect();
+        // The next generation, checked below by kind.
+        let next = [
+            "deepseek-v3.2",
+            "glm-5.1-fp8",
+            "minimax-m2.5",
+            "qwen3.5-397b-a17b",
+        ];
+        let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).chain(next).collect();
         for model in catalog.models() {
             assert!(
                 covered.contains(&model.id.as_str()),
@@ -595,6 +602,37 @@ mod tests {
                     assert_eq!(fp8 * 2, got, "FP8 KV halves {id} tp{tp} pp{pp}");
                 }
             }
+        }
+        for tp in [1, 2, 4, 8, 16] {
+            // Sparse MLA: the latent (576 BF16 values, or 656 bytes as fp8_ds_mla) and the
+            // indexer's 132-byte key, on every rank.
+            for id in ["deepseek-v3.2", "glm-5.1-fp8"] {
+                let m = catalog.model(id).unwrap();
+                assert_eq!(bytes_per_token_per_layer(m, tp, KvCacheDtype::Auto), 1284);
+                assert_eq!(bytes_per_token_per_layer(m, tp, KvCacheDtype::Fp8), 788);
+            }
+            // MiniMax-M2.5: 8 KV heads of 128, as Llama 3.1.
+            let mm = catalog.model("minimax-m2.5").unwrap();
+            assert_eq!(
+                bytes_per_token_per_layer(mm, tp, KvCacheDtype::Auto),
+                llama_per_layer_fn(tp)
+            );
+            // Qwen3.5-397B: 2 KV heads of 256 on its full-attention layers; its gated DeltaNet
+            // state per layer, (3, 12288 / TP) BF16 + (64 / TP, 128, 128) FP32, as the research
+            // notes tabulate it for TP 1, 2, 4, 8, 16.
+            let q = catalog.model("qwen3.5-397b-a17b").unwrap();
+            let (attention, state) = match tp {
+                1 => (2048, 4_268_032),
+                2 => (1024, 2_134_016),
+                4 => (1024, 1_067_008),
+                8 => (1024, 533_504),
+                _ => (1024, 266_752),
+            };
+            assert_eq!(
+                bytes_per_token_per_layer(q, tp, KvCacheDtype::Auto),
+                attention
+            );
+            assert_eq!(state_bytes_per_sequence(q, tp), state, "tp {tp}");
         }
         // The worked figures of ../shared/reference/vllm-sizing.md §9.
         let r1 = catalog.model("deepseek-r1").unwrap();
@@ -648,6 +686,49 @@ mod tests {
         assert_eq!(kv.groups.len(), 1);
         assert_eq!(kv.block_bytes(0..32), 32 * 16 * 4096);
         assert_eq!(kv.tokens(1000), 16_000);
+    }
+
+    /// Qwen3.5-397B-A17B, alignment 16 (FlashAttention on Hopper): the attention block grows
+    /// to 16 × ceil(state / (16 × bytes per token)) — 2,096 at TP 1 and 2, 1,056 at TP 4, 528
+    /// at TP 8, 272 at TP 16 (the research notes' table) — and every group's page is that
+    /// block of attention; 15 attention and 45 DeltaNet layers make 1 + 3 groups of 15.
+    #[test]
+    fn a_hybrid_model_raises_the_attention_block_to_hold_a_state_page() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let q = catalog.model("qwen3.5-397b-a17b").unwrap();
+        for (tp, block, page) in [
+            (1, 2096, 4_292_608),
+            (2, 2096, 2_146_304),
+            (4, 1056, 1_081_344),
+            (8, 528, 540_672),
+            (16, 272, 278_528),
+        ] {
+            let kv = KvLayout::new(q, h200, tp, 1, KvCacheDtype::Auto).unwrap();
+            assert_eq!(kv.block_size, block, "tp {tp}");
+            assert!(kv.groups.iter().all(|g| g.page_bytes == page), "tp {tp}");
+            let kinds: Vec<(CacheKind, u64)> =
+                kv.groups.iter().map(|g| (g.spec.kind, g.layers)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::FullAttention, 15)
+                ]
+            );
+            assert_eq!(kv.block_bytes(0..60), 15 * page);
+            // A 262,144-token sequence: ceil(262,144 / block) attention blocks, one state page
+            // in each DeltaNet group.
+            assert_eq!(
+                kv.pages_per_sequence(262_144, 8192, None),
+                262_144u64.div_ceil(block) + 3
+            );
+        }
+        // FP8 KV halves the attention bytes a token: the block doubles, the page stays.
+        let kv = KvLayout::new(q, h200, 8, 1, KvCacheDtype::Fp8).unwrap();
+        assert_eq!((kv.block_size, kv.groups[0].page_bytes), (1056, 540_672));
     }
 
     #[test]

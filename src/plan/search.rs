@@ -92,9 +92,11 @@ impl Planner<'_> {
                 (ExpertParallel::Auto, true, false) => &[false, true],
                 _ => &[false],
             };
-            let dims = rules::check_dp(self.model, tp, pp, dp).and_then(|()| {
-                rules::check_dcp(self.model, tp, layout.decode_context_parallel_size, version)
-            });
+            let dims = rules::check_gpu(self.model, self.hardware)
+                .and_then(|()| rules::check_dp(self.model, tp, pp, dp))
+                .and_then(|()| {
+                    rules::check_dcp(self.model, tp, layout.decode_context_parallel_size, version)
+                });
             if let Err(rejection) = dims {
                 rejected.push((layout, rejection));
                 continue;

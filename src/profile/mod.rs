@@ -19,7 +19,7 @@ pub(crate) use common::{parse, read, require_at_most, require_positive};
 pub use hardware::{
     Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node, NodeLabels, NodeShape,
 };
-pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
+pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{
     Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
 };

@@ -407,11 +407,11 @@ impl Quantization {
 }
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
-const MAX_LAYERS: u64 = 4096;
-const MAX_WIDTH: u64 = 1 << 20;
-const MAX_VOCAB: u64 = 1 << 24;
-const MAX_CONTEXT: u64 = 1 << 26;
-const MAX_EXPERTS: u64 = 1 << 14;
+pub(crate) const MAX_LAYERS: u64 = 4096;
+pub(crate) const MAX_WIDTH: u64 = 1 << 20;
+pub(crate) const MAX_VOCAB: u64 = 1 << 24;
+pub(crate) const MAX_CONTEXT: u64 = 1 << 26;
+pub(crate) const MAX_EXPERTS: u64 = 1 << 14;
 
 impl ModelProfile {
     /// How decoder layer `layer` (from 0) attends: its `layer_types` entry, full attention
