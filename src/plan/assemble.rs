@@ -60,7 +60,17 @@ impl Planner<'_> {
             total_concurrency: (max_concurrency * (replicas * engines) as f64 * 100.0).round()
                 / 100.0,
             vllm_args: serve_args(model, &fit, options),
-            stages: fit.stages,
+            stages: fit
+                .stages
+                .iter()
+                .map(|s| {
+                    let range = s.first_layer..s.first_layer + s.layers;
+                    Stage {
+                        kv_cache_groups: fit.kv.stage_groups(&fit.kv.counts(range)),
+                        ..s.clone()
+                    }
+                })
+                .collect(),
             launcher: options.launcher,
             shm_size_bytes: shm.size_bytes,
             shm,

@@ -142,7 +142,9 @@ pub enum CacheKind {
     FullAttention,
     /// K and V of the last `sliding_window` tokens (`SlidingWindowSpec`).
     SlidingWindow,
-    /// K and V of the current chunk (`ChunkedLocalAttentionSpec`).
+    /// K and V of the current chunk (`ChunkedLocalAttentionSpec`), with the hybrid KV-cache
+    /// manager enabled; by default vLLM caches chunked layers as full attention, and so does
+    /// [`layer_spec`].
     ChunkedLocalAttention,
     /// One compressed latent per token (`MLAAttentionSpec`).
     Mla,
@@ -210,10 +212,12 @@ pub fn layer_spec(
         (LayerType::SlidingAttention, _) => {
             cache(CacheKind::SlidingWindow, model.sliding_window.unwrap_or(0))
         }
-        (LayerType::ChunkedAttention, _) => cache(
-            CacheKind::ChunkedLocalAttention,
-            model.attention_chunk_size.unwrap_or(0),
-        ),
+        // vLLM disables the hybrid KV-cache manager for any model with chunked local
+        // attention by default ("latency regression"; `VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_
+        // HYBRID_KV_CACHE=1` turns it back on, `vllm/config/vllm.py`, vLLM 0.34.0, lines
+        // 2156-2176), and `unify_hybrid_kv_cache_specs` then caches chunked layers as full
+        // attention: what lwsplan plans.
+        (LayerType::ChunkedAttention, _) => cache(CacheKind::FullAttention, 0),
         (LayerType::FullAttention, Attention::Gqa { .. }) => cache(CacheKind::FullAttention, 0),
         (LayerType::FullAttention, Attention::Mla { indexer: None, .. }) => {
             cache(CacheKind::Mla, 0)
@@ -287,8 +291,23 @@ pub struct KvLayout {
     /// One group whose block is the sum of its layers' pages (a single spec, or
     /// `UniformTypeKVCacheSpecs`), rather than `group_size` tensors of one page.
     summed: bool,
-    /// Each decoder layer's group and page bytes.
-    layers: Vec<(u32, u64)>,
+    /// Prefix sums over the decoder layers, so that any stage's figures are subtractions (the
+    /// planner sizes hundreds of stage splits): pages, bytes a token, bytes a sequence.
+    pages: Vec<u64>,
+    per_token: Vec<u64>,
+    per_sequence: Vec<u64>,
+    /// Per group, the prefix count of its layers (several groups only).
+    members: Vec<Vec<u32>>,
+}
+
+/// Prefix sums of `values`, from 0.
+fn prefix(values: impl Iterator<Item = u64>) -> Vec<u64> {
+    std::iter::once(0)
+        .chain(values.scan(0u64, |sum, v| {
+            *sum = sum.saturating_add(v);
+            Some(*sum)
+        }))
+        .collect()
 }
 
 /// Why vLLM cannot lay a model's KV cache out.
@@ -355,7 +374,10 @@ impl KvLayout {
                     layers: specs.len() as u64,
                 }],
                 summed: true,
-                layers: specs.iter().map(|s| (0, page_of(s))).collect(),
+                pages: prefix(specs.iter().map(&page_of)),
+                per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
+                per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+                members: Vec::new(),
             });
         }
         // Unify page sizes: each smaller page's block grows until its page is the largest one
@@ -389,7 +411,7 @@ impl KvLayout {
             smallest
         };
         let mut groups = Vec::new();
-        let mut layers = vec![(0u32, largest); specs.len()];
+        let mut layer_group = vec![0usize; specs.len()];
         for (spec, group_block, members) in buckets {
             let n = (members.len() as u64).div_ceil(group_size.max(1));
             let base = groups.len();
@@ -403,27 +425,73 @@ impl KvLayout {
                 });
             }
             for (j, layer) in members.iter().enumerate() {
-                let group = base + j % n as usize;
-                layers[*layer as usize] = (group as u32, largest);
+                layer_group[*layer as usize] = base + j % n as usize;
             }
         }
+        let members = (0..groups.len())
+            .map(|g| {
+                std::iter::once(0)
+                    .chain(layer_group.iter().scan(0u32, |n, &lg| {
+                        *n += u32::from(lg == g);
+                        Some(*n)
+                    }))
+                    .collect()
+            })
+            .collect();
         Ok(KvLayout {
             block_size: block,
             groups,
             summed: false,
-            layers,
+            pages: prefix(specs.iter().map(|_| largest)),
+            per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
+            per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+            members,
         })
+    }
+
+    /// `range` clamped to the model's layers, as prefix indices.
+    fn bounds(&self, range: &std::ops::Range<u64>) -> (usize, usize) {
+        let last = self.pages.len() - 1;
+        let end = usize::try_from(range.end).unwrap_or(last).min(last);
+        (usize::try_from(range.start).unwrap_or(last).min(end), end)
+    }
+
+    /// Layers of group `g` within `range`.
+    fn count(&self, g: usize, range: &std::ops::Range<u64>) -> u64 {
+        if self.summed {
+            let (start, end) = self.bounds(range);
+            return (end - start) as u64;
+        }
+        let (start, end) = self.bounds(range);
+        u64::from(self.members[g][end] - self.members[g][start])
+    }
+
+    /// Bytes a token adds on a GPU holding `range`, over the caches that grow with the
+    /// sequence.
+    pub fn bytes_per_token(&self, range: std::ops::Range<u64>) -> u64 {
+        let (start, end) = self.bounds(&range);
+        self.per_token[end] - self.per_token[start]
+    }
+
+    /// State bytes a sequence holds on a GPU holding `range`.
+    pub fn bytes_per_sequence(&self, range: std::ops::Range<u64>) -> u64 {
+        let (start, end) = self.bounds(&range);
+        self.per_sequence[end] - self.per_sequence[start]
+    }
+
+    /// Which groups have layers within `range`, as a bit mask (every group past the 64th
+    /// counts as present).
+    pub fn present(&self, range: std::ops::Range<u64>) -> u64 {
+        (0..self.groups.len().min(64))
+            .filter(|&g| self.count(g, &range) > 0)
+            .fold(0, |mask, g| mask | 1 << g)
     }
 
     /// Layers of each group within `range` (a pipeline stage).
     pub fn counts(&self, range: std::ops::Range<u64>) -> Vec<u64> {
-        let mut counts = vec![0; self.groups.len()];
-        for layer in range {
-            if let Some((group, _)) = self.layers.get(layer as usize) {
-                counts[*group as usize] += 1;
-            }
-        }
-        counts
+        (0..self.groups.len())
+            .map(|g| self.count(g, &range))
+            .collect()
     }
 
     /// Bytes one block of the pool takes on a GPU holding `range`: the sum of its layers'
@@ -431,22 +499,25 @@ impl KvLayout {
     /// stage's largest group has layers (the shorter groups' "padding layers").
     pub fn block_bytes(&self, range: std::ops::Range<u64>) -> u64 {
         if self.summed {
-            let (start, end) = (range.start as usize, range.end as usize);
-            return self.layers[start.min(self.layers.len())..end.min(self.layers.len())]
-                .iter()
-                .map(|(_, page)| page)
-                .sum();
+            let (start, end) = self.bounds(&range);
+            return self.pages[end] - self.pages[start];
         }
         let page = self.groups.first().map_or(0, |g| g.page_bytes);
-        self.counts(range).into_iter().max().unwrap_or(0) * page
+        (0..self.groups.len())
+            .map(|g| self.count(g, &range))
+            .max()
+            .unwrap_or(0)
+            * page
     }
 
-    /// Blocks one sequence of `len` tokens takes from the pool, over the groups with layers
-    /// on a stage (`counts`), or over every group (`None`).
-    pub fn pages_per_sequence(&self, len: u64, batched: u64, counts: Option<&[u64]>) -> u64 {
-        (0..self.groups.len())
-            .filter(|&g| counts.is_none_or(|c| c[g] > 0))
-            .map(|g| self.groups[g].pages_per_sequence(len, batched))
+    /// Blocks one sequence of `len` tokens takes from the pool, over the groups in the mask
+    /// `present` (those with layers on a stage; `u64::MAX` for all).
+    pub fn pages_per_sequence(&self, len: u64, batched: u64, present: u64) -> u64 {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(g, _)| *g >= 64 || present & (1 << g) != 0)
+            .map(|(_, group)| group.pages_per_sequence(len, batched))
             .sum()
     }
 
@@ -671,9 +742,9 @@ mod tests {
         );
         let page = 16 * 2 * 8 * 64 * 2;
         assert_eq!(kv.block_bytes(0..36), 18 * page);
-        assert_eq!(kv.pages_per_sequence(131_072, 8192, None), 8192 + 521);
+        assert_eq!(kv.pages_per_sequence(131_072, 8192, u64::MAX), 8192 + 521);
         // A short request: the sliding layers hold it all, plus one block.
-        assert_eq!(kv.pages_per_sequence(100, 8192, None), 7 + 8);
+        assert_eq!(kv.pages_per_sequence(100, 8192, u64::MAX), 7 + 8);
         assert_eq!(kv.counts(0..11), [6, 5]);
         assert_eq!(
             kv.block_bytes(0..11),
@@ -722,7 +793,7 @@ mod tests {
             // A 262,144-token sequence: ceil(262,144 / block) attention blocks, one state page
             // in each DeltaNet group.
             assert_eq!(
-                kv.pages_per_sequence(262_144, 8192, None),
+                kv.pages_per_sequence(262_144, 8192, u64::MAX),
                 262_144u64.div_ceil(block) + 3
             );
         }

@@ -515,6 +515,7 @@ mod tests {
             first_k_dense_replace: 4096,
             bias: false,
             shared_expert_gate: false,
+            moe_layer_step: 1,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();

@@ -341,7 +341,7 @@ impl Planner<'_> {
             layout,
             expert_parallel: false,
             tokens: kv.tokens(blocks),
-            blocks_per_request: kv.pages_per_sequence(max_model_len, batched, None),
+            blocks_per_request: kv.pages_per_sequence(max_model_len, batched, u64::MAX),
             kv: Arc::clone(kv),
             stages,
             blocks,
@@ -394,8 +394,6 @@ impl Planner<'_> {
                 });
             }
             let available = budget - used;
-            let counts = kv.counts(range);
-            let groups = kv.stage_groups(&counts);
             stages.push(Stage {
                 index,
                 layers,
@@ -404,16 +402,11 @@ impl Planner<'_> {
                 reserve,
                 kv_cache_available_bytes_per_gpu: available,
                 kv_cache_bytes_per_gpu: 0,
-                kv_cache_bytes_per_token: groups
-                    .iter()
-                    .filter_map(|g| g.bytes_per_token_per_gpu)
-                    .sum(),
-                kv_cache_bytes_per_sequence: groups
-                    .iter()
-                    .filter_map(|g| g.bytes_per_sequence_per_gpu)
-                    .sum(),
+                kv_cache_bytes_per_token: kv.bytes_per_token(range.clone()),
+                kv_cache_bytes_per_sequence: kv.bytes_per_sequence(range),
                 kv_cache_blocks: available / block_bytes.max(1),
-                kv_cache_groups: groups,
+                // Listed for the chosen layout only, when the plan is assembled.
+                kv_cache_groups: Vec::new(),
             });
             first_layer += layers;
         }
@@ -421,10 +414,10 @@ impl Planner<'_> {
     }
 }
 
-/// A stage's share of the KV layout: its bytes per block and its layers in each group.
+/// A stage's share of the KV layout: its bytes per block and the groups it has layers of.
 pub(crate) struct StageKv {
     pub block_bytes: u64,
-    pub counts: Vec<u64>,
+    pub present: u64,
 }
 
 impl StageKv {
@@ -432,7 +425,7 @@ impl StageKv {
         let range = stage.first_layer..stage.first_layer + stage.layers;
         StageKv {
             block_bytes: kv.block_bytes(range.clone()),
-            counts: kv.counts(range),
+            present: kv.present(range),
         }
     }
 
@@ -440,7 +433,7 @@ impl StageKv {
     /// `_max_memory_usage_bytes_from_groups`: the stage's block bytes times the blocks the
     /// sequence takes in each group it has layers of).
     pub(crate) fn need(&self, kv: &KvLayout, len: u64, batched: u64) -> u64 {
-        kv.pages_per_sequence(len, batched, Some(&self.counts))
+        kv.pages_per_sequence(len, batched, self.present)
             .saturating_mul(self.block_bytes)
     }
 }

@@ -56,6 +56,9 @@ pub enum ModelType {
     Qwen35Moe,
     /// `minimax_m2`: grouped-query attention with experts (MiniMax-M2, M2.1, M2.5).
     MinimaxM2,
+    /// `llama4`: Llama 4's text model in `text_config`: chunked local attention on RoPE
+    /// layers, global NoPE layers, experts on alternate layers.
+    Llama4,
 }
 
 /// The `model_type`s this module reads.
@@ -77,6 +80,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3_5",
     "qwen3_5_moe",
     "minimax_m2",
+    "llama4",
 ];
 
 /// How an architecture's feed-forward block is spelled in its config.
@@ -90,11 +94,13 @@ enum MlpConfig {
     QwenExperts,
     /// `n_routed_experts` after `first_k_dense_replace` dense layers (DeepSeek).
     DeepseekExperts,
+    /// Experts on every `interleave_moe_layer_step`-th layer with a shared expert (Llama 4).
+    Llama4,
 }
 
 impl ModelType {
     /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
-    pub const ALL: [ModelType; 17] = [
+    pub const ALL: [ModelType; 18] = [
         ModelType::Llama,
         ModelType::Mistral,
         ModelType::Qwen2,
@@ -112,6 +118,7 @@ impl ModelType {
         ModelType::Qwen35,
         ModelType::Qwen35Moe,
         ModelType::MinimaxM2,
+        ModelType::Llama4,
     ];
 
     /// The type a `model_type` names, if lwsplan reads it.
@@ -135,7 +142,7 @@ impl ModelType {
     fn nests_text_config(self) -> bool {
         matches!(
             self,
-            ModelType::KimiK25 | ModelType::Qwen35 | ModelType::Qwen35Moe
+            ModelType::KimiK25 | ModelType::Qwen35 | ModelType::Qwen35Moe | ModelType::Llama4
         )
     }
 
@@ -192,6 +199,7 @@ impl ModelType {
             | ModelType::KimiK25
             | ModelType::DeepseekV32
             | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
+            ModelType::Llama4 => MlpConfig::Llama4,
         }
     }
 }
@@ -352,7 +360,9 @@ fn from_hf_config(
         torch_dtype: c.dtype()?,
         layer_types,
         sliding_window,
-        attention_chunk_size: None,
+        attention_chunk_size: c
+            .optional_bounded("attention_chunk_size", super::model::MAX_CONTEXT)?
+            .filter(|_| model_type == ModelType::Llama4),
         linear_attention,
         attention,
         mlp,
@@ -461,6 +471,8 @@ impl Config<'_> {
             ModelType::MinimaxM2 => {
                 self.value.get("use_qk_norm").and_then(Value::as_bool) != Some(false)
             }
+            // Llama 4's `use_qk_norm` is a weightless RMS norm: nothing to load.
+            ModelType::Llama4 => false,
             _ => model_type.qk_norm(),
         };
         Ok(Attention::Gqa {
@@ -504,6 +516,7 @@ impl Config<'_> {
                     first_k_dense_replace: 0,
                     bias: model_type == ModelType::GptOss,
                     shared_expert_gate: false,
+                    moe_layer_step: 1,
                 }
             }
             MlpConfig::QwenExperts => {
@@ -549,6 +562,7 @@ impl Config<'_> {
                     first_k_dense_replace: 0,
                     bias: false,
                     shared_expert_gate: shared > 0,
+                    moe_layer_step: 1,
                 }
             }
             MlpConfig::DeepseekExperts => {
@@ -571,6 +585,30 @@ impl Config<'_> {
                         .unwrap_or(0),
                     bias: false,
                     shared_expert_gate: false,
+                    moe_layer_step: 1,
+                }
+            }
+            // Llama 4 (`Llama4MoE`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0): every
+            // `interleave_moe_layer_step`-th layer routes to experts of `intermediate_size`
+            // beside one shared expert as wide; the others are dense MLPs of
+            // `intermediate_size_mlp`.
+            MlpConfig::Llama4 => {
+                let width = self.bounded("intermediate_size", MAX_WIDTH)?;
+                Mlp::Moe {
+                    intermediate_size: self
+                        .optional_bounded("intermediate_size_mlp", MAX_WIDTH)?
+                        .unwrap_or(width),
+                    moe_intermediate_size: width,
+                    n_routed_experts: self.bounded("num_local_experts", MAX_EXPERTS)?,
+                    n_shared_experts: 1,
+                    num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+                    first_k_dense_replace: 0,
+                    bias: false,
+                    shared_expert_gate: false,
+                    moe_layer_step: self
+                        .optional_bounded("interleave_moe_layer_step", super::model::MAX_LAYERS)?
+                        .unwrap_or(1)
+                        .max(1),
                 }
             }
         })
@@ -876,6 +914,35 @@ impl Config<'_> {
             let window = window.filter(|_| types.contains(&LayerType::SlidingAttention));
             return Ok((types, window));
         }
+        if model_type == ModelType::Llama4 {
+            // transformers' Llama4TextConfig: `no_rope_layers[i] = int((i + 1) % 4 != 0)`;
+            // vLLM gives RoPE layers chunked local attention, NoPE layers full attention
+            // (`Llama4Attention`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0).
+            let rope: Vec<bool> = match self.value.get("no_rope_layers").and_then(Value::as_array) {
+                Some(list) if list.len() as u64 == layers => {
+                    list.iter().map(|v| v.as_u64() != Some(0)).collect()
+                }
+                Some(list) => {
+                    return Err(self.invalid(
+                        "no_rope_layers",
+                        format!("lists {} layers; num_hidden_layers is {layers}", list.len()),
+                    ));
+                }
+                None => (0..layers).map(|i| (i + 1) % 4 != 0).collect(),
+            };
+            let chunked = self.optional_u64("attention_chunk_size")?.is_some();
+            let types = rope
+                .into_iter()
+                .map(|r| {
+                    if r && chunked {
+                        LayerType::ChunkedAttention
+                    } else {
+                        LayerType::FullAttention
+                    }
+                })
+                .collect();
+            return Ok((types, None));
+        }
         if model_type.gated_delta_net() {
             // transformers' Qwen3NextConfig: `layer_types[i] = full if (i + 1) % interval == 0`.
             let interval = self
@@ -1004,6 +1071,7 @@ mod tests {
             (ModelType::Qwen35Moe, false, false, true, true),
             (ModelType::MinimaxM2, false, false, false, false),
             (ModelType::Llama, false, false, false, false),
+            (ModelType::Llama4, false, false, false, true),
         ];
         for (t, mla, sparse, gdn, nested) in rows {
             assert_eq!(

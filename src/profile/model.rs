@@ -306,11 +306,24 @@ pub enum Mlp {
         /// Biases on the router and on every expert's projections (gpt-oss).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         bias: bool,
+        /// Every how many layers one routes, counting from 1: layer `i` (from 0) past the dense
+        /// ones routes when `(i + 1) % moe_layer_step == 0` (Llama 4 Maverick's
+        /// `interleave_moe_layer_step: 2`; the others dense with `intermediate_size`).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        moe_layer_step: u64,
         /// A sigmoid gate on the shared expert's output (`shared_expert_gate`, one row of
         /// `hidden_size`; Qwen2-MoE, Qwen3-Next, Qwen3.5).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         shared_expert_gate: bool,
     },
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// `quantization_config` of a quantized checkpoint, keyed by `quant_method` as in
@@ -512,7 +525,12 @@ impl ModelProfile {
     /// model past its `first_k_dense_replace` dense ones. Layers differ in nothing else that
     /// lwsplan sizes.
     pub fn routes_layer(&self, layer: u64) -> bool {
-        matches!(self.mlp, Mlp::Moe { first_k_dense_replace, .. } if layer >= first_k_dense_replace)
+        matches!(
+            self.mlp,
+            Mlp::Moe { first_k_dense_replace, moe_layer_step, .. }
+                if layer >= first_k_dense_replace
+                    && (layer + 1).is_multiple_of(moe_layer_step.max(1))
+        )
     }
 
     /// Parses a model profile from YAML and checks it; `origin` names the file in errors.
@@ -636,6 +654,7 @@ impl ModelProfile {
                 n_shared_experts,
                 num_experts_per_tok,
                 first_k_dense_replace,
+                moe_layer_step,
                 ..
             } => {
                 for (field, value, max) in [
@@ -679,7 +698,9 @@ impl ModelProfile {
                         ),
                     ));
                 }
-                if *first_k_dense_replace > 0 {
+                require_positive(origin, "mlp.moe_layer_step", *moe_layer_step)?;
+                require_at_most(origin, "mlp.moe_layer_step", *moe_layer_step, MAX_LAYERS)?;
+                if *first_k_dense_replace > 0 || *moe_layer_step > 1 {
                     require_positive(origin, "mlp.intermediate_size", *intermediate_size)?;
                 }
             }

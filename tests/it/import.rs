@@ -432,6 +432,8 @@ const NEXT_GENERATION: &[(&str, &str, f64)] = &[
     ("Qwen3-Next-80B-A3B-Thinking", "Qwen", 80e9),
     // "230 billion total parameters" (MiniMax-AI/MiniMax-M2 README @ 1acac8b6).
     ("MiniMax-M2.5", "MiniMaxAI", 230e9),
+    // Meta's "400B total" (the vision tower, 0.87 B, is not in lwsplan's count).
+    ("Llama-4-Maverick-17B-128E-Instruct", "meta-llama", 400e9),
 ];
 
 fn import_next(name: &str) -> ModelProfile {
@@ -577,7 +579,7 @@ fn qwen3_5_27b_reproduces_the_logged_capacity() {
     assert_eq!(kv.groups.len(), 4);
     assert_eq!(kv.block_bytes(0..64), 16 * 784 * 4096);
     assert_eq!(kv.tokens(1487), 290_864);
-    let pages = kv.pages_per_sequence(32_768, 8192, None);
+    let pages = kv.pages_per_sequence(32_768, 8192, u64::MAX);
     assert_eq!(pages, 45);
     assert_eq!((1487 * 100 / pages) as f64 / 100.0, 33.04);
 }
@@ -606,4 +608,21 @@ fn huge_counts_are_refused_before_sizing() {
             "{err}"
         );
     }
+}
+
+/// Llama 4 Maverick: experts on every second layer (24 of 48), dense MLPs of 16,384 between;
+/// its RoPE layers' chunked local attention is cached as full attention, as vLLM does by
+/// default (the hybrid KV-cache manager is off for chunked attention): 48 layers × 2 × 1 KV
+/// head × 128 × 2 bytes = 24,576 bytes a token at TP 8.
+#[test]
+fn llama_4_routes_alternate_layers_and_caches_every_layer() {
+    let m = import_next("Llama-4-Maverick-17B-128E-Instruct");
+    assert_eq!(m.attention_chunk_size, Some(8192));
+    let routed = (0..48).filter(|&l| m.routes_layer(l)).count();
+    assert_eq!(routed, 24);
+    assert!(!m.routes_layer(0) && m.routes_layer(1));
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let kv = lwsplan::machinery::KvLayout::new(&m, &h200, 8, 1, KvCacheDtype::Auto).unwrap();
+    assert_eq!(kv.groups.len(), 1);
+    assert_eq!(kv.block_bytes(0..48), 48 * 16 * 256 * 2);
 }
