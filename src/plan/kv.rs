@@ -144,7 +144,7 @@ pub enum CacheKind {
     SlidingWindow,
     /// K and V of the current chunk (`ChunkedLocalAttentionSpec`), with the hybrid KV-cache
     /// manager enabled; by default vLLM caches chunked layers as full attention, and so does
-    /// [`layer_spec`].
+    /// lwsplan.
     ChunkedLocalAttention,
     /// One compressed latent per token (`MLAAttentionSpec`).
     Mla,

@@ -626,3 +626,19 @@ fn llama_4_routes_alternate_layers_and_caches_every_layer() {
     assert_eq!(kv.groups.len(), 1);
     assert_eq!(kv.block_bytes(0..48), 48 * 16 * 256 * 2);
 }
+
+/// Kimi-K2-Thinking (K2's architecture) on 8 × H200 at TP 8 logged "Available KV cache
+/// memory: 46.80 GiB" and "GPU KV cache size: 715,072 tokens" (vllm-project/recipes,
+/// moonshotai/Kimi-K2-Think.md, lines 192-196): 46.80 GiB over one block of 61 MLA layers × 64
+/// tokens × 1,152 bytes is 11,173 blocks, 715,072 tokens. Its INT4 experts are another
+/// quantization format, so only the KV arithmetic is checked here.
+#[test]
+fn kimi_k2_reproduces_the_logged_capacity_from_the_logged_memory() {
+    let k2 = import_next("Kimi-K2-Instruct");
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let kv = lwsplan::machinery::KvLayout::new(&k2, &h200, 8, 1, KvCacheDtype::Auto).unwrap();
+    let block = kv.block_bytes(0..61);
+    assert_eq!(block, 61 * 64 * 1152);
+    let available = (46.80 * (1u64 << 30) as f64) as u64;
+    assert_eq!(kv.tokens(available / block), 715_072);
+}
