@@ -722,6 +722,10 @@ pub struct RankWeights {
     norm: u128,
     lm_head: u128,
     tied: bool,
+    /// Every stage builds the embedding (Qwen3-Next, Qwen3.5) or the lm_head (Qwen3-Next),
+    /// not only the first or last.
+    embedding_everywhere: bool,
+    head_everywhere: bool,
 }
 
 impl RankWeights {
@@ -770,6 +774,12 @@ impl RankWeights {
             norm: norm.bytes_per_rank(model, tp),
             lm_head: lm_head.bytes_per_rank(model, tp),
             tied: model.tie_word_embeddings,
+            // `embed_tokens` is built on every PP rank in Qwen3-Next and Qwen3.5 (not gated by
+            // `is_first_rank`: `qwen3_next.py` line 685, `qwen3_5.py` line 249), and Qwen3-Next
+            // builds its lm_head on every rank too (line 876; vLLM 0.34.0).
+            embedding_everywhere: model.architecture.starts_with("Qwen3Next")
+                || model.architecture.starts_with("Qwen3_5"),
+            head_everywhere: model.architecture.starts_with("Qwen3Next"),
         };
         // A checkpoint of known exact size (safetensors index): keep each part's share, scaled
         // to the exact total.
@@ -787,14 +797,15 @@ impl RankWeights {
     /// Bytes of a stage holding `layers`, first and/or last.
     pub fn stage(&self, layers: std::ops::Range<u64>, first: bool, last: bool) -> u64 {
         let mut bytes = self.prefix[layers.end as usize] - self.prefix[layers.start as usize];
-        if first {
+        let embedding = first || self.embedding_everywhere;
+        if embedding {
             bytes += self.embedding;
         }
         if last {
             bytes += self.norm;
-            if !(self.tied && first) {
-                bytes += self.lm_head;
-            }
+        }
+        if (last || self.head_everywhere) && !(self.tied && embedding) {
+            bytes += self.lm_head;
         }
         saturate(bytes)
     }
@@ -1008,6 +1019,27 @@ mod tests {
         assert_eq!(
             RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90)).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
+        );
+    }
+
+    /// Qwen3.5 builds its embedding on every pipeline stage (vLLM `qwen3_5.py`, line 249): a
+    /// later stage carries it too, 248,320 × 4,096 BF16 over TP.
+    #[test]
+    fn qwen3_5_embeds_on_every_stage() {
+        let m = model("qwen3.5-397b-a17b");
+        let w = RankWeights::new(&m, 8, None, Mxfp4Alignment::for_sm(90));
+        let layers_only = RankWeights {
+            embedding_everywhere: false,
+            ..w.clone()
+        };
+        let embedding = 248_320u64.div_ceil(64) * 64 / 8 * 4096 * 2;
+        assert_eq!(
+            w.stage(30..60, false, true) - layers_only.stage(30..60, false, true),
+            embedding
+        );
+        assert_eq!(
+            w.stage(0..30, true, false),
+            layers_only.stage(0..30, true, false)
         );
     }
 
