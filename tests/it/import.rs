@@ -642,3 +642,26 @@ fn kimi_k2_reproduces_the_logged_capacity_from_the_logged_memory() {
     let available = (46.80 * (1u64 << 30) as f64) as u64;
     assert_eq!(kv.tokens(available / block), 715_072);
 }
+
+/// `--target-concurrent-sequences` counts a sequence's state: with Qwen3.5-397B at TP 8 on
+/// H200, a full-context sequence takes ⌈262,144 / 528⌉ = 497 attention blocks plus one state
+/// block in each of the 3 DeltaNet groups, 500 in all.
+#[test]
+fn target_concurrency_counts_the_state_blocks() {
+    let catalog = Catalog::builtin();
+    let m = catalog.model("qwen3.5-397b-a17b").unwrap();
+    let h200 = catalog.hardware("h200-141gb").unwrap();
+    let plan = Planner::new(m, h200)
+        .plan(&PlanOptions {
+            tensor_parallel_size: Some(8),
+            target_concurrent_sequences: Some(40),
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    let per_group = plan.kv_cache_blocks / 500;
+    assert_eq!(plan.replicas, 40u64.div_ceil(per_group));
+    assert_eq!(
+        plan.max_concurrency,
+        (plan.kv_cache_blocks * 100 / 500) as f64 / 100.0
+    );
+}
