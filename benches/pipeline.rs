@@ -30,6 +30,18 @@ fn plan_one() -> Plan {
     deepseek_on_h100()
 }
 
+/// Plan each of the hybrid and sparse-attention built-ins on 8 × H200 (budget: 1 ms each).
+#[divan::bench(args = ["qwen3.5-397b-a17b", "glm-5.1-fp8", "deepseek-v3.2", "minimax-m2.5"])]
+fn plan_next_generation(id: &str) -> Plan {
+    let catalog = Catalog::builtin();
+    Planner::new(
+        catalog.model(id).unwrap(),
+        catalog.hardware("h200-141gb").unwrap(),
+    )
+    .plan(&PlanOptions::default())
+    .unwrap()
+}
+
 /// Plan one deployment with a workload: every layout that fits also gets its throughput and
 /// latency estimate, and the objective ranks them.
 #[divan::bench]

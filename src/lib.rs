@@ -78,7 +78,9 @@ pub use validate::{Problem, validate, validate_yaml};
 pub mod machinery {
     pub use crate::io::write_all;
     pub use crate::io::{MAX_INDEX_FILE, MAX_MANIFEST_FILE, MAX_SMALL_FILE};
-    pub use crate::plan::kv::{bytes_per_token_per_layer, kv_heads_per_rank};
+    pub use crate::plan::kv::{
+        KvLayout, bytes_per_token_per_layer, kv_heads_per_rank, state_bytes_per_sequence,
+    };
     pub use crate::plan::layout::pp_partition;
     pub use crate::plan::weights::{parameters, weight_bytes};
     pub use crate::render::command::shell_quote;

@@ -11,7 +11,6 @@ impl Planner<'_> {
         &self,
         fit: Fit,
         options: &PlanOptions,
-        block: u64,
         notes: Vec<Note>,
         alternatives: Vec<Alternative>,
     ) -> Plan {
@@ -54,8 +53,9 @@ impl Planner<'_> {
             weight_bytes: self.weight_total(),
             max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
             kv_cache_dtype: options.kv_cache_dtype,
-            block_size: block,
+            block_size: fit.kv.block_size,
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
+            kv_cache_bytes_per_sequence: limiting.kv_cache_bytes_per_sequence,
             kv_cache_blocks: fit.blocks,
             kv_cache_tokens: fit.tokens,
             group_kv_cache_tokens: fit.tokens * engines,
@@ -66,7 +66,17 @@ impl Planner<'_> {
             total_concurrency: (max_concurrency * (replicas * engines) as f64 * 100.0).round()
                 / 100.0,
             vllm_args: serve_args(model, &fit, options),
-            stages: fit.stages,
+            stages: fit
+                .stages
+                .iter()
+                .map(|s| {
+                    let range = s.first_layer..s.first_layer + s.layers;
+                    Stage {
+                        kv_cache_groups: fit.kv.stage_groups(&fit.kv.counts(range)),
+                        ..s.clone()
+                    }
+                })
+                .collect(),
             launcher: options.launcher,
             shm_size_bytes: shm.size_bytes,
             shm,

@@ -136,6 +136,8 @@ pub enum Remedy {
     ShorterContext,
     /// The weights do not fit: a larger GPU or a quantized checkpoint.
     LargerGpu,
+    /// No attention backend runs the model on this GPU: a newer one.
+    NewerGpu,
 }
 
 impl fmt::Display for Infeasible {
@@ -184,6 +186,9 @@ impl fmt::Display for Infeasible {
             ),
             Remedy::LargerGpu => {
                 f.write_str(". Use a GPU with more memory or a quantized checkpoint")
+            }
+            Remedy::NewerGpu => {
+                f.write_str(". Use a Hopper or Blackwell GPU (compute capability 9.0 or newer)")
             }
         }
     }

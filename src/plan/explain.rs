@@ -144,6 +144,16 @@ pub enum Note {
         /// Speculative tokens a step.
         tokens: u64,
     },
+    /// No published vLLM start-up log checks lwsplan's figures for this architecture.
+    UnverifiedArchitecture {
+        /// The architecture feature, e.g. "DeepSeek Sparse Attention (sparse MLA + indexer)".
+        feature: &'static str,
+        /// What is checked and what is not.
+        detail: &'static str,
+    },
+    /// A hybrid model's linear-attention state is planned without prefix caching
+    /// (`mamba_cache_mode = 'none'`): one state page per sequence and layer.
+    LinearAttentionState,
     /// A profile that cites no sources: its facts are unverified.
     Unsourced {
         /// `model` or `hardware`.
@@ -354,6 +364,17 @@ impl fmt::Display for Note {
                 if *layers == 1 { "" } else { "s" },
                 if *layers == 1 { "is" } else { "are" },
             ),
+            Note::UnverifiedArchitecture { feature, detail } => write!(
+                f,
+                "{feature}: no published vLLM start-up log checks lwsplan's figures for it; \
+                 {detail}"
+            ),
+            Note::LinearAttentionState => f.write_str(
+                "the linear-attention layers keep one state page per sequence (vLLM's \
+                 mamba_cache_mode 'none', as vLLM 0.19.0 ran Qwen3.5 in vllm-project/vllm#40691); \
+                 with prefix caching in 'align' mode each takes two, and newer releases may \
+                 default to it: unverified",
+            ),
             Note::Unsourced { kind, id } => write!(
                 f,
                 "the {kind} profile {id} cites no sources (`sources:`): its numbers are unverified"
@@ -543,6 +564,25 @@ impl Planner<'_> {
             (None, layers) => notes.push(Note::MtpNotLoaded { layers }),
             (Some(tokens), layers) => notes.push(Note::SpeculativeMtp { layers, tokens }),
         }
+        if let Attention::Mla {
+            indexer: Some(_), ..
+        } = model.attention
+        {
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "DeepSeek Sparse Attention (sparse MLA with a lightning indexer)",
+                detail: "its KV layout (latent and indexer key in one group of 64-token blocks) \
+                         follows vLLM's code, its weights and reserve are unverified",
+            });
+        }
+        if model.linear_attention.is_some() {
+            notes.push(Note::LinearAttentionState);
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "gated DeltaNet (linear attention)",
+                detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
+                         (vllm-project/vllm#40691); weights, the activation reserve and the \
+                         vision tower (not counted) are unverified",
+            });
+        }
         for (kind, id, sources) in [
             ("model", &model.id, model.sources.is_empty()),
             ("hardware", &hardware.id, hardware.sources.is_empty()),
@@ -590,41 +630,22 @@ impl Planner<'_> {
 
     /// The tightest stage of a fit at risk, for [`Note::MayNotStart`].
     fn may_not_start(&self, fit: &Fit, options: &PlanOptions) -> Note {
-        let model = self.model;
-        let window = model.sliding_window.unwrap_or(0);
         let batched = options
             .scheduler_limits(self.hardware)
             .max_num_batched_tokens;
-        let block = super::kv::block_size(model, self.hardware);
+        let spare = |s: &super::Stage| {
+            let need =
+                super::search::StageKv::of(&fit.kv, s).need(&fit.kv, fit.max_model_len, batched);
+            s.kv_cache_available_bytes_per_gpu.saturating_sub(need)
+        };
         let tightest = fit
             .stages
             .iter()
-            .map(|s| {
-                let count =
-                    super::kv::LayerCount::of(model, s.first_layer..s.first_layer + s.layers);
-                let page = s.kv_cache_bytes_per_token * block / s.layers.max(1);
-                let need = count
-                    .blocks_for(fit.max_model_len, window, batched, block)
-                    .saturating_mul(page);
-                let spare = s.kv_cache_available_bytes_per_gpu.saturating_sub(need);
-                (spare as i128 - s.reserve.band_bytes as i128, s)
-            })
-            .min_by_key(|(margin, _)| *margin)
-            .map(|(_, s)| s)
+            .min_by_key(|s| spare(s) as i128 - s.reserve.band_bytes as i128)
             .expect("PP ≥ 1");
-        let count = super::kv::LayerCount::of(
-            model,
-            tightest.first_layer..tightest.first_layer + tightest.layers,
-        );
-        let page = tightest.kv_cache_bytes_per_token * block / tightest.layers.max(1);
-        let need = count
-            .blocks_for(fit.max_model_len, window, batched, block)
-            .saturating_mul(page);
         Note::MayNotStart {
             stage: tightest.index,
-            spare_bytes: tightest
-                .kv_cache_available_bytes_per_gpu
-                .saturating_sub(need),
+            spare_bytes: spare(tightest),
             band_bytes: tightest.reserve.band_bytes,
         }
     }
@@ -659,7 +680,9 @@ impl Planner<'_> {
             .min_by_key(|(l, r)| (r.priority(), !l.is_recommended(), r.short_bytes(), l.gpus()))
             .cloned();
         let forced = options.is_forced();
-        let remedy = if forced {
+        let remedy = if let Some((_, Rejection::NoAttentionBackend { .. })) = &closest {
+            Remedy::NewerGpu
+        } else if forced {
             match self.unforced_layout(options) {
                 Some(layout) if options.nodes.is_some_and(|n| n < layout.nodes) => {
                     Remedy::MoreNodes { layout }

@@ -1,17 +1,43 @@
-//! KV cache: bytes per token per GPU and the block size vLLM pages it in.
+//! The KV cache as vLLM's KV-cache manager models it: a cache spec per layer, layers grouped by
+//! spec into groups that share one block pool, and from the pool's blocks the tokens and
+//! sequences one engine holds.
 //!
-//! Page size per layer and block (`vllm/v1/kv_cache_interface.py` @
-//! 001cabc1be16a59a70d720ed61a13b678c060a18):
-//! - full attention: `2 × block_size × kv_heads_per_rank × head_size × dtype_bytes`, with
-//!   `kv_heads_per_rank = max(1, kv_heads / tp)` (`vllm/config/model.py`
+//! Sources (vLLM; the notes behind them read each file at the commit given):
+//! - specs and page sizes: `vllm/v1/kv_cache_interface.py` @
+//!   bc8282e61df21719b12b391c3a976b1c900dfbb4 — `FullAttentionSpec.real_page_size_bytes =
+//!   block × kv_heads × (head_size + head_size_v) × dtype`, `MLAAttentionSpec` (one latent
+//!   "head", `fp8_ds_mla` 656 bytes a token), `SlidingWindowSpec` / `ChunkedLocalAttentionSpec`
+//!   `max_memory_usage_bytes`, `MambaSpec` (a state page per sequence; 1 page without prefix
+//!   caching, `mamba_cache_mode = 'none'`);
+//! - heads per rank: `max(1, kv_heads / tp)`, 1 for MLA (`vllm/config/model.py`
 //!   `get_num_kv_heads` @ 18ec6629253632af0a384f2ffbb8c6b28af322e7);
-//! - MLA: `block_size × (kv_lora_rank + qk_rope_head_dim) × dtype_bytes`: one latent per token,
-//!   no factor 2, and the same on every TP rank (MLA decodes as MQA with one KV head).
+//! - grouping: `vllm/v1/core/kv_cache_utils.py` @ 001cabc1be16a59a70d720ed61a13b678c060a18,
+//!   `get_kv_cache_groups`: one spec → one group; several specs of one attention type (MLA and
+//!   the sparse-attention indexer) → one `UniformTypeKVCacheSpecs` group whose block is the sum
+//!   of its layers' pages; otherwise `unify_kv_cache_spec_page_size` and
+//!   `_get_kv_cache_groups_uniform_page_size` (layers bucketed by spec, `group_size = max` if
+//!   `max < 1.5 × min` else `min`, each bucket cut into `ceil(n / group_size)` interleaved
+//!   groups, all sharing `group_size` tensors of one page a block);
+//! - block counts and concurrency: `get_kv_cache_config_from_groups`,
+//!   `get_max_concurrency_for_kv_cache_config`, and the "GPU KV cache size" of
+//!   `_report_kv_cache_config` (`blocks // groups × block_size`, as vLLM 0.19.0 still logs it:
+//!   vllm-project/vllm#40691);
+//! - hybrid block size: `Platform._align_hybrid_block_size` (`vllm/platforms/interface.py`,
+//!   vLLM 0.34.0) raises the attention block size to `align × ceil(state_page / (align ×
+//!   attention_bytes_per_token))`, and pads the state page to the attention page;
+//! - state shapes and dtypes: `MambaStateShapeCalculator.gated_delta_net_state_shape` and
+//!   `MambaStateDtypeCalculator` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+//!   02d710837549a368073552333f66d714477415d2): a `(K − 1, conv_dim / tp)` convolution state in
+//!   the model dtype and an `(nv / tp, dv, dk)` recurrent state in `mamba_ssm_cache_dtype`, which
+//!   Qwen3.5's config sets through `mamba_ssm_dtype` (`Qwen3_5ForConditionalGenerationConfig`,
+//!   `vllm/model_executor/models/config.py`).
+//!
+//! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
+//! [`LinearAttention`]); the grouping below needs nothing more.
 
 use serde::{Deserialize, Serialize};
 
-use crate::profile::{Attention, HardwareProfile, LayerType, ModelProfile};
-
+use crate::profile::{Attention, HardwareProfile, LayerType, LinearAttention, ModelProfile};
 /// `--kv-cache-dtype`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
@@ -60,7 +86,8 @@ pub fn kv_heads_per_rank(model: &ModelProfile, tp: u64) -> u64 {
     }
 }
 
-/// Bytes one token takes in one layer's KV cache on one GPU.
+/// Bytes one token takes in one attention layer's KV cache on one GPU (a sparse-attention
+/// layer's indexer cache included).
 pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDtype) -> u64 {
     let elem = dtype.bytes(model);
     match &model.attention {
@@ -68,113 +95,523 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
         Attention::Mla {
             kv_lora_rank,
             qk_rope_head_dim,
+            indexer,
             ..
-        } => (kv_lora_rank + qk_rope_head_dim) * elem,
+        } => match indexer {
+            None => (kv_lora_rank + qk_rope_head_dim) * elem,
+            // DeepSeek Sparse Attention: `--kv-cache-dtype fp8` becomes `fp8_ds_mla`, 656 bytes
+            // a token (512 FP8 NoPE values, 4 fp32 scales, 64 BF16 RoPE values; FlashMLA
+            // sparse's layout), and the indexer's key cache is `index_head_dim` FP8 values and
+            // one fp32 scale per 128 of them, whatever the KV dtype (`DeepseekV32IndexerCache`,
+            // `vllm/model_executor/models/deepseek_v2.py`, vLLM 0.28.0).
+            Some(ix) => {
+                let main = match dtype {
+                    KvCacheDtype::Fp8 => 656,
+                    KvCacheDtype::Auto => (kv_lora_rank + qk_rope_head_dim) * elem,
+                };
+                main + ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4
+            }
+        },
     }
 }
 
-/// KV cache groups vLLM forms (`vllm/v1/core/kv_cache_utils.py`): one per attention kind the
-/// model has, full and sliding-window. Capacity in tokens is `blocks / groups × block size`.
-pub fn attention_groups(model: &ModelProfile) -> u64 {
-    let sliding = model.layer_types.contains(&LayerType::SlidingAttention);
-    let full =
-        model.layer_types.is_empty() || model.layer_types.contains(&LayerType::FullAttention);
-    u64::from(sliding) + u64::from(full)
+/// Bytes of one linear-attention layer's state for one sequence on one GPU at this TP
+/// (`MambaSpec.page_size_bytes` before padding), and its convolution and recurrent parts.
+pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
+    let Some(mixer) = &model.linear_attention else {
+        return 0;
+    };
+    let tp = tp.max(1);
+    match mixer {
+        LinearAttention::GatedDeltaNet {
+            linear_num_key_heads: nk,
+            linear_num_value_heads: nv,
+            linear_key_head_dim: dk,
+            linear_value_head_dim: dv,
+            linear_conv_kernel_dim: kernel,
+            mamba_ssm_dtype,
+        } => {
+            let conv_dim = 2 * nk * dk + nv * dv;
+            let conv = kernel.saturating_sub(1) * (conv_dim / tp) * model.torch_dtype.bytes();
+            let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
+            let temporal = (nv / tp) * dv * dk * ssm_bytes;
+            conv + temporal
+        }
+    }
 }
 
-/// The layers with a KV cache on a pipeline stage holding decoder layers `layers`: on the last
-/// stage also the `mtp_layers` multi-token-prediction layers of speculative decoding, each
-/// with a full-attention cache of its own in the same group (vLLM's drafter runs on the last
-/// stage: `gpu_model_runner.py`, v0.28.0, "we put the entire draft model on the last PP rank").
-pub fn stage_layers(
+/// What a layer's cache holds, as the plan names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheKind {
+    /// K and V of every token (`FullAttentionSpec`).
+    FullAttention,
+    /// K and V of the last `sliding_window` tokens (`SlidingWindowSpec`).
+    SlidingWindow,
+    /// K and V of the current chunk (`ChunkedLocalAttentionSpec`), with the hybrid KV-cache
+    /// manager enabled; by default vLLM caches chunked layers as full attention, and so does
+    /// lwsplan.
+    ChunkedLocalAttention,
+    /// One compressed latent per token (`MLAAttentionSpec`).
+    Mla,
+    /// MLA's latent plus the lightning indexer's key per token (DeepSeek Sparse Attention: the
+    /// two `MLAAttentionSpec`s of a layer, one `UniformTypeKVCacheSpecs` group).
+    SparseMla,
+    /// A gated DeltaNet layer's convolution and recurrent state per sequence (`MambaSpec`).
+    GatedDeltaNet,
+}
+
+impl CacheKind {
+    /// Whether the cache is a fixed state per sequence rather than a cache per token.
+    pub fn is_state(self) -> bool {
+        matches!(self, CacheKind::GatedDeltaNet)
+    }
+
+    /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
+    /// one type a `UniformTypeKVCacheSpecs` group may mix page sizes of.
+    fn is_full_attention_type(self) -> bool {
+        matches!(
+            self,
+            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla
+        )
+    }
+}
+
+/// One layer's cache on one GPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CacheSpec {
+    /// What it holds.
+    pub kind: CacheKind,
+    /// Bytes a token adds (caches that grow with the sequence); 0 for a state.
+    pub bytes_per_token: u64,
+    /// Bytes of state a sequence holds; 0 for a cache.
+    pub bytes_per_sequence: u64,
+    /// Tokens of the window or chunk; 0 otherwise.
+    pub span: u64,
+}
+
+/// The cache spec of decoder layer `layer` at this TP, DCP and KV dtype (DCP stores each
+/// token's KV on one of its ranks: a DCP-th of the bytes per GPU).
+pub fn layer_spec(
     model: &ModelProfile,
-    layers: std::ops::Range<u64>,
-    last: bool,
-    mtp_layers: u64,
-) -> LayerCount {
-    let mut count = LayerCount::of(model, layers);
-    if last {
-        count.full += mtp_layers;
-    }
-    count
-}
-
-/// Full- and sliding-attention layers in a range of layers (a pipeline stage).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LayerCount {
-    /// Layers attending to the whole context.
-    pub full: u64,
-    /// Layers attending to a sliding window.
-    pub sliding: u64,
-}
-
-impl LayerCount {
-    /// Counts the layers in `layers` by kind.
-    pub fn of(model: &ModelProfile, layers: std::ops::Range<u64>) -> Self {
-        if model.layer_types.is_empty() {
-            return LayerCount {
-                full: layers.end - layers.start,
-                sliding: 0,
-            };
+    layer: u64,
+    tp: u64,
+    dcp: u64,
+    dtype: KvCacheDtype,
+) -> CacheSpec {
+    let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
+    let cache = |kind, span| CacheSpec {
+        kind,
+        bytes_per_token: per_token(),
+        bytes_per_sequence: 0,
+        span,
+    };
+    match (model.layer_type(layer), &model.attention) {
+        (LayerType::LinearAttention, _) => CacheSpec {
+            kind: match model.linear_attention {
+                Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+            },
+            bytes_per_token: 0,
+            bytes_per_sequence: state_bytes_per_sequence(model, tp),
+            span: 0,
+        },
+        (LayerType::SlidingAttention, _) => {
+            cache(CacheKind::SlidingWindow, model.sliding_window.unwrap_or(0))
         }
-        let sliding = layers
-            .clone()
-            .filter(|&i| model.layer_types.get(i as usize) == Some(&LayerType::SlidingAttention))
-            .count() as u64;
-        LayerCount {
-            full: layers.end - layers.start - sliding,
-            sliding,
+        // vLLM disables the hybrid KV-cache manager for any model with chunked local
+        // attention by default ("latency regression"; `VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_
+        // HYBRID_KV_CACHE=1` turns it back on, `vllm/config/vllm.py`, vLLM 0.34.0, lines
+        // 2156-2176), and `unify_hybrid_kv_cache_specs` then caches chunked layers as full
+        // attention: what lwsplan plans.
+        (LayerType::ChunkedAttention, _) => cache(CacheKind::FullAttention, 0),
+        (LayerType::FullAttention, Attention::Gqa { .. }) => cache(CacheKind::FullAttention, 0),
+        (LayerType::FullAttention, Attention::Mla { indexer: None, .. }) => {
+            cache(CacheKind::Mla, 0)
         }
-    }
-
-    /// KV tensors the stage allocates: every layer with one group; with two, the groups share
-    /// a pool padded to the larger group ("Add N padding layers").
-    pub fn group_size(&self, groups: u64) -> u64 {
-        if groups > 1 {
-            self.full.max(self.sliding)
-        } else {
-            self.full + self.sliding
-        }
-    }
-
-    /// Layer-blocks one request of `len` tokens needs on these layers: `ceil(len / block)` per
-    /// full layer, and per sliding layer `ceil(min(window − 1 + batched, len) /
-    /// block) + 1` (vLLM `SlidingWindowSpec.max_memory_usage_bytes`).
-    pub fn blocks_for(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
-        self.full * len.div_ceil(block) + self.sliding * sliding_blocks(len, window, batched, block)
-    }
-
-    /// Blocks of the shared pool one request takes: one run per group.
-    pub fn request_blocks(&self, len: u64, window: u64, batched: u64, block: u64) -> u64 {
-        let full = if self.full > 0 {
-            len.div_ceil(block)
-        } else {
-            0
-        };
-        let sliding = if self.sliding > 0 {
-            sliding_blocks(len, window, batched, block)
-        } else {
-            0
-        };
-        full + sliding
+        (LayerType::FullAttention, Attention::Mla { .. }) => cache(CacheKind::SparseMla, 0),
     }
 }
 
-fn sliding_blocks(len: u64, window: u64, batched: u64, block: u64) -> u64 {
-    let tokens = (window.saturating_sub(1) + batched).min(len);
-    tokens.div_ceil(block) + 1
-}
-
-/// The KV block size vLLM picks on this GPU (`vllm/platforms/cuda.py` @
-/// 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA forces 64 with FlashMLA on
-/// Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA falls back to Triton MLA,
-/// which keeps 16 (inferred from the backend priority list; unverified).
+/// The KV block size vLLM picks on this GPU before a hybrid model raises it
+/// (`vllm/platforms/cuda.py` @ 1c0d9ecf5bad600df3e001bf642dd48c5ed25cc6): 16 by default; MLA
+/// forces 64 with FlashMLA on Hopper and 128 with CUTLASS MLA on Blackwell. Below Hopper MLA
+/// falls back to Triton MLA, which keeps 16 (inferred from the backend priority list;
+/// unverified). Sparse MLA runs on FlashMLA sparse, whose kernel block is 64 on Hopper and
+/// Blackwell (`vllm/v1/attention/backends/mla/flashmla_sparse.py`, vLLM 0.28.0).
 pub fn block_size(model: &ModelProfile, hardware: &HardwareProfile) -> u64 {
     match (&model.attention, hardware.gpu.sm()) {
+        (
+            Attention::Mla {
+                indexer: Some(_), ..
+            },
+            _,
+        ) => 64,
         (Attention::Mla { .. }, sm) if sm >= 100 => 128,
         (Attention::Mla { .. }, sm) if sm >= 90 => 64,
         _ => 16,
     }
+}
+
+/// One group of layers sharing a spec, and so a block table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// What its layers cache.
+    pub spec: CacheSpec,
+    /// Tokens per block (a state group: the attention block its page is sized to).
+    pub block_size: u64,
+    /// Bytes of one layer's block (a state group: its state, padded to the attention page).
+    pub page_bytes: u64,
+    /// Layers in the group, over the whole model.
+    pub layers: u64,
+}
+
+impl Group {
+    /// Blocks one sequence of `len` tokens takes in this group (`max_memory_usage_bytes /
+    /// page_size`): the whole sequence for full attention, the window plus one batch of
+    /// prompt tokens and one block for sliding windows, the chunk plus one batch for chunked
+    /// attention, one page for a state (no prefix caching: `mamba_cache_mode = 'none'`).
+    pub fn pages_per_sequence(&self, len: u64, batched: u64) -> u64 {
+        let block = self.block_size.max(1);
+        match self.spec.kind {
+            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla => len.div_ceil(block),
+            CacheKind::SlidingWindow => {
+                (self.spec.span.saturating_sub(1) + batched)
+                    .min(len)
+                    .div_ceil(block)
+                    + 1
+            }
+            CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
+            CacheKind::GatedDeltaNet => 1,
+        }
+    }
+}
+
+/// How one engine's KV cache is laid out at one TP and DCP: vLLM's groups, and which group
+/// each decoder layer belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvLayout {
+    /// The attention block size, after a hybrid model raised it.
+    pub block_size: u64,
+    /// The groups, in vLLM's order.
+    pub groups: Vec<Group>,
+    /// One group whose block is the sum of its layers' pages (a single spec, or
+    /// `UniformTypeKVCacheSpecs`), rather than `group_size` tensors of one page.
+    summed: bool,
+    /// Prefix sums over the decoder layers, so that any stage's figures are subtractions (the
+    /// planner sizes hundreds of stage splits): pages, bytes a token, bytes a sequence.
+    pages: Vec<u64>,
+    per_token: Vec<u64>,
+    per_sequence: Vec<u64>,
+    /// Per group, the prefix count of its layers (several groups only).
+    members: Vec<Vec<u32>>,
+    /// Decoder layers, and the multi-token-prediction layers of speculative decoding after
+    /// them: vLLM's drafter runs on the last stage (`gpu_model_runner.py`, v0.28.0, "we put
+    /// the entire draft model on the last PP rank"), each MTP layer with a full-attention cache
+    /// of its own.
+    decoder_layers: u64,
+    mtp_layers: u64,
+}
+
+/// Prefix sums of `values`, from 0.
+fn prefix(values: impl Iterator<Item = u64>) -> Vec<u64> {
+    std::iter::once(0)
+        .chain(values.scan(0u64, |sum, v| {
+            *sum = sum.saturating_add(v);
+            Some(*sum)
+        }))
+        .collect()
+}
+
+/// Why vLLM cannot lay a model's KV cache out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutError(pub String);
+
+impl KvLayout {
+    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype.
+    pub fn new(
+        model: &ModelProfile,
+        hardware: &HardwareProfile,
+        tp: u64,
+        dcp: u64,
+        dtype: KvCacheDtype,
+        mtp_layers: u64,
+    ) -> Result<Self, LayoutError> {
+        let decoder = model.num_hidden_layers;
+        // An MTP layer attends as the model's last full-attention layer does.
+        let drafter_like = (0..decoder)
+            .rev()
+            .find(|&l| !layer_spec(model, l, tp, dcp, dtype).kind.is_state())
+            .unwrap_or(0);
+        let specs: Vec<CacheSpec> = (0..decoder + mtp_layers)
+            .map(|layer| {
+                layer_spec(
+                    model,
+                    if layer < decoder { layer } else { drafter_like },
+                    tp,
+                    dcp,
+                    dtype,
+                )
+            })
+            .collect();
+        let mut block = block_size(model, hardware);
+        let state_page = specs
+            .iter()
+            .map(|s| s.bytes_per_sequence)
+            .max()
+            .unwrap_or(0);
+        let attention_token = specs
+            .iter()
+            .filter(|s| !s.kind.is_state())
+            .map(|s| s.bytes_per_token)
+            .max()
+            .unwrap_or(0);
+        // A hybrid model: the attention block grows, in steps of the kernel's alignment, until
+        // one attention page holds a state page; the state page is padded to it.
+        if state_page > 0 && attention_token > 0 {
+            let align = block;
+            block = block.max(align * state_page.div_ceil(align * attention_token));
+        }
+        let page_of = |spec: &CacheSpec| {
+            if spec.kind.is_state() {
+                if attention_token > 0 {
+                    block * attention_token
+                } else {
+                    spec.bytes_per_sequence
+                }
+            } else {
+                block * spec.bytes_per_token
+            }
+        };
+        let first = specs.first().copied();
+        let uniform = specs.iter().all(|s| Some(*s) == first);
+        let uniform_type = specs.iter().all(|s| s.kind.is_full_attention_type());
+        if uniform || uniform_type {
+            let spec = first.unwrap_or(CacheSpec {
+                kind: CacheKind::FullAttention,
+                bytes_per_token: 0,
+                bytes_per_sequence: 0,
+                span: 0,
+            });
+            return Ok(KvLayout {
+                decoder_layers: decoder,
+                mtp_layers,
+                block_size: block,
+                groups: vec![Group {
+                    spec,
+                    block_size: block,
+                    page_bytes: page_of(&spec),
+                    layers: specs.len() as u64,
+                }],
+                summed: true,
+                pages: prefix(specs.iter().map(&page_of)),
+                per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
+                per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+                members: Vec::new(),
+            });
+        }
+        // Unify page sizes: each smaller page's block grows until its page is the largest one
+        // (`unify_kv_cache_spec_page_size`), which must be a whole multiple of it.
+        let largest = specs.iter().map(&page_of).max().unwrap_or(0);
+        let mut buckets: Vec<(CacheSpec, u64, Vec<u64>)> = Vec::new();
+        for (layer, spec) in (0u64..).zip(&specs) {
+            let page = page_of(spec);
+            if page == 0 || largest % page != 0 {
+                return Err(LayoutError(format!(
+                    "layer {layer}'s KV page of {page} bytes does not divide the largest, \
+                     {largest}: vLLM cannot unify the page sizes (NotImplementedError in \
+                     unify_kv_cache_spec_page_size)"
+                )));
+            }
+            let group_block = if spec.kind.is_state() {
+                block
+            } else {
+                block * (largest / page)
+            };
+            match buckets.iter_mut().find(|(s, _, _)| s == spec) {
+                Some((_, _, layers)) => layers.push(layer),
+                None => buckets.push((*spec, group_block, vec![layer])),
+            }
+        }
+        let smallest = buckets.iter().map(|b| b.2.len()).min().unwrap_or(1) as u64;
+        let biggest = buckets.iter().map(|b| b.2.len()).max().unwrap_or(1) as u64;
+        let group_size = if 2 * biggest < 3 * smallest {
+            biggest
+        } else {
+            smallest
+        };
+        let mut groups = Vec::new();
+        let mut layer_group = vec![0usize; specs.len()];
+        for (spec, group_block, members) in buckets {
+            let n = (members.len() as u64).div_ceil(group_size.max(1));
+            let base = groups.len();
+            for i in 0..n {
+                let count = members.iter().skip(i as usize).step_by(n as usize).count();
+                groups.push(Group {
+                    spec,
+                    block_size: group_block,
+                    page_bytes: largest,
+                    layers: count as u64,
+                });
+            }
+            for (j, layer) in members.iter().enumerate() {
+                layer_group[*layer as usize] = base + j % n as usize;
+            }
+        }
+        let members = (0..groups.len())
+            .map(|g| {
+                std::iter::once(0)
+                    .chain(layer_group.iter().scan(0u32, |n, &lg| {
+                        *n += u32::from(lg == g);
+                        Some(*n)
+                    }))
+                    .collect()
+            })
+            .collect();
+        Ok(KvLayout {
+            decoder_layers: decoder,
+            mtp_layers,
+            block_size: block,
+            groups,
+            summed: false,
+            pages: prefix(specs.iter().map(|_| largest)),
+            per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
+            per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+            members,
+        })
+    }
+
+    /// `range` clamped to the model's layers, as prefix indices.
+    fn bounds(&self, range: &std::ops::Range<u64>) -> (usize, usize) {
+        let last = self.pages.len() - 1;
+        // The last stage holds the MTP layers too.
+        let end = if range.end == self.decoder_layers {
+            range.end + self.mtp_layers
+        } else {
+            range.end
+        };
+        let end = usize::try_from(end).unwrap_or(last).min(last);
+        (usize::try_from(range.start).unwrap_or(last).min(end), end)
+    }
+
+    /// Layers of group `g` within `range`.
+    fn count(&self, g: usize, range: &std::ops::Range<u64>) -> u64 {
+        if self.summed {
+            let (start, end) = self.bounds(range);
+            return (end - start) as u64;
+        }
+        let (start, end) = self.bounds(range);
+        u64::from(self.members[g][end] - self.members[g][start])
+    }
+
+    /// Bytes a token adds on a GPU holding `range`, over the caches that grow with the
+    /// sequence.
+    pub fn bytes_per_token(&self, range: std::ops::Range<u64>) -> u64 {
+        let (start, end) = self.bounds(&range);
+        self.per_token[end] - self.per_token[start]
+    }
+
+    /// State bytes a sequence holds on a GPU holding `range`.
+    pub fn bytes_per_sequence(&self, range: std::ops::Range<u64>) -> u64 {
+        let (start, end) = self.bounds(&range);
+        self.per_sequence[end] - self.per_sequence[start]
+    }
+
+    /// Which groups have layers within `range`, as a bit mask (every group past the 64th
+    /// counts as present).
+    pub fn present(&self, range: std::ops::Range<u64>) -> u64 {
+        (0..self.groups.len().min(64))
+            .filter(|&g| self.count(g, &range) > 0)
+            .fold(0, |mask, g| mask | 1 << g)
+    }
+
+    /// Layers of each group within `range` (a pipeline stage).
+    pub fn counts(&self, range: std::ops::Range<u64>) -> Vec<u64> {
+        (0..self.groups.len())
+            .map(|g| self.count(g, &range))
+            .collect()
+    }
+
+    /// Bytes one block of the pool takes on a GPU holding `range`: the sum of its layers'
+    /// pages for a single group, else one page per shared tensor, as many tensors as the
+    /// stage's largest group has layers (the shorter groups' "padding layers").
+    pub fn block_bytes(&self, range: std::ops::Range<u64>) -> u64 {
+        if self.summed {
+            let (start, end) = self.bounds(&range);
+            return self.pages[end] - self.pages[start];
+        }
+        let page = self.groups.first().map_or(0, |g| g.page_bytes);
+        (0..self.groups.len())
+            .map(|g| self.count(g, &range))
+            .max()
+            .unwrap_or(0)
+            * page
+    }
+
+    /// Blocks one sequence of `len` tokens takes from the pool, over the groups in the mask
+    /// `present` (those with layers on a stage; `u64::MAX` for all).
+    pub fn pages_per_sequence(&self, len: u64, batched: u64, present: u64) -> u64 {
+        self.groups
+            .iter()
+            .enumerate()
+            .filter(|(g, _)| *g >= 64 || present & (1 << g) != 0)
+            .map(|(_, group)| group.pages_per_sequence(len, batched))
+            .sum()
+    }
+
+    /// "GPU KV cache size" in tokens for `blocks` blocks: `blocks // groups × block_size`,
+    /// the smallest block of a cache that grows with the sequence.
+    pub fn tokens(&self, blocks: u64) -> u64 {
+        let block = self
+            .groups
+            .iter()
+            .filter(|g| !g.spec.kind.is_state())
+            .map(|g| g.block_size)
+            .min()
+            .unwrap_or(self.block_size);
+        blocks / (self.groups.len() as u64).max(1) * block
+    }
+
+    /// The groups as a stage with `counts` layers of each holds them, for the plan.
+    pub fn stage_groups(&self, counts: &[u64]) -> Vec<KvCacheGroup> {
+        self.groups
+            .iter()
+            .zip(counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(g, n)| KvCacheGroup {
+                kind: g.spec.kind,
+                layers: *n,
+                bytes_per_token_per_gpu: (!g.spec.kind.is_state())
+                    .then_some(g.spec.bytes_per_token * n),
+                bytes_per_sequence_per_gpu: g
+                    .spec
+                    .kind
+                    .is_state()
+                    .then_some(g.spec.bytes_per_sequence * n),
+                block_size: g.block_size,
+                page_bytes: g.page_bytes,
+            })
+            .collect()
+    }
+}
+
+/// One of vLLM's KV-cache groups as one GPU of a stage holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub struct KvCacheGroup {
+    /// What its layers cache.
+    pub kind: CacheKind,
+    /// Its layers on this stage.
+    pub layers: u64,
+    /// Bytes a token adds over these layers, for caches that grow with the sequence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_token_per_gpu: Option<u64>,
+    /// Bytes of state one sequence holds over these layers, whatever its length.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_per_sequence_per_gpu: Option<u64>,
+    /// Tokens per block; for a state, the attention block its page is sized to.
+    pub block_size: u64,
+    /// Bytes of one layer's block (a state page padded to the attention page).
+    pub page_bytes: u64,
 }
 
 #[cfg(test)]
@@ -249,7 +686,14 @@ mod tests {
             ("qwen3-235b-a22b", [94, 47, 32, 24], qwen3_per_layer_fn),
             ("qwen3-235b-a22b-fp8", [94, 47, 32, 24], qwen3_per_layer_fn),
         ];
-        let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).collect();
+        // The next generation, checked below by kind.
+        let next = [
+            "deepseek-v3.2",
+            "glm-5.1-fp8",
+            "minimax-m2.5",
+            "qwen3.5-397b-a17b",
+        ];
+        let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).chain(next).collect();
         for model in catalog.models() {
             assert!(
                 covered.contains(&model.id.as_str()),
@@ -269,6 +713,37 @@ mod tests {
                     assert_eq!(fp8 * 2, got, "FP8 KV halves {id} tp{tp} pp{pp}");
                 }
             }
+        }
+        for tp in [1, 2, 4, 8, 16] {
+            // Sparse MLA: the latent (576 BF16 values, or 656 bytes as fp8_ds_mla) and the
+            // indexer's 132-byte key, on every rank.
+            for id in ["deepseek-v3.2", "glm-5.1-fp8"] {
+                let m = catalog.model(id).unwrap();
+                assert_eq!(bytes_per_token_per_layer(m, tp, KvCacheDtype::Auto), 1284);
+                assert_eq!(bytes_per_token_per_layer(m, tp, KvCacheDtype::Fp8), 788);
+            }
+            // MiniMax-M2.5: 8 KV heads of 128, as Llama 3.1.
+            let mm = catalog.model("minimax-m2.5").unwrap();
+            assert_eq!(
+                bytes_per_token_per_layer(mm, tp, KvCacheDtype::Auto),
+                llama_per_layer_fn(tp)
+            );
+            // Qwen3.5-397B: 2 KV heads of 256 on its full-attention layers; its gated DeltaNet
+            // state per layer, (3, 12288 / TP) BF16 + (64 / TP, 128, 128) FP32, as the research
+            // notes tabulate it for TP 1, 2, 4, 8, 16.
+            let q = catalog.model("qwen3.5-397b-a17b").unwrap();
+            let (attention, state) = match tp {
+                1 => (2048, 4_268_032),
+                2 => (1024, 2_134_016),
+                4 => (1024, 1_067_008),
+                8 => (1024, 533_504),
+                _ => (1024, 266_752),
+            };
+            assert_eq!(
+                bytes_per_token_per_layer(q, tp, KvCacheDtype::Auto),
+                attention
+            );
+            assert_eq!(state_bytes_per_sequence(q, tp), state, "tp {tp}");
         }
         // Worked by hand from DeepSeek-R1's config.json (kv_lora_rank 512 + qk_rope_head_dim 64,
         // 61 layers; https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json).
@@ -294,33 +769,78 @@ mod tests {
     #[test]
     fn sliding_window_layers_need_only_their_window() {
         let catalog = Catalog::builtin();
+        let h100 = catalog.hardware("h100-80gb").unwrap();
         let oss = catalog.model("gpt-oss-120b").unwrap();
-        assert_eq!(attention_groups(oss), 2);
-        let all = LayerCount::of(oss, 0..36);
+        let kv = KvLayout::new(oss, h100, 1, 1, KvCacheDtype::Auto, 0).unwrap();
+        let kinds: Vec<(CacheKind, u64)> =
+            kv.groups.iter().map(|g| (g.spec.kind, g.layers)).collect();
         assert_eq!(
-            all,
-            LayerCount {
-                full: 18,
-                sliding: 18
-            }
+            kinds,
+            [
+                (CacheKind::SlidingWindow, 18),
+                (CacheKind::FullAttention, 18)
+            ]
         );
-        assert_eq!(all.group_size(2), 18);
-        assert_eq!(all.request_blocks(131_072, 128, 8192, 16), 8192 + 521);
-        assert_eq!(all.blocks_for(131_072, 128, 8192, 16), 18 * 8192 + 18 * 521);
+        let page = 16 * 2 * 8 * 64 * 2;
+        assert_eq!(kv.block_bytes(0..36), 18 * page);
+        assert_eq!(kv.pages_per_sequence(131_072, 8192, u64::MAX), 8192 + 521);
         // A short request: the sliding layers hold it all, plus one block.
-        assert_eq!(all.request_blocks(100, 128, 8192, 16), 7 + 8);
-        let stage = LayerCount::of(oss, 0..11);
+        assert_eq!(kv.pages_per_sequence(100, 8192, u64::MAX), 7 + 8);
+        assert_eq!(kv.counts(0..11), [6, 5]);
         assert_eq!(
-            stage,
-            LayerCount {
-                full: 5,
-                sliding: 6
-            }
+            kv.block_bytes(0..11),
+            6 * page,
+            "padded to the larger group"
         );
-        assert_eq!(stage.group_size(2), 6, "padded to the larger group");
+        assert_eq!(kv.tokens(1000), 500 * 16);
         let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
-        assert_eq!(attention_groups(llama), 1);
-        assert_eq!(LayerCount::of(llama, 0..32).group_size(1), 32);
+        let kv = KvLayout::new(llama, h100, 1, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!(kv.groups.len(), 1);
+        assert_eq!(kv.block_bytes(0..32), 32 * 16 * 4096);
+        assert_eq!(kv.tokens(1000), 16_000);
+    }
+
+    /// Qwen3.5-397B-A17B, alignment 16 (FlashAttention on Hopper): the attention block grows
+    /// to 16 × ceil(state / (16 × bytes per token)) — 2,096 at TP 1 and 2, 1,056 at TP 4, 528
+    /// at TP 8, 272 at TP 16 (the research notes' table) — and every group's page is that
+    /// block of attention; 15 attention and 45 DeltaNet layers make 1 + 3 groups of 15.
+    #[test]
+    fn a_hybrid_model_raises_the_attention_block_to_hold_a_state_page() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let q = catalog.model("qwen3.5-397b-a17b").unwrap();
+        for (tp, block, page) in [
+            (1, 2096, 4_292_608),
+            (2, 2096, 2_146_304),
+            (4, 1056, 1_081_344),
+            (8, 528, 540_672),
+            (16, 272, 278_528),
+        ] {
+            let kv = KvLayout::new(q, h200, tp, 1, KvCacheDtype::Auto, 0).unwrap();
+            assert_eq!(kv.block_size, block, "tp {tp}");
+            assert!(kv.groups.iter().all(|g| g.page_bytes == page), "tp {tp}");
+            let kinds: Vec<(CacheKind, u64)> =
+                kv.groups.iter().map(|g| (g.spec.kind, g.layers)).collect();
+            assert_eq!(
+                kinds,
+                [
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::GatedDeltaNet, 15),
+                    (CacheKind::FullAttention, 15)
+                ]
+            );
+            assert_eq!(kv.block_bytes(0..60), 15 * page);
+            // A 262,144-token sequence: ceil(262,144 / block) attention blocks, one state page
+            // in each DeltaNet group.
+            assert_eq!(
+                kv.pages_per_sequence(262_144, 8192, u64::MAX),
+                262_144u64.div_ceil(block) + 3
+            );
+        }
+        // FP8 KV halves the attention bytes a token: the block doubles, the page stays.
+        let kv = KvLayout::new(q, h200, 8, 1, KvCacheDtype::Fp8, 0).unwrap();
+        assert_eq!((kv.block_size, kv.groups[0].page_bytes), (1056, 540_672));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) mod weights;
 
 pub use error::{Infeasible, PlanError, Remedy};
 pub use explain::Note;
-pub use kv::KvCacheDtype;
+pub use kv::{CacheKind, KvCacheDtype, KvCacheGroup};
 pub use layout::Layout;
 pub use options::{
     CHECKPOINT_SIZE_FACTOR, DEFAULT_GPU_MEMORY_UTILIZATION, ExpertParallel, MAX_NODES, MaxModelLen,
@@ -52,7 +52,6 @@ pub use shm::{Launcher, Shm};
 pub use startup::{StageStartup, Startup};
 pub use version::{Feature, SchedulerLimits, VllmVersion};
 
-pub(crate) use kv::block_size;
 pub use weights::{parameters, weight_bytes};
 
 use serde::Serialize;
@@ -78,10 +77,16 @@ pub struct Stage {
     pub kv_cache_available_bytes_per_gpu: u64,
     /// KV cache vLLM allocates: the group's block count × this stage's bytes per block.
     pub kv_cache_bytes_per_gpu: u64,
-    /// KV bytes one token takes on one GPU of this stage (all its layers).
+    /// KV bytes one token takes on one GPU of this stage: every layer whose cache grows with
+    /// the sequence.
     pub kv_cache_bytes_per_token: u64,
+    /// State bytes one sequence holds on one GPU of this stage, whatever its length: every
+    /// linear-attention layer's (0 without such layers).
+    pub kv_cache_bytes_per_sequence: u64,
     /// Blocks this stage alone could hold; the group uses the smallest over stages.
     pub kv_cache_blocks: u64,
+    /// vLLM's KV-cache groups with layers on this stage, all sharing its block pool.
+    pub kv_cache_groups: Vec<kv::KvCacheGroup>,
 }
 
 /// Why `max_model_len` has its value.
@@ -192,6 +197,9 @@ pub struct Plan {
     pub block_size: u64,
     /// KV bytes per token per GPU on the limiting stage.
     pub kv_cache_bytes_per_token: u64,
+    /// State bytes per sequence per GPU on the limiting stage (linear-attention layers; 0
+    /// without them).
+    pub kv_cache_bytes_per_sequence: u64,
     /// KV blocks of the group (the smallest over stages).
     pub kv_cache_blocks: u64,
     /// KV capacity in tokens of one engine (what each DP rank logs as "GPU KV cache size"):
@@ -292,9 +300,8 @@ impl<'a> Planner<'a> {
     /// Finds the best layout under `options`, or says why none fits and what would.
     pub fn plan(&self, options: &PlanOptions) -> Result<Plan, PlanError> {
         self.check(options)?;
-        let block = block_size(self.model, self.hardware);
         let auto = options.max_model_len == MaxModelLen::Auto;
-        let Outcomes { mut fits, rejected } = self.search(options, block);
+        let Outcomes { mut fits, rejected } = self.search(options);
         self.keep_fits_serving_the_workload(options, &mut fits)?;
         self.estimate_all(options, &mut fits);
         rank::sort(&mut fits, options, auto);
@@ -345,7 +352,7 @@ impl<'a> Planner<'a> {
             });
         }
         let alternatives = rank::alternatives(&fits, &rejected, &best, auto, options);
-        Ok(self.assemble(best, options, block, notes, alternatives))
+        Ok(self.assemble(best, options, notes, alternatives))
     }
 
     /// Under a workload, a layout whose context (`max_model_len`, the longest that fits when
@@ -393,8 +400,7 @@ impl<'a> Planner<'a> {
             .map(|a| a.layout)
             .take(SWEEP_MAX_SERIES)
             .collect();
-        let block = block_size(self.model, self.hardware);
-        let fits = self.search(options, block).fits;
+        let fits = self.search(options).fits;
         let limits = options.scheduler_limits(self.hardware);
         let inventory = performance::Inventory::of(self.model);
         let mut series = Vec::new();
@@ -460,8 +466,7 @@ impl<'a> Planner<'a> {
     /// The best fit under `options`, without notes or alternatives.
     fn best_fit(&self, options: &PlanOptions) -> Option<Fit> {
         let auto = options.max_model_len == MaxModelLen::Auto;
-        let block = block_size(self.model, self.hardware);
-        self.search(options, block)
+        self.search(options)
             .fits
             .into_iter()
             .min_by_key(|f| rank::rank_key(f, auto))

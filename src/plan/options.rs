@@ -632,6 +632,8 @@ mod tests {
             num_experts_per_tok: 1 << 14,
             first_k_dense_replace: 4096,
             bias: false,
+            shared_expert_gate: false,
+            moe_layer_step: 1,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();
@@ -661,6 +663,7 @@ mod tests {
             qkv_bias: false,
             o_bias: false,
             sinks: false,
+            output_gate: false,
         };
         model.mlp = Mlp::Dense {
             intermediate_size: 1,

@@ -3,7 +3,7 @@
 use super::fp8_block;
 use super::weights::{self, Split, Tensor};
 use crate::option::OptionName;
-use crate::profile::{Attention, Mlp, ModelProfile};
+use crate::profile::{Attention, HardwareProfile, LinearAttention, Mlp, ModelProfile};
 use crate::units::gib;
 
 /// Why a layout cannot serve the model.
@@ -65,6 +65,11 @@ pub enum Rejection {
         /// The most lwsplan plans for.
         max: u64,
     },
+    /// No attention backend of vLLM runs the model's attention on this GPU.
+    NoAttentionBackend {
+        /// Why, in vLLM's terms.
+        message: String,
+    },
     /// The GPU count does not map onto whole nodes.
     NotWholeNodes {
         /// Why.
@@ -107,7 +112,8 @@ impl Rejection {
             | Rejection::KvHeadsIncompatible { .. }
             | Rejection::NotDivisible { .. }
             | Rejection::QuantizationShape { .. }
-            | Rejection::Parallelism { .. } => 0,
+            | Rejection::Parallelism { .. }
+            | Rejection::NoAttentionBackend { .. } => 0,
             Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
             Rejection::TooManyStages { .. } => 2,
             Rejection::NotWholeNodes { .. } | Rejection::TooManyNodes { .. } => 3,
@@ -151,6 +157,7 @@ impl std::fmt::Display for Rejection {
                 "PP {pp} is more than the model's {layers} layers: some stages would hold none"
             ),
             Rejection::NotWholeNodes { reason } => f.write_str(reason),
+            Rejection::NoAttentionBackend { message } => f.write_str(message),
             Rejection::TooManyNodes { nodes, max } => write!(
                 f,
                 "it needs {nodes} nodes; lwsplan plans groups of at most {max}"
@@ -187,6 +194,31 @@ impl std::fmt::Display for Rejection {
             ),
         }
     }
+}
+
+/// The GPU rule: DeepSeek Sparse Attention runs only on FlashMLA sparse (or FlashInfer's MLA
+/// sparse on Blackwell), whose kernels need compute capability 9.x or 10.x
+/// (`vllm/v1/attention/backends/mla/flashmla_sparse.py`, vLLM 0.28.0, lines 98-122): below
+/// Hopper vLLM finds no backend for the model.
+pub fn check_gpu(model: &ModelProfile, hardware: &HardwareProfile) -> Result<(), Rejection> {
+    let sm = hardware.gpu.sm();
+    if matches!(
+        model.attention,
+        Attention::Mla {
+            indexer: Some(_),
+            ..
+        }
+    ) && sm < 90
+    {
+        return Err(Rejection::NoAttentionBackend {
+            message: format!(
+                "{}'s sparse MLA needs FlashMLA sparse, which runs on compute capability 9.0 or \
+                 newer; {} is {}: vLLM finds no attention backend for it",
+                model.id, hardware.name, hardware.gpu.compute_capability
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The pipeline rule: no more stages than layers.
@@ -269,6 +301,30 @@ pub fn check_dcp(
     if !feature.in_version(version) {
         return refuse(feature.missing(version));
     }
+    // FlashMLA sparse, the Hopper backend of DeepSeek Sparse Attention, does not return the
+    // log-sum-exp DCP merges partial results with (`can_return_lse_for_decode` stays False,
+    // `vllm/v1/attention/backends/mla/flashmla_sparse.py`, vLLM 0.28.0; inferred from the
+    // backend, the refusal site not traced).
+    if matches!(
+        model.attention,
+        Attention::Mla {
+            indexer: Some(_),
+            ..
+        }
+    ) {
+        return refuse(format!(
+            "{}'s sparse MLA runs on FlashMLA sparse, which cannot return the log-sum-exp DCP \
+             needs",
+            model.id
+        ));
+    }
+    if model.linear_attention.is_some() {
+        return refuse(format!(
+            "{} keeps linear-attention state per sequence, which DCP does not split; lwsplan \
+             models DCP for pure MLA models",
+            model.id
+        ));
+    }
     if !tp.is_multiple_of(dcp) {
         return refuse(format!(
             "tensor parallel size {tp} must be divisible by decode context parallel size {dcp}"
@@ -293,6 +349,44 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
     {
         return Err(Rejection::KvHeadsIncompatible { kv_heads, tp });
     }
+    // Gated DeltaNet splits its key and value heads across ranks (`divide(num_v_heads, tp)` in
+    // `gated_delta_net_state_shape`, and `num_k_heads // tp` for the per-rank q and k views,
+    // `qwen_gdn_linear_attn.py`, vLLM 0.34.0).
+    if let Some(LinearAttention::GatedDeltaNet {
+        linear_num_key_heads,
+        linear_num_value_heads,
+        ..
+    }) = model.linear_attention
+    {
+        for (tensor, size) in [
+            ("linear_attn (linear_num_key_heads)", linear_num_key_heads),
+            (
+                "linear_attn (linear_num_value_heads)",
+                linear_num_value_heads,
+            ),
+        ] {
+            if !size.is_multiple_of(tp) {
+                return Err(Rejection::NotDivisible { tensor, size, tp });
+            }
+        }
+    }
+    // FusedMoE without expert parallelism gives every rank a slice of every expert; the MoE
+    // blocks of Qwen3-Next / Qwen3.5 and MiniMax-M2 refuse a TP larger than the expert count
+    // (`Qwen3NextSparseMoeBlock`, `MiniMaxM2MoE`, vLLM 0.34.0).
+    if let Mlp::Moe {
+        n_routed_experts, ..
+    } = model.mlp
+        && !ep
+        && tp > n_routed_experts
+    {
+        return Err(Rejection::Parallelism {
+            option: crate::OptionName::TensorParallelSize,
+            message: format!(
+                "Tensor parallel size {tp} is greater than the number of experts \
+                 {n_routed_experts}."
+            ),
+        });
+    }
     for tensor in distinct_tensors(model) {
         let tp = if ep && tensor.expert { 1 } else { tp };
         check_tensor(model, &tensor, tp)?;
@@ -300,9 +394,14 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
     Ok(())
 }
 
-/// One layer of each kind (dense and MoE) plus the embedding: every shape that is sharded.
+/// One layer of each kind (dense and MoE, attention and linear attention) plus the embedding:
+/// every shape that is sharded.
 fn distinct_tensors(model: &ModelProfile) -> Vec<Tensor> {
     let mut tensors = weights::layer_tensors(model, 0);
+    let first_type = model.layer_type(0);
+    if let Some(other) = (0..model.num_hidden_layers).find(|&l| model.layer_type(l) != first_type) {
+        tensors.extend(weights::layer_tensors(model, other));
+    }
     if let Mlp::Moe {
         first_k_dense_replace,
         ..
@@ -591,6 +690,7 @@ mod tests {
             qkv_bias: false,
             o_bias: false,
             sinks: false,
+            output_gate: false,
         };
         assert_eq!(
             check_tp(&m, 6, false).unwrap_err(),
@@ -730,5 +830,83 @@ mod tests {
         assert!(err.contains("first in 0.11.0"), "{err}");
         assert!(check_dcp(&r1, 8, 8, crate::plan::VllmVersion(0, 11, 0)).is_ok());
         assert!(check_dcp(&r1, 8, 1, crate::plan::VllmVersion(0, 10, 1)).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod next_generation {
+    use super::*;
+    use crate::Catalog;
+
+    fn model(id: &str) -> ModelProfile {
+        Catalog::builtin().model(id).unwrap().clone()
+    }
+
+    /// Each row: the model, TP, expert parallelism, and whether vLLM accepts it, from the
+    /// research notes' reading of vLLM 0.34.0 (`qwen_gdn_linear_attn.py`, `minimax_m2.py`,
+    /// `fp8_utils.py` `validate_fp8_block_shape`).
+    #[test]
+    fn tensor_parallel_rules_of_the_next_generation() {
+        let rows: [(&str, u64, bool, bool); 10] = [
+            // Qwen3.5-397B: 32 heads, 2 KV heads, 16 GDN key heads and 64 value heads:
+            // TP ∈ {1, 2, 4, 8, 16}.
+            ("qwen3.5-397b-a17b", 8, false, true),
+            ("qwen3.5-397b-a17b", 16, false, true),
+            ("qwen3.5-397b-a17b", 32, true, false),
+            ("qwen3.5-397b-a17b", 3, false, false),
+            // MiniMax-M2.5 FP8: 1536 / 8 = 192 expert rows is not a whole 128-block; with EP
+            // the experts stay whole (MiniMax's guide: TP 8 with --enable-expert-parallel).
+            ("minimax-m2.5", 4, false, true),
+            ("minimax-m2.5", 8, false, false),
+            ("minimax-m2.5", 8, true, true),
+            // DeepSeek-V3.2 and GLM-5.1-FP8: 128 and 64 heads; 2048 / 16 = 128 expert rows.
+            ("deepseek-v3.2", 16, false, true),
+            ("glm-5.1-fp8", 8, false, true),
+            ("glm-5.1-fp8", 128, true, false),
+        ];
+        for (id, tp, ep, ok) in rows {
+            let result = check_tp(&model(id), tp, ep);
+            assert_eq!(result.is_ok(), ok, "{id} TP {tp} EP {ep}: {result:?}");
+        }
+        assert_eq!(
+            check_tp(&model("qwen3.5-397b-a17b"), 32, true).unwrap_err(),
+            Rejection::NotDivisible {
+                tensor: "linear_attn (linear_num_key_heads)",
+                size: 16,
+                tp: 32
+            }
+        );
+    }
+
+    /// A TP wider than the expert count is refused with vLLM's words unless EP.
+    #[test]
+    fn tp_beyond_the_experts_is_refused() {
+        let mut m = model("minimax-m2.5");
+        m.quantization = None;
+        if let Mlp::Moe {
+            n_routed_experts,
+            num_experts_per_tok,
+            ..
+        } = &mut m.mlp
+        {
+            *n_routed_experts = 4;
+            *num_experts_per_tok = 2;
+        }
+        let err = check_tp(&m, 8, false).unwrap_err().to_string();
+        assert!(
+            err.contains("greater than the number of experts 4"),
+            "{err}"
+        );
+        assert!(check_tp(&m, 8, true).is_ok());
+    }
+
+    /// DCP: not with sparse MLA (FlashMLA sparse), not with linear-attention state.
+    #[test]
+    fn dcp_is_refused_where_the_attention_cannot_split_it() {
+        let version = crate::plan::version::DEFAULT;
+        assert!(check_dcp(&model("deepseek-r1"), 8, 8, version).is_ok());
+        for id in ["deepseek-v3.2", "glm-5.1-fp8", "qwen3.5-397b-a17b"] {
+            assert!(check_dcp(&model(id), 8, 8, version).is_err(), "{id}");
+        }
     }
 }

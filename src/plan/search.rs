@@ -4,7 +4,9 @@
 use crate::option::OptionName;
 use std::collections::BTreeMap;
 
-use super::kv::{self, LayerCount};
+use std::sync::Arc;
+
+use super::kv::KvLayout;
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions, Strategy};
 use super::rules::{self, Rejection};
@@ -17,10 +19,12 @@ use crate::profile::Mlp;
 pub(crate) struct Fit {
     pub layout: Layout,
     pub expert_parallel: bool,
-    /// KV capacity in tokens: blocks / attention groups × block size.
+    /// KV capacity in tokens: blocks / KV-cache groups × block size.
     pub tokens: u64,
-    /// Blocks one `max_model_len` request takes across the attention groups.
+    /// Blocks one `max_model_len` request takes across the KV-cache groups.
     pub blocks_per_request: u64,
+    /// The KV-cache groups at this layout's TP and DCP.
+    pub kv: Arc<KvLayout>,
     pub stages: Vec<Stage>,
     pub blocks: u64,
     pub max_model_len: u64,
@@ -45,12 +49,14 @@ pub(crate) fn budget(memory: u64, utilization: f64) -> u64 {
 
 impl Planner<'_> {
     /// Evaluates every candidate layout: the ones that fit, and why each other one does not.
-    pub(crate) fn search(&self, options: &PlanOptions, block: u64) -> Outcomes {
+    pub(crate) fn search(&self, options: &PlanOptions) -> Outcomes {
         let mut fits = Vec::new();
         let mut rejected = Vec::new();
         // Per-(TP, DP) facts are the same for every PP: computed once per expert mode.
         type Shard = (Result<(), Rejection>, RankWeights);
         let mut per_shard: BTreeMap<(u64, u64, bool), Shard> = BTreeMap::new();
+        // The KV layout depends on TP and DCP only.
+        let mut per_kv: BTreeMap<(u64, u64), Result<Arc<KvLayout>, Rejection>> = BTreeMap::new();
         let moe = matches!(self.model.mlp, Mlp::Moe { .. });
         let version = options.vllm_version();
         // Once a DP + EP layout of some TP fits, more engines of that TP only need more nodes,
@@ -87,13 +93,40 @@ impl Planner<'_> {
                 (ExpertParallel::Auto, true, false) => &[false, true],
                 _ => &[false],
             };
-            let dims = rules::check_dp(self.model, tp, pp, dp).and_then(|()| {
-                rules::check_dcp(self.model, tp, layout.decode_context_parallel_size, version)
-            });
+            let dims = rules::check_gpu(self.model, self.hardware)
+                .and_then(|()| rules::check_dp(self.model, tp, pp, dp))
+                .and_then(|()| {
+                    rules::check_dcp(self.model, tp, layout.decode_context_parallel_size, version)
+                });
             if let Err(rejection) = dims {
                 rejected.push((layout, rejection));
                 continue;
             }
+            let kv = per_kv
+                .entry((tp, layout.decode_context_parallel_size))
+                .or_insert_with(|| {
+                    KvLayout::new(
+                        self.model,
+                        self.hardware,
+                        tp,
+                        layout.decode_context_parallel_size,
+                        options.kv_cache_dtype,
+                        options.mtp_layers(self.model),
+                    )
+                    .map(Arc::new)
+                    .map_err(|e| Rejection::Parallelism {
+                        option: crate::OptionName::TensorParallelSize,
+                        message: e.0,
+                    })
+                })
+                .clone();
+            let kv = match kv {
+                Ok(kv) => kv,
+                Err(rejection) => {
+                    rejected.push((layout, rejection));
+                    continue;
+                }
+            };
             let mut outcome = None;
             for &ep in ep_modes {
                 let (rule, weights) = per_shard.entry((tp, dp, ep)).or_insert_with(|| {
@@ -110,7 +143,7 @@ impl Planner<'_> {
                 });
                 let result = rule
                     .clone()
-                    .and_then(|()| self.evaluate(layout, options, block, weights))
+                    .and_then(|()| self.evaluate(layout, options, &kv, weights))
                     .map(|fit| Fit {
                         expert_parallel: ep,
                         ..fit
@@ -239,41 +272,36 @@ impl Planner<'_> {
         &self,
         layout: Layout,
         options: &PlanOptions,
-        block: u64,
+        kv: &Arc<KvLayout>,
         weights: &RankWeights,
     ) -> Result<Fit, Rejection> {
         let model = self.model;
         rules::check_pp(model, layout.pipeline_parallel_size)?;
-        let (stages, counts, page) = self.stages(layout, options, block, weights)?;
-        let groups = kv::attention_groups(model);
+        let stages = self.stages(layout, options, kv, weights)?;
         let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
+        let shapes: Vec<StageKv> = stages.iter().map(|s| StageKv::of(kv, s)).collect();
         let stages: Vec<Stage> = stages
             .into_iter()
-            .zip(&counts)
-            .map(|(stage, count)| Stage {
-                kv_cache_bytes_per_gpu: blocks * page * count.group_size(groups),
+            .zip(&shapes)
+            .map(|(stage, shape)| Stage {
+                kv_cache_bytes_per_gpu: blocks * shape.block_bytes,
                 ..stage
             })
             .collect();
-        let window = model.sliding_window.unwrap_or(0);
         // Bytes one request of `len` tokens needs on each stage, as vLLM's fit check sums them.
         let batched = options
             .scheduler_limits(self.hardware)
             .max_num_batched_tokens;
-        let need = |count: &LayerCount, len: u64| {
-            count
-                .blocks_for(len, window, batched, block)
-                .saturating_mul(page)
-        };
+        let need = |shape: &StageKv, len: u64| shape.need(kv, len, batched);
         let fits = |len: u64| {
-            counts
+            shapes
                 .iter()
                 .zip(&stages)
                 .all(|(c, s)| need(c, len) <= s.kv_cache_available_bytes_per_gpu)
         };
         // Fits even if every reserve term is at the top of its band.
         let fits_safely = |len: u64| {
-            counts.iter().zip(&stages).all(|(c, s)| {
+            shapes.iter().zip(&stages).all(|(c, s)| {
                 need(c, len).saturating_add(s.reserve.band_bytes)
                     <= s.kv_cache_available_bytes_per_gpu
             })
@@ -284,7 +312,7 @@ impl Planner<'_> {
         let short = |len: u64, estimated_max_len: u64| {
             let (stage, needed) = stages
                 .iter()
-                .zip(&counts)
+                .zip(&shapes)
                 .map(|(s, c)| (s, need(c, len)))
                 .max_by_key(|(s, n)| n.saturating_sub(s.kv_cache_available_bytes_per_gpu))
                 .expect("PP ≥ 1");
@@ -305,24 +333,19 @@ impl Planner<'_> {
             MaxModelLen::Auto => match longest_that_fits(full, &fits_safely) {
                 0 if fits(full) => (full, MaxModelLenSource::FullContext),
                 0 => match longest() {
-                    0 => return Err(short(block, 0)),
+                    0 => return Err(short(kv.block_size, 0)),
                     len => (len, MaxModelLenSource::LongestThatFits),
                 },
                 len => (len, MaxModelLenSource::LongestThatFits),
             },
         };
         let at_risk = !fits_safely(max_model_len);
-        let blocks_per_request = LayerCount::of(model, 0..model.num_hidden_layers).request_blocks(
-            max_model_len,
-            window,
-            batched,
-            block,
-        );
         Ok(Fit {
             layout,
             expert_parallel: false,
-            tokens: blocks / groups * block,
-            blocks_per_request,
+            tokens: kv.tokens(blocks),
+            blocks_per_request: kv.pages_per_sequence(max_model_len, batched, u64::MAX),
+            kv: Arc::clone(kv),
             stages,
             blocks,
             max_model_len,
@@ -333,25 +356,20 @@ impl Planner<'_> {
     }
 
     /// Each pipeline stage's weights, reserve and KV budget, before the group's block count is
-    /// known; with the layers of each kind per stage and the page size (one block of one layer
-    /// on one GPU).
+    /// known.
     fn stages(
         &self,
         layout: Layout,
         options: &PlanOptions,
-        block: u64,
+        kv: &KvLayout,
         weights: &RankWeights,
-    ) -> Result<(Vec<Stage>, Vec<LayerCount>, u64), Rejection> {
+    ) -> Result<Vec<Stage>, Rejection> {
         let model = self.model;
         let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
         let budget = budget(
             self.hardware.gpu.memory_bytes,
             options.gpu_memory_utilization,
         );
-        // DCP stores each token's KV on one of its ranks: per GPU, a DCP-th of the bytes.
-        let per_layer = kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype)
-            .div_ceil(layout.decode_context_parallel_size);
-        let page = per_layer * block;
         let profiling = reserve::Profiling {
             limits: options.scheduler_limits(self.hardware),
             version: options.vllm_version(),
@@ -359,9 +377,7 @@ impl Planner<'_> {
             collective_ranks: tp * layout.data_parallel_size,
             spans_nodes: layout.nodes > 1,
         };
-        let groups = kv::attention_groups(model);
         let mut stages = Vec::new();
-        let mut counts = Vec::new();
         let mut first_layer = 0;
         for (index, layers) in (0u64..).zip(pp_partition(model.num_hidden_layers, pp)) {
             let (first, last) = (index == 0, index + 1 == pp);
@@ -369,16 +385,15 @@ impl Planner<'_> {
             let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
             let reserve = reserve::reserve(model, &profiling, last);
             let used = weight_bytes_per_gpu + reserve.total();
-            let count = kv::stage_layers(model, range, last, options.mtp_layers(model));
-            // Hybrid models share one block pool between their groups, padded to the larger.
-            let slots = count.group_size(groups);
-            if used >= budget || budget - used < page * slots {
+            // Every group of the stage shares one block pool.
+            let block_bytes = kv.block_bytes(range.clone());
+            if used >= budget || budget - used < block_bytes {
                 return Err(Rejection::WeightsDoNotFit {
                     stage: index,
                     weight_bytes: weight_bytes_per_gpu,
                     reserve_bytes: reserve.total(),
                     budget_bytes: budget,
-                    short_bytes: (used + page * slots).saturating_sub(budget),
+                    short_bytes: (used + block_bytes).saturating_sub(budget),
                 });
             }
             let available = budget - used;
@@ -390,13 +405,39 @@ impl Planner<'_> {
                 reserve,
                 kv_cache_available_bytes_per_gpu: available,
                 kv_cache_bytes_per_gpu: 0,
-                kv_cache_bytes_per_token: per_layer * (count.full + count.sliding),
-                kv_cache_blocks: available / page / slots,
+                kv_cache_bytes_per_token: kv.bytes_per_token(range.clone()),
+                kv_cache_bytes_per_sequence: kv.bytes_per_sequence(range),
+                kv_cache_blocks: available / block_bytes.max(1),
+                // Listed for the chosen layout only, when the plan is assembled.
+                kv_cache_groups: Vec::new(),
             });
-            counts.push(count);
             first_layer += layers;
         }
-        Ok((stages, counts, page))
+        Ok(stages)
+    }
+}
+
+/// A stage's share of the KV layout: its bytes per block and the groups it has layers of.
+pub(crate) struct StageKv {
+    pub block_bytes: u64,
+    pub present: u64,
+}
+
+impl StageKv {
+    pub(crate) fn of(kv: &KvLayout, stage: &Stage) -> Self {
+        let range = stage.first_layer..stage.first_layer + stage.layers;
+        StageKv {
+            block_bytes: kv.block_bytes(range.clone()),
+            present: kv.present(range),
+        }
+    }
+
+    /// Bytes one sequence of `len` tokens needs on this stage (vLLM's
+    /// `_max_memory_usage_bytes_from_groups`: the stage's block bytes times the blocks the
+    /// sequence takes in each group it has layers of).
+    pub(crate) fn need(&self, kv: &KvLayout, len: u64, batched: u64) -> u64 {
+        kv.pages_per_sequence(len, batched, self.present)
+            .saturating_mul(self.block_bytes)
     }
 }
 

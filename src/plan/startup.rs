@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::kv::{self, block_size};
+use super::kv::KvLayout;
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, PlanOptions};
 use super::reserve::{self, Reserve};
@@ -128,10 +128,18 @@ impl Planner<'_> {
             spans_nodes: tp * pp * dp > gpus_per_node,
         };
         let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
-        let block = block_size(model, hardware);
-        let page =
-            kv::bytes_per_token_per_layer(model, tp, options.kv_cache_dtype).div_ceil(dcp) * block;
-        let groups = kv::attention_groups(model);
+        let kv = KvLayout::new(
+            model,
+            hardware,
+            tp,
+            dcp,
+            options.kv_cache_dtype,
+            options.mtp_layers(model),
+        )
+        .map_err(|e| PlanError::InvalidOption {
+            option: crate::OptionName::TensorParallelSize,
+            message: e.0,
+        })?;
         let mut stages = Vec::new();
         let mut blocks = u64::MAX;
         let mut first_layer = 0;
@@ -141,10 +149,8 @@ impl Planner<'_> {
             let weight = weights.stage(range.clone(), index == 0, last);
             let reserve = reserve::reserve(model, &profiling, last);
             let available = budget as i128 - weight as i128 - reserve.total() as i128;
-            let slots = kv::stage_layers(model, range, last, options.mtp_layers(model))
-                .group_size(groups)
-                .max(1);
-            blocks = blocks.min(u64::try_from(available).unwrap_or(0) / page.max(1) / slots);
+            let block_bytes = kv.block_bytes(range).max(1);
+            blocks = blocks.min(u64::try_from(available).unwrap_or(0) / block_bytes);
             stages.push(StageStartup {
                 index,
                 weight_bytes_per_gpu: weight,
@@ -160,7 +166,7 @@ impl Planner<'_> {
             scheduler_limits: limits,
             budget_bytes_per_gpu: budget,
             stages,
-            kv_cache_tokens: blocks / groups * block,
+            kv_cache_tokens: kv.tokens(blocks),
         })
     }
 }

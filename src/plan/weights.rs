@@ -7,7 +7,9 @@
 //! (`vllm/model_executor/layers/linear.py` @ 9e109c9887e38c51fc16b0da89760c5bd7c293c9).
 //! Parameter counts follow Hugging Face transformers' modules for the same architecture.
 
-use crate::profile::{Attention, Mlp, ModelProfile, Quantization};
+use crate::profile::{
+    Attention, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+};
 
 /// vLLM pads the vocabulary to a multiple of 64 before sharding it
 /// (`DEFAULT_VOCAB_PADDING_SIZE`, `vllm/model_executor/layers/vocab_parallel_embedding.py`).
@@ -290,6 +292,95 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
         Tensor::norm("input_layernorm", hidden),
         Tensor::norm("post_attention_layernorm", hidden),
     ];
+    if model.layer_type(layer) == LayerType::LinearAttention {
+        if let Some(mixer) = &model.linear_attention {
+            tensors.extend(linear_attention_tensors(mixer, hidden, quantized));
+        }
+    } else {
+        tensors.extend(attention_tensors(model, quantized));
+    }
+    match &model.mlp {
+        Mlp::Dense { intermediate_size } => {
+            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+        }
+        Mlp::Moe {
+            intermediate_size, ..
+        } if !model.routes_layer(layer) => {
+            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+        }
+        Mlp::Moe {
+            moe_intermediate_size,
+            n_routed_experts,
+            n_shared_experts,
+            bias,
+            shared_expert_gate,
+            ..
+        } => {
+            if *shared_expert_gate {
+                tensors.push(Tensor::linear(
+                    "mlp.shared_expert_gate",
+                    1,
+                    hidden,
+                    Split::Replicated,
+                    false,
+                ));
+            }
+            // The router stays in torch_dtype and is replicated (`ReplicatedLinear` gate).
+            tensors.push(Tensor::linear(
+                "mlp.gate",
+                *n_routed_experts,
+                hidden,
+                Split::Replicated,
+                false,
+            ));
+            // FusedMoE splits each expert's intermediate dimension across TP ranks.
+            tensors.extend(
+                gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
+                    .into_iter()
+                    .map(|t| t.experts(*n_routed_experts)),
+            );
+            if *bias {
+                // gpt-oss: router bias, and per expert a gate/up bias (split like the outputs)
+                // and a down bias (added once: whole on every rank).
+                tensors.extend([
+                    Tensor::bias("mlp.gate.bias", *n_routed_experts, Split::Replicated),
+                    Tensor::bias(
+                        "mlp.experts.gate_up_proj.bias",
+                        2 * moe_intermediate_size,
+                        Split::Column,
+                    )
+                    .experts(*n_routed_experts),
+                    Tensor::bias("mlp.experts.down_proj.bias", hidden, Split::Replicated)
+                        .experts(*n_routed_experts),
+                ]);
+            }
+            if *n_shared_experts > 0 {
+                tensors.extend(gated_mlp(
+                    "mlp.shared_experts",
+                    hidden,
+                    moe_intermediate_size * n_shared_experts,
+                    quantized,
+                ));
+            }
+        }
+    }
+    // Modules the checkpoint keeps in torch_dtype (Meta's FP8 Llama 3.1 405B keeps attention
+    // in BF16). Fused experts are one tensor here: a list can exempt all of a layer's experts
+    // (`model.layers.5.mlp.experts`), not one of them.
+    if let Some(q) = &model.quantization {
+        for t in tensors.iter_mut().filter(|t| t.quantized) {
+            if q.keeps_unquantized(layer, t.name) {
+                t.quantized = false;
+            }
+        }
+    }
+    tensors
+}
+
+/// The attention block's tensors (every layer but a hybrid model's linear-attention ones).
+fn attention_tensors(model: &ModelProfile, quantized: bool) -> Vec<Tensor> {
+    let hidden = model.hidden_size;
+    let mut tensors = Vec::new();
     match &model.attention {
         Attention::Gqa {
             num_attention_heads,
@@ -299,6 +390,7 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             qkv_bias,
             o_bias,
             sinks,
+            output_gate,
         } => {
             if *o_bias {
                 // A row-parallel layer's bias is added once, after the all-reduce: whole on
@@ -342,9 +434,11 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 head_dim: *head_dim,
             };
             tensors.extend([
+                // With an output gate the gate's rows are projected with the queries
+                // (`Qwen3NextAttention`: `total_num_heads * (1 + attn_output_gate)` query heads).
                 Tensor::linear(
                     "self_attn.q_proj",
-                    num_attention_heads * head_dim,
+                    num_attention_heads * head_dim * (1 + u64::from(*output_gate)),
                     hidden,
                     Split::Column,
                     quantized,
@@ -379,7 +473,16 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             qk_nope_head_dim,
             qk_rope_head_dim,
             v_head_dim,
+            indexer,
         } => {
+            if let Some(indexer) = indexer {
+                tensors.extend(indexer_tensors(
+                    indexer,
+                    q_lora_rank.unwrap_or(hidden),
+                    hidden,
+                    quantized,
+                ));
+            }
             let q_head = qk_nope_head_dim + qk_rope_head_dim;
             match q_lora_rank {
                 // The down-projections are replicated on every rank (vLLM fuses them into
@@ -435,72 +538,93 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             ]);
         }
     }
-    match &model.mlp {
-        Mlp::Dense { intermediate_size } => {
-            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
-        }
-        Mlp::Moe {
-            intermediate_size, ..
-        } if !model.routes_layer(layer) => {
-            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
-        }
-        Mlp::Moe {
-            moe_intermediate_size,
-            n_routed_experts,
-            n_shared_experts,
-            bias,
+    tensors
+}
+
+/// DeepSeek Sparse Attention's lightning indexer (`Indexer`, `vllm/model_executor/models/
+/// deepseek_v2.py` in vLLM 0.28.0, lines 604-808): `wq_b` from the query latent, replicated and
+/// quantized as the model is; `wk` and `weights_proj` fused into one replicated projection built
+/// without a quantization config (an FP8 `wk` is upcast to BF16 at load); `k_norm` a LayerNorm
+/// with a bias. Every rank holds all of it.
+fn indexer_tensors(indexer: &Indexer, q_rank: u64, hidden: u64, quantized: bool) -> [Tensor; 4] {
+    [
+        Tensor::linear(
+            "self_attn.indexer.wq_b",
+            indexer.index_n_heads * indexer.index_head_dim,
+            q_rank,
+            Split::Replicated,
+            quantized,
+        ),
+        Tensor::linear(
+            "self_attn.indexer.wk",
+            indexer.index_head_dim,
+            hidden,
+            Split::Replicated,
+            false,
+        ),
+        Tensor::linear(
+            "self_attn.indexer.weights_proj",
+            indexer.index_n_heads,
+            hidden,
+            Split::Replicated,
+            false,
+        ),
+        Tensor::norm("self_attn.indexer.k_norm", 2 * indexer.index_head_dim),
+    ]
+}
+
+/// A gated DeltaNet mixer (`QwenGatedDeltaNetAttention`,
+/// `vllm/model_executor/layers/mamba/gdn/qwen_gdn_linear_attn.py` in vLLM 0.34.0): the q, k, v
+/// and output-gate projections column-parallel, the per-head decay and gate inputs (`in_proj_ba`)
+/// column-parallel and never block-quantized ("doesn't support blockwise fp8"), the causal
+/// convolution over q, k and v split by TP and unquantized, `dt_bias` and `A_log` one per value
+/// head, split; the gated RMS norm of one head whole; `out_proj` row-parallel.
+fn linear_attention_tensors(mixer: &LinearAttention, hidden: u64, quantized: bool) -> Vec<Tensor> {
+    match mixer {
+        LinearAttention::GatedDeltaNet {
+            linear_num_key_heads: nk,
+            linear_num_value_heads: nv,
+            linear_key_head_dim: dk,
+            linear_value_head_dim: dv,
+            linear_conv_kernel_dim: kernel,
             ..
         } => {
-            // The router stays in torch_dtype and is replicated (`ReplicatedLinear` gate).
-            tensors.push(Tensor::linear(
-                "mlp.gate",
-                *n_routed_experts,
-                hidden,
-                Split::Replicated,
-                false,
-            ));
-            // FusedMoE splits each expert's intermediate dimension across TP ranks.
-            tensors.extend(
-                gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
-                    .into_iter()
-                    .map(|t| t.experts(*n_routed_experts)),
-            );
-            if *bias {
-                // gpt-oss: router bias, and per expert a gate/up bias (split like the outputs)
-                // and a down bias (added once: whole on every rank).
-                tensors.extend([
-                    Tensor::bias("mlp.gate.bias", *n_routed_experts, Split::Replicated),
-                    Tensor::bias(
-                        "mlp.experts.gate_up_proj.bias",
-                        2 * moe_intermediate_size,
-                        Split::Column,
-                    )
-                    .experts(*n_routed_experts),
-                    Tensor::bias("mlp.experts.down_proj.bias", hidden, Split::Replicated)
-                        .experts(*n_routed_experts),
-                ]);
-            }
-            if *n_shared_experts > 0 {
-                tensors.extend(gated_mlp(
-                    "mlp.shared_experts",
+            let (key_dim, value_dim) = (nk * dk, nv * dv);
+            vec![
+                Tensor::linear(
+                    "linear_attn.in_proj_qkvz",
+                    2 * key_dim + 2 * value_dim,
                     hidden,
-                    moe_intermediate_size * n_shared_experts,
+                    Split::Column,
                     quantized,
-                ));
-            }
+                ),
+                Tensor::linear(
+                    "linear_attn.in_proj_ba",
+                    2 * nv,
+                    hidden,
+                    Split::Column,
+                    false,
+                ),
+                Tensor::linear(
+                    "linear_attn.conv1d",
+                    2 * key_dim + value_dim,
+                    *kernel,
+                    Split::Column,
+                    false,
+                ),
+                Tensor::bias("linear_attn.dt_bias", *nv, Split::Column),
+                Tensor::bias("linear_attn.A_log", *nv, Split::Column),
+                Tensor::norm("linear_attn.norm", *dv),
+                Tensor::linear(
+                    "linear_attn.out_proj",
+                    hidden,
+                    value_dim,
+                    Split::Row,
+                    quantized,
+                ),
+            ]
         }
     }
-    // Modules the checkpoint keeps in torch_dtype (Meta's FP8 Llama 3.1 405B keeps attention
-    // in BF16). Fused experts are one tensor here: a list can exempt all of a layer's experts
-    // (`model.layers.5.mlp.experts`), not one of them.
-    if let Some(q) = &model.quantization {
-        for t in tensors.iter_mut().filter(|t| t.quantized) {
-            if q.keeps_unquantized(layer, t.name) {
-                t.quantized = false;
-            }
-        }
-    }
-    tensors
 }
 
 /// Gate, up (column-parallel) and down (row-parallel) projections of one gated MLP.
@@ -700,6 +824,10 @@ pub struct RankWeights {
     /// first (with one stage it shares the model's: `llm_base_proposer.py`
     /// `_maybe_share_embeddings`, v0.28.0).
     mtp_embedding: u128,
+    /// Every stage builds the embedding (Qwen3-Next, Qwen3.5) or the lm_head (Qwen3-Next),
+    /// not only the first or last.
+    embedding_everywhere: bool,
+    head_everywhere: bool,
 }
 
 impl RankWeights {
@@ -718,7 +846,9 @@ impl RankWeights {
         let mut total: u128 = 0;
         prefix.push(0);
         let mla_copy = mla_dequantized_copy(model, tp);
-        let rank_bytes = |tensors: Vec<Tensor>| {
+        // MLA keeps a dequantized copy of kv_b_proj beside each attention layer's weights; a
+        // linear-attention layer has none.
+        let rank_bytes = |tensors: Vec<Tensor>, linear: bool| {
             tensors
                 .iter()
                 .map(|t| match ep_ranks {
@@ -728,15 +858,21 @@ impl RankWeights {
                     None => t.loaded_bytes_per_rank(model, tp, alignment),
                 })
                 .sum::<u128>()
-                + mla_copy
+                + if linear { 0 } else { mla_copy }
         };
-        let layer_bytes = |layer| rank_bytes(layer_tensors(model, layer));
-        // Layers differ only in whether they route (`ModelProfile::routes_layer`): each kind is
-        // sized once, not once per layer.
-        let mut sized: [Option<u128>; 2] = [None, None];
+        let layer_bytes = |layer| {
+            rank_bytes(
+                layer_tensors(model, layer),
+                model.layer_type(layer) == LayerType::LinearAttention,
+            )
+        };
+        // Layers differ only in whether they route (`ModelProfile::routes_layer`) and whether
+        // they mix by linear attention: each kind is sized once, not once per layer.
+        let mut sized: [Option<u128>; 4] = [None; 4];
         for layer in 0..model.num_hidden_layers {
-            total += *sized[usize::from(model.routes_layer(layer))]
-                .get_or_insert_with(|| layer_bytes(layer));
+            let kind = usize::from(model.routes_layer(layer))
+                + 2 * usize::from(model.layer_type(layer) == LayerType::LinearAttention);
+            total += *sized[kind].get_or_insert_with(|| layer_bytes(layer));
             prefix.push(total);
         }
         let [norm, lm_head] = head(model);
@@ -747,7 +883,7 @@ impl RankWeights {
             lm_head: lm_head.bytes_per_rank(model, tp),
             tied: model.tie_word_embeddings,
             mtp: if mtp_layers > 0 {
-                u128::from(mtp_layers) * rank_bytes(mtp_layer_tensors(model))
+                u128::from(mtp_layers) * rank_bytes(mtp_layer_tensors(model), false)
             } else {
                 0
             },
@@ -760,6 +896,12 @@ impl RankWeights {
             } else {
                 0
             },
+            // `embed_tokens` is built on every PP rank in Qwen3-Next and Qwen3.5 (not gated by
+            // `is_first_rank`: `qwen3_next.py` line 685, `qwen3_5.py` line 249), and Qwen3-Next
+            // builds its lm_head on every rank too (line 876; vLLM 0.34.0).
+            embedding_everywhere: model.architecture.starts_with("Qwen3Next")
+                || model.architecture.starts_with("Qwen3_5"),
+            head_everywhere: model.architecture.starts_with("Qwen3Next"),
         };
         // A checkpoint of known exact size (safetensors index): keep each part's share, scaled
         // to the exact total.
@@ -781,17 +923,18 @@ impl RankWeights {
     pub fn stage(&self, layers: std::ops::Range<u64>, first: bool, last: bool) -> u64 {
         let mut bytes =
             self.prefix[layers.end as usize] - self.prefix[layers.start as usize] + self.vision;
-        if first {
+        let embedding = first || self.embedding_everywhere;
+        if embedding {
             bytes += self.embedding;
         }
         if last {
             bytes += self.norm + self.mtp;
-            if !(self.tied && first) {
-                bytes += self.lm_head;
-            }
             if !first {
                 bytes += self.mtp_embedding;
             }
+        }
+        if (last || self.head_everywhere) && !(self.tied && embedding) {
+            bytes += self.lm_head;
         }
         saturate(bytes)
     }
@@ -1244,6 +1387,27 @@ mod tests {
         assert_eq!(
             RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90), 0).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
+        );
+    }
+
+    /// Qwen3.5 builds its embedding on every pipeline stage (vLLM `qwen3_5.py`, line 249): a
+    /// later stage carries it too, 248,320 × 4,096 BF16 over TP.
+    #[test]
+    fn qwen3_5_embeds_on_every_stage() {
+        let m = model("qwen3.5-397b-a17b");
+        let w = RankWeights::new(&m, 8, None, Mxfp4Alignment::for_sm(90), 0);
+        let layers_only = RankWeights {
+            embedding_everywhere: false,
+            ..w.clone()
+        };
+        let embedding = 248_320u64.div_ceil(64) * 64 / 8 * 4096 * 2;
+        assert_eq!(
+            w.stage(30..60, false, true) - layers_only.stage(30..60, false, true),
+            embedding
+        );
+        assert_eq!(
+            w.stage(0..30, true, false),
+            layers_only.stage(0..30, true, false)
         );
     }
 

@@ -1,17 +1,66 @@
 //! Model profiles from a Hugging Face `config.json`: any checkpoint of an architecture lwsplan
 //! models, without writing a profile by hand.
 //!
-//! Supported `model_type`s: `llama`, `mistral`, `qwen2`, `qwen3` (dense, grouped-query
-//! attention), `mixtral`, `qwen3_moe`, `gpt_oss` (mixture of experts; gpt-oss with attention
-//! sinks and alternating sliding-window layers) and `deepseek_v2`, `deepseek_v3` (multi-head
-//! latent attention and experts). Quantization: none, `fp8` (block or per-channel), `awq` or
-//! `gptq` (4-bit, grouped), `mxfp4` (experts). Anything else is refused by name rather than
-//! guessed.
+//! The `model_type` is parsed once into a [`ModelType`]; everything architecture-specific reads
+//! from it. Supported: dense grouped-query attention (`llama`, `mistral`, `qwen2`, `qwen3`);
+//! mixtures of experts (`mixtral`, `qwen3_moe`, `gpt_oss` with attention sinks and alternating
+//! sliding-window layers, `minimax_m2`); multi-head latent attention (`deepseek_v2`,
+//! `deepseek_v3`, `kimi_k2`, the text model of `kimi_k25`) and its sparse form with a lightning
+//! indexer (`deepseek_v32`, `glm_moe_dsa`); gated-DeltaNet hybrids (`qwen3_next`, `qwen3_5`,
+//! `qwen3_5_moe`). Quantization: none, `fp8` (block or per-channel), `awq` or `gptq` (4-bit,
+//! grouped), `mxfp4` (experts). Anything else is refused by name rather than guessed.
 
 use serde_json::Value;
 
-use super::model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization, VisionTower};
+use super::model::{
+    Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+    VisionTower,
+};
 use super::{ProfileError, Source};
+
+/// An architecture lwsplan reads from `config.json`, by its `model_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModelType {
+    /// `llama`.
+    Llama,
+    /// `mistral`.
+    Mistral,
+    /// `qwen2`.
+    Qwen2,
+    /// `qwen3`.
+    Qwen3,
+    /// `mixtral`.
+    Mixtral,
+    /// `qwen3_moe`.
+    Qwen3Moe,
+    /// `gpt_oss`.
+    GptOss,
+    /// `deepseek_v2`.
+    DeepseekV2,
+    /// `deepseek_v3`.
+    DeepseekV3,
+    /// `kimi_k2`: DeepSeek-V3's architecture under another name (vLLM serves it as
+    /// `DeepseekV3ForCausalLM`).
+    KimiK2,
+    /// `kimi_k25`: Kimi-K2.5, the K2 text model in `text_config` beside a MoonViT tower.
+    KimiK25,
+    /// `deepseek_v32`: DeepSeek-V3.2, MLA with DeepSeek Sparse Attention's indexer.
+    DeepseekV32,
+    /// `glm_moe_dsa`: GLM-5, the same sparse attention in GLM's model.
+    GlmMoeDsa,
+    /// `qwen3_next`: gated DeltaNet on three of four layers, gated attention, MoE.
+    Qwen3Next,
+    /// `qwen3_5`: Qwen3.5 dense, the Qwen3-Next layers in `text_config`.
+    Qwen35,
+    /// `qwen3_5_moe`: Qwen3.5 MoE.
+    Qwen35Moe,
+    /// `minimax_m2`: grouped-query attention with experts (MiniMax-M2, M2.1, M2.5).
+    MinimaxM2,
+    /// `llama4`: Llama 4's text model in `text_config`: chunked local attention on RoPE
+    /// layers, global NoPE layers, experts on alternate layers.
+    Llama4,
+}
 
 /// The `model_type`s this module reads.
 pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
@@ -24,7 +73,137 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "gpt_oss",
     "deepseek_v2",
     "deepseek_v3",
+    "kimi_k2",
+    "kimi_k25",
+    "deepseek_v32",
+    "glm_moe_dsa",
+    "qwen3_next",
+    "qwen3_5",
+    "qwen3_5_moe",
+    "minimax_m2",
+    "llama4",
 ];
+
+/// How an architecture's feed-forward block is spelled in its config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MlpConfig {
+    /// `intermediate_size` in every layer.
+    Dense,
+    /// `num_local_experts` experts of `intermediate_size` each (Mixtral, gpt-oss, MiniMax).
+    LocalExperts,
+    /// `num_experts` of `moe_intermediate_size`, an optional gated shared expert (Qwen).
+    QwenExperts,
+    /// `n_routed_experts` after `first_k_dense_replace` dense layers (DeepSeek).
+    DeepseekExperts,
+    /// Experts on every `interleave_moe_layer_step`-th layer with a shared expert (Llama 4).
+    Llama4,
+}
+
+impl ModelType {
+    /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
+    pub const ALL: [ModelType; 18] = [
+        ModelType::Llama,
+        ModelType::Mistral,
+        ModelType::Qwen2,
+        ModelType::Qwen3,
+        ModelType::Mixtral,
+        ModelType::Qwen3Moe,
+        ModelType::GptOss,
+        ModelType::DeepseekV2,
+        ModelType::DeepseekV3,
+        ModelType::KimiK2,
+        ModelType::KimiK25,
+        ModelType::DeepseekV32,
+        ModelType::GlmMoeDsa,
+        ModelType::Qwen3Next,
+        ModelType::Qwen35,
+        ModelType::Qwen35Moe,
+        ModelType::MinimaxM2,
+        ModelType::Llama4,
+    ];
+
+    /// The type a `model_type` names, if lwsplan reads it.
+    pub fn parse(model_type: &str) -> Option<ModelType> {
+        let i = SUPPORTED_MODEL_TYPES
+            .iter()
+            .position(|t| *t == model_type)?;
+        Some(ModelType::ALL[i])
+    }
+
+    /// `model_type` as `config.json` spells it.
+    pub fn as_str(self) -> &'static str {
+        let i = ModelType::ALL
+            .iter()
+            .position(|t| *t == self)
+            .unwrap_or_default();
+        SUPPORTED_MODEL_TYPES[i]
+    }
+
+    /// Whether the language model's fields sit in `text_config` (multimodal checkpoints).
+    fn nests_text_config(self) -> bool {
+        matches!(
+            self,
+            ModelType::KimiK25 | ModelType::Qwen35 | ModelType::Qwen35Moe | ModelType::Llama4
+        )
+    }
+
+    /// Multi-head latent attention.
+    fn mla(self) -> bool {
+        matches!(
+            self,
+            ModelType::DeepseekV2
+                | ModelType::DeepseekV3
+                | ModelType::KimiK2
+                | ModelType::KimiK25
+                | ModelType::DeepseekV32
+                | ModelType::GlmMoeDsa
+        )
+    }
+
+    /// DeepSeek Sparse Attention's indexer on every layer.
+    fn sparse(self) -> bool {
+        matches!(self, ModelType::DeepseekV32 | ModelType::GlmMoeDsa)
+    }
+
+    /// Gated DeltaNet layers with gated full attention between (Qwen3-Next's decoder).
+    fn gated_delta_net(self) -> bool {
+        matches!(
+            self,
+            ModelType::Qwen3Next | ModelType::Qwen35 | ModelType::Qwen35Moe
+        )
+    }
+
+    /// Per-head RMS norms on queries and keys.
+    fn qk_norm(self) -> bool {
+        matches!(
+            self,
+            ModelType::Qwen3 | ModelType::Qwen3Moe | ModelType::MinimaxM2
+        ) || self.gated_delta_net()
+    }
+
+    fn mlp(self) -> MlpConfig {
+        match self {
+            ModelType::Llama
+            | ModelType::Mistral
+            | ModelType::Qwen2
+            | ModelType::Qwen3
+            | ModelType::Qwen35 => MlpConfig::Dense,
+            ModelType::Mixtral | ModelType::GptOss | ModelType::MinimaxM2 => {
+                MlpConfig::LocalExperts
+            }
+            ModelType::Qwen3Moe | ModelType::Qwen3Next | ModelType::Qwen35Moe => {
+                MlpConfig::QwenExperts
+            }
+            ModelType::DeepseekV2
+            | ModelType::DeepseekV3
+            | ModelType::KimiK2
+            | ModelType::KimiK25
+            | ModelType::DeepseekV32
+            | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
+            ModelType::Llama4 => MlpConfig::Llama4,
+        }
+    }
+}
 
 impl ModelProfile {
     /// Reads a `config.json` file into a checked model profile; see
@@ -62,6 +241,7 @@ impl ModelProfile {
         let c = Config {
             value: &value,
             origin,
+            prefix: "",
         };
         let q = value
             .get("quantization")
@@ -257,122 +437,56 @@ fn from_hf_config(
         what: "config",
         source,
     })?;
-    let c = Config {
+    let root = Config {
         value: &config,
         origin,
+        prefix: "",
     };
-    let model_type = c.string("model_type")?;
-    if !SUPPORTED_MODEL_TYPES.contains(&model_type.as_str()) {
-        return Err(c.invalid(
+    let type_name = root.string("model_type")?;
+    let Some(model_type) = ModelType::parse(&type_name) else {
+        return Err(root.invalid(
             "model_type",
             format!(
                 "architecture `{}` (model_type `{}`) is not supported; lwsplan models {}",
-                crate::error::truncate(&c.architecture(), 80),
-                crate::error::truncate(&model_type, 80),
+                crate::error::truncate(&root.architecture(), 80),
+                crate::error::truncate(&type_name, 80),
                 SUPPORTED_MODEL_TYPES.join(", ")
             ),
         ));
-    }
-    let (layer_types, sliding_window) = c.attention_layers(&model_type)?;
-    let layers = c.u64("num_hidden_layers")?;
-    let hidden = c.u64("hidden_size")?;
-    let heads = c.u64("num_attention_heads")?;
-    let attention = match model_type.as_str() {
-        "deepseek_v2" | "deepseek_v3" => Attention::Mla {
-            num_attention_heads: heads,
-            q_lora_rank: c.optional_u64("q_lora_rank")?,
-            kv_lora_rank: c.u64("kv_lora_rank")?,
-            qk_nope_head_dim: c.u64("qk_nope_head_dim")?,
-            qk_rope_head_dim: c.u64("qk_rope_head_dim")?,
-            v_head_dim: c.u64("v_head_dim")?,
-        },
-        _ => {
-            Attention::Gqa {
-                num_attention_heads: heads,
-                num_key_value_heads: c.optional_u64("num_key_value_heads")?.unwrap_or(heads),
-                head_dim: match c.optional_u64("head_dim")? {
-                    Some(d) => d,
-                    None if heads > 0 && hidden % heads == 0 => hidden / heads,
-                    None => {
-                        return Err(c.invalid(
-                        "head_dim",
-                        format!("missing, and hidden_size {hidden} is not a multiple of {heads} heads"),
-                    ));
-                    }
-                },
-                qk_norm: matches!(model_type.as_str(), "qwen3" | "qwen3_moe"),
-                // Qwen2 always biases q, k and v; Llama-family and gpt-oss configs say so in
-                // `attention_bias`, which biases o_proj too.
-                qkv_bias: model_type == "qwen2" || c.attention_bias(),
-                o_bias: model_type != "qwen2" && c.attention_bias(),
-                sinks: model_type == "gpt_oss",
-            }
-        }
     };
-    let mlp = match model_type.as_str() {
-        "mixtral" | "gpt_oss" => {
-            let width = c.u64("intermediate_size")?;
-            Mlp::Moe {
-                intermediate_size: width,
-                moe_intermediate_size: width,
-                n_routed_experts: c.u64("num_local_experts")?,
-                n_shared_experts: 0,
-                num_experts_per_tok: c.u64("num_experts_per_tok")?,
-                first_k_dense_replace: 0,
-                bias: model_type == "gpt_oss",
-            }
+    // A multimodal checkpoint keeps the language model's fields in `text_config`.
+    let c = if model_type.nests_text_config() {
+        Config {
+            value: config
+                .get("text_config")
+                .filter(|t| t.is_object())
+                .ok_or_else(|| root.invalid("text_config", "missing or not a map".into()))?,
+            origin,
+            prefix: "text_config.",
         }
-        "qwen3_moe" => {
-            if c.optional_u64("decoder_sparse_step")?.unwrap_or(1) != 1 {
-                return Err(c.invalid(
-                    "decoder_sparse_step",
-                    "only 1 (every layer MoE) is modelled".into(),
-                ));
-            }
-            if c.value
-                .get("mlp_only_layers")
-                .and_then(Value::as_array)
-                .is_some_and(|l| !l.is_empty())
-            {
-                return Err(c.invalid(
-                    "mlp_only_layers",
-                    "dense layers among MoE layers are not modelled".into(),
-                ));
-            }
-            Mlp::Moe {
-                intermediate_size: c.optional_u64("intermediate_size")?.unwrap_or(0),
-                moe_intermediate_size: c.u64("moe_intermediate_size")?,
-                n_routed_experts: c.u64("num_experts")?,
-                n_shared_experts: 0,
-                num_experts_per_tok: c.u64("num_experts_per_tok")?,
-                first_k_dense_replace: 0,
-                bias: false,
-            }
-        }
-        "deepseek_v2" | "deepseek_v3" => {
-            if c.optional_u64("moe_layer_freq")?.unwrap_or(1) != 1 {
-                return Err(c.invalid(
-                    "moe_layer_freq",
-                    "only 1 (every layer after the dense ones) is modelled".into(),
-                ));
-            }
-            Mlp::Moe {
-                intermediate_size: c.u64("intermediate_size")?,
-                moe_intermediate_size: c.u64("moe_intermediate_size")?,
-                n_routed_experts: c.u64("n_routed_experts")?,
-                n_shared_experts: c.optional_u64("n_shared_experts")?.unwrap_or(0),
-                num_experts_per_tok: c.u64("num_experts_per_tok")?,
-                first_k_dense_replace: c.optional_u64("first_k_dense_replace")?.unwrap_or(0),
-                bias: false,
-            }
-        }
-        _ => Mlp::Dense {
-            intermediate_size: c.u64("intermediate_size")?,
-        },
+    } else {
+        root.clone()
     };
-    let architecture = c.architecture();
-    let quantization = c.quantization()?;
-    let hf_repo = match (hf_repo, c.optional_string("_name_or_path")) {
+    // Every count is bounded before anything is sized from it.
+    let layers = c.bounded("num_hidden_layers", super::model::MAX_LAYERS)?;
+    let hidden = c.bounded("hidden_size", super::model::MAX_WIDTH)?;
+    let heads = c.bounded("num_attention_heads", super::model::MAX_WIDTH)?;
+    let vocab_size = c.bounded("vocab_size", super::model::MAX_VOCAB)?;
+    let (layer_types, sliding_window) = c.attention_layers(model_type, layers)?;
+    let attention = c.attention(model_type, heads, hidden)?;
+    let mlp = c.mlp(model_type)?;
+    let linear_attention = if model_type.gated_delta_net() {
+        Some(c.gated_delta_net(model_type, &root)?)
+    } else {
+        None
+    };
+    let architecture = root.architecture();
+    let quantization = match root.quantization()? {
+        Some(q) => Some(q),
+        None if model_type.nests_text_config() => c.quantization()?,
+        None => None,
+    };
+    let hf_repo = match (hf_repo, root.optional_string("_name_or_path")) {
         // It reaches `vllm serve`'s command line: a repository id and nothing else.
         (Some(repo), _) if !is_repo_id(repo) => {
             return Err(ProfileError::Invalid {
@@ -388,7 +502,7 @@ fn from_hf_config(
         (Some(repo), _) => repo.to_string(),
         (None, Some(name)) if is_repo_id(&name) => name,
         (None, name) => {
-            return Err(c.invalid(
+            return Err(root.invalid(
                 "_name_or_path",
                 format!(
                     "{}: the config does not say which repository vLLM should load; give it \
@@ -409,6 +523,17 @@ fn from_hf_config(
         .next()
         .unwrap_or(&hf_repo)
         .to_ascii_lowercase();
+    // MTP layers: DeepSeek's `num_nextn_predict_layers`, Qwen3.5's `mtp_num_hidden_layers`
+    // (vLLM loads them only for speculative decoding).
+    let mtp = match c.optional_u64("num_nextn_predict_layers")? {
+        Some(n) => Some(n),
+        None => c.optional_u64("mtp_num_hidden_layers")?,
+    };
+    let tied = |cfg: &Config<'_>| {
+        cfg.value
+            .get("tie_word_embeddings")
+            .and_then(Value::as_bool)
+    };
     let profile = ModelProfile {
         id,
         hf_repo,
@@ -417,29 +542,25 @@ fn from_hf_config(
         architecture,
         num_hidden_layers: layers,
         hidden_size: hidden,
-        vocab_size: c.u64("vocab_size")?,
-        max_position_embeddings: c.u64("max_position_embeddings")?,
+        vocab_size,
+        max_position_embeddings: c.bounded("max_position_embeddings", super::model::MAX_CONTEXT)?,
         // Every supported architecture's config class defaults to untied embeddings.
-        tie_word_embeddings: c
-            .value
-            .get("tie_word_embeddings")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        tie_word_embeddings: tied(&root).or_else(|| tied(&c)).unwrap_or(false),
         torch_dtype: c.dtype()?,
         layer_types,
         sliding_window,
+        attention_chunk_size: c
+            .optional_bounded("attention_chunk_size", super::model::MAX_CONTEXT)?
+            .filter(|_| model_type == ModelType::Llama4),
+        linear_attention,
         attention,
         mlp,
         quantization,
-        // Qwen3.5 calls them `mtp_num_hidden_layers` (vLLM `config/speculative.py`, v0.28.0).
-        num_nextn_predict_layers: match c.optional_u64("num_nextn_predict_layers")? {
-            Some(n) => n,
-            None => c.optional_u64("mtp_num_hidden_layers")?.unwrap_or(0),
-        },
+        num_nextn_predict_layers: mtp.unwrap_or(0),
         vision_tower: None,
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
-        vllm_args: if c.value.get("auto_map").is_some() {
+        vllm_args: if root.value.get("auto_map").is_some() {
             vec!["--trust-remote-code".to_string()]
         } else {
             Vec::new()
@@ -454,19 +575,259 @@ fn from_hf_config(
     Ok(profile)
 }
 
-/// Typed reads from a `config.json`, with errors that name the field.
+/// Typed reads from a `config.json` (or its `text_config`), with errors that name the field.
+#[derive(Clone)]
 struct Config<'a> {
     value: &'a Value,
     origin: &'a str,
+    /// Where `value` sits in the file: `""` or `"text_config."`.
+    prefix: &'static str,
 }
 
 impl Config<'_> {
     fn invalid(&self, field: &str, message: String) -> ProfileError {
         ProfileError::Invalid {
             origin: self.origin.to_string(),
-            field: field.to_string(),
+            field: format!("{}{field}", self.prefix),
             message,
         }
+    }
+
+    /// A required whole number, at most `max`: counts are checked before anything is sized
+    /// from them.
+    fn bounded(&self, field: &str, max: u64) -> Result<u64, ProfileError> {
+        let value = self.u64(field)?;
+        if value > max {
+            return Err(self.invalid(
+                field,
+                format!("{value} is more than {max}, beyond any real model"),
+            ));
+        }
+        Ok(value)
+    }
+
+    /// [`Config::bounded`] for an optional field.
+    fn optional_bounded(&self, field: &str, max: u64) -> Result<Option<u64>, ProfileError> {
+        match self.optional_u64(field)? {
+            Some(v) if v > max => Err(self.invalid(
+                field,
+                format!("{v} is more than {max}, beyond any real model"),
+            )),
+            other => Ok(other),
+        }
+    }
+
+    fn attention(
+        &self,
+        model_type: ModelType,
+        heads: u64,
+        hidden: u64,
+    ) -> Result<Attention, ProfileError> {
+        use super::model::MAX_WIDTH;
+        if model_type.mla() {
+            let indexer = if model_type.sparse() {
+                Some(Indexer {
+                    index_n_heads: self.bounded("index_n_heads", MAX_WIDTH)?,
+                    index_head_dim: self.bounded("index_head_dim", MAX_WIDTH)?,
+                    index_topk: self.bounded("index_topk", super::model::MAX_CONTEXT)?,
+                })
+            } else {
+                None
+            };
+            return Ok(Attention::Mla {
+                num_attention_heads: heads,
+                q_lora_rank: self.optional_bounded("q_lora_rank", MAX_WIDTH)?,
+                kv_lora_rank: self.bounded("kv_lora_rank", MAX_WIDTH)?,
+                qk_nope_head_dim: self.bounded("qk_nope_head_dim", MAX_WIDTH)?,
+                qk_rope_head_dim: self.bounded("qk_rope_head_dim", MAX_WIDTH)?,
+                v_head_dim: self.bounded("v_head_dim", MAX_WIDTH)?,
+                indexer,
+            });
+        }
+        let head_dim = match self.optional_bounded("head_dim", MAX_WIDTH)? {
+            Some(d) => d,
+            None if heads > 0 && hidden.is_multiple_of(heads) => hidden / heads,
+            None => {
+                return Err(self.invalid(
+                    "head_dim",
+                    format!("missing, and hidden_size {hidden} is not a multiple of {heads} heads"),
+                ));
+            }
+        };
+        let qwen2 = model_type == ModelType::Qwen2;
+        let qk_norm = match model_type {
+            // MiniMax-M2 says so in `use_qk_norm` (its norms span all heads of a rank; counted
+            // per head here, 7,168 parameters a layer fewer).
+            ModelType::MinimaxM2 => {
+                self.value.get("use_qk_norm").and_then(Value::as_bool) != Some(false)
+            }
+            // Llama 4's `use_qk_norm` is a weightless RMS norm: nothing to load.
+            ModelType::Llama4 => false,
+            _ => model_type.qk_norm(),
+        };
+        Ok(Attention::Gqa {
+            num_attention_heads: heads,
+            num_key_value_heads: self
+                .optional_bounded("num_key_value_heads", MAX_WIDTH)?
+                .unwrap_or(heads),
+            head_dim,
+            qk_norm,
+            // Qwen2 always biases q, k and v; Llama-family and gpt-oss configs say so in
+            // `attention_bias`, which biases o_proj too.
+            qkv_bias: qwen2 || self.attention_bias(),
+            o_bias: !qwen2 && self.attention_bias(),
+            sinks: model_type == ModelType::GptOss,
+            // Qwen3-Next's and Qwen3.5's `attn_output_gate` defaults to true in transformers.
+            output_gate: model_type.gated_delta_net()
+                && self.value.get("attn_output_gate").and_then(Value::as_bool) != Some(false),
+        })
+    }
+
+    fn mlp(&self, model_type: ModelType) -> Result<Mlp, ProfileError> {
+        use super::model::{MAX_EXPERTS, MAX_WIDTH};
+        Ok(match model_type.mlp() {
+            MlpConfig::Dense => Mlp::Dense {
+                intermediate_size: self.bounded("intermediate_size", MAX_WIDTH)?,
+            },
+            MlpConfig::LocalExperts => {
+                let width = self.bounded("intermediate_size", MAX_WIDTH)?;
+                if self.optional_u64("shared_intermediate_size")?.unwrap_or(0) > 0 {
+                    return Err(self.invalid(
+                        "shared_intermediate_size",
+                        "a shared expert beside local experts is not modelled".into(),
+                    ));
+                }
+                Mlp::Moe {
+                    intermediate_size: width,
+                    moe_intermediate_size: width,
+                    n_routed_experts: self.bounded("num_local_experts", MAX_EXPERTS)?,
+                    n_shared_experts: 0,
+                    num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+                    first_k_dense_replace: 0,
+                    bias: model_type == ModelType::GptOss,
+                    shared_expert_gate: false,
+                    moe_layer_step: 1,
+                }
+            }
+            MlpConfig::QwenExperts => {
+                if self.optional_u64("decoder_sparse_step")?.unwrap_or(1) != 1 {
+                    return Err(self.invalid(
+                        "decoder_sparse_step",
+                        "only 1 (every layer MoE) is modelled".into(),
+                    ));
+                }
+                if self
+                    .value
+                    .get("mlp_only_layers")
+                    .and_then(Value::as_array)
+                    .is_some_and(|l| !l.is_empty())
+                {
+                    return Err(self.invalid(
+                        "mlp_only_layers",
+                        "dense layers among MoE layers are not modelled".into(),
+                    ));
+                }
+                let width = self.bounded("moe_intermediate_size", MAX_WIDTH)?;
+                // Qwen's shared expert is one MLP of `shared_expert_intermediate_size`, counted
+                // as that many experts' width.
+                let shared = self
+                    .optional_bounded("shared_expert_intermediate_size", MAX_WIDTH)?
+                    .unwrap_or(0);
+                if width > 0 && !shared.is_multiple_of(width) {
+                    return Err(self.invalid(
+                        "shared_expert_intermediate_size",
+                        format!(
+                            "{shared} is not a multiple of moe_intermediate_size ({width});                              lwsplan counts the shared expert in experts' widths"
+                        ),
+                    ));
+                }
+                Mlp::Moe {
+                    intermediate_size: self
+                        .optional_bounded("intermediate_size", MAX_WIDTH)?
+                        .unwrap_or(0),
+                    moe_intermediate_size: width,
+                    n_routed_experts: self.bounded("num_experts", MAX_EXPERTS)?,
+                    n_shared_experts: shared.checked_div(width).unwrap_or(0),
+                    num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+                    first_k_dense_replace: 0,
+                    bias: false,
+                    shared_expert_gate: shared > 0,
+                    moe_layer_step: 1,
+                }
+            }
+            MlpConfig::DeepseekExperts => {
+                if self.optional_u64("moe_layer_freq")?.unwrap_or(1) != 1 {
+                    return Err(self.invalid(
+                        "moe_layer_freq",
+                        "only 1 (every layer after the dense ones) is modelled".into(),
+                    ));
+                }
+                Mlp::Moe {
+                    intermediate_size: self.bounded("intermediate_size", MAX_WIDTH)?,
+                    moe_intermediate_size: self.bounded("moe_intermediate_size", MAX_WIDTH)?,
+                    n_routed_experts: self.bounded("n_routed_experts", MAX_EXPERTS)?,
+                    n_shared_experts: self
+                        .optional_bounded("n_shared_experts", MAX_EXPERTS)?
+                        .unwrap_or(0),
+                    num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+                    first_k_dense_replace: self
+                        .optional_bounded("first_k_dense_replace", super::model::MAX_LAYERS)?
+                        .unwrap_or(0),
+                    bias: false,
+                    shared_expert_gate: false,
+                    moe_layer_step: 1,
+                }
+            }
+            // Llama 4 (`Llama4MoE`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0): every
+            // `interleave_moe_layer_step`-th layer routes to experts of `intermediate_size`
+            // beside one shared expert as wide; the others are dense MLPs of
+            // `intermediate_size_mlp`.
+            MlpConfig::Llama4 => {
+                let width = self.bounded("intermediate_size", MAX_WIDTH)?;
+                Mlp::Moe {
+                    intermediate_size: self
+                        .optional_bounded("intermediate_size_mlp", MAX_WIDTH)?
+                        .unwrap_or(width),
+                    moe_intermediate_size: width,
+                    n_routed_experts: self.bounded("num_local_experts", MAX_EXPERTS)?,
+                    n_shared_experts: 1,
+                    num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+                    first_k_dense_replace: 0,
+                    bias: false,
+                    shared_expert_gate: false,
+                    moe_layer_step: self
+                        .optional_bounded("interleave_moe_layer_step", super::model::MAX_LAYERS)?
+                        .unwrap_or(1)
+                        .max(1),
+                }
+            }
+        })
+    }
+
+    /// The gated DeltaNet mixer. Qwen3.5's multimodal classes apply the text config's
+    /// `mamba_ssm_dtype` to the recurrent state (`Qwen3_5ForConditionalGenerationConfig.
+    /// verify_and_update_config`, `vllm/model_executor/models/config.py`, vLLM 0.34.0, line
+    /// 1293); Qwen3-Next and the text-only classes keep it in the model dtype.
+    fn gated_delta_net(
+        &self,
+        model_type: ModelType,
+        root: &Config<'_>,
+    ) -> Result<LinearAttention, ProfileError> {
+        use super::model::MAX_WIDTH;
+        let applies_ssm_dtype = model_type != ModelType::Qwen3Next
+            && root.architecture().ends_with("ForConditionalGeneration");
+        let mamba_ssm_dtype = match self.optional_string("mamba_ssm_dtype") {
+            Some(name) if applies_ssm_dtype => Some(self.parse_dtype("mamba_ssm_dtype", &name)?),
+            _ => None,
+        };
+        Ok(LinearAttention::GatedDeltaNet {
+            linear_num_key_heads: self.bounded("linear_num_key_heads", MAX_WIDTH)?,
+            linear_num_value_heads: self.bounded("linear_num_value_heads", MAX_WIDTH)?,
+            linear_key_head_dim: self.bounded("linear_key_head_dim", MAX_WIDTH)?,
+            linear_value_head_dim: self.bounded("linear_value_head_dim", MAX_WIDTH)?,
+            linear_conv_kernel_dim: self.bounded("linear_conv_kernel_dim", MAX_WIDTH)?,
+            mamba_ssm_dtype,
+        })
     }
 
     fn architecture(&self) -> String {
@@ -510,12 +871,19 @@ impl Config<'_> {
         let name = self
             .optional_string("torch_dtype")
             .or_else(|| self.optional_string("dtype"));
-        match name.as_deref() {
-            None | Some("bfloat16") => Ok(Dtype::Bfloat16),
-            Some("float16") => Ok(Dtype::Float16),
-            Some("float32") => Ok(Dtype::Float32),
-            Some(other) => Err(self.invalid(
-                "torch_dtype",
+        match name {
+            None => Ok(Dtype::Bfloat16),
+            Some(name) => self.parse_dtype("torch_dtype", &name),
+        }
+    }
+
+    fn parse_dtype(&self, field: &str, name: &str) -> Result<Dtype, ProfileError> {
+        match name {
+            "bfloat16" => Ok(Dtype::Bfloat16),
+            "float16" => Ok(Dtype::Float16),
+            "float32" => Ok(Dtype::Float32),
+            other => Err(self.invalid(
+                field,
                 format!("`{other}` is not bfloat16, float16 or float32"),
             )),
         }
@@ -852,28 +1220,95 @@ impl Config<'_> {
         self.value.get("attention_bias").and_then(Value::as_bool) == Some(true)
     }
 
-    /// Which layers attend to a sliding window: `layer_types` when the config lists them; every
-    /// layer for a Mistral-style config with an active `sliding_window`; none otherwise. Qwen's
-    /// `use_sliding_window` with `max_window_layers` is refused (not modelled).
+    /// How each layer attends: `layer_types` when the config lists them; for Qwen3-Next without
+    /// them, every `full_attention_interval`-th layer full and the others linear; every layer
+    /// sliding for a Mistral-style config with an active `sliding_window`; all full otherwise.
+    /// Qwen's `use_sliding_window` with `max_window_layers` is refused (not modelled).
     fn attention_layers(
         &self,
-        model_type: &str,
+        model_type: ModelType,
+        layers: u64,
     ) -> Result<(Vec<LayerType>, Option<u64>), ProfileError> {
         let window = self.value.get("sliding_window").and_then(Value::as_u64);
         if let Some(types) = self.value.get("layer_types").and_then(Value::as_array) {
+            if types.len() as u64 != layers {
+                return Err(self.invalid(
+                    "layer_types",
+                    format!(
+                        "lists {} layers; num_hidden_layers is {layers}",
+                        types.len()
+                    ),
+                ));
+            }
             let types = types
                 .iter()
                 .map(|t| match t.as_str() {
                     Some("full_attention") => Ok(LayerType::FullAttention),
                     Some("sliding_attention") => Ok(LayerType::SlidingAttention),
+                    Some("linear_attention") if model_type.gated_delta_net() => {
+                        Ok(LayerType::LinearAttention)
+                    }
                     _ => Err(self.invalid(
                         "layer_types",
-                        format!("{t} is not full_attention or sliding_attention"),
+                        format!(
+                            "{t} is not {}",
+                            if model_type.gated_delta_net() {
+                                "full_attention or linear_attention"
+                            } else {
+                                "full_attention or sliding_attention"
+                            }
+                        ),
                     )),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let window = window.filter(|_| types.contains(&LayerType::SlidingAttention));
             return Ok((types, window));
+        }
+        if model_type == ModelType::Llama4 {
+            // transformers' Llama4TextConfig: `no_rope_layers[i] = int((i + 1) % 4 != 0)`;
+            // vLLM gives RoPE layers chunked local attention, NoPE layers full attention
+            // (`Llama4Attention`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0).
+            let rope: Vec<bool> = match self.value.get("no_rope_layers").and_then(Value::as_array) {
+                Some(list) if list.len() as u64 == layers => {
+                    list.iter().map(|v| v.as_u64() != Some(0)).collect()
+                }
+                Some(list) => {
+                    return Err(self.invalid(
+                        "no_rope_layers",
+                        format!("lists {} layers; num_hidden_layers is {layers}", list.len()),
+                    ));
+                }
+                None => (0..layers).map(|i| (i + 1) % 4 != 0).collect(),
+            };
+            let chunked = self.optional_u64("attention_chunk_size")?.is_some();
+            let types = rope
+                .into_iter()
+                .map(|r| {
+                    if r && chunked {
+                        LayerType::ChunkedAttention
+                    } else {
+                        LayerType::FullAttention
+                    }
+                })
+                .collect();
+            return Ok((types, None));
+        }
+        if model_type.gated_delta_net() {
+            // transformers' Qwen3NextConfig: `layer_types[i] = full if (i + 1) % interval == 0`.
+            let interval = self
+                .optional_bounded("full_attention_interval", super::model::MAX_LAYERS)?
+                .unwrap_or(4)
+                .max(1);
+            let types = (0..layers)
+                .map(|i| {
+                    if (i + 1) % interval == 0 {
+                        LayerType::FullAttention
+                    } else {
+                        LayerType::LinearAttention
+                    }
+                })
+                .collect();
+            return Ok((types, None));
         }
         let used = self
             .value
@@ -886,16 +1321,7 @@ impl Config<'_> {
             .and_then(Value::as_u64);
         match (window, context) {
             (Some(window), Some(context)) if used && window < context => {
-                if matches!(model_type, "mistral" | "mixtral") {
-                    let layers = self.u64("num_hidden_layers")?;
-                    // Bounded before the per-layer list is sized from it: 2^62 layers would
-                    // ask for exabytes before the profile's own check ran.
-                    super::require_at_most(
-                        self.origin,
-                        "num_hidden_layers",
-                        layers,
-                        super::model::MAX_LAYERS,
-                    )?;
+                if matches!(model_type, ModelType::Mistral | ModelType::Mixtral) {
                     Ok((
                         vec![LayerType::SlidingAttention; layers as usize],
                         Some(window),
@@ -1090,6 +1516,47 @@ mod tests {
             ("*.mlp.shared_expert.*", "*.mlp.shared_expert.*"),
         ] {
             assert_eq!(text_model_name(name), want);
+        }
+    }
+
+    /// The enum and the public list name the same types, in the same order.
+    #[test]
+    fn model_types_parse_once_and_round_trip() {
+        assert_eq!(ModelType::ALL.len(), SUPPORTED_MODEL_TYPES.len());
+        for (t, name) in ModelType::ALL.iter().zip(SUPPORTED_MODEL_TYPES) {
+            assert_eq!(ModelType::parse(name), Some(*t));
+            assert_eq!(t.as_str(), *name);
+        }
+        assert_eq!(ModelType::parse("gemma3"), None);
+    }
+
+    /// Each family's traits, as vLLM's model classes have them.
+    #[test]
+    fn model_type_traits_follow_vllm_classes() {
+        // (type, MLA, sparse, gated DeltaNet, text_config)
+        let rows = [
+            (ModelType::KimiK2, true, false, false, false),
+            (ModelType::KimiK25, true, false, false, true),
+            (ModelType::DeepseekV32, true, true, false, false),
+            (ModelType::GlmMoeDsa, true, true, false, false),
+            (ModelType::Qwen3Next, false, false, true, false),
+            (ModelType::Qwen35, false, false, true, true),
+            (ModelType::Qwen35Moe, false, false, true, true),
+            (ModelType::MinimaxM2, false, false, false, false),
+            (ModelType::Llama, false, false, false, false),
+            (ModelType::Llama4, false, false, false, true),
+        ];
+        for (t, mla, sparse, gdn, nested) in rows {
+            assert_eq!(
+                (
+                    t.mla(),
+                    t.sparse(),
+                    t.gated_delta_net(),
+                    t.nests_text_config()
+                ),
+                (mla, sparse, gdn, nested),
+                "{t:?}"
+            );
         }
     }
 }

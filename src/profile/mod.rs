@@ -20,8 +20,11 @@ pub use hardware::{
     Allocatable, DenseTflops, Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node,
     NodeLabels, NodeShape,
 };
-pub use hf::{SUPPORTED_MODEL_TYPES, SafetensorsIndex};
-pub use model::{Attention, Dtype, LayerType, Mlp, ModelProfile, Quantization, VisionTower};
+pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
+pub use model::{
+    Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+    VisionTower,
+};
 
 impl ProfileError {
     /// What kind of failure this is: I/O when the file could not be read, else invalid input.

@@ -46,6 +46,14 @@ pub struct ModelProfile {
     /// `sliding_window`: tokens a sliding-attention layer attends to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sliding_window: Option<u64>,
+    /// `attention_chunk_size`: tokens per chunk of a chunked-local-attention layer
+    /// (`chunked_attention` in `layer_types`; Llama 4's RoPE layers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention_chunk_size: Option<u64>,
+    /// The mixer of the `linear_attention` layers of a hybrid model: a fixed state per
+    /// sequence instead of a cache per token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_attention: Option<LinearAttention>,
     /// `quantization_config`, when the checkpoint is quantized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantization: Option<Quantization>,
@@ -105,11 +113,58 @@ pub struct VisionTower {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+// The names are config.json's (`full_attention`, `linear_attention`, ...).
+#[allow(clippy::enum_variant_names)]
 pub enum LayerType {
     /// Attends to the whole context.
     FullAttention,
     /// Attends to the last `sliding_window` tokens.
     SlidingAttention,
+    /// Attends within its chunk of `attention_chunk_size` tokens (Llama 4's RoPE layers).
+    ChunkedAttention,
+    /// The model's [`LinearAttention`] mixer: a state per sequence, no cache per token
+    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers).
+    LinearAttention,
+}
+
+/// The recurrent mixer of a hybrid model's `linear_attention` layers. In a profile file it is a
+/// map whose `kind` names the variant:
+///
+/// ```
+/// # use lwsplan::profile::LinearAttention;
+/// // Qwen3.5-397B-A17B's gated DeltaNet.
+/// let gdn: LinearAttention = serde_saphyr::from_str("
+/// kind: gated_delta_net
+/// linear_num_key_heads: 16
+/// linear_num_value_heads: 64
+/// linear_key_head_dim: 128
+/// linear_value_head_dim: 128
+/// linear_conv_kernel_dim: 4
+/// mamba_ssm_dtype: float32
+/// ")?;
+/// # let _ = gdn;
+/// # Ok::<(), serde_saphyr::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LinearAttention {
+    /// Gated DeltaNet (Qwen3-Next, Qwen3.5; vLLM `QwenGatedDeltaNetAttention`).
+    GatedDeltaNet {
+        /// `linear_num_key_heads`.
+        linear_num_key_heads: u64,
+        /// `linear_num_value_heads`.
+        linear_num_value_heads: u64,
+        /// `linear_key_head_dim`.
+        linear_key_head_dim: u64,
+        /// `linear_value_head_dim`.
+        linear_value_head_dim: u64,
+        /// `linear_conv_kernel_dim`: the short convolution's width.
+        linear_conv_kernel_dim: u64,
+        /// `mamba_ssm_dtype`: the recurrent state's dtype where the config sets it (Qwen3.5's
+        /// `float32`); vLLM keeps it in the model dtype otherwise.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mamba_ssm_dtype: Option<Dtype>,
+    },
 }
 
 /// A weight or activation dtype, spelled as in `config.json`.
@@ -184,6 +239,10 @@ pub enum Attention {
         /// One learned attention-sink logit per head (`self_attn.sinks`, gpt-oss).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         sinks: bool,
+        /// `attn_output_gate`: a sigmoid gate on the attention output, projected with the
+        /// queries (q_proj twice as wide; Qwen3-Next, Qwen3.5).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        output_gate: bool,
     },
     /// Multi-head latent attention (DeepSeek-V2/V3): the KV cache holds one compressed latent.
     Mla {
@@ -200,7 +259,24 @@ pub enum Attention {
         qk_rope_head_dim: u64,
         /// `v_head_dim`.
         v_head_dim: u64,
+        /// The lightning indexer of DeepSeek Sparse Attention (DeepSeek-V3.2, GLM-5): each
+        /// token attends to the `index_topk` tokens it scores highest, with a key cache of
+        /// its own.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        indexer: Option<Indexer>,
     },
+}
+
+/// DeepSeek Sparse Attention's lightning indexer (`index_*` fields of `config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Indexer {
+    /// `index_n_heads`.
+    pub index_n_heads: u64,
+    /// `index_head_dim`: the width of the cached indexer key.
+    pub index_head_dim: u64,
+    /// `index_topk`: tokens each query attends to.
+    pub index_topk: u64,
 }
 
 impl Attention {
@@ -270,7 +346,24 @@ pub enum Mlp {
         /// Biases on the router and on every expert's projections (gpt-oss).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         bias: bool,
+        /// Every how many layers one routes, counting from 1: layer `i` (from 0) past the dense
+        /// ones routes when `(i + 1) % moe_layer_step == 0` (Llama 4 Maverick's
+        /// `interleave_moe_layer_step: 2`; the others dense with `intermediate_size`).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        moe_layer_step: u64,
+        /// A sigmoid gate on the shared expert's output (`shared_expert_gate`, one row of
+        /// `hidden_size`; Qwen2-MoE, Qwen3-Next, Qwen3.5).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shared_expert_gate: bool,
     },
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(n: &u64) -> bool {
+    *n == 1
 }
 
 /// `quantization_config` of a quantized checkpoint, keyed by `quant_method` as in
@@ -509,17 +602,116 @@ pub(crate) fn wildcard_matches(pattern: &str, text: &str) -> bool {
 
 /// Bounds far above any real model, so that a typo is caught and arithmetic cannot overflow.
 pub(crate) const MAX_LAYERS: u64 = 4096;
-const MAX_WIDTH: u64 = 1 << 20;
-const MAX_VOCAB: u64 = 1 << 24;
-const MAX_CONTEXT: u64 = 1 << 26;
-const MAX_EXPERTS: u64 = 1 << 14;
+pub(crate) const MAX_WIDTH: u64 = 1 << 20;
+pub(crate) const MAX_VOCAB: u64 = 1 << 24;
+pub(crate) const MAX_CONTEXT: u64 = 1 << 26;
+pub(crate) const MAX_EXPERTS: u64 = 1 << 14;
 
 impl ModelProfile {
+    /// How decoder layer `layer` (from 0) attends: its `layer_types` entry, full attention
+    /// when the profile lists none.
+    pub fn layer_type(&self, layer: u64) -> LayerType {
+        usize::try_from(layer)
+            .ok()
+            .and_then(|i| self.layer_types.get(i))
+            .copied()
+            .unwrap_or(LayerType::FullAttention)
+    }
+
+    /// Each layer kind a profile lists needs the fields that describe it.
+    fn check_layer_kinds(&self, origin: &str) -> Result<(), ProfileError> {
+        let invalid = |field: &str, message: String| ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: field.to_string(),
+            message,
+        };
+        let has = |kind| self.layer_types.contains(&kind);
+        if has(LayerType::ChunkedAttention) && self.attention_chunk_size.is_none() {
+            return Err(invalid(
+                "attention_chunk_size",
+                "missing: layer_types lists chunked_attention layers".into(),
+            ));
+        }
+        if has(LayerType::SlidingAttention) && self.sliding_window.is_none() {
+            return Err(invalid(
+                "sliding_window",
+                "missing: layer_types lists sliding_attention layers".into(),
+            ));
+        }
+        match (&self.linear_attention, has(LayerType::LinearAttention)) {
+            (None, true) => {
+                return Err(invalid(
+                    "linear_attention",
+                    "missing: layer_types lists linear_attention layers; describe their mixer"
+                        .into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(invalid(
+                    "layer_types",
+                    "lists no linear_attention layer, yet linear_attention describes a mixer"
+                        .into(),
+                ));
+            }
+            (
+                Some(LinearAttention::GatedDeltaNet {
+                    linear_num_key_heads,
+                    linear_num_value_heads,
+                    linear_key_head_dim,
+                    linear_value_head_dim,
+                    linear_conv_kernel_dim,
+                    ..
+                }),
+                true,
+            ) => {
+                for (field, value) in [
+                    (
+                        "linear_attention.linear_num_key_heads",
+                        *linear_num_key_heads,
+                    ),
+                    (
+                        "linear_attention.linear_num_value_heads",
+                        *linear_num_value_heads,
+                    ),
+                    ("linear_attention.linear_key_head_dim", *linear_key_head_dim),
+                    (
+                        "linear_attention.linear_value_head_dim",
+                        *linear_value_head_dim,
+                    ),
+                    (
+                        "linear_attention.linear_conv_kernel_dim",
+                        *linear_conv_kernel_dim,
+                    ),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+                // Query and key heads are repeated over the value heads in groups.
+                if linear_num_value_heads % linear_num_key_heads != 0 {
+                    return Err(invalid(
+                        "linear_attention.linear_num_key_heads",
+                        format!(
+                            "{linear_num_key_heads} does not divide linear_num_value_heads \
+                             ({linear_num_value_heads})"
+                        ),
+                    ));
+                }
+            }
+            (None, false) => {}
+        }
+        Ok(())
+    }
+
     /// Whether decoder layer `layer` (from 0) routes its tokens to experts: every layer of a MoE
     /// model past its `first_k_dense_replace` dense ones. Layers differ in nothing else that
     /// lwsplan sizes.
     pub fn routes_layer(&self, layer: u64) -> bool {
-        matches!(self.mlp, Mlp::Moe { first_k_dense_replace, .. } if layer >= first_k_dense_replace)
+        matches!(
+            self.mlp,
+            Mlp::Moe { first_k_dense_replace, moe_layer_step, .. }
+                if layer >= first_k_dense_replace
+                    && (layer + 1).is_multiple_of(moe_layer_step.max(1))
+        )
     }
 
     /// Parses a model profile from YAML and checks it; `origin` names the file in errors.
@@ -601,7 +793,18 @@ impl ModelProfile {
                 qk_nope_head_dim,
                 qk_rope_head_dim,
                 v_head_dim,
+                indexer,
             } => {
+                if let Some(indexer) = indexer {
+                    for (field, value) in [
+                        ("attention.indexer.index_n_heads", indexer.index_n_heads),
+                        ("attention.indexer.index_head_dim", indexer.index_head_dim),
+                        ("attention.indexer.index_topk", indexer.index_topk),
+                    ] {
+                        require_positive(origin, field, value)?;
+                        require_at_most(origin, field, value, MAX_CONTEXT)?;
+                    }
+                }
                 for (field, value) in [
                     ("attention.num_attention_heads", *num_attention_heads),
                     ("attention.kv_lora_rank", *kv_lora_rank),
@@ -632,6 +835,7 @@ impl ModelProfile {
                 n_shared_experts,
                 num_experts_per_tok,
                 first_k_dense_replace,
+                moe_layer_step,
                 ..
             } => {
                 for (field, value, max) in [
@@ -675,7 +879,9 @@ impl ModelProfile {
                         ),
                     ));
                 }
-                if *first_k_dense_replace > 0 {
+                require_positive(origin, "mlp.moe_layer_step", *moe_layer_step)?;
+                require_at_most(origin, "mlp.moe_layer_step", *moe_layer_step, MAX_LAYERS)?;
+                if *first_k_dense_replace > 0 || *moe_layer_step > 1 {
                     require_positive(origin, "mlp.intermediate_size", *intermediate_size)?;
                 }
             }
@@ -745,7 +951,13 @@ impl ModelProfile {
         }
         if let Some(window) = self.sliding_window {
             require_positive(origin, "sliding_window", window)?;
+            require_at_most(origin, "sliding_window", window, MAX_CONTEXT)?;
         }
+        if let Some(chunk) = self.attention_chunk_size {
+            require_positive(origin, "attention_chunk_size", chunk)?;
+            require_at_most(origin, "attention_chunk_size", chunk, MAX_CONTEXT)?;
+        }
+        self.check_layer_kinds(origin)?;
         if self.quantization == Some(Quantization::Mxfp4) && matches!(self.mlp, Mlp::Dense { .. }) {
             return Err(invalid(
                 "quantization",

@@ -83,6 +83,19 @@ impl Plan {
             self.kv_cache_bytes_per_token,
             self.kv_cache_dtype.as_str()
         )?;
+        if self.kv_cache_bytes_per_sequence > 0 {
+            writeln!(
+                out,
+                "                and {} B of linear-attention state per sequence per GPU, whatever its \
+                 length: a {}-token sequence takes {} per GPU",
+                self.kv_cache_bytes_per_sequence,
+                self.max_model_len,
+                gib(self.kv_cache_bytes_per_sequence.saturating_add(
+                    self.max_model_len
+                        .saturating_mul(self.kv_cache_bytes_per_token)
+                ))
+            )?;
+        }
         if self.layout.data_parallel_size > 1 {
             writeln!(
                 out,
@@ -181,9 +194,13 @@ impl Plan {
                     stage.kv_cache_bytes_per_gpu
                 )
             )?;
+            let state = match stage.kv_cache_bytes_per_sequence {
+                0 => String::new(),
+                bytes => format!(", {bytes} B/sequence"),
+            };
             writeln!(
                 out,
-                "                          weights {}  reserve {} ±{:.2}  KV {} ({} B/token)",
+                "                          weights {}  reserve {} ±{:.2}  KV {} ({} B/token{state})",
                 gib(stage.weight_bytes_per_gpu),
                 gib(stage.reserve.total()),
                 stage.reserve.band_bytes as f64 / (1u64 << 30) as f64,

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use lwsplan::profile::SafetensorsIndex;
-use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
+use lwsplan::{Catalog, KvCacheDtype, ModelProfile, PlanOptions, Planner};
 
 fn config(name: &str) -> PathBuf {
     PathBuf::from(crate::ROOT.as_str()).join(format!("tests/fixtures/hf/{name}/config.json"))
@@ -186,7 +186,8 @@ fn unsupported_configs_are_refused_by_name() {
             "field `quantization_config.quant_method`: `bitsandbytes` is not modelled yet",
         ),
         (
-            r#"{"model_type": "qwen2", "sliding_window": 4096, "max_position_embeddings": 32768, "use_sliding_window": true}"#,
+            r#"{"model_type": "qwen2", "num_hidden_layers": 2, "hidden_size": 8, "num_attention_heads": 2,
+             "vocab_size": 8, "sliding_window": 4096, "max_position_embeddings": 32768, "use_sliding_window": true}"#,
             "field `sliding_window`: sliding-window attention (4096 of 32768 tokens) on some layers only is not modelled yet",
         ),
         (
@@ -604,4 +605,255 @@ fn modelopt_nvfp4_in_config_json() {
     let q = profile.quantization.as_ref().unwrap();
     assert!(q.keeps_unquantized(0, "self_attn.kv_b_proj"));
     assert!(!q.keeps_unquantized(1, "self_attn.kv_b_proj"));
+}
+
+/// The next generation (issue 19), each with its owner, the count it is checked against and
+/// where that count comes from; within 1 %.
+const NEXT_GENERATION: &[(&str, &str, f64)] = &[
+    // Hugging Face's "Model size" for the checkpoint: 1.03T.
+    ("Kimi-K2-Instruct", "moonshotai", 1.03e12),
+    // DeepSeek's "671B" for the main model (the page's 685B includes the MTP module).
+    ("DeepSeek-V3.2", "deepseek-ai", 671e9),
+    // "744B total" (vllm-project/recipes models/zai-org/GLM-5.1.yaml), MTP layer excluded.
+    ("GLM-5.1", "zai-org", 744e9),
+    ("GLM-5.1-FP8", "zai-org", 744e9),
+    // The model names' totals: "397B", "27B", "80B" (the vision towers, 0.46 B, are not in
+    // lwsplan's count).
+    ("Qwen3.5-397B-A17B", "Qwen", 397e9),
+    ("Qwen3.5-27B", "Qwen", 27e9),
+    ("Qwen3-Next-80B-A3B-Thinking", "Qwen", 80e9),
+    // "230 billion total parameters" (MiniMax-AI/MiniMax-M2 README @ 1acac8b6).
+    ("MiniMax-M2.5", "MiniMaxAI", 230e9),
+    // Meta's "400B total" (the vision tower, 0.87 B, is not in lwsplan's count).
+    ("Llama-4-Maverick-17B-128E-Instruct", "meta-llama", 400e9),
+];
+
+fn import_next(name: &str) -> ModelProfile {
+    let (_, owner, _) = NEXT_GENERATION.iter().find(|(n, _, _)| *n == name).unwrap();
+    ModelProfile::from_hf_config_file(&config(name), Some(&format!("{owner}/{name}"))).unwrap()
+}
+
+#[test]
+fn next_generation_parameters_match_the_published_counts() {
+    let mut lines = Vec::new();
+    for (name, _, published) in NEXT_GENERATION {
+        let ours = lwsplan::machinery::parameters(&import_next(name)) as f64;
+        let off = (ours - published).abs() / published;
+        lines.push((
+            off,
+            format!(
+                "{name}: {ours:.4e} vs {published:.4e} ({:.2} %)",
+                off * 100.0
+            ),
+        ));
+    }
+    let report: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    println!("{}", report.join("\n"));
+    assert!(
+        lines.iter().all(|(off, _)| *off < 0.01),
+        "{}",
+        report.join("\n")
+    );
+}
+
+/// Every next-generation config plans on 8 × H200 nodes with default options.
+#[test]
+fn next_generation_configs_plan_on_h200() {
+    let catalog = Catalog::builtin();
+    let h200 = catalog.hardware("h200-141gb").unwrap();
+    for (name, _, _) in NEXT_GENERATION {
+        let profile = import_next(name);
+        let plan = Planner::new(&profile, h200).plan(&PlanOptions::default());
+        assert!(plan.is_ok(), "{name}: {}", plan.unwrap_err());
+    }
+}
+
+/// Kimi-K2's MLA cache: 61 layers × 576 BF16 values = 70,272 bytes a token, summed over the
+/// stages, whatever the layout.
+#[test]
+fn kimi_k2_caches_one_latent_per_layer() {
+    let catalog = Catalog::builtin();
+    let k2 = import_next("Kimi-K2-Instruct");
+    assert_eq!(k2.architecture, "DeepseekV3ForCausalLM");
+    for hardware in ["h200-141gb", "h100-80gb"] {
+        let plan = Planner::new(&k2, catalog.hardware(hardware).unwrap())
+            .plan(&PlanOptions::default())
+            .unwrap();
+        let per_token: u64 = plan.stages.iter().map(|s| s.kv_cache_bytes_per_token).sum();
+        assert_eq!(per_token, 61 * 1152, "{hardware}");
+        for stage in &plan.stages {
+            assert_eq!(stage.kv_cache_groups.len(), 1);
+            assert_eq!(stage.kv_cache_groups[0].kind, lwsplan::plan::CacheKind::Mla);
+        }
+    }
+}
+
+/// DeepSeek-V3.2 and GLM-5: the sparse MLA latent and the indexer's key (128 FP8 values and
+/// one fp32 scale) share one group: 1,152 + 132 bytes a token and layer in BF16, 656 + 132
+/// with `--kv-cache-dtype fp8` (`fp8_ds_mla`), in blocks of 64.
+#[test]
+fn sparse_mla_caches_the_latent_and_the_indexer_key() {
+    use lwsplan::machinery::bytes_per_token_per_layer;
+    for name in ["DeepSeek-V3.2", "GLM-5.1-FP8"] {
+        let m = import_next(name);
+        assert_eq!(
+            bytes_per_token_per_layer(&m, 8, KvCacheDtype::Auto),
+            1152 + 132
+        );
+        assert_eq!(
+            bytes_per_token_per_layer(&m, 8, KvCacheDtype::Fp8),
+            656 + 132
+        );
+        let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+        let kv = lwsplan::machinery::KvLayout::new(&m, &h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!(kv.groups.len(), 1, "{name}");
+        assert_eq!(kv.block_size, 64);
+        let layers = m.num_hidden_layers;
+        assert_eq!(kv.block_bytes(0..layers), layers * 64 * 1284, "{name}");
+    }
+}
+
+/// Qwen3.5-397B-A17B at TP 8 keeps 533,504 bytes of state per gated-DeltaNet layer and
+/// sequence on each GPU: a (3, 1536) BF16 convolution state and an (8, 128, 128) FP32
+/// recurrent state (vLLM `gated_delta_net_state_shape`, `mamba_ssm_dtype: float32`). Summed
+/// over the stages of any plan, the per-sequence state is 45 layers of it, and the 15
+/// full-attention layers' KV per token is a group of its own.
+#[test]
+fn qwen3_5_state_is_per_sequence() {
+    let m = import_next("Qwen3.5-397B-A17B");
+    assert_eq!(lwsplan::machinery::state_bytes_per_sequence(&m, 8), 533_504);
+    let catalog = Catalog::builtin();
+    let h200 = catalog.hardware("h200-141gb").unwrap();
+    let plan = Planner::new(&m, h200)
+        .plan(&PlanOptions {
+            tensor_parallel_size: Some(8),
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    let state: u64 = plan
+        .stages
+        .iter()
+        .map(|s| s.kv_cache_bytes_per_sequence)
+        .sum();
+    assert_eq!(state, 45 * 533_504);
+    let per_token: u64 = plan.stages.iter().map(|s| s.kv_cache_bytes_per_token).sum();
+    // 2 KV heads over 8 ranks: one replicated head of 256, K and V in BF16.
+    assert_eq!(per_token, 15 * 1024);
+    let json = serde_json::to_value(&plan).unwrap();
+    let groups = json["stages"][0]["kv_cache_groups"].as_array().unwrap();
+    let kinds: Vec<&str> = groups.iter().map(|g| g["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"full_attention") && kinds.contains(&"gated_delta_net"));
+    // The attention block grows in steps of 16 until a page holds a state page:
+    // 16 × ceil(533,504 / (16 × 1,024)) = 528 tokens, page 540,672 bytes.
+    assert_eq!(plan.block_size, 528);
+    for g in groups {
+        assert_eq!(g["page_bytes"], 528 * 1024);
+    }
+}
+
+/// vLLM 0.19.0 serving Qwen3.5-27B at TP 1 with --max-model-len 32768 logged "GPU KV cache
+/// size: 290,864 tokens" and "Maximum concurrency for 32,768 tokens per request: 33.04x"
+/// (vllm-project/vllm#40691, an H20). The layout behind it: a GDN state page of 3 × 10,240
+/// BF16 + 48 × 128 × 128 FP32 = 3,207,168 bytes raises the attention block to 784 tokens
+/// (4,096 bytes a token); 16 attention and 48 GDN layers make 4 groups of 16; a request of
+/// 32,768 tokens takes 42 attention blocks and one state block in each of 3 GDN groups. The
+/// 1,487 blocks that the H20's memory held give both logged figures.
+#[test]
+fn qwen3_5_27b_reproduces_the_logged_capacity() {
+    let m = import_next("Qwen3.5-27B");
+    let h100 = Catalog::builtin().hardware("h100-80gb").unwrap().clone();
+    let kv = lwsplan::machinery::KvLayout::new(&m, &h100, 1, 1, KvCacheDtype::Auto, 0).unwrap();
+    assert_eq!(
+        lwsplan::machinery::state_bytes_per_sequence(&m, 1),
+        3_207_168
+    );
+    assert_eq!(kv.block_size, 784);
+    assert_eq!(kv.groups.len(), 4);
+    assert_eq!(kv.block_bytes(0..64), 16 * 784 * 4096);
+    assert_eq!(kv.tokens(1487), 290_864);
+    let pages = kv.pages_per_sequence(32_768, 8192, u64::MAX);
+    assert_eq!(pages, 45);
+    assert_eq!((1487 * 100 / pages) as f64 / 100.0, 33.04);
+}
+
+/// Counts are bounded before anything is sized from them: a config with a billion layers or
+/// experts is refused by field, not allocated.
+#[test]
+fn huge_counts_are_refused_before_sizing() {
+    for (field, value) in [
+        ("num_hidden_layers", "1000000000"),
+        ("vocab_size", "100000000000"),
+        ("num_attention_heads", "100000000000"),
+        ("num_experts", "1000000000"),
+    ] {
+        let text = format!(
+            r#"{{"model_type": "qwen3_next", "num_hidden_layers": 4, "hidden_size": 8,
+              "num_attention_heads": 2, "vocab_size": 8, "max_position_embeddings": 64,
+              "moe_intermediate_size": 8, "num_experts": 4, "num_experts_per_tok": 1,
+              "linear_num_key_heads": 1, "linear_num_value_heads": 1, "linear_key_head_dim": 8,
+              "linear_value_head_dim": 8, "linear_conv_kernel_dim": 4, "{field}": {value}}}"#
+        );
+        let err = from_hf_config(&text, "config.json", Some("a/b")).unwrap_err();
+        let err = lwsplan::Report(&err).to_string();
+        assert!(
+            err.contains(field) && err.contains("beyond any real model"),
+            "{err}"
+        );
+    }
+}
+
+/// Llama 4 Maverick: experts on every second layer (24 of 48), dense MLPs of 16,384 between;
+/// its RoPE layers' chunked local attention is cached as full attention, as vLLM does by
+/// default (the hybrid KV-cache manager is off for chunked attention): 48 layers × 2 × 1 KV
+/// head × 128 × 2 bytes = 24,576 bytes a token at TP 8.
+#[test]
+fn llama_4_routes_alternate_layers_and_caches_every_layer() {
+    let m = import_next("Llama-4-Maverick-17B-128E-Instruct");
+    assert_eq!(m.attention_chunk_size, Some(8192));
+    let routed = (0..48).filter(|&l| m.routes_layer(l)).count();
+    assert_eq!(routed, 24);
+    assert!(!m.routes_layer(0) && m.routes_layer(1));
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let kv = lwsplan::machinery::KvLayout::new(&m, &h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+    assert_eq!(kv.groups.len(), 1);
+    assert_eq!(kv.block_bytes(0..48), 48 * 16 * 256 * 2);
+}
+
+/// Kimi-K2-Thinking (K2's architecture) on 8 × H200 at TP 8 logged "Available KV cache
+/// memory: 46.80 GiB" and "GPU KV cache size: 715,072 tokens" (vllm-project/recipes,
+/// moonshotai/Kimi-K2-Think.md, lines 192-196): 46.80 GiB over one block of 61 MLA layers × 64
+/// tokens × 1,152 bytes is 11,173 blocks, 715,072 tokens. Its INT4 experts are another
+/// quantization format, so only the KV arithmetic is checked here.
+#[test]
+fn kimi_k2_reproduces_the_logged_capacity_from_the_logged_memory() {
+    let k2 = import_next("Kimi-K2-Instruct");
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let kv = lwsplan::machinery::KvLayout::new(&k2, &h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+    let block = kv.block_bytes(0..61);
+    assert_eq!(block, 61 * 64 * 1152);
+    let available = (46.80 * (1u64 << 30) as f64) as u64;
+    assert_eq!(kv.tokens(available / block), 715_072);
+}
+
+/// `--target-concurrent-sequences` counts a sequence's state: with Qwen3.5-397B at TP 8 on
+/// H200, a full-context sequence takes ⌈262,144 / 528⌉ = 497 attention blocks plus one state
+/// block in each of the 3 DeltaNet groups, 500 in all.
+#[test]
+fn target_concurrency_counts_the_state_blocks() {
+    let catalog = Catalog::builtin();
+    let m = catalog.model("qwen3.5-397b-a17b").unwrap();
+    let h200 = catalog.hardware("h200-141gb").unwrap();
+    let plan = Planner::new(m, h200)
+        .plan(&PlanOptions {
+            tensor_parallel_size: Some(8),
+            target_concurrent_sequences: Some(40),
+            ..PlanOptions::default()
+        })
+        .unwrap();
+    let per_group = plan.kv_cache_blocks / 500;
+    assert_eq!(plan.replicas, 40u64.div_ceil(per_group));
+    assert_eq!(
+        plan.max_concurrency,
+        (plan.kv_cache_blocks * 100 / 500) as f64 / 100.0
+    );
 }
