@@ -359,11 +359,23 @@ impl Renderer {
                 plan.model_repo
             ));
         }
-        if plan.layout.data_parallel_size > 1
+        use crate::profile::Network;
+        // GKE's fabrics are wired by the render; elsewhere only --rdma-resource wires one.
+        let wired = self.options.network.rdma.is_some()
+            || (self.options.platform == Platform::Gke && plan.network != Network::Tcp);
+        if self.options.platform == Platform::Nvidia
             && plan.layout.nodes > 1
+            && matches!(plan.network, Network::Rdma | Network::Tcpx | Network::Tcpxo)
             && self.options.network.rdma.is_none()
-            && plan.network == crate::profile::Network::Tcp
         {
+            warnings.push(format!(
+                "the network is {} (hardware profile {} or --network), but with --platform nvidia \
+                 lwsplan wires GPUDirect RDMA only through --rdma-resource NAME=COUNT (your RDMA \
+                 device plugin's resource): without it NCCL uses whatever the pods' network offers",
+                plan.network, plan.hardware
+            ));
+        }
+        if plan.layout.data_parallel_size > 1 && plan.layout.nodes > 1 && !wired {
             warnings.push(format!(
                 "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \
                  between the nodes then runs over TCP sockets, far slower than GPUDirect RDMA",
