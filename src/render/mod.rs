@@ -182,8 +182,9 @@ impl Renderer {
         checks::check_subgroup(&self.options, plan.layout.nodes)?;
         self.check_fabric_volumes(plan)?;
         resources::check_cache_size(&self.options.model_cache, plan)?;
+        resources::check_against_node(&self.options.pod.resources, plan)?;
         let pod_resources = self.resources(plan);
-        resources::check_against_node(&pod_resources, plan)?;
+        resources::check_download_fits(&pod_resources, &self.options.model_cache, plan)?;
         checks::check_memory_limit(&pod_resources, self.shm_bytes(plan))?;
         let text = self.render_text(plan)?;
         crate::validate::parse_manifests(&text).map_err(|p| RenderError::Invalid(Problems(p)))
