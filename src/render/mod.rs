@@ -183,8 +183,9 @@ impl Renderer {
         checks::check_subgroup(&self.options, plan.layout.nodes)?;
         self.check_fabric_volumes(plan)?;
         resources::check_cache_size(&self.options.model_cache, plan)?;
+        resources::check_against_node(&self.options.pod.resources, plan)?;
         let pod_resources = self.resources(plan);
-        resources::check_against_node(&pod_resources, plan)?;
+        resources::check_download_fits(&pod_resources, &self.options.model_cache, plan)?;
         checks::check_memory_limit(&pod_resources, self.shm_bytes(plan))?;
         let text = self.render_text(plan)?;
         crate::validate::parse_manifests(&text).map_err(|p| RenderError::Invalid(Problems(p)))
@@ -360,11 +361,23 @@ impl Renderer {
                 plan.model_repo
             ));
         }
-        if plan.layout.data_parallel_size > 1
+        use crate::profile::Network;
+        // GKE's fabrics are wired by the render; elsewhere only --rdma-resource wires one.
+        let wired = self.options.network.rdma.is_some()
+            || (self.options.platform == Platform::Gke && plan.network != Network::Tcp);
+        if self.options.platform == Platform::Nvidia
             && plan.layout.nodes > 1
+            && matches!(plan.network, Network::Rdma | Network::Tcpx | Network::Tcpxo)
             && self.options.network.rdma.is_none()
-            && plan.network == crate::profile::Network::Tcp
         {
+            warnings.push(format!(
+                "the network is {} (hardware profile {} or --network), but with --platform nvidia \
+                 lwsplan wires GPUDirect RDMA only through --rdma-resource NAME=COUNT (your RDMA \
+                 device plugin's resource): without it NCCL uses whatever the pods' network offers",
+                plan.network, plan.hardware
+            ));
+        }
+        if plan.layout.data_parallel_size > 1 && plan.layout.nodes > 1 && !wired {
             warnings.push(format!(
                 "DP + EP across {} nodes without --rdma-resource: every MoE layer's all-to-all \
                  between the nodes then runs over TCP sockets, far slower than GPUDirect RDMA",

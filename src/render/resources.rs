@@ -245,6 +245,43 @@ pub(crate) fn check_against_node(
     Ok(())
 }
 
+/// With no model cache the whole checkpoint lands in the writable layer: a node whose
+/// allocatable ephemeral storage cannot hold it evicts the pod mid-download. Refused, with what
+/// to do instead (a user's own request is checked by [`check_against_node`]).
+pub(crate) fn check_download_fits(
+    resources: &ResourceRequirements,
+    cache: &ModelCache,
+    plan: &Plan,
+) -> Result<(), RenderError> {
+    let node_disk = plan
+        .node
+        .allocatable
+        .and_then(|a| a.ephemeral_storage_bytes);
+    let asked = resources
+        .requests
+        .as_ref()
+        .and_then(|r| r.get("ephemeral-storage"))
+        .and_then(|q| crate::units::parse_quantity(&q.0).ok());
+    if let (Some(disk), Some(asked)) = (node_disk, asked)
+        && downloads_into_container(cache)
+        && asked > disk
+    {
+        return Err(refuse(
+            crate::OptionName::ModelCache,
+            format!(
+                "none: each pod would download {} of weights into its writable layer, more than \
+                 a {}-GPU {} node's {} of allocatable ephemeral storage; use a model cache \
+                 (pvc:CLAIM, per-pod, host-path:DIR)",
+                gib(checkpoint_disk_bytes(plan)),
+                plan.node.gpus,
+                plan.hardware,
+                gib(disk)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A per-pod claim smaller than the checkpoint fills up mid-download and the pod restarts
 /// forever: refused, with the size that holds it.
 pub(crate) fn check_cache_size(cache: &ModelCache, plan: &Plan) -> Result<(), RenderError> {
@@ -379,6 +416,22 @@ mod tests {
             }
         }
         assert!(check_against_node(&asked("memory", "1000Gi"), &plan).is_ok());
+    }
+
+    #[test]
+    fn a_download_larger_than_the_nodes_disk_asks_for_a_cache() {
+        let mut plan = plan("deepseek-r1", "h100-80gb");
+        if let Some(a) = plan.node.allocatable.as_mut() {
+            a.ephemeral_storage_bytes = Some(500 * GIB);
+        }
+        let d = defaults(&plan, plan.shm_size_bytes, &ModelCache::None);
+        let r = effective(&PodOptions::default(), &d);
+        match check_download_fits(&r, &ModelCache::None, &plan) {
+            Err(RenderError::Option { option, .. }) => {
+                assert_eq!(option, crate::OptionName::ModelCache)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

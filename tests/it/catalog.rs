@@ -223,7 +223,9 @@ fn the_guide_models_plan_as_published() {
 fn no_snapshot_is_unreferenced() {
     let catalog = Catalog::builtin();
     let root = crate::root();
-    let cli_tests = std::fs::read_to_string(root.join("tests/it/cli.rs")).unwrap();
+    // The CLI's error paths are snapshotted by cli.rs and production.rs.
+    let cli_tests = std::fs::read_to_string(root.join("tests/it/cli.rs")).unwrap()
+        + &std::fs::read_to_string(root.join("tests/it/production.rs")).unwrap();
     let render_tests = std::fs::read_to_string(root.join("tests/it/render.rs")).unwrap();
     let examples: Vec<String> = std::fs::read_dir(root.join("examples"))
         .unwrap()

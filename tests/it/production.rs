@@ -488,3 +488,56 @@ fn next_steps_run_as_printed() {
         "{stderr}"
     );
 }
+
+/// Each new refusal, snapshotted with its exact message and status, as the CLI's other error
+/// paths are.
+#[test]
+fn new_error_paths_are_snapshotted() {
+    let dir = crate::temp_dir("operater-snapshot");
+    let file = dir.join("operater.yaml");
+    std::fs::write(
+        &file,
+        "model: deepseek-r1\nhardware: h100-80gb\nrender:\n  pod:\n    tolerations:\n      \
+         - key: nvidia.com/gpu\n        operater: Exists\n",
+    )
+    .unwrap();
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "memory-above-node",
+            with(&with(&["render"], R1), &["--memory", "5000Gi"]),
+        ),
+        (
+            "cpu-above-node",
+            with(&with(&["render"], R1), &["--cpu", "500"]),
+        ),
+        (
+            "per-pod-cache-too-small",
+            with(&with(&["render"], R1), &["--model-cache", "per-pod:100Gi"]),
+        ),
+        (
+            "subgroup-size",
+            with(&with(&["render"], R1), &["--subgroup-size", "3"]),
+        ),
+        (
+            "format-contradicts-output",
+            with(
+                &with(&["render"], R1),
+                &["-o", "x.json", "--format", "yaml"],
+            ),
+        ),
+        (
+            "toleration-typo",
+            vec!["render", "-f", file.to_str().unwrap()],
+        ),
+    ];
+    for (name, args) in cases {
+        let (code, stdout, stderr) = lwsplan(&args);
+        assert_ne!(code, 0, "{name}");
+        assert!(stdout.is_empty(), "{name}");
+        let text = format!("$ lwsplan {}\nexit {code}\n{stderr}", args.join(" "))
+            .replace(file.to_str().unwrap(), "$FILE");
+        crate::settings().bind(|| {
+            insta::assert_snapshot!(format!("cli-error@{name}"), text);
+        });
+    }
+}
