@@ -757,6 +757,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write the JSON summary here")
     ap.add_argument("--label", action="append", default=[], metavar="FILE=LABEL",
                     help="a label for a manifest file in the output (e.g. the lwsplan command)")
+    ap.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                    help="a field to record in the JSON summary (e.g. the lwsplan commit)")
     opts = ap.parse_args()
 
     major, minor = (int(x) for x in opts.device_capability.split("."))
@@ -801,6 +803,7 @@ def main() -> int:
         "errors": sum(r["status"] == "error" for r in results),
         "results": results,
     }
+    report.update(dict(item.split("=", 1) for item in opts.meta))
     if opts.json:
         opts.json.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "results"}, sort_keys=True))

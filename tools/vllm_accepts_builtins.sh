@@ -38,4 +38,6 @@ render dcp --model deepseek-r1 --hardware h200-141gb --decode-context-parallel-s
   --configs-root tests/fixtures/hf \
   --config-dir meta-llama/Llama-3.1-8B-Instruct=tests/fixtures/hf/Llama-3.1-8B \
   ${VLLM_ACCEPTS_CONFIGS_ROOT:+--configs-root "$VLLM_ACCEPTS_CONFIGS_ROOT"} \
-  --profiles profiles/models --json "$out"
+  --profiles profiles/models --json "$out" \
+  --meta "lwsplan_commit=$(git rev-parse HEAD)" --meta "date=$(date -u +%F)" \
+  --meta "render_flags=--launcher native $*"
