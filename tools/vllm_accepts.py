@@ -21,9 +21,12 @@ documents per file, or ``--format json``), and for its leader and each worker in
    for ``--headless`` pods, with the API-server count ``run_multi_api_server`` sets), which
    builds the ModelConfig from the model's ``config.json`` (and ``hf_quant_config.json``), the
    ParallelConfig, and every cross-check of ``VllmConfig``. There is no GPU here, so the
-   platform is a stand-in for CUDA (``--device-capability``, default 9.0 = Hopper; memory from
-   ``--device-memory-gib``): everything vLLM decides from the arguments and the model's
-   config runs; nothing that needs a device (weights, KV cache, NCCL) does.
+   platform is a stand-in for CUDA whose GPU is the one the pod's node selector names
+   (``--device-capability`` / ``--device-memory-gib`` otherwise), vLLM's compiled extensions
+   load against a stand-in ``libcuda.so.1`` (built with ``cc``), and Triton's and torch's
+   device queries answer for that GPU: everything vLLM decides from the arguments and the
+   model's config runs, including the inspection of the model class; nothing that needs a
+   device (attention backends, weights, KV cache, NCCL) does.
    ``--level model-parallel`` stops after ``create_model_config`` and the ParallelConfig
    construction as ``create_engine_config`` does it (useful if the full config needs a
    platform feature the stand-in lacks).
@@ -39,17 +42,11 @@ Output: one line per manifest / LeaderWorkerSet / container (and worker index): 
 or vLLM's refusal, then (``--json FILE``) a JSON summary. Exit status 1 if anything was
 refused.
 
-Install (no GPU needed; CPU-only machine, about 5 GB with torch's CUDA wheels)::
+Install (no GPU needed; about 6 GB with torch's CUDA wheels): vLLM with ``--no-deps``, then
+torch 2.14.0 and the light part of vLLM's dependencies; the exact commands are in
+tools/README.md. Needs ``cc`` and ``nm`` (the driver stand-in).
 
-    python3 -m venv /work/venv-vllm
-    /work/venv-vllm/bin/pip install --no-cache-dir --no-deps vllm==0.33.0
-    /work/venv-vllm/bin/pip install --no-cache-dir torch==2.14.0 \\
-        'transformers>=5.16.1,<5.21.0' 'huggingface_hub>=1.31.0' 'tokenizers>=0.23.2' \\
-        safetensors pydantic regex cachetools psutil numpy requests tqdm blake3 py-cpuinfo \\
-        pyyaml msgspec pyzmq cloudpickle typing_extensions filelock einops sentencepiece \\
-        (… plus what the first import error names; see tools/README.md)
-
-Run with vLLM 0.33.0 (PyPI), torch 2.14.0, transformers 5.x, on 2026-12-07 (Python 3.11).
+Run with vLLM 0.33.0 (PyPI), torch 2.14.0, transformers 5.20.2, on 2026-12-07 (Python 3.11).
 A manual tool: CI does not install vLLM. See tools/README.md for the command that produced
 ``tools/measurements/vllm-0.33.0-accepts-*.json``.
 """
@@ -544,6 +541,36 @@ def install_platform() -> str:
     """Makes vLLM's current platform a CUDA stand-in (no GPU here): CudaPlatformBase, with the
     device queries answered from DEVICE. Must run before anything imports
     `vllm.platforms.current_platform`, and after `load_driver_stub`."""
+    # Triton's CUDA driver would report itself inactive without a GPU, and vLLM would then use
+    # its Triton placeholders, which modules that tune kernel configs at import (Mamba's SSD
+    # ops) cannot use. On a GPU machine the driver is active: say so.
+    from triton.backends import backends
+
+    if "nvidia" in backends:
+        backends["nvidia"].driver.is_active = staticmethod(lambda: True)
+    # Some modules ask Triton's active driver for its target at import (the linear-attention
+    # ops of Qwen3.5's Gated DeltaNet); Triton's real CUDA driver needs libcuda to start.
+    import triton.runtime
+    from triton.backends.compiler import GPUTarget
+
+    class StandInTritonDriver:
+        def get_current_target(self):
+            return GPUTarget("cuda", DEVICE.capability[0] * 10 + DEVICE.capability[1], 32)
+
+        def get_current_device(self):
+            return 0
+
+        def get_active_torch_device(self):
+            import torch
+
+            return torch.device("cuda", 0)
+
+    triton.runtime.driver.set_active(StandInTritonDriver())
+    # …and torch's own device queries, asked at import by the same ops.
+    import torch
+
+    torch.cuda.get_device_name = lambda device=None: DEVICE.name
+    torch.cuda.get_device_capability = lambda device=None: DEVICE.capability
     import vllm.platforms as platforms
     from vllm.platforms.cuda import CudaPlatformBase as CudaPlatform
     from vllm.platforms.interface import DeviceCapability
@@ -592,6 +619,29 @@ def install_platform() -> str:
     return "StandInCuda"
 
 
+def route_registry_subprocess(tmp: Path) -> None:
+    """vLLM inspects a model class (MoE? pipeline parallel?) in a fresh interpreter
+    (`_run_in_subprocess` in vllm/model_executor/models/registry.py, "to avoid initializing
+    CUDA"). That interpreter gets the same stand-ins through this script's
+    `--registry-subprocess` mode."""
+    from vllm.model_executor.models import registry
+
+    registry._SUBPROCESS_COMMAND = [
+        sys.executable, str(Path(__file__).resolve()), "--registry-subprocess", str(tmp)
+    ]
+
+
+def registry_subprocess(tmp: Path) -> None:
+    """The registry's inspection subprocess, with the driver stub and the platform stand-in."""
+    import ctypes
+
+    ctypes.CDLL(str(tmp / "libcuda.so.1"), mode=ctypes.RTLD_GLOBAL)
+    install_platform()
+    from vllm.model_executor.models import registry
+
+    registry._run()
+
+
 def build_parsers():
     """vLLM's CLI parser as `vllm` builds it, with only the serve subcommand registered, and
     the API server's own parser (the Ray launcher's python3 -m … api_server)."""
@@ -599,11 +649,13 @@ def build_parsers():
     from vllm.entrypoints.common.cli_args import make_arg_parser
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
-    parser = FlexibleArgumentParser(description="vLLM CLI")
+    parser = FlexibleArgumentParser(prog="vllm", description="vLLM CLI")
     subparsers = parser.add_subparsers(required=False, dest="subparser")
     serve = ServeSubcommand()
     serve.subparser_init(subparsers).set_defaults(dispatch_function=serve.cmd)
-    api_server = make_arg_parser(FlexibleArgumentParser(description="vLLM OpenAI API server"))
+    api_server = make_arg_parser(
+        FlexibleArgumentParser(prog="vllm.entrypoints.openai.api_server")
+    )
     return parser, serve, api_server
 
 
@@ -745,6 +797,9 @@ def check(pod: Pod, parsers, resolver: ConfigResolver, level: str) -> dict:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--registry-subprocess"]:
+        registry_subprocess(Path(sys.argv[2]))
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("manifests", nargs="+", type=Path, help="rendered manifests (YAML or JSON)")
     ap.add_argument("--config-dir", action="append", default=[], metavar="REPO=DIR")
@@ -767,8 +822,11 @@ def main() -> int:
     explicit = {k: Path(v) for k, v in (item.split("=", 1) for item in opts.config_dir)}
     results = []
     with tempfile.TemporaryDirectory(prefix="vllm-accepts-") as tmp:
+        # A cache of its own: every model class is inspected here, in this environment.
+        os.environ["VLLM_CACHE_ROOT"] = str(Path(tmp) / "vllm-cache")
         load_driver_stub(Path(tmp))
         platform = install_platform()
+        route_registry_subprocess(Path(tmp))
         import vllm
 
         parsers = build_parsers()
