@@ -787,7 +787,8 @@ def check(pod: Pod, parsers, resolver: ConfigResolver, level: str) -> dict:
         result["status"] = "error"
         result["error"] = f"{type(e).__name__}: {e}".strip()
     except Exception as e:  # vLLM's refusals are ValueError, AssertionError, pydantic errors…
-        result["status"] = "refused"
+        # …except a missing package vLLM reports in its own words (Ray for --launcher ray).
+        result["status"] = "error" if "No module named" in str(e) else "refused"
         result["error"] = f"{type(e).__name__}: {e}".strip()
         result["where"] = "".join(traceback.format_tb(e.__traceback__)[-1:]).strip()
     finally:
