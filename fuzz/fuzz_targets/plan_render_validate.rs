@@ -67,8 +67,8 @@ fuzz_target!(|input: Input| {
         return;
     };
     assert_eq!(
-        plan.tensor_parallel_size * plan.pipeline_parallel_size,
-        plan.nodes * plan.gpus_per_node
+        plan.layout.tensor_parallel_size * plan.layout.pipeline_parallel_size,
+        plan.layout.nodes * plan.layout.gpus_per_pod
     );
     assert!(
         plan.stages
