@@ -151,9 +151,12 @@ pub enum Note {
         /// What is checked and what is not.
         detail: &'static str,
     },
-    /// A hybrid model's linear-attention state is planned without prefix caching
-    /// (`mamba_cache_mode = 'none'`): one state page per sequence and layer.
-    LinearAttentionState,
+    /// How many state pages a hybrid model's linear-attention layers keep per sequence: one
+    /// without prefix caching (`mamba_cache_mode = 'none'`), two in 'align' mode.
+    LinearAttentionState {
+        /// State pages per sequence and layer.
+        pages: u64,
+    },
     /// A profile that cites no sources: its facts are unverified.
     Unsourced {
         /// `model` or `hardware`.
@@ -369,11 +372,16 @@ impl fmt::Display for Note {
                 "{feature}: no published vLLM start-up log checks lwsplan's figures for it; \
                  {detail}"
             ),
-            Note::LinearAttentionState => f.write_str(
+            Note::LinearAttentionState { pages: 1 } => f.write_str(
                 "the linear-attention layers keep one state page per sequence (vLLM's \
-                 mamba_cache_mode 'none', as vLLM 0.19.0 ran Qwen3.5 in vllm-project/vllm#40691); \
-                 with prefix caching in 'align' mode each takes two, and newer releases may \
-                 default to it: unverified",
+                 mamba_cache_mode 'none', as vLLM 0.19.0 ran Qwen3.5 in vllm-project/vllm#40691)",
+            ),
+            Note::LinearAttentionState { pages } => write!(
+                f,
+                "the linear-attention layers keep {pages} state pages per sequence: vLLM keeps \
+                 state for prefix caching (mamba_cache_mode 'align', 0.33.0's default; the \
+                 release that switched after 0.19.0 is unverified, so every later one is \
+                 planned this way, the conservative side)"
             ),
             Note::Unsourced { kind, id } => write!(
                 f,
@@ -575,7 +583,9 @@ impl Planner<'_> {
             });
         }
         if model.linear_attention.is_some() {
-            notes.push(Note::LinearAttentionState);
+            notes.push(Note::LinearAttentionState {
+                pages: super::kv::state_pages(options),
+            });
             notes.push(Note::UnverifiedArchitecture {
                 feature: "gated DeltaNet (linear attention)",
                 detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \

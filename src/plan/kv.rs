@@ -286,6 +286,15 @@ impl Group {
     }
 }
 
+/// State pages per sequence and state layer in the release `options` plan for.
+pub(crate) fn state_pages(options: &super::PlanOptions) -> u64 {
+    if super::version::MAMBA_ALIGN_CACHE.in_version(options.vllm_version()) {
+        2
+    } else {
+        1
+    }
+}
+
 /// How one engine's KV cache is laid out at one TP and DCP: vLLM's groups, and which group
 /// each decoder layer belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +319,9 @@ pub struct KvLayout {
     /// of its own.
     decoder_layers: u64,
     mtp_layers: u64,
+    /// State pages a sequence holds per state layer: 1 without prefix caching
+    /// (`mamba_cache_mode = 'none'`), 2 in 'align' mode ([`with_state_pages`](Self::with_state_pages)).
+    state_pages: u64,
 }
 
 /// Prefix sums of `values`, from 0.
@@ -395,6 +407,7 @@ impl KvLayout {
             return Ok(KvLayout {
                 decoder_layers: decoder,
                 mtp_layers,
+                state_pages: 1,
                 block_size: block,
                 groups: vec![Group {
                     spec,
@@ -470,6 +483,7 @@ impl KvLayout {
         Ok(KvLayout {
             decoder_layers: decoder,
             mtp_layers,
+            state_pages: 1,
             block_size: block,
             groups,
             summed: false,
@@ -554,8 +568,27 @@ impl KvLayout {
             .iter()
             .enumerate()
             .filter(|(g, _)| *g >= 64 || present & (1 << g) != 0)
-            .map(|(_, group)| group.pages_per_sequence(len, batched))
+            .map(|(_, group)| {
+                let pages = group.pages_per_sequence(len, batched);
+                if group.spec.kind.is_state() {
+                    pages * self.state_pages
+                } else {
+                    pages
+                }
+            })
             .sum()
+    }
+
+    /// The layout with `pages` state pages per sequence and state layer: 2 when the release
+    /// keeps state for prefix caching ([`MAMBA_ALIGN_CACHE`](super::version::MAMBA_ALIGN_CACHE)).
+    pub fn with_state_pages(mut self, pages: u64) -> Self {
+        self.state_pages = pages.max(1);
+        self
+    }
+
+    /// State pages a sequence holds per state layer.
+    pub fn state_pages(&self) -> u64 {
+        self.state_pages
     }
 
     /// "GPU KV cache size" in tokens for `blocks` blocks: `blocks // groups × block_size`,

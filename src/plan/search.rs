@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::kv::KvLayout;
+use super::kv::state_pages;
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions, Strategy};
 use super::rules::{self, Rejection};
@@ -113,6 +114,7 @@ impl Planner<'_> {
                         options.kv_cache_dtype,
                         options.mtp_layers(self.model),
                     )
+                    .map(|kv| kv.with_state_pages(state_pages(options)))
                     .map(Arc::new)
                     .map_err(|e| Rejection::Parallelism {
                         option: crate::OptionName::TensorParallelSize,

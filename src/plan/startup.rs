@@ -136,6 +136,7 @@ impl Planner<'_> {
             options.kv_cache_dtype,
             options.mtp_layers(model),
         )
+        .map(|kv| kv.with_state_pages(super::kv::state_pages(options)))
         .map_err(|e| PlanError::InvalidOption {
             option: crate::OptionName::TensorParallelSize,
             message: e.0,

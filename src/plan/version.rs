@@ -155,6 +155,21 @@ pub const CUDA_GRAPH_PROFILING: Feature = Feature {
     verified: true,
 };
 
+/// Linear-attention (Mamba-style) state kept for prefix caching (`mamba_cache_mode = 'align'`):
+/// two state pages per sequence and layer instead of one. vLLM 0.33.0 logs "Mamba cache mode
+/// is set to 'align' for Qwen3_5MoeForConditionalGeneration by default when prefix caching is
+/// enabled" (`vllm/model_executor/models/config.py`; seen running lwsplan's render through
+/// vLLM 0.33.0's own config, tools/vllm_accepts.py, 2026-12-07); vLLM 0.19.0 still ran Qwen3.5
+/// with one page (the log of vllm-project/vllm#40691, reproduced token for token). The release
+/// in between that switched is unknown: every release after 0.19 is planned with two pages,
+/// the conservative side.
+pub const MAMBA_ALIGN_CACHE: Feature = Feature {
+    what: "linear-attention state kept for prefix caching (mamba_cache_mode 'align')",
+    since: VllmVersion(0, 20, 0),
+    source: "vLLM 0.33.0's config log; vllm-project/vllm#40691 for 0.19.0",
+    verified: false,
+};
+
 /// The scheduler limits vLLM sizes its profiling run by when the flags leave them unset
 /// (`EngineArgs.get_batch_defaults`, `vllm/engine/arg_utils.py`, since vllm PR #17885, before
 /// v0.10): for the OpenAI server on a GPU of at least 70 GiB whose name does not contain

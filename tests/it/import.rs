@@ -836,24 +836,29 @@ fn kimi_k2_reproduces_the_logged_capacity_from_the_logged_memory() {
 }
 
 /// `--target-concurrent-sequences` counts a sequence's state: with Qwen3.5-397B at TP 8 on
-/// H200, a full-context sequence takes ⌈262,144 / 528⌉ = 497 attention blocks plus one state
-/// block in each of the 3 DeltaNet groups, 500 in all.
+/// H200, a full-context sequence takes ⌈262,144 / 528⌉ = 497 attention blocks plus, in each
+/// of the 3 DeltaNet groups, one state block on vLLM 0.19 (`mamba_cache_mode 'none'`: 500 in
+/// all) and two on later releases ('align' for prefix caching, vLLM 0.33.0's default: 503).
 #[test]
 fn target_concurrency_counts_the_state_blocks() {
     let catalog = Catalog::builtin();
     let m = catalog.model("qwen3.5-397b-a17b").unwrap();
     let h200 = catalog.hardware("h200-141gb").unwrap();
-    let plan = Planner::new(m, h200)
-        .plan(&PlanOptions {
-            tensor_parallel_size: Some(8),
-            target_concurrent_sequences: Some(40),
-            ..PlanOptions::default()
-        })
-        .unwrap();
-    let per_group = plan.kv_cache_blocks / 500;
-    assert_eq!(plan.replicas, 40u64.div_ceil(per_group));
-    assert_eq!(
-        plan.max_concurrency,
-        (plan.kv_cache_blocks * 100 / 500) as f64 / 100.0
-    );
+    for (version, per_sequence) in [("0.19.0", 500), ("0.28.0", 503)] {
+        let plan = Planner::new(m, h200)
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(8),
+                target_concurrent_sequences: Some(40),
+                vllm_version: Some(version.parse().unwrap()),
+                ..PlanOptions::default()
+            })
+            .unwrap();
+        let per_group = plan.kv_cache_blocks / per_sequence;
+        assert_eq!(plan.replicas, 40u64.div_ceil(per_group), "{version}");
+        assert_eq!(
+            plan.max_concurrency,
+            (plan.kv_cache_blocks * 100 / per_sequence) as f64 / 100.0,
+            "{version}"
+        );
+    }
 }

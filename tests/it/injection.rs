@@ -145,6 +145,9 @@ mod oracle {
         "dtype",
         "kv-cache-memory",
         "cpu-offload-gb",
+        "speculative-config",
+        "kv-cache-memory-bytes",
+        "num-gpu-blocks-override",
     ];
 
     /// An extra argument is refused when it is a flag lwsplan plans.
