@@ -66,6 +66,11 @@ const KNOWN: &[&str] = &[
     "master-port",
     "distributed-executor-backend",
     "model",
+];
+
+/// vLLM flags that change the memory lwsplan plans in ways it does not model: refused where
+/// lwsplan takes vLLM flags (`--vllm-arg`), and expanded against like `KNOWN`.
+pub(crate) const UNMODELLED: &[&str] = &[
     "kv-cache-memory",
     "kv-cache-memory-bytes",
     "cpu-offload-gb",
@@ -80,7 +85,7 @@ const KNOWN: &[&str] = &[
 /// (`--tensor-parallel` → `tensor-parallel-size`). `None` when it is a flag, or the start of
 /// none or of several (argparse then refuses it as ambiguous).
 pub(crate) fn abbreviates(name: &str) -> Option<&'static str> {
-    let known = || KNOWN.iter().chain(SWITCHES).copied();
+    let known = || KNOWN.iter().chain(UNMODELLED).chain(SWITCHES).copied();
     if known().any(|k| k == name) {
         return None;
     }

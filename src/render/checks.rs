@@ -556,15 +556,7 @@ const PLANNED_FLAGS: &[(&str, &str)] = &[
 ];
 
 /// vLLM flags that change the memory lwsplan plans, which it does not model.
-const UNMODELLED_FLAGS: &[&str] = &[
-    "kv-cache-memory",
-    "kv-cache-memory-bytes",
-    "cpu-offload-gb",
-    "quantization",
-    "dtype",
-    "num-gpu-blocks-override",
-    "speculative-config",
-];
+use crate::manifest::serve::UNMODELLED as UNMODELLED_FLAGS;
 
 fn check_vllm_args(args: &[String]) -> Result<(), RenderError> {
     let option = OptionName::VllmArgs;
