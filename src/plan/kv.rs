@@ -586,11 +586,6 @@ impl KvLayout {
         self
     }
 
-    /// State pages a sequence holds per state layer.
-    pub fn state_pages(&self) -> u64 {
-        self.state_pages
-    }
-
     /// "GPU KV cache size" in tokens for `blocks` blocks: `blocks // groups × block_size`,
     /// the smallest block of a cache that grows with the sequence.
     pub fn tokens(&self, blocks: u64) -> u64 {
