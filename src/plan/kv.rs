@@ -124,15 +124,15 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
     let tp = tp.max(1);
     match mixer {
         LinearAttention::GatedDeltaNet {
-            linear_num_key_heads: nk,
             linear_num_value_heads: nv,
             linear_key_head_dim: dk,
             linear_value_head_dim: dv,
             linear_conv_kernel_dim: kernel,
             mamba_ssm_dtype,
+            ..
         } => {
-            let conv_dim = 2 * nk * dk + nv * dv;
-            let conv = kernel.saturating_sub(1) * (conv_dim / tp) * model.torch_dtype.bytes();
+            let conv =
+                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
             let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
             let temporal = (nv / tp) * dv * dk * ssm_bytes;
             conv + temporal

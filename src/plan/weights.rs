@@ -607,7 +607,7 @@ fn linear_attention_tensors(mixer: &LinearAttention, hidden: u64, quantized: boo
                 ),
                 Tensor::linear(
                     "linear_attn.conv1d",
-                    2 * key_dim + value_dim,
+                    mixer.conv_dim(),
                     *kernel,
                     Split::Column,
                     false,

@@ -167,6 +167,22 @@ pub enum LinearAttention {
     },
 }
 
+impl LinearAttention {
+    /// Channels of the short causal convolution over q, k and v (`conv_dim`, vLLM's
+    /// `QwenGatedDeltaNetAttention`): what both the `conv1d` weight and the conv state hold.
+    pub fn conv_dim(&self) -> u64 {
+        match self {
+            LinearAttention::GatedDeltaNet {
+                linear_num_key_heads: nk,
+                linear_num_value_heads: nv,
+                linear_key_head_dim: dk,
+                linear_value_head_dim: dv,
+                ..
+            } => 2 * nk * dk + nv * dv,
+        }
+    }
+}
+
 /// A weight or activation dtype, spelled as in `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
