@@ -151,6 +151,7 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
          (where the source gives one).\n",
         t.0, t.1, tpot.0, tpot.1, ttft.0, ttft.1
     ));
+    out.push_str(&targets_line(results));
     let pairs = ranked_pairs(results);
     if !pairs.is_empty() {
         out.push_str(&format!(
@@ -175,4 +176,54 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
         }
     }
     out
+}
+
+/// The oldest release whose points make up the development set the accuracy targets are judged
+/// on (vLLM 0.13, where the V1 engine's async scheduling and full CUDA graphs are the defaults).
+pub const TARGET_SET_SINCE: crate::plan::VllmVersion = crate::plan::VllmVersion(0, 13, 0);
+
+/// The accuracy targets, counted: on the points from [`TARGET_SET_SINCE`] on, outside the known
+/// misses, how many per-GPU throughputs and TPOTs lie within ×1.25 of the measurement (target
+/// 85 %), TTFTs within ×2 (target 90 %), the worst throughput (target: within ×2), and how
+/// often the range holds each measurement (target 80 %).
+pub fn targets_line(results: &[BenchmarkResult]) -> String {
+    let factor = |r: f64| if r >= 1.0 { r } else { 1.0 / r };
+    let points: Vec<_> = results
+        .iter()
+        .filter(|r| r.entry.known_miss.is_none() && r.entry.vllm_version >= TARGET_SET_SINCE)
+        .flat_map(|r| r.points.iter())
+        .collect();
+    let count = |f: &dyn Fn(&crate::calibrate::PointResult) -> Option<bool>| {
+        let seen: Vec<bool> = points.iter().filter_map(|p| f(p)).collect();
+        (seen.iter().filter(|x| **x).count(), seen.len())
+    };
+    let throughput = count(&|p| Some(factor(p.throughput_ratio()) <= 1.25));
+    let tpot = count(&|p| Some(factor(p.tpot_ratio()) <= 1.25));
+    let ttft = count(&|p| p.point.ttft_ms.map(|t| factor(p.ttft_ms / t) <= 2.0));
+    let ranges = count(&|p| {
+        let seen: Vec<bool> = p.in_range().into_iter().flatten().collect();
+        Some(seen.iter().all(|x| *x))
+    });
+    let worst = points
+        .iter()
+        .map(|p| factor(p.throughput_ratio()))
+        .fold(1.0, f64::max);
+    let pct = |(a, n): (usize, usize)| {
+        if n == 0 {
+            "-".to_string()
+        } else {
+            format!("{a} of {n} ({:.0} %)", 100.0 * a as f64 / n as f64)
+        }
+    };
+    format!(
+        "\nAgainst the targets, on the {} points from vLLM {TARGET_SET_SINCE} on outside the known \
+         misses: output tokens/s within ×1.25 on {} (target 85 %), TPOT within ×1.25 on {} (target \
+         85 %), TTFT within ×2 on {} (target 90 %, where the source gives one), the worst \
+         throughput ×{worst:.2} (target ×2), every term inside the range on {} (target 80 %).\n",
+        points.len(),
+        pct(throughput),
+        pct(tpot),
+        pct(ttft),
+        pct(ranges)
+    )
 }
