@@ -139,8 +139,8 @@ pub struct Range {
 /// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
 /// misses as it stood before issue #22's recent points joined, near the 10th and 90th
 /// percentiles of measured / estimated, rounded outwards; not refitted since (the recent points
-/// are for checking). With the saturated factors below, the ranges hold 42 of 56 throughputs,
-/// 45 of 56 TPOTs and 43 of 54 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
+/// are for checking). With the saturated factors below, the ranges hold 45 of 60 throughputs,
+/// 49 of 60 TPOTs and 47 of 58 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
 /// dennislee22's A100 runs at concurrency 15–30 wait far less than their wave's queue, its
 /// concurrency-1 runs 5× less (as if their prompts were cached), and hybrid models' prompts
 /// prefill slower than their FLOPs say.
@@ -863,8 +863,15 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     let request_ms = first_ttft + output_tokens * tpot;
     let ttft = wave_ttft + (waves - 1.0) / 2.0 * request_ms;
     let served = concurrency.min(capacity * waves as u64) as f64;
-    let output_tokens_per_s =
-        served * output_tokens / (waves * request_ms / 1e3).max(f64::MIN_POSITIVE);
+    // Every request admitted: Little's law over the mean request, its first token queued in
+    // its wave; the closed loop keeps `served` requests in flight, so that many finish per
+    // mean request time. Beyond what the engines hold, the waves follow one another.
+    let cycle_ms = if waves > 1.0 {
+        waves * request_ms
+    } else {
+        ttft + output_tokens * tpot
+    };
+    let output_tokens_per_s = served * output_tokens / (cycle_ms / 1e3).max(f64::MIN_POSITIVE);
     let gpus = (fit.layout.gpus() * cx.replicas) as f64;
     let requests_per_engine = batch.wanted.min(cx.max_num_seqs);
     let kv_cache_saturated = requests_per_engine > batch.kv_limit;
