@@ -810,8 +810,13 @@ impl Estimator<'_> {
             .max_num_batched_tokens
             .saturating_sub(self.batch.size)
             .max(1);
-        let steps: u64 = (1..=n).map(|i| (input * i).div_ceil(chunk).max(1)).sum();
-        API_MS + steps as f64 / n as f64 * tpot + (n + 1) as f64 / 2.0 * prompt_ms
+        // The mean over the wave of the steps until its prompt is done: the (n + 1) / 2 prompts
+        // ahead of and including the mean request, packed `chunk` tokens a step (in closed
+        // form: a batch may run to thousands of sequences).
+        let steps = ((n + 1) as f64 * input as f64 / (2.0 * chunk as f64))
+            .ceil()
+            .max(1.0);
+        API_MS + steps * tpot + (n + 1) as f64 / 2.0 * prompt_ms
     }
 }
 
