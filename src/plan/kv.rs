@@ -137,6 +137,24 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
             let temporal = (nv / tp) * dv * dk * ssm_bytes;
             conv + temporal
         }
+        // `mamba2_state_shape`: a (K − 1, conv_dim / tp) convolution state, its groups
+        // replicated to TP when TP does not divide them, and a (heads / tp, head_dim,
+        // ssm_state_size) recurrent state in `mamba_ssm_cache_dtype`.
+        LinearAttention::Mamba2 {
+            mamba_num_heads,
+            mamba_head_dim,
+            ssm_state_size,
+            conv_kernel,
+            mamba_ssm_cache_dtype,
+            ..
+        } => {
+            let conv = conv_kernel.saturating_sub(1)
+                * (mixer.conv_dim_at(tp) / tp)
+                * model.torch_dtype.bytes();
+            let ssm_bytes = mamba_ssm_cache_dtype.unwrap_or(model.torch_dtype).bytes();
+            let temporal = (mamba_num_heads / tp) * mamba_head_dim * ssm_state_size * ssm_bytes;
+            conv + temporal
+        }
     }
 }
 
@@ -159,12 +177,25 @@ pub enum CacheKind {
     SparseMla,
     /// A gated DeltaNet layer's convolution and recurrent state per sequence (`MambaSpec`).
     GatedDeltaNet,
+    /// A Mamba-2 layer's convolution and recurrent state per sequence (`MambaSpec`,
+    /// `mamba_type` "mamba2").
+    Mamba2,
 }
 
 impl CacheKind {
     /// Whether the cache is a fixed state per sequence rather than a cache per token.
     pub fn is_state(self) -> bool {
-        matches!(self, CacheKind::GatedDeltaNet)
+        matches!(self, CacheKind::GatedDeltaNet | CacheKind::Mamba2)
+    }
+
+    /// Extra state pages a sequence holds in `mamba_cache_mode` 'align' beyond the two of the
+    /// running and the cached state: Mamba-2 keeps one prefill checkpoint block
+    /// (`num_prefill_checkpoint_blocks = 1`, `mamba_mixer2.py`, vLLM 0.34.0, lines 1089-1099;
+    /// `MambaSpec.max_memory_usage_bytes`, `vllm/v1/kv_cache_interface.py`, line 1168). Gated
+    /// DeltaNet keeps one only with the FlashInfer prefill kernel, which lwsplan does not
+    /// model.
+    fn align_checkpoint_pages(self) -> u64 {
+        u64::from(self == CacheKind::Mamba2)
     }
 
     /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
@@ -191,14 +222,15 @@ pub struct CacheSpec {
 }
 
 /// The cache spec of decoder layer `layer` at this TP, DCP and KV dtype (DCP stores each
-/// token's KV on one of its ranks: a DCP-th of the bytes per GPU).
+/// token's KV on one of its ranks: a DCP-th of the bytes per GPU); none for a layer without a
+/// mixer (a NemotronH MLP or MoE layer).
 pub fn layer_spec(
     model: &ModelProfile,
     layer: u64,
     tp: u64,
     dcp: u64,
     dtype: KvCacheDtype,
-) -> CacheSpec {
+) -> Option<CacheSpec> {
     let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
     let cache = |kind, span| CacheSpec {
         kind,
@@ -206,10 +238,12 @@ pub fn layer_spec(
         bytes_per_sequence: 0,
         span,
     };
-    match (model.layer_type(layer), &model.attention) {
+    let mixer = model.layer_blocks(layer).mixer?;
+    Some(match (mixer, &model.attention) {
         (LayerType::LinearAttention, _) => CacheSpec {
             kind: match model.linear_attention {
                 Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+                Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
             },
             bytes_per_token: 0,
             bytes_per_sequence: state_bytes_per_sequence(model, tp),
@@ -229,7 +263,7 @@ pub fn layer_spec(
             cache(CacheKind::Mla, 0)
         }
         (LayerType::FullAttention, Attention::Mla { .. }) => cache(CacheKind::SparseMla, 0),
-    }
+    })
 }
 
 /// The KV block size vLLM picks on this GPU before a hybrid model raises it
@@ -281,7 +315,7 @@ impl Group {
                     + 1
             }
             CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
-            CacheKind::GatedDeltaNet => 1,
+            CacheKind::GatedDeltaNet | CacheKind::Mamba2 => 1,
         }
     }
 }
@@ -311,6 +345,9 @@ pub struct KvLayout {
     pages: Vec<u64>,
     per_token: Vec<u64>,
     per_sequence: Vec<u64>,
+    /// Prefix count of the layers that cache anything (all but NemotronH's MLP and MoE
+    /// layers).
+    layers_cached: Vec<u64>,
     /// Per group, the prefix count of its layers (several groups only).
     members: Vec<Vec<u32>>,
     /// Decoder layers, and the multi-token-prediction layers of speculative decoding after
@@ -352,9 +389,10 @@ impl KvLayout {
         // An MTP layer attends as the model's last full-attention layer does.
         let drafter_like = (0..decoder)
             .rev()
-            .find(|&l| !layer_spec(model, l, tp, dcp, dtype).kind.is_state())
+            .find(|&l| layer_spec(model, l, tp, dcp, dtype).is_some_and(|s| !s.kind.is_state()))
             .unwrap_or(0);
-        let specs: Vec<CacheSpec> = (0..decoder + mtp_layers)
+        // Every layer's spec, none for a layer that caches nothing.
+        let specs: Vec<Option<CacheSpec>> = (0..decoder + mtp_layers)
             .map(|layer| {
                 layer_spec(
                     model,
@@ -365,14 +403,10 @@ impl KvLayout {
                 )
             })
             .collect();
+        let cached = || specs.iter().flatten();
         let mut block = block_size(model, hardware);
-        let state_page = specs
-            .iter()
-            .map(|s| s.bytes_per_sequence)
-            .max()
-            .unwrap_or(0);
-        let attention_token = specs
-            .iter()
+        let state_page = cached().map(|s| s.bytes_per_sequence).max().unwrap_or(0);
+        let attention_token = cached()
             .filter(|s| !s.kind.is_state())
             .map(|s| s.bytes_per_token)
             .max()
@@ -394,9 +428,14 @@ impl KvLayout {
                 block * spec.bytes_per_token
             }
         };
-        let first = specs.first().copied();
-        let uniform = specs.iter().all(|s| Some(*s) == first);
-        let uniform_type = specs.iter().all(|s| s.kind.is_full_attention_type());
+        let sums =
+            |f: &dyn Fn(&CacheSpec) -> u64| prefix(specs.iter().map(|s| s.as_ref().map_or(0, f)));
+        let per_token = sums(&|s| s.bytes_per_token);
+        let per_sequence = sums(&|s| s.bytes_per_sequence);
+        let layers_cached = sums(&|_| 1);
+        let first = cached().next().copied();
+        let uniform = cached().all(|s| Some(*s) == first);
+        let uniform_type = cached().all(|s| s.kind.is_full_attention_type());
         if uniform || uniform_type {
             let spec = first.unwrap_or(CacheSpec {
                 kind: CacheKind::FullAttention,
@@ -413,20 +452,22 @@ impl KvLayout {
                     spec,
                     block_size: block,
                     page_bytes: page_of(&spec),
-                    layers: specs.len() as u64,
+                    layers: cached().count() as u64,
                 }],
                 summed: true,
-                pages: prefix(specs.iter().map(&page_of)),
-                per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
-                per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+                pages: sums(&page_of),
+                per_token,
+                per_sequence,
+                layers_cached,
                 members: Vec::new(),
             });
         }
         // Unify page sizes: each smaller page's block grows until its page is the largest one
         // (`unify_kv_cache_spec_page_size`), which must be a whole multiple of it.
-        let largest = specs.iter().map(&page_of).max().unwrap_or(0);
+        let largest = cached().map(&page_of).max().unwrap_or(0);
         let mut buckets: Vec<(CacheSpec, u64, Vec<u64>)> = Vec::new();
         for (layer, spec) in (0u64..).zip(&specs) {
+            let Some(spec) = spec else { continue };
             let page = page_of(spec);
             if page == 0 || largest % page != 0 {
                 return Err(LayoutError(format!(
@@ -453,7 +494,7 @@ impl KvLayout {
             smallest
         };
         let mut groups = Vec::new();
-        let mut layer_group = vec![0usize; specs.len()];
+        let mut layer_group: Vec<Option<usize>> = vec![None; specs.len()];
         for (spec, group_block, members) in buckets {
             let n = (members.len() as u64).div_ceil(group_size.max(1));
             let base = groups.len();
@@ -467,14 +508,14 @@ impl KvLayout {
                 });
             }
             for (j, layer) in members.iter().enumerate() {
-                layer_group[*layer as usize] = base + j % n as usize;
+                layer_group[*layer as usize] = Some(base + j % n as usize);
             }
         }
         let members = (0..groups.len())
             .map(|g| {
                 std::iter::once(0)
                     .chain(layer_group.iter().scan(0u32, |n, &lg| {
-                        *n += u32::from(lg == g);
+                        *n += u32::from(lg == Some(g));
                         Some(*n)
                     }))
                     .collect()
@@ -487,9 +528,10 @@ impl KvLayout {
             block_size: block,
             groups,
             summed: false,
-            pages: prefix(specs.iter().map(|_| largest)),
-            per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
-            per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+            pages: sums(&|_| largest),
+            per_token,
+            per_sequence,
+            layers_cached,
             members,
         })
     }
@@ -511,7 +553,7 @@ impl KvLayout {
     fn count(&self, g: usize, range: &std::ops::Range<u64>) -> u64 {
         if self.summed {
             let (start, end) = self.bounds(range);
-            return (end - start) as u64;
+            return self.layers_cached[end] - self.layers_cached[start];
         }
         let (start, end) = self.bounds(range);
         u64::from(self.members[g][end] - self.members[g][start])
@@ -571,7 +613,12 @@ impl KvLayout {
             .map(|(_, group)| {
                 let pages = group.pages_per_sequence(len, batched);
                 if group.spec.kind.is_state() {
-                    pages * self.state_pages
+                    let checkpoint = if self.state_pages > 1 {
+                        group.spec.kind.align_checkpoint_pages()
+                    } else {
+                        0
+                    };
+                    pages * self.state_pages + checkpoint
                 } else {
                     pages
                 }

@@ -634,6 +634,8 @@ mod tests {
             bias: false,
             shared_expert_gate: false,
             moe_layer_step: 1,
+            shared_expert_intermediate_size: None,
+            moe_latent_size: None,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();
