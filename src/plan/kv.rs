@@ -767,6 +767,7 @@ mod tests {
             "glm-5.1-fp8",
             "minimax-m2.5",
             "qwen3.5-397b-a17b",
+            "nemotron-3-ultra",
         ];
         let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).chain(next).collect();
         for model in catalog.models() {
@@ -819,6 +820,23 @@ mod tests {
                 attention
             );
             assert_eq!(state_bytes_per_sequence(q, tp), state, "tp {tp}");
+            // Nemotron-3 Ultra: 2 KV heads of 128 on its 12 attention layers; its Mamba-2 state
+            // per layer (`mamba2_state_shape`): (3, 18,432 / TP) BF16 + (256 / TP, 64, 128)
+            // FP32, conv_dim = 256 × 64 + 2 × 8 × 128; at TP 16 the 8 groups are replicated to
+            // 16 (`extra_groups_for_head_shards`): conv_dim 16,384 + 2 × 16 × 128 = 20,480.
+            let n = catalog.model("nemotron-3-ultra").unwrap();
+            let (attention, state) = match tp {
+                1 => (1024, 3 * 18_432 * 2 + 256 * 64 * 128 * 4),
+                2 => (512, 3 * 9_216 * 2 + 128 * 64 * 128 * 4),
+                4 => (512, 3 * 4_608 * 2 + 64 * 64 * 128 * 4),
+                8 => (512, 1_062_400),
+                _ => (512, 3 * 1_280 * 2 + 16 * 64 * 128 * 4),
+            };
+            assert_eq!(
+                bytes_per_token_per_layer(n, tp, KvCacheDtype::Auto),
+                attention
+            );
+            assert_eq!(state_bytes_per_sequence(n, tp), state, "tp {tp}");
         }
         // Worked by hand from DeepSeek-R1's config.json (kv_lora_rank 512 + qk_rope_head_dim 64,
         // 61 layers; https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json).
@@ -916,6 +934,32 @@ mod tests {
         // FP8 KV halves the attention bytes a token: the block doubles, the page stays.
         let kv = KvLayout::new(q, h200, 8, 1, KvCacheDtype::Fp8, 0).unwrap();
         assert_eq!((kv.block_size, kv.groups[0].page_bytes), (1056, 540_672));
+    }
+
+    /// Nemotron-3 Ultra at TP 8 on H200: only its 48 Mamba-2 and 12 attention layers cache
+    /// anything (its 48 MoE layers none), 4 state groups of 12 and one attention group. A
+    /// 262,144-token sequence takes ⌈262,144 / 2,080⌉ = 127 attention blocks and one state page
+    /// in each Mamba-2 group without prefix caching; with it ('align') two pages and the
+    /// Mamba-2 mixer's prefill checkpoint page (`num_prefill_checkpoint_blocks = 1`).
+    #[test]
+    fn mamba2_layers_keep_state_and_moe_layers_nothing() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let n = catalog.model("nemotron-3-ultra").unwrap();
+        let kv = KvLayout::new(n, h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!(kv.block_size, 2080);
+        assert_eq!(kv.groups.len(), 5);
+        assert_eq!(kv.counts(0..108), [12, 12, 12, 12, 12]);
+        // Layers 0-6 are M E M E M E M: four Mamba-2 layers, interleaved over the 4 groups.
+        assert_eq!(kv.counts(0..7), [1, 1, 1, 1, 0]);
+        assert_eq!(kv.bytes_per_sequence(0..7), 4 * 1_062_400);
+        assert_eq!(kv.bytes_per_token(0..7), 0);
+        assert_eq!(kv.bytes_per_token(7..8), 512, "layer 7 attends");
+        assert_eq!(kv.bytes_per_sequence(1..2), 0, "layer 1 routes to experts");
+        let len = 262_144;
+        assert_eq!(kv.pages_per_sequence(len, 8192, u64::MAX), 127 + 4);
+        let align = kv.with_state_pages(2);
+        assert_eq!(align.pages_per_sequence(len, 8192, u64::MAX), 127 + 4 * 3);
     }
 
     #[test]

@@ -949,8 +949,50 @@ mod next_generation {
     fn dcp_is_refused_where_the_attention_cannot_split_it() {
         let version = crate::plan::version::DEFAULT;
         assert!(check_dcp(&model("deepseek-r1"), 8, 8, version).is_ok());
-        for id in ["deepseek-v3.2", "glm-5.1-fp8", "qwen3.5-397b-a17b"] {
+        for id in [
+            "deepseek-v3.2",
+            "glm-5.1-fp8",
+            "qwen3.5-397b-a17b",
+            "nemotron-3-ultra",
+        ] {
             assert!(check_dcp(&model(id), 8, 8, version).is_err(), "{id}");
         }
+    }
+
+    /// Mamba-2's TP rules, with `MambaMixer2`'s assertion messages (vLLM 0.34.0): TP divides
+    /// the 256 heads and the 8 groups (1, 2, 4, 8); 16 divides the heads, not the groups; a
+    /// single group is replicated to any TP dividing the heads, unless the model is quantized.
+    #[test]
+    fn mamba2_tp_divides_heads_and_groups() {
+        let m = model("nemotron-3-ultra");
+        for tp in [1, 2, 4, 8] {
+            assert!(check_tp(&m, tp, false).is_ok(), "tp {tp}");
+        }
+        let err = check_tp(&m, 16, false).unwrap_err().to_string();
+        assert!(
+            err.contains("If tensor parallel world size does not divide num_groups"),
+            "{err}"
+        );
+        let mut one = m.clone();
+        if let Some(LinearAttention::Mamba2 { n_groups, .. }) = &mut one.linear_attention {
+            *n_groups = 1;
+        }
+        assert!(check_tp(&one, 16, false).is_ok());
+        one.quantization = Some(crate::profile::Quantization::Fp8 {
+            weight_block_size: None,
+            modules_to_not_convert: Vec::new(),
+            fp8_kv_cache: false,
+        });
+        let err = check_tp(&one, 16, false).unwrap_err().to_string();
+        assert!(err.contains("quantized models only"), "{err}");
+        let mut heads = m.clone();
+        if let Some(LinearAttention::Mamba2 {
+            mamba_num_heads, ..
+        }) = &mut heads.linear_attention
+        {
+            *mamba_num_heads = 24;
+        }
+        let err = check_tp(&heads, 16, false).unwrap_err().to_string();
+        assert!(err.contains("must divide num heads"), "{err}");
     }
 }

@@ -1101,6 +1101,18 @@ mod tests {
         for (id, want) in cases {
             assert_eq!(parameters(&model(id)), want, "{id}");
         }
+        // Nemotron-3 Ultra, a block and a norm (8,192) a layer (`nemotron_h.py`, v0.34.0):
+        // Mamba-2 421,645,056 = in_proj (2 × 16,384 + 2 × 8 × 128 + 256) × 8,192 + conv1d
+        // 18,432 × 4 and its bias 18,432 + A, D, dt_bias 3 × 256 + norm 16,384 + out_proj
+        // 8,192 × 16,384 + 8,192 (48 layers); attention 138,420,224 = q and o 2 × 8,192² + k, v
+        // 2 × 256 × 8,192 + 8,192 (12); latent MoE 10,942,947,328 = router 512 × 8,192 +
+        // latent projections 2 × 2,048 × 8,192 + 512 non-gated experts × 2 × 5,120 × 2,048 +
+        // shared expert 2 × 10,240 × 8,192 + 8,192 (48); embedding and lm_head 131,072 × 8,192
+        // each; final norm 8,192. 549.3 B: the "550B" of its name.
+        assert_eq!(
+            parameters(&model("nemotron-3-ultra")),
+            48 * 421_645_056 + 12 * 138_420_224 + 48 * 10_942_947_328 + 2 * 131_072 * 8_192 + 8_192
+        );
         // DeepSeek-R1 and V3 without their MTP layer are 671.0 B (the "671B" of their names).
         for id in ["deepseek-r1", "deepseek-v3"] {
             let p = parameters(&model(id));

@@ -885,7 +885,10 @@ fn target_concurrency_counts_the_state_blocks() {
 #[test]
 fn nemotron_3_ultra_state_is_per_sequence() {
     let m = import_next("NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16");
-    assert_eq!(lwsplan::machinery::state_bytes_per_sequence(&m, 8), 1_062_400);
+    assert_eq!(
+        lwsplan::machinery::state_bytes_per_sequence(&m, 8),
+        1_062_400
+    );
     let catalog = Catalog::builtin();
     let h200 = catalog.hardware("h200-141gb").unwrap();
     for pp in [1, 2, 4] {
