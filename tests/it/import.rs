@@ -971,3 +971,59 @@ fn nemotron_tp_must_divide_the_mamba_groups() {
         "{err}"
     );
 }
+
+/// NemotronH's blocks come from `layers_block_type` (Ultra; transformers' `NemotronHConfig`
+/// maps mamba → M, moe → E, attention → *, mlp → -) or `hybrid_override_pattern` (Nano,
+/// Nemotron-H); a count that disagrees with them, an unknown block, or a width per layer is
+/// refused by field.
+#[test]
+fn nemotron_h_blocks_come_from_either_list() {
+    let ultra = import_next("NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16");
+    let pattern = ultra.hybrid_override_pattern.clone().unwrap();
+    assert_eq!(pattern.len(), 108);
+    let count = |c| pattern.chars().filter(|&p| p == c).count();
+    assert_eq!(
+        (count('M'), count('E'), count('*'), count('-')),
+        (48, 48, 12, 0)
+    );
+    assert!(ultra.non_gated_mlp);
+    let nano = import_next("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16");
+    assert!(nano.hybrid_override_pattern.unwrap().starts_with("MEMEM*E"));
+    let h56 = import_next("Nemotron-H-56B-Base-8K");
+    assert!(matches!(
+        h56.mlp,
+        lwsplan::profile::Mlp::Dense {
+            intermediate_size: 32768
+        }
+    ));
+    // Nemotron-H names its head size `attention_head_dim`.
+    assert!(matches!(
+        h56.attention,
+        lwsplan::profile::Attention::Gqa {
+            head_dim: 128,
+            num_key_value_heads: 8,
+            ..
+        }
+    ));
+    let text = fixture("tests/fixtures/hf/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16/config.json");
+    let repo = Some("nvidia/x");
+    for (from, to, field) in [
+        (
+            "\"num_hidden_layers\": 52",
+            "\"num_hidden_layers\": 51",
+            "num_hidden_layers",
+        ),
+        ("MEMEM*EMEMEM", "MEMEMXEMEMEM", "hybrid_override_pattern"),
+        (
+            "\"intermediate_size\": 1856",
+            "\"intermediate_size\": [1856, 1856]",
+            "intermediate_size",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let err = from_hf_config(&text.replacen(from, to, 1), "config.json", repo)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("field `{field}`")), "{err}");
+    }
+}
