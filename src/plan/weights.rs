@@ -786,13 +786,23 @@ fn mla_dequantized_copy(model: &ModelProfile, tp: u64) -> u128 {
 /// decoder layer like the model's last (`mtp_block`), numbered after it as the checkpoint
 /// numbers it. The shared head's lm_head is the target model's, shared rather than loaded
 /// (`llm_base_proposer.py` `_maybe_share_lm_head`).
+///
+/// NemotronH's MTP module (`NemotronHMultiTokenPredictor`, `nemotron_h_mtp.py`, vLLM 0.34.0)
+/// is an attention and a MoE layer (Nemotron-3 Ultra's `mtp_layers_block_type`), which
+/// [`layer_tensors`] past the pattern gives as one layer; its `eh_proj` is a
+/// `ColumnParallelLinear` split by TP.
 pub fn mtp_layer_tensors(model: &ModelProfile) -> Vec<Tensor> {
     let hidden = model.hidden_size;
+    let eh_split = if model.hybrid_override_pattern.is_some() {
+        Split::Column
+    } else {
+        Split::Replicated
+    };
     let mut tensors = vec![
         Tensor::norm("enorm", hidden),
         Tensor::norm("hnorm", hidden),
         Tensor::norm("shared_head.norm", hidden),
-        Tensor::linear("eh_proj", hidden, 2 * hidden, Split::Replicated, false),
+        Tensor::linear("eh_proj", hidden, 2 * hidden, eh_split, false),
     ];
     tensors.extend(layer_tensors(model, model.num_hidden_layers));
     tensors
@@ -1004,7 +1014,9 @@ impl RankWeights {
                 .iter()
                 .map(|t| t.bytes_per_rank(model, tp))
                 .sum(),
-            mtp_embedding: if mtp_layers > 0 {
+            // NemotronH's drafter declares no embedding of its own (`has_own_embed_tokens =
+            // False`, `nemotron_h_mtp.py`, vLLM 0.34.0, lines 333-334): it uses the target's.
+            mtp_embedding: if mtp_layers > 0 && model.hybrid_override_pattern.is_none() {
                 embedding(model).bytes_per_rank(model, tp)
             } else {
                 0
@@ -1109,6 +1121,16 @@ mod tests {
         // latent projections 2 × 2,048 × 8,192 + 512 non-gated experts × 2 × 5,120 × 2,048 +
         // shared expert 2 × 10,240 × 8,192 + 8,192 (48); embedding and lm_head 131,072 × 8,192
         // each; final norm 8,192. 549.3 B: the "550B" of its name.
+        // Its MTP module: an attention and a MoE layer (one norm counted for the two), enorm,
+        // hnorm and the final norm, and eh_proj [8,192, 16,384].
+        let mtp: u128 = mtp_layer_tensors(&model("nemotron-3-ultra"))
+            .iter()
+            .map(Tensor::parameters)
+            .sum();
+        assert_eq!(
+            mtp,
+            138_420_224u128 + 10_942_947_328 - 8_192 + 3 * 8_192 + 2 * 8_192 * 8_192
+        );
         assert_eq!(
             parameters(&model("nemotron-3-ultra")),
             48 * 421_645_056 + 12 * 138_420_224 + 48 * 10_942_947_328 + 2 * 131_072 * 8_192 + 8_192
