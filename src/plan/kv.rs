@@ -117,7 +117,18 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
 
 /// Bytes of one linear-attention layer's state for one sequence on one GPU at this TP
 /// (`MambaSpec.page_size_bytes` before padding), and its convolution and recurrent parts.
+// The planner sizes states through `speculative_state_bytes_per_sequence`; this is for tests
+// and the machinery API.
+#[cfg_attr(not(feature = "machinery"), allow(dead_code))]
 pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
+    speculative_state_bytes_per_sequence(model, tp, 0)
+}
+
+/// [`state_bytes_per_sequence`] under speculative decoding with `num_spec` draft tokens a
+/// step: the convolution state keeps `K − 1 + num_spec` rows (`num_spec` of
+/// `gated_delta_net_state_shape` and `mamba2_state_shape`, set from
+/// `vllm_config.num_speculative_tokens` by the model classes, vLLM 0.34.0).
+pub fn speculative_state_bytes_per_sequence(model: &ModelProfile, tp: u64, num_spec: u64) -> u64 {
     let Some(mixer) = &model.linear_attention else {
         return 0;
     };
@@ -131,8 +142,9 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
             mamba_ssm_dtype,
             ..
         } => {
-            let conv =
-                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
+            let conv = (kernel.saturating_sub(1) + num_spec)
+                * (mixer.conv_dim() / tp)
+                * model.torch_dtype.bytes();
             let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
             let temporal = (nv / tp) * dv * dk * ssm_bytes;
             conv + temporal
@@ -148,7 +160,7 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
             mamba_ssm_cache_dtype,
             ..
         } => {
-            let conv = conv_kernel.saturating_sub(1)
+            let conv = (conv_kernel.saturating_sub(1) + num_spec)
                 * (mixer.conv_dim_at(tp) / tp)
                 * model.torch_dtype.bytes();
             let ssm_bytes = mamba_ssm_cache_dtype.unwrap_or(model.torch_dtype).bytes();
@@ -222,14 +234,16 @@ pub struct CacheSpec {
 }
 
 /// The cache spec of decoder layer `layer` at this TP, DCP and KV dtype (DCP stores each
-/// token's KV on one of its ranks: a DCP-th of the bytes per GPU); none for a layer without a
-/// mixer (a NemotronH MLP or MoE layer).
+/// token's KV on one of its ranks: a DCP-th of the bytes per GPU), with `num_spec` draft tokens
+/// a step (a state's convolution grows by them); none for a layer without a mixer (a NemotronH
+/// MLP or MoE layer).
 pub fn layer_spec(
     model: &ModelProfile,
     layer: u64,
     tp: u64,
     dcp: u64,
     dtype: KvCacheDtype,
+    num_spec: u64,
 ) -> Option<CacheSpec> {
     let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
     let cache = |kind, span| CacheSpec {
@@ -246,7 +260,7 @@ pub fn layer_spec(
                 Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
             },
             bytes_per_token: 0,
-            bytes_per_sequence: state_bytes_per_sequence(model, tp),
+            bytes_per_sequence: speculative_state_bytes_per_sequence(model, tp, num_spec),
             span: 0,
         },
         (LayerType::SlidingAttention, _) => {
@@ -359,6 +373,9 @@ pub struct KvLayout {
     /// State pages a sequence holds per state layer: 1 without prefix caching
     /// (`mamba_cache_mode = 'none'`), 2 in 'align' mode ([`with_state_pages`](Self::with_state_pages)).
     state_pages: u64,
+    /// Draft tokens a step under speculative decoding: each state group holds that many pages
+    /// more a sequence (`num_speculative_blocks`, `MambaSpec.max_memory_usage_bytes`).
+    num_spec: u64,
 }
 
 /// Prefix sums of `values`, from 0.
@@ -376,7 +393,9 @@ fn prefix(values: impl Iterator<Item = u64>) -> Vec<u64> {
 pub struct LayoutError(pub String);
 
 impl KvLayout {
-    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype.
+    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype, with
+    /// `mtp_layers` drafter layers and no speculative tokens (see [`KvLayout::speculative`]).
+    #[cfg_attr(not(feature = "machinery"), allow(dead_code))]
     pub fn new(
         model: &ModelProfile,
         hardware: &HardwareProfile,
@@ -385,11 +404,28 @@ impl KvLayout {
         dtype: KvCacheDtype,
         mtp_layers: u64,
     ) -> Result<Self, LayoutError> {
+        Self::speculative(model, hardware, tp, dcp, dtype, mtp_layers, 0)
+    }
+
+    /// [`KvLayout::new`] under speculative decoding with `num_spec` draft tokens a step: a
+    /// linear-attention state grows by `num_spec` convolution rows, which can raise the hybrid
+    /// block size, and takes `num_spec` more pages a sequence.
+    pub fn speculative(
+        model: &ModelProfile,
+        hardware: &HardwareProfile,
+        tp: u64,
+        dcp: u64,
+        dtype: KvCacheDtype,
+        mtp_layers: u64,
+        num_spec: u64,
+    ) -> Result<Self, LayoutError> {
         let decoder = model.num_hidden_layers;
         // An MTP layer attends as the model's last full-attention layer does.
         let drafter_like = (0..decoder)
             .rev()
-            .find(|&l| layer_spec(model, l, tp, dcp, dtype).is_some_and(|s| !s.kind.is_state()))
+            .find(|&l| {
+                layer_spec(model, l, tp, dcp, dtype, num_spec).is_some_and(|s| !s.kind.is_state())
+            })
             .unwrap_or(0);
         // Every layer's spec, none for a layer that caches nothing.
         let specs: Vec<Option<CacheSpec>> = (0..decoder + mtp_layers)
@@ -400,6 +436,7 @@ impl KvLayout {
                     tp,
                     dcp,
                     dtype,
+                    num_spec,
                 )
             })
             .collect();
@@ -447,6 +484,7 @@ impl KvLayout {
                 decoder_layers: decoder,
                 mtp_layers,
                 state_pages: 1,
+                num_spec,
                 block_size: block,
                 groups: vec![Group {
                     spec,
@@ -525,6 +563,7 @@ impl KvLayout {
             decoder_layers: decoder,
             mtp_layers,
             state_pages: 1,
+            num_spec,
             block_size: block,
             groups,
             summed: false,
@@ -618,7 +657,7 @@ impl KvLayout {
                     } else {
                         0
                     };
-                    pages * self.state_pages + checkpoint
+                    pages * self.state_pages + checkpoint + self.num_spec
                 } else {
                     pages
                 }
@@ -960,6 +999,25 @@ mod tests {
         assert_eq!(kv.pages_per_sequence(len, 8192, u64::MAX), 127 + 4);
         let align = kv.with_state_pages(2);
         assert_eq!(align.pages_per_sequence(len, 8192, u64::MAX), 127 + 4 * 3);
+        // One MTP token a step (and its drafter's attention layer): each Mamba-2 conv state
+        // keeps one row more, 1,062,400 + 2,304 × 2 = 1,067,008 bytes, which raises the block
+        // to 16 × ⌈1,067,008 / 8,192⌉ = 2,096; each state group holds one page more a
+        // sequence (`num_speculative_blocks`).
+        assert_eq!(
+            speculative_state_bytes_per_sequence(n, 8, 1),
+            1_062_400 + 2_304 * 2
+        );
+        let spec = KvLayout::speculative(n, h200, 8, 1, KvCacheDtype::Auto, 1, 1).unwrap();
+        assert_eq!(spec.block_size, 2096);
+        assert_eq!(
+            spec.pages_per_sequence(len, 8192, u64::MAX),
+            len.div_ceil(2096) + 4 * 2
+        );
+        assert_eq!(
+            spec.with_state_pages(2)
+                .pages_per_sequence(len, 8192, u64::MAX),
+            len.div_ceil(2096) + 4 * 4
+        );
     }
 
     #[test]

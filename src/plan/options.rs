@@ -337,6 +337,15 @@ impl PlanOptions {
         }
     }
 
+    /// Draft tokens a step under speculative decoding (`num_speculative_tokens`): the MTP
+    /// tokens when the model has MTP layers to draft with, else none.
+    pub fn speculative_tokens(&self, model: &ModelProfile) -> u64 {
+        match self.speculative_mtp {
+            Some(tokens) if model.num_nextn_predict_layers > 0 => tokens,
+            _ => 0,
+        }
+    }
+
     /// Whether the layout is pinned (nodes, TP, PP, DP or DCP given).
     pub fn is_forced(&self) -> bool {
         self.nodes.is_some()
