@@ -172,6 +172,20 @@ pub enum Ffn {
 /// linear_conv_kernel_dim: 4
 /// mamba_ssm_dtype: float32
 /// ")?;
+/// // Nemotron-3 Ultra's Mamba-2: conv_dim = 256 × 64 + 2 × 8 × 128.
+/// let mamba2: LinearAttention = serde_saphyr::from_str("
+/// kind: mamba2
+/// mamba_num_heads: 256
+/// mamba_head_dim: 64
+/// n_groups: 8
+/// ssm_state_size: 128
+/// conv_kernel: 4
+/// use_conv_bias: true
+/// mamba_ssm_cache_dtype: float32
+/// ")?;
+/// assert_eq!(mamba2.conv_dim(), 18_432);
+/// // At TP 16 its 8 groups are replicated to 16: 16,384 + 2 × 16 × 128.
+/// assert_eq!(mamba2.conv_dim_at(16), 20_480);
 /// # let _ = gdn;
 /// # Ok::<(), serde_saphyr::Error>(())
 /// ```
@@ -943,8 +957,8 @@ impl ModelProfile {
     }
 
     /// Whether decoder layer `layer` (from 0) routes its tokens to experts: every layer of a MoE
-    /// model past its `first_k_dense_replace` dense ones. Layers differ in nothing else that
-    /// lwsplan sizes.
+    /// model past its `first_k_dense_replace` dense ones (every `moe_layer_step`-th), or the `E`
+    /// layers of a `hybrid_override_pattern`.
     pub fn routes_layer(&self, layer: u64) -> bool {
         if self.hybrid_override_pattern.is_some() {
             return self.pattern_block(layer) == Some(b'E');
