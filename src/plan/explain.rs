@@ -582,16 +582,31 @@ impl Planner<'_> {
                          follows vLLM's code, its weights and reserve are unverified",
             });
         }
-        if model.linear_attention.is_some() {
-            notes.push(Note::LinearAttentionState {
-                pages: super::kv::state_pages(options),
-            });
-            notes.push(Note::UnverifiedArchitecture {
-                feature: "gated DeltaNet (linear attention)",
-                detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
-                         (vllm-project/vllm#40691); weights, the activation reserve and the \
-                         vision tower (not counted) are unverified",
-            });
+        match &model.linear_attention {
+            Some(crate::profile::LinearAttention::GatedDeltaNet { .. }) => {
+                notes.push(Note::LinearAttentionState {
+                    pages: super::kv::state_pages(options),
+                });
+                notes.push(Note::UnverifiedArchitecture {
+                    feature: "gated DeltaNet (linear attention)",
+                    detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
+                             (vllm-project/vllm#40691); weights, the activation reserve and \
+                             the vision tower (not counted) are unverified",
+                });
+            }
+            Some(crate::profile::LinearAttention::Mamba2 { .. }) => {
+                let pages = super::kv::state_pages(options);
+                notes.push(Note::LinearAttentionState {
+                    // Mamba-2 keeps a prefill checkpoint page beside them in 'align' mode.
+                    pages: if pages > 1 { pages + 1 } else { pages },
+                });
+                notes.push(Note::UnverifiedArchitecture {
+                    feature: "Mamba-2 (NemotronH)",
+                    detail: "its state shapes, block size and weights follow vLLM's code \
+                             (MambaMixer2, nemotron_h.py); the activation reserve is unverified",
+                });
+            }
+            None => {}
         }
         for (kind, id, sources) in [
             ("model", &model.id, model.sources.is_empty()),

@@ -117,7 +117,18 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
 
 /// Bytes of one linear-attention layer's state for one sequence on one GPU at this TP
 /// (`MambaSpec.page_size_bytes` before padding), and its convolution and recurrent parts.
+// The planner sizes states through `speculative_state_bytes_per_sequence`; this is for tests
+// and the machinery API.
+#[cfg_attr(not(feature = "machinery"), allow(dead_code))]
 pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
+    speculative_state_bytes_per_sequence(model, tp, 0)
+}
+
+/// [`state_bytes_per_sequence`] under speculative decoding with `num_spec` draft tokens a
+/// step: the convolution state keeps `K − 1 + num_spec` rows (`num_spec` of
+/// `gated_delta_net_state_shape` and `mamba2_state_shape`, set from
+/// `vllm_config.num_speculative_tokens` by the model classes, vLLM 0.34.0).
+pub fn speculative_state_bytes_per_sequence(model: &ModelProfile, tp: u64, num_spec: u64) -> u64 {
     let Some(mixer) = &model.linear_attention else {
         return 0;
     };
@@ -131,10 +142,29 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
             mamba_ssm_dtype,
             ..
         } => {
-            let conv =
-                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
+            let conv = (kernel.saturating_sub(1) + num_spec)
+                * (mixer.conv_dim() / tp)
+                * model.torch_dtype.bytes();
             let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
             let temporal = (nv / tp) * dv * dk * ssm_bytes;
+            conv + temporal
+        }
+        // `mamba2_state_shape`: a (K − 1, conv_dim / tp) convolution state, its groups
+        // replicated to TP when TP does not divide them, and a (heads / tp, head_dim,
+        // ssm_state_size) recurrent state in `mamba_ssm_cache_dtype`.
+        LinearAttention::Mamba2 {
+            mamba_num_heads,
+            mamba_head_dim,
+            ssm_state_size,
+            conv_kernel,
+            mamba_ssm_cache_dtype,
+            ..
+        } => {
+            let conv = (conv_kernel.saturating_sub(1) + num_spec)
+                * (mixer.conv_dim_at(tp) / tp)
+                * model.torch_dtype.bytes();
+            let ssm_bytes = mamba_ssm_cache_dtype.unwrap_or(model.torch_dtype).bytes();
+            let temporal = (mamba_num_heads / tp) * mamba_head_dim * ssm_state_size * ssm_bytes;
             conv + temporal
         }
     }
@@ -159,12 +189,25 @@ pub enum CacheKind {
     SparseMla,
     /// A gated DeltaNet layer's convolution and recurrent state per sequence (`MambaSpec`).
     GatedDeltaNet,
+    /// A Mamba-2 layer's convolution and recurrent state per sequence (`MambaSpec`,
+    /// `mamba_type` "mamba2").
+    Mamba2,
 }
 
 impl CacheKind {
     /// Whether the cache is a fixed state per sequence rather than a cache per token.
     pub fn is_state(self) -> bool {
-        matches!(self, CacheKind::GatedDeltaNet)
+        matches!(self, CacheKind::GatedDeltaNet | CacheKind::Mamba2)
+    }
+
+    /// Extra state pages a sequence holds in `mamba_cache_mode` 'align' beyond the two of the
+    /// running and the cached state: Mamba-2 keeps one prefill checkpoint block
+    /// (`num_prefill_checkpoint_blocks = 1`, `mamba_mixer2.py`, vLLM 0.34.0, lines 1089-1099;
+    /// `MambaSpec.max_memory_usage_bytes`, `vllm/v1/kv_cache_interface.py`, line 1168). Gated
+    /// DeltaNet keeps one only with the FlashInfer prefill kernel, which lwsplan does not
+    /// model.
+    fn align_checkpoint_pages(self) -> u64 {
+        u64::from(self == CacheKind::Mamba2)
     }
 
     /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
@@ -191,14 +234,17 @@ pub struct CacheSpec {
 }
 
 /// The cache spec of decoder layer `layer` at this TP, DCP and KV dtype (DCP stores each
-/// token's KV on one of its ranks: a DCP-th of the bytes per GPU).
+/// token's KV on one of its ranks: a DCP-th of the bytes per GPU), with `num_spec` draft tokens
+/// a step (a state's convolution grows by them); none for a layer without a mixer (a NemotronH
+/// MLP or MoE layer).
 pub fn layer_spec(
     model: &ModelProfile,
     layer: u64,
     tp: u64,
     dcp: u64,
     dtype: KvCacheDtype,
-) -> CacheSpec {
+    num_spec: u64,
+) -> Option<CacheSpec> {
     let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
     let cache = |kind, span| CacheSpec {
         kind,
@@ -206,13 +252,15 @@ pub fn layer_spec(
         bytes_per_sequence: 0,
         span,
     };
-    match (model.layer_type(layer), &model.attention) {
+    let mixer = model.layer_blocks(layer).mixer?;
+    Some(match (mixer, &model.attention) {
         (LayerType::LinearAttention, _) => CacheSpec {
             kind: match model.linear_attention {
                 Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+                Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
             },
             bytes_per_token: 0,
-            bytes_per_sequence: state_bytes_per_sequence(model, tp),
+            bytes_per_sequence: speculative_state_bytes_per_sequence(model, tp, num_spec),
             span: 0,
         },
         (LayerType::SlidingAttention, _) => {
@@ -229,7 +277,7 @@ pub fn layer_spec(
             cache(CacheKind::Mla, 0)
         }
         (LayerType::FullAttention, Attention::Mla { .. }) => cache(CacheKind::SparseMla, 0),
-    }
+    })
 }
 
 /// The KV block size vLLM picks on this GPU before a hybrid model raises it
@@ -281,7 +329,7 @@ impl Group {
                     + 1
             }
             CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
-            CacheKind::GatedDeltaNet => 1,
+            CacheKind::GatedDeltaNet | CacheKind::Mamba2 => 1,
         }
     }
 }
@@ -311,6 +359,9 @@ pub struct KvLayout {
     pages: Vec<u64>,
     per_token: Vec<u64>,
     per_sequence: Vec<u64>,
+    /// Prefix count of the layers that cache anything (all but NemotronH's MLP and MoE
+    /// layers).
+    layers_cached: Vec<u64>,
     /// Per group, the prefix count of its layers (several groups only).
     members: Vec<Vec<u32>>,
     /// Decoder layers, and the multi-token-prediction layers of speculative decoding after
@@ -322,6 +373,9 @@ pub struct KvLayout {
     /// State pages a sequence holds per state layer: 1 without prefix caching
     /// (`mamba_cache_mode = 'none'`), 2 in 'align' mode ([`with_state_pages`](Self::with_state_pages)).
     state_pages: u64,
+    /// Draft tokens a step under speculative decoding: each state group holds that many pages
+    /// more a sequence (`num_speculative_blocks`, `MambaSpec.max_memory_usage_bytes`).
+    num_spec: u64,
 }
 
 /// Prefix sums of `values`, from 0.
@@ -339,7 +393,9 @@ fn prefix(values: impl Iterator<Item = u64>) -> Vec<u64> {
 pub struct LayoutError(pub String);
 
 impl KvLayout {
-    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype.
+    /// vLLM's layout for this model on this GPU at this TP, DCP and KV dtype, with
+    /// `mtp_layers` drafter layers and no speculative tokens (see [`KvLayout::speculative`]).
+    #[cfg_attr(not(feature = "machinery"), allow(dead_code))]
     pub fn new(
         model: &ModelProfile,
         hardware: &HardwareProfile,
@@ -348,13 +404,31 @@ impl KvLayout {
         dtype: KvCacheDtype,
         mtp_layers: u64,
     ) -> Result<Self, LayoutError> {
+        Self::speculative(model, hardware, tp, dcp, dtype, mtp_layers, 0)
+    }
+
+    /// [`KvLayout::new`] under speculative decoding with `num_spec` draft tokens a step: a
+    /// linear-attention state grows by `num_spec` convolution rows, which can raise the hybrid
+    /// block size, and takes `num_spec` more pages a sequence.
+    pub fn speculative(
+        model: &ModelProfile,
+        hardware: &HardwareProfile,
+        tp: u64,
+        dcp: u64,
+        dtype: KvCacheDtype,
+        mtp_layers: u64,
+        num_spec: u64,
+    ) -> Result<Self, LayoutError> {
         let decoder = model.num_hidden_layers;
         // An MTP layer attends as the model's last full-attention layer does.
         let drafter_like = (0..decoder)
             .rev()
-            .find(|&l| !layer_spec(model, l, tp, dcp, dtype).kind.is_state())
+            .find(|&l| {
+                layer_spec(model, l, tp, dcp, dtype, num_spec).is_some_and(|s| !s.kind.is_state())
+            })
             .unwrap_or(0);
-        let specs: Vec<CacheSpec> = (0..decoder + mtp_layers)
+        // Every layer's spec, none for a layer that caches nothing.
+        let specs: Vec<Option<CacheSpec>> = (0..decoder + mtp_layers)
             .map(|layer| {
                 layer_spec(
                     model,
@@ -362,17 +436,14 @@ impl KvLayout {
                     tp,
                     dcp,
                     dtype,
+                    num_spec,
                 )
             })
             .collect();
+        let cached = || specs.iter().flatten();
         let mut block = block_size(model, hardware);
-        let state_page = specs
-            .iter()
-            .map(|s| s.bytes_per_sequence)
-            .max()
-            .unwrap_or(0);
-        let attention_token = specs
-            .iter()
+        let state_page = cached().map(|s| s.bytes_per_sequence).max().unwrap_or(0);
+        let attention_token = cached()
             .filter(|s| !s.kind.is_state())
             .map(|s| s.bytes_per_token)
             .max()
@@ -394,9 +465,14 @@ impl KvLayout {
                 block * spec.bytes_per_token
             }
         };
-        let first = specs.first().copied();
-        let uniform = specs.iter().all(|s| Some(*s) == first);
-        let uniform_type = specs.iter().all(|s| s.kind.is_full_attention_type());
+        let sums =
+            |f: &dyn Fn(&CacheSpec) -> u64| prefix(specs.iter().map(|s| s.as_ref().map_or(0, f)));
+        let per_token = sums(&|s| s.bytes_per_token);
+        let per_sequence = sums(&|s| s.bytes_per_sequence);
+        let layers_cached = sums(&|_| 1);
+        let first = cached().next().copied();
+        let uniform = cached().all(|s| Some(*s) == first);
+        let uniform_type = cached().all(|s| s.kind.is_full_attention_type());
         if uniform || uniform_type {
             let spec = first.unwrap_or(CacheSpec {
                 kind: CacheKind::FullAttention,
@@ -408,25 +484,28 @@ impl KvLayout {
                 decoder_layers: decoder,
                 mtp_layers,
                 state_pages: 1,
+                num_spec,
                 block_size: block,
                 groups: vec![Group {
                     spec,
                     block_size: block,
                     page_bytes: page_of(&spec),
-                    layers: specs.len() as u64,
+                    layers: cached().count() as u64,
                 }],
                 summed: true,
-                pages: prefix(specs.iter().map(&page_of)),
-                per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
-                per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+                pages: sums(&page_of),
+                per_token,
+                per_sequence,
+                layers_cached,
                 members: Vec::new(),
             });
         }
         // Unify page sizes: each smaller page's block grows until its page is the largest one
         // (`unify_kv_cache_spec_page_size`), which must be a whole multiple of it.
-        let largest = specs.iter().map(&page_of).max().unwrap_or(0);
+        let largest = cached().map(&page_of).max().unwrap_or(0);
         let mut buckets: Vec<(CacheSpec, u64, Vec<u64>)> = Vec::new();
         for (layer, spec) in (0u64..).zip(&specs) {
+            let Some(spec) = spec else { continue };
             let page = page_of(spec);
             if page == 0 || largest % page != 0 {
                 return Err(LayoutError(format!(
@@ -453,7 +532,7 @@ impl KvLayout {
             smallest
         };
         let mut groups = Vec::new();
-        let mut layer_group = vec![0usize; specs.len()];
+        let mut layer_group: Vec<Option<usize>> = vec![None; specs.len()];
         for (spec, group_block, members) in buckets {
             let n = (members.len() as u64).div_ceil(group_size.max(1));
             let base = groups.len();
@@ -467,14 +546,14 @@ impl KvLayout {
                 });
             }
             for (j, layer) in members.iter().enumerate() {
-                layer_group[*layer as usize] = base + j % n as usize;
+                layer_group[*layer as usize] = Some(base + j % n as usize);
             }
         }
         let members = (0..groups.len())
             .map(|g| {
                 std::iter::once(0)
                     .chain(layer_group.iter().scan(0u32, |n, &lg| {
-                        *n += u32::from(lg == g);
+                        *n += u32::from(lg == Some(g));
                         Some(*n)
                     }))
                     .collect()
@@ -484,12 +563,14 @@ impl KvLayout {
             decoder_layers: decoder,
             mtp_layers,
             state_pages: 1,
+            num_spec,
             block_size: block,
             groups,
             summed: false,
-            pages: prefix(specs.iter().map(|_| largest)),
-            per_token: prefix(specs.iter().map(|s| s.bytes_per_token)),
-            per_sequence: prefix(specs.iter().map(|s| s.bytes_per_sequence)),
+            pages: sums(&|_| largest),
+            per_token,
+            per_sequence,
+            layers_cached,
             members,
         })
     }
@@ -511,7 +592,7 @@ impl KvLayout {
     fn count(&self, g: usize, range: &std::ops::Range<u64>) -> u64 {
         if self.summed {
             let (start, end) = self.bounds(range);
-            return (end - start) as u64;
+            return self.layers_cached[end] - self.layers_cached[start];
         }
         let (start, end) = self.bounds(range);
         u64::from(self.members[g][end] - self.members[g][start])
@@ -571,7 +652,12 @@ impl KvLayout {
             .map(|(_, group)| {
                 let pages = group.pages_per_sequence(len, batched);
                 if group.spec.kind.is_state() {
-                    pages * self.state_pages
+                    let checkpoint = if self.state_pages > 1 {
+                        group.spec.kind.align_checkpoint_pages()
+                    } else {
+                        0
+                    };
+                    pages * self.state_pages + checkpoint + self.num_spec
                 } else {
                     pages
                 }
@@ -720,6 +806,7 @@ mod tests {
             "glm-5.1-fp8",
             "minimax-m2.5",
             "qwen3.5-397b-a17b",
+            "nemotron-3-ultra",
         ];
         let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).chain(next).collect();
         for model in catalog.models() {
@@ -772,6 +859,23 @@ mod tests {
                 attention
             );
             assert_eq!(state_bytes_per_sequence(q, tp), state, "tp {tp}");
+            // Nemotron-3 Ultra: 2 KV heads of 128 on its 12 attention layers; its Mamba-2 state
+            // per layer (`mamba2_state_shape`): (3, 18,432 / TP) BF16 + (256 / TP, 64, 128)
+            // FP32, conv_dim = 256 × 64 + 2 × 8 × 128; at TP 16 the 8 groups are replicated to
+            // 16 (`extra_groups_for_head_shards`): conv_dim 16,384 + 2 × 16 × 128 = 20,480.
+            let n = catalog.model("nemotron-3-ultra").unwrap();
+            let (attention, state) = match tp {
+                1 => (1024, 3 * 18_432 * 2 + 256 * 64 * 128 * 4),
+                2 => (512, 3 * 9_216 * 2 + 128 * 64 * 128 * 4),
+                4 => (512, 3 * 4_608 * 2 + 64 * 64 * 128 * 4),
+                8 => (512, 1_062_400),
+                _ => (512, 3 * 1_280 * 2 + 16 * 64 * 128 * 4),
+            };
+            assert_eq!(
+                bytes_per_token_per_layer(n, tp, KvCacheDtype::Auto),
+                attention
+            );
+            assert_eq!(state_bytes_per_sequence(n, tp), state, "tp {tp}");
         }
         // Worked by hand from DeepSeek-R1's config.json (kv_lora_rank 512 + qk_rope_head_dim 64,
         // 61 layers; https://huggingface.co/deepseek-ai/DeepSeek-R1/blob/main/config.json).
@@ -869,6 +973,51 @@ mod tests {
         // FP8 KV halves the attention bytes a token: the block doubles, the page stays.
         let kv = KvLayout::new(q, h200, 8, 1, KvCacheDtype::Fp8, 0).unwrap();
         assert_eq!((kv.block_size, kv.groups[0].page_bytes), (1056, 540_672));
+    }
+
+    /// Nemotron-3 Ultra at TP 8 on H200: only its 48 Mamba-2 and 12 attention layers cache
+    /// anything (its 48 MoE layers none), 4 state groups of 12 and one attention group. A
+    /// 262,144-token sequence takes ⌈262,144 / 2,080⌉ = 127 attention blocks and one state page
+    /// in each Mamba-2 group without prefix caching; with it ('align') two pages and the
+    /// Mamba-2 mixer's prefill checkpoint page (`num_prefill_checkpoint_blocks = 1`).
+    #[test]
+    fn mamba2_layers_keep_state_and_moe_layers_nothing() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let n = catalog.model("nemotron-3-ultra").unwrap();
+        let kv = KvLayout::new(n, h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!(kv.block_size, 2080);
+        assert_eq!(kv.groups.len(), 5);
+        assert_eq!(kv.counts(0..108), [12, 12, 12, 12, 12]);
+        // Layers 0-6 are M E M E M E M: four Mamba-2 layers, interleaved over the 4 groups.
+        assert_eq!(kv.counts(0..7), [1, 1, 1, 1, 0]);
+        assert_eq!(kv.bytes_per_sequence(0..7), 4 * 1_062_400);
+        assert_eq!(kv.bytes_per_token(0..7), 0);
+        assert_eq!(kv.bytes_per_token(7..8), 512, "layer 7 attends");
+        assert_eq!(kv.bytes_per_sequence(1..2), 0, "layer 1 routes to experts");
+        let len = 262_144;
+        assert_eq!(kv.pages_per_sequence(len, 8192, u64::MAX), 127 + 4);
+        let align = kv.with_state_pages(2);
+        assert_eq!(align.pages_per_sequence(len, 8192, u64::MAX), 127 + 4 * 3);
+        // One MTP token a step (and its drafter's attention layer): each Mamba-2 conv state
+        // keeps one row more, 1,062,400 + 2,304 × 2 = 1,067,008 bytes, which raises the block
+        // to 16 × ⌈1,067,008 / 8,192⌉ = 2,096; each state group holds one page more a
+        // sequence (`num_speculative_blocks`).
+        assert_eq!(
+            speculative_state_bytes_per_sequence(n, 8, 1),
+            1_062_400 + 2_304 * 2
+        );
+        let spec = KvLayout::speculative(n, h200, 8, 1, KvCacheDtype::Auto, 1, 1).unwrap();
+        assert_eq!(spec.block_size, 2096);
+        assert_eq!(
+            spec.pages_per_sequence(len, 8192, u64::MAX),
+            len.div_ceil(2096) + 4 * 2
+        );
+        assert_eq!(
+            spec.with_state_pages(2)
+                .pages_per_sequence(len, 8192, u64::MAX),
+            len.div_ceil(2096) + 4 * 4
+        );
     }
 
     #[test]

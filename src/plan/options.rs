@@ -337,6 +337,15 @@ impl PlanOptions {
         }
     }
 
+    /// Draft tokens a step under speculative decoding (`num_speculative_tokens`): the MTP
+    /// tokens when the model has MTP layers to draft with, else none.
+    pub fn speculative_tokens(&self, model: &ModelProfile) -> u64 {
+        match self.speculative_mtp {
+            Some(tokens) if model.num_nextn_predict_layers > 0 => tokens,
+            _ => 0,
+        }
+    }
+
     /// Whether the layout is pinned (nodes, TP, PP, DP or DCP given).
     pub fn is_forced(&self) -> bool {
         self.nodes.is_some()
@@ -634,6 +643,8 @@ mod tests {
             bias: false,
             shared_expert_gate: false,
             moe_layer_step: 1,
+            shared_expert_intermediate_size: None,
+            moe_latent_size: None,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();

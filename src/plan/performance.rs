@@ -479,7 +479,9 @@ impl Rates {
 /// - Linear attention and Mamba layers read and write a fixed state per sequence
 ///   (`state_bytes_per_sequence`), whatever the context.
 ///
-/// [`KvRead::of`] fills every field from the stage's cache sizes and the model's indexer.
+/// [`KvRead::of`] fills every field from the stage's cache sizes
+/// ([`super::Stage::kv_cache_bytes_per_token`], [`super::Stage::kv_cache_bytes_per_sequence`]:
+/// gated DeltaNet and Mamba-2 state) and the model's indexer.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct KvRead {
     /// Cache bytes per token of context of the attention layers (all the stage's layers).
@@ -639,7 +641,7 @@ impl Estimator<'_> {
         } else {
             0.0
         };
-        let attention = attention_flops_per_token(model, tp) * stage.layers as f64;
+        let attention = attention_flops_per_token(model, tp) * attention_layers(model, stage);
         let tokens = b + prefill_tokens;
         // Prompt tokens count at the prefill rate: a decode token's work plus the share of the
         // rate prefill loses (see PREFILL_EFFICIENCY).
@@ -663,8 +665,14 @@ impl Estimator<'_> {
             compute_ms,
             ..StageTime::default()
         };
-        // TP: two all-reduces of the batch's hidden states a layer.
+        // TP: two all-reduces of the batch's hidden states a layer (after attention and after
+        // the MLP); one in a NemotronH layer, which holds one block.
         if tp > 1 {
+            let per_layer = if model.hybrid_override_pattern.is_some() {
+                1.0
+            } else {
+                2.0
+            };
             let bytes = tokens * hidden * act_bytes * 2.0 * (tp - 1) as f64 / tp as f64;
             let cross = layout.tp_spans_nodes();
             let over = if cross {
@@ -672,7 +680,7 @@ impl Estimator<'_> {
             } else {
                 self.fabric.link
             };
-            let ms = 2.0 * stage.layers as f64 * over.ms(bytes);
+            let ms = per_layer * stage.layers as f64 * over.ms(bytes);
             if cross {
                 time.network_ms += ms;
             } else {
@@ -695,7 +703,7 @@ impl Estimator<'_> {
             } else {
                 bytes
             };
-            let ms = stage.layers as f64 * (over.latency_ms + over.ms(per_gpu));
+            let ms = routed_layers(model, stage) * (over.latency_ms + over.ms(per_gpu));
             if cross {
                 time.network_ms += ms;
             } else {
@@ -903,6 +911,33 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
     })
 }
 
+/// The stage's layers that attend over the context: all of them, but for a hybrid model only
+/// those whose cache grows with the sequence (its gated DeltaNet and Mamba-2 layers read a
+/// fixed state instead, [`KvRead::state_bytes_per_sequence`]; NemotronH's MLP and MoE layers
+/// attend to nothing).
+fn attention_layers(model: &ModelProfile, stage: &super::Stage) -> f64 {
+    if model.linear_attention.is_none() && model.hybrid_override_pattern.is_none() {
+        return stage.layers as f64;
+    }
+    stage
+        .kv_cache_groups
+        .iter()
+        .filter(|g| !g.kind.is_state())
+        .map(|g| g.layers)
+        .sum::<u64>() as f64
+}
+
+/// The stage's layers whose tokens DP + EP exchanges: every layer, but only the `E` layers of
+/// a NemotronH pattern.
+fn routed_layers(model: &ModelProfile, stage: &super::Stage) -> f64 {
+    if model.hybrid_override_pattern.is_none() {
+        return stage.layers as f64;
+    }
+    (stage.first_layer..stage.first_layer + stage.layers)
+        .filter(|&l| model.routes_layer(l))
+        .count() as f64
+}
+
 /// Attention FLOPs per token and layer per unit of context on one TP rank: QKᵀ and PV, two
 /// FLOPs a multiply-add each.
 fn attention_flops_per_token(model: &ModelProfile, tp: u64) -> f64 {
@@ -951,6 +986,45 @@ fn round2(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A NemotronH stage reads its Mamba-2 layers' fixed state per sequence (1,062,400 bytes a
+    /// layer at TP 8 for Nemotron-3 Ultra, as the plan's stage states it) beside the KV cache
+    /// of its attention layers, and only those 12 of its 108 layers attend over the context.
+    #[test]
+    fn mamba_layers_read_a_fixed_state() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog.model("nemotron-3-ultra").unwrap();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let plan = crate::Planner::new(model, h200)
+            .plan(&crate::PlanOptions {
+                tensor_parallel_size: Some(8),
+                pipeline_parallel_size: Some(2),
+                ..crate::PlanOptions::default()
+            })
+            .unwrap();
+        let (mut state, mut attending) = (0.0, 0.0);
+        for stage in &plan.stages {
+            let read = KvRead::of(stage, model);
+            assert_eq!(
+                read.state_bytes_per_sequence,
+                stage.kv_cache_bytes_per_sequence as f64
+            );
+            // The same state at any context; the attention cache grows with it.
+            let grows = read.bytes(2000.0) - read.bytes(1000.0);
+            assert_eq!(grows, 1000.0 * stage.kv_cache_bytes_per_token as f64);
+            state += read.state_bytes_per_sequence;
+            attending += attention_layers(model, stage);
+        }
+        assert_eq!(state, 48.0 * 1_062_400.0);
+        assert_eq!(attending, 12.0);
+        // Pure attention models attend on every layer.
+        let llama = catalog.model("llama-3.1-8b-instruct").unwrap();
+        let plan = crate::Planner::new(llama, h200)
+            .plan(&crate::PlanOptions::default())
+            .unwrap();
+        assert_eq!(attention_layers(llama, &plan.stages[0]), 32.0);
+        assert_eq!(KvRead::of(&plan.stages[0], llama).state_bytes_per_sequence, 0.0);
+    }
 
     /// Each row: a KV read, the context, the bytes expected. DeepSeek-V3.2's DSA: 2048 tokens
     /// selected (`index_topk` in deepseek-ai/DeepSeek-V3.2's config.json), a 656-byte

@@ -113,16 +113,31 @@ fn widest_intermediate(model: &ModelProfile, tp: u64) -> u64 {
                 * (qk_nope_head_dim + qk_rope_head_dim + qk_nope_head_dim + v_head_dim)
         }
     };
+    // Gate and up together, or the up projection alone in a non-gated (relu²) MLP.
+    let up = if model.non_gated_mlp { 1 } else { 2 };
     let mlp = match &model.mlp {
-        Mlp::Dense { intermediate_size } => 2 * intermediate_size / tp,
+        Mlp::Dense { intermediate_size } => up * intermediate_size / tp,
         Mlp::Moe {
             intermediate_size,
             moe_intermediate_size,
             num_experts_per_tok,
             ..
-        } => (2 * intermediate_size / tp).max(num_experts_per_tok * 2 * moe_intermediate_size / tp),
+        } => {
+            (up * intermediate_size / tp).max(num_experts_per_tok * up * moe_intermediate_size / tp)
+        }
     };
-    attention.max(mlp)
+    // A Mamba-2 mixer's `in_proj` output: gate, x, B, C and dt of the rank's heads.
+    let mamba = match &model.linear_attention {
+        Some(
+            mixer @ crate::profile::LinearAttention::Mamba2 {
+                mamba_num_heads,
+                mamba_head_dim,
+                ..
+            },
+        ) => (mamba_num_heads * mamba_head_dim + mixer.conv_dim_at(tp) + mamba_num_heads) / tp,
+        _ => 0,
+    };
+    attention.max(mlp).max(mamba)
 }
 
 /// The forward pass's peak on one rank: the hidden-sized and widest activations of

@@ -370,6 +370,42 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
             }
         }
     }
+    // Mamba-2 splits its heads and its groups of B and C across ranks; fewer groups than
+    // ranks are replicated only when there is one (`MambaMixer2.__init__`,
+    // `vllm/model_executor/layers/mamba/mamba_mixer2.py`, vLLM 0.34.0, whose assertions'
+    // messages these are).
+    if let Some(LinearAttention::Mamba2 {
+        mamba_num_heads,
+        n_groups,
+        ..
+    }) = model.linear_attention
+    {
+        let message = if !mamba_num_heads.is_multiple_of(tp) {
+            Some(format!(
+                "Tensor parallel world size must divide num heads. (mamba_num_heads \
+                 {mamba_num_heads}, tensor parallel size {tp})"
+            ))
+        } else if !n_groups.is_multiple_of(tp) && n_groups != 1 {
+            Some(format!(
+                "If tensor parallel world size does not divide num_groups, then num_groups \
+                 must equal 1. (n_groups {n_groups}, tensor parallel size {tp})"
+            ))
+        } else if !n_groups.is_multiple_of(tp) && model.quantization.is_some() {
+            Some(format!(
+                "Tensor parallel currently supported for quantized models only if tensor \
+                 parallel world size divides num groups. (n_groups {n_groups}, tensor \
+                 parallel size {tp})"
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            return Err(Rejection::Parallelism {
+                option: crate::OptionName::TensorParallelSize,
+                message,
+            });
+        }
+    }
     // FusedMoE without expert parallelism gives every rank a slice of every expert; the MoE
     // blocks of Qwen3-Next / Qwen3.5 and MiniMax-M2 refuse a TP larger than the expert count
     // (`Qwen3NextSparseMoeBlock`, `MiniMaxM2MoE`, vLLM 0.34.0).
@@ -401,6 +437,14 @@ fn distinct_tensors(model: &ModelProfile) -> Vec<Tensor> {
     let first_type = model.layer_type(0);
     if let Some(other) = (0..model.num_hidden_layers).find(|&l| model.layer_type(l) != first_type) {
         tensors.extend(weights::layer_tensors(model, other));
+    }
+    // NemotronH: one layer of each block its pattern lists.
+    if let Some(pattern) = &model.hybrid_override_pattern {
+        for block in ['M', '*', 'E', '-'] {
+            if let Some(layer) = pattern.find(block) {
+                tensors.extend(weights::layer_tensors(model, layer as u64));
+            }
+        }
     }
     if let Mlp::Moe {
         first_k_dense_replace,
@@ -905,8 +949,50 @@ mod next_generation {
     fn dcp_is_refused_where_the_attention_cannot_split_it() {
         let version = crate::plan::version::DEFAULT;
         assert!(check_dcp(&model("deepseek-r1"), 8, 8, version).is_ok());
-        for id in ["deepseek-v3.2", "glm-5.1-fp8", "qwen3.5-397b-a17b"] {
+        for id in [
+            "deepseek-v3.2",
+            "glm-5.1-fp8",
+            "qwen3.5-397b-a17b",
+            "nemotron-3-ultra",
+        ] {
             assert!(check_dcp(&model(id), 8, 8, version).is_err(), "{id}");
         }
+    }
+
+    /// Mamba-2's TP rules, with `MambaMixer2`'s assertion messages (vLLM 0.34.0): TP divides
+    /// the 256 heads and the 8 groups (1, 2, 4, 8); 16 divides the heads, not the groups; a
+    /// single group is replicated to any TP dividing the heads, unless the model is quantized.
+    #[test]
+    fn mamba2_tp_divides_heads_and_groups() {
+        let m = model("nemotron-3-ultra");
+        for tp in [1, 2, 4, 8] {
+            assert!(check_tp(&m, tp, false).is_ok(), "tp {tp}");
+        }
+        let err = check_tp(&m, 16, false).unwrap_err().to_string();
+        assert!(
+            err.contains("If tensor parallel world size does not divide num_groups"),
+            "{err}"
+        );
+        let mut one = m.clone();
+        if let Some(LinearAttention::Mamba2 { n_groups, .. }) = &mut one.linear_attention {
+            *n_groups = 1;
+        }
+        assert!(check_tp(&one, 16, false).is_ok());
+        one.quantization = Some(crate::profile::Quantization::Fp8 {
+            weight_block_size: None,
+            modules_to_not_convert: Vec::new(),
+            fp8_kv_cache: false,
+        });
+        let err = check_tp(&one, 16, false).unwrap_err().to_string();
+        assert!(err.contains("quantized models only"), "{err}");
+        let mut heads = m.clone();
+        if let Some(LinearAttention::Mamba2 {
+            mamba_num_heads, ..
+        }) = &mut heads.linear_attention
+        {
+            *mamba_num_heads = 24;
+        }
+        let err = check_tp(&heads, 16, false).unwrap_err().to_string();
+        assert!(err.contains("must divide num heads"), "{err}");
     }
 }

@@ -106,13 +106,14 @@ impl Planner<'_> {
             let kv = per_kv
                 .entry((tp, layout.decode_context_parallel_size))
                 .or_insert_with(|| {
-                    KvLayout::new(
+                    KvLayout::speculative(
                         self.model,
                         self.hardware,
                         tp,
                         layout.decode_context_parallel_size,
                         options.kv_cache_dtype,
                         options.mtp_layers(self.model),
+                        options.speculative_tokens(self.model),
                     )
                     .map(|kv| kv.with_state_pages(state_pages(options)))
                     .map(Arc::new)

@@ -128,13 +128,14 @@ impl Planner<'_> {
             spans_nodes: tp * pp * dp > gpus_per_node,
         };
         let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
-        let kv = KvLayout::new(
+        let kv = KvLayout::speculative(
             model,
             hardware,
             tp,
             dcp,
             options.kv_cache_dtype,
             options.mtp_layers(model),
+            options.speculative_tokens(model),
         )
         .map(|kv| kv.with_state_pages(super::kv::state_pages(options)))
         .map_err(|e| PlanError::InvalidOption {

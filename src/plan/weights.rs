@@ -8,7 +8,7 @@
 //! Parameter counts follow Hugging Face transformers' modules for the same architecture.
 
 use crate::profile::{
-    Attention, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+    Attention, Ffn, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
 };
 
 /// vLLM pads the vocabulary to a multiple of 64 before sharding it
@@ -284,38 +284,58 @@ fn saturate(value: u128) -> u64 {
 /// today. Bounds every size the planner computes far below `u64::MAX`.
 pub const MAX_PARAMETERS: u128 = 1_000_000_000_000_000;
 
-/// The tensors of decoder layer `layer` (0-based).
+/// The tensors of decoder layer `layer` (0-based): its norms, its mixer and its feed-forward
+/// block ([`ModelProfile::layer_blocks`]). A NemotronH layer holds one block and one `norm`
+/// before it (`NemotronH*DecoderLayer`, `vllm/model_executor/models/nemotron_h.py` @
+/// 00b08dc44519a82cbdd9061d92d1226985094622).
 pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
     let hidden = model.hidden_size;
     let quantized = model.quantization.is_some();
-    let mut tensors = vec![
-        Tensor::norm("input_layernorm", hidden),
-        Tensor::norm("post_attention_layernorm", hidden),
-    ];
-    if model.layer_type(layer) == LayerType::LinearAttention {
-        if let Some(mixer) = &model.linear_attention {
-            tensors.extend(linear_attention_tensors(mixer, hidden, quantized));
-        }
+    let blocks = model.layer_blocks(layer);
+    let mut tensors = if model.hybrid_override_pattern.is_some() {
+        vec![Tensor::norm("norm", hidden)]
     } else {
-        tensors.extend(attention_tensors(model, quantized));
+        vec![
+            Tensor::norm("input_layernorm", hidden),
+            Tensor::norm("post_attention_layernorm", hidden),
+        ]
+    };
+    match blocks.mixer {
+        Some(LayerType::LinearAttention) => {
+            if let Some(mixer) = &model.linear_attention {
+                tensors.extend(linear_attention_tensors(mixer, hidden, quantized));
+            }
+        }
+        Some(_) => tensors.extend(attention_tensors(model, quantized)),
+        None => {}
     }
-    match &model.mlp {
-        Mlp::Dense { intermediate_size } => {
-            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+    match (blocks.ffn, &model.mlp) {
+        (None, _) => {}
+        (Some(Ffn::Dense), Mlp::Dense { intermediate_size })
+        | (
+            Some(Ffn::Dense),
+            Mlp::Moe {
+                intermediate_size, ..
+            },
+        ) => {
+            tensors.extend(mlp(model, "mlp", hidden, *intermediate_size, quantized));
         }
-        Mlp::Moe {
-            intermediate_size, ..
-        } if !model.routes_layer(layer) => {
-            tensors.extend(gated_mlp("mlp", hidden, *intermediate_size, quantized));
+        (Some(Ffn::Moe), Mlp::Dense { intermediate_size }) => {
+            tensors.extend(mlp(model, "mlp", hidden, *intermediate_size, quantized));
         }
-        Mlp::Moe {
-            moe_intermediate_size,
-            n_routed_experts,
-            n_shared_experts,
-            bias,
-            shared_expert_gate,
-            ..
-        } => {
+        (
+            Some(Ffn::Moe),
+            Mlp::Moe {
+                moe_intermediate_size,
+                n_routed_experts,
+                n_shared_experts,
+                bias,
+                shared_expert_gate,
+                shared_expert_intermediate_size,
+                moe_latent_size,
+                ..
+            },
+        ) => {
             if *shared_expert_gate {
                 tensors.push(Tensor::linear(
                     "mlp.shared_expert_gate",
@@ -333,11 +353,43 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 Split::Replicated,
                 false,
             ));
+            // Nemotron-3's latent MoE: the routed experts see `moe_latent_size` features,
+            // projected in and out by `ReplicatedLinear`s that ModelOpt's checkpoints keep
+            // unquantized (`NemotronHMoE`; "ModelOpt excludes the latent projections",
+            // `nemotron_h.py`, vLLM 0.34.0, lines 216-223).
+            let expert_in = match moe_latent_size {
+                Some(latent) => {
+                    tensors.extend([
+                        Tensor::linear(
+                            "mlp.fc1_latent_proj",
+                            *latent,
+                            hidden,
+                            Split::Replicated,
+                            false,
+                        ),
+                        Tensor::linear(
+                            "mlp.fc2_latent_proj",
+                            hidden,
+                            *latent,
+                            Split::Replicated,
+                            false,
+                        ),
+                    ]);
+                    *latent
+                }
+                None => hidden,
+            };
             // FusedMoE splits each expert's intermediate dimension across TP ranks.
             tensors.extend(
-                gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
-                    .into_iter()
-                    .map(|t| t.experts(*n_routed_experts)),
+                mlp(
+                    model,
+                    "mlp.experts",
+                    expert_in,
+                    *moe_intermediate_size,
+                    quantized,
+                )
+                .into_iter()
+                .map(|t| t.experts(*n_routed_experts)),
             );
             if *bias {
                 // gpt-oss: router bias, and per expert a gate/up bias (split like the outputs)
@@ -354,13 +406,10 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                         .experts(*n_routed_experts),
                 ]);
             }
-            if *n_shared_experts > 0 {
-                tensors.extend(gated_mlp(
-                    "mlp.shared_experts",
-                    hidden,
-                    moe_intermediate_size * n_shared_experts,
-                    quantized,
-                ));
+            let shared =
+                shared_expert_intermediate_size.unwrap_or(moe_intermediate_size * n_shared_experts);
+            if shared > 0 {
+                tensors.extend(mlp(model, "mlp.shared_experts", hidden, shared, quantized));
             }
         }
     }
@@ -573,6 +622,14 @@ fn indexer_tensors(indexer: &Indexer, q_rank: u64, hidden: u64, quantized: bool)
     ]
 }
 
+/// A linear-attention mixer's tensors.
+///
+/// Mamba-2 (`MambaMixer2`, `vllm/model_executor/layers/mamba/mamba_mixer2.py`, vLLM 0.34.0,
+/// lines 264-460): `in_proj` [2·I + 2·G·N + heads, H] and `conv1d` [I + 2·G·N, K] (plus its
+/// bias) column-parallel, the convolution never quantized; `A`, `D`, `dt_bias` one per head
+/// and the gated RMS norm's weight [I] split by TP; `out_proj` [H, I] row-parallel (I =
+/// `mamba_num_heads × mamba_head_dim`, G = `n_groups`, N = `ssm_state_size`).
+///
 /// A gated DeltaNet mixer (`QwenGatedDeltaNetAttention`,
 /// `vllm/model_executor/layers/mamba/gdn/qwen_gdn_linear_attn.py` in vLLM 0.34.0): the q, k, v
 /// and output-gate projections column-parallel, the per-head decay and gate inputs (`in_proj_ba`)
@@ -624,6 +681,54 @@ fn linear_attention_tensors(mixer: &LinearAttention, hidden: u64, quantized: boo
                 ),
             ]
         }
+        LinearAttention::Mamba2 {
+            mamba_num_heads: heads,
+            mamba_head_dim,
+            conv_kernel,
+            use_conv_bias,
+            ..
+        } => {
+            let inner = heads * mamba_head_dim;
+            let conv_dim = mixer.conv_dim();
+            let mut tensors = vec![
+                // z (the gate), x, B, C and dt in one projection, each part split by TP.
+                Tensor::linear(
+                    "mixer.in_proj",
+                    inner + conv_dim + heads,
+                    hidden,
+                    Split::Column,
+                    quantized,
+                ),
+                Tensor::linear("mixer.conv1d", conv_dim, *conv_kernel, Split::Column, false),
+                Tensor::bias("mixer.A", *heads, Split::Column),
+                Tensor::bias("mixer.D", *heads, Split::Column),
+                Tensor::bias("mixer.dt_bias", *heads, Split::Column),
+                Tensor::bias("mixer.norm", inner, Split::Column),
+                Tensor::linear("mixer.out_proj", hidden, inner, Split::Row, quantized),
+            ];
+            if *use_conv_bias {
+                tensors.push(Tensor::bias("mixer.conv1d.bias", conv_dim, Split::Column));
+            }
+            tensors
+        }
+    }
+}
+
+/// The projections of one MLP: [`gated_mlp`]'s three, or for a non-gated model
+/// (NemotronH's relu² `NemotronHMLP`, its experts with `is_non_gated_moe`) the up and down
+/// projections alone.
+fn mlp(
+    model: &ModelProfile,
+    prefix: &'static str,
+    hidden: u64,
+    intermediate: u64,
+    quantized: bool,
+) -> Vec<Tensor> {
+    let [gate, up, down] = gated_mlp(prefix, hidden, intermediate, quantized);
+    if model.non_gated_mlp {
+        vec![up, down]
+    } else {
+        vec![gate, up, down]
     }
 }
 
@@ -681,13 +786,23 @@ fn mla_dequantized_copy(model: &ModelProfile, tp: u64) -> u128 {
 /// decoder layer like the model's last (`mtp_block`), numbered after it as the checkpoint
 /// numbers it. The shared head's lm_head is the target model's, shared rather than loaded
 /// (`llm_base_proposer.py` `_maybe_share_lm_head`).
+///
+/// NemotronH's MTP module (`NemotronHMultiTokenPredictor`, `nemotron_h_mtp.py`, vLLM 0.34.0)
+/// is an attention and a MoE layer (Nemotron-3 Ultra's `mtp_layers_block_type`), which
+/// [`layer_tensors`] past the pattern gives as one layer; its `eh_proj` is a
+/// `ColumnParallelLinear` split by TP.
 pub fn mtp_layer_tensors(model: &ModelProfile) -> Vec<Tensor> {
     let hidden = model.hidden_size;
+    let eh_split = if model.hybrid_override_pattern.is_some() {
+        Split::Column
+    } else {
+        Split::Replicated
+    };
     let mut tensors = vec![
         Tensor::norm("enorm", hidden),
         Tensor::norm("hnorm", hidden),
         Tensor::norm("shared_head.norm", hidden),
-        Tensor::linear("eh_proj", hidden, 2 * hidden, Split::Replicated, false),
+        Tensor::linear("eh_proj", hidden, 2 * hidden, eh_split, false),
     ];
     tensors.extend(layer_tensors(model, model.num_hidden_layers));
     tensors
@@ -847,7 +962,7 @@ impl RankWeights {
         prefix.push(0);
         let mla_copy = mla_dequantized_copy(model, tp);
         // MLA keeps a dequantized copy of kv_b_proj beside each attention layer's weights; a
-        // linear-attention layer has none.
+        // layer without attention has none.
         let rank_bytes = |tensors: Vec<Tensor>, linear: bool| {
             tensors
                 .iter()
@@ -861,18 +976,26 @@ impl RankWeights {
                 + if linear { 0 } else { mla_copy }
         };
         let layer_bytes = |layer| {
+            let mixer = model.layer_blocks(layer).mixer;
             rank_bytes(
                 layer_tensors(model, layer),
-                model.layer_type(layer) == LayerType::LinearAttention,
+                matches!(mixer, None | Some(LayerType::LinearAttention)),
             )
         };
-        // Layers differ only in whether they route (`ModelProfile::routes_layer`) and whether
-        // they mix by linear attention: each kind is sized once, not once per layer.
-        let mut sized: [Option<u128>; 4] = [None; 4];
+        // Layers differ only in their blocks (`ModelProfile::layer_blocks`): each kind is sized
+        // once, not once per layer.
+        let mut sized: Vec<(crate::profile::LayerBlocks, u128)> = Vec::new();
         for layer in 0..model.num_hidden_layers {
-            let kind = usize::from(model.routes_layer(layer))
-                + 2 * usize::from(model.layer_type(layer) == LayerType::LinearAttention);
-            total += *sized[kind].get_or_insert_with(|| layer_bytes(layer));
+            let blocks = model.layer_blocks(layer);
+            let bytes = match sized.iter().find(|(b, _)| *b == blocks) {
+                Some((_, bytes)) => *bytes,
+                None => {
+                    let bytes = layer_bytes(layer);
+                    sized.push((blocks, bytes));
+                    bytes
+                }
+            };
+            total += bytes;
             prefix.push(total);
         }
         let [norm, lm_head] = head(model);
@@ -891,17 +1014,24 @@ impl RankWeights {
                 .iter()
                 .map(|t| t.bytes_per_rank(model, tp))
                 .sum(),
-            mtp_embedding: if mtp_layers > 0 {
+            // NemotronH's drafter declares no embedding of its own (`has_own_embed_tokens =
+            // False`, `nemotron_h_mtp.py`, vLLM 0.34.0, lines 333-334): it uses the target's.
+            mtp_embedding: if mtp_layers > 0 && model.hybrid_override_pattern.is_none() {
                 embedding(model).bytes_per_rank(model, tp)
             } else {
                 0
             },
             // `embed_tokens` is built on every PP rank in Qwen3-Next and Qwen3.5 (not gated by
             // `is_first_rank`: `qwen3_next.py` line 685, `qwen3_5.py` line 249), and Qwen3-Next
-            // builds its lm_head on every rank too (line 876; vLLM 0.34.0).
+            // builds its lm_head on every rank too (line 876; vLLM 0.34.0). NemotronH builds
+            // `embed_tokens`, `norm_f` and `lm_head` unconditionally (`NemotronHModel.__init__`,
+            // `NemotronHForCausalLM.__init__`, `nemotron_h.py`, vLLM 0.34.0, lines 584, 620,
+            // 842).
             embedding_everywhere: model.architecture.starts_with("Qwen3Next")
-                || model.architecture.starts_with("Qwen3_5"),
-            head_everywhere: model.architecture.starts_with("Qwen3Next"),
+                || model.architecture.starts_with("Qwen3_5")
+                || model.architecture.starts_with("NemotronH"),
+            head_everywhere: model.architecture.starts_with("Qwen3Next")
+                || model.architecture.starts_with("NemotronH"),
         };
         // A checkpoint of known exact size (safetensors index): keep each part's share, scaled
         // to the exact total.
@@ -983,6 +1113,28 @@ mod tests {
         for (id, want) in cases {
             assert_eq!(parameters(&model(id)), want, "{id}");
         }
+        // Nemotron-3 Ultra, a block and a norm (8,192) a layer (`nemotron_h.py`, v0.34.0):
+        // Mamba-2 421,645,056 = in_proj (2 × 16,384 + 2 × 8 × 128 + 256) × 8,192 + conv1d
+        // 18,432 × 4 and its bias 18,432 + A, D, dt_bias 3 × 256 + norm 16,384 + out_proj
+        // 8,192 × 16,384 + 8,192 (48 layers); attention 138,420,224 = q and o 2 × 8,192² + k, v
+        // 2 × 256 × 8,192 + 8,192 (12); latent MoE 10,942,947,328 = router 512 × 8,192 +
+        // latent projections 2 × 2,048 × 8,192 + 512 non-gated experts × 2 × 5,120 × 2,048 +
+        // shared expert 2 × 10,240 × 8,192 + 8,192 (48); embedding and lm_head 131,072 × 8,192
+        // each; final norm 8,192. 549.3 B: the "550B" of its name.
+        // Its MTP module: an attention and a MoE layer (one norm counted for the two), enorm,
+        // hnorm and the final norm, and eh_proj [8,192, 16,384].
+        let mtp: u128 = mtp_layer_tensors(&model("nemotron-3-ultra"))
+            .iter()
+            .map(Tensor::parameters)
+            .sum();
+        assert_eq!(
+            mtp,
+            138_420_224u128 + 10_942_947_328 - 8_192 + 3 * 8_192 + 2 * 8_192 * 8_192
+        );
+        assert_eq!(
+            parameters(&model("nemotron-3-ultra")),
+            48 * 421_645_056 + 12 * 138_420_224 + 48 * 10_942_947_328 + 2 * 131_072 * 8_192 + 8_192
+        );
         // DeepSeek-R1 and V3 without their MTP layer are 671.0 B (the "671B" of their names).
         for id in ["deepseek-r1", "deepseek-v3"] {
             let p = parameters(&model(id));

@@ -7,7 +7,8 @@
 //! sliding-window layers, `minimax_m2`); multi-head latent attention (`deepseek_v2`,
 //! `deepseek_v3`, `kimi_k2`, the text model of `kimi_k25`) and its sparse form with a lightning
 //! indexer (`deepseek_v32`, `glm_moe_dsa`); gated-DeltaNet hybrids (`qwen3_next`, `qwen3_5`,
-//! `qwen3_5_moe`). Quantization: none, `fp8` (block or per-channel), `awq` or `gptq` (4-bit,
+//! `qwen3_5_moe`); NemotronH's Mamba-2 hybrids (`nemotron_h`: Nemotron-H, Nemotron-3 Nano and
+//! Ultra). Quantization: none, `fp8` (block or per-channel), `awq` or `gptq` (4-bit,
 //! grouped), `mxfp4` (experts). Anything else is refused by name rather than guessed.
 
 use serde_json::Value;
@@ -60,6 +61,10 @@ pub enum ModelType {
     /// `llama4`: Llama 4's text model in `text_config`: chunked local attention on RoPE
     /// layers, global NoPE layers, experts on alternate layers.
     Llama4,
+    /// `nemotron_h`: NVIDIA's hybrid of Mamba-2, attention, MLP and MoE layers, one block a
+    /// layer as `hybrid_override_pattern` (or `layers_block_type`) lists them (Nemotron-H,
+    /// Nemotron-3 Nano and Ultra).
+    NemotronH,
 }
 
 /// The `model_type`s this module reads.
@@ -82,6 +87,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3_5_moe",
     "minimax_m2",
     "llama4",
+    "nemotron_h",
 ];
 
 /// How an architecture's feed-forward block is spelled in its config.
@@ -97,11 +103,15 @@ enum MlpConfig {
     DeepseekExperts,
     /// Experts on every `interleave_moe_layer_step`-th layer with a shared expert (Llama 4).
     Llama4,
+    /// NemotronH: `n_routed_experts` non-gated experts (optionally in a `moe_latent_size`
+    /// latent space) with shared experts of `moe_shared_expert_intermediate_size`, on the `E`
+    /// layers; a non-gated MLP of `intermediate_size` on the `-` layers.
+    NemotronH,
 }
 
 impl ModelType {
     /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
-    pub const ALL: [ModelType; 18] = [
+    pub const ALL: [ModelType; 19] = [
         ModelType::Llama,
         ModelType::Mistral,
         ModelType::Qwen2,
@@ -120,6 +130,7 @@ impl ModelType {
         ModelType::Qwen35Moe,
         ModelType::MinimaxM2,
         ModelType::Llama4,
+        ModelType::NemotronH,
     ];
 
     /// The type a `model_type` names, if lwsplan reads it.
@@ -201,6 +212,7 @@ impl ModelType {
             | ModelType::DeepseekV32
             | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
             ModelType::Llama4 => MlpConfig::Llama4,
+            ModelType::NemotronH => MlpConfig::NemotronH,
         }
     }
 }
@@ -427,12 +439,47 @@ pub(crate) fn is_repo_id(text: &str) -> bool {
     matches!(text.split_once('/'), Some((owner, name)) if part(owner) && part(name))
 }
 
+/// `config.json` as Python's `json.dumps` writes it may hold `Infinity`, `-Infinity` and `NaN`
+/// (Nemotron-H's `time_step_limit: [0.0, Infinity]`), which JSON lacks: each becomes `null`
+/// outside strings. No field lwsplan reads holds one.
+fn python_json_constants_as_null(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("Infinity") && !text.contains("NaN") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(constant) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|k| rest.starts_with(k))
+        {
+            out.push_str("null");
+            rest = &rest[constant.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn from_hf_config(
     text: &str,
     origin: &str,
     hf_repo: Option<&str>,
 ) -> Result<ModelProfile, ProfileError> {
-    let config: Value = serde_json::from_str(text).map_err(|source| ProfileError::Json {
+    let text = python_json_constants_as_null(text);
+    let config: Value = serde_json::from_str(&text).map_err(|source| ProfileError::Json {
         origin: origin.to_string(),
         what: "config",
         source,
@@ -467,8 +514,18 @@ fn from_hf_config(
     } else {
         root.clone()
     };
+    // NemotronH lists its layers' blocks, which also count them (Nemotron-3 Ultra's config has
+    // no `num_hidden_layers`: transformers' `NemotronHConfig` derives it from the list).
+    let pattern = if model_type == ModelType::NemotronH {
+        Some(c.hybrid_override_pattern()?)
+    } else {
+        None
+    };
     // Every count is bounded before anything is sized from it.
-    let layers = c.bounded("num_hidden_layers", super::model::MAX_LAYERS)?;
+    let layers = match &pattern {
+        Some(p) => p.len() as u64,
+        None => c.bounded("num_hidden_layers", super::model::MAX_LAYERS)?,
+    };
     let hidden = c.bounded("hidden_size", super::model::MAX_WIDTH)?;
     let heads = c.bounded("num_attention_heads", super::model::MAX_WIDTH)?;
     let vocab_size = c.bounded("vocab_size", super::model::MAX_VOCAB)?;
@@ -477,6 +534,8 @@ fn from_hf_config(
     let mlp = c.mlp(model_type)?;
     let linear_attention = if model_type.gated_delta_net() {
         Some(c.gated_delta_net(model_type, &root)?)
+    } else if pattern.as_deref().is_some_and(|p| p.contains('M')) {
+        Some(c.mamba2()?)
     } else {
         None
     };
@@ -548,6 +607,8 @@ fn from_hf_config(
         tie_word_embeddings: tied(&root).or_else(|| tied(&c)).unwrap_or(false),
         torch_dtype: c.dtype()?,
         layer_types,
+        non_gated_mlp: model_type == ModelType::NemotronH,
+        hybrid_override_pattern: pattern,
         sliding_window,
         attention_chunk_size: c
             .optional_bounded("attention_chunk_size", super::model::MAX_CONTEXT)?
@@ -644,7 +705,15 @@ impl Config<'_> {
                 indexer,
             });
         }
-        let head_dim = match self.optional_bounded("head_dim", MAX_WIDTH)? {
+        // Nemotron-H's first configs name it `attention_head_dim`, which vLLM's
+        // `NemotronHConfig` reads as `head_dim`.
+        let head_dim = match self.optional_bounded("head_dim", MAX_WIDTH)?.or(
+            if model_type == ModelType::NemotronH {
+                self.optional_bounded("attention_head_dim", MAX_WIDTH)?
+            } else {
+                None
+            },
+        ) {
             Some(d) => d,
             None if heads > 0 && hidden.is_multiple_of(heads) => hidden / heads,
             None => {
@@ -707,6 +776,8 @@ impl Config<'_> {
                     bias: model_type == ModelType::GptOss,
                     shared_expert_gate: false,
                     moe_layer_step: 1,
+                    shared_expert_intermediate_size: None,
+                    moe_latent_size: None,
                 }
             }
             MlpConfig::QwenExperts => {
@@ -753,6 +824,8 @@ impl Config<'_> {
                     bias: false,
                     shared_expert_gate: shared > 0,
                     moe_layer_step: 1,
+                    shared_expert_intermediate_size: None,
+                    moe_latent_size: None,
                 }
             }
             MlpConfig::DeepseekExperts => {
@@ -776,6 +849,8 @@ impl Config<'_> {
                     bias: false,
                     shared_expert_gate: false,
                     moe_layer_step: 1,
+                    shared_expert_intermediate_size: None,
+                    moe_latent_size: None,
                 }
             }
             // Llama 4 (`Llama4MoE`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0): every
@@ -799,8 +874,133 @@ impl Config<'_> {
                         .optional_bounded("interleave_moe_layer_step", super::model::MAX_LAYERS)?
                         .unwrap_or(1)
                         .max(1),
+                    shared_expert_intermediate_size: None,
+                    moe_latent_size: None,
                 }
             }
+            MlpConfig::NemotronH => self.nemotron_h_mlp()?,
+        })
+    }
+
+    /// NemotronH's feed-forward blocks (`NemotronHMoE`, `NemotronHMLP`,
+    /// `vllm/model_executor/models/nemotron_h.py` @ 00b08dc44519a82cbdd9061d92d1226985094622):
+    /// experts when the config has `n_routed_experts` (its `E` layers), their shared experts
+    /// `moe_shared_expert_intermediate_size × n_shared_experts` wide, the routed ones in a
+    /// `moe_latent_size` latent space where given; `intermediate_size` is the `-` layers' MLP.
+    /// A list of widths (a heterogeneous "puzzle" model) is refused.
+    fn nemotron_h_mlp(&self) -> Result<Mlp, ProfileError> {
+        use super::model::{MAX_EXPERTS, MAX_WIDTH};
+        let width = match self.value.get("intermediate_size") {
+            Some(Value::Array(_)) => {
+                return Err(self.invalid(
+                    "intermediate_size",
+                    "a width per MLP layer (a heterogeneous NemotronH) is not modelled".into(),
+                ));
+            }
+            _ => self
+                .optional_bounded("intermediate_size", MAX_WIDTH)?
+                .unwrap_or(0),
+        };
+        let Some(experts) = self.optional_bounded("n_routed_experts", MAX_EXPERTS)? else {
+            return Ok(Mlp::Dense {
+                intermediate_size: width,
+            });
+        };
+        let shared = self
+            .optional_bounded("n_shared_experts", MAX_EXPERTS)?
+            .unwrap_or(0);
+        let shared_width = self
+            .optional_bounded("moe_shared_expert_intermediate_size", MAX_WIDTH)?
+            .unwrap_or(0);
+        Ok(Mlp::Moe {
+            intermediate_size: width,
+            moe_intermediate_size: self.bounded("moe_intermediate_size", MAX_WIDTH)?,
+            n_routed_experts: experts,
+            n_shared_experts: shared,
+            num_experts_per_tok: self.bounded("num_experts_per_tok", MAX_EXPERTS)?,
+            first_k_dense_replace: 0,
+            bias: false,
+            shared_expert_gate: false,
+            moe_layer_step: 1,
+            shared_expert_intermediate_size: Some(shared_width * shared),
+            moe_latent_size: self.optional_bounded("moe_latent_size", MAX_WIDTH)?,
+        })
+    }
+
+    /// NemotronH's blocks, one character a layer: `hybrid_override_pattern`, or the
+    /// `layers_block_type` list newer configs carry instead (transformers' `NemotronHConfig`
+    /// maps `mamba` → `M`, `attention` → `*`, `moe` → `E`, `mlp` → `-`; vLLM reads
+    /// `config.hybrid_override_pattern`).
+    fn hybrid_override_pattern(&self) -> Result<String, ProfileError> {
+        let pattern = match (
+            self.optional_string("hybrid_override_pattern"),
+            self.value
+                .get("layers_block_type")
+                .and_then(Value::as_array),
+        ) {
+            (Some(pattern), _) => pattern,
+            (None, Some(list)) => list
+                .iter()
+                .map(|t| match t.as_str() {
+                    Some("mamba") => Ok('M'),
+                    Some("attention") => Ok('*'),
+                    Some("moe") => Ok('E'),
+                    Some("mlp") => Ok('-'),
+                    _ => Err(self.invalid(
+                        "layers_block_type",
+                        format!(
+                            "{} is not mamba, attention, moe or mlp",
+                            crate::error::truncate(&t.to_string(), 40)
+                        ),
+                    )),
+                })
+                .collect::<Result<String, _>>()?,
+            (None, None) => {
+                return Err(self.invalid(
+                    "hybrid_override_pattern",
+                    "missing (and no layers_block_type): the blocks of the layers".into(),
+                ));
+            }
+        };
+        let layers = pattern.chars().count() as u64;
+        if layers == 0 || layers > super::model::MAX_LAYERS {
+            return Err(self.invalid(
+                "hybrid_override_pattern",
+                format!(
+                    "has {layers} layers; lwsplan takes 1 to {}",
+                    super::model::MAX_LAYERS
+                ),
+            ));
+        }
+        if let Some(n) = self.optional_u64("num_hidden_layers")?
+            && n != layers
+        {
+            return Err(self.invalid(
+                "num_hidden_layers",
+                format!("is {n}; the layers' blocks list {layers}"),
+            ));
+        }
+        Ok(pattern)
+    }
+
+    /// NemotronH's Mamba-2 mixer (`NemotronHMambaDecoderLayer`). Its recurrent state is kept in
+    /// `mamba_ssm_cache_dtype`, `float32` when the config has none
+    /// (`NemotronHForCausalLMConfig.update_mamba_ssm_cache_dtype`,
+    /// `vllm/model_executor/models/config.py`, vLLM 0.34.0, lines 1143-1170).
+    fn mamba2(&self) -> Result<LinearAttention, ProfileError> {
+        use super::model::MAX_WIDTH;
+        let ssm_dtype = match self.optional_string("mamba_ssm_cache_dtype") {
+            Some(name) => self.parse_dtype("mamba_ssm_cache_dtype", &name)?,
+            None => Dtype::Float32,
+        };
+        Ok(LinearAttention::Mamba2 {
+            mamba_num_heads: self.bounded("mamba_num_heads", MAX_WIDTH)?,
+            mamba_head_dim: self.bounded("mamba_head_dim", MAX_WIDTH)?,
+            n_groups: self.bounded("n_groups", MAX_WIDTH)?,
+            ssm_state_size: self.bounded("ssm_state_size", MAX_WIDTH)?,
+            conv_kernel: self.bounded("conv_kernel", MAX_WIDTH)?,
+            use_conv_bias: self.value.get("use_conv_bias").and_then(Value::as_bool) != Some(false),
+            mamba_ssm_cache_dtype: Some(ssm_dtype),
         })
     }
 
@@ -1520,6 +1720,23 @@ mod tests {
     }
 
     /// The enum and the public list name the same types, in the same order.
+    /// Python's `json.dumps` constants become `null` outside strings, and only there.
+    #[test]
+    fn python_json_constants_read_as_null() {
+        let cases = [
+            (r#"{"a": [0.0, Infinity]}"#, r#"{"a": [0.0, null]}"#),
+            (r#"{"a": -Infinity, "b": NaN}"#, r#"{"a": null, "b": null}"#),
+            (
+                r#"{"s": "NaN and \"Infinity\""}"#,
+                r#"{"s": "NaN and \"Infinity\""}"#,
+            ),
+            (r#"{"plain": 1}"#, r#"{"plain": 1}"#),
+        ];
+        for (text, want) in cases {
+            assert_eq!(python_json_constants_as_null(text), want, "{text}");
+        }
+    }
+
     #[test]
     fn model_types_parse_once_and_round_trip() {
         assert_eq!(ModelType::ALL.len(), SUPPORTED_MODEL_TYPES.len());

@@ -43,6 +43,16 @@ pub struct ModelProfile {
     /// the whole context (`full_attention`); empty when every layer is full attention.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layer_types: Vec<LayerType>,
+    /// `hybrid_override_pattern` (NemotronH): one character per decoder layer, each layer
+    /// holding exactly one block — `M` the [`LinearAttention`] mixer (Mamba-2), `*` attention,
+    /// `E` the routed experts of [`Mlp::Moe`], `-` a dense MLP — and one norm before it.
+    /// Absent: every layer holds a mixer (per `layer_types`) and a feed-forward block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hybrid_override_pattern: Option<String>,
+    /// `mlp_hidden_act: relu2` of NemotronH: its MLPs and experts are not gated — an up and a
+    /// down projection, no gate (`NemotronHMLP`; vLLM's `is_non_gated_moe`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub non_gated_mlp: bool,
     /// `sliding_window`: tokens a sliding-attention layer attends to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sliding_window: Option<u64>,
@@ -123,8 +133,28 @@ pub enum LayerType {
     /// Attends within its chunk of `attention_chunk_size` tokens (Llama 4's RoPE layers).
     ChunkedAttention,
     /// The model's [`LinearAttention`] mixer: a state per sequence, no cache per token
-    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers).
+    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers, NemotronH's Mamba-2 layers).
     LinearAttention,
+}
+
+/// What one decoder layer holds: a token mixer and a feed-forward block in most models; exactly
+/// one of the two in NemotronH ([`ModelProfile::hybrid_override_pattern`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerBlocks {
+    /// How the layer mixes tokens (attends, or its linear-attention mixer); none in a layer of
+    /// only an MLP or experts.
+    pub mixer: Option<LayerType>,
+    /// Its feed-forward block; none in a layer of only a mixer.
+    pub ffn: Option<Ffn>,
+}
+
+/// A layer's feed-forward block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ffn {
+    /// One MLP of `intermediate_size`.
+    Dense,
+    /// Routed experts (and the shared ones) of [`Mlp::Moe`].
+    Moe,
 }
 
 /// The recurrent mixer of a hybrid model's `linear_attention` layers. In a profile file it is a
@@ -142,6 +172,20 @@ pub enum LayerType {
 /// linear_conv_kernel_dim: 4
 /// mamba_ssm_dtype: float32
 /// ")?;
+/// // Nemotron-3 Ultra's Mamba-2: conv_dim = 256 × 64 + 2 × 8 × 128.
+/// let mamba2: LinearAttention = serde_saphyr::from_str("
+/// kind: mamba2
+/// mamba_num_heads: 256
+/// mamba_head_dim: 64
+/// n_groups: 8
+/// ssm_state_size: 128
+/// conv_kernel: 4
+/// use_conv_bias: true
+/// mamba_ssm_cache_dtype: float32
+/// ")?;
+/// assert_eq!(mamba2.conv_dim(), 18_432);
+/// // At TP 16 its 8 groups are replicated to 16: 16,384 + 2 × 16 × 128.
+/// assert_eq!(mamba2.conv_dim_at(16), 20_480);
 /// # let _ = gdn;
 /// # Ok::<(), serde_saphyr::Error>(())
 /// ```
@@ -165,12 +209,47 @@ pub enum LinearAttention {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mamba_ssm_dtype: Option<Dtype>,
     },
+    /// Mamba-2 (NemotronH; vLLM `MambaMixer2`, `vllm/model_executor/layers/mamba/
+    /// mamba_mixer2.py`): `mamba_num_heads` heads of `mamba_head_dim` channels whose B and C
+    /// projections are shared within `n_groups` groups, a recurrent state of `ssm_state_size`
+    /// per channel.
+    Mamba2 {
+        /// `mamba_num_heads`.
+        mamba_num_heads: u64,
+        /// `mamba_head_dim`.
+        mamba_head_dim: u64,
+        /// `n_groups`: groups of heads sharing B and C.
+        n_groups: u64,
+        /// `ssm_state_size` (d_state).
+        ssm_state_size: u64,
+        /// `conv_kernel`: the short convolution's width.
+        conv_kernel: u64,
+        /// `use_conv_bias`: a bias on the convolution.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        use_conv_bias: bool,
+        /// `mamba_ssm_cache_dtype`: the recurrent state's dtype, which NemotronH's vLLM config
+        /// class applies (`float32` by default); absent: the model dtype.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mamba_ssm_cache_dtype: Option<Dtype>,
+    },
 }
 
 impl LinearAttention {
-    /// Channels of the short causal convolution over q, k and v (`conv_dim`, vLLM's
-    /// `QwenGatedDeltaNetAttention`): what both the `conv1d` weight and the conv state hold.
+    /// Channels of the short causal convolution, over the whole model (at TP 1): what both the
+    /// `conv1d` weight and the conv state hold. Gated DeltaNet convolves q, k and v
+    /// (`conv_dim`, vLLM's `QwenGatedDeltaNetAttention`); Mamba-2 the heads' x and the groups'
+    /// B and C, `mamba_num_heads × mamba_head_dim + 2 × n_groups × ssm_state_size`
+    /// (`MambaMixer2.conv_dim`).
     pub fn conv_dim(&self) -> u64 {
+        self.conv_dim_at(1)
+    }
+
+    /// [`conv_dim`](Self::conv_dim) as vLLM builds it at this TP: Mamba-2 with fewer groups
+    /// than ranks replicates its groups to follow the head shards, `n_groups + (tp − n_groups)`
+    /// of them (`extra_groups_for_head_shards`, `vllm/model_executor/layers/mamba/
+    /// mamba_utils.py` @ 02d710837549a368073552333f66d714477415d2; vLLM allows it only for
+    /// `n_groups == 1`).
+    pub fn conv_dim_at(&self, tp: u64) -> u64 {
         match self {
             LinearAttention::GatedDeltaNet {
                 linear_num_key_heads: nk,
@@ -179,7 +258,28 @@ impl LinearAttention {
                 linear_value_head_dim: dv,
                 ..
             } => 2 * nk * dk + nv * dv,
+            LinearAttention::Mamba2 {
+                mamba_num_heads,
+                mamba_head_dim,
+                n_groups,
+                ssm_state_size,
+                ..
+            } => {
+                mamba_num_heads * mamba_head_dim
+                    + 2 * mamba2_groups_at(*n_groups, tp) * ssm_state_size
+            }
         }
+    }
+}
+
+/// Mamba-2's groups as vLLM lays them out at this TP: `n_groups`, or `tp` when TP does not
+/// divide them (`n_groups + extra_groups_for_head_shards(n_groups, tp)`).
+fn mamba2_groups_at(n_groups: u64, tp: u64) -> u64 {
+    let tp = tp.max(1);
+    if n_groups.is_multiple_of(tp) {
+        n_groups
+    } else {
+        n_groups + (tp.saturating_sub(n_groups))
     }
 }
 
@@ -371,6 +471,15 @@ pub enum Mlp {
         /// `hidden_size`; Qwen2-MoE, Qwen3-Next, Qwen3.5).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         shared_expert_gate: bool,
+        /// The shared experts' width, when it is not `n_shared_experts × moe_intermediate_size`
+        /// (NemotronH's `moe_shared_expert_intermediate_size × n_shared_experts`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shared_expert_intermediate_size: Option<u64>,
+        /// `moe_latent_size` (Nemotron-3 Ultra's latent MoE): the routed experts work in a
+        /// latent space this wide, entered and left through `fc1_latent_proj` and
+        /// `fc2_latent_proj`, which every rank holds whole (`NemotronHMoE`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moe_latent_size: Option<u64>,
     },
 }
 
@@ -624,14 +733,107 @@ pub(crate) const MAX_CONTEXT: u64 = 1 << 26;
 pub(crate) const MAX_EXPERTS: u64 = 1 << 14;
 
 impl ModelProfile {
-    /// How decoder layer `layer` (from 0) attends: its `layer_types` entry, full attention
-    /// when the profile lists none.
+    /// How decoder layer `layer` (from 0) attends: its `layer_types` entry (its
+    /// `hybrid_override_pattern` block), full attention when the profile lists none. A layer
+    /// without a mixer ([`layer_blocks`](Self::layer_blocks)) reads as full attention here.
     pub fn layer_type(&self, layer: u64) -> LayerType {
+        if self.hybrid_override_pattern.is_some() {
+            return self
+                .layer_blocks(layer)
+                .mixer
+                .unwrap_or(LayerType::FullAttention);
+        }
         usize::try_from(layer)
             .ok()
             .and_then(|i| self.layer_types.get(i))
             .copied()
             .unwrap_or(LayerType::FullAttention)
+    }
+
+    /// The character of `hybrid_override_pattern` for decoder layer `layer`, if any.
+    fn pattern_block(&self, layer: u64) -> Option<u8> {
+        let pattern = self.hybrid_override_pattern.as_ref()?;
+        pattern
+            .as_bytes()
+            .get(usize::try_from(layer).ok()?)
+            .copied()
+    }
+
+    /// What decoder layer `layer` (from 0) holds: its `hybrid_override_pattern` block alone
+    /// (NemotronH), else a mixer as [`layer_type`](Self::layer_type) says and an MLP or experts
+    /// as [`routes_layer`](Self::routes_layer) says. A layer past the pattern (an MTP layer)
+    /// holds attention and experts (or an MLP).
+    pub fn layer_blocks(&self, layer: u64) -> LayerBlocks {
+        let ffn = if self.routes_layer(layer) {
+            Ffn::Moe
+        } else {
+            Ffn::Dense
+        };
+        let both = |mixer| LayerBlocks {
+            mixer: Some(mixer),
+            ffn: Some(ffn),
+        };
+        if self.hybrid_override_pattern.is_none() {
+            return both(self.layer_type(layer));
+        }
+        let (mixer, ffn) = match self.pattern_block(layer) {
+            Some(b'M') => (Some(LayerType::LinearAttention), None),
+            Some(b'*') => (Some(LayerType::FullAttention), None),
+            Some(b'E') => (None, Some(Ffn::Moe)),
+            Some(b'-') => (None, Some(Ffn::Dense)),
+            _ => {
+                let moe = matches!(self.mlp, Mlp::Moe { .. });
+                return LayerBlocks {
+                    mixer: Some(LayerType::FullAttention),
+                    ffn: Some(if moe { Ffn::Moe } else { Ffn::Dense }),
+                };
+            }
+        };
+        LayerBlocks { mixer, ffn }
+    }
+
+    /// `hybrid_override_pattern`: one known block per layer, no `layer_types` beside it, and
+    /// the fields its blocks need.
+    fn check_pattern(&self, origin: &str) -> Result<(), ProfileError> {
+        let Some(pattern) = &self.hybrid_override_pattern else {
+            return Ok(());
+        };
+        let invalid = |message: String| ProfileError::Invalid {
+            origin: origin.to_string(),
+            field: "hybrid_override_pattern".to_string(),
+            message,
+        };
+        if let Some(bad) = pattern.chars().find(|c| !"M*E-".contains(*c)) {
+            return Err(invalid(format!(
+                "{bad:?} is not a block: M (Mamba-2), * (attention), E (experts), - (MLP)"
+            )));
+        }
+        if pattern.len() as u64 != self.num_hidden_layers {
+            return Err(invalid(format!(
+                "has {} blocks; num_hidden_layers is {}: give one block per layer",
+                pattern.len(),
+                self.num_hidden_layers
+            )));
+        }
+        if !self.layer_types.is_empty() {
+            return Err(invalid(
+                "and layer_types both say how layers attend; give one of them".into(),
+            ));
+        }
+        if pattern.contains('E') && !matches!(self.mlp, Mlp::Moe { .. }) {
+            return Err(invalid("has E layers, yet mlp describes no experts".into()));
+        }
+        if pattern.contains('-')
+            && let Mlp::Moe {
+                intermediate_size: 0,
+                ..
+            } = self.mlp
+        {
+            return Err(invalid(
+                "has - layers, yet mlp.intermediate_size (their width) is 0".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// Each layer kind a profile lists needs the fields that describe it.
@@ -641,7 +843,13 @@ impl ModelProfile {
             field: field.to_string(),
             message,
         };
-        let has = |kind| self.layer_types.contains(&kind);
+        self.check_pattern(origin)?;
+        let has = |kind| {
+            self.layer_types.contains(&kind)
+                || (self.hybrid_override_pattern.is_some()
+                    && (0..self.num_hidden_layers)
+                        .any(|l| self.layer_blocks(l).mixer == Some(kind)))
+        };
         if has(LayerType::ChunkedAttention) && self.attention_chunk_size.is_none() {
             return Err(invalid(
                 "attention_chunk_size",
@@ -713,15 +921,48 @@ impl ModelProfile {
                     ));
                 }
             }
+            (
+                Some(LinearAttention::Mamba2 {
+                    mamba_num_heads,
+                    mamba_head_dim,
+                    n_groups,
+                    ssm_state_size,
+                    conv_kernel,
+                    ..
+                }),
+                true,
+            ) => {
+                for (field, value) in [
+                    ("linear_attention.mamba_num_heads", *mamba_num_heads),
+                    ("linear_attention.mamba_head_dim", *mamba_head_dim),
+                    ("linear_attention.n_groups", *n_groups),
+                    ("linear_attention.ssm_state_size", *ssm_state_size),
+                    ("linear_attention.conv_kernel", *conv_kernel),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+                // Each group serves a whole number of heads (`num_heads // n_groups` in
+                // `MambaMixer2`'s weight loader).
+                if mamba_num_heads % n_groups != 0 {
+                    return Err(invalid(
+                        "linear_attention.n_groups",
+                        format!("{n_groups} does not divide mamba_num_heads ({mamba_num_heads})"),
+                    ));
+                }
+            }
             (None, false) => {}
         }
         Ok(())
     }
 
     /// Whether decoder layer `layer` (from 0) routes its tokens to experts: every layer of a MoE
-    /// model past its `first_k_dense_replace` dense ones. Layers differ in nothing else that
-    /// lwsplan sizes.
+    /// model past its `first_k_dense_replace` dense ones (every `moe_layer_step`-th), or the `E`
+    /// layers of a `hybrid_override_pattern`.
     pub fn routes_layer(&self, layer: u64) -> bool {
+        if self.hybrid_override_pattern.is_some() {
+            return self.pattern_block(layer) == Some(b'E');
+        }
         matches!(
             self.mlp,
             Mlp::Moe { first_k_dense_replace, moe_layer_step, .. }
@@ -894,6 +1135,23 @@ impl ModelProfile {
                             self.num_hidden_layers
                         ),
                     ));
+                }
+                if let Mlp::Moe {
+                    shared_expert_intermediate_size: shared,
+                    moe_latent_size: latent,
+                    ..
+                } = &self.mlp
+                {
+                    require_at_most(
+                        origin,
+                        "mlp.shared_expert_intermediate_size",
+                        shared.unwrap_or(0),
+                        MAX_WIDTH,
+                    )?;
+                    if let Some(latent) = latent {
+                        require_positive(origin, "mlp.moe_latent_size", *latent)?;
+                        require_at_most(origin, "mlp.moe_latent_size", *latent, MAX_WIDTH)?;
+                    }
                 }
                 require_positive(origin, "mlp.moe_layer_step", *moe_layer_step)?;
                 require_at_most(origin, "mlp.moe_layer_step", *moe_layer_step, MAX_LAYERS)?;

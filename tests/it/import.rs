@@ -626,6 +626,15 @@ const NEXT_GENERATION: &[(&str, &str, f64)] = &[
     ("MiniMax-M2.5", "MiniMaxAI", 230e9),
     // Meta's "400B total" (the vision tower, 0.87 B, is not in lwsplan's count).
     ("Llama-4-Maverick-17B-128E-Instruct", "meta-llama", 400e9),
+    // NVIDIA's NemotronH hybrids: "550B" of the name (MTP layer excluded), the same count for
+    // the FP8 and NVFP4 checkpoints; Nano's "31.6B total" (its model card,
+    // https://huggingface.co/nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16, as the research notes
+    // recall it: unverified); Nemotron-H's "56B" of the name.
+    ("NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16", "nvidia", 550e9),
+    ("NVIDIA-Nemotron-3-Ultra-550B-A55B-FP8", "nvidia", 550e9),
+    ("NVIDIA-Nemotron-3-Ultra-550B-A55B-NVFP4", "nvidia", 550e9),
+    ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", "nvidia", 31.6e9),
+    ("Nemotron-H-56B-Base-8K", "nvidia", 56e9),
 ];
 
 fn import_next(name: &str) -> ModelProfile {
@@ -860,5 +869,161 @@ fn target_concurrency_counts_the_state_blocks() {
             (plan.kv_cache_blocks * 100 / per_sequence) as f64 / 100.0,
             "{version}"
         );
+    }
+}
+
+/// Nemotron-3 Ultra's Mamba-2 state per layer and sequence on one GPU at TP 8, from
+/// `mamba2_state_shape` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+/// 02d710837549a368073552333f66d714477415d2) and its config (256 heads of 64, 8 groups,
+/// state 128, kernel 4, `mamba_ssm_cache_dtype: float32`):
+/// conv_dim = 256 × 64 + 2 × 8 × 128 = 18,432; conv state (4 − 1, 18,432 / 8) BF16 =
+/// 3 × 2,304 × 2 = 13,824 B; recurrent state (256 / 8, 64, 128) FP32 = 32 × 64 × 128 × 4 =
+/// 1,048,576 B; 1,062,400 B in all. Summed over the stages of any plan: its 48 Mamba layers.
+/// Its 12 attention layers (2 KV heads of 128, one replicated per rank at TP 8, BF16) cache
+/// 2 × 1 × 128 × 2 = 512 B a token each, in a group of their own; the attention block grows
+/// in steps of 16 until a page holds a state page: 16 × ⌈1,062,400 / (16 × 512)⌉ = 2,080.
+#[test]
+fn nemotron_3_ultra_state_is_per_sequence() {
+    let m = import_next("NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16");
+    assert_eq!(
+        lwsplan::machinery::state_bytes_per_sequence(&m, 8),
+        1_062_400
+    );
+    let catalog = Catalog::builtin();
+    let h200 = catalog.hardware("h200-141gb").unwrap();
+    for pp in [1, 2, 4] {
+        let Ok(plan) = Planner::new(&m, h200).plan(&PlanOptions {
+            tensor_parallel_size: Some(8),
+            pipeline_parallel_size: Some(pp),
+            ..PlanOptions::default()
+        }) else {
+            assert_eq!(pp, 1, "BF16 Ultra fits 2 or 4 nodes of 8 H200");
+            continue;
+        };
+        let state: u64 = plan
+            .stages
+            .iter()
+            .map(|s| s.kv_cache_bytes_per_sequence)
+            .sum();
+        assert_eq!(state, 48 * 1_062_400, "pp {pp}");
+        let per_token: u64 = plan.stages.iter().map(|s| s.kv_cache_bytes_per_token).sum();
+        assert_eq!(per_token, 12 * 512, "pp {pp}");
+        assert_eq!(plan.block_size, 2080, "pp {pp}");
+        let json = serde_json::to_value(&plan).unwrap();
+        for stage in json["stages"].as_array().unwrap() {
+            for g in stage["kv_cache_groups"].as_array().unwrap() {
+                assert_eq!(g["page_bytes"], 2080 * 512);
+                assert!(["mamba2", "full_attention"].contains(&g["kind"].as_str().unwrap()));
+            }
+        }
+    }
+    // The whole model at TP 8: 48 Mamba layers and 12 attention layers make 4 state groups
+    // of 12 and one attention group (group size 12: 48 ≥ 1.5 × 12).
+    let kv = lwsplan::machinery::KvLayout::new(&m, h200, 8, 1, KvCacheDtype::Auto, 0).unwrap();
+    let kinds: Vec<(lwsplan::plan::CacheKind, u64)> =
+        kv.groups.iter().map(|g| (g.spec.kind, g.layers)).collect();
+    use lwsplan::plan::CacheKind::{FullAttention, Mamba2};
+    assert_eq!(
+        kinds,
+        [
+            (Mamba2, 12),
+            (Mamba2, 12),
+            (Mamba2, 12),
+            (Mamba2, 12),
+            (FullAttention, 12)
+        ]
+    );
+    assert_eq!(kv.block_bytes(0..108), 12 * 2080 * 512);
+}
+
+/// Mamba-2 per-layer state at other sizes, by the same formula: Nano at TP 1 (64 heads of 64,
+/// 8 groups, state 128): conv (3, 4,096 + 2,048) BF16 = 36,864 B, recurrent (64, 64, 128) FP32
+/// = 2,097,152 B; Nemotron-H 56B at TP 8 (256 heads, 8 groups, state 256, no
+/// `mamba_ssm_cache_dtype`: vLLM's default float32): conv (3, 20,480 / 8) BF16 = 15,360 B,
+/// recurrent (32, 64, 256) FP32 = 2,097,152 B.
+#[test]
+fn mamba2_state_follows_vllm_shapes() {
+    use lwsplan::machinery::state_bytes_per_sequence;
+    let nano = import_next("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16");
+    assert_eq!(state_bytes_per_sequence(&nano, 1), 36_864 + 2_097_152);
+    let h56 = import_next("Nemotron-H-56B-Base-8K");
+    assert_eq!(state_bytes_per_sequence(&h56, 8), 15_360 + 2_097_152);
+}
+
+/// vLLM's `MambaMixer2` takes a TP that divides the mixer's 8 groups (or a single group): TP
+/// 16 is refused with its assertion's message, whatever else would fit.
+#[test]
+fn nemotron_tp_must_divide_the_mamba_groups() {
+    let m = import_next("NVIDIA-Nemotron-3-Ultra-550B-A55B-FP8");
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let err = Planner::new(&m, &h200)
+        .plan(&PlanOptions {
+            tensor_parallel_size: Some(16),
+            ..PlanOptions::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "If tensor parallel world size does not divide num_groups, then num_groups must \
+             equal 1."
+        ),
+        "{err}"
+    );
+}
+
+/// NemotronH's blocks come from `layers_block_type` (Ultra; transformers' `NemotronHConfig`
+/// maps mamba → M, moe → E, attention → *, mlp → -) or `hybrid_override_pattern` (Nano,
+/// Nemotron-H); a count that disagrees with them, an unknown block, or a width per layer is
+/// refused by field.
+#[test]
+fn nemotron_h_blocks_come_from_either_list() {
+    let ultra = import_next("NVIDIA-Nemotron-3-Ultra-550B-A55B-BF16");
+    let pattern = ultra.hybrid_override_pattern.clone().unwrap();
+    assert_eq!(pattern.len(), 108);
+    let count = |c| pattern.chars().filter(|&p| p == c).count();
+    assert_eq!(
+        (count('M'), count('E'), count('*'), count('-')),
+        (48, 48, 12, 0)
+    );
+    assert!(ultra.non_gated_mlp);
+    let nano = import_next("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16");
+    assert!(nano.hybrid_override_pattern.unwrap().starts_with("MEMEM*E"));
+    let h56 = import_next("Nemotron-H-56B-Base-8K");
+    assert!(matches!(
+        h56.mlp,
+        lwsplan::profile::Mlp::Dense {
+            intermediate_size: 32768
+        }
+    ));
+    // Nemotron-H names its head size `attention_head_dim`.
+    assert!(matches!(
+        h56.attention,
+        lwsplan::profile::Attention::Gqa {
+            head_dim: 128,
+            num_key_value_heads: 8,
+            ..
+        }
+    ));
+    let text = fixture("tests/fixtures/hf/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16/config.json");
+    let repo = Some("nvidia/x");
+    for (from, to, field) in [
+        (
+            "\"num_hidden_layers\": 52",
+            "\"num_hidden_layers\": 51",
+            "num_hidden_layers",
+        ),
+        ("MEMEM*EMEMEM", "MEMEMXEMEMEM", "hybrid_override_pattern"),
+        (
+            "\"intermediate_size\": 1856",
+            "\"intermediate_size\": [1856, 1856]",
+            "intermediate_size",
+        ),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let err = from_hf_config(&text.replacen(from, to, 1), "config.json", repo)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&format!("field `{field}`")), "{err}");
     }
 }
