@@ -23,7 +23,7 @@ pub use hardware::{
 pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{
     Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
-    VisionTower,
+    VisionLinear, VisionParallel, VisionTower,
 };
 
 impl ProfileError {

@@ -608,39 +608,51 @@ fn modelopt_nvfp4_in_config_json() {
 }
 
 /// The next generation (issue 19), each with its owner, the count it is checked against and
-/// where that count comes from; within 1 %.
-const NEXT_GENERATION: &[(&str, &str, f64)] = &[
+/// where that count comes from, and how close lwsplan's count (vision towers included, MTP
+/// layers not) must be: 1 %, or the published figure's own rounding where that is coarser.
+const NEXT_GENERATION: &[(&str, &str, f64, f64)] = &[
     // Hugging Face's "Model size" for the checkpoint: 1.03T.
-    ("Kimi-K2-Instruct", "moonshotai", 1.03e12),
+    ("Kimi-K2-Instruct", "moonshotai", 1.03e12, 0.01),
     // DeepSeek's "671B" for the main model (the page's 685B includes the MTP module).
-    ("DeepSeek-V3.2", "deepseek-ai", 671e9),
+    ("DeepSeek-V3.2", "deepseek-ai", 671e9, 0.01),
     // "744B total" (vllm-project/recipes models/zai-org/GLM-5.1.yaml), MTP layer excluded.
-    ("GLM-5.1", "zai-org", 744e9),
-    ("GLM-5.1-FP8", "zai-org", 744e9),
-    // The model names' totals: "397B", "27B", "80B" (the vision towers, 0.46 B, are not in
-    // lwsplan's count).
-    ("Qwen3.5-397B-A17B", "Qwen", 397e9),
-    ("Qwen3.5-27B", "Qwen", 27e9),
-    ("Qwen3-Next-80B-A3B-Thinking", "Qwen", 80e9),
+    ("GLM-5.1", "zai-org", 744e9, 0.01),
+    ("GLM-5.1-FP8", "zai-org", 744e9, 0.01),
+    // The model names' totals: "397B", "27B", "80B", the 0.46 B vision towers included. The
+    // 27B's is the only published figure, a name rounded to the billion (26.5 B to 27.5 B
+    // read "27B"): its tolerance is that rounding.
+    ("Qwen3.5-397B-A17B", "Qwen", 397e9, 0.01),
+    ("Qwen3.5-27B", "Qwen", 27e9, 0.5e9 / 27e9),
+    ("Qwen3-Next-80B-A3B-Thinking", "Qwen", 80e9, 0.01),
     // "230 billion total parameters" (MiniMax-AI/MiniMax-M2 README @ 1acac8b6).
-    ("MiniMax-M2.5", "MiniMaxAI", 230e9),
-    // Meta's "400B total" (the vision tower, 0.87 B, is not in lwsplan's count).
-    ("Llama-4-Maverick-17B-128E-Instruct", "meta-llama", 400e9),
+    ("MiniMax-M2.5", "MiniMaxAI", 230e9, 0.01),
+    // Meta's "400B" and "109B" total parameters, the 0.87 B vision model and projector
+    // included (the model cards' table, https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E-Instruct).
+    (
+        "Llama-4-Maverick-17B-128E-Instruct",
+        "meta-llama",
+        400e9,
+        0.01,
+    ),
+    ("Llama-4-Scout-17B-16E-Instruct", "meta-llama", 109e9, 0.01),
 ];
 
 fn import_next(name: &str) -> ModelProfile {
-    let (_, owner, _) = NEXT_GENERATION.iter().find(|(n, _, _)| *n == name).unwrap();
+    let (_, owner, _, _) = NEXT_GENERATION
+        .iter()
+        .find(|(n, _, _, _)| *n == name)
+        .unwrap();
     ModelProfile::from_hf_config_file(&config(name), Some(&format!("{owner}/{name}"))).unwrap()
 }
 
 #[test]
 fn next_generation_parameters_match_the_published_counts() {
     let mut lines = Vec::new();
-    for (name, _, published) in NEXT_GENERATION {
+    for (name, _, published, tolerance) in NEXT_GENERATION {
         let ours = lwsplan::machinery::parameters(&import_next(name)) as f64;
         let off = (ours - published).abs() / published;
         lines.push((
-            off,
+            off / tolerance,
             format!(
                 "{name}: {ours:.4e} vs {published:.4e} ({:.2} %)",
                 off * 100.0
@@ -650,7 +662,7 @@ fn next_generation_parameters_match_the_published_counts() {
     let report: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
     println!("{}", report.join("\n"));
     assert!(
-        lines.iter().all(|(off, _)| *off < 0.01),
+        lines.iter().all(|(share, _)| *share < 1.0),
         "{}",
         report.join("\n")
     );
@@ -661,7 +673,7 @@ fn next_generation_parameters_match_the_published_counts() {
 fn next_generation_configs_plan_on_h200() {
     let catalog = Catalog::builtin();
     let h200 = catalog.hardware("h200-141gb").unwrap();
-    for (name, _, _) in NEXT_GENERATION {
+    for (name, _, _, _) in NEXT_GENERATION {
         let profile = import_next(name);
         let plan = Planner::new(&profile, h200).plan(&PlanOptions::default());
         assert!(plan.is_ok(), "{name}: {}", plan.unwrap_err());
