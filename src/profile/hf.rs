@@ -1346,48 +1346,53 @@ impl Config<'_> {
 /// size, both with bias, after a `merge_kernel_size` 2 × 2 merge) (`kimi_k25_vit.py`,
 /// v0.28.0; the time embedding is a fixed buffer, not a parameter). Other projectors are
 /// refused by name.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn moonvit_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
-    let field = |name: &str| {
-        vision
-            .get(name)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| format!("vision_config.{name}: missing or not a whole number"))
-    };
+    let field = |name: &str| vision_field(vision, name, None);
     match vision.get("mm_projector_type").and_then(Value::as_str) {
         None | Some("patchmerger") => {}
         Some(other) => {
             return Err(format!(
-                "vision_config.mm_projector_type: `{other}` is not modelled (patchmerger is)"
+                "mm_projector_type: `{other}` is not modelled (patchmerger is)"
             ));
         }
     }
-    let h = field("vt_hidden_size")?;
-    let merged = match vision.get("merge_kernel_size").and_then(Value::as_array) {
-        Some(k) => k.iter().filter_map(Value::as_u64).product::<u64>() * h,
-        None => 4 * h,
+    let hidden = field("vt_hidden_size")?;
+    let kernel = match vision.get("merge_kernel_size").and_then(Value::as_array) {
+        Some(k) => k.iter().try_fold(1u128, |product, side| {
+            side.as_u64()
+                .filter(|&s| s > 0 && s <= super::model::MAX_WIDTH)
+                .and_then(|s| product.checked_mul(u128::from(s)))
+                .ok_or_else(|| "merge_kernel_size: not a list of small whole numbers".to_string())
+        })?,
+        None => 4,
     };
-    let patch = field("patch_size")?;
-    let position = field("init_pos_emb_height")? * field("init_pos_emb_width")? * h;
+    let merged = u128::from(checked_width(
+        kernel.saturating_mul(u128::from(hidden)),
+        "merge_kernel_size × vt_hidden_size",
+    )?);
+    let (h, text) = (u128::from(hidden), u128::from(text_hidden));
+    let patch = u128::from(field("patch_size")?);
+    let position =
+        u128::from(field("init_pos_emb_height")?) * u128::from(field("init_pos_emb_width")?) * h;
     let replicated = (3 * patch * patch * h + h)
         + position
         + 2 * h
         + 2 * h
         + (merged * merged + merged)
-        + (text_hidden * merged + text_hidden);
+        + (text * merged + text);
     Ok(VisionTower {
         num_hidden_layers: field("vt_num_hidden_layers")?,
-        hidden_size: h,
+        hidden_size: hidden,
         intermediate_size: field("vt_intermediate_size")?,
         num_attention_heads: field("vt_num_attention_heads")?,
-        replicated_parameters: replicated,
+        replicated_parameters: checked_parameters(replicated)?,
         parallel_linears: Vec::new(),
     })
 }
 
 /// The vision tower vLLM loads beside a multimodal config's language model (absent when the
-/// config has no `vision_config`: nothing to load). Qwen3.5 and Llama 4 are read here; other
-/// towers are not counted yet.
+/// config has no `vision_config`: nothing to load). Kimi-K2.5, Qwen3.5 and Llama 4 are read
+/// here; other towers are not counted yet.
 fn vision_tower(
     model_type: ModelType,
     root: &Config<'_>,
@@ -1397,6 +1402,7 @@ fn vision_tower(
         return Ok(None);
     };
     let tower = match model_type {
+        ModelType::KimiK25 => moonvit_tower(vision, text_hidden),
         ModelType::Qwen35 | ModelType::Qwen35Moe => qwen3_vl_tower(vision, text_hidden),
         ModelType::Llama4 => llama4_vision_tower(vision, text_hidden),
         _ => return Ok(None),

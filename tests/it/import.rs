@@ -668,6 +668,34 @@ fn next_generation_parameters_match_the_published_counts() {
     );
 }
 
+/// The towers read from config.json are the ones the built-in profiles declare, tensor for
+/// tensor: Kimi-K2.5's MoonViT (replicated projector) and Qwen3.5-397B's Qwen3-VL encoder
+/// (column/row-parallel merger); Llama 4's vision model and projector come to 0.87 B.
+#[test]
+fn vision_towers_from_config_json_match_the_built_ins() {
+    let catalog = Catalog::builtin();
+    let kimi = ModelProfile::from_hf_config_file(
+        &config("Kimi-K2.5"),
+        Some("moonshotai/Kimi-K2.5"),
+    )
+    .unwrap();
+    let qwen = import_next("Qwen3.5-397B-A17B");
+    for (imported, builtin) in [(&kimi, "kimi-k2.5"), (&qwen, "qwen3.5-397b-a17b")] {
+        assert_eq!(
+            imported.vision_tower,
+            catalog.model(builtin).unwrap().vision_tower,
+            "{builtin}"
+        );
+    }
+    let llama = import_next("Llama-4-Scout-17B-16E-Instruct");
+    let tower = lwsplan::machinery::parameters(&llama)
+        - lwsplan::machinery::parameters(&ModelProfile {
+            vision_tower: None,
+            ..llama.clone()
+        });
+    assert_eq!(tower, 871_932_416);
+}
+
 /// Every next-generation config plans on 8 × H200 nodes with default options.
 #[test]
 fn next_generation_configs_plan_on_h200() {
