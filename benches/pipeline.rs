@@ -42,6 +42,26 @@ fn plan_next_generation(id: &str) -> Plan {
     .unwrap()
 }
 
+/// Every built-in model's id, for [`plan_every_builtin`].
+fn builtin_models() -> Vec<&'static str> {
+    Catalog::builtin()
+        .models()
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect()
+}
+
+/// Plan each built-in model with default options on the hardware that serves the next
+/// generation, 8 × H200 (budget: 1 ms each, issue 19).
+#[divan::bench(args = builtin_models())]
+fn plan_every_builtin(id: &str) -> Result<Plan, lwsplan::Error> {
+    let catalog = Catalog::builtin();
+    Ok(
+        Planner::new(catalog.model(id)?, catalog.hardware("h200-141gb")?)
+            .plan(&PlanOptions::default())?,
+    )
+}
+
 /// Plan one deployment with a workload: every layout that fits also gets its throughput and
 /// latency estimate, and the objective ranks them.
 #[divan::bench]

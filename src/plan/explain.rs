@@ -346,8 +346,9 @@ impl fmt::Display for Note {
             ),
             Note::VisionTower { bytes_per_gpu } => write!(
                 f,
-                "the vision tower takes {} on every GPU of every stage (vLLM builds it outside the \
-                 pipeline split); text-only serving can skip it with vLLM's \
+                "the vision tower takes {} on every GPU, counted on every pipeline stage (vLLM \
+                 builds Kimi-K2.5's outside the pipeline split; 0.34.0 builds Qwen3.5's and \
+                 Llama 4's on the first stage only); text-only serving can skip it with vLLM's \
                  --language-model-only, which the plan does not assume",
                 gib(*bytes_per_gpu)
             ),
@@ -590,8 +591,8 @@ impl Planner<'_> {
                 notes.push(Note::UnverifiedArchitecture {
                     feature: "gated DeltaNet (linear attention)",
                     detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
-                             (vllm-project/vllm#40691); weights, the activation reserve and \
-                             the vision tower (not counted) are unverified",
+                             (vllm-project/vllm#40691); weights and the activation reserve are \
+                             unverified",
                 });
             }
             Some(crate::profile::LinearAttention::Mamba2 { .. }) => {

@@ -1023,7 +1023,10 @@ mod tests {
             .plan(&crate::PlanOptions::default())
             .unwrap();
         assert_eq!(attention_layers(llama, &plan.stages[0]), 32.0);
-        assert_eq!(KvRead::of(&plan.stages[0], llama).state_bytes_per_sequence, 0.0);
+        assert_eq!(
+            KvRead::of(&plan.stages[0], llama).state_bytes_per_sequence,
+            0.0
+        );
     }
 
     /// Each row: a KV read, the context, the bytes expected. DeepSeek-V3.2's DSA: 2048 tokens

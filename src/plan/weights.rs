@@ -9,6 +9,7 @@
 
 use crate::profile::{
     Attention, Ffn, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
+    VisionParallel,
 };
 
 /// vLLM pads the vocabulary to a multiple of 64 before sharding it
@@ -808,9 +809,13 @@ pub fn mtp_layer_tensors(model: &ModelProfile) -> Vec<Tensor> {
     tensors
 }
 
-/// The vision tower's tensors, as one rank of `tp` holds them: its encoder layers split by TP
-/// where its heads divide by it (else whole: vLLM runs the encoder data-parallel), the rest
-/// whole ([`crate::profile::VisionTower`]). Never quantized.
+/// The vision tower's tensors, as one rank of `tp` holds them: its encoder layers and its
+/// parallel projector linears split by TP where its heads divide by it (else whole: vLLM runs
+/// the encoder data-parallel), the rest whole ([`crate::profile::VisionTower`]). Never
+/// quantized. Counted on every pipeline stage: Kimi-K2.5's tower is built there
+/// (`kimi_k25.py`, v0.28.0); vLLM 0.34.0 builds Qwen3.5's and Llama 4's on the first stage only
+/// (`_mark_tower_model`, `vllm/model_executor/models/interfaces.py`), a change whose release
+/// is unknown, so later stages keep the conservative count.
 pub fn vision_tensors(model: &ModelProfile, tp: u64) -> Vec<Tensor> {
     let Some(v) = &model.vision_tower else {
         return Vec::new();
@@ -846,6 +851,37 @@ pub fn vision_tensors(model: &ModelProfile, tp: u64) -> Vec<Tensor> {
         "vision_tower.embeddings_and_projector",
         v.replicated_parameters,
     ));
+    for linear in &v.parallel_linears {
+        let (rows, cols) = (linear.output_size, linear.input_size);
+        tensors.push(match linear.parallel {
+            VisionParallel::Column => Tensor::linear(
+                "vision_tower.projector.column",
+                rows,
+                cols,
+                split(Split::Column),
+                false,
+            ),
+            VisionParallel::Row => Tensor::linear(
+                "vision_tower.projector.row",
+                rows,
+                cols,
+                split(Split::Row),
+                false,
+            ),
+        });
+        if linear.bias {
+            tensors.push(match linear.parallel {
+                VisionParallel::Column => Tensor::bias(
+                    "vision_tower.projector.column.bias",
+                    rows,
+                    split(Split::Column),
+                ),
+                VisionParallel::Row => {
+                    Tensor::bias("vision_tower.projector.row.bias", rows, Split::Replicated)
+                }
+            });
+        }
+    }
     tensors
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::model::{
     Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
-    VisionTower,
+    VisionLinear, VisionParallel, VisionTower,
 };
 use super::{ProfileError, Source};
 
@@ -618,7 +618,7 @@ fn from_hf_config(
         mlp,
         quantization,
         num_nextn_predict_layers: mtp.unwrap_or(0),
-        vision_tower: None,
+        vision_tower: vision_tower(model_type, &root, hidden)?,
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
         vllm_args: if root.value.get("auto_map").is_some() {
@@ -1546,42 +1546,235 @@ impl Config<'_> {
 /// size, both with bias, after a `merge_kernel_size` 2 × 2 merge) (`kimi_k25_vit.py`,
 /// v0.28.0; the time embedding is a fixed buffer, not a parameter). Other projectors are
 /// refused by name.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn moonvit_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
-    let field = |name: &str| {
-        vision
-            .get(name)
-            .and_then(Value::as_u64)
-            .ok_or_else(|| format!("vision_config.{name}: missing or not a whole number"))
-    };
+    let field = |name: &str| vision_field(vision, name, None);
     match vision.get("mm_projector_type").and_then(Value::as_str) {
         None | Some("patchmerger") => {}
         Some(other) => {
             return Err(format!(
-                "vision_config.mm_projector_type: `{other}` is not modelled (patchmerger is)"
+                "mm_projector_type: `{other}` is not modelled (patchmerger is)"
             ));
         }
     }
-    let h = field("vt_hidden_size")?;
-    let merged = match vision.get("merge_kernel_size").and_then(Value::as_array) {
-        Some(k) => k.iter().filter_map(Value::as_u64).product::<u64>() * h,
-        None => 4 * h,
+    let hidden = field("vt_hidden_size")?;
+    let kernel = match vision.get("merge_kernel_size").and_then(Value::as_array) {
+        Some(k) => k.iter().try_fold(1u128, |product, side| {
+            side.as_u64()
+                .filter(|&s| s > 0 && s <= super::model::MAX_WIDTH)
+                .and_then(|s| product.checked_mul(u128::from(s)))
+                .ok_or_else(|| "merge_kernel_size: not a list of small whole numbers".to_string())
+        })?,
+        None => 4,
     };
-    let patch = field("patch_size")?;
-    let position = field("init_pos_emb_height")? * field("init_pos_emb_width")? * h;
+    let merged = u128::from(checked_width(
+        kernel.saturating_mul(u128::from(hidden)),
+        "merge_kernel_size × vt_hidden_size",
+    )?);
+    let (h, text) = (u128::from(hidden), u128::from(text_hidden));
+    let patch = u128::from(field("patch_size")?);
+    let position =
+        u128::from(field("init_pos_emb_height")?) * u128::from(field("init_pos_emb_width")?) * h;
     let replicated = (3 * patch * patch * h + h)
         + position
         + 2 * h
         + 2 * h
         + (merged * merged + merged)
-        + (text_hidden * merged + text_hidden);
+        + (text * merged + text);
     Ok(VisionTower {
         num_hidden_layers: field("vt_num_hidden_layers")?,
-        hidden_size: h,
+        hidden_size: hidden,
         intermediate_size: field("vt_intermediate_size")?,
         num_attention_heads: field("vt_num_attention_heads")?,
-        replicated_parameters: replicated,
+        replicated_parameters: checked_parameters(replicated)?,
+        parallel_linears: Vec::new(),
     })
+}
+
+/// The vision tower vLLM loads beside a multimodal config's language model (absent when the
+/// config has no `vision_config`: nothing to load). Kimi-K2.5, Qwen3.5 and Llama 4 are read
+/// here; other towers are not counted yet.
+fn vision_tower(
+    model_type: ModelType,
+    root: &Config<'_>,
+    text_hidden: u64,
+) -> Result<Option<VisionTower>, ProfileError> {
+    let Some(vision) = root.value.get("vision_config").filter(|v| v.is_object()) else {
+        return Ok(None);
+    };
+    let tower = match model_type {
+        ModelType::KimiK25 => moonvit_tower(vision, text_hidden),
+        ModelType::Qwen35 | ModelType::Qwen35Moe => qwen3_vl_tower(vision, text_hidden),
+        ModelType::Llama4 => llama4_vision_tower(vision, text_hidden),
+        _ => return Ok(None),
+    };
+    tower
+        .map(Some)
+        .map_err(|message| root.invalid("vision_config", message))
+}
+
+/// A `vision_config` count, bounded like the language model's widths so that nothing sized
+/// from it can overflow; `default` where the config class has one.
+fn vision_field(vision: &Value, name: &str, default: Option<u64>) -> Result<u64, String> {
+    let value = match vision.get(name) {
+        None if default.is_some() => return Ok(default.unwrap_or_default()),
+        v => v
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("{name}: missing or not a whole number"))?,
+    };
+    if value == 0 || value > super::model::MAX_WIDTH {
+        return Err(format!(
+            "{name}: {value} is outside 1..={}, beyond any real model",
+            super::model::MAX_WIDTH
+        ));
+    }
+    Ok(value)
+}
+
+/// Qwen3.5's vision encoder, vLLM's `Qwen3_VisionTransformer` (`qwen3_vl.py`, built by
+/// `Qwen3_5ForConditionalGeneration` in `qwen3_5.py`): `depth` pre-norm blocks of the
+/// [`VisionTower`] shape (qkv `QKVParallelLinear` and `proj` with biases, a non-gated MLP
+/// `linear_fc1` / `linear_fc2` with biases, two LayerNorms); outside them the patch embedding
+/// `Conv3d(in_channels, h, (temporal_patch_size, patch_size, patch_size))` with bias and the
+/// learned `num_position_embeddings × h` position embedding, whole on every rank, and the
+/// patch merger — a LayerNorm over h, `linear_fc1` (`ColumnParallelLinear` 4h → 4h, bias) and
+/// `linear_fc2` (`RowParallelLinear` 4h → `out_hidden_size`, bias) after a
+/// `spatial_merge_size`² merge — plus one more merger per `deepstack_visual_indexes` entry,
+/// normed after the merge (over 4h) (vllm-project/vllm `vllm/model_executor/models/qwen3_vl.py`
+/// at 002d7b939754b844a3832dd7fbf9e5fd0c0e9f1b).
+fn qwen3_vl_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
+    let field = |name: &str| vision_field(vision, name, None);
+    let h = field("hidden_size")?;
+    let out = match vision.get("out_hidden_size") {
+        None => text_hidden,
+        Some(_) => field("out_hidden_size")?,
+    };
+    let merge = vision_field(vision, "spatial_merge_size", Some(2))?;
+    let merged = u128::from(merge) * u128::from(merge) * u128::from(h);
+    let deepstack = vision
+        .get("deepstack_visual_indexes")
+        .and_then(Value::as_array)
+        .map_or(0, |d| d.len() as u128);
+    let patch = u128::from(field("patch_size")?);
+    let patch_embed = u128::from(vision_field(vision, "in_channels", Some(3))?)
+        * u128::from(vision_field(vision, "temporal_patch_size", Some(2))?)
+        * patch
+        * patch
+        * u128::from(h)
+        + u128::from(h);
+    let position = u128::from(field("num_position_embeddings")?) * u128::from(h);
+    // The main merger's LayerNorm is over h, a deepstack merger's over the merged 4h.
+    let norms = 2 * u128::from(h) + deepstack * 2 * merged;
+    let replicated = checked_parameters(patch_embed + position + norms)?;
+    let merged = checked_width(merged, "spatial_merge_size² × hidden_size")?;
+    let merger = [
+        VisionLinear {
+            parallel: VisionParallel::Column,
+            input_size: merged,
+            output_size: merged,
+            bias: true,
+        },
+        VisionLinear {
+            parallel: VisionParallel::Row,
+            input_size: merged,
+            output_size: out,
+            bias: true,
+        },
+    ];
+    Ok(VisionTower {
+        num_hidden_layers: field("depth")?,
+        hidden_size: h,
+        intermediate_size: field("intermediate_size")?,
+        num_attention_heads: field("num_heads")?,
+        replicated_parameters: replicated,
+        parallel_linears: merger
+            .iter()
+            .cycle()
+            .take(2 * (1 + deepstack as usize))
+            .copied()
+            .collect(),
+    })
+}
+
+/// Llama 4's vision model, vLLM's `Llama4VisionModel` and `Llama4MultiModalProjector`
+/// (`mllama4.py`, built unquantized): `num_hidden_layers` encoder layers of the
+/// [`VisionTower`] shape (qkv and `o_proj` with biases, MLP `fc1` / `fc2` with biases, two
+/// LayerNorms); whole on every rank the class embedding (h), the position embedding
+/// (`(image_size / patch_size)² + 1` × h) and `layernorm_pre` / `layernorm_post`; split by TP
+/// the patch embedding (an unfold and a `ColumnParallelLinear` `num_channels · patch_size²` →
+/// h, no bias), the pixel-shuffle adapter (`fc1` column-parallel `intermediate_size` →
+/// `projector_input_dim`, `fc2` row-parallel → `projector_output_dim`, biases per
+/// `multi_modal_projector_bias`) and the projector `linear_1` (column-parallel
+/// `vision_output_dim` → the text hidden size, no bias) (vllm-project/vllm
+/// `vllm/model_executor/models/mllama4.py` at 00dd54939bec83c9db7221c28d22060999edff4f).
+fn llama4_vision_tower(vision: &Value, text_hidden: u64) -> Result<VisionTower, String> {
+    let field = |name: &str| vision_field(vision, name, None);
+    let h = field("hidden_size")?;
+    let intermediate = field("intermediate_size")?;
+    let patch = field("patch_size")?;
+    let patches = field("image_size")? / patch;
+    let bias = vision
+        .get("multi_modal_projector_bias")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let (adapter_in, adapter_out) = (
+        field("projector_input_dim")?,
+        field("projector_output_dim")?,
+    );
+    let unfolded = u128::from(vision_field(vision, "num_channels", Some(3))?)
+        * u128::from(patch)
+        * u128::from(patch);
+    let position = (u128::from(patches) * u128::from(patches) + 1) * u128::from(h);
+    let replicated = checked_parameters(u128::from(h) + position + 4 * u128::from(h))?;
+    Ok(VisionTower {
+        num_hidden_layers: field("num_hidden_layers")?,
+        hidden_size: h,
+        intermediate_size: intermediate,
+        num_attention_heads: field("num_attention_heads")?,
+        replicated_parameters: replicated,
+        parallel_linears: vec![
+            VisionLinear {
+                parallel: VisionParallel::Column,
+                input_size: checked_width(unfolded, "num_channels × patch_size²")?,
+                output_size: h,
+                bias: false,
+            },
+            VisionLinear {
+                parallel: VisionParallel::Column,
+                input_size: intermediate,
+                output_size: adapter_in,
+                bias,
+            },
+            VisionLinear {
+                parallel: VisionParallel::Row,
+                input_size: adapter_in,
+                output_size: adapter_out,
+                bias,
+            },
+            VisionLinear {
+                parallel: VisionParallel::Column,
+                input_size: field("vision_output_dim")?,
+                output_size: text_hidden,
+                bias: false,
+            },
+        ],
+    })
+}
+
+/// A tower's parameter count, within what a profile accepts.
+fn checked_parameters(n: u128) -> Result<u64, String> {
+    let max = super::model::MAX_WIDTH * super::model::MAX_WIDTH;
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n <= max)
+        .ok_or_else(|| format!("{n} parameters outside the encoder layers: beyond any real model"))
+}
+
+/// A width computed from `vision_config` fields, within what a profile accepts.
+fn checked_width(n: u128, what: &str) -> Result<u64, String> {
+    u64::try_from(n)
+        .ok()
+        .filter(|&n| n <= super::model::MAX_WIDTH)
+        .ok_or_else(|| format!("{what} = {n}: beyond any real model"))
 }
 
 /// What a `model.safetensors.index.json` says about the checkpoint.
@@ -1699,6 +1892,101 @@ mod tests {
                 .unwrap_err()
                 .contains("patchmergerv2")
         );
+    }
+
+    /// Qwen3.5's and Llama 4's `vision_config` (their config.json files) read as the towers
+    /// vLLM builds, parameter for parameter (sums worked by hand from the module lists in the
+    /// readers' doc comments), and as one rank of TP 8 holds them.
+    #[test]
+    fn qwen3_5_and_llama_4_vision_configs_read_as_their_towers() {
+        let qwen = |out: u64| {
+            serde_json::json!({
+                "deepstack_visual_indexes": [], "depth": 27, "hidden_size": 1152,
+                "in_channels": 3, "intermediate_size": 4304, "num_heads": 16,
+                "num_position_embeddings": 2304, "out_hidden_size": out, "patch_size": 16,
+                "spatial_merge_size": 2, "temporal_patch_size": 2
+            })
+        };
+        let llama4 = serde_json::json!({
+            "hidden_size": 1408, "image_size": 336, "intermediate_size": 5632,
+            "multi_modal_projector_bias": false, "num_attention_heads": 16,
+            "num_channels": 3, "num_hidden_layers": 34, "patch_size": 14,
+            "pixel_shuffle_ratio": 0.5, "projector_input_dim": 4096,
+            "projector_output_dim": 4096, "vision_output_dim": 4096
+        });
+        // Per encoder layer: qkv 3·h² + 3h, proj h² + h, fc1 i·h + i, fc2 h·i + h (biases 5h + i),
+        // two LayerNorms 4h.
+        let qwen_layer = 4 * 1152 * 1152 + 2 * 1152 * 4304 + 5 * 1152 + 4304 + 4 * 1152;
+        let llama_layer = 4 * 1408 * 1408 + 2 * 1408 * 5632 + 5 * 1408 + 5632 + 4 * 1408;
+        let rows = [
+            // Conv3d 3·2·16·16·1152 + 1152, position 2304·1152, merger norm 2·1152,
+            // fc1 4608² + 4608, fc2 4608·out + out.
+            (
+                "Qwen3.5-397B-A17B",
+                qwen_triple(qwen(4096), 4096),
+                27 * qwen_layer + 1_770_624 + 2_654_208 + 2304 + 21_238_272 + 18_878_464,
+            ),
+            (
+                "Qwen3.5-27B",
+                qwen_triple(qwen(5120), 5120),
+                27 * qwen_layer + 1_770_624 + 2_654_208 + 2304 + 21_238_272 + 23_598_080,
+            ),
+            // Class 1408, position 577·1408, two LayerNorms 4·1408; patch 588·1408, adapter
+            // 5632·4096 + 4096², projector 4096·5120.
+            (
+                "Llama-4",
+                llama4_vision_tower(&llama4, 5120).map(|t| (t, 5120)),
+                34 * llama_layer
+                    + 1408
+                    + 812_416
+                    + 5632
+                    + 827_904
+                    + 23_068_672
+                    + 16_777_216
+                    + 20_971_520,
+            ),
+        ];
+        for (name, tower, want) in rows {
+            let (tower, text_hidden) = tower.unwrap();
+            let mut model = crate::Catalog::builtin()
+                .model("llama-3.1-8b-instruct")
+                .unwrap()
+                .clone();
+            model.hidden_size = text_hidden;
+            model.vision_tower = Some(tower);
+            let tensors = crate::plan::weights::vision_tensors(&model, 1);
+            let total: u128 = tensors.iter().map(|t| t.parameters()).sum();
+            assert_eq!(total, want, "{name}");
+            // At TP 8 every linear but the row-parallel biases and the replicated rest is an
+            // eighth.
+            let per_rank: u128 = crate::plan::weights::vision_tensors(&model, 8)
+                .iter()
+                .map(|t| {
+                    let (rows, cols) = t.shard(8);
+                    u128::from(rows) * u128::from(cols) * u128::from(t.copies)
+                })
+                .sum();
+            assert!(
+                per_rank < want / 7 && per_rank > want / 9,
+                "{name}: {per_rank}"
+            );
+        }
+        assert!(
+            qwen3_vl_tower(&serde_json::json!({"depth": 27}), 4096)
+                .unwrap_err()
+                .contains("hidden_size")
+        );
+        let mut huge = qwen(4096);
+        huge["patch_size"] = (1u64 << 40).into();
+        assert!(
+            qwen3_vl_tower(&huge, 4096)
+                .unwrap_err()
+                .contains("beyond any real model")
+        );
+    }
+
+    fn qwen_triple(vision: Value, out: u64) -> Result<(VisionTower, u64), String> {
+        qwen3_vl_tower(&vision, out).map(|t| (t, out))
     }
 
     #[test]

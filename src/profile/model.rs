@@ -115,8 +115,40 @@ pub struct VisionTower {
     /// `vision_config.num_attention_heads`.
     pub num_attention_heads: u64,
     /// Parameters outside the encoder layers, held whole on every rank: patch and position
-    /// embeddings, the final norm, the projector.
+    /// embeddings, norms, a `ReplicatedLinear` projector.
     pub replicated_parameters: u64,
+    /// The linears outside the encoder layers that vLLM shards by TP like the encoder's own
+    /// (Qwen3-VL's patch merger, Llama 4's patch embedding, pixel-shuffle adapter and
+    /// projector), each as vLLM builds it; empty where the projector is replicated (MoonViT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parallel_linears: Vec<VisionLinear>,
+}
+
+/// A `ColumnParallelLinear` or `RowParallelLinear` of a vision tower, outside its encoder
+/// layers: split by TP when the tower's heads divide by it, whole otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisionLinear {
+    /// `column` (output rows divided by TP, the bias too) or `row` (input columns divided,
+    /// the bias whole on every rank).
+    pub parallel: VisionParallel,
+    /// `input_size`.
+    pub input_size: u64,
+    /// `output_size`.
+    pub output_size: u64,
+    /// Whether it has a bias (`bias=True`).
+    #[serde(default)]
+    pub bias: bool,
+}
+
+/// How a [`VisionLinear`] is split by TP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VisionParallel {
+    /// `ColumnParallelLinear`.
+    Column,
+    /// `RowParallelLinear`.
+    Row,
 }
 
 /// How a layer attends, spelled as in `config.json`'s `layer_types`.
@@ -1209,6 +1241,21 @@ impl ModelProfile {
                 v.replicated_parameters,
                 MAX_WIDTH * MAX_WIDTH,
             )?;
+            for linear in &v.parallel_linears {
+                for (field, value) in [
+                    (
+                        "vision_tower.parallel_linears.input_size",
+                        linear.input_size,
+                    ),
+                    (
+                        "vision_tower.parallel_linears.output_size",
+                        linear.output_size,
+                    ),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+            }
         }
         if let Some(bytes) = self.checkpoint_bytes {
             require_positive(origin, "checkpoint_bytes", bytes)?;

@@ -61,6 +61,9 @@ fn the_set_covers_what_lwsplan_plans() {
     let mut gpus = BTreeSet::new();
     let (mut moe, mut dense, mut fp8, mut mxfp4, mut int4, mut tp, mut pp, mut mla) =
         (0, 0, 0, 0, 0, 0, 0, 0);
+    // Issue 19's next generation: the models with a published log in the set, and how many
+    // runs keep a linear-attention state.
+    let (mut linear, mut next_generation) = (0, BTreeSet::new());
     for r in &results {
         assert!(r.entry.source.starts_with("https://"), "{}", r.name);
         gpus.insert(r.gpu.clone());
@@ -74,12 +77,19 @@ fn the_set_covers_what_lwsplan_plans() {
             Some(lwsplan::profile::Quantization::Mxfp4) => mxfp4 += 1,
             Some(
                 lwsplan::profile::Quantization::Gptq { .. }
-                | lwsplan::profile::Quantization::Awq { .. },
+                | lwsplan::profile::Quantization::Awq { .. }
+                | lwsplan::profile::Quantization::CompressedTensors { .. },
             ) => int4 += 1,
             _ => {}
         }
         if matches!(model.attention, lwsplan::profile::Attention::Mla { .. }) {
             mla += 1;
+        }
+        linear += usize::from(model.linear_attention.is_some());
+        if model.hf_repo.starts_with("moonshotai/Kimi-K2")
+            || model.hf_repo.starts_with("Qwen/Qwen3.5")
+        {
+            next_generation.insert(model.hf_repo.clone());
         }
         let options = calibrate::options_from_log(&r.entry.measured(), &r.entry.options);
         tp += usize::from(options.tensor_parallel_size.unwrap_or(1) > 1);
@@ -95,9 +105,11 @@ fn the_set_covers_what_lwsplan_plans() {
         ("TP > 1", tp),
         ("PP > 1", pp),
         ("MLA", mla),
+        ("linear-attention", linear),
     ] {
         assert!(n > 0, "no {what} run in the set");
     }
+    assert!(next_generation.len() >= 2, "{next_generation:?}");
 }
 
 fn model_of(entry: &Entry, catalog: &Catalog) -> ModelProfile {
