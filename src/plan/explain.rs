@@ -582,15 +582,28 @@ impl Planner<'_> {
                          follows vLLM's code, its weights and reserve are unverified",
             });
         }
-        if model.linear_attention.is_some() {
+        if let Some(mixer) = &model.linear_attention {
             notes.push(Note::LinearAttentionState {
                 pages: super::kv::state_pages(options),
             });
-            notes.push(Note::UnverifiedArchitecture {
-                feature: "gated DeltaNet (linear attention)",
-                detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
-                         (vllm-project/vllm#40691); weights, the activation reserve and the \
-                         vision tower (not counted) are unverified",
+            notes.push(match mixer {
+                crate::profile::LinearAttention::GatedDeltaNet { .. } => {
+                    Note::UnverifiedArchitecture {
+                        feature: "gated DeltaNet (linear attention)",
+                        detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
+                                 (vllm-project/vllm#40691); weights, the activation reserve and \
+                                 the vision tower (not counted) are unverified",
+                    }
+                }
+                crate::profile::LinearAttention::KimiDeltaAttention { .. } => {
+                    Note::UnverifiedArchitecture {
+                        feature: "Kimi Delta Attention (linear attention) with MLA layers",
+                        detail: "the state page, hybrid block size and groups reproduce a vLLM \
+                                 0.11 log of Kimi-Linear at TP 2 (vllm-project/vllm#28228); \
+                                 weights, the activation reserve and Kimi-K3's vision tower (not \
+                                 counted) are unverified",
+                    }
+                }
             });
         }
         for (kind, id, sources) in [

@@ -137,8 +137,31 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
             let temporal = (nv / tp) * dv * dk * ssm_bytes;
             conv + temporal
         }
+        // `kda_state_shape`: a `(K − 1, conv_dim / tp)` convolution state over q, k and v in
+        // the model dtype (`mamba_cache_dtype` 'auto') and a `(num_heads / tp, head_dim,
+        // head_dim)` recurrent state always in float32 (`kda_state_dtype`;
+        // `vllm/model_executor/layers/mamba/mamba_utils.py` @
+        // 02d710837549a368073552333f66d714477415d2). Older releases kept q, k and v's
+        // convolution states apart, the same bytes (`KimiDeltaAttention.get_state_shape`,
+        // `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9).
+        LinearAttention::KimiDeltaAttention {
+            num_heads,
+            head_dim,
+            short_conv_kernel_size: kernel,
+            ..
+        } => {
+            let conv =
+                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
+            let recurrent = (num_heads / tp) * head_dim * head_dim * KDA_RECURRENT_STATE_BYTES;
+            conv + recurrent
+        }
     }
 }
+
+/// Bytes of one element of KDA's recurrent state: float32 whatever the model's dtype
+/// (`MambaStateDtypeCalculator.kda_state_dtype`, `mamba_utils.py` @
+/// 02d710837549a368073552333f66d714477415d2).
+const KDA_RECURRENT_STATE_BYTES: u64 = 4;
 
 /// What a layer's cache holds, as the plan names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
@@ -159,12 +182,18 @@ pub enum CacheKind {
     SparseMla,
     /// A gated DeltaNet layer's convolution and recurrent state per sequence (`MambaSpec`).
     GatedDeltaNet,
+    /// A Kimi Delta Attention layer's convolution and recurrent state per sequence
+    /// (`MambaSpec`, Kimi-Linear and Kimi-K3).
+    KimiDeltaAttention,
 }
 
 impl CacheKind {
     /// Whether the cache is a fixed state per sequence rather than a cache per token.
     pub fn is_state(self) -> bool {
-        matches!(self, CacheKind::GatedDeltaNet)
+        matches!(
+            self,
+            CacheKind::GatedDeltaNet | CacheKind::KimiDeltaAttention
+        )
     }
 
     /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
@@ -210,6 +239,7 @@ pub fn layer_spec(
         (LayerType::LinearAttention, _) => CacheSpec {
             kind: match model.linear_attention {
                 Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+                Some(LinearAttention::KimiDeltaAttention { .. }) => CacheKind::KimiDeltaAttention,
             },
             bytes_per_token: 0,
             bytes_per_sequence: state_bytes_per_sequence(model, tp),
@@ -281,7 +311,7 @@ impl Group {
                     + 1
             }
             CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
-            CacheKind::GatedDeltaNet => 1,
+            CacheKind::GatedDeltaNet | CacheKind::KimiDeltaAttention => 1,
         }
     }
 }

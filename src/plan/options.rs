@@ -633,6 +633,7 @@ mod tests {
             first_k_dense_replace: 4096,
             bias: false,
             shared_expert_gate: false,
+            routed_expert_hidden_size: None,
             moe_layer_step: 1,
         };
         model.check("test").unwrap();

@@ -314,8 +314,36 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             n_shared_experts,
             bias,
             shared_expert_gate,
+            routed_expert_hidden_size,
             ..
         } => {
+            // Kimi-K3's latent MoE: the experts see the hidden state projected down to the
+            // latent and project back up through replicated, unquantized projections
+            // (`KimiMoE`, `vllm/model_executor/models/kimi_k3/nvidia/model.py`, vLLM 0.28.0,
+            // lines 627-650).
+            let expert_hidden = match routed_expert_hidden_size {
+                Some(latent) => {
+                    tensors.extend([
+                        Tensor::linear(
+                            "mlp.routed_expert_down_proj",
+                            *latent,
+                            hidden,
+                            Split::Replicated,
+                            false,
+                        ),
+                        Tensor::linear(
+                            "mlp.routed_expert_up_proj",
+                            hidden,
+                            *latent,
+                            Split::Replicated,
+                            false,
+                        ),
+                        Tensor::norm("mlp.routed_expert_norm", *latent),
+                    ]);
+                    *latent
+                }
+                None => hidden,
+            };
             if *shared_expert_gate {
                 tensors.push(Tensor::linear(
                     "mlp.shared_expert_gate",
@@ -335,9 +363,14 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
             ));
             // FusedMoE splits each expert's intermediate dimension across TP ranks.
             tensors.extend(
-                gated_mlp("mlp.experts", hidden, *moe_intermediate_size, quantized)
-                    .into_iter()
-                    .map(|t| t.experts(*n_routed_experts)),
+                gated_mlp(
+                    "mlp.experts",
+                    expert_hidden,
+                    *moe_intermediate_size,
+                    quantized,
+                )
+                .into_iter()
+                .map(|t| t.experts(*n_routed_experts)),
             );
             if *bias {
                 // gpt-oss: router bias, and per expert a gate/up bias (split like the outputs)
@@ -624,7 +657,83 @@ fn linear_attention_tensors(mixer: &LinearAttention, hidden: u64, quantized: boo
                 ),
             ]
         }
+        LinearAttention::KimiDeltaAttention {
+            num_heads,
+            head_dim,
+            short_conv_kernel_size,
+            use_full_rank_gate,
+        } => kda_tensors(
+            *num_heads,
+            *head_dim,
+            *short_conv_kernel_size,
+            *use_full_rank_gate,
+            hidden,
+            quantized,
+        ),
     }
+}
+
+/// A Kimi Delta Attention mixer (`KimiDeltaAttention.__init__`,
+/// `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9), with `p =
+/// num_heads × head_dim`: q, k and v (`hidden → p`), the decay gate's low-rank pair `f_a_proj`
+/// (`hidden → head_dim`, replicated) and `f_b_proj` (`head_dim → p`), `b_proj` (`hidden →
+/// num_heads`) and `o_proj` (`p → hidden`, row-parallel), all built with the quantization
+/// config; the output gate as the decay gate (`g_a_proj`, `g_b_proj`), or one column-parallel
+/// `hidden → p` projection with Kimi-K3's `use_full_rank_gate` (vLLM 0.28.0 fuses it into
+/// `in_proj_qkvgfab`, `models/kimi_k3/nvidia/kda.py`: the same parameters); q, k and v's short
+/// convolutions (`p × K` each), `dt_bias` (`p`) and `A_log` (`num_heads`) split by TP and never
+/// quantized; the gated RMS norm `o_norm` of one head, whole. vLLM keeps the convolutions,
+/// `dt_bias` and `A_log` in float32; they are counted in the model dtype here (196,608 bytes
+/// a layer fewer for Kimi-Linear).
+fn kda_tensors(
+    heads: u64,
+    head_dim: u64,
+    kernel: u64,
+    full_rank_gate: bool,
+    hidden: u64,
+    quantized: bool,
+) -> Vec<Tensor> {
+    let p = heads * head_dim;
+    let mut tensors = vec![
+        Tensor::linear("self_attn.q_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.k_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.v_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear(
+            "self_attn.f_a_proj",
+            head_dim,
+            hidden,
+            Split::Replicated,
+            quantized,
+        ),
+        Tensor::linear("self_attn.f_b_proj", p, head_dim, Split::Column, quantized),
+        Tensor::linear("self_attn.b_proj", heads, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.conv1d", 3 * p, kernel, Split::Column, false),
+        Tensor::bias("self_attn.dt_bias", p, Split::Column),
+        Tensor::bias("self_attn.A_log", heads, Split::Column),
+        Tensor::norm("self_attn.o_norm", head_dim),
+        Tensor::linear("self_attn.o_proj", hidden, p, Split::Row, quantized),
+    ];
+    if full_rank_gate {
+        tensors.push(Tensor::linear(
+            "self_attn.g_proj",
+            p,
+            hidden,
+            Split::Column,
+            quantized,
+        ));
+    } else {
+        tensors.extend([
+            Tensor::linear(
+                "self_attn.g_a_proj",
+                head_dim,
+                hidden,
+                Split::Replicated,
+                quantized,
+            ),
+            Tensor::linear("self_attn.g_b_proj", p, head_dim, Split::Column, quantized),
+        ]);
+    }
+    tensors
 }
 
 /// Gate, up (column-parallel) and down (row-parallel) projections of one gated MLP.
@@ -663,8 +772,9 @@ fn mla_dequantized_copy(model: &ModelProfile, tp: u64) -> u128 {
                 v_head_dim,
                 ..
             },
-            Some(_),
-        ) => {
+            Some(q),
+        ) if *q != Quantization::Mxfp4 => {
+            // MXFP4 quantizes the routed experts only (Kimi-K3): kv_b_proj is BF16 already.
             u128::from(num_attention_heads.div_ceil(tp))
                 * u128::from(qk_nope_head_dim + v_head_dim)
                 * u128::from(*kv_lora_rank)

@@ -123,7 +123,7 @@ pub enum LayerType {
     /// Attends within its chunk of `attention_chunk_size` tokens (Llama 4's RoPE layers).
     ChunkedAttention,
     /// The model's [`LinearAttention`] mixer: a state per sequence, no cache per token
-    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers).
+    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers, Kimi-Linear's KDA layers).
     LinearAttention,
 }
 
@@ -165,6 +165,24 @@ pub enum LinearAttention {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mamba_ssm_dtype: Option<Dtype>,
     },
+    /// Kimi Delta Attention (Kimi-Linear, Kimi-K3; vLLM `KimiDeltaAttention`,
+    /// `vllm/model_executor/layers/kda.py`): q, k and v of `num_heads × head_dim` each, each
+    /// through a short causal convolution, a per-channel decay gate and a recurrent state of
+    /// `head_dim × head_dim` per head, kept in float32. Fields are `config.json`'s
+    /// `linear_attn_config`.
+    KimiDeltaAttention {
+        /// `linear_attn_config.num_heads`: heads of q, k and v alike.
+        num_heads: u64,
+        /// `linear_attn_config.head_dim`.
+        head_dim: u64,
+        /// `linear_attn_config.short_conv_kernel_size`: the short convolution's width.
+        short_conv_kernel_size: u64,
+        /// `linear_attn_config.use_full_rank_gate` (Kimi-K3): the output gate is one
+        /// `hidden → num_heads × head_dim` projection instead of Kimi-Linear's low-rank pair
+        /// `g_a_proj` / `g_b_proj` through `head_dim`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        use_full_rank_gate: bool,
+    },
 }
 
 impl LinearAttention {
@@ -179,6 +197,15 @@ impl LinearAttention {
                 linear_value_head_dim: dv,
                 ..
             } => 2 * nk * dk + nv * dv,
+            // q, k and v are convolved alike: `kda_state_shape` with `num_k_heads` and
+            // `head_k_dim` defaulting to `num_heads` and `head_dim`, `conv_dim = proj_size + 2 ×
+            // proj_k_size` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+            // 02d710837549a368073552333f66d714477415d2).
+            LinearAttention::KimiDeltaAttention {
+                num_heads,
+                head_dim,
+                ..
+            } => 3 * num_heads * head_dim,
         }
     }
 }
@@ -371,6 +398,14 @@ pub enum Mlp {
         /// `hidden_size`; Qwen2-MoE, Qwen3-Next, Qwen3.5).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         shared_expert_gate: bool,
+        /// `routed_expert_hidden_size` (Kimi-K3's latent MoE): the routed experts run in a
+        /// narrower latent, entered and left through `routed_expert_down_proj` (hidden →
+        /// latent) and `routed_expert_up_proj` (latent → hidden), both whole on every rank
+        /// and unquantized, with an RMS norm of the latent (`KimiMoE`,
+        /// `vllm/model_executor/models/kimi_k3/nvidia/model.py`, vLLM 0.28.0, lines 627-650).
+        /// Absent: the experts take the hidden state itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routed_expert_hidden_size: Option<u64>,
     },
 }
 
@@ -713,6 +748,27 @@ impl ModelProfile {
                     ));
                 }
             }
+            (
+                Some(LinearAttention::KimiDeltaAttention {
+                    num_heads,
+                    head_dim,
+                    short_conv_kernel_size,
+                    ..
+                }),
+                true,
+            ) => {
+                for (field, value) in [
+                    ("linear_attention.num_heads", *num_heads),
+                    ("linear_attention.head_dim", *head_dim),
+                    (
+                        "linear_attention.short_conv_kernel_size",
+                        *short_conv_kernel_size,
+                    ),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+            }
             (None, false) => {}
         }
         Ok(())
@@ -852,8 +908,13 @@ impl ModelProfile {
                 num_experts_per_tok,
                 first_k_dense_replace,
                 moe_layer_step,
+                routed_expert_hidden_size,
                 ..
             } => {
+                if let Some(latent) = routed_expert_hidden_size {
+                    require_positive(origin, "mlp.routed_expert_hidden_size", *latent)?;
+                    require_at_most(origin, "mlp.routed_expert_hidden_size", *latent, MAX_WIDTH)?;
+                }
                 for (field, value, max) in [
                     (
                         "mlp.moe_intermediate_size",
