@@ -901,6 +901,55 @@ mod tests {
         assert_eq!((kv.block_size, kv.groups[0].page_bytes), (1056, 540_672));
     }
 
+    /// Kimi Delta Attention's state per layer and sequence on one GPU, `kda_state_shape` and
+    /// `kda_state_dtype` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+    /// 02d710837549a368073552333f66d714477415d2): conv `(K − 1) × 3p / TP` in the model dtype
+    /// plus recurrent `heads / TP × d × d` in float32. Kimi-Linear (p = 32 × 128): 3 × 12,288 ×
+    /// 2 / TP + 32 × 128 × 128 × 4 / TP = 2,170,880 / TP; Kimi-K3 (p = 96 × 128): 3 × 36,864 ×
+    /// 2 / TP + 96 × 128 × 128 × 4 / TP = 6,512,640 / TP. The recurrent part stays float32 in
+    /// an FP16 model (AWQ): only the convolution follows the model dtype. A KDA layer is a
+    /// state (one page a sequence); the layers between are MLA.
+    #[test]
+    fn kda_state_is_a_float32_recurrence_and_a_short_convolution() {
+        let read = |name: &str| {
+            let path = format!(
+                "{}/tests/fixtures/hf/{name}/config.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            ModelProfile::from_hf_config(
+                &std::fs::read_to_string(path).unwrap(),
+                "config.json",
+                Some("a/b"),
+            )
+            .unwrap()
+        };
+        let linear = read("Kimi-Linear-48B-A3B-Instruct");
+        let k3 = read("Kimi-K3");
+        for tp in [1, 2, 4, 8, 16, 32] {
+            assert_eq!(
+                state_bytes_per_sequence(&linear, tp),
+                2_170_880 / tp,
+                "{tp}"
+            );
+            assert_eq!(state_bytes_per_sequence(&k3, tp), 6_512_640 / tp, "{tp}");
+        }
+        let mut fp32 = linear.clone();
+        fp32.torch_dtype = crate::profile::Dtype::Float32;
+        assert_eq!(
+            state_bytes_per_sequence(&fp32, 1),
+            3 * 12_288 * 4 + 2_097_152
+        );
+        let spec = layer_spec(&linear, 0, 2, 1, KvCacheDtype::Auto);
+        assert_eq!(
+            (spec.kind, spec.bytes_per_token, spec.bytes_per_sequence),
+            (CacheKind::KimiDeltaAttention, 0, 1_085_440)
+        );
+        assert!(spec.kind.is_state());
+        // Layer 3 (full_attn_layers lists 4, counting from 1) is MLA: 576 BF16 values a token.
+        let mla = layer_spec(&linear, 3, 2, 1, KvCacheDtype::Auto);
+        assert_eq!((mla.kind, mla.bytes_per_token), (CacheKind::Mla, 1152));
+    }
+
     #[test]
     fn mla_block_size_follows_the_attention_backend() {
         let catalog = Catalog::builtin();

@@ -1500,6 +1500,82 @@ mod tests {
         );
     }
 
+    /// A Kimi Delta Attention layer tensor by tensor (`KimiDeltaAttention.__init__`,
+    /// `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9), for
+    /// Kimi-Linear (H 2,304, 32 heads × 128 = p 4,096, K 4) and Kimi-K3 (H 7,168, 96 heads × 128
+    /// = p 12,288, a full-rank output gate): q, k, v, `f_b`, `g_b`, `b`, the convolutions,
+    /// `dt_bias` and `A_log` split by TP; `f_a`, `g_a` and `o_norm` whole; `o_proj` by rows.
+    /// Kimi-Linear: 3 × 4,096 × 2,304 + 2 × 128 × 2,304 + 2 × 4,096 × 128 + 32 × 2,304 + 3 ×
+    /// 4,096 × 4 + 4,096 + 32 + 128 + 2,304 × 4,096 = 39,514,272 parameters; Kimi-K3: 4 ×
+    /// 12,288 × 7,168 + 128 × 7,168 + 12,288 × 128 + 96 × 7,168 + 3 × 12,288 × 4 + 12,288 +
+    /// 96 + 128 + 7,168 × 12,288 = 443,740,384 (443.7 M also from vLLM 0.28.0's fused
+    /// `in_proj_qkvgfab`, `models/kimi_k3/nvidia/kda.py`).
+    #[test]
+    fn kda_layers_hold_their_projections_gates_and_convolutions() {
+        let read = |name: &str| {
+            let path = format!(
+                "{}/tests/fixtures/hf/{name}/config.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            ModelProfile::from_hf_config(
+                &std::fs::read_to_string(path).unwrap(),
+                "config.json",
+                Some("a/b"),
+            )
+            .unwrap()
+        };
+        let kda_params = |m: &ModelProfile| -> u128 {
+            layer_tensors(m, 0)
+                .iter()
+                .filter(|t| t.name.starts_with("self_attn."))
+                .map(Tensor::parameters)
+                .sum()
+        };
+        let linear = read("Kimi-Linear-48B-A3B-Instruct");
+        assert_eq!(kda_params(&linear), 39_514_272);
+        let k3 = read("Kimi-K3");
+        assert_eq!(kda_params(&k3), 443_740_384);
+        // At TP 2, Kimi-Linear's rank holds half of everything split and the whole of f_a,
+        // g_a (2 × 128 × 2,304) and o_norm (128), in BF16.
+        let whole = 2 * 128 * 2304 + 128;
+        let per_rank: u128 = layer_tensors(&linear, 0)
+            .iter()
+            .filter(|t| t.name.starts_with("self_attn."))
+            .map(|t| t.bytes_per_rank(&linear, 2))
+            .sum();
+        assert_eq!(per_rank, 2 * (whole + (39_514_272 - whole) / 2));
+        // Kimi-K3's latent MoE: 896 experts of 3 × 3,584 × 3,072, MXFP4 (half a byte a weight
+        // and a byte of scale per 32 inputs), and the replicated BF16 latent projections.
+        let moe: Vec<Tensor> = layer_tensors(&k3, 1)
+            .into_iter()
+            .filter(|t| t.name.starts_with("mlp."))
+            .collect();
+        let experts: u128 = moe
+            .iter()
+            .filter(|t| t.expert)
+            .map(Tensor::parameters)
+            .sum();
+        assert_eq!(experts, 896 * 3 * 3584 * 3072);
+        let latent: Vec<(&str, Split)> = moe
+            .iter()
+            .filter(|t| t.name.starts_with("mlp.routed_expert"))
+            .map(|t| (t.name, t.split))
+            .collect();
+        assert_eq!(
+            latent,
+            [
+                ("mlp.routed_expert_down_proj", Split::Replicated),
+                ("mlp.routed_expert_up_proj", Split::Replicated),
+                ("mlp.routed_expert_norm", Split::Replicated),
+            ]
+        );
+        let up = moe
+            .iter()
+            .find(|t| t.name == "mlp.experts.up_proj")
+            .unwrap();
+        assert_eq!(up.bytes(&k3), 896 * (3072 * 3584 / 2 + 3072 * 3584 / 32));
+    }
+
     /// Qwen3.5 builds its embedding on every pipeline stage (vLLM `qwen3_5.py`, line 249): a
     /// later stage carries it too, 248,320 × 4,096 BF16 over TP.
     #[test]
