@@ -507,7 +507,17 @@ fn attention_tensors(model: &ModelProfile, quantized: bool) -> Vec<Tensor> {
             qk_rope_head_dim,
             v_head_dim,
             indexer,
+            output_gate,
         } => {
+            if *output_gate {
+                tensors.push(Tensor::linear(
+                    "self_attn.g_proj",
+                    heads * v_head_dim,
+                    hidden,
+                    Split::Column,
+                    quantized,
+                ));
+            }
             if let Some(indexer) = indexer {
                 tensors.extend(indexer_tensors(
                     indexer,

@@ -671,6 +671,13 @@ impl Config<'_> {
                 qk_rope_head_dim: self.bounded("qk_rope_head_dim", MAX_WIDTH)?,
                 v_head_dim: self.bounded("v_head_dim", MAX_WIDTH)?,
                 indexer,
+                // Kimi-K3's gated MLA (`mla_use_output_gate`, `KimiLinearConfig`).
+                output_gate: model_type.kimi_delta_attention()
+                    && self
+                        .value
+                        .get("mla_use_output_gate")
+                        .and_then(Value::as_bool)
+                        == Some(true),
             });
         }
         let head_dim = match self.optional_bounded("head_dim", MAX_WIDTH)? {

@@ -307,6 +307,12 @@ pub enum Attention {
         /// its own.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         indexer: Option<Indexer>,
+        /// `mla_use_output_gate` (Kimi-K3): a sigmoid gate on the attention output, projected
+        /// by a column-parallel `g_proj` (hidden → heads × `v_head_dim`;
+        /// `MultiHeadLatentAttention`, `vllm/model_executor/models/kimi_k3/nvidia/mla.py`,
+        /// vLLM 0.28.0, lines 247-256). It caches nothing.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        output_gate: bool,
     },
 }
 
@@ -866,6 +872,7 @@ impl ModelProfile {
                 qk_rope_head_dim,
                 v_head_dim,
                 indexer,
+                ..
             } => {
                 if let Some(indexer) = indexer {
                     for (field, value) in [

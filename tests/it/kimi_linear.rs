@@ -29,9 +29,10 @@ fn kimi_k3() -> ModelProfile {
 /// Parameters against the published totals, each row with its source and tolerance.
 ///
 /// - Kimi-K3: "2.8T" (vllm-project/recipes `models/moonshotai/Kimi-K3.yaml`, lines 34-35).
-///   lwsplan counts 2,777 B: the routed experts in their 3,584-wide latent (92 MoE layers ×
+///   lwsplan counts 2,779.5 B: the routed experts in their 3,584-wide latent (92 MoE layers ×
 ///   896 × 3 × 3,584 × 3,072 = 2,723 B) dominate; the MLA output gate (24 × 7,168 × 12,288 =
-///   2.1 B), the attention-residual projections and the vision tower (0.45 B) are not counted.
+///   2.1 B) is counted, the attention-residual projections and the vision tower (0.45 B) are
+///   not.
 /// - Kimi-Linear: 49.12 B, llama.cpp's count of the checkpoint's tensors (`llama-bench`'s
 ///   "params 49.12 B" for "kimi-linear 48B.A3B", ggml-org/llama.cpp PR #19668 and #19827). The
 ///   model card's "48B total" (vllm-project/recipes
