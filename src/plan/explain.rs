@@ -600,8 +600,8 @@ impl Planner<'_> {
                         feature: "Kimi Delta Attention (linear attention) with MLA layers",
                         detail: "the state page, hybrid block size and groups reproduce a vLLM \
                                  0.11 log of Kimi-Linear at TP 2 (vllm-project/vllm#28228); \
-                                 weights, the activation reserve and Kimi-K3's vision tower (not \
-                                 counted) are unverified",
+                                 weights, the activation reserve and a vision tower (an imported \
+                                 config's is not counted) are unverified",
                     }
                 }
             });

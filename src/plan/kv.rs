@@ -746,6 +746,7 @@ mod tests {
         ];
         // The next generation, checked below by kind.
         let next = [
+            "kimi-k3",
             "deepseek-v3.2",
             "glm-5.1-fp8",
             "minimax-m2.5",
@@ -786,6 +787,11 @@ mod tests {
                 bytes_per_token_per_layer(mm, tp, KvCacheDtype::Auto),
                 llama_per_layer_fn(tp)
             );
+            // Kimi-K3: MLA's latent on its 24 MLA layers (576 BF16 values), its 69 KDA layers'
+            // state (3, 36,864 / TP) BF16 + (96 / TP, 128, 128) FP32 = 6,512,640 / TP bytes.
+            let k3 = catalog.model("kimi-k3").unwrap();
+            assert_eq!(bytes_per_token_per_layer(k3, tp, KvCacheDtype::Auto), 1152);
+            assert_eq!(state_bytes_per_sequence(k3, tp), 6_512_640 / tp);
             // Qwen3.5-397B: 2 KV heads of 256 on its full-attention layers; its gated DeltaNet
             // state per layer, (3, 12288 / TP) BF16 + (64 / TP, 128, 128) FP32, as the research
             // notes tabulate it for TP 1, 2, 4, 8, 16.

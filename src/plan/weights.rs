@@ -1520,6 +1520,28 @@ mod tests {
     /// 12,288 × 7,168 + 128 × 7,168 + 12,288 × 128 + 96 × 7,168 + 3 × 12,288 × 4 + 12,288 +
     /// 96 + 128 + 7,168 × 12,288 = 443,740,384 (443.7 M also from vLLM 0.28.0's fused
     /// `in_proj_qkvgfab`, `models/kimi_k3/nvidia/kda.py`).
+    /// Kimi-K3's MoonViT3d tower as the built-in profile folds it into MoonViT's shape: 27
+    /// layers of q, k, v `1536 × 1024` each, output `1024 × 1536`, MLP `4096 × 1024` twice and
+    /// two RMS norms (14,682,112 each) and, whole on every rank, the patch embedding
+    /// (602,112), position embedding (4,194,304), final norm (1,024) and `patchmergerv2`
+    /// projector (46,144,512): 447,358,976 parameters, all of them on every GPU at TP 8 (12
+    /// heads do not divide by 8), 0.83 GiB in BF16.
+    #[test]
+    fn kimi_k3_vision_tower_counts_moonvit3d() {
+        let k3 = crate::Catalog::builtin().model("kimi-k3").unwrap();
+        let total: u128 = vision_tensors(k3, 1).iter().map(Tensor::parameters).sum();
+        assert_eq!(
+            total,
+            27 * 14_682_112 + 602_112 + 4_194_304 + 1024 + 46_144_512
+        );
+        assert_eq!(total, 447_358_976);
+        let per_gpu: u128 = vision_tensors(k3, 8)
+            .iter()
+            .map(|t| t.bytes_per_rank(k3, 8))
+            .sum();
+        assert_eq!(per_gpu, 2 * 447_358_976);
+    }
+
     #[test]
     fn kda_layers_hold_their_projections_gates_and_convolutions() {
         let read = |name: &str| {
