@@ -281,3 +281,44 @@ fn kda_hybrids_plan_on_hopper_nodes() {
         .unwrap();
     assert_eq!(linear.layout.nodes, 1);
 }
+
+/// The command line plans both from their configs: `plan --hf-config … --hf-repo
+/// moonshotai/Kimi-K3` on H200 (two nodes, TP 8) and Kimi-Linear on H100 (one node); the JSON
+/// names the KDA group and the MLA group.
+#[test]
+fn the_cli_plans_kda_hybrids_from_their_configs() {
+    let root = crate::ROOT.as_str();
+    for (name, repo, hardware, nodes) in [
+        ("Kimi-K3", "moonshotai/Kimi-K3", "h200-141gb", 2),
+        (
+            "Kimi-Linear-48B-A3B-Instruct",
+            "moonshotai/Kimi-Linear-48B-A3B-Instruct",
+            "h100-80gb",
+            1,
+        ),
+    ] {
+        let config = format!("{root}/tests/fixtures/hf/{name}/config.json");
+        let (code, stdout, stderr) = crate::lwsplan(&[
+            "plan",
+            "--hf-config",
+            &config,
+            "--hf-repo",
+            repo,
+            "--hardware",
+            hardware,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(plan["nodes"], nodes, "{name}");
+        let kinds: Vec<&str> = plan["stages"][0]["kv_cache_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["kind"].as_str().unwrap())
+            .collect();
+        assert!(kinds.contains(&"kimi_delta_attention"), "{name}: {kinds:?}");
+        assert!(kinds.contains(&"mla"), "{name}: {kinds:?}");
+    }
+}
