@@ -1494,7 +1494,8 @@ impl Config<'_> {
                     return Err(kda.invalid(
                         "kda_layers",
                         format!(
-                            "{} is not a layer number from 1 to num_hidden_layers ({layers});                              the list counts layers from 1",
+                            "{} is not a layer number from 1 to num_hidden_layers ({layers}); the list \
+                             counts layers from 1",
                             crate::error::truncate(&entry.to_string(), 40)
                         ),
                     ));
