@@ -1475,7 +1475,8 @@ impl Config<'_> {
 impl Config<'_> {
     /// Which layers are KDA: layer `i` (from 0) is when `i + 1` is in
     /// `linear_attn_config.kda_layers` (`KimiLinearConfig.is_kda_layer`,
-    /// `vllm/transformers_utils/configs/kimi_linear.py`); every other layer is MLA. An index
+    /// `vllm/transformers_utils/configs/kimi_linear.py`, v0.28.0, lines 157-161); every other
+    /// layer is MLA. An index
     /// outside `1..=num_hidden_layers` is refused: vLLM would silently build no such layer.
     fn kda_layers(&self, layers: u64) -> Result<Vec<LayerType>, ProfileError> {
         let kda = self.linear_attn_config()?;
