@@ -142,6 +142,14 @@ pub enum LayerType {
 /// linear_conv_kernel_dim: 4
 /// mamba_ssm_dtype: float32
 /// ")?;
+/// // Kimi-Linear's Kimi Delta Attention (`linear_attn_config`).
+/// let kda: LinearAttention = serde_saphyr::from_str("
+/// kind: kimi_delta_attention
+/// num_heads: 32
+/// head_dim: 128
+/// short_conv_kernel_size: 4
+/// ")?;
+/// assert_eq!(kda.conv_dim(), 3 * 32 * 128);
 /// # let _ = gdn;
 /// # Ok::<(), serde_saphyr::Error>(())
 /// ```
