@@ -30,7 +30,9 @@
 //!   02d710837549a368073552333f66d714477415d2): a `(K − 1, conv_dim / tp)` convolution state in
 //!   the model dtype and an `(nv / tp, dv, dk)` recurrent state in `mamba_ssm_cache_dtype`, which
 //!   Qwen3.5's config sets through `mamba_ssm_dtype` (`Qwen3_5ForConditionalGenerationConfig`,
-//!   `vllm/model_executor/models/config.py`).
+//!   `vllm/model_executor/models/config.py`); `kda_state_shape` / `kda_state_dtype` (same file
+//!   and commit) for Kimi Delta Attention: a `(K − 1, 3 × heads × head_dim / tp)` convolution
+//!   state in the model dtype and a float32 `(heads / tp, head_dim, head_dim)` recurrent one.
 //!
 //! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
 //! [`LinearAttention`]); the grouping below needs nothing more.
