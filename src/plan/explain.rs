@@ -607,6 +607,18 @@ impl Planner<'_> {
                              (MambaMixer2, nemotron_h.py); the activation reserve is unverified",
                 });
             }
+            Some(crate::profile::LinearAttention::KimiDeltaAttention { .. }) => {
+                notes.push(Note::LinearAttentionState {
+                    pages: super::kv::state_pages(options),
+                });
+                notes.push(Note::UnverifiedArchitecture {
+                    feature: "Kimi Delta Attention (linear attention) with MLA layers",
+                    detail: "the state page, hybrid block size and groups reproduce a vLLM \
+                             0.11 log of Kimi-Linear at TP 2 (vllm-project/vllm#28228); \
+                             weights, the activation reserve and a vision tower (an imported \
+                             config's is not counted) are unverified",
+                });
+            }
             None => {}
         }
         for (kind, id, sources) in [

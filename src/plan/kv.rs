@@ -30,7 +30,9 @@
 //!   02d710837549a368073552333f66d714477415d2): a `(K − 1, conv_dim / tp)` convolution state in
 //!   the model dtype and an `(nv / tp, dv, dk)` recurrent state in `mamba_ssm_cache_dtype`, which
 //!   Qwen3.5's config sets through `mamba_ssm_dtype` (`Qwen3_5ForConditionalGenerationConfig`,
-//!   `vllm/model_executor/models/config.py`).
+//!   `vllm/model_executor/models/config.py`); `kda_state_shape` / `kda_state_dtype` (same file
+//!   and commit) for Kimi Delta Attention: a `(K − 1, 3 × heads × head_dim / tp)` convolution
+//!   state in the model dtype and a float32 `(heads / tp, head_dim, head_dim)` recurrent one.
 //!
 //! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
 //! [`LinearAttention`]); the grouping below needs nothing more.
@@ -167,8 +169,31 @@ pub fn speculative_state_bytes_per_sequence(model: &ModelProfile, tp: u64, num_s
             let temporal = (mamba_num_heads / tp) * mamba_head_dim * ssm_state_size * ssm_bytes;
             conv + temporal
         }
+        // `kda_state_shape`: a `(K − 1, conv_dim / tp)` convolution state over q, k and v in
+        // the model dtype (`mamba_cache_dtype` 'auto') and a `(num_heads / tp, head_dim,
+        // head_dim)` recurrent state always in float32 (`kda_state_dtype`;
+        // `vllm/model_executor/layers/mamba/mamba_utils.py` @
+        // 02d710837549a368073552333f66d714477415d2). Older releases kept q, k and v's
+        // convolution states apart, the same bytes (`KimiDeltaAttention.get_state_shape`,
+        // `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9).
+        LinearAttention::KimiDeltaAttention {
+            num_heads,
+            head_dim,
+            short_conv_kernel_size: kernel,
+            ..
+        } => {
+            let conv =
+                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
+            let recurrent = (num_heads / tp) * head_dim * head_dim * KDA_RECURRENT_STATE_BYTES;
+            conv + recurrent
+        }
     }
 }
+
+/// Bytes of one element of KDA's recurrent state: float32 whatever the model's dtype
+/// (`MambaStateDtypeCalculator.kda_state_dtype`, `mamba_utils.py` @
+/// 02d710837549a368073552333f66d714477415d2).
+const KDA_RECURRENT_STATE_BYTES: u64 = 4;
 
 /// What a layer's cache holds, as the plan names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
@@ -192,12 +217,18 @@ pub enum CacheKind {
     /// A Mamba-2 layer's convolution and recurrent state per sequence (`MambaSpec`,
     /// `mamba_type` "mamba2").
     Mamba2,
+    /// A Kimi Delta Attention layer's convolution and recurrent state per sequence
+    /// (`MambaSpec`, Kimi-Linear and Kimi-K3).
+    KimiDeltaAttention,
 }
 
 impl CacheKind {
     /// Whether the cache is a fixed state per sequence rather than a cache per token.
     pub fn is_state(self) -> bool {
-        matches!(self, CacheKind::GatedDeltaNet | CacheKind::Mamba2)
+        matches!(
+            self,
+            CacheKind::GatedDeltaNet | CacheKind::Mamba2 | CacheKind::KimiDeltaAttention
+        )
     }
 
     /// Extra state pages a sequence holds in `mamba_cache_mode` 'align' beyond the two of the
@@ -258,6 +289,7 @@ pub fn layer_spec(
             kind: match model.linear_attention {
                 Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
                 Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
+                Some(LinearAttention::KimiDeltaAttention { .. }) => CacheKind::KimiDeltaAttention,
             },
             bytes_per_token: 0,
             bytes_per_sequence: speculative_state_bytes_per_sequence(model, tp, num_spec),
@@ -329,7 +361,7 @@ impl Group {
                     + 1
             }
             CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
-            CacheKind::GatedDeltaNet | CacheKind::Mamba2 => 1,
+            CacheKind::GatedDeltaNet | CacheKind::Mamba2 | CacheKind::KimiDeltaAttention => 1,
         }
     }
 }
@@ -802,6 +834,7 @@ mod tests {
         ];
         // The next generation, checked below by kind.
         let next = [
+            "kimi-k3",
             "deepseek-v3.2",
             "glm-5.1-fp8",
             "minimax-m2.5",
@@ -843,6 +876,11 @@ mod tests {
                 bytes_per_token_per_layer(mm, tp, KvCacheDtype::Auto),
                 llama_per_layer_fn(tp)
             );
+            // Kimi-K3: MLA's latent on its 24 MLA layers (576 BF16 values), its 69 KDA layers'
+            // state (3, 36,864 / TP) BF16 + (96 / TP, 128, 128) FP32 = 6,512,640 / TP bytes.
+            let k3 = catalog.model("kimi-k3").unwrap();
+            assert_eq!(bytes_per_token_per_layer(k3, tp, KvCacheDtype::Auto), 1152);
+            assert_eq!(state_bytes_per_sequence(k3, tp), 6_512_640 / tp);
             // Qwen3.5-397B: 2 KV heads of 256 on its full-attention layers; its gated DeltaNet
             // state per layer, (3, 12288 / TP) BF16 + (64 / TP, 128, 128) FP32, as the research
             // notes tabulate it for TP 1, 2, 4, 8, 16.
@@ -1018,6 +1056,55 @@ mod tests {
                 .pages_per_sequence(len, 8192, u64::MAX),
             len.div_ceil(2096) + 4 * 4
         );
+    }
+
+    /// Kimi Delta Attention's state per layer and sequence on one GPU, `kda_state_shape` and
+    /// `kda_state_dtype` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+    /// 02d710837549a368073552333f66d714477415d2): conv `(K − 1) × 3p / TP` in the model dtype
+    /// plus recurrent `heads / TP × d × d` in float32. Kimi-Linear (p = 32 × 128): 3 × 12,288 ×
+    /// 2 / TP + 32 × 128 × 128 × 4 / TP = 2,170,880 / TP; Kimi-K3 (p = 96 × 128): 3 × 36,864 ×
+    /// 2 / TP + 96 × 128 × 128 × 4 / TP = 6,512,640 / TP. The recurrent part stays float32 in
+    /// an FP16 model (AWQ): only the convolution follows the model dtype. A KDA layer is a
+    /// state (one page a sequence); the layers between are MLA.
+    #[test]
+    fn kda_state_is_a_float32_recurrence_and_a_short_convolution() {
+        let read = |name: &str| {
+            let path = format!(
+                "{}/tests/fixtures/hf/{name}/config.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            ModelProfile::from_hf_config(
+                &std::fs::read_to_string(path).unwrap(),
+                "config.json",
+                Some("a/b"),
+            )
+            .unwrap()
+        };
+        let linear = read("Kimi-Linear-48B-A3B-Instruct");
+        let k3 = read("Kimi-K3");
+        for tp in [1, 2, 4, 8, 16, 32] {
+            assert_eq!(
+                state_bytes_per_sequence(&linear, tp),
+                2_170_880 / tp,
+                "{tp}"
+            );
+            assert_eq!(state_bytes_per_sequence(&k3, tp), 6_512_640 / tp, "{tp}");
+        }
+        let mut fp32 = linear.clone();
+        fp32.torch_dtype = crate::profile::Dtype::Float32;
+        assert_eq!(
+            state_bytes_per_sequence(&fp32, 1),
+            3 * 12_288 * 4 + 2_097_152
+        );
+        let spec = layer_spec(&linear, 0, 2, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!(
+            (spec.kind, spec.bytes_per_token, spec.bytes_per_sequence),
+            (CacheKind::KimiDeltaAttention, 0, 1_085_440)
+        );
+        assert!(spec.kind.is_state());
+        // Layer 3 (full_attn_layers lists 4, counting from 1) is MLA: 576 BF16 values a token.
+        let mla = layer_spec(&linear, 3, 2, 1, KvCacheDtype::Auto, 0).unwrap();
+        assert_eq!((mla.kind, mla.bytes_per_token), (CacheKind::Mla, 1152));
     }
 
     #[test]

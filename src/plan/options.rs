@@ -642,6 +642,7 @@ mod tests {
             first_k_dense_replace: 4096,
             bias: false,
             shared_expert_gate: false,
+            routed_expert_hidden_size: None,
             moe_layer_step: 1,
             shared_expert_intermediate_size: None,
             moe_latent_size: None,

@@ -481,7 +481,7 @@ impl Rates {
 ///
 /// [`KvRead::of`] fills every field from the stage's cache sizes
 /// ([`super::Stage::kv_cache_bytes_per_token`], [`super::Stage::kv_cache_bytes_per_sequence`]:
-/// gated DeltaNet and Mamba-2 state) and the model's indexer.
+/// gated DeltaNet, Mamba-2 and Kimi Delta Attention state) and the model's indexer.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) struct KvRead {
     /// Cache bytes per token of context of the attention layers (all the stage's layers).
@@ -1064,6 +1064,31 @@ mod tests {
             assert_eq!(read.bytes(context), bytes, "{read:?} at {context}");
         }
         assert_eq!(sparse.attended(32000.0), 2048.0);
+    }
+
+    /// A decode step reads a linear-attention layer's state once per sequence, whatever the
+    /// context: Kimi-K3 at TP 8 × PP 2 on H200, stage 0 holds 11 MLA layers (1,152 bytes a
+    /// token each, 12,672) and 36 KDA layers of 814,080 bytes a sequence (29,306,880), gated
+    /// DeltaNet's treatment.
+    #[test]
+    fn kda_state_is_read_once_per_sequence() {
+        let catalog = crate::Catalog::builtin();
+        let plan = super::super::Planner::new(
+            catalog.model("kimi-k3").unwrap(),
+            catalog.hardware("h200-141gb").unwrap(),
+        )
+        .plan(&super::super::PlanOptions {
+            tensor_parallel_size: Some(8),
+            pipeline_parallel_size: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+        let read = KvRead::of(&plan.stages[0], catalog.model("kimi-k3").unwrap());
+        assert_eq!(read.bytes_per_token, 12_672.0);
+        assert_eq!(read.state_bytes_per_sequence, 36.0 * 814_080.0);
+        for context in [1000.0, 100_000.0] {
+            assert_eq!(read.bytes(context), 12_672.0 * context + 29_306_880.0);
+        }
     }
 
     /// FP4 runs at the FP4 peak where the GPU has one (B200: 9000 dense TFLOP/s, DGX B200

@@ -406,6 +406,18 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
             });
         }
     }
+    // KDA: `assert self.num_heads % self.tp_size == 0` (`KimiDeltaAttention.__init__`,
+    // `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9), and
+    // `divide(num_heads, tp)` for the recurrent state (`kda_state_shape`).
+    if let Some(LinearAttention::KimiDeltaAttention { num_heads, .. }) = model.linear_attention
+        && !num_heads.is_multiple_of(tp)
+    {
+        return Err(Rejection::NotDivisible {
+            tensor: "self_attn (linear_attn_config.num_heads)",
+            size: num_heads,
+            tp,
+        });
+    }
     // FusedMoE without expert parallelism gives every rank a slice of every expert; the MoE
     // blocks of Qwen3-Next / Qwen3.5 and MiniMax-M2 refuse a TP larger than the expert count
     // (`Qwen3NextSparseMoeBlock`, `MiniMaxM2MoE`, vLLM 0.34.0).

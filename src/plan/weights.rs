@@ -334,9 +334,37 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 shared_expert_gate,
                 shared_expert_intermediate_size,
                 moe_latent_size,
+                routed_expert_hidden_size,
                 ..
             },
         ) => {
+            // Kimi-K3's latent MoE: the experts see the hidden state projected down to the
+            // latent and project back up through replicated, unquantized projections
+            // (`KimiMoE`, `vllm/model_executor/models/kimi_k3/nvidia/model.py`, vLLM 0.28.0,
+            // lines 627-650).
+            let expert_hidden = match routed_expert_hidden_size {
+                Some(latent) => {
+                    tensors.extend([
+                        Tensor::linear(
+                            "mlp.routed_expert_down_proj",
+                            *latent,
+                            hidden,
+                            Split::Replicated,
+                            false,
+                        ),
+                        Tensor::linear(
+                            "mlp.routed_expert_up_proj",
+                            hidden,
+                            *latent,
+                            Split::Replicated,
+                            false,
+                        ),
+                        Tensor::norm("mlp.routed_expert_norm", *latent),
+                    ]);
+                    *latent
+                }
+                None => hidden,
+            };
             if *shared_expert_gate {
                 tensors.push(Tensor::linear(
                     "mlp.shared_expert_gate",
@@ -378,7 +406,7 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                     ]);
                     *latent
                 }
-                None => hidden,
+                None => expert_hidden,
             };
             // FusedMoE splits each expert's intermediate dimension across TP ranks.
             tensors.extend(
@@ -524,7 +552,17 @@ fn attention_tensors(model: &ModelProfile, quantized: bool) -> Vec<Tensor> {
             qk_rope_head_dim,
             v_head_dim,
             indexer,
+            output_gate,
         } => {
+            if *output_gate {
+                tensors.push(Tensor::linear(
+                    "self_attn.g_proj",
+                    heads * v_head_dim,
+                    hidden,
+                    Split::Column,
+                    quantized,
+                ));
+            }
             if let Some(indexer) = indexer {
                 tensors.extend(indexer_tensors(
                     indexer,
@@ -682,6 +720,19 @@ fn linear_attention_tensors(mixer: &LinearAttention, hidden: u64, quantized: boo
                 ),
             ]
         }
+        LinearAttention::KimiDeltaAttention {
+            num_heads,
+            head_dim,
+            short_conv_kernel_size,
+            use_full_rank_gate,
+        } => kda_tensors(
+            *num_heads,
+            *head_dim,
+            *short_conv_kernel_size,
+            *use_full_rank_gate,
+            hidden,
+            quantized,
+        ),
         LinearAttention::Mamba2 {
             mamba_num_heads: heads,
             mamba_head_dim,
@@ -733,6 +784,69 @@ fn mlp(
     }
 }
 
+/// A Kimi Delta Attention mixer (`KimiDeltaAttention.__init__`,
+/// `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9), with `p =
+/// num_heads × head_dim`: q, k and v (`hidden → p`), the decay gate's low-rank pair `f_a_proj`
+/// (`hidden → head_dim`, replicated) and `f_b_proj` (`head_dim → p`), `b_proj` (`hidden →
+/// num_heads`) and `o_proj` (`p → hidden`, row-parallel), all built with the quantization
+/// config; the output gate as the decay gate (`g_a_proj`, `g_b_proj`), or one column-parallel
+/// `hidden → p` projection with Kimi-K3's `use_full_rank_gate` (vLLM 0.28.0 fuses it into
+/// `in_proj_qkvgfab`, `models/kimi_k3/nvidia/kda.py`: the same parameters); q, k and v's short
+/// convolutions (`p × K` each), `dt_bias` (`p`) and `A_log` (`num_heads`) split by TP and never
+/// quantized; the gated RMS norm `o_norm` of one head, whole. vLLM keeps the convolutions,
+/// `dt_bias` and `A_log` in float32; they are counted in the model dtype here (196,608 bytes
+/// a layer fewer for Kimi-Linear).
+fn kda_tensors(
+    heads: u64,
+    head_dim: u64,
+    kernel: u64,
+    full_rank_gate: bool,
+    hidden: u64,
+    quantized: bool,
+) -> Vec<Tensor> {
+    let p = heads * head_dim;
+    let mut tensors = vec![
+        Tensor::linear("self_attn.q_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.k_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.v_proj", p, hidden, Split::Column, quantized),
+        Tensor::linear(
+            "self_attn.f_a_proj",
+            head_dim,
+            hidden,
+            Split::Replicated,
+            quantized,
+        ),
+        Tensor::linear("self_attn.f_b_proj", p, head_dim, Split::Column, quantized),
+        Tensor::linear("self_attn.b_proj", heads, hidden, Split::Column, quantized),
+        Tensor::linear("self_attn.conv1d", 3 * p, kernel, Split::Column, false),
+        Tensor::bias("self_attn.dt_bias", p, Split::Column),
+        Tensor::bias("self_attn.A_log", heads, Split::Column),
+        Tensor::norm("self_attn.o_norm", head_dim),
+        Tensor::linear("self_attn.o_proj", hidden, p, Split::Row, quantized),
+    ];
+    if full_rank_gate {
+        tensors.push(Tensor::linear(
+            "self_attn.g_proj",
+            p,
+            hidden,
+            Split::Column,
+            quantized,
+        ));
+    } else {
+        tensors.extend([
+            Tensor::linear(
+                "self_attn.g_a_proj",
+                head_dim,
+                hidden,
+                Split::Replicated,
+                quantized,
+            ),
+            Tensor::linear("self_attn.g_b_proj", p, head_dim, Split::Column, quantized),
+        ]);
+    }
+    tensors
+}
+
 /// Gate, up (column-parallel) and down (row-parallel) projections of one gated MLP.
 fn gated_mlp(prefix: &'static str, hidden: u64, intermediate: u64, quantized: bool) -> [Tensor; 3] {
     let names = match prefix {
@@ -769,8 +883,9 @@ fn mla_dequantized_copy(model: &ModelProfile, tp: u64) -> u128 {
                 v_head_dim,
                 ..
             },
-            Some(_),
-        ) => {
+            Some(q),
+        ) if *q != Quantization::Mxfp4 => {
+            // MXFP4 quantizes the routed experts only (Kimi-K3): kv_b_proj is BF16 already.
             u128::from(num_attention_heads.div_ceil(tp))
                 * u128::from(qk_nope_head_dim + v_head_dim)
                 * u128::from(*kv_lora_rank)
@@ -1576,6 +1691,104 @@ mod tests {
             RankWeights::new(&m, 1, None, Mxfp4Alignment::for_sm(90), 0).stage(0..1, false, true),
             layer + vocab_bytes + 4096 * 2
         );
+    }
+
+    /// A Kimi Delta Attention layer tensor by tensor (`KimiDeltaAttention.__init__`,
+    /// `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9), for
+    /// Kimi-Linear (H 2,304, 32 heads × 128 = p 4,096, K 4) and Kimi-K3 (H 7,168, 96 heads × 128
+    /// = p 12,288, a full-rank output gate): q, k, v, `f_b`, `g_b`, `b`, the convolutions,
+    /// `dt_bias` and `A_log` split by TP; `f_a`, `g_a` and `o_norm` whole; `o_proj` by rows.
+    /// Kimi-Linear: 3 × 4,096 × 2,304 + 2 × 128 × 2,304 + 2 × 4,096 × 128 + 32 × 2,304 + 3 ×
+    /// 4,096 × 4 + 4,096 + 32 + 128 + 2,304 × 4,096 = 39,514,272 parameters; Kimi-K3: 4 ×
+    /// 12,288 × 7,168 + 128 × 7,168 + 12,288 × 128 + 96 × 7,168 + 3 × 12,288 × 4 + 12,288 +
+    /// 96 + 128 + 7,168 × 12,288 = 443,740,384 (443.7 M also from vLLM 0.28.0's fused
+    /// `in_proj_qkvgfab`, `models/kimi_k3/nvidia/kda.py`).
+    /// Kimi-K3's MoonViT3d tower as the built-in profile folds it into MoonViT's shape: 27
+    /// layers of q, k, v `1536 × 1024` each, output `1024 × 1536`, MLP `4096 × 1024` twice and
+    /// two RMS norms (14,682,112 each) and, whole on every rank, the patch embedding
+    /// (602,112), position embedding (4,194,304), final norm (1,024) and `patchmergerv2`
+    /// projector (46,144,512): 447,358,976 parameters, all of them on every GPU at TP 8 (12
+    /// heads do not divide by 8), 0.83 GiB in BF16.
+    #[test]
+    fn kimi_k3_vision_tower_counts_moonvit3d() {
+        let k3 = crate::Catalog::builtin().model("kimi-k3").unwrap();
+        let total: u128 = vision_tensors(k3, 1).iter().map(Tensor::parameters).sum();
+        assert_eq!(
+            total,
+            27 * 14_682_112 + 602_112 + 4_194_304 + 1024 + 46_144_512
+        );
+        assert_eq!(total, 447_358_976);
+        let per_gpu: u128 = vision_tensors(k3, 8)
+            .iter()
+            .map(|t| t.bytes_per_rank(k3, 8))
+            .sum();
+        assert_eq!(per_gpu, 2 * 447_358_976);
+    }
+
+    #[test]
+    fn kda_layers_hold_their_projections_gates_and_convolutions() {
+        let read = |name: &str| {
+            let path = format!(
+                "{}/tests/fixtures/hf/{name}/config.json",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            ModelProfile::from_hf_config(
+                &std::fs::read_to_string(path).unwrap(),
+                "config.json",
+                Some("a/b"),
+            )
+            .unwrap()
+        };
+        let kda_params = |m: &ModelProfile| -> u128 {
+            layer_tensors(m, 0)
+                .iter()
+                .filter(|t| t.name.starts_with("self_attn."))
+                .map(Tensor::parameters)
+                .sum()
+        };
+        let linear = read("Kimi-Linear-48B-A3B-Instruct");
+        assert_eq!(kda_params(&linear), 39_514_272);
+        let k3 = read("Kimi-K3");
+        assert_eq!(kda_params(&k3), 443_740_384);
+        // At TP 2, Kimi-Linear's rank holds half of everything split and the whole of f_a,
+        // g_a (2 × 128 × 2,304) and o_norm (128), in BF16.
+        let whole = 2 * 128 * 2304 + 128;
+        let per_rank: u128 = layer_tensors(&linear, 0)
+            .iter()
+            .filter(|t| t.name.starts_with("self_attn."))
+            .map(|t| t.bytes_per_rank(&linear, 2))
+            .sum();
+        assert_eq!(per_rank, 2 * (whole + (39_514_272 - whole) / 2));
+        // Kimi-K3's latent MoE: 896 experts of 3 × 3,584 × 3,072, MXFP4 (half a byte a weight
+        // and a byte of scale per 32 inputs), and the replicated BF16 latent projections.
+        let moe: Vec<Tensor> = layer_tensors(&k3, 1)
+            .into_iter()
+            .filter(|t| t.name.starts_with("mlp."))
+            .collect();
+        let experts: u128 = moe
+            .iter()
+            .filter(|t| t.expert)
+            .map(Tensor::parameters)
+            .sum();
+        assert_eq!(experts, 896 * 3 * 3584 * 3072);
+        let latent: Vec<(&str, Split)> = moe
+            .iter()
+            .filter(|t| t.name.starts_with("mlp.routed_expert"))
+            .map(|t| (t.name, t.split))
+            .collect();
+        assert_eq!(
+            latent,
+            [
+                ("mlp.routed_expert_down_proj", Split::Replicated),
+                ("mlp.routed_expert_up_proj", Split::Replicated),
+                ("mlp.routed_expert_norm", Split::Replicated),
+            ]
+        );
+        let up = moe
+            .iter()
+            .find(|t| t.name == "mlp.experts.up_proj")
+            .unwrap();
+        assert_eq!(up.bytes(&k3), 896 * (3072 * 3584 / 2 + 3072 * 3584 / 32));
     }
 
     /// Qwen3.5 builds its embedding on every pipeline stage (vLLM `qwen3_5.py`, line 249): a

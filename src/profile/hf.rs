@@ -8,7 +8,8 @@
 //! `deepseek_v3`, `kimi_k2`, the text model of `kimi_k25`) and its sparse form with a lightning
 //! indexer (`deepseek_v32`, `glm_moe_dsa`); gated-DeltaNet hybrids (`qwen3_next`, `qwen3_5`,
 //! `qwen3_5_moe`); NemotronH's Mamba-2 hybrids (`nemotron_h`: Nemotron-H, Nemotron-3 Nano and
-//! Ultra). Quantization: none, `fp8` (block or per-channel), `awq` or `gptq` (4-bit,
+//! Ultra); Kimi Delta Attention hybrids with MLA layers between (`kimi_linear`, and the text
+//! model of `kimi_k3`). Quantization: none, `fp8` (block or per-channel), `awq` or `gptq` (4-bit,
 //! grouped), `mxfp4` (experts). Anything else is refused by name rather than guessed.
 
 use serde_json::Value;
@@ -65,6 +66,12 @@ pub enum ModelType {
     /// layer as `hybrid_override_pattern` (or `layers_block_type`) lists them (Nemotron-H,
     /// Nemotron-3 Nano and Ultra).
     NemotronH,
+    /// `kimi_linear`: Kimi-Linear, Kimi Delta Attention layers with MLA layers between
+    /// (`linear_attn_config`), MoE.
+    KimiLinear,
+    /// `kimi_k3`: Kimi-K3, a `kimi_linear` text model in `text_config` (latent MoE, a
+    /// full-rank KDA gate) beside a MoonViT tower.
+    KimiK3,
 }
 
 /// The `model_type`s this module reads.
@@ -88,6 +95,8 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "minimax_m2",
     "llama4",
     "nemotron_h",
+    "kimi_linear",
+    "kimi_k3",
 ];
 
 /// How an architecture's feed-forward block is spelled in its config.
@@ -107,11 +116,15 @@ enum MlpConfig {
     /// latent space) with shared experts of `moe_shared_expert_intermediate_size`, on the `E`
     /// layers; a non-gated MLP of `intermediate_size` on the `-` layers.
     NemotronH,
+    /// `num_experts` of `moe_intermediate_size`, `num_experts_per_token`,
+    /// `num_shared_experts` after `first_k_dense_replace` dense layers (Kimi-Linear's
+    /// `KimiMoE`).
+    KimiExperts,
 }
 
 impl ModelType {
     /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
-    pub const ALL: [ModelType; 19] = [
+    pub const ALL: [ModelType; 21] = [
         ModelType::Llama,
         ModelType::Mistral,
         ModelType::Qwen2,
@@ -131,6 +144,8 @@ impl ModelType {
         ModelType::MinimaxM2,
         ModelType::Llama4,
         ModelType::NemotronH,
+        ModelType::KimiLinear,
+        ModelType::KimiK3,
     ];
 
     /// The type a `model_type` names, if lwsplan reads it.
@@ -154,7 +169,11 @@ impl ModelType {
     fn nests_text_config(self) -> bool {
         matches!(
             self,
-            ModelType::KimiK25 | ModelType::Qwen35 | ModelType::Qwen35Moe | ModelType::Llama4
+            ModelType::KimiK25
+                | ModelType::Qwen35
+                | ModelType::Qwen35Moe
+                | ModelType::Llama4
+                | ModelType::KimiK3
         )
     }
 
@@ -168,6 +187,8 @@ impl ModelType {
                 | ModelType::KimiK25
                 | ModelType::DeepseekV32
                 | ModelType::GlmMoeDsa
+                | ModelType::KimiLinear
+                | ModelType::KimiK3
         )
     }
 
@@ -182,6 +203,11 @@ impl ModelType {
             self,
             ModelType::Qwen3Next | ModelType::Qwen35 | ModelType::Qwen35Moe
         )
+    }
+
+    /// Kimi Delta Attention layers with MLA layers between (`KimiLinearForCausalLM`'s decoder).
+    fn kimi_delta_attention(self) -> bool {
+        matches!(self, ModelType::KimiLinear | ModelType::KimiK3)
     }
 
     /// Per-head RMS norms on queries and keys.
@@ -213,6 +239,7 @@ impl ModelType {
             | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
             ModelType::Llama4 => MlpConfig::Llama4,
             ModelType::NemotronH => MlpConfig::NemotronH,
+            ModelType::KimiLinear | ModelType::KimiK3 => MlpConfig::KimiExperts,
         }
     }
 }
@@ -536,6 +563,8 @@ fn from_hf_config(
         Some(c.gated_delta_net(model_type, &root)?)
     } else if pattern.as_deref().is_some_and(|p| p.contains('M')) {
         Some(c.mamba2()?)
+    } else if model_type.kimi_delta_attention() {
+        Some(c.kimi_delta_attention()?)
     } else {
         None
     };
@@ -602,7 +631,7 @@ fn from_hf_config(
         num_hidden_layers: layers,
         hidden_size: hidden,
         vocab_size,
-        max_position_embeddings: c.bounded("max_position_embeddings", super::model::MAX_CONTEXT)?,
+        max_position_embeddings: c.max_position_embeddings(model_type)?,
         // Every supported architecture's config class defaults to untied embeddings.
         tie_word_embeddings: tied(&root).or_else(|| tied(&c)).unwrap_or(false),
         torch_dtype: c.dtype()?,
@@ -703,6 +732,13 @@ impl Config<'_> {
                 qk_rope_head_dim: self.bounded("qk_rope_head_dim", MAX_WIDTH)?,
                 v_head_dim: self.bounded("v_head_dim", MAX_WIDTH)?,
                 indexer,
+                // Kimi-K3's gated MLA (`mla_use_output_gate`, `KimiLinearConfig`).
+                output_gate: model_type.kimi_delta_attention()
+                    && self
+                        .value
+                        .get("mla_use_output_gate")
+                        .and_then(Value::as_bool)
+                        == Some(true),
             });
         }
         // Nemotron-H's first configs name it `attention_head_dim`, which vLLM's
@@ -775,6 +811,7 @@ impl Config<'_> {
                     first_k_dense_replace: 0,
                     bias: model_type == ModelType::GptOss,
                     shared_expert_gate: false,
+                    routed_expert_hidden_size: None,
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
@@ -823,6 +860,7 @@ impl Config<'_> {
                     first_k_dense_replace: 0,
                     bias: false,
                     shared_expert_gate: shared > 0,
+                    routed_expert_hidden_size: None,
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
@@ -848,6 +886,7 @@ impl Config<'_> {
                         .unwrap_or(0),
                     bias: false,
                     shared_expert_gate: false,
+                    routed_expert_hidden_size: None,
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
@@ -870,6 +909,7 @@ impl Config<'_> {
                     first_k_dense_replace: 0,
                     bias: false,
                     shared_expert_gate: false,
+                    routed_expert_hidden_size: None,
                     moe_layer_step: self
                         .optional_bounded("interleave_moe_layer_step", super::model::MAX_LAYERS)?
                         .unwrap_or(1)
@@ -878,6 +918,7 @@ impl Config<'_> {
                     moe_latent_size: None,
                 }
             }
+            MlpConfig::KimiExperts => self.kimi_experts()?,
             MlpConfig::NemotronH => self.nemotron_h_mlp()?,
         })
     }
@@ -924,6 +965,7 @@ impl Config<'_> {
             moe_layer_step: 1,
             shared_expert_intermediate_size: Some(shared_width * shared),
             moe_latent_size: self.optional_bounded("moe_latent_size", MAX_WIDTH)?,
+            routed_expert_hidden_size: None,
         })
     }
 
@@ -1002,6 +1044,98 @@ impl Config<'_> {
             use_conv_bias: self.value.get("use_conv_bias").and_then(Value::as_bool) != Some(false),
             mamba_ssm_cache_dtype: Some(ssm_dtype),
         })
+    }
+
+    /// Kimi-Linear's `KimiMoE` (`vllm/model_executor/models/kimi_linear.py` @
+    /// 01d995867291dd13119ea66cd18e3c9c9b51c50e): a replicated router, `num_experts` fused
+    /// experts of `moe_intermediate_size`, one shared MLP of `num_shared_experts ×
+    /// moe_intermediate_size`; layers from `first_k_dense_replace` on route when `layer_idx %
+    /// moe_layer_freq == 0`, which only `moe_layer_freq` 1 makes lwsplan's "every layer
+    /// after the dense ones". Kimi-K3 adds `routed_expert_hidden_size`, its latent.
+    fn kimi_experts(&self) -> Result<Mlp, ProfileError> {
+        use super::model::{MAX_EXPERTS, MAX_LAYERS, MAX_WIDTH};
+        if self.optional_u64("moe_layer_freq")?.unwrap_or(1) != 1 {
+            return Err(self.invalid(
+                "moe_layer_freq",
+                "only 1 (every layer after the dense ones) is modelled".into(),
+            ));
+        }
+        Ok(Mlp::Moe {
+            intermediate_size: self.bounded("intermediate_size", MAX_WIDTH)?,
+            moe_intermediate_size: self.bounded("moe_intermediate_size", MAX_WIDTH)?,
+            n_routed_experts: self.bounded("num_experts", MAX_EXPERTS)?,
+            n_shared_experts: self
+                .optional_bounded("num_shared_experts", MAX_EXPERTS)?
+                .unwrap_or(0),
+            num_experts_per_tok: self.bounded("num_experts_per_token", MAX_EXPERTS)?,
+            first_k_dense_replace: self
+                .optional_bounded("first_k_dense_replace", MAX_LAYERS)?
+                .unwrap_or(0),
+            bias: false,
+            shared_expert_gate: false,
+            moe_layer_step: 1,
+            routed_expert_hidden_size: self
+                .optional_bounded("routed_expert_hidden_size", MAX_WIDTH)?,
+            shared_expert_intermediate_size: None,
+            moe_latent_size: None,
+        })
+    }
+
+    /// `linear_attn_config`, the map Kimi's configs describe their KDA layers in.
+    fn linear_attn_config(&self) -> Result<Config<'_>, ProfileError> {
+        let value = self
+            .value
+            .get("linear_attn_config")
+            .filter(|v| v.is_object())
+            .ok_or_else(|| self.invalid("linear_attn_config", "missing or not a map".into()))?;
+        Ok(Config {
+            value,
+            origin: self.origin,
+            prefix: if self.prefix.is_empty() {
+                "linear_attn_config."
+            } else {
+                "text_config.linear_attn_config."
+            },
+        })
+    }
+
+    /// The KDA mixer from `linear_attn_config` (`KimiDeltaAttention.__init__`,
+    /// `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9: `num_heads`,
+    /// `head_dim`, `short_conv_kernel_size`; Kimi-K3's `use_full_rank_gate`).
+    fn kimi_delta_attention(&self) -> Result<LinearAttention, ProfileError> {
+        use super::model::MAX_WIDTH;
+        let kda = self.linear_attn_config()?;
+        Ok(LinearAttention::KimiDeltaAttention {
+            num_heads: kda.bounded("num_heads", MAX_WIDTH)?,
+            head_dim: kda.bounded("head_dim", MAX_WIDTH)?,
+            short_conv_kernel_size: kda.bounded("short_conv_kernel_size", MAX_WIDTH)?,
+            use_full_rank_gate: kda
+                .value
+                .get("use_full_rank_gate")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    /// `max_position_embeddings`; for Kimi's KDA models, whose published configs may carry
+    /// only `model_max_length` (Kimi-Linear's), that: vLLM derives the context from the first
+    /// of several keys it finds, `model_max_length` among them (`_get_and_verify_max_len`,
+    /// `vllm/config/model.py`).
+    fn max_position_embeddings(&self, model_type: ModelType) -> Result<u64, ProfileError> {
+        use super::model::MAX_CONTEXT;
+        match self.optional_bounded("max_position_embeddings", MAX_CONTEXT)? {
+            Some(n) => Ok(n),
+            None if model_type.kimi_delta_attention() => {
+                match self.optional_bounded("model_max_length", MAX_CONTEXT)? {
+                    Some(n) => Ok(n),
+                    None => Err(self.invalid(
+                        "max_position_embeddings",
+                        "missing, and so is model_max_length".into(),
+                    )),
+                }
+            }
+            None => self.bounded("max_position_embeddings", MAX_CONTEXT),
+        }
     }
 
     /// The gated DeltaNet mixer. Qwen3.5's multimodal classes apply the text config's
@@ -1429,6 +1563,9 @@ impl Config<'_> {
         model_type: ModelType,
         layers: u64,
     ) -> Result<(Vec<LayerType>, Option<u64>), ProfileError> {
+        if model_type.kimi_delta_attention() {
+            return Ok((self.kda_layers(layers)?, None));
+        }
         let window = self.value.get("sliding_window").and_then(Value::as_u64);
         if let Some(types) = self.value.get("layer_types").and_then(Value::as_array) {
             if types.len() as u64 != layers {
@@ -1535,6 +1672,47 @@ impl Config<'_> {
             }
             _ => Ok((Vec::new(), None)),
         }
+    }
+}
+
+impl Config<'_> {
+    /// Which layers are KDA: layer `i` (from 0) is when `i + 1` is in
+    /// `linear_attn_config.kda_layers` (`KimiLinearConfig.is_kda_layer`,
+    /// `vllm/transformers_utils/configs/kimi_linear.py`, v0.28.0, lines 157-161); every other
+    /// layer is MLA. An index
+    /// outside `1..=num_hidden_layers` is refused: vLLM would silently build no such layer.
+    fn kda_layers(&self, layers: u64) -> Result<Vec<LayerType>, ProfileError> {
+        let kda = self.linear_attn_config()?;
+        let list = kda
+            .value
+            .get("kda_layers")
+            .and_then(Value::as_array)
+            .ok_or_else(|| kda.invalid("kda_layers", "missing or not a list".into()))?;
+        let mut types = vec![LayerType::FullAttention; layers as usize];
+        for entry in list {
+            match entry.as_u64() {
+                Some(i) if (1..=layers).contains(&i) => {
+                    types[(i - 1) as usize] = LayerType::LinearAttention;
+                }
+                _ => {
+                    return Err(kda.invalid(
+                        "kda_layers",
+                        format!(
+                            "{} is not a layer number from 1 to num_hidden_layers ({layers}); the list \
+                             counts layers from 1",
+                            crate::error::truncate(&entry.to_string(), 40)
+                        ),
+                    ));
+                }
+            }
+        }
+        if !types.contains(&LayerType::LinearAttention) {
+            return Err(kda.invalid(
+                "kda_layers",
+                "lists no layer: a model without KDA layers is not a kimi_linear hybrid".into(),
+            ));
+        }
+        Ok(types)
     }
 }
 
@@ -2050,6 +2228,8 @@ mod tests {
             (ModelType::MinimaxM2, false, false, false, false),
             (ModelType::Llama, false, false, false, false),
             (ModelType::Llama4, false, false, false, true),
+            (ModelType::KimiLinear, true, false, false, false),
+            (ModelType::KimiK3, true, false, false, true),
         ];
         for (t, mla, sparse, gdn, nested) in rows {
             assert_eq!(
@@ -2060,6 +2240,11 @@ mod tests {
                     t.nests_text_config()
                 ),
                 (mla, sparse, gdn, nested),
+                "{t:?}"
+            );
+            assert_eq!(
+                t.kimi_delta_attention(),
+                matches!(t, ModelType::KimiLinear | ModelType::KimiK3),
                 "{t:?}"
             );
         }

@@ -165,7 +165,8 @@ pub enum LayerType {
     /// Attends within its chunk of `attention_chunk_size` tokens (Llama 4's RoPE layers).
     ChunkedAttention,
     /// The model's [`LinearAttention`] mixer: a state per sequence, no cache per token
-    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers, NemotronH's Mamba-2 layers).
+    /// (Qwen3.5's and Qwen3-Next's gated DeltaNet layers, NemotronH's Mamba-2 layers,
+    /// Kimi-Linear's KDA layers).
     LinearAttention,
 }
 
@@ -218,6 +219,14 @@ pub enum Ffn {
 /// assert_eq!(mamba2.conv_dim(), 18_432);
 /// // At TP 16 its 8 groups are replicated to 16: 16,384 + 2 × 16 × 128.
 /// assert_eq!(mamba2.conv_dim_at(16), 20_480);
+/// // Kimi-Linear's Kimi Delta Attention (`linear_attn_config`).
+/// let kda: LinearAttention = serde_saphyr::from_str("
+/// kind: kimi_delta_attention
+/// num_heads: 32
+/// head_dim: 128
+/// short_conv_kernel_size: 4
+/// ")?;
+/// assert_eq!(kda.conv_dim(), 3 * 32 * 128);
 /// # let _ = gdn;
 /// # Ok::<(), serde_saphyr::Error>(())
 /// ```
@@ -264,6 +273,24 @@ pub enum LinearAttention {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         mamba_ssm_cache_dtype: Option<Dtype>,
     },
+    /// Kimi Delta Attention (Kimi-Linear, Kimi-K3; vLLM `KimiDeltaAttention`,
+    /// `vllm/model_executor/layers/kda.py`): q, k and v of `num_heads × head_dim` each, each
+    /// through a short causal convolution, a per-channel decay gate and a recurrent state of
+    /// `head_dim × head_dim` per head, kept in float32. Fields are `config.json`'s
+    /// `linear_attn_config`.
+    KimiDeltaAttention {
+        /// `linear_attn_config.num_heads`: heads of q, k and v alike.
+        num_heads: u64,
+        /// `linear_attn_config.head_dim`.
+        head_dim: u64,
+        /// `linear_attn_config.short_conv_kernel_size`: the short convolution's width.
+        short_conv_kernel_size: u64,
+        /// `linear_attn_config.use_full_rank_gate` (Kimi-K3): the output gate is one
+        /// `hidden → num_heads × head_dim` projection instead of Kimi-Linear's low-rank pair
+        /// `g_a_proj` / `g_b_proj` through `head_dim`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        use_full_rank_gate: bool,
+    },
 }
 
 impl LinearAttention {
@@ -300,6 +327,15 @@ impl LinearAttention {
                 mamba_num_heads * mamba_head_dim
                     + 2 * mamba2_groups_at(*n_groups, tp) * ssm_state_size
             }
+            // q, k and v are convolved alike: `kda_state_shape` with `num_k_heads` and
+            // `head_k_dim` defaulting to `num_heads` and `head_dim`, `conv_dim = proj_size + 2 ×
+            // proj_k_size` (`vllm/model_executor/layers/mamba/mamba_utils.py` @
+            // 02d710837549a368073552333f66d714477415d2).
+            LinearAttention::KimiDeltaAttention {
+                num_heads,
+                head_dim,
+                ..
+            } => 3 * num_heads * head_dim,
         }
     }
 }
@@ -412,6 +448,12 @@ pub enum Attention {
         /// its own.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         indexer: Option<Indexer>,
+        /// `mla_use_output_gate` (Kimi-K3): a sigmoid gate on the attention output, projected
+        /// by a column-parallel `g_proj` (hidden → heads × `v_head_dim`;
+        /// `MultiHeadLatentAttention`, `vllm/model_executor/models/kimi_k3/nvidia/mla.py`,
+        /// vLLM 0.28.0, lines 247-256). It caches nothing.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        output_gate: bool,
     },
 }
 
@@ -512,6 +554,14 @@ pub enum Mlp {
         /// `fc2_latent_proj`, which every rank holds whole (`NemotronHMoE`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         moe_latent_size: Option<u64>,
+        /// `routed_expert_hidden_size` (Kimi-K3's latent MoE): the routed experts run in a
+        /// narrower latent, entered and left through `routed_expert_down_proj` (hidden →
+        /// latent) and `routed_expert_up_proj` (latent → hidden), both whole on every rank
+        /// and unquantized, with an RMS norm of the latent (`KimiMoE`,
+        /// `vllm/model_executor/models/kimi_k3/nvidia/model.py`, vLLM 0.28.0, lines 627-650).
+        /// Absent: the experts take the hidden state itself.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routed_expert_hidden_size: Option<u64>,
     },
 }
 
@@ -983,6 +1033,27 @@ impl ModelProfile {
                     ));
                 }
             }
+            (
+                Some(LinearAttention::KimiDeltaAttention {
+                    num_heads,
+                    head_dim,
+                    short_conv_kernel_size,
+                    ..
+                }),
+                true,
+            ) => {
+                for (field, value) in [
+                    ("linear_attention.num_heads", *num_heads),
+                    ("linear_attention.head_dim", *head_dim),
+                    (
+                        "linear_attention.short_conv_kernel_size",
+                        *short_conv_kernel_size,
+                    ),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, MAX_WIDTH)?;
+                }
+            }
             (None, false) => {}
         }
         Ok(())
@@ -1083,6 +1154,7 @@ impl ModelProfile {
                 qk_rope_head_dim,
                 v_head_dim,
                 indexer,
+                ..
             } => {
                 if let Some(indexer) = indexer {
                     for (field, value) in [
@@ -1125,8 +1197,13 @@ impl ModelProfile {
                 num_experts_per_tok,
                 first_k_dense_replace,
                 moe_layer_step,
+                routed_expert_hidden_size,
                 ..
             } => {
+                if let Some(latent) = routed_expert_hidden_size {
+                    require_positive(origin, "mlp.routed_expert_hidden_size", *latent)?;
+                    require_at_most(origin, "mlp.routed_expert_hidden_size", *latent, MAX_WIDTH)?;
+                }
                 for (field, value, max) in [
                     (
                         "mlp.moe_intermediate_size",

@@ -13,6 +13,7 @@ mod estimate_terms;
 mod examples;
 mod import;
 mod injection;
+mod kimi_linear;
 mod library;
 mod lint_fixtures;
 mod plan_limits;
