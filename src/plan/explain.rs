@@ -582,6 +582,17 @@ impl Planner<'_> {
                          follows vLLM's code, its weights and reserve are unverified",
             });
         }
+        if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "DeepSeek-V4 compressed sparse attention",
+                detail: "its KV layout (compressed latents and indexer keys in 256-token blocks, \
+                         sliding windows and compressor states in their own groups, FP8 \
+                         fp8_ds_mla entries whatever --kv-cache-dtype says on FlashMLA) \
+                         reproduces vLLM's start-up check of vllm-project/vllm#44376; weights, \
+                         the activation reserve and decode speed (read as if every compressed \
+                         entry were attended) are unverified",
+            });
+        }
         if model.linear_attention.is_some() {
             notes.push(Note::LinearAttentionState {
                 pages: super::kv::state_pages(options),

@@ -21,6 +21,7 @@
 //! ```
 
 mod assemble;
+pub(crate) mod compressed_kv;
 mod error;
 mod explain;
 mod fabric;

@@ -634,6 +634,7 @@ mod tests {
             bias: false,
             shared_expert_gate: false,
             moe_layer_step: 1,
+            num_hash_layers: 0,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();

@@ -833,6 +833,12 @@ fn attention_flops_per_token(model: &ModelProfile, tp: u64) -> f64 {
             4.0 * (num_attention_heads / tp).max(1) as f64
                 * (kv_lora_rank + qk_rope_head_dim) as f64
         }
+        // DeepSeek-V4 attends in its 512-wide latent too (keys and values one vector).
+        Attention::CompressedSparseMla {
+            num_attention_heads,
+            head_dim,
+            ..
+        } => 4.0 * (num_attention_heads / tp).max(1) as f64 * *head_dim as f64,
     }
 }
 

@@ -218,6 +218,17 @@ pub fn check_gpu(model: &ModelProfile, hardware: &HardwareProfile) -> Result<(),
             ),
         });
     }
+    // DeepSeek-V4 runs on FlashMLA's sparse kernels (9.0 and 10.x) or FlashInfer's (12.x)
+    // (`_select_dsv4_attn_cls`, `vllm/models/deepseek_v4/nvidia/model.py`, v0.34.0).
+    if matches!(model.attention, Attention::CompressedSparseMla { .. }) && sm < 90 {
+        return Err(Rejection::NoAttentionBackend {
+            message: format!(
+                "{}'s compressed sparse attention needs FlashMLA's sparse kernels (compute \
+                 capability 9.0 or newer); {} is {}: vLLM finds no attention backend for it",
+                model.id, hardware.name, hardware.gpu.compute_capability
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -289,6 +300,16 @@ pub fn check_dcp(
             message,
         })
     };
+    // DeepSeek-V4's window and compressor caches are `SlidingWindowMLASpec`s, which DCP would
+    // shard: `SlidingWindowSpec.max_memory_usage_bytes` asserts "DCP not support sliding
+    // window." (`vllm/v1/kv_cache_interface.py`, v0.34.0).
+    if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
+        return refuse(format!(
+            "{}'s compressed sparse attention keeps a sliding window on every layer, and vLLM \
+             refuses it under DCP (\"DCP not support sliding window.\")",
+            model.id
+        ));
+    }
     if !matches!(model.attention, Attention::Mla { .. }) {
         return refuse(format!(
             "{} uses grouped-query attention, whose KV heads TP already splits; lwsplan models \
@@ -339,6 +360,18 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
     let heads = model.attention.num_attention_heads();
     if !heads.is_multiple_of(tp) {
         return Err(Rejection::HeadsNotDivisible { heads, tp });
+    }
+    // DeepSeek-V4's `wo_a` is a batched matmul over each rank's output groups
+    // (`DeepseekV4GroupedWoA`: `divide(n_groups, tp_size)`,
+    // `vllm/models/deepseek_v4/common/grouped_wo_a.py`, v0.34.0).
+    if let Attention::CompressedSparseMla { o_groups, .. } = model.attention
+        && !o_groups.is_multiple_of(tp)
+    {
+        return Err(Rejection::NotDivisible {
+            tensor: "attn.wo_a (o_groups)",
+            size: o_groups,
+            tp,
+        });
     }
     if let Attention::Gqa {
         num_key_value_heads: kv_heads,

@@ -60,6 +60,9 @@ pub enum ModelType {
     /// `llama4`: Llama 4's text model in `text_config`: chunked local attention on RoPE
     /// layers, global NoPE layers, experts on alternate layers.
     Llama4,
+    /// `deepseek_v4`: DeepSeek-V4's compressed sparse attention, hash-routed first layers,
+    /// hyper-connections; FP8 linears with MXFP4 (or NVFP4) routed experts.
+    DeepseekV4,
 }
 
 /// The `model_type`s this module reads.
@@ -82,6 +85,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "qwen3_5_moe",
     "minimax_m2",
     "llama4",
+    "deepseek_v4",
 ];
 
 /// How an architecture's feed-forward block is spelled in its config.
@@ -101,7 +105,7 @@ enum MlpConfig {
 
 impl ModelType {
     /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
-    pub const ALL: [ModelType; 18] = [
+    pub const ALL: [ModelType; 19] = [
         ModelType::Llama,
         ModelType::Mistral,
         ModelType::Qwen2,
@@ -120,6 +124,7 @@ impl ModelType {
         ModelType::Qwen35Moe,
         ModelType::MinimaxM2,
         ModelType::Llama4,
+        ModelType::DeepseekV4,
     ];
 
     /// The type a `model_type` names, if lwsplan reads it.
@@ -199,7 +204,8 @@ impl ModelType {
             | ModelType::KimiK2
             | ModelType::KimiK25
             | ModelType::DeepseekV32
-            | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
+            | ModelType::GlmMoeDsa
+            | ModelType::DeepseekV4 => MlpConfig::DeepseekExperts,
             ModelType::Llama4 => MlpConfig::Llama4,
         }
     }
@@ -486,6 +492,11 @@ fn from_hf_config(
         None if model_type.nests_text_config() => c.quantization()?,
         None => None,
     };
+    let quantization = if model_type == ModelType::DeepseekV4 {
+        root.deepseek_v4_experts(quantization)?
+    } else {
+        quantization
+    };
     let hf_repo = match (hf_repo, root.optional_string("_name_or_path")) {
         // It reaches `vllm serve`'s command line: a repository id and nothing else.
         (Some(repo), _) if !is_repo_id(repo) => {
@@ -558,6 +569,11 @@ fn from_hf_config(
         quantization,
         num_nextn_predict_layers: mtp.unwrap_or(0),
         vision_tower: None,
+        hc_mult: if model_type == ModelType::DeepseekV4 {
+            c.optional_bounded("hc_mult", 64)?
+        } else {
+            None
+        },
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
         vllm_args: if root.value.get("auto_map").is_some() {
@@ -624,6 +640,9 @@ impl Config<'_> {
         hidden: u64,
     ) -> Result<Attention, ProfileError> {
         use super::model::MAX_WIDTH;
+        if model_type == ModelType::DeepseekV4 {
+            return self.compressed_sparse_mla(heads);
+        }
         if model_type.mla() {
             let indexer = if model_type.sparse() {
                 Some(Indexer {
@@ -683,6 +702,90 @@ impl Config<'_> {
         })
     }
 
+    /// DeepSeek-V4's attention (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`,
+    /// v0.34.0): `head_dim`, the low-rank query and output, `compress_ratios`, and the indexer
+    /// of its ratio-4 layers.
+    fn compressed_sparse_mla(&self, heads: u64) -> Result<Attention, ProfileError> {
+        use super::model::{MAX_CONTEXT, MAX_WIDTH};
+        let field = "compress_ratios";
+        let ratios = self
+            .value
+            .get(field)
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.invalid(field, "missing or not a list".into()))?;
+        if ratios.len() as u64 > super::model::MAX_LAYERS {
+            return Err(self.invalid(field, format!("lists {} layers", ratios.len())));
+        }
+        let compress_ratios = ratios
+            .iter()
+            .map(|r| {
+                r.as_u64()
+                    .ok_or_else(|| self.invalid(field, format!("{r} is not a whole number")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Attention::CompressedSparseMla {
+            num_attention_heads: heads,
+            head_dim: self.bounded("head_dim", MAX_WIDTH)?,
+            qk_rope_head_dim: self.bounded("qk_rope_head_dim", MAX_WIDTH)?,
+            q_lora_rank: self.bounded("q_lora_rank", MAX_WIDTH)?,
+            o_lora_rank: self.bounded("o_lora_rank", MAX_WIDTH)?,
+            o_groups: self.bounded("o_groups", MAX_WIDTH)?,
+            compress_ratios,
+            indexer: Indexer {
+                index_n_heads: self.bounded("index_n_heads", MAX_WIDTH)?,
+                index_head_dim: self.bounded("index_head_dim", MAX_WIDTH)?,
+                index_topk: self.bounded("index_topk", MAX_CONTEXT)?,
+            },
+        })
+    }
+
+    /// A DeepSeek-V4 checkpoint's routed experts: FP8 linears with MXFP4 experts
+    /// (`expert_dtype: fp4`, vLLM's default when absent), or NVIDIA's ModelOpt NVFP4 experts
+    /// (`quantization_config.moe_quant_algo: NVFP4`); `expert_dtype: fp8` keeps them FP8
+    /// (`DeepseekV4FP8Config.get_quant_method`, `vllm/models/deepseek_v4/quant_config.py`,
+    /// v0.34.0).
+    fn deepseek_v4_experts(
+        &self,
+        quantization: Option<Quantization>,
+    ) -> Result<Option<Quantization>, ProfileError> {
+        let Some(Quantization::Fp8 {
+            weight_block_size,
+            modules_to_not_convert,
+            fp8_kv_cache,
+            ..
+        }) = quantization
+        else {
+            return Ok(quantization);
+        };
+        let nvfp4 = self
+            .value
+            .pointer("/quantization_config/moe_quant_algo")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case("nvfp4"));
+        let moe_quant_algo = match self.optional_string("expert_dtype").as_deref() {
+            Some("fp8") => None,
+            Some("fp4") | None if nvfp4 => Some(super::model::MoeQuantAlgo::Nvfp4),
+            Some("fp4") | None => Some(super::model::MoeQuantAlgo::Mxfp4),
+            Some(other) => {
+                return Err(self.invalid(
+                    "expert_dtype",
+                    format!(
+                        "`{}`: vLLM takes fp4 or fp8 (\"Unsupported DeepSeek V4 expert_dtype\")",
+                        crate::error::truncate(other, 40)
+                    ),
+                ));
+            }
+        };
+        Ok(Some(Quantization::Fp8 {
+            weight_block_size,
+            // ModelOpt's `ignore` list names what stays out of NVFP4 (attention, shared
+            // experts, head, MTP), which the FP8 part of the checkpoint still quantizes.
+            modules_to_not_convert,
+            fp8_kv_cache,
+            moe_quant_algo,
+        }))
+    }
+
     fn mlp(&self, model_type: ModelType) -> Result<Mlp, ProfileError> {
         use super::model::{MAX_EXPERTS, MAX_WIDTH};
         Ok(match model_type.mlp() {
@@ -707,6 +810,7 @@ impl Config<'_> {
                     bias: model_type == ModelType::GptOss,
                     shared_expert_gate: false,
                     moe_layer_step: 1,
+                    num_hash_layers: 0,
                 }
             }
             MlpConfig::QwenExperts => {
@@ -753,6 +857,7 @@ impl Config<'_> {
                     bias: false,
                     shared_expert_gate: shared > 0,
                     moe_layer_step: 1,
+                    num_hash_layers: 0,
                 }
             }
             MlpConfig::DeepseekExperts => {
@@ -763,7 +868,13 @@ impl Config<'_> {
                     ));
                 }
                 Mlp::Moe {
-                    intermediate_size: self.bounded("intermediate_size", MAX_WIDTH)?,
+                    // DeepSeek-V4 routes every layer and has no dense width.
+                    intermediate_size: if model_type == ModelType::DeepseekV4 {
+                        self.optional_bounded("intermediate_size", MAX_WIDTH)?
+                            .unwrap_or(0)
+                    } else {
+                        self.bounded("intermediate_size", MAX_WIDTH)?
+                    },
                     moe_intermediate_size: self.bounded("moe_intermediate_size", MAX_WIDTH)?,
                     n_routed_experts: self.bounded("n_routed_experts", MAX_EXPERTS)?,
                     n_shared_experts: self
@@ -776,6 +887,12 @@ impl Config<'_> {
                     bias: false,
                     shared_expert_gate: false,
                     moe_layer_step: 1,
+                    num_hash_layers: if model_type == ModelType::DeepseekV4 {
+                        self.optional_bounded("num_hash_layers", super::model::MAX_LAYERS)?
+                            .unwrap_or(0)
+                    } else {
+                        0
+                    },
                 }
             }
             // Llama 4 (`Llama4MoE`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0): every
@@ -799,6 +916,7 @@ impl Config<'_> {
                         .optional_bounded("interleave_moe_layer_step", super::model::MAX_LAYERS)?
                         .unwrap_or(1)
                         .max(1),
+                    num_hash_layers: 0,
                 }
             }
         })
@@ -1002,6 +1120,7 @@ impl Config<'_> {
             weight_block_size: block,
             modules_to_not_convert,
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         }))
     }
 
@@ -1027,6 +1146,7 @@ impl Config<'_> {
                 weight_block_size: None,
                 modules_to_not_convert: exclude_modules,
                 fp8_kv_cache,
+                moe_quant_algo: None,
             })),
             other => Err(self.invalid(
                 &format!("{where_}.quant_algo"),
@@ -1159,6 +1279,7 @@ impl Config<'_> {
             weight_block_size: block,
             modules_to_not_convert: ignore,
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         }))
     }
 

@@ -22,8 +22,8 @@ pub use hardware::{
 };
 pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{
-    Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
-    VisionTower,
+    Attention, Dtype, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, MoeQuantAlgo,
+    Quantization, VisionTower,
 };
 
 impl ProfileError {

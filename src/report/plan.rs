@@ -84,11 +84,22 @@ impl Plan {
             self.kv_cache_dtype.as_str()
         )?;
         if self.kv_cache_bytes_per_sequence > 0 {
+            // DeepSeek-V4's per-sequence bytes are its sliding windows and compressor states.
+            let windowed = self
+                .stages
+                .iter()
+                .flat_map(|s| &s.kv_cache_groups)
+                .any(|g| g.kind == crate::plan::CacheKind::SlidingWindowMla);
             writeln!(
                 out,
-                "                and {} B of linear-attention state per sequence per GPU, whatever its \
+                "                and {} B of {} per sequence per GPU, whatever its \
                  length: a {}-token sequence takes {} per GPU",
                 self.kv_cache_bytes_per_sequence,
+                if windowed {
+                    "sliding-window and compressor state (one decode step's)"
+                } else {
+                    "linear-attention state"
+                },
                 self.max_model_len,
                 gib(self.kv_cache_bytes_per_sequence.saturating_add(
                     self.max_model_len

@@ -18,6 +18,13 @@ const EXPECTED_FAILURES: &[(&str, &str)] = &[
     ("glm-5.1-fp8", "a100-40gb"),
     ("glm-5.1-fp8", "a100-80gb"),
     ("glm-5.1-fp8", "l4"),
+    // DeepSeek-V4's attention runs on FlashMLA's sparse kernels: Hopper or newer.
+    ("deepseek-v4-flash", "a100-40gb"),
+    ("deepseek-v4-flash", "a100-80gb"),
+    ("deepseek-v4-flash", "l4"),
+    ("deepseek-v4-pro", "a100-40gb"),
+    ("deepseek-v4-pro", "a100-80gb"),
+    ("deepseek-v4-pro", "l4"),
 ];
 
 #[test]

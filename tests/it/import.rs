@@ -403,6 +403,7 @@ fn fp8_configs_keep_the_modules_they_name_unquantized() {
             weight_block_size: None,
             modules_to_not_convert: vec!["lm_head".into()],
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         })
     );
     // What lwsplan cannot model is refused by name.
