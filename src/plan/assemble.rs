@@ -52,7 +52,15 @@ impl Planner<'_> {
             parameters: weights::parameters(model),
             weight_bytes: self.weight_total(),
             max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
-            kv_cache_dtype: options.kv_cache_dtype,
+            // DeepSeek-V4 is rendered with fp8 whatever was asked (`serve_args`).
+            kv_cache_dtype: if matches!(
+                model.attention,
+                crate::profile::Attention::CompressedSparseMla { .. }
+            ) {
+                KvCacheDtype::Fp8
+            } else {
+                options.kv_cache_dtype
+            },
             block_size: fit.kv.block_size,
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
             kv_cache_bytes_per_sequence: limiting.kv_cache_bytes_per_sequence,

@@ -479,7 +479,7 @@ fn from_hf_config(
     let heads = c.bounded("num_attention_heads", super::model::MAX_WIDTH)?;
     let vocab_size = c.bounded("vocab_size", super::model::MAX_VOCAB)?;
     let (layer_types, sliding_window) = c.attention_layers(model_type, layers)?;
-    let attention = c.attention(model_type, heads, hidden)?;
+    let attention = c.attention(model_type, heads, hidden, layers)?;
     let mlp = c.mlp(model_type)?;
     let linear_attention = if model_type.gated_delta_net() {
         Some(c.gated_delta_net(model_type, &root)?)
@@ -638,10 +638,11 @@ impl Config<'_> {
         model_type: ModelType,
         heads: u64,
         hidden: u64,
+        layers: u64,
     ) -> Result<Attention, ProfileError> {
         use super::model::MAX_WIDTH;
         if model_type == ModelType::DeepseekV4 {
-            return self.compressed_sparse_mla(heads);
+            return self.compressed_sparse_mla(heads, layers);
         }
         if model_type.mla() {
             let indexer = if model_type.sparse() {
@@ -703,9 +704,10 @@ impl Config<'_> {
     }
 
     /// DeepSeek-V4's attention (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`,
-    /// v0.34.0): `head_dim`, the low-rank query and output, `compress_ratios`, and the indexer
-    /// of its ratio-4 layers.
-    fn compressed_sparse_mla(&self, heads: u64) -> Result<Attention, ProfileError> {
+    /// v0.34.0): `head_dim`, the low-rank query and output, `compress_ratios` of the `layers`
+    /// decoder layers (the config lists the MTP layers' after them, which vLLM ignores), and
+    /// the indexer of its ratio-4 layers.
+    fn compressed_sparse_mla(&self, heads: u64, layers: u64) -> Result<Attention, ProfileError> {
         use super::model::{MAX_CONTEXT, MAX_WIDTH};
         let field = "compress_ratios";
         let ratios = self
@@ -722,6 +724,7 @@ impl Config<'_> {
                 r.as_u64()
                     .ok_or_else(|| self.invalid(field, format!("{r} is not a whole number")))
             })
+            .take(usize::try_from(layers).unwrap_or(usize::MAX))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Attention::CompressedSparseMla {
             num_attention_heads: heads,
@@ -1430,6 +1433,11 @@ impl Config<'_> {
                 })
                 .collect();
             return Ok((types, None));
+        }
+        // DeepSeek-V4: every layer attends to its window beside its compressed context; the
+        // attention kind carries it (`Attention::CompressedSparseMla`).
+        if model_type == ModelType::DeepseekV4 {
+            return Ok((Vec::new(), window));
         }
         let used = self
             .value

@@ -312,8 +312,8 @@ pub enum Attention {
         /// them, so TP must divide them).
         o_groups: u64,
         /// `compress_ratios`, one per decoder layer: 0 (or 1) a sliding-window-only layer, 4
-        /// compressed with an indexer, 128 compressed without. The config's entries past
-        /// `num_hidden_layers` belong to the MTP layers, which vLLM runs uncompressed.
+        /// compressed with an indexer, 128 compressed without. (`config.json` lists one more
+        /// per MTP layer, which vLLM runs uncompressed whatever it says: not listed here.)
         compress_ratios: Vec<u64>,
         /// The lightning indexer of the ratio-4 layers.
         indexer: Indexer,
@@ -974,9 +974,7 @@ impl ModelProfile {
                         ),
                     ));
                 }
-                // The config lists the MTP layers' ratios after the decoder's; vLLM reads the
-                // decoder's only.
-                if (compress_ratios.len() as u64) < self.num_hidden_layers {
+                if compress_ratios.len() as u64 != self.num_hidden_layers {
                     return Err(invalid(
                         "attention.compress_ratios",
                         format!(
