@@ -588,9 +588,8 @@ impl Planner<'_> {
                 detail: "its KV layout (compressed latents and indexer keys in 256-token blocks, \
                          sliding windows and compressor states in their own groups, FP8 \
                          fp8_ds_mla entries whatever --kv-cache-dtype says on FlashMLA) \
-                         reproduces vLLM's start-up check of vllm-project/vllm#44376; weights, \
-                         the activation reserve and decode speed (read as if every compressed \
-                         entry were attended) are unverified",
+                         reproduces vLLM's start-up check of vllm-project/vllm#44376; weights \
+                         and the activation reserve are unverified",
             });
         }
         if model.linear_attention.is_some() {

@@ -472,6 +472,9 @@ impl Rates {
 /// - Sparse attention (DeepSeek-V3.2's DSA) reads its `top_k` selected tokens (2048) from the
 ///   cache, and its lightning indexer scans every token's index key (`index_bytes_per_token`:
 ///   FP8 keys of 128 dims and their scale) to select them.
+/// - DeepSeek-V4's compressed sparse attention reads each layer's window, a ratio-4 layer's
+///   top-k compressed entries and all its indexer keys, a ratio-128 layer's every entry
+///   ([`CompressedRead`]).
 /// - Linear attention and Mamba layers read and write a fixed state per sequence
 ///   (`state_bytes_per_sequence`), whatever the context.
 ///
@@ -488,11 +491,72 @@ pub(crate) struct KvRead {
     pub index_bytes_per_token: f64,
     /// Fixed state per sequence of the linear-attention / Mamba layers.
     pub state_bytes_per_sequence: f64,
+    /// DeepSeek-V4's compressed sparse attention, which reads neither the whole context nor
+    /// one top-k of it.
+    pub compressed: Option<CompressedRead>,
+}
+
+/// What DeepSeek-V4's layers of one stage read per decoding sequence: every layer its last
+/// `window` tokens; a ratio-4 layer the `top_k` compressed entries its indexer picks (each
+/// entry 4 tokens) after scanning every compressed indexer key; a ratio-128 layer every
+/// compressed entry (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`, v0.34.0:
+/// "Only C4A uses sparse attention and hence has indexer"). Entries are `fp8_ds_mla`, 584
+/// bytes; indexer keys 132.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct CompressedRead {
+    /// Ratio-4 layers of the stage.
+    pub c4: f64,
+    /// Ratio-128 layers.
+    pub c128: f64,
+    /// All its layers (each has a window).
+    pub layers: f64,
+    /// `index_topk`: compressed entries a ratio-4 layer attends to.
+    pub top_k: f64,
+    /// `sliding_window`.
+    pub window: f64,
+}
+
+impl CompressedRead {
+    const ENTRY: f64 = 584.0;
+    const INDEX_KEY: f64 = 132.0;
+
+    /// Entries each layer attends over at `context` tokens, averaged over the stage's layers.
+    fn attended(&self, context: f64) -> f64 {
+        let per_stage = self.c4 * (context / 4.0).min(self.top_k)
+            + self.c128 * context / 128.0
+            + self.layers * context.min(self.window);
+        per_stage / self.layers.max(1.0)
+    }
+
+    /// Bytes one sequence with `context` tokens reads in a step.
+    fn bytes(&self, context: f64) -> f64 {
+        self.attended(context) * self.layers * Self::ENTRY
+            + self.c4 * context / 4.0 * Self::INDEX_KEY
+    }
 }
 
 impl KvRead {
     /// What a stage's layers read per sequence.
-    fn of(stage: &super::Stage) -> KvRead {
+    fn of(model: &ModelProfile, stage: &super::Stage) -> KvRead {
+        if let Attention::CompressedSparseMla { indexer, .. } = &model.attention {
+            let layers = stage.first_layer..stage.first_layer + stage.layers;
+            let count = |r: u64| {
+                layers
+                    .clone()
+                    .filter(|&l| model.attention.compress_ratio(l) == r)
+                    .count() as f64
+            };
+            return KvRead {
+                compressed: Some(CompressedRead {
+                    c4: count(4),
+                    c128: count(128),
+                    layers: stage.layers as f64,
+                    top_k: indexer.index_topk as f64,
+                    window: model.sliding_window.unwrap_or(0) as f64,
+                }),
+                ..KvRead::default()
+            };
+        }
         KvRead {
             bytes_per_token: stage.kv_cache_bytes_per_token as f64,
             ..KvRead::default()
@@ -501,6 +565,9 @@ impl KvRead {
 
     /// Tokens of `context` each attention layer attends over.
     pub fn attended(&self, context: f64) -> f64 {
+        if let Some(c) = &self.compressed {
+            return c.attended(context);
+        }
         match self.top_k {
             Some(k) => context.min(k as f64),
             None => context,
@@ -509,6 +576,9 @@ impl KvRead {
 
     /// Bytes one sequence with `context` tokens reads in a step.
     pub fn bytes(&self, context: f64) -> f64 {
+        if let Some(c) = &self.compressed {
+            return c.bytes(context) + self.state_bytes_per_sequence;
+        }
         self.bytes_per_token * self.attended(context)
             + self.index_bytes_per_token * context
             + self.state_bytes_per_sequence
@@ -595,7 +665,7 @@ impl Estimator<'_> {
         // experts a GPU holds.
         let routed_tokens = (b + prefill_tokens) * dp as f64;
         let read = weights - expert + expert * inv.touched(routed_tokens);
-        let kv_read = KvRead::of(stage);
+        let kv_read = KvRead::of(model, stage);
         let kv = b * kv_read.bytes(mean_context);
         let hbm_ms = (read + kv / KV_READ_EFFICIENCY) / rates.hbm_bytes_per_s * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
@@ -891,6 +961,26 @@ mod tests {
             assert_eq!(read.bytes(context), bytes, "{read:?} at {context}");
         }
         assert_eq!(sparse.attended(32000.0), 2048.0);
+        // DeepSeek-V4-Flash's 43 layers (21 of ratio 4, 20 of ratio 128; config.json of
+        // deepseek-ai/DeepSeek-V4-Flash) at 100,000 tokens: the ratio-4 layers read their 512
+        // picked entries and scan 25,000 indexer keys, the ratio-128 layers 781.25 entries,
+        // every layer its 128-token window.
+        let v4 = KvRead {
+            compressed: Some(CompressedRead {
+                c4: 21.0,
+                c128: 20.0,
+                layers: 43.0,
+                top_k: 512.0,
+                window: 128.0,
+            }),
+            ..KvRead::default()
+        };
+        let entries = 21.0 * 512.0 + 20.0 * 781.25 + 43.0 * 128.0;
+        assert_eq!(v4.attended(100_000.0), entries / 43.0);
+        assert_eq!(
+            v4.bytes(100_000.0),
+            entries * 584.0 + 21.0 * 25_000.0 * 132.0
+        );
     }
 
     /// FP4 runs at the FP4 peak where the GPU has one (B200: 9000 dense TFLOP/s, DGX B200
