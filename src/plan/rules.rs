@@ -911,6 +911,48 @@ mod next_generation {
         );
     }
 
+    /// DeepSeek-V4: TP must divide the heads and the output groups (`DeepseekV4GroupedWoA`,
+    /// `divide(n_groups, tp_size)`, `vllm/models/deepseek_v4/common/grouped_wo_a.py`,
+    /// v0.34.0): Flash (64 heads, 8 groups) to TP 8; Pro (128 heads, 16 groups) to TP 8 as
+    /// well, its FP8 shared expert (3,072 wide) leaving 192 rows a rank at TP 16, not whole
+    /// 128-row blocks (`validate_fp8_block_shape`); never DCP ("DCP not support sliding window.", `SlidingWindowSpec`), never below
+    /// compute capability 9.0 (FlashMLA sparse).
+    #[test]
+    fn deepseek_v4_rules() {
+        let flash = model("deepseek-v4-flash");
+        let pro = model("deepseek-v4-pro");
+        for (m, tp, ok) in [
+            (&flash, 8, true),
+            (&flash, 16, false),
+            (&pro, 8, true),
+            (&pro, 16, false),
+            (&pro, 32, false),
+            (&flash, 3, false),
+        ] {
+            assert_eq!(check_tp(m, tp, true).is_ok(), ok, "{} TP {tp}", m.id);
+        }
+        assert_eq!(
+            check_tp(&flash, 16, true).unwrap_err(),
+            Rejection::NotDivisible {
+                tensor: "attn.wo_a (o_groups)",
+                size: 8,
+                tp: 16
+            }
+        );
+        let err = check_dcp(&flash, 8, 2, crate::plan::VllmVersion(0, 28, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DCP not support sliding window."), "{err}");
+        let catalog = Catalog::builtin();
+        let a100 = catalog.hardware("a100-80gb").unwrap();
+        let h100 = catalog.hardware("h100-80gb").unwrap();
+        assert!(matches!(
+            check_gpu(&flash, a100),
+            Err(Rejection::NoAttentionBackend { .. })
+        ));
+        assert!(check_gpu(&flash, h100).is_ok());
+    }
+
     /// A TP wider than the expert count is refused with vLLM's words unless EP.
     #[test]
     fn tp_beyond_the_experts_is_refused() {
