@@ -535,8 +535,16 @@ impl Planner<'_> {
         // vLLM's FP4 GEMMs need SM100 (`init_nvfp4_linear_kernel` and the NVFP4 MoE oracle
         // fall back to Marlin below it: `kernels/linear/__init__.py`,
         // `fused_moe/oracle/nvfp4.py`, v0.28.0).
-        if matches!(model.quantization, Some(Quantization::ModeloptFp4 { .. }))
-            && hardware.gpu.sm() < 100
+        if matches!(
+            model.quantization,
+            Some(
+                Quantization::ModeloptFp4 { .. }
+                    | Quantization::Fp8 {
+                        moe_quant_algo: Some(crate::profile::MoeQuantAlgo::Nvfp4),
+                        ..
+                    }
+            )
+        ) && hardware.gpu.sm() < 100
         {
             notes.push(Note::Nvfp4WeightOnly {
                 gpu: hardware.name.clone(),

@@ -34,6 +34,9 @@
 //!
 //! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
 //! [`LinearAttention`]); the grouping below needs nothing more.
+//!
+//! DeepSeek-V4's compressed sparse attention has several caches per layer, grouped and packed
+//! its own way: [`super::compressed_kv`] lays it out, and [`KvLayout`] answers from it.
 
 use serde::{Deserialize, Serialize};
 

@@ -922,6 +922,19 @@ fn deepseek_v4_imports_as_the_builtin() {
             lwsplan::machinery::weight_bytes(&nvfp4) as f64,
         );
         assert!(nv > mx && (nv - mx) / mx < 0.07, "{name}: {nv} vs {mx}");
+        // Both plan on 8 × B200 (NVIDIA's NVFP4 recipe is for Blackwell) and on 8 × H200.
+        for hardware in ["b200", "h200-141gb"] {
+            let hw = catalog.hardware(hardware).unwrap();
+            for m in [&imported, &nvfp4] {
+                let plan = Planner::new(m, hw).plan(&PlanOptions::default());
+                assert!(
+                    plan.is_ok(),
+                    "{} on {hardware}: {}",
+                    m.id,
+                    plan.unwrap_err()
+                );
+            }
+        }
     }
     let pro = catalog.model("deepseek-v4-pro").unwrap();
     let main = lwsplan::machinery::parameters(pro) as f64;
