@@ -418,7 +418,8 @@ mod tests {
         );
         assert_eq!(kv.block_bytes(0..43), 1_051_776);
         assert_eq!(kv.bytes_per_token(0..43), 3_915);
-        // Pro: 30 of ratio 4, 31 of ratio 128; tuples 31 (its windows, 61, split in two).
+        // Pro: 30 of ratio 4, 31 of ratio 128; tuples 31 (its windows, 61, split in two: 31
+        // and 30), as vLLM 0.28.0's grouping run over these specs gives.
         let pro = catalog.model("deepseek-v4-pro").unwrap();
         let kv = CompressedLayout::new(pro, h200, 0).unwrap();
         assert_eq!(kv.block_bytes(0..61), 31 * 47_808);
@@ -441,7 +442,11 @@ mod tests {
     /// tokens in flight (8,192 a batch, two batches under asynchronous scheduling; or the
     /// offline `LLM` class's single batch of 16,384): a 30,000-token sequence takes
     /// 118 + 2 × 259 + 4,099 + 2,065 = 6,800 blocks of 1,051,776 bytes = 6.66 GiB, and the
-    /// longest that fits in any "5.44 GiB" is 13,528 tokens, exactly as vLLM logged.
+    /// longest that fits in any "5.44 GiB" is 13,528 tokens, exactly as vLLM logged. (vLLM
+    /// 0.28.0's own `group_and_unify_kv_cache_specs`, `_get_kv_cache_groups_uniform_groups` and
+    /// `_max_memory_usage_bytes_from_groups`, run on CPU over these specs, give the same groups
+    /// and 7,152,076,800 bytes at 30,000 tokens, 5,841,563,904 at 13,528 and 5,843,667,456 at
+    /// 13,529; its packed pool strides 1,002,240 bytes a block.)
     #[test]
     fn reproduces_the_gh200_start_up_check() {
         let catalog = Catalog::builtin();
