@@ -256,6 +256,11 @@ impl Tensor {
         alignment: Mxfp4Alignment,
     ) -> u128 {
         let (rows, cols) = self.shard(tp);
+        // DeepSeek-V4's MXFP4 experts are not padded: in vLLM 0.28.0, where it first runs,
+        // every MXFP4 backend rounds the intermediate to 128 at most and the hidden size to 256
+        // (`mxfp4_round_up_hidden_size_and_intermediate_size`,
+        // `vllm/model_executor/layers/fused_moe/oracle/mxfp4.py`), which its widths (2048 or
+        // 3072 over TP ≤ 8 or 16; 4096, 7168) already are.
         if !(self.expert && self.quantized && model.quantization == Some(Quantization::Mxfp4)) {
             return self.bytes_of(rows, cols, model);
         }
