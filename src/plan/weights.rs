@@ -260,7 +260,8 @@ impl Tensor {
         // every MXFP4 backend rounds the intermediate to 128 at most and the hidden size to 256
         // (`mxfp4_round_up_hidden_size_and_intermediate_size`,
         // `vllm/model_executor/layers/fused_moe/oracle/mxfp4.py`), which its widths (2048 or
-        // 3072 over TP ≤ 8 or 16; 4096, 7168) already are.
+        // 3072 split by TP 8 at most without expert parallelism, whole with it; 4096, 7168)
+        // already are.
         if !(self.expert && self.quantized && model.quantization == Some(Quantization::Mxfp4)) {
             return self.bytes_of(rows, cols, model);
         }
