@@ -189,10 +189,7 @@ impl CompressedLayout {
             ratios,
         };
         let all = layout.bounds(&(0..decoder));
-        layout.window_groups = {
-            let (_, n, tuples) = layout.tuples(all);
-            n.div_ceil(tuples.max(1)).max(1)
-        };
+        layout.window_groups = layout.window_groups(all);
         Some(layout)
     }
 
@@ -216,32 +213,52 @@ impl CompressedLayout {
         )
     }
 
-    /// (ratio-4 layers, all layers, `num_layer_tuples`) within `bounds`.
-    fn tuples(&self, bounds: (usize, usize)) -> (u64, u64, u64) {
+    /// How many groups the windows of cache layers `bounds` are cut into: `num_layer_tuples`
+    /// is `_approximate_gcd` of the buckets' layer tuples (the MLA group's most common page —
+    /// its ratio-4 latents, as many as indexer keys, or its ratio-128 ones —, the windows, the
+    /// ratio-4 and ratio-128 compressors), at least the MLA group's; a bucket of `n` is cut into
+    /// `ceil(n / num_layer_tuples)`.
+    fn window_groups(&self, bounds: (usize, usize)) -> u64 {
         let (c4, c128, n) = self.kinds(bounds);
-        // The MLA group's most common page: the ratio-4 latents (as many as indexer keys) or
-        // the ratio-128 ones; a state bucket's, its compressors.
         let mla = c4.max(c128);
         let buckets: Vec<u64> = [mla, n, c4, c128].into_iter().filter(|&b| b > 0).collect();
-        let chunk = approximate_gcd(&buckets, mla);
-        let tuples = buckets
-            .iter()
-            .map(|&b| b.div_ceil(b.div_ceil(chunk)))
-            .max()
-            .unwrap_or(0);
-        (c4, n, tuples)
+        n.div_ceil(approximate_gcd(&buckets, mla)).max(1)
     }
 
     /// Bytes vLLM charges one block of the pool on a GPU holding `range`: `num_layer_tuples`
-    /// times the MLA page sizes (one of each kind present); the windows' page times their
-    /// layers when no layer there compresses.
+    /// (the most layers of one page size in any group) times the MLA group's page sizes, one
+    /// of each. With pipeline parallelism vLLM groups the whole model and projects the groups
+    /// onto each stage (`_project_kv_cache_groups_to_worker`, vLLM 0.28.0), keeping a group
+    /// with no layer there at its whole-model spec: so does lwsplan.
     pub fn block_bytes(&self, range: std::ops::Range<u64>) -> u64 {
-        let bounds = self.bounds(&range);
-        let (c4, c128, n) = self.kinds(bounds);
-        if c4 + c128 == 0 {
-            return n * self.pages.window;
-        }
-        let (_, _, tuples) = self.tuples(bounds);
+        let all = self.bounds(&(0..self.decoder_layers));
+        let stage = self.bounds(&range);
+        let (c4_all, c128_all, _) = self.kinds(all);
+        let (c4, c128, _) = self.kinds(stage);
+        let pick = |here: u64, whole: u64| if here > 0 { here } else { whole };
+        // The MLA group: its ratio-4 latents (as many as indexer keys) or ratio-128 ones.
+        let mla = if c4 + c128 > 0 {
+            c4.max(c128)
+        } else {
+            c4_all.max(c128_all)
+        };
+        let (global, local) = (self.stage_groups(all), self.stage_groups(stage));
+        let windows = global
+            .iter()
+            .zip(&local)
+            .filter(|(g, _)| g.spec.kind == CacheKind::SlidingWindowMla)
+            .map(|(g, l)| pick(l.layers, g.layers))
+            .max()
+            .unwrap_or(0);
+        let tuples = mla
+            .max(windows)
+            .max(pick(c4, c4_all))
+            .max(pick(c128, c128_all));
+        let (c4, c128) = if c4 + c128 > 0 {
+            (c4, c128)
+        } else {
+            (c4_all, c128_all)
+        };
         let tuple_bytes = if c4 > 0 {
             self.pages.c4 + self.pages.index
         } else {
@@ -468,6 +485,50 @@ mod tests {
                 need(&kv, len, 8192) <= bytes
             });
             assert_eq!(longest, 13_528);
+        }
+    }
+
+    /// Pipeline stages: vLLM groups the whole model and projects the groups onto each stage's
+    /// layers (`_project_kv_cache_groups_to_worker`). Running vLLM 0.28.0's grouping,
+    /// projection and `_max_memory_usage_bytes_from_groups` on CPU over these specs, split
+    /// after layer 22, at 100,000 tokens and 16,384 in flight, gives these bytes per sequence
+    /// and these layers per group (its group order differs for Pro, the counts agree).
+    #[test]
+    fn pipeline_stages_match_vllms_projection() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        // Per stage: bytes one sequence needs, layers of each group.
+        type Stage = (u64, [u64; 5]);
+        let rows: [(&str, u64, [Stage; 2]); 2] = [
+            (
+                "deepseek-v4-flash",
+                43,
+                [
+                    (3_719_605_824, [30, 11, 11, 20, 10]),
+                    (3_719_605_824, [32, 11, 10, 22, 10]),
+                ],
+            ),
+            (
+                "deepseek-v4-pro",
+                61,
+                [
+                    (4_057_751_808, [32, 11, 11, 20, 12]),
+                    (6_762_919_680, [59, 20, 19, 40, 19]),
+                ],
+            ),
+        ];
+        for (id, layers, stages) in rows {
+            let m = catalog.model(id).unwrap();
+            let kv = KvLayout::new(m, h200, 8, 1, KvCacheDtype::Fp8, 0).unwrap();
+            for (range, (bytes, counts)) in [0..22, 22..layers].into_iter().zip(stages) {
+                let pages = kv.pages_per_sequence(100_000, 8192, kv.present(range.clone()));
+                assert_eq!(
+                    pages * kv.block_bytes(range.clone()),
+                    bytes,
+                    "{id} {range:?}"
+                );
+                assert_eq!(kv.counts(range.clone()), counts, "{id} {range:?}");
+            }
         }
     }
 

@@ -588,6 +588,11 @@ impl KvLayout {
     /// Which groups have layers within `range`, as a bit mask (every group past the 64th
     /// counts as present).
     pub fn present(&self, range: std::ops::Range<u64>) -> u64 {
+        // vLLM keeps every DeepSeek-V4 group on every stage, empty ones at their whole-model
+        // spec (see `CompressedLayout::block_bytes`).
+        if self.compressed.is_some() {
+            return (0..self.groups.len().min(64)).fold(0, |mask, g| mask | 1 << g);
+        }
         (0..self.groups.len().min(64))
             .filter(|&g| self.count(g, &range) > 0)
             .fold(0, |mask, g| mask | 1 << g)
