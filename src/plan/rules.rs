@@ -510,6 +510,24 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
     }
 }
 
+/// The release must serve the architecture: DeepSeek-V4 from
+/// [`DEEPSEEK_V4`](super::version::DEEPSEEK_V4) on.
+pub(crate) fn check_release(
+    model: &ModelProfile,
+    version: super::VllmVersion,
+) -> Result<(), super::PlanError> {
+    let feature = super::version::DEEPSEEK_V4;
+    if matches!(model.attention, Attention::CompressedSparseMla { .. })
+        && !feature.in_version(version)
+    {
+        return Err(super::PlanError::InvalidOption {
+            option: OptionName::VllmVersion,
+            message: format!("{}: {}", model.id, feature.missing(version)),
+        });
+    }
+    Ok(())
+}
+
 /// vLLM's minimum compute capability for the checkpoint's quantization, and its refusal
 /// below it: the method's (`get_min_capability`, checked in `vllm/config/vllm.py`: fp8 75,
 /// mxfp4 80, modelopt_fp4 75) or, for compressed-tensors (70 for the method), its W4A16
@@ -951,6 +969,18 @@ mod next_generation {
             Err(Rejection::NoAttentionBackend { .. })
         ));
         assert!(check_gpu(&flash, h100).is_ok());
+    }
+
+    /// DeepSeek-V4 needs a release that has it (0.20.0, the recipes' minimum).
+    #[test]
+    fn deepseek_v4_needs_a_release_with_it() {
+        let flash = model("deepseek-v4-flash");
+        let err = check_release(&flash, crate::plan::VllmVersion(0, 19, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vLLM 0.19.0 has no DeepSeek-V4"), "{err}");
+        assert!(check_release(&flash, crate::plan::VllmVersion(0, 20, 0)).is_ok());
+        assert!(check_release(&model("deepseek-v3.2"), crate::plan::VllmVersion(0, 10, 0)).is_ok());
     }
 
     /// A TP wider than the expert count is refused with vLLM's words unless EP.
