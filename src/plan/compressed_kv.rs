@@ -267,8 +267,9 @@ impl CompressedLayout {
         tuples * tuple_bytes
     }
 
-    /// The groups, in vLLM's order (the MLA group, the windows, the ratio-4 then ratio-128
-    /// compressor states), with their layers over the whole model.
+    /// The groups, with their layers over the whole model: the MLA group first, as vLLM puts
+    /// it; then the windows, the ratio-4 and the ratio-128 compressor states (vLLM orders these
+    /// by the first layer that registers one, which changes no figure).
     pub fn groups(&self) -> Vec<Group> {
         self.stage_groups(self.bounds(&(0..self.decoder_layers)))
     }
