@@ -436,6 +436,12 @@ mod tests {
         );
         assert_eq!(kv.block_bytes(0..43), 1_051_776);
         assert_eq!(kv.bytes_per_token(0..43), 3_915);
+        // A decoding sequence (one token in flight): ⌈128 / 64⌉ + 1 window blocks a layer,
+        // ⌈8 / 4⌉ + 1 of each ratio-4 state, ⌈128 / 8⌉ + 1 of each ratio-128 state.
+        assert_eq!(
+            kv.bytes_per_sequence(0..43),
+            43 * 3 * 37_440 + 21 * 3 * (32_832 + 8_640) + 20 * 17 * 32_832
+        );
         // Pro: 30 of ratio 4, 31 of ratio 128; tuples 31 (its windows, 61, split in two: 31
         // and 30), as vLLM 0.28.0's grouping run over these specs gives.
         let pro = catalog.model("deepseek-v4-pro").unwrap();
