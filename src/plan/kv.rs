@@ -542,7 +542,7 @@ impl KvLayout {
 
     /// `range` clamped to the model's layers, as prefix indices.
     fn bounds(&self, range: &std::ops::Range<u64>) -> (usize, usize) {
-        let last = self.pages.len() - 1;
+        let last = self.pages.len().saturating_sub(1);
         // The last stage holds the MTP layers too.
         let end = if range.end == self.decoder_layers {
             range.end + self.mtp_layers
