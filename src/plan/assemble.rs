@@ -52,7 +52,15 @@ impl Planner<'_> {
             parameters: weights::parameters(model),
             weight_bytes: self.weight_total(),
             max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
-            kv_cache_dtype: options.kv_cache_dtype,
+            // DeepSeek-V4 is rendered with fp8 whatever was asked (`serve_args`).
+            kv_cache_dtype: if matches!(
+                model.attention,
+                crate::profile::Attention::CompressedSparseMla { .. }
+            ) {
+                KvCacheDtype::Fp8
+            } else {
+                options.kv_cache_dtype
+            },
             block_size: fit.kv.block_size,
             kv_cache_bytes_per_token: limiting.kv_cache_bytes_per_token,
             kv_cache_bytes_per_sequence: limiting.kv_cache_bytes_per_sequence,
@@ -72,7 +80,7 @@ impl Planner<'_> {
                 .map(|s| {
                     let range = s.first_layer..s.first_layer + s.layers;
                     Stage {
-                        kv_cache_groups: fit.kv.stage_groups(&fit.kv.counts(range)),
+                        kv_cache_groups: fit.kv.stage_groups_in(range),
                         ..s.clone()
                     }
                 })
@@ -121,11 +129,15 @@ fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<Str
             fit.layout.decode_context_parallel_size.to_string(),
         ]);
     }
-    if options.kv_cache_dtype != KvCacheDtype::Auto {
-        args.extend([
-            "--kv-cache-dtype".into(),
-            options.kv_cache_dtype.as_str().into(),
-        ]);
+    // DeepSeek-V4's FlashMLA cache is FP8 whatever the flag, and vLLM 0.28.0 refuses `auto`
+    // there ("DeepseekV4 fp8_ds_mla layout only supports fp8 kv-cache",
+    // `_resolve_dsv4_kv_cache_dtype`, `vllm/models/deepseek_v4/attention.py`): say fp8.
+    let compressed = matches!(
+        model.attention,
+        crate::profile::Attention::CompressedSparseMla { .. }
+    );
+    if options.kv_cache_dtype != KvCacheDtype::Auto || compressed {
+        args.extend(["--kv-cache-dtype".into(), KvCacheDtype::Fp8.as_str().into()]);
     }
     // Rendered only when set: vLLM's own default for the GPU is what the plan assumed.
     if let Some(tokens) = options.max_num_batched_tokens {

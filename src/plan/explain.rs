@@ -536,8 +536,16 @@ impl Planner<'_> {
         // vLLM's FP4 GEMMs need SM100 (`init_nvfp4_linear_kernel` and the NVFP4 MoE oracle
         // fall back to Marlin below it: `kernels/linear/__init__.py`,
         // `fused_moe/oracle/nvfp4.py`, v0.28.0).
-        if matches!(model.quantization, Some(Quantization::ModeloptFp4 { .. }))
-            && hardware.gpu.sm() < 100
+        if matches!(
+            model.quantization,
+            Some(
+                Quantization::ModeloptFp4 { .. }
+                    | Quantization::Fp8 {
+                        moe_quant_algo: Some(crate::profile::MoeQuantAlgo::Nvfp4),
+                        ..
+                    }
+            )
+        ) && hardware.gpu.sm() < 100
         {
             notes.push(Note::Nvfp4WeightOnly {
                 gpu: hardware.name.clone(),
@@ -581,6 +589,16 @@ impl Planner<'_> {
                 feature: "DeepSeek Sparse Attention (sparse MLA with a lightning indexer)",
                 detail: "its KV layout (latent and indexer key in one group of 64-token blocks) \
                          follows vLLM's code, its weights and reserve are unverified",
+            });
+        }
+        if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
+            notes.push(Note::UnverifiedArchitecture {
+                feature: "DeepSeek-V4 compressed sparse attention",
+                detail: "its KV layout (compressed latents and indexer keys in 256-token blocks, \
+                         sliding windows and compressor states in their own groups, FP8 \
+                         fp8_ds_mla entries whatever --kv-cache-dtype says on FlashMLA) \
+                         reproduces vLLM's start-up check of vllm-project/vllm#44376; weights \
+                         and the activation reserve are unverified",
             });
         }
         match &model.linear_attention {

@@ -36,6 +36,9 @@
 //!
 //! A new architecture is a declaration of its layers' kinds ([`LayerType`], [`Attention`],
 //! [`LinearAttention`]); the grouping below needs nothing more.
+//!
+//! DeepSeek-V4's compressed sparse attention has several caches per layer, grouped and packed
+//! its own way: [`super::compressed_kv`] lays it out, and [`KvLayout`] answers from it.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +87,7 @@ pub fn kv_heads_per_rank(model: &ModelProfile, tp: u64) -> u64 {
             num_key_value_heads,
             ..
         } => (num_key_value_heads / tp).max(1),
-        Attention::Mla { .. } => 1,
+        Attention::Mla { .. } | Attention::CompressedSparseMla { .. } => 1,
     }
 }
 
@@ -114,6 +117,9 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
                 main + ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4
             }
         },
+        // Compressed sparse attention differs by layer ([`super::compressed_kv`]): its cache of
+        // one uncompressed token, the sliding window's 584-byte `fp8_ds_mla` entry.
+        Attention::CompressedSparseMla { .. } => 584,
     }
 }
 
@@ -220,6 +226,15 @@ pub enum CacheKind {
     /// A Kimi Delta Attention layer's convolution and recurrent state per sequence
     /// (`MambaSpec`, Kimi-Linear and Kimi-K3).
     KimiDeltaAttention,
+    /// DeepSeek-V4's compressed latents (one per 4 or 128 tokens) and its indexer's keys:
+    /// `MLAAttentionSpec`s of 256-token blocks, one `UniformTypeKVCacheSpecs` group.
+    CompressedMla,
+    /// DeepSeek-V4's uncompressed last `sliding_window` tokens on every layer
+    /// (`SlidingWindowMLASpec`, 64-token blocks).
+    SlidingWindowMla,
+    /// DeepSeek-V4's compressors' fp32 state for the tokens of the group still open, kept as a
+    /// sliding window of `coff × ratio` tokens (`SlidingWindowMLASpec`, blocks of 4 or 8).
+    CompressorState,
 }
 
 impl CacheKind {
@@ -246,7 +261,10 @@ impl CacheKind {
     fn is_full_attention_type(self) -> bool {
         matches!(
             self,
-            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla
+            CacheKind::FullAttention
+                | CacheKind::Mla
+                | CacheKind::SparseMla
+                | CacheKind::CompressedMla
         )
     }
 }
@@ -309,6 +327,11 @@ pub fn layer_spec(
             cache(CacheKind::Mla, 0)
         }
         (LayerType::FullAttention, Attention::Mla { .. }) => cache(CacheKind::SparseMla, 0),
+        // Laid out by `super::compressed_kv`, never through a per-layer spec.
+        (LayerType::FullAttention, Attention::CompressedSparseMla { .. }) => cache(
+            CacheKind::SlidingWindowMla,
+            model.sliding_window.unwrap_or(0),
+        ),
     })
 }
 
@@ -320,6 +343,7 @@ pub fn layer_spec(
 /// Blackwell (`vllm/v1/attention/backends/mla/flashmla_sparse.py`, vLLM 0.28.0).
 pub fn block_size(model: &ModelProfile, hardware: &HardwareProfile) -> u64 {
     match (&model.attention, hardware.gpu.sm()) {
+        (Attention::CompressedSparseMla { .. }, _) => super::compressed_kv::BLOCK,
         (
             Attention::Mla {
                 indexer: Some(_), ..
@@ -353,8 +377,11 @@ impl Group {
     pub fn pages_per_sequence(&self, len: u64, batched: u64) -> u64 {
         let block = self.block_size.max(1);
         match self.spec.kind {
-            CacheKind::FullAttention | CacheKind::Mla | CacheKind::SparseMla => len.div_ceil(block),
-            CacheKind::SlidingWindow => {
+            CacheKind::FullAttention
+            | CacheKind::Mla
+            | CacheKind::SparseMla
+            | CacheKind::CompressedMla => len.div_ceil(block),
+            CacheKind::SlidingWindow | CacheKind::SlidingWindowMla | CacheKind::CompressorState => {
                 (self.spec.span.saturating_sub(1) + batched)
                     .min(len)
                     .div_ceil(block)
@@ -408,6 +435,8 @@ pub struct KvLayout {
     /// Draft tokens a step under speculative decoding: each state group holds that many pages
     /// more a sequence (`num_speculative_blocks`, `MambaSpec.max_memory_usage_bytes`).
     num_spec: u64,
+    /// DeepSeek-V4's packed layout, which answers for the stage figures instead.
+    compressed: Option<super::compressed_kv::CompressedLayout>,
 }
 
 /// Prefix sums of `values`, from 0.
@@ -452,6 +481,23 @@ impl KvLayout {
         num_spec: u64,
     ) -> Result<Self, LayoutError> {
         let decoder = model.num_hidden_layers;
+        if let Some(c) = super::compressed_kv::CompressedLayout::new(model, hardware, mtp_layers) {
+            return Ok(KvLayout {
+                block_size: super::compressed_kv::BLOCK,
+                groups: c.groups(),
+                summed: false,
+                pages: Vec::new(),
+                per_token: Vec::new(),
+                per_sequence: Vec::new(),
+                layers_cached: Vec::new(),
+                members: Vec::new(),
+                decoder_layers: decoder,
+                mtp_layers,
+                state_pages: 1,
+                num_spec,
+                compressed: Some(c),
+            });
+        }
         // An MTP layer attends as the model's last full-attention layer does.
         let drafter_like = (0..decoder)
             .rev()
@@ -530,6 +576,7 @@ impl KvLayout {
                 per_sequence,
                 layers_cached,
                 members: Vec::new(),
+                compressed: None,
             });
         }
         // Unify page sizes: each smaller page's block grows until its page is the largest one
@@ -604,12 +651,13 @@ impl KvLayout {
             per_sequence,
             layers_cached,
             members,
+            compressed: None,
         })
     }
 
     /// `range` clamped to the model's layers, as prefix indices.
     fn bounds(&self, range: &std::ops::Range<u64>) -> (usize, usize) {
-        let last = self.pages.len() - 1;
+        let last = self.pages.len().saturating_sub(1);
         // The last stage holds the MTP layers too.
         let end = if range.end == self.decoder_layers {
             range.end + self.mtp_layers
@@ -622,6 +670,9 @@ impl KvLayout {
 
     /// Layers of group `g` within `range`.
     fn count(&self, g: usize, range: &std::ops::Range<u64>) -> u64 {
+        if let Some(c) = &self.compressed {
+            return c.counts(range.clone()).get(g).copied().unwrap_or(0);
+        }
         if self.summed {
             let (start, end) = self.bounds(range);
             return self.layers_cached[end] - self.layers_cached[start];
@@ -633,12 +684,18 @@ impl KvLayout {
     /// Bytes a token adds on a GPU holding `range`, over the caches that grow with the
     /// sequence.
     pub fn bytes_per_token(&self, range: std::ops::Range<u64>) -> u64 {
+        if let Some(c) = &self.compressed {
+            return c.bytes_per_token(range);
+        }
         let (start, end) = self.bounds(&range);
         self.per_token[end] - self.per_token[start]
     }
 
     /// State bytes a sequence holds on a GPU holding `range`.
     pub fn bytes_per_sequence(&self, range: std::ops::Range<u64>) -> u64 {
+        if let Some(c) = &self.compressed {
+            return c.bytes_per_sequence(range);
+        }
         let (start, end) = self.bounds(&range);
         self.per_sequence[end] - self.per_sequence[start]
     }
@@ -646,6 +703,11 @@ impl KvLayout {
     /// Which groups have layers within `range`, as a bit mask (every group past the 64th
     /// counts as present).
     pub fn present(&self, range: std::ops::Range<u64>) -> u64 {
+        // vLLM keeps every DeepSeek-V4 group on every stage, empty ones at their whole-model
+        // spec (see `CompressedLayout::block_bytes`).
+        if self.compressed.is_some() {
+            return (0..self.groups.len().min(64)).fold(0, |mask, g| mask | 1 << g);
+        }
         (0..self.groups.len().min(64))
             .filter(|&g| self.count(g, &range) > 0)
             .fold(0, |mask, g| mask | 1 << g)
@@ -653,6 +715,9 @@ impl KvLayout {
 
     /// Layers of each group within `range` (a pipeline stage).
     pub fn counts(&self, range: std::ops::Range<u64>) -> Vec<u64> {
+        if let Some(c) = &self.compressed {
+            return c.counts(range);
+        }
         (0..self.groups.len())
             .map(|g| self.count(g, &range))
             .collect()
@@ -662,6 +727,9 @@ impl KvLayout {
     /// pages for a single group, else one page per shared tensor, as many tensors as the
     /// stage's largest group has layers (the shorter groups' "padding layers").
     pub fn block_bytes(&self, range: std::ops::Range<u64>) -> u64 {
+        if let Some(c) = &self.compressed {
+            return c.block_bytes(range);
+        }
         if self.summed {
             let (start, end) = self.bounds(&range);
             return self.pages[end] - self.pages[start];
@@ -682,6 +750,14 @@ impl KvLayout {
             .enumerate()
             .filter(|(g, _)| *g >= 64 || present & (1 << g) != 0)
             .map(|(_, group)| {
+                // DeepSeek-V4's windows hold every batch in flight, not one (see
+                // `compressed_kv::IN_FLIGHT_BATCHES`).
+                let batched = match group.spec.kind {
+                    CacheKind::SlidingWindowMla | CacheKind::CompressorState => {
+                        batched.saturating_mul(super::compressed_kv::IN_FLIGHT_BATCHES)
+                    }
+                    _ => batched,
+                };
                 let pages = group.pages_per_sequence(len, batched);
                 if group.spec.kind.is_state() {
                     let checkpoint = if self.state_pages > 1 {
@@ -715,6 +791,39 @@ impl KvLayout {
             .min()
             .unwrap_or(self.block_size);
         blocks / (self.groups.len() as u64).max(1) * block
+    }
+
+    /// "GPU KV cache size" in tokens for `blocks` blocks at `max_model_len` `len`: as
+    /// [`tokens`](Self::tokens), except for DeepSeek-V4, whose windows and compressor states
+    /// take blocks whatever the length: there the tokens of as many `len`-token sequences as the
+    /// blocks hold (`max_concurrency × max_model_len`, how vLLM 0.28.0 logs it).
+    pub fn capacity_tokens(&self, blocks: u64, len: u64, batched: u64) -> u64 {
+        if self.compressed.is_none() {
+            return self.tokens(blocks);
+        }
+        let pages = self.pages_per_sequence(len, batched, u64::MAX).max(1);
+        u64::try_from(u128::from(blocks) * u128::from(len) / u128::from(pages)).unwrap_or(u64::MAX)
+    }
+
+    /// The groups as a GPU holding `range` holds them, for the plan.
+    pub fn stage_groups_in(&self, range: std::ops::Range<u64>) -> Vec<KvCacheGroup> {
+        let Some(c) = &self.compressed else {
+            return self.stage_groups(&self.counts(range));
+        };
+        c.groups_in(range)
+            .into_iter()
+            .filter(|g| g.layers > 0)
+            .map(|g| KvCacheGroup {
+                kind: g.spec.kind,
+                layers: g.layers,
+                bytes_per_token_per_gpu: (g.spec.kind == CacheKind::CompressedMla)
+                    .then_some(g.spec.bytes_per_token),
+                bytes_per_sequence_per_gpu: (g.spec.kind != CacheKind::CompressedMla)
+                    .then_some(g.spec.bytes_per_sequence),
+                block_size: g.block_size,
+                page_bytes: g.page_bytes,
+            })
+            .collect()
     }
 
     /// The groups as a stage with `counts` layers of each holds them, for the plan.
@@ -840,6 +949,9 @@ mod tests {
             "minimax-m2.5",
             "qwen3.5-397b-a17b",
             "nemotron-3-ultra",
+            // Compressed per layer: `compressed_kv`'s tests.
+            "deepseek-v4-flash",
+            "deepseek-v4-pro",
         ];
         let covered: Vec<&str> = expected.iter().map(|(id, _, _)| *id).chain(next).collect();
         for model in catalog.models() {

@@ -21,6 +21,7 @@
 //! ```
 
 mod assemble;
+pub(crate) mod compressed_kv;
 mod error;
 mod explain;
 mod fabric;
@@ -294,6 +295,7 @@ impl<'a> Planner<'a> {
         self.model.check(&self.model.id)?;
         self.hardware.check(&self.hardware.id)?;
         options.check(self.model)?;
+        rules::check_release(self.model, options.vllm_version())?;
         rules::check_quantization_capability(self.model, self.hardware)
     }
 

@@ -646,6 +646,7 @@ mod tests {
             moe_layer_step: 1,
             shared_expert_intermediate_size: None,
             moe_latent_size: None,
+            num_hash_layers: 0,
         };
         model.check("test").unwrap();
         let err = planner_for(&model).unwrap_err();

@@ -476,6 +476,9 @@ impl Rates {
 /// - Sparse attention (DeepSeek-V3.2's DSA) reads its `top_k` selected tokens (2048) from the
 ///   cache, and its lightning indexer scans every token's index key (`index_bytes_per_token`:
 ///   FP8 keys of 128 dims and their scale) to select them.
+/// - DeepSeek-V4's compressed sparse attention reads each layer's window, a ratio-4 layer's
+///   top-k compressed entries and all its indexer keys, a ratio-128 layer's every entry
+///   ([`CompressedRead`]).
 /// - Linear attention and Mamba layers read and write a fixed state per sequence
 ///   (`state_bytes_per_sequence`), whatever the context.
 ///
@@ -492,6 +495,48 @@ pub(crate) struct KvRead {
     pub index_bytes_per_token: f64,
     /// Fixed state per sequence of the linear-attention / Mamba layers.
     pub state_bytes_per_sequence: f64,
+    /// DeepSeek-V4's compressed sparse attention, which reads neither the whole context nor
+    /// one top-k of it.
+    pub compressed: Option<CompressedRead>,
+}
+
+/// What DeepSeek-V4's layers of one stage read per decoding sequence: every layer its last
+/// `window` tokens; a ratio-4 layer the `top_k` compressed entries its indexer picks (each
+/// entry 4 tokens) after scanning every compressed indexer key; a ratio-128 layer every
+/// compressed entry (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`, v0.34.0:
+/// "Only C4A uses sparse attention and hence has indexer"). Entries are `fp8_ds_mla`, 584
+/// bytes; indexer keys 132.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct CompressedRead {
+    /// Ratio-4 layers of the stage.
+    pub c4: f64,
+    /// Ratio-128 layers.
+    pub c128: f64,
+    /// All its layers (each has a window).
+    pub layers: f64,
+    /// `index_topk`: compressed entries a ratio-4 layer attends to.
+    pub top_k: f64,
+    /// `sliding_window`.
+    pub window: f64,
+}
+
+impl CompressedRead {
+    const ENTRY: f64 = 584.0;
+    const INDEX_KEY: f64 = 132.0;
+
+    /// Entries each layer attends over at `context` tokens, averaged over the stage's layers.
+    fn attended(&self, context: f64) -> f64 {
+        let per_stage = self.c4 * (context / 4.0).min(self.top_k)
+            + self.c128 * context / 128.0
+            + self.layers * context.min(self.window);
+        per_stage / self.layers.max(1.0)
+    }
+
+    /// Bytes one sequence with `context` tokens reads in a step.
+    fn bytes(&self, context: f64) -> f64 {
+        self.attended(context) * self.layers * Self::ENTRY
+            + self.c4 * context / 4.0 * Self::INDEX_KEY
+    }
 }
 
 impl KvRead {
@@ -503,6 +548,25 @@ impl KvRead {
     fn of(stage: &super::Stage, model: &ModelProfile) -> KvRead {
         let total = stage.kv_cache_bytes_per_token as f64;
         let state_bytes_per_sequence = stage.kv_cache_bytes_per_sequence as f64;
+        if let Attention::CompressedSparseMla { indexer, .. } = &model.attention {
+            let layers = stage.first_layer..stage.first_layer + stage.layers;
+            let count = |r: u64| {
+                layers
+                    .clone()
+                    .filter(|&l| model.attention.compress_ratio(l) == r)
+                    .count() as f64
+            };
+            return KvRead {
+                compressed: Some(CompressedRead {
+                    c4: count(4),
+                    c128: count(128),
+                    layers: stage.layers as f64,
+                    top_k: indexer.index_topk as f64,
+                    window: model.sliding_window.unwrap_or(0) as f64,
+                }),
+                ..KvRead::default()
+            };
+        }
         let indexer = match &model.attention {
             Attention::Mla {
                 indexer: Some(ix), ..
@@ -523,17 +587,24 @@ impl KvRead {
             top_k: Some(ix.index_topk),
             index_bytes_per_token,
             state_bytes_per_sequence,
+            compressed: None,
         }
     }
 
     /// Paged-cache bytes one sequence with `context` tokens reads in a step: the entries it
     /// attends over and, for sparse layers, every token's indexer key.
     pub fn paged_bytes(&self, context: f64) -> f64 {
+        if let Some(c) = &self.compressed {
+            return c.bytes(context);
+        }
         self.bytes_per_token * self.attended(context) + self.index_bytes_per_token * context
     }
 
     /// Tokens of `context` each attention layer attends over.
     pub fn attended(&self, context: f64) -> f64 {
+        if let Some(c) = &self.compressed {
+            return c.attended(context);
+        }
         match self.top_k {
             Some(k) => context.min(k as f64),
             None => context,
@@ -957,6 +1028,12 @@ fn attention_flops_per_token(model: &ModelProfile, tp: u64) -> f64 {
             4.0 * (num_attention_heads / tp).max(1) as f64
                 * (kv_lora_rank + qk_rope_head_dim) as f64
         }
+        // DeepSeek-V4 attends in its 512-wide latent too (keys and values one vector).
+        Attention::CompressedSparseMla {
+            num_attention_heads,
+            head_dim,
+            ..
+        } => 4.0 * (num_attention_heads / tp).max(1) as f64 * *head_dim as f64,
     }
 }
 
@@ -1064,6 +1141,26 @@ mod tests {
             assert_eq!(read.bytes(context), bytes, "{read:?} at {context}");
         }
         assert_eq!(sparse.attended(32000.0), 2048.0);
+        // DeepSeek-V4-Flash's 43 layers (21 of ratio 4, 20 of ratio 128; config.json of
+        // deepseek-ai/DeepSeek-V4-Flash) at 100,000 tokens: the ratio-4 layers read their 512
+        // picked entries and scan 25,000 indexer keys, the ratio-128 layers 781.25 entries,
+        // every layer its 128-token window.
+        let v4 = KvRead {
+            compressed: Some(CompressedRead {
+                c4: 21.0,
+                c128: 20.0,
+                layers: 43.0,
+                top_k: 512.0,
+                window: 128.0,
+            }),
+            ..KvRead::default()
+        };
+        let entries = 21.0 * 512.0 + 20.0 * 781.25 + 43.0 * 128.0;
+        assert_eq!(v4.attended(100_000.0), entries / 43.0);
+        assert_eq!(
+            v4.bytes(100_000.0),
+            entries * 584.0 + 21.0 * 25_000.0 * 132.0
+        );
     }
 
     /// A decode step reads a linear-attention layer's state once per sequence, whatever the

@@ -112,6 +112,12 @@ fn widest_intermediate(model: &ModelProfile, tp: u64) -> u64 {
             num_attention_heads / tp
                 * (qk_nope_head_dim + qk_rope_head_dim + qk_nope_head_dim + v_head_dim)
         }
+        // DeepSeek-V4: each local head's query and output are a whole latent wide.
+        Attention::CompressedSparseMla {
+            num_attention_heads,
+            head_dim,
+            ..
+        } => num_attention_heads / tp * 2 * head_dim,
     };
     // Gate and up together, or the up projection alone in a non-gated (relu²) MLP.
     let up = if model.non_gated_mlp { 1 } else { 2 };

@@ -218,6 +218,17 @@ pub fn check_gpu(model: &ModelProfile, hardware: &HardwareProfile) -> Result<(),
             ),
         });
     }
+    // DeepSeek-V4 runs on FlashMLA's sparse kernels (9.0 and 10.x) or FlashInfer's (12.x)
+    // (`_select_dsv4_attn_cls`, `vllm/models/deepseek_v4/nvidia/model.py`, v0.34.0).
+    if matches!(model.attention, Attention::CompressedSparseMla { .. }) && sm < 90 {
+        return Err(Rejection::NoAttentionBackend {
+            message: format!(
+                "{}'s compressed sparse attention needs FlashMLA's sparse kernels (compute \
+                 capability 9.0 or newer); {} is {}: vLLM finds no attention backend for it",
+                model.id, hardware.name, hardware.gpu.compute_capability
+            ),
+        });
+    }
     Ok(())
 }
 
@@ -289,6 +300,16 @@ pub fn check_dcp(
             message,
         })
     };
+    // DeepSeek-V4's window and compressor caches are `SlidingWindowMLASpec`s, which DCP would
+    // shard: `SlidingWindowSpec.max_memory_usage_bytes` asserts "DCP not support sliding
+    // window." (`vllm/v1/kv_cache_interface.py`, v0.34.0).
+    if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
+        return refuse(format!(
+            "{}'s compressed sparse attention keeps a sliding window on every layer, and vLLM \
+             refuses it under DCP (\"DCP not support sliding window.\")",
+            model.id
+        ));
+    }
     if !matches!(model.attention, Attention::Mla { .. }) {
         return refuse(format!(
             "{} uses grouped-query attention, whose KV heads TP already splits; lwsplan models \
@@ -339,6 +360,18 @@ pub fn check_tp(model: &ModelProfile, tp: u64, ep: bool) -> Result<(), Rejection
     let heads = model.attention.num_attention_heads();
     if !heads.is_multiple_of(tp) {
         return Err(Rejection::HeadsNotDivisible { heads, tp });
+    }
+    // DeepSeek-V4's `wo_a` is a batched matmul over each rank's output groups
+    // (`DeepseekV4GroupedWoA`: `divide(n_groups, tp_size)`,
+    // `vllm/models/deepseek_v4/common/grouped_wo_a.py`, v0.34.0).
+    if let Attention::CompressedSparseMla { o_groups, .. } = model.attention
+        && !o_groups.is_multiple_of(tp)
+    {
+        return Err(Rejection::NotDivisible {
+            tensor: "attn.wo_a (o_groups)",
+            size: o_groups,
+            tp,
+        });
     }
     if let Attention::Gqa {
         num_key_value_heads: kv_heads,
@@ -531,6 +564,24 @@ fn check_tensor(model: &ModelProfile, tensor: &Tensor, tp: u64) -> Result<(), Re
         }),
         None => Ok(()),
     }
+}
+
+/// The release must serve the architecture: DeepSeek-V4 from
+/// [`DEEPSEEK_V4`](super::version::DEEPSEEK_V4) on.
+pub(crate) fn check_release(
+    model: &ModelProfile,
+    version: super::VllmVersion,
+) -> Result<(), super::PlanError> {
+    let feature = super::version::DEEPSEEK_V4;
+    if matches!(model.attention, Attention::CompressedSparseMla { .. })
+        && !feature.in_version(version)
+    {
+        return Err(super::PlanError::InvalidOption {
+            option: OptionName::VllmVersion,
+            message: format!("{}: {}", model.id, feature.missing(version)),
+        });
+    }
+    Ok(())
 }
 
 /// vLLM's minimum compute capability for the checkpoint's quantization, and its refusal
@@ -934,6 +985,60 @@ mod next_generation {
         );
     }
 
+    /// DeepSeek-V4: TP must divide the heads and the output groups (`DeepseekV4GroupedWoA`,
+    /// `divide(n_groups, tp_size)`, `vllm/models/deepseek_v4/common/grouped_wo_a.py`,
+    /// v0.34.0): Flash (64 heads, 8 groups) to TP 8; Pro (128 heads, 16 groups) to TP 8 as
+    /// well, its FP8 shared expert (3,072 wide) leaving 192 rows a rank at TP 16, not whole
+    /// 128-row blocks (`validate_fp8_block_shape`); never DCP ("DCP not support sliding window.", `SlidingWindowSpec`), never below
+    /// compute capability 9.0 (FlashMLA sparse).
+    #[test]
+    fn deepseek_v4_rules() {
+        let flash = model("deepseek-v4-flash");
+        let pro = model("deepseek-v4-pro");
+        for (m, tp, ok) in [
+            (&flash, 8, true),
+            (&flash, 16, false),
+            (&pro, 8, true),
+            (&pro, 16, false),
+            (&pro, 32, false),
+            (&flash, 3, false),
+        ] {
+            assert_eq!(check_tp(m, tp, true).is_ok(), ok, "{} TP {tp}", m.id);
+        }
+        assert_eq!(
+            check_tp(&flash, 16, true).unwrap_err(),
+            Rejection::NotDivisible {
+                tensor: "attn.wo_a (o_groups)",
+                size: 8,
+                tp: 16
+            }
+        );
+        let err = check_dcp(&flash, 8, 2, crate::plan::VllmVersion(0, 28, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DCP not support sliding window."), "{err}");
+        let catalog = Catalog::builtin();
+        let a100 = catalog.hardware("a100-80gb").unwrap();
+        let h100 = catalog.hardware("h100-80gb").unwrap();
+        assert!(matches!(
+            check_gpu(&flash, a100),
+            Err(Rejection::NoAttentionBackend { .. })
+        ));
+        assert!(check_gpu(&flash, h100).is_ok());
+    }
+
+    /// DeepSeek-V4 needs a release that has it (0.20.0, the recipes' minimum).
+    #[test]
+    fn deepseek_v4_needs_a_release_with_it() {
+        let flash = model("deepseek-v4-flash");
+        let err = check_release(&flash, crate::plan::VllmVersion(0, 19, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vLLM 0.19.0 has no DeepSeek-V4"), "{err}");
+        assert!(check_release(&flash, crate::plan::VllmVersion(0, 20, 0)).is_ok());
+        assert!(check_release(&model("deepseek-v3.2"), crate::plan::VllmVersion(0, 10, 0)).is_ok());
+    }
+
     /// A TP wider than the expert count is refused with vLLM's words unless EP.
     #[test]
     fn tp_beyond_the_experts_is_refused() {
@@ -994,6 +1099,7 @@ mod next_generation {
             weight_block_size: None,
             modules_to_not_convert: Vec::new(),
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         });
         let err = check_tp(&one, 16, false).unwrap_err().to_string();
         assert!(err.contains("quantized models only"), "{err}");

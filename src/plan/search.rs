@@ -346,7 +346,7 @@ impl Planner<'_> {
         Ok(Fit {
             layout,
             expert_parallel: false,
-            tokens: kv.tokens(blocks),
+            tokens: kv.capacity_tokens(blocks, max_model_len, batched),
             blocks_per_request: kv.pages_per_sequence(max_model_len, batched, u64::MAX),
             kv: Arc::clone(kv),
             stages,

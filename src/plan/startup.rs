@@ -168,7 +168,14 @@ impl Planner<'_> {
             scheduler_limits: limits,
             budget_bytes_per_gpu: budget,
             stages,
-            kv_cache_tokens: kv.tokens(blocks),
+            kv_cache_tokens: kv.capacity_tokens(
+                blocks,
+                match options.max_model_len {
+                    super::MaxModelLen::Tokens(n) => n,
+                    _ => model.max_position_embeddings,
+                },
+                limits.max_num_batched_tokens,
+            ),
         })
     }
 }

@@ -170,6 +170,16 @@ pub const MAMBA_ALIGN_CACHE: Feature = Feature {
     verified: false,
 };
 
+/// DeepSeek-V4 (`DeepseekV4ForCausalLM`, `vllm/models/deepseek_v4/`): the recipes name vLLM
+/// 0.20.0 the first release that serves it (`min_vllm_version`, vllm-project/recipes
+/// `models/deepseek-ai/DeepSeek-V4-Flash.yaml`; not checked against the release notes).
+pub const DEEPSEEK_V4: Feature = Feature {
+    what: "DeepSeek-V4 (DeepseekV4ForCausalLM)",
+    since: VllmVersion(0, 20, 0),
+    source: "vllm-project/recipes models/deepseek-ai/DeepSeek-V4-Flash.yaml",
+    verified: false,
+};
+
 /// The scheduler limits vLLM sizes its profiling run by when the flags leave them unset
 /// (`EngineArgs.get_batch_defaults`, `vllm/engine/arg_utils.py`, since vllm PR #17885, before
 /// v0.10): for the OpenAI server on a GPU of at least 70 GiB whose name does not contain

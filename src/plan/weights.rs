@@ -8,8 +8,8 @@
 //! Parameter counts follow Hugging Face transformers' modules for the same architecture.
 
 use crate::profile::{
-    Attention, Ffn, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, Quantization,
-    VisionParallel,
+    Attention, Ffn, Indexer, LayerType, LinearAttention, Mlp, ModelProfile, MoeQuantAlgo,
+    Quantization, VisionParallel,
 };
 
 /// vLLM pads the vocabulary to a multiple of 64 before sharding it
@@ -60,6 +60,9 @@ pub struct Tensor {
     pub copies: u64,
     /// Whether it is a routed expert's weight, which expert parallelism distributes whole.
     pub expert: bool,
+    /// Whether it is held in FP32 whatever the checkpoint's dtype (DeepSeek-V4's
+    /// hyper-connection mixers, compressor positions, router bias and hash table).
+    pub fp32: bool,
 }
 
 impl Tensor {
@@ -72,6 +75,7 @@ impl Tensor {
             quantized,
             copies: 1,
             expert: false,
+            fp32: false,
         }
     }
 
@@ -84,6 +88,7 @@ impl Tensor {
             quantized: false,
             copies: 1,
             expert: false,
+            fp32: false,
         }
     }
 
@@ -97,6 +102,15 @@ impl Tensor {
             quantized: false,
             copies: 1,
             expert: false,
+            fp32: false,
+        }
+    }
+
+    /// An FP32 tensor of `rows × cols`, whole on every rank.
+    fn fp32(name: &'static str, rows: u64, cols: u64) -> Self {
+        Tensor {
+            fp32: true,
+            ..Tensor::linear(name, rows, cols, Split::Replicated, false)
         }
     }
 
@@ -148,6 +162,22 @@ impl Tensor {
         let (rows, cols) = (u128::from(rows), u128::from(cols));
         let dtype = u128::from(model.torch_dtype.bytes());
         let per_copy = match (&model.quantization, self.quantized) {
+            _ if self.fp32 => rows * cols * 4,
+            // DeepSeek-V4's routed experts in their own 4-bit format: MXFP4 (two weights a byte,
+            // a UE8M0 scale per 32 inputs; `Mxfp4MoEMethod.create_weights`,
+            // `vllm/model_executor/layers/quantization/mxfp4.py`, v0.28.0) or ModelOpt NVFP4.
+            (
+                Some(Quantization::Fp8 {
+                    moe_quant_algo: Some(algo),
+                    ..
+                }),
+                true,
+            ) if self.expert => match algo {
+                MoeQuantAlgo::Mxfp4 => (rows * cols).div_ceil(2) + rows * cols.div_ceil(32),
+                MoeQuantAlgo::Nvfp4 => {
+                    (rows * cols).div_ceil(2) + rows * cols.div_ceil(16) + NVFP4_TENSOR_SCALE_BYTES
+                }
+            },
             (
                 Some(Quantization::Fp8 {
                     weight_block_size, ..
@@ -227,6 +257,12 @@ impl Tensor {
         alignment: Mxfp4Alignment,
     ) -> u128 {
         let (rows, cols) = self.shard(tp);
+        // DeepSeek-V4's MXFP4 experts are not padded: in vLLM 0.28.0, where it first runs,
+        // every MXFP4 backend rounds the intermediate to 128 at most and the hidden size to 256
+        // (`mxfp4_round_up_hidden_size_and_intermediate_size`,
+        // `vllm/model_executor/layers/fused_moe/oracle/mxfp4.py`), which its widths (2048 or
+        // 3072 split by TP 8 at most without expert parallelism, whole with it; 4096, 7168)
+        // already are.
         if !(self.expert && self.quantized && model.quantization == Some(Quantization::Mxfp4)) {
             return self.bytes_of(rows, cols, model);
         }
@@ -307,8 +343,11 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 tensors.extend(linear_attention_tensors(mixer, hidden, quantized));
             }
         }
-        Some(_) => tensors.extend(attention_tensors(model, quantized)),
+        Some(_) => tensors.extend(attention_tensors(model, layer, quantized)),
         None => {}
+    }
+    if let Some(hc) = model.hc_mult {
+        tensors.extend(hyper_connection_tensors(hc, hidden));
     }
     match (blocks.ffn, &model.mlp) {
         (None, _) => {}
@@ -335,9 +374,21 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 shared_expert_intermediate_size,
                 moe_latent_size,
                 routed_expert_hidden_size,
+                num_hash_layers,
+                num_experts_per_tok,
                 ..
             },
         ) => {
+            // DeepSeek-V4's hash-routed layers: a table of each token id's experts, int32
+            // (`tid2eid`, `DeepseekV4MoE.__init__`, `vllm/models/deepseek_v4/nvidia/model.py`,
+            // v0.34.0).
+            if layer < *num_hash_layers {
+                tensors.push(Tensor::fp32(
+                    "mlp.gate.tid2eid",
+                    model.vocab_size,
+                    *num_experts_per_tok,
+                ));
+            }
             // Kimi-K3's latent MoE: the experts see the hidden state projected down to the
             // latent and project back up through replicated, unquantized projections
             // (`KimiMoE`, `vllm/model_executor/models/kimi_k3/nvidia/model.py`, vLLM 0.28.0,
@@ -455,11 +506,134 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
     tensors
 }
 
-/// The attention block's tensors (every layer but a hybrid model's linear-attention ones).
-fn attention_tensors(model: &ModelProfile, quantized: bool) -> Vec<Tensor> {
+/// DeepSeek-V4's hyper-connections of one decoder layer (`DeepseekV4DecoderLayer.__init__`,
+/// `vllm/models/deepseek_v4/nvidia/model.py`, v0.34.0): for the attention and for the MoE, a
+/// mixer `(2 + hc) · hc × hc · hidden`, its base `(2 + hc) · hc` and 3 scales, all FP32.
+fn hyper_connection_tensors(hc: u64, hidden: u64) -> [Tensor; 3] {
+    let mix = (2 + hc) * hc;
+    [
+        Tensor::fp32("hc_attn_fn", mix, hc * hidden),
+        Tensor::fp32("hc_ffn_fn", mix, hc * hidden),
+        Tensor::fp32("hc_bases_and_scales", 2 * (mix + 3), 1),
+    ]
+}
+
+/// DeepSeek-V4's attention of a layer compressing `ratio` tokens to one
+/// (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`, v0.34.0): `wq_a` and `wkv`
+/// fused into one replicated projection, `wq_b` column-parallel, `wo_a` split by output group
+/// and `wo_b` row-parallel, all FP8 in the checkpoint; a sink per head. A compressing layer adds
+/// its compressor (`DeepseekCompressor`, `compressor.py`: `wkv_wgate` replicated and built
+/// without a quantization config, so BF16; `ape` FP32 `ratio × coff · head_dim`; a norm), and a
+/// ratio-4 layer its indexer: `wq_b` replicated FP8, `weights_proj` replicated BF16, and a
+/// compressor of its own at the indexer's width.
+fn compressed_sparse_tensors(model: &ModelProfile, ratio: u64, quantized: bool) -> Vec<Tensor> {
+    let Attention::CompressedSparseMla {
+        num_attention_heads: heads,
+        head_dim,
+        q_lora_rank,
+        o_lora_rank,
+        o_groups,
+        indexer,
+        ..
+    } = &model.attention
+    else {
+        return Vec::new();
+    };
+    let hidden = model.hidden_size;
+    let compressor = |names: [&'static str; 3], dim: u64| {
+        let coff = 1 + u64::from(ratio == 4);
+        [
+            Tensor::linear(names[0], 2 * coff * dim, hidden, Split::Replicated, false),
+            Tensor::fp32(names[1], ratio, coff * dim),
+            Tensor::norm(names[2], dim),
+        ]
+    };
+    let mut tensors = vec![
+        Tensor::linear(
+            "attn.wq_a",
+            *q_lora_rank,
+            hidden,
+            Split::Replicated,
+            quantized,
+        ),
+        Tensor::linear("attn.wkv", *head_dim, hidden, Split::Replicated, quantized),
+        Tensor::norm("attn.q_norm", *q_lora_rank),
+        Tensor::norm("attn.kv_norm", *head_dim),
+        Tensor::linear(
+            "attn.wq_b",
+            heads * head_dim,
+            *q_lora_rank,
+            Split::Column,
+            quantized,
+        ),
+        Tensor::linear(
+            "attn.wo_a",
+            o_groups * o_lora_rank,
+            heads * head_dim / o_groups.max(&1),
+            Split::Column,
+            quantized,
+        ),
+        Tensor::linear(
+            "attn.wo_b",
+            hidden,
+            o_groups * o_lora_rank,
+            Split::Row,
+            quantized,
+        ),
+        Tensor::bias("attn.attn_sink", *heads, Split::Column),
+    ];
+    if ratio > 1 {
+        tensors.extend(compressor(
+            [
+                "attn.compressor.wkv_wgate",
+                "attn.compressor.ape",
+                "attn.compressor.norm",
+            ],
+            *head_dim,
+        ));
+    }
+    if ratio == 4 {
+        tensors.extend([
+            Tensor::linear(
+                "attn.indexer.wq_b",
+                indexer.index_n_heads * indexer.index_head_dim,
+                *q_lora_rank,
+                Split::Replicated,
+                quantized,
+            ),
+            Tensor::linear(
+                "attn.indexer.weights_proj",
+                indexer.index_n_heads,
+                hidden,
+                Split::Replicated,
+                false,
+            ),
+        ]);
+        tensors.extend(compressor(
+            [
+                "attn.indexer.compressor.wkv_wgate",
+                "attn.indexer.compressor.ape",
+                "attn.indexer.compressor.norm",
+            ],
+            indexer.index_head_dim,
+        ));
+    }
+    tensors
+}
+
+/// The attention block's tensors of decoder layer `layer` (every layer but a hybrid model's
+/// linear-attention ones).
+fn attention_tensors(model: &ModelProfile, layer: u64, quantized: bool) -> Vec<Tensor> {
     let hidden = model.hidden_size;
     let mut tensors = Vec::new();
     match &model.attention {
+        Attention::CompressedSparseMla { .. } => {
+            return compressed_sparse_tensors(
+                model,
+                model.attention.compress_ratio(layer),
+                quantized,
+            );
+        }
         Attention::Gqa {
             num_attention_heads,
             num_key_value_heads,
@@ -1319,6 +1493,89 @@ mod tests {
         );
     }
 
+    /// DeepSeek-V4 by hand from config.json (https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash
+    /// and -Pro, `blob/main/config.json`) and vLLM 0.34.0's modules (see
+    /// `compressed_sparse_tensors`): Flash's attention is 106,956,352 parameters a layer (wq_a
+    /// 4,194,304, wkv 2,097,152, norms 1,536, wq_b, wo_a and wo_b 33,554,432 each, 64 sinks),
+    /// plus its compressor on a ratio-128 layer (4,260,352: wkv_wgate 4,194,304, ape 65,536,
+    /// norm 512) or on a ratio-4 layer (8,393,216) with the indexer (10,749,056).
+    ///
+    /// | model | lwsplan | published | source |
+    /// |---|---|---|---|
+    /// | V4-Flash, main model | 284.33 B | 284B (+0.12 %) | https://github.com/vllm-project/recipes/blob/main/models/deepseek-ai/DeepSeek-V4-Flash.yaml ("284B / 13B"), https://huggingface.co/deepseek-ai/DeepSeek-V4-Flash |
+    /// | V4-Pro, main + MTP layer | 1,598.8 B | 1.6T (−0.07 %) | https://github.com/vllm-project/recipes/blob/main/models/deepseek-ai/DeepSeek-V4-Pro.yaml ("1600B / 49B"), https://huggingface.co/deepseek-ai/DeepSeek-V4-Pro |
+    /// | V4-Flash checkpoint bytes with its MTP layer | 148.7 GiB | 159,609,485,896 B = 148.65 GiB of tensors (−0.3 %…+0.3 %) | a safetensors inventory of the repository at 6976c7ff1b30a1b2cb7805021b8ba4684041f136 (46 shards, "148.66 GiB"; the recipe's MI325X run "loaded the 148.66 GiB checkpoint", https://github.com/vllm-project/recipes/blob/main/models/deepseek-ai/DeepSeek-V4-Flash.yaml) |
+    ///
+    /// Pro's main model alone, 1,573.0 B, is 1.7 % under "1.6T", a figure rounded to two
+    /// digits; its checkpoint with the 25.8 B MTP layer is within 0.1 %. Flash's 284B is its
+    /// main model (with the 6.6 B MTP layer, 290.9 B).
+    #[test]
+    fn deepseek_v4_parameters_match_published() {
+        let flash = model("deepseek-v4-flash");
+        let pro = model("deepseek-v4-pro");
+        let hand = |m: &ModelProfile, attention: &dyn Fn(u64) -> u128| -> u128 {
+            let (h, v) = (u128::from(m.hidden_size), u128::from(m.vocab_size));
+            let Mlp::Moe {
+                moe_intermediate_size: i,
+                n_routed_experts: e,
+                num_experts_per_tok: k,
+                num_hash_layers,
+                ..
+            } = m.mlp
+            else {
+                unreachable!()
+            };
+            let (i, e) = (u128::from(i), u128::from(e));
+            // Experts, the shared expert, the router; hyper-connections (hc 4: 2 × 24 ×
+            // 4·h, bases and scales 54); two norms.
+            let per_layer = e * 3 * h * i + 3 * h * i + e * h + 2 * 24 * 4 * h + 54 + 2 * h;
+            let layers: u128 = (0..m.num_hidden_layers)
+                .map(|l| {
+                    let hash = if l < num_hash_layers {
+                        v * u128::from(k)
+                    } else {
+                        0
+                    };
+                    per_layer + attention(m.attention.compress_ratio(l)) + hash
+                })
+                .sum();
+            layers + 2 * v * h + h
+        };
+        let flash_attention = |r: u64| match r {
+            4 => 106_956_352 + 8_393_216 + 10_749_056,
+            128 => 106_956_352 + 4_260_352,
+            _ => 106_956_352,
+        };
+        assert_eq!(
+            u128::from(parameters(&flash)),
+            hand(&flash, &flash_attention)
+        );
+        assert_eq!(parameters(&flash), 284_334_491_730);
+        let mtp = |m: &ModelProfile| -> u64 {
+            mtp_layer_tensors(m)
+                .iter()
+                .map(|t| t.parameters())
+                .sum::<u128>() as u64
+        };
+        for (m, published, got) in [
+            (&flash, 284e9, parameters(&flash)),
+            (&pro, 1.6e12, parameters(&pro) + mtp(&pro)),
+        ] {
+            let off = (got as f64 - published).abs() / published;
+            assert!(off < 0.015, "{}: {got} vs {published} ({off})", m.id);
+        }
+        let mtp_bytes: u128 = mtp_layer_tensors(&flash)
+            .iter()
+            .map(|t| t.bytes(&flash))
+            .sum();
+        let checkpoint = (u128::from(weight_bytes(&flash)) + mtp_bytes) as f64;
+        let published = 159_609_485_896.0;
+        assert!(
+            (checkpoint - published).abs() / published < 0.015,
+            "V4-Flash checkpoint {checkpoint} vs {published}"
+        );
+    }
+
     #[test]
     fn kv_heads_are_replicated_past_their_count() {
         let t = Tensor::linear(
@@ -1397,6 +1654,7 @@ mod tests {
                     weight_block_size: Some([128, 128]),
                     modules_to_not_convert: Vec::new(),
                     fp8_kv_cache: false,
+                    moe_quant_algo: None,
                 },
                 1.000_244_140_625,
                 0,

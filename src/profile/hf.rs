@@ -72,6 +72,9 @@ pub enum ModelType {
     /// `kimi_k3`: Kimi-K3, a `kimi_linear` text model in `text_config` (latent MoE, a
     /// full-rank KDA gate) beside a MoonViT tower.
     KimiK3,
+    /// `deepseek_v4`: DeepSeek-V4's compressed sparse attention, hash-routed first layers,
+    /// hyper-connections; FP8 linears with MXFP4 (or NVFP4) routed experts.
+    DeepseekV4,
 }
 
 /// The `model_type`s this module reads.
@@ -97,6 +100,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "nemotron_h",
     "kimi_linear",
     "kimi_k3",
+    "deepseek_v4",
 ];
 
 /// How an architecture's feed-forward block is spelled in its config.
@@ -124,7 +128,7 @@ enum MlpConfig {
 
 impl ModelType {
     /// Every supported type, in [`SUPPORTED_MODEL_TYPES`]' order.
-    pub const ALL: [ModelType; 21] = [
+    pub const ALL: [ModelType; 22] = [
         ModelType::Llama,
         ModelType::Mistral,
         ModelType::Qwen2,
@@ -146,6 +150,7 @@ impl ModelType {
         ModelType::NemotronH,
         ModelType::KimiLinear,
         ModelType::KimiK3,
+        ModelType::DeepseekV4,
     ];
 
     /// The type a `model_type` names, if lwsplan reads it.
@@ -236,7 +241,8 @@ impl ModelType {
             | ModelType::KimiK2
             | ModelType::KimiK25
             | ModelType::DeepseekV32
-            | ModelType::GlmMoeDsa => MlpConfig::DeepseekExperts,
+            | ModelType::GlmMoeDsa
+            | ModelType::DeepseekV4 => MlpConfig::DeepseekExperts,
             ModelType::Llama4 => MlpConfig::Llama4,
             ModelType::NemotronH => MlpConfig::NemotronH,
             ModelType::KimiLinear | ModelType::KimiK3 => MlpConfig::KimiExperts,
@@ -557,7 +563,7 @@ fn from_hf_config(
     let heads = c.bounded("num_attention_heads", super::model::MAX_WIDTH)?;
     let vocab_size = c.bounded("vocab_size", super::model::MAX_VOCAB)?;
     let (layer_types, sliding_window) = c.attention_layers(model_type, layers)?;
-    let attention = c.attention(model_type, heads, hidden)?;
+    let attention = c.attention(model_type, heads, hidden, layers)?;
     let mlp = c.mlp(model_type)?;
     let linear_attention = if model_type.gated_delta_net() {
         Some(c.gated_delta_net(model_type, &root)?)
@@ -573,6 +579,11 @@ fn from_hf_config(
         Some(q) => Some(q),
         None if model_type.nests_text_config() => c.quantization()?,
         None => None,
+    };
+    let quantization = if model_type == ModelType::DeepseekV4 {
+        root.deepseek_v4_experts(quantization)?
+    } else {
+        quantization
     };
     let hf_repo = match (hf_repo, root.optional_string("_name_or_path")) {
         // It reaches `vllm serve`'s command line: a repository id and nothing else.
@@ -648,6 +659,11 @@ fn from_hf_config(
         quantization,
         num_nextn_predict_layers: mtp.unwrap_or(0),
         vision_tower: vision_tower(model_type, &root, hidden)?,
+        hc_mult: if model_type == ModelType::DeepseekV4 {
+            c.optional_bounded("hc_mult", 64)?
+        } else {
+            None
+        },
         checkpoint_bytes: None,
         // A checkpoint that ships its own modelling code (`auto_map`) is served with it.
         vllm_args: if root.value.get("auto_map").is_some() {
@@ -712,8 +728,12 @@ impl Config<'_> {
         model_type: ModelType,
         heads: u64,
         hidden: u64,
+        layers: u64,
     ) -> Result<Attention, ProfileError> {
         use super::model::MAX_WIDTH;
+        if model_type == ModelType::DeepseekV4 {
+            return self.compressed_sparse_mla(heads, layers);
+        }
         if model_type.mla() {
             let indexer = if model_type.sparse() {
                 Some(Indexer {
@@ -788,6 +808,92 @@ impl Config<'_> {
         })
     }
 
+    /// DeepSeek-V4's attention (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`,
+    /// v0.34.0): `head_dim`, the low-rank query and output, `compress_ratios` of the `layers`
+    /// decoder layers (the config lists the MTP layers' after them, which vLLM ignores), and
+    /// the indexer of its ratio-4 layers.
+    fn compressed_sparse_mla(&self, heads: u64, layers: u64) -> Result<Attention, ProfileError> {
+        use super::model::{MAX_CONTEXT, MAX_WIDTH};
+        let field = "compress_ratios";
+        let ratios = self
+            .value
+            .get(field)
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.invalid(field, "missing or not a list".into()))?;
+        if ratios.len() as u64 > super::model::MAX_LAYERS {
+            return Err(self.invalid(field, format!("lists {} layers", ratios.len())));
+        }
+        let compress_ratios = ratios
+            .iter()
+            .map(|r| {
+                r.as_u64()
+                    .ok_or_else(|| self.invalid(field, format!("{r} is not a whole number")))
+            })
+            .take(usize::try_from(layers).unwrap_or(usize::MAX))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Attention::CompressedSparseMla {
+            num_attention_heads: heads,
+            head_dim: self.bounded("head_dim", MAX_WIDTH)?,
+            qk_rope_head_dim: self.bounded("qk_rope_head_dim", MAX_WIDTH)?,
+            q_lora_rank: self.bounded("q_lora_rank", MAX_WIDTH)?,
+            o_lora_rank: self.bounded("o_lora_rank", MAX_WIDTH)?,
+            o_groups: self.bounded("o_groups", MAX_WIDTH)?,
+            compress_ratios,
+            indexer: Indexer {
+                index_n_heads: self.bounded("index_n_heads", MAX_WIDTH)?,
+                index_head_dim: self.bounded("index_head_dim", MAX_WIDTH)?,
+                index_topk: self.bounded("index_topk", MAX_CONTEXT)?,
+            },
+        })
+    }
+
+    /// A DeepSeek-V4 checkpoint's routed experts: FP8 linears with MXFP4 experts
+    /// (`expert_dtype: fp4`, vLLM's default when absent), or NVIDIA's ModelOpt NVFP4 experts
+    /// (`quantization_config.moe_quant_algo: NVFP4`); `expert_dtype: fp8` keeps them FP8
+    /// (`DeepseekV4FP8Config.get_quant_method`, `vllm/models/deepseek_v4/quant_config.py`,
+    /// v0.34.0).
+    fn deepseek_v4_experts(
+        &self,
+        quantization: Option<Quantization>,
+    ) -> Result<Option<Quantization>, ProfileError> {
+        let Some(Quantization::Fp8 {
+            weight_block_size,
+            modules_to_not_convert,
+            fp8_kv_cache,
+            ..
+        }) = quantization
+        else {
+            return Ok(quantization);
+        };
+        let nvfp4 = self
+            .value
+            .pointer("/quantization_config/moe_quant_algo")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.eq_ignore_ascii_case("nvfp4"));
+        let moe_quant_algo = match self.optional_string("expert_dtype").as_deref() {
+            Some("fp8") => None,
+            Some("fp4") | None if nvfp4 => Some(super::model::MoeQuantAlgo::Nvfp4),
+            Some("fp4") | None => Some(super::model::MoeQuantAlgo::Mxfp4),
+            Some(other) => {
+                return Err(self.invalid(
+                    "expert_dtype",
+                    format!(
+                        "`{}`: vLLM takes fp4 or fp8 (\"Unsupported DeepSeek V4 expert_dtype\")",
+                        crate::error::truncate(other, 40)
+                    ),
+                ));
+            }
+        };
+        Ok(Some(Quantization::Fp8 {
+            weight_block_size,
+            // ModelOpt's `ignore` list names what stays out of NVFP4 (attention, shared
+            // experts, head, MTP), which the FP8 part of the checkpoint still quantizes.
+            modules_to_not_convert,
+            fp8_kv_cache,
+            moe_quant_algo,
+        }))
+    }
+
     fn mlp(&self, model_type: ModelType) -> Result<Mlp, ProfileError> {
         use super::model::{MAX_EXPERTS, MAX_WIDTH};
         Ok(match model_type.mlp() {
@@ -815,6 +921,7 @@ impl Config<'_> {
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
+                    num_hash_layers: 0,
                 }
             }
             MlpConfig::QwenExperts => {
@@ -864,6 +971,7 @@ impl Config<'_> {
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
+                    num_hash_layers: 0,
                 }
             }
             MlpConfig::DeepseekExperts => {
@@ -874,7 +982,13 @@ impl Config<'_> {
                     ));
                 }
                 Mlp::Moe {
-                    intermediate_size: self.bounded("intermediate_size", MAX_WIDTH)?,
+                    // DeepSeek-V4 routes every layer and has no dense width.
+                    intermediate_size: if model_type == ModelType::DeepseekV4 {
+                        self.optional_bounded("intermediate_size", MAX_WIDTH)?
+                            .unwrap_or(0)
+                    } else {
+                        self.bounded("intermediate_size", MAX_WIDTH)?
+                    },
                     moe_intermediate_size: self.bounded("moe_intermediate_size", MAX_WIDTH)?,
                     n_routed_experts: self.bounded("n_routed_experts", MAX_EXPERTS)?,
                     n_shared_experts: self
@@ -890,6 +1004,12 @@ impl Config<'_> {
                     moe_layer_step: 1,
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
+                    num_hash_layers: if model_type == ModelType::DeepseekV4 {
+                        self.optional_bounded("num_hash_layers", super::model::MAX_LAYERS)?
+                            .unwrap_or(0)
+                    } else {
+                        0
+                    },
                 }
             }
             // Llama 4 (`Llama4MoE`, `vllm/model_executor/models/llama4.py`, vLLM 0.34.0): every
@@ -916,6 +1036,7 @@ impl Config<'_> {
                         .max(1),
                     shared_expert_intermediate_size: None,
                     moe_latent_size: None,
+                    num_hash_layers: 0,
                 }
             }
             MlpConfig::KimiExperts => self.kimi_experts()?,
@@ -966,6 +1087,7 @@ impl Config<'_> {
             shared_expert_intermediate_size: Some(shared_width * shared),
             moe_latent_size: self.optional_bounded("moe_latent_size", MAX_WIDTH)?,
             routed_expert_hidden_size: None,
+            num_hash_layers: 0,
         })
     }
 
@@ -1078,6 +1200,7 @@ impl Config<'_> {
                 .optional_bounded("routed_expert_hidden_size", MAX_WIDTH)?,
             shared_expert_intermediate_size: None,
             moe_latent_size: None,
+            num_hash_layers: 0,
         })
     }
 
@@ -1336,6 +1459,7 @@ impl Config<'_> {
             weight_block_size: block,
             modules_to_not_convert,
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         }))
     }
 
@@ -1361,6 +1485,7 @@ impl Config<'_> {
                 weight_block_size: None,
                 modules_to_not_convert: exclude_modules,
                 fp8_kv_cache,
+                moe_quant_algo: None,
             })),
             other => Err(self.invalid(
                 &format!("{where_}.quant_algo"),
@@ -1493,6 +1618,7 @@ impl Config<'_> {
             weight_block_size: block,
             modules_to_not_convert: ignore,
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         }))
     }
 
@@ -1646,6 +1772,11 @@ impl Config<'_> {
                 })
                 .collect();
             return Ok((types, None));
+        }
+        // DeepSeek-V4: every layer attends to its window beside its compressed context; the
+        // attention kind carries it (`Attention::CompressedSparseMla`).
+        if model_type == ModelType::DeepseekV4 {
+            return Ok((Vec::new(), window));
         }
         let used = self
             .value

@@ -23,7 +23,7 @@ pub use hardware::{
 pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{
     Attention, Dtype, Ffn, Indexer, LayerBlocks, LayerType, LinearAttention, Mlp, ModelProfile,
-    Quantization, VisionLinear, VisionParallel, VisionTower,
+    MoeQuantAlgo, Quantization, VisionLinear, VisionParallel, VisionTower,
 };
 
 impl ProfileError {

@@ -75,6 +75,13 @@ pub struct ModelProfile {
     /// (absent: a text-only model, or a tower vLLM does not load).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vision_tower: Option<VisionTower>,
+    /// `hc_mult`: hyper-connection streams. Each decoder layer mixes `hc_mult` copies of the
+    /// hidden state around its attention and its MoE with FP32 weights of its own
+    /// (`hc_attn_fn`, `hc_ffn_fn`, `(2 + hc) × hc` by `hc × hidden_size`, with their bases and
+    /// scales; `DeepseekV4DecoderLayer`, `vllm/models/deepseek_v4/nvidia/model.py`, v0.34.0),
+    /// and the head mixes them back once (`hc_head_fn`). Absent: none (every other model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hc_mult: Option<u64>,
     /// Exact bytes of the checkpoint's tensors (`metadata.total_size` of
     /// `model.safetensors.index.json`), when known and free of MTP layers: the planner then
     /// uses it instead of its own weight total, scaling per-GPU weights to match.
@@ -455,6 +462,36 @@ pub enum Attention {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         output_gate: bool,
     },
+    /// DeepSeek-V4's compressed sparse attention (vLLM `DeepseekV4Attention`,
+    /// `vllm/models/deepseek_v4/attention.py`, v0.34.0): one 512-wide latent per token, shared
+    /// by keys and values (`head_dim`, its last `qk_rope_head_dim` values rotary). Every layer
+    /// attends to its last `sliding_window` tokens ([`ModelProfile::sliding_window`]); a layer
+    /// with a compress ratio of 4 or 128 also attends to the context compressed that many tokens
+    /// to one (its compressor keeps the tokens of the group still open as state), and the
+    /// ratio-4 layers pick the top `index_topk` compressed tokens with a lightning indexer of
+    /// their own.
+    #[serde(rename = "compressed_sparse_mla")]
+    CompressedSparseMla {
+        /// `num_attention_heads`.
+        num_attention_heads: u64,
+        /// `head_dim`: width of the cached latent (512).
+        head_dim: u64,
+        /// `qk_rope_head_dim`: its rotary part.
+        qk_rope_head_dim: u64,
+        /// `q_lora_rank`: the query's low-rank latent.
+        q_lora_rank: u64,
+        /// `o_lora_rank`: each output group's low-rank width.
+        o_lora_rank: u64,
+        /// `o_groups`: the output projection's head groups (`wo_a` is a batched matmul over
+        /// them, so TP must divide them).
+        o_groups: u64,
+        /// `compress_ratios`, one per decoder layer: 0 (or 1) a sliding-window-only layer, 4
+        /// compressed with an indexer, 128 compressed without. (`config.json` lists one more
+        /// per MTP layer, which vLLM runs uncompressed whatever it says: not listed here.)
+        compress_ratios: Vec<u64>,
+        /// The lightning indexer of the ratio-4 layers.
+        indexer: Indexer,
+    },
 }
 
 /// DeepSeek Sparse Attention's lightning indexer (`index_*` fields of `config.json`).
@@ -480,7 +517,29 @@ impl Attention {
             | Attention::Mla {
                 num_attention_heads,
                 ..
+            }
+            | Attention::CompressedSparseMla {
+                num_attention_heads,
+                ..
             } => *num_attention_heads,
+        }
+    }
+
+    /// How many tokens decoder layer `layer` compresses into one cached entry: 1 for every
+    /// layer of other kinds, for a sliding-window-only layer of compressed sparse attention, and
+    /// past the listed layers (the MTP layers: "Compress ratio can't be 0 ... MTP layer is not
+    /// included", `DeepseekV4Attention.__init__`, vLLM 0.34.0).
+    pub fn compress_ratio(&self, layer: u64) -> u64 {
+        match self {
+            Attention::CompressedSparseMla {
+                compress_ratios, ..
+            } => usize::try_from(layer)
+                .ok()
+                .and_then(|i| compress_ratios.get(i))
+                .copied()
+                .unwrap_or(1)
+                .max(1),
+            _ => 1,
         }
     }
 }
@@ -562,7 +621,16 @@ pub enum Mlp {
         /// Absent: the experts take the hidden state itself.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         routed_expert_hidden_size: Option<u64>,
+        /// `num_hash_layers`: leading MoE layers that route each token by a fixed table of its
+        /// id (`tid2eid`, `vocab_size × num_experts_per_tok` int32 in vLLM) instead of the
+        /// router's score bias (DeepSeek-V4, `DeepseekV4MoE`, vLLM 0.34.0).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        num_hash_layers: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn one() -> u64 {
@@ -623,6 +691,12 @@ pub enum Quantization {
         /// [`Quantization::kv_cache_bytes`]).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         fp8_kv_cache: bool,
+        /// The routed experts' own format, where it is not FP8 (DeepSeek-V4: `expert_dtype:
+        /// fp4` in `config.json` is MXFP4, and NVIDIA's `-NVFP4` checkpoints' `moe_quant_algo:
+        /// NVFP4` is ModelOpt NVFP4 with groups of 16; vLLM's `DeepseekV4FP8Config` picks
+        /// `Mxfp4MoEMethod` or `ModelOptNvFp4FusedMoE` for them, v0.34.0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moe_quant_algo: Option<MoeQuantAlgo>,
     },
     /// AWQ: 4-bit weights in every decoder linear layer but the MoE router, packed eight to an
     /// int32; each `group_size` inputs of an output share an fp16 scale and a 4-bit zero point.
@@ -689,6 +763,18 @@ pub enum Quantization {
 
 fn yes() -> bool {
     true
+}
+
+/// The format of a mixed checkpoint's routed experts ([`Quantization::Fp8`]'s
+/// `moe_quant_algo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MoeQuantAlgo {
+    /// 4-bit floats, one 8-bit (E8M0) scale per 32 inputs (0.53125 bytes a weight).
+    Mxfp4,
+    /// ModelOpt NVFP4: 4-bit floats, an FP8 scale per 16 inputs and two FP32 scales a tensor.
+    Nvfp4,
 }
 
 impl Quantization {
@@ -1178,6 +1264,95 @@ impl ModelProfile {
                     require_at_most(origin, field, value, MAX_WIDTH)?;
                 }
             }
+            Attention::CompressedSparseMla {
+                num_attention_heads,
+                head_dim,
+                qk_rope_head_dim,
+                q_lora_rank,
+                o_lora_rank,
+                o_groups,
+                compress_ratios,
+                indexer,
+            } => {
+                for (field, value, max) in [
+                    (
+                        "attention.num_attention_heads",
+                        *num_attention_heads,
+                        MAX_WIDTH,
+                    ),
+                    ("attention.head_dim", *head_dim, MAX_WIDTH),
+                    ("attention.qk_rope_head_dim", *qk_rope_head_dim, MAX_WIDTH),
+                    ("attention.q_lora_rank", *q_lora_rank, MAX_WIDTH),
+                    ("attention.o_lora_rank", *o_lora_rank, MAX_WIDTH),
+                    ("attention.o_groups", *o_groups, MAX_WIDTH),
+                    (
+                        "attention.indexer.index_n_heads",
+                        indexer.index_n_heads,
+                        MAX_WIDTH,
+                    ),
+                    (
+                        "attention.indexer.index_head_dim",
+                        indexer.index_head_dim,
+                        MAX_WIDTH,
+                    ),
+                    (
+                        "attention.indexer.index_topk",
+                        indexer.index_topk,
+                        MAX_CONTEXT,
+                    ),
+                ] {
+                    require_positive(origin, field, value)?;
+                    require_at_most(origin, field, value, max)?;
+                }
+                if qk_rope_head_dim >= head_dim {
+                    return Err(invalid(
+                        "attention.qk_rope_head_dim",
+                        format!("{qk_rope_head_dim} leaves no NoPE part of head_dim {head_dim}"),
+                    ));
+                }
+                if !num_attention_heads.is_multiple_of(*o_groups) {
+                    return Err(invalid(
+                        "attention.o_groups",
+                        format!(
+                            "{o_groups} does not divide num_attention_heads \
+                             ({num_attention_heads}); each output group takes whole heads"
+                        ),
+                    ));
+                }
+                if compress_ratios.len() as u64 != self.num_hidden_layers {
+                    return Err(invalid(
+                        "attention.compress_ratios",
+                        format!(
+                            "lists {} layers; num_hidden_layers is {}: give one ratio per layer",
+                            compress_ratios.len(),
+                            self.num_hidden_layers
+                        ),
+                    ));
+                }
+                // `CompressorStateCache` asserts `compress_ratio in [4, 128]`
+                // (`vllm/models/deepseek_v4/compressor.py`, v0.34.0).
+                if let Some(bad) = compress_ratios
+                    .iter()
+                    .find(|r| ![0, 1, 4, 128].contains(*r))
+                {
+                    return Err(invalid(
+                        "attention.compress_ratios",
+                        format!("{bad}: vLLM's compressor takes ratios 4 and 128 (0 or 1: none)"),
+                    ));
+                }
+                if self.sliding_window.is_none() {
+                    return Err(invalid(
+                        "sliding_window",
+                        "compressed sparse attention attends to a sliding window on every layer; \
+                         give its width"
+                            .into(),
+                    ));
+                }
+            }
+        }
+        if let Some(hc) = self.hc_mult {
+            require_positive(origin, "hc_mult", hc)?;
+            require_at_most(origin, "hc_mult", hc, 64)?;
         }
         match &self.mlp {
             Mlp::Dense { intermediate_size } => {

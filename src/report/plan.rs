@@ -84,17 +84,43 @@ impl Plan {
             self.kv_cache_dtype.as_str()
         )?;
         if self.kv_cache_bytes_per_sequence > 0 {
-            writeln!(
-                out,
-                "                and {} B of linear-attention state per sequence per GPU, whatever its \
-                 length: a {}-token sequence takes {} per GPU",
-                self.kv_cache_bytes_per_sequence,
-                self.max_model_len,
-                gib(self.kv_cache_bytes_per_sequence.saturating_add(
-                    self.max_model_len
-                        .saturating_mul(self.kv_cache_bytes_per_token)
-                ))
-            )?;
+            // DeepSeek-V4's per-sequence bytes are its sliding windows and compressor states,
+            // which vLLM reserves for a batch in flight, not one step: say what a sequence
+            // reserves from the pool instead.
+            let windowed = self
+                .stages
+                .iter()
+                .flat_map(|s| &s.kv_cache_groups)
+                .any(|g| g.kind == crate::plan::CacheKind::SlidingWindowMla);
+            if windowed {
+                let pool = self
+                    .stages
+                    .iter()
+                    .map(|s| s.kv_cache_bytes_per_gpu)
+                    .max()
+                    .unwrap_or(0);
+                writeln!(
+                    out,
+                    "                and {} B of sliding-window and compressor state per decoding \
+                     sequence per GPU (a batch in flight's more while prefilling): a {}-token \
+                     sequence reserves about {} per GPU",
+                    self.kv_cache_bytes_per_sequence,
+                    self.max_model_len,
+                    gib((pool as f64 / self.max_concurrency.max(0.01)) as u64)
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "                and {} B of linear-attention state per sequence per GPU, whatever its \
+                     length: a {}-token sequence takes {} per GPU",
+                    self.kv_cache_bytes_per_sequence,
+                    self.max_model_len,
+                    gib(self.kv_cache_bytes_per_sequence.saturating_add(
+                        self.max_model_len
+                            .saturating_mul(self.kv_cache_bytes_per_token)
+                    ))
+                )?;
+            }
         }
         if self.layout.data_parallel_size > 1 {
             writeln!(

@@ -403,6 +403,7 @@ fn fp8_configs_keep_the_modules_they_name_unquantized() {
             weight_block_size: None,
             modules_to_not_convert: vec!["lm_head".into()],
             fp8_kv_cache: false,
+            moe_quant_algo: None,
         })
     );
     // What lwsplan cannot model is refused by name.
@@ -664,6 +665,11 @@ const NEXT_GENERATION: &[(&str, &str, f64, f64)] = &[
         0.01,
     ),
     ("Nemotron-H-56B-Base-8K", "nvidia", 56e9, 0.01),
+    // "284B total" (vllm-project/recipes models/deepseek-ai/DeepSeek-V4-Flash.yaml; Hugging
+    // Face's blog "DeepSeek-V4: a million-token context", huggingface/blog#3363), MTP layer
+    // excluded; NVIDIA's NVFP4 copy has the same parameters.
+    ("DeepSeek-V4-Flash", "deepseek-ai", 284e9, 0.01),
+    ("DeepSeek-V4-Flash-NVFP4", "nvidia", 284e9, 0.01),
 ];
 
 fn import_next(name: &str) -> ModelProfile {
@@ -1084,4 +1090,98 @@ fn nemotron_h_blocks_come_from_either_list() {
             .to_string();
         assert!(err.contains(&format!("field `{field}`")), "{err}");
     }
+}
+/// DeepSeek-V4 imported from its config.json is the built-in profile (the fields lwsplan
+/// sizes), and NVIDIA's NVFP4 copies differ only in their routed experts: ModelOpt NVFP4 (an
+/// FP8 scale per 16 weights, 0.5625 bytes a weight) instead of MXFP4 (0.53125), the rest FP8
+/// as DeepSeek's (`quant_algo: MIXED_PRECISION`, `moe_quant_algo: NVFP4`; vLLM's
+/// `DeepseekV4FP8Config` serves both, `vllm/models/deepseek_v4/quant_config.py`, v0.34.0).
+/// DeepSeek-V4-Pro: 1,573.0 B in the main model and 25.8 B in its MTP layer, within 0.1 % of
+/// the published "1.6T" (huggingface/blog#3363; recipes' "1600B") with the MTP layer, 1.7 %
+/// under it without.
+#[test]
+fn deepseek_v4_imports_as_the_builtin() {
+    use lwsplan::profile::{MoeQuantAlgo, Quantization};
+    let catalog = Catalog::builtin();
+    for (name, id) in [
+        ("DeepSeek-V4-Flash", "deepseek-v4-flash"),
+        ("DeepSeek-V4-Pro", "deepseek-v4-pro"),
+    ] {
+        let builtin = catalog.model(id).unwrap();
+        let imported =
+            ModelProfile::from_hf_config_file(&config(name), Some(&format!("deepseek-ai/{name}")))
+                .unwrap();
+        assert_eq!(imported.attention, builtin.attention, "{name}");
+        assert_eq!(imported.mlp, builtin.mlp, "{name}");
+        assert_eq!(imported.quantization, builtin.quantization, "{name}");
+        assert_eq!(imported.hc_mult, Some(4));
+        assert_eq!(imported.sliding_window, Some(128));
+        assert_eq!(imported.num_nextn_predict_layers, 1);
+        assert_eq!(
+            lwsplan::machinery::weight_bytes(&imported),
+            lwsplan::machinery::weight_bytes(builtin)
+        );
+        let nvfp4 = ModelProfile::from_hf_config_file(
+            &config(&format!("{name}-NVFP4")),
+            Some(&format!("nvidia/{name}-NVFP4")),
+        )
+        .unwrap();
+        assert!(matches!(
+            nvfp4.quantization,
+            Some(Quantization::Fp8 {
+                moe_quant_algo: Some(MoeQuantAlgo::Nvfp4),
+                ref modules_to_not_convert,
+                ..
+            }) if modules_to_not_convert.is_empty()
+        ));
+        assert_eq!(
+            lwsplan::machinery::parameters(&nvfp4),
+            lwsplan::machinery::parameters(builtin)
+        );
+        // The experts' extra scale byte per 32 weights: 1/32 of a byte more per expert weight.
+        let (mx, nv) = (
+            lwsplan::machinery::weight_bytes(builtin) as f64,
+            lwsplan::machinery::weight_bytes(&nvfp4) as f64,
+        );
+        assert!(nv > mx && (nv - mx) / mx < 0.07, "{name}: {nv} vs {mx}");
+        // Both plan on 8 × B200 (NVIDIA's NVFP4 recipe is for Blackwell) and on 8 × H200.
+        for hardware in ["b200", "h200-141gb"] {
+            let hw = catalog.hardware(hardware).unwrap();
+            for m in [&imported, &nvfp4] {
+                let plan = Planner::new(m, hw).plan(&PlanOptions::default());
+                assert!(
+                    plan.is_ok(),
+                    "{} on {hardware}: {}",
+                    m.id,
+                    plan.unwrap_err()
+                );
+            }
+        }
+    }
+    let pro = catalog.model("deepseek-v4-pro").unwrap();
+    let main = lwsplan::machinery::parameters(pro) as f64;
+    assert!((main - 1.573e12).abs() < 1e9, "{main}");
+    assert!((main - 1.6e12).abs() / 1.6e12 > 0.015);
+}
+
+/// A DeepSeek-V4 config says its ratio per layer and the MTP layer's after them; a ratio vLLM's
+/// compressor does not take is refused by name.
+#[test]
+fn deepseek_v4_compress_ratios_are_checked() {
+    let text = std::fs::read_to_string(config("DeepSeek-V4-Flash")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["compress_ratios"][5] = serde_json::json!(16);
+    let err = from_hf_config(&value.to_string(), "config.json", Some("a/b")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("16: vLLM's compressor takes ratios 4 and 128"),
+        "{err}"
+    );
+    value["compress_ratios"] = serde_json::json!([4, 128]);
+    let err = from_hf_config(&value.to_string(), "config.json", Some("a/b")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("lists 2 layers; num_hidden_layers is 43"),
+        "{err}"
+    );
 }

@@ -529,6 +529,35 @@ fn new_error_paths_are_snapshotted() {
             "toleration-typo",
             vec!["render", "-f", file.to_str().unwrap()],
         ),
+        // DeepSeek-V4: TP must divide its 8 output groups; DCP meets its sliding windows.
+        (
+            "dsv4-o-groups",
+            with(
+                &["plan"],
+                &[
+                    "--model",
+                    "deepseek-v4-flash",
+                    "--hardware",
+                    "h200-141gb",
+                    "--tensor-parallel-size",
+                    "16",
+                ],
+            ),
+        ),
+        (
+            "dsv4-dcp",
+            with(
+                &["plan"],
+                &[
+                    "--model",
+                    "deepseek-v4-flash",
+                    "--hardware",
+                    "h200-141gb",
+                    "--decode-context-parallel-size",
+                    "2",
+                ],
+            ),
+        ),
     ];
     for (name, args) in cases {
         let (code, stdout, stderr) = lwsplan(&args);

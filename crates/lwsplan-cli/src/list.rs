@@ -35,6 +35,12 @@ fn models_table(catalog: &Catalog) -> String {
             lwsplan::profile::Attention::Mla { kv_lora_rank, .. } => {
                 format!("MLA latent {kv_lora_rank}")
             }
+            lwsplan::profile::Attention::CompressedSparseMla {
+                head_dim, indexer, ..
+            } => format!(
+                "compressed sparse MLA latent {head_dim}, top-{}",
+                indexer.index_topk
+            ),
             other => format!("{other:?}"),
         };
         let mlp = match &m.mlp {
