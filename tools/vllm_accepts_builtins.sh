@@ -17,7 +17,13 @@ labels=() files=()
 render() { # name, then render flags
   local name=$1
   shift
-  if "$lwsplan" render --launcher native "$@" >"$dir/$name.yaml" 2>"$dir/$name.err"; then
+  # Node types without a GKE accelerator label (B300, H20) render for the NVIDIA platform.
+  if ! "$lwsplan" render --launcher native "$@" >"$dir/$name.yaml" 2>"$dir/$name.err" &&
+    grep -q 'no labels.gke_accelerator' "$dir/$name.err"; then
+    set -- --platform nvidia "$@"
+    "$lwsplan" render --launcher native "$@" >"$dir/$name.yaml" 2>"$dir/$name.err"
+  fi
+  if [ -s "$dir/$name.yaml" ]; then
     files+=("$dir/$name.yaml")
     labels+=(--label "$dir/$name.yaml=lwsplan render $*")
   else
