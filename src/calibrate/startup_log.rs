@@ -162,7 +162,10 @@ impl StartupLog {
         {
             self.model_loading_gib = Some(self.model_loading_gib.map_or(gib, |m| m.max(gib)));
         }
+        // vLLM's refusal to start quotes the same figure: "… larger than the available KV cache
+        // memory (5.44 GiB)" (`check_enough_kv_cache_memory`, vllm/v1/core/kv_cache_utils.py).
         if let Some(v) = after(line, "Available KV cache memory: ")
+            .or_else(|| after(line, "larger than the available KV cache memory ("))
             && let Some(gib) = decimal(v)
         {
             self.available_kv_cache_gib =
@@ -402,6 +405,21 @@ mod tests {
         assert_eq!(log.total_memory_gib, Some(79.19));
         assert_eq!(log.enforce_eager, Some(false));
         assert!(log.failure.unwrap().contains("less than desired"));
+    }
+
+    /// vllm-project/vllm#44376 (comment of 2026-06-03): the refusal quotes the available KV
+    /// memory, the one figure its run published.
+    #[test]
+    fn reads_the_available_memory_of_a_refused_start() {
+        let log = StartupLog::parse(
+            "ERROR 06-03 14:24:40 [core.py:1165] ValueError: To serve at least one request with \
+             the model's max seq len (30000), (6.66 GiB KV cache is needed, which is larger than \
+             the available KV cache memory (5.44 GiB). Based on the available memory, the \
+             estimated maximum model length is 13528.\n",
+        );
+        assert_eq!(log.available_kv_cache_gib, Some(5.44));
+        assert!(log.has_measurements());
+        assert!(log.failure.unwrap().contains("available KV cache memory"));
     }
 
     #[test]
