@@ -35,6 +35,17 @@ const FORWARD_BASE: u64 = 410 * MIB;
 /// hidden element (Mixtral's hidden size is twice the others'), so a constant is taken: 40 KiB.
 /// Extrapolated to DeepSeek-V3-class models (8 experts a token, FP8 kernels): unverified.
 const MOE_BYTES_PER_ROUTED_TOKEN: u64 = 40 * 1024;
+/// DeepSeek-V4's forward pass holds more per batched token than the terms above count. Part
+/// of it is the hyper-connection residual: `hc_mult` copies of the hidden state per token in
+/// BF16, kept as the layer's input and output residual (`(tokens, hc_mult, hidden_size)`,
+/// `mhc_fused_post_pre`, `vllm/model_executor/kernels/mhc/tilelang.py`, vLLM 0.33.0): 48 KiB
+/// a token more than a plain residual for V4-Flash. The rest is unexplained (no published V4
+/// log prints its profiling lines). Fitted, on the conservative side, to the development
+/// set's DeepSeek-V4-Flash runs at TP 2, where lwsplan without this term left more KV memory
+/// than vLLM had: 1.72 GiB at 8,192 batched tokens on H20 (vllm-project/vllm#51041, the
+/// preview checkpoint: 220 KiB a token), 1.02 GiB (the 0731 checkpoint: 131 KiB) and 2.39 GiB
+/// at 16,384 on GH200 (vllm-project/vllm#44376: 153 KiB). The largest, rounded up: 224 KiB.
+const COMPRESSED_SPARSE_BYTES_PER_TOKEN: u64 = 224 * 1024;
 /// NCCL buffers for a group that spans nodes (network transport instead of NVLink): a TP2
 /// group across two A100 nodes reserved 0.92 GiB more than the same group on one node
 /// (dennislee22/vLLM-benchmarking logs, v0.10.1.1: 19.70 − 7.12 − 11.03 = 1.55 GiB against
@@ -161,7 +172,12 @@ pub fn forward_peak(model: &ModelProfile, profiling: &Profiling) -> u64 {
         } => tokens * num_experts_per_tok * MOE_BYTES_PER_ROUTED_TOKEN,
         Mlp::Dense { .. } => 0,
     };
-    FORWARD_BASE + hidden + widest + moe
+    let compressed = if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
+        tokens * COMPRESSED_SPARSE_BYTES_PER_TOKEN
+    } else {
+        0
+    };
+    FORWARD_BASE + hidden + widest + moe + compressed
 }
 
 /// The sampler's warm-up peak: logits of every warm-up request over the padded vocabulary,

@@ -32,14 +32,7 @@ fn every_run_is_within_tolerance_or_a_documented_miss() {
         .collect();
     assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
     // A known miss says why in words, and is never the optimistic kind: lwsplan may plan less
-    // KV than a run had, never more. The exceptions are named here, one by one, and say so
-    // first: published DeepSeek-V4-Flash runs at TP 2 where lwsplan's reserve is short by 1 to
-    // 2.4 GiB (issue 19's evidence, kept visible rather than out of the set).
-    const OPTIMISTIC_MISSES: &[&str] = &[
-        "vllm-issue-44376-dsv4-flash-gh200-tp2-ep",
-        "vllm-issue-51041-v0.26.0-dsv4-flash-0731-h20-tp2",
-        "vllm-issue-51041-v0.26.0-dsv4-flash-preview-h20-tp2",
-    ];
+    // KV than a run had, never more.
     for r in results.iter().filter(|r| r.entry.known_miss.is_some()) {
         let kv = r
             .comparison
@@ -47,24 +40,11 @@ fn every_run_is_within_tolerance_or_a_documented_miss() {
             .iter()
             .find(|row| row.quantity == "Available KV cache memory")
             .unwrap();
-        let optimistic = kv.difference().is_none_or(|d| d >= 0.0);
-        assert_eq!(
-            optimistic,
-            OPTIMISTIC_MISSES.contains(&r.name.as_str()),
-            "{}: a known miss must be conservative, or named as optimistic",
+        assert!(
+            kv.difference().is_some_and(|d| d < 0.0),
+            "{}: a known miss must be conservative",
             r.name
         );
-        if optimistic {
-            assert!(
-                r.entry
-                    .known_miss
-                    .as_ref()
-                    .unwrap()
-                    .starts_with("optimistic: "),
-                "{}: an optimistic miss says so first",
-                r.name
-            );
-        }
         assert!(
             r.entry.known_miss.as_ref().unwrap().len() > 40,
             "{}",
