@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use lwsplan::calibrate::{self, Entry, EntryResult, StartupLog};
-use lwsplan::{Catalog, ModelProfile, PlanOptions, Planner};
+use lwsplan::{Catalog, HardwareProfile, ModelProfile, PlanOptions, Planner};
 
 /// The two sets share tests/fixtures/hf (and the benchmarks some log entries' profiles): their
 /// files may lie anywhere under tests/fixtures.
@@ -125,6 +125,14 @@ fn model_of(entry: &Entry, catalog: &Catalog) -> ModelProfile {
     }
 }
 
+fn hardware_of(entry: &Entry, catalog: &Catalog) -> HardwareProfile {
+    match (&entry.gpu, &entry.gpu_file) {
+        (Some(id), _) => catalog.hardware(id).unwrap().clone(),
+        (_, Some(file)) => HardwareProfile::from_file(&dir().join(file)).unwrap(),
+        _ => unreachable!(),
+    }
+}
+
 /// `check-log` reads every log in the set: each has the lines it compares, and the release it
 /// names is the entry's.
 #[test]
@@ -149,7 +157,9 @@ fn every_failed_start_is_refused_or_flagged() {
         let measured = r.entry.measured();
         let kv_failure = measured.available_kv_cache_gib.is_some_and(|kv| kv < 0.0)
             || measured.failure.as_deref().is_some_and(|f| {
-                f.contains("No available memory") || f.contains("CUDA out of memory")
+                f.contains("No available memory")
+                    || f.contains("CUDA out of memory")
+                    || f.contains("larger than the available KV cache memory")
             })
             || r.name.ends_with("failed");
         if !kv_failure {
@@ -157,7 +167,8 @@ fn every_failed_start_is_refused_or_flagged() {
         }
         failed += 1;
         let model = model_of(&r.entry, catalog);
-        let hardware = catalog.hardware(r.entry.gpu.as_deref().unwrap()).unwrap();
+        let hardware = hardware_of(&r.entry, catalog);
+        let hardware = &hardware;
         let mut options: PlanOptions = calibrate::options_from_log(&measured, &r.entry.options);
         options.vllm_version = Some(r.entry.vllm_version);
         options.tensor_parallel_size = Some(options.tensor_parallel_size.unwrap_or(1));
