@@ -242,12 +242,9 @@ impl CompressedLayout {
         } else {
             c4_all.max(c128_all)
         };
-        let (global, local) = (self.stage_groups(all), self.stage_groups(stage));
-        let windows = global
-            .iter()
-            .zip(&local)
-            .filter(|(g, _)| g.spec.kind == CacheKind::SlidingWindowMla)
-            .map(|(g, l)| pick(l.layers, g.layers))
+        // Counted, not built as groups: the planner asks this of every stage of every split.
+        let windows = (0..self.window_groups)
+            .map(|g| pick(self.window_layers(stage, g), self.window_layers(all, g)))
             .max()
             .unwrap_or(0);
         let tuples = mla
@@ -265,6 +262,14 @@ impl CompressedLayout {
             0
         } + if c128 > 0 { self.pages.c128 } else { 0 };
         tuples * tuple_bytes
+    }
+
+    /// Layers of window group `g` within cache layers `bounds`: the groups interleave by
+    /// layer, so `g` holds every layer `l` with `l % window_groups == g`. Counted in closed
+    /// form, as the difference of how many such layers lie below each bound.
+    fn window_layers(&self, (start, end): (usize, usize), g: u64) -> u64 {
+        let below = |x: usize| (x as u64 + self.window_groups - 1 - g) / self.window_groups;
+        below(end) - below(start)
     }
 
     /// The groups, with their layers over the whole model: the MLA group first, as vLLM puts
@@ -297,9 +302,7 @@ impl CompressedLayout {
             layers: 2 * c4 + c128,
         }];
         for g in 0..self.window_groups {
-            let layers = (bounds.0..bounds.1)
-                .filter(|l| *l as u64 % self.window_groups == g)
-                .count() as u64;
+            let layers = self.window_layers(bounds, g);
             groups.push(Group {
                 spec: spec(
                     CacheKind::SlidingWindowMla,
