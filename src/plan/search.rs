@@ -289,9 +289,8 @@ impl Planner<'_> {
     ) -> Result<Fit, Rejection> {
         let model = self.model;
         rules::check_pp(model, layout.pipeline_parallel_size)?;
-        let stages = self.stages(layout, options, kv, weights)?;
+        let (stages, shapes) = self.stages(layout, options, kv, weights)?;
         let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
-        let shapes: Vec<StageKv> = stages.iter().map(|s| StageKv::of(kv, s)).collect();
         let stages: Vec<Stage> = stages
             .into_iter()
             .zip(&shapes)
@@ -363,14 +362,14 @@ impl Planner<'_> {
     }
 
     /// Each pipeline stage's weights, reserve and KV budget, before the group's block count is
-    /// known.
+    /// known, with its share of the KV layout (which the block count needs too).
     fn stages(
         &self,
         layout: Layout,
         options: &PlanOptions,
         kv: &KvLayout,
         weights: &RankWeights,
-    ) -> Result<Vec<Stage>, Rejection> {
+    ) -> Result<(Vec<Stage>, Vec<StageKv>), Rejection> {
         let model = self.model;
         let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
         let budget = budget(
@@ -391,6 +390,7 @@ impl Planner<'_> {
             reserve::reserve(model, &profiling, true),
         );
         let mut stages = Vec::with_capacity(pp as usize);
+        let mut shapes = Vec::with_capacity(pp as usize);
         let mut first_layer = 0;
         for (index, layers) in (0u64..).zip(pp_partition(model.num_hidden_layers, pp)) {
             let (first, last) = (index == 0, index + 1 == pp);
@@ -399,7 +399,8 @@ impl Planner<'_> {
             let reserve = if last { last_reserve } else { middle_reserve };
             let used = weight_bytes_per_gpu + reserve.total();
             // Every group of the stage shares one block pool.
-            let block_bytes = kv.block_bytes(range.clone());
+            let shape = StageKv::in_range(kv, range.clone());
+            let block_bytes = shape.block_bytes;
             if used >= budget || budget - used < block_bytes {
                 return Err(Rejection::WeightsDoNotFit {
                     stage: index,
@@ -424,9 +425,10 @@ impl Planner<'_> {
                 // Listed for the chosen layout only, when the plan is assembled.
                 kv_cache_groups: Vec::new(),
             });
+            shapes.push(shape);
             first_layer += layers;
         }
-        Ok(stages)
+        Ok((stages, shapes))
     }
 }
 
@@ -475,7 +477,11 @@ pub(crate) struct StageKv {
 
 impl StageKv {
     pub(crate) fn of(kv: &KvLayout, stage: &Stage) -> Self {
-        let range = stage.first_layer..stage.first_layer + stage.layers;
+        Self::in_range(kv, stage.first_layer..stage.first_layer + stage.layers)
+    }
+
+    /// The share of a stage holding decoder layers `range`.
+    fn in_range(kv: &KvLayout, range: std::ops::Range<u64>) -> Self {
         StageKv {
             block_bytes: kv.block_bytes(range.clone()),
             present: kv.present(range),
