@@ -503,6 +503,32 @@ mod tests {
     /// projection and `_max_memory_usage_bytes_from_groups` on CPU over these specs, split
     /// after layer 22, at 100,000 tokens and 16,384 in flight, gives these bytes per sequence
     /// and these layers per group (its group order differs for Pro, the counts agree).
+    /// The closed-form count of a window group's layers agrees with walking the layers (how
+    /// vLLM interleaves them: layer `l` in group `l % window_groups`) for every range and group
+    /// count, empty ranges included.
+    #[test]
+    fn window_layers_count_the_interleaved_layers() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let mut layout =
+            CompressedLayout::new(catalog.model("deepseek-v4-flash").unwrap(), h200, 1).unwrap();
+        for groups in 1..=5 {
+            layout.window_groups = groups;
+            for start in 0..=layout.ratios.len() {
+                for end in start..=layout.ratios.len() {
+                    for g in 0..groups {
+                        let walked = (start..end).filter(|l| *l as u64 % groups == g).count();
+                        assert_eq!(
+                            layout.window_layers((start, end), g),
+                            walked as u64,
+                            "{groups} groups, layers {start}..{end}, group {g}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn pipeline_stages_match_vllms_projection() {
         let catalog = Catalog::builtin();

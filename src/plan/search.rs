@@ -544,6 +544,50 @@ mod tests {
         assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);
     }
 
+    /// Stages of one shape collapse into their tightest: the least memory, and the least left
+    /// at the top of the reserve's band, which no request fits once a band exceeds its stage's
+    /// memory (as `need + band <= available` says for every `need`).
+    #[test]
+    fn stages_of_one_shape_keep_the_tightest() {
+        let stage = |available: u64, band: u64| Stage {
+            index: 0,
+            layers: 1,
+            first_layer: 0,
+            weight_bytes_per_gpu: 0,
+            reserve: super::reserve::Reserve {
+                activation_bytes: 0,
+                non_torch_bytes: 0,
+                cuda_graph_bytes: 0,
+                band_bytes: band,
+            },
+            kv_cache_available_bytes_per_gpu: available,
+            kv_cache_bytes_per_gpu: 0,
+            kv_cache_bytes_per_token: 0,
+            kv_cache_bytes_per_sequence: 0,
+            kv_cache_blocks: 0,
+            kv_cache_groups: Vec::new(),
+        };
+        let (a, b) = (
+            StageKv {
+                block_bytes: 10,
+                present: 1,
+            },
+            StageKv {
+                block_bytes: 20,
+                present: 1,
+            },
+        );
+        let tightest = Tightest::of(
+            &[a, b, a, b],
+            &[stage(100, 10), stage(90, 30), stage(95, 20), stage(50, 60)],
+        );
+        let summary: Vec<_> = tightest
+            .iter()
+            .map(|t| (t.shape, t.available, t.safe))
+            .collect();
+        assert_eq!(summary, [(a, 95, Some(75)), (b, 50, None)]);
+    }
+
     #[test]
     fn bisection_finds_the_longest_length() {
         assert_eq!(longest_that_fits(1000, &|l| l <= 640), 640);
