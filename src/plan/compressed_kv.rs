@@ -242,12 +242,9 @@ impl CompressedLayout {
         } else {
             c4_all.max(c128_all)
         };
-        let (global, local) = (self.stage_groups(all), self.stage_groups(stage));
-        let windows = global
-            .iter()
-            .zip(&local)
-            .filter(|(g, _)| g.spec.kind == CacheKind::SlidingWindowMla)
-            .map(|(g, l)| pick(l.layers, g.layers))
+        // Counted, not built as groups: the planner asks this of every stage of every split.
+        let windows = (0..self.window_groups)
+            .map(|g| pick(self.window_layers(stage, g), self.window_layers(all, g)))
             .max()
             .unwrap_or(0);
         let tuples = mla
@@ -265,6 +262,14 @@ impl CompressedLayout {
             0
         } + if c128 > 0 { self.pages.c128 } else { 0 };
         tuples * tuple_bytes
+    }
+
+    /// Layers of window group `g` within cache layers `bounds`: the groups interleave by
+    /// layer, so `g` holds every layer `l` with `l % window_groups == g`. Counted in closed
+    /// form, as the difference of how many such layers lie below each bound.
+    fn window_layers(&self, (start, end): (usize, usize), g: u64) -> u64 {
+        let below = |x: usize| (x as u64 + self.window_groups - 1 - g) / self.window_groups;
+        below(end) - below(start)
     }
 
     /// The groups, with their layers over the whole model: the MLA group first, as vLLM puts
@@ -297,9 +302,7 @@ impl CompressedLayout {
             layers: 2 * c4 + c128,
         }];
         for g in 0..self.window_groups {
-            let layers = (bounds.0..bounds.1)
-                .filter(|l| *l as u64 % self.window_groups == g)
-                .count() as u64;
+            let layers = self.window_layers(bounds, g);
             groups.push(Group {
                 spec: spec(
                     CacheKind::SlidingWindowMla,
@@ -500,6 +503,32 @@ mod tests {
     /// projection and `_max_memory_usage_bytes_from_groups` on CPU over these specs, split
     /// after layer 22, at 100,000 tokens and 16,384 in flight, gives these bytes per sequence
     /// and these layers per group (its group order differs for Pro, the counts agree).
+    /// The closed-form count of a window group's layers agrees with walking the layers (how
+    /// vLLM interleaves them: layer `l` in group `l % window_groups`) for every range and group
+    /// count, empty ranges included.
+    #[test]
+    fn window_layers_count_the_interleaved_layers() {
+        let catalog = Catalog::builtin();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        let mut layout =
+            CompressedLayout::new(catalog.model("deepseek-v4-flash").unwrap(), h200, 1).unwrap();
+        for groups in 1..=5 {
+            layout.window_groups = groups;
+            for start in 0..=layout.ratios.len() {
+                for end in start..=layout.ratios.len() {
+                    for g in 0..groups {
+                        let walked = (start..end).filter(|l| *l as u64 % groups == g).count();
+                        assert_eq!(
+                            layout.window_layers((start, end), g),
+                            walked as u64,
+                            "{groups} groups, layers {start}..{end}, group {g}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn pipeline_stages_match_vllms_projection() {
         let catalog = Catalog::builtin();

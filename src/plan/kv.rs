@@ -709,8 +709,22 @@ impl KvLayout {
             return (0..self.groups.len().min(64)).fold(0, |mask, g| mask | 1 << g);
         }
         (0..self.groups.len().min(64))
-            .filter(|&g| self.count(g, &range) > 0)
-            .fold(0, |mask, g| mask | 1 << g)
+            .zip(self.group_counts(&range))
+            .filter(|&(_, n)| n > 0)
+            .fold(0, |mask, (g, _)| mask | 1 << g)
+    }
+
+    /// Layers of each group within `range`, for the plain layouts (not DeepSeek-V4's): the
+    /// bounds are clamped once, not once per group, since the planner asks this of every stage.
+    fn group_counts(&self, range: &std::ops::Range<u64>) -> impl Iterator<Item = u64> + '_ {
+        let (start, end) = self.bounds(range);
+        let summed = self
+            .summed
+            .then(|| self.layers_cached[end] - self.layers_cached[start]);
+        (0..self.groups.len()).map(move |g| match summed {
+            Some(n) => n,
+            None => u64::from(self.members[g][end] - self.members[g][start]),
+        })
     }
 
     /// Layers of each group within `range` (a pipeline stage).
@@ -735,11 +749,7 @@ impl KvLayout {
             return self.pages[end] - self.pages[start];
         }
         let page = self.groups.first().map_or(0, |g| g.page_bytes);
-        (0..self.groups.len())
-            .map(|g| self.count(g, &range))
-            .max()
-            .unwrap_or(0)
-            * page
+        self.group_counts(&range).max().unwrap_or(0) * page
     }
 
     /// Blocks one sequence of `len` tokens takes from the pool, over the groups in the mask

@@ -18,6 +18,59 @@ pub fn pp_partition(layers: u64, pp: u64) -> Vec<u64> {
         .collect()
 }
 
+/// Why a TP × PP × DP shape fills no whole nodes ([`Layout::parallel`]). Kept as numbers and
+/// spelled out only when reported: the search tries hundreds of shapes per plan and reports
+/// these only for a forced layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotWholeNodes {
+    kind: NotWholeKind,
+    tp: u64,
+    pp: u64,
+    dp: u64,
+    gpus_per_node: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotWholeKind {
+    /// Fewer GPUs than a node, not a divisor of it.
+    DividesNoNode,
+    /// More GPUs than a node, not a multiple of it.
+    PartNode,
+    /// An engine of TP × PP would cross a pod boundary under DP.
+    StraddlesPods,
+}
+
+impl NotWholeNodes {
+    /// The rejection, in words.
+    pub(crate) fn rejection(self) -> Rejection {
+        let NotWholeNodes {
+            kind,
+            tp,
+            pp,
+            dp,
+            gpus_per_node,
+        } = self;
+        let gpus = tp.saturating_mul(pp).saturating_mul(dp);
+        let shape = Layout::spread(tp, pp, dp, 1, gpus_per_node).shape();
+        let reason = match kind {
+            NotWholeKind::DividesNoNode => format!(
+                "{shape} = {gpus} GPUs does not divide a {gpus_per_node}-GPU node; the other {} \
+                 GPUs would fit no pod of the same shape",
+                gpus_per_node - gpus
+            ),
+            NotWholeKind::PartNode => format!(
+                "{shape} = {gpus} GPUs is not a whole number of {gpus_per_node}-GPU nodes; LWS \
+                 gives every pod of a group the same GPU count"
+            ),
+            NotWholeKind::StraddlesPods => format!(
+                "{shape}: an engine of TP {tp} × PP {pp} would straddle two {gpus_per_node}-GPU \
+                 pods; with data parallelism each pod runs whole engines"
+            ),
+        };
+        Rejection::NotWholeNodes { reason }
+    }
+}
+
 /// A parallel layout and how it is deployed: one pod per node, `nodes` pods per LWS group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
@@ -54,16 +107,17 @@ impl Layout {
         pp: u64,
         dp: u64,
         gpus_per_node: u64,
-    ) -> Result<Layout, Rejection> {
+    ) -> Result<Layout, NotWholeNodes> {
         let gpus = tp.saturating_mul(pp).saturating_mul(dp);
-        let shape = Layout::spread(tp, pp, dp, 1, gpus_per_node).shape();
-        let not_whole = |reason| Rejection::NotWholeNodes { reason };
+        let not_whole = |kind| NotWholeNodes {
+            kind,
+            tp,
+            pp,
+            dp,
+            gpus_per_node,
+        };
         if gpus < gpus_per_node && !gpus_per_node.is_multiple_of(gpus) {
-            return Err(not_whole(format!(
-                "{shape} = {gpus} GPUs does not divide a {gpus_per_node}-GPU node; the other {} \
-                 GPUs would fit no pod of the same shape",
-                gpus_per_node - gpus
-            )));
+            return Err(not_whole(NotWholeKind::DividesNoNode));
         }
         let layout = |nodes, gpus_per_pod| Layout {
             tensor_parallel_size: tp,
@@ -77,16 +131,10 @@ impl Layout {
             return Ok(layout(1, gpus));
         }
         if !gpus.is_multiple_of(gpus_per_node) {
-            return Err(not_whole(format!(
-                "{shape} = {gpus} GPUs is not a whole number of {gpus_per_node}-GPU nodes; LWS \
-                 gives every pod of a group the same GPU count"
-            )));
+            return Err(not_whole(NotWholeKind::PartNode));
         }
         if dp > 1 && !gpus_per_node.is_multiple_of(tp * pp) {
-            return Err(not_whole(format!(
-                "{shape}: an engine of TP {tp} × PP {pp} would straddle two {gpus_per_node}-GPU \
-                 pods; with data parallelism each pod runs whole engines"
-            )));
+            return Err(not_whole(NotWholeKind::StraddlesPods));
         }
         Ok(layout(gpus / gpus_per_node, gpus_per_node))
     }

@@ -11,7 +11,7 @@ use super::kv::state_pages;
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions, Strategy};
 use super::rules::{self, Rejection};
-use super::weights::{Mxfp4Alignment, RankWeights};
+use super::weights::{CheckpointScale, Mxfp4Alignment, RankWeights};
 use super::{MaxModelLenSource, Planner, Stage, reserve};
 use crate::profile::Mlp;
 
@@ -53,9 +53,11 @@ impl Planner<'_> {
     pub(crate) fn search(&self, options: &PlanOptions) -> Outcomes {
         let mut fits = Vec::new();
         let mut rejected = Vec::new();
-        // Per-(TP, DP) facts are the same for every PP: computed once per expert mode.
-        type Shard = (Result<(), Rejection>, RankWeights);
-        let mut per_shard: BTreeMap<(u64, u64, bool), Shard> = BTreeMap::new();
+        // Per-(TP, DP) facts are the same for every PP: computed once per expert mode; the
+        // TP rules do not depend on DP either.
+        let mut per_shard: BTreeMap<(u64, u64, bool), RankWeights> = BTreeMap::new();
+        let mut per_tp: BTreeMap<(u64, bool), Result<(), Rejection>> = BTreeMap::new();
+        let scale = CheckpointScale::of(self.model);
         // The KV layout depends on TP and DCP only.
         let mut per_kv: BTreeMap<(u64, u64), Result<Arc<KvLayout>, Rejection>> = BTreeMap::new();
         let moe = matches!(self.model.mlp, Mlp::Moe { .. });
@@ -63,7 +65,10 @@ impl Planner<'_> {
         // Once a DP + EP layout of some TP fits, more engines of that TP only need more nodes,
         // which ranks below: they are not sized (the candidates come in ascending DP).
         let mut dp_fitted: std::collections::BTreeSet<u64> = std::collections::BTreeSet::new();
-        for layout in self.candidates(options, &mut rejected) {
+        let candidates = self.candidates(options, &mut rejected);
+        // Sized up front: a fit is large, and regrowing the vector copies hundreds of them.
+        fits.reserve(candidates.len());
+        for layout in candidates {
             if layout.data_parallel_size > 1
                 && options.nodes.is_none()
                 && dp_fitted.contains(&layout.tensor_parallel_size)
@@ -132,16 +137,17 @@ impl Planner<'_> {
             };
             let mut outcome = None;
             for &ep in ep_modes {
-                let (rule, weights) = per_shard.entry((tp, dp, ep)).or_insert_with(|| {
-                    (
-                        rules::check_tp(self.model, tp, ep),
-                        RankWeights::new(
-                            self.model,
-                            tp,
-                            if ep { Some(tp * dp) } else { None },
-                            Mxfp4Alignment::for_sm(self.hardware.gpu.sm()),
-                            options.mtp_layers(self.model),
-                        ),
+                let rule = per_tp
+                    .entry((tp, ep))
+                    .or_insert_with(|| rules::check_tp(self.model, tp, ep));
+                let weights = per_shard.entry((tp, dp, ep)).or_insert_with(|| {
+                    RankWeights::scaled(
+                        self.model,
+                        tp,
+                        if ep { Some(tp * dp) } else { None },
+                        Mxfp4Alignment::for_sm(self.hardware.gpu.sm()),
+                        options.mtp_layers(self.model),
+                        scale,
                     )
                 });
                 let result = rule
@@ -243,9 +249,12 @@ impl Planner<'_> {
         for (tp, pp, dp, dcp) in shapes {
             let layout = match Layout::parallel(tp, pp, dp, gpus_per_node) {
                 Ok(layout) => layout.with_dcp(dcp),
-                Err(rejection) => {
+                Err(not_whole) => {
                     if options.is_forced() {
-                        rejected.push((Layout::spread(tp, pp, dp, dcp, gpus_per_node), rejection));
+                        rejected.push((
+                            Layout::spread(tp, pp, dp, dcp, gpus_per_node),
+                            not_whole.rejection(),
+                        ));
                     }
                     continue;
                 }
@@ -280,9 +289,8 @@ impl Planner<'_> {
     ) -> Result<Fit, Rejection> {
         let model = self.model;
         rules::check_pp(model, layout.pipeline_parallel_size)?;
-        let stages = self.stages(layout, options, kv, weights)?;
+        let (stages, shapes) = self.stages(layout, options, kv, weights)?;
         let blocks = stages.iter().map(|s| s.kv_cache_blocks).min().unwrap_or(0);
-        let shapes: Vec<StageKv> = stages.iter().map(|s| StageKv::of(kv, s)).collect();
         let stages: Vec<Stage> = stages
             .into_iter()
             .zip(&shapes)
@@ -296,18 +304,13 @@ impl Planner<'_> {
             .scheduler_limits(self.hardware)
             .max_num_batched_tokens;
         let need = |shape: &StageKv, len: u64| shape.need(kv, len, batched);
-        let fits = |len: u64| {
-            shapes
-                .iter()
-                .zip(&stages)
-                .all(|(c, s)| need(c, len) <= s.kv_cache_available_bytes_per_gpu)
-        };
+        let tightest = Tightest::of(&shapes, &stages);
+        let fits = |len: u64| tightest.iter().all(|t| need(&t.shape, len) <= t.available);
         // Fits even if every reserve term is at the top of its band.
         let fits_safely = |len: u64| {
-            shapes.iter().zip(&stages).all(|(c, s)| {
-                need(c, len).saturating_add(s.reserve.band_bytes)
-                    <= s.kv_cache_available_bytes_per_gpu
-            })
+            tightest
+                .iter()
+                .all(|t| t.safe.is_some_and(|safe| need(&t.shape, len) <= safe))
         };
         let full = model.max_position_embeddings;
         let longest = || longest_that_fits(full, &fits);
@@ -359,14 +362,14 @@ impl Planner<'_> {
     }
 
     /// Each pipeline stage's weights, reserve and KV budget, before the group's block count is
-    /// known.
+    /// known, with its share of the KV layout (which the block count needs too).
     fn stages(
         &self,
         layout: Layout,
         options: &PlanOptions,
         kv: &KvLayout,
         weights: &RankWeights,
-    ) -> Result<Vec<Stage>, Rejection> {
+    ) -> Result<(Vec<Stage>, Vec<StageKv>), Rejection> {
         let model = self.model;
         let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
         let budget = budget(
@@ -380,16 +383,24 @@ impl Planner<'_> {
             collective_ranks: tp * layout.data_parallel_size,
             spans_nodes: layout.nodes > 1,
         };
-        let mut stages = Vec::new();
+        // Only the last stage's reserve differs (its sampler): each is estimated once, not
+        // once per stage of a deep pipeline.
+        let (middle_reserve, last_reserve) = (
+            reserve::reserve(model, &profiling, false),
+            reserve::reserve(model, &profiling, true),
+        );
+        let mut stages = Vec::with_capacity(pp as usize);
+        let mut shapes = Vec::with_capacity(pp as usize);
         let mut first_layer = 0;
         for (index, layers) in (0u64..).zip(pp_partition(model.num_hidden_layers, pp)) {
             let (first, last) = (index == 0, index + 1 == pp);
             let range = first_layer..first_layer + layers;
             let weight_bytes_per_gpu = weights.stage(range.clone(), first, last);
-            let reserve = reserve::reserve(model, &profiling, last);
+            let reserve = if last { last_reserve } else { middle_reserve };
             let used = weight_bytes_per_gpu + reserve.total();
             // Every group of the stage shares one block pool.
-            let block_bytes = kv.block_bytes(range.clone());
+            let shape = StageKv::in_range(kv, range.clone());
+            let block_bytes = shape.block_bytes;
             if used >= budget || budget - used < block_bytes {
                 return Err(Rejection::WeightsDoNotFit {
                     stage: index,
@@ -414,13 +425,51 @@ impl Planner<'_> {
                 // Listed for the chosen layout only, when the plan is assembled.
                 kv_cache_groups: Vec::new(),
             });
+            shapes.push(shape);
             first_layer += layers;
         }
-        Ok(stages)
+        Ok((stages, shapes))
+    }
+}
+
+/// The tightest of the stages that share one [`StageKv`]: a request fits them all when it fits
+/// the one with the least memory. A deep pipeline has dozens of stages but few shapes, and the
+/// search asks up to ~40 lengths of each layout (two bisections).
+struct Tightest {
+    shape: StageKv,
+    /// The least KV memory any of these stages has.
+    available: u64,
+    /// The least KV memory left on any of them with its reserve at the top of its band; `None`
+    /// when some stage's band exceeds its memory, which no request then fits safely
+    /// (`need + band ≤ available` is `need ≤ available − band` exactly when the subtraction
+    /// does not underflow).
+    safe: Option<u64>,
+}
+
+impl Tightest {
+    fn of(shapes: &[StageKv], stages: &[Stage]) -> Vec<Tightest> {
+        let mut out: Vec<Tightest> = Vec::new();
+        for (shape, stage) in shapes.iter().zip(stages) {
+            let available = stage.kv_cache_available_bytes_per_gpu;
+            let safe = available.checked_sub(stage.reserve.band_bytes);
+            match out.iter_mut().find(|t| t.shape == *shape) {
+                Some(t) => {
+                    t.available = t.available.min(available);
+                    t.safe = t.safe.zip(safe).map(|(a, b)| a.min(b));
+                }
+                None => out.push(Tightest {
+                    shape: *shape,
+                    available,
+                    safe,
+                }),
+            }
+        }
+        out
     }
 }
 
 /// A stage's share of the KV layout: its bytes per block and the groups it has layers of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StageKv {
     pub block_bytes: u64,
     pub present: u64,
@@ -428,7 +477,11 @@ pub(crate) struct StageKv {
 
 impl StageKv {
     pub(crate) fn of(kv: &KvLayout, stage: &Stage) -> Self {
-        let range = stage.first_layer..stage.first_layer + stage.layers;
+        Self::in_range(kv, stage.first_layer..stage.first_layer + stage.layers)
+    }
+
+    /// The share of a stage holding decoder layers `range`.
+    fn in_range(kv: &KvLayout, range: std::ops::Range<u64>) -> Self {
         StageKv {
             block_bytes: kv.block_bytes(range.clone()),
             present: kv.present(range),
@@ -489,6 +542,50 @@ mod tests {
             .unwrap();
         assert_eq!(fits.verdict, Verdict::Fits);
         assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);
+    }
+
+    /// Stages of one shape collapse into their tightest: the least memory, and the least left
+    /// at the top of the reserve's band, which no request fits once a band exceeds its stage's
+    /// memory (as `need + band <= available` says for every `need`).
+    #[test]
+    fn stages_of_one_shape_keep_the_tightest() {
+        let stage = |available: u64, band: u64| Stage {
+            index: 0,
+            layers: 1,
+            first_layer: 0,
+            weight_bytes_per_gpu: 0,
+            reserve: super::reserve::Reserve {
+                activation_bytes: 0,
+                non_torch_bytes: 0,
+                cuda_graph_bytes: 0,
+                band_bytes: band,
+            },
+            kv_cache_available_bytes_per_gpu: available,
+            kv_cache_bytes_per_gpu: 0,
+            kv_cache_bytes_per_token: 0,
+            kv_cache_bytes_per_sequence: 0,
+            kv_cache_blocks: 0,
+            kv_cache_groups: Vec::new(),
+        };
+        let (a, b) = (
+            StageKv {
+                block_bytes: 10,
+                present: 1,
+            },
+            StageKv {
+                block_bytes: 20,
+                present: 1,
+            },
+        );
+        let tightest = Tightest::of(
+            &[a, b, a, b],
+            &[stage(100, 10), stage(90, 30), stage(95, 20), stage(50, 60)],
+        );
+        let summary: Vec<_> = tightest
+            .iter()
+            .map(|t| (t.shape, t.available, t.safe))
+            .collect();
+        assert_eq!(summary, [(a, 95, Some(75)), (b, 50, None)]);
     }
 
     #[test]

@@ -326,6 +326,24 @@ pub const MAX_PARAMETERS: u128 = 1_000_000_000_000_000;
 /// before it (`NemotronH*DecoderLayer`, `vllm/model_executor/models/nemotron_h.py` @
 /// 00b08dc44519a82cbdd9061d92d1226985094622).
 pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
+    let mut tensors = layer_shapes(model, layer);
+    // Modules the checkpoint keeps in torch_dtype (Meta's FP8 Llama 3.1 405B keeps attention
+    // in BF16). Fused experts are one tensor here: a list can exempt all of a layer's experts
+    // (`model.layers.5.mlp.experts`), not one of them.
+    if let Some(q) = &model.quantization {
+        for t in tensors.iter_mut().filter(|t| t.quantized) {
+            if q.keeps_unquantized(layer, t.name) {
+                t.quantized = false;
+            }
+        }
+    }
+    tensors
+}
+
+/// [`layer_tensors`] before the checkpoint's unquantized modules are applied: the shapes, all
+/// a parameter count needs. Matching every tensor's path against those modules is most of the
+/// cost of listing a layer, and every plan counts the parameters twice.
+fn layer_shapes(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
     let hidden = model.hidden_size;
     let quantized = model.quantization.is_some();
     let blocks = model.layer_blocks(layer);
@@ -490,16 +508,6 @@ pub fn layer_tensors(model: &ModelProfile, layer: u64) -> Vec<Tensor> {
                 shared_expert_intermediate_size.unwrap_or(moe_intermediate_size * n_shared_experts);
             if shared > 0 {
                 tensors.extend(mlp(model, "mlp.shared_experts", hidden, shared, quantized));
-            }
-        }
-    }
-    // Modules the checkpoint keeps in torch_dtype (Meta's FP8 Llama 3.1 405B keeps attention
-    // in BF16). Fused experts are one tensor here: a list can exempt all of a layer's experts
-    // (`model.layers.5.mlp.experts`), not one of them.
-    if let Some(q) = &model.quantization {
-        for t in tensors.iter_mut().filter(|t| t.quantized) {
-            if q.keeps_unquantized(layer, t.name) {
-                t.quantized = false;
             }
         }
     }
@@ -1208,7 +1216,7 @@ pub fn parameters(model: &ModelProfile) -> u64 {
 /// [`parameters`] without saturation, to compare against [`MAX_PARAMETERS`].
 pub fn parameters_wide(model: &ModelProfile) -> u128 {
     let layers: u128 = (0..model.num_hidden_layers)
-        .flat_map(|layer| layer_tensors(model, layer))
+        .flat_map(|layer| layer_shapes(model, layer))
         .map(|t| t.parameters())
         .sum();
     let [norm, lm_head] = head(model);
@@ -1270,6 +1278,30 @@ pub struct RankWeights {
     head_everywhere: bool,
 }
 
+/// How lwsplan's own weight count maps onto a checkpoint of known exact size (safetensors
+/// index): each part keeps its share, scaled to the exact total. Computing the count sizes every
+/// tensor of every layer, so the planner computes it once, not once per TP and DP it sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointScale {
+    exact: u128,
+    computed: u128,
+}
+
+impl CheckpointScale {
+    /// The scale for `model`, `None` when its checkpoint size is not known.
+    pub fn of(model: &ModelProfile) -> Option<CheckpointScale> {
+        model.checkpoint_bytes.map(|exact| CheckpointScale {
+            exact: u128::from(exact),
+            computed: u128::from(weight_bytes(model).max(1)),
+        })
+    }
+
+    /// `bytes` of lwsplan's count as bytes of the checkpoint.
+    fn apply(self, bytes: u128) -> u128 {
+        bytes * self.exact / self.computed
+    }
+}
+
 impl RankWeights {
     /// Sums every layer's shard at this TP as vLLM lays it out (`alignment`), with the routed
     /// experts distributed whole over `ep_ranks` expert-parallel ranks when given (TP, or
@@ -1281,6 +1313,19 @@ impl RankWeights {
         ep_ranks: Option<u64>,
         alignment: Mxfp4Alignment,
         mtp_layers: u64,
+    ) -> Self {
+        let scale = CheckpointScale::of(model);
+        Self::scaled(model, tp, ep_ranks, alignment, mtp_layers, scale)
+    }
+
+    /// [`RankWeights::new`] with the model's [`CheckpointScale`] computed by the caller.
+    pub fn scaled(
+        model: &ModelProfile,
+        tp: u64,
+        ep_ranks: Option<u64>,
+        alignment: Mxfp4Alignment,
+        mtp_layers: u64,
+        scale: Option<CheckpointScale>,
     ) -> Self {
         let mut prefix = Vec::with_capacity(model.num_hidden_layers as usize + 1);
         let mut total: u128 = 0;
@@ -1358,11 +1403,8 @@ impl RankWeights {
             head_everywhere: model.architecture.starts_with("Qwen3Next")
                 || model.architecture.starts_with("NemotronH"),
         };
-        // A checkpoint of known exact size (safetensors index): keep each part's share, scaled
-        // to the exact total.
-        if let Some(exact) = model.checkpoint_bytes {
-            let computed = u128::from(weight_bytes(model).max(1));
-            let scale = |b: u128| b * u128::from(exact) / computed;
+        if let Some(checkpoint) = scale {
+            let scale = |b: u128| checkpoint.apply(b);
             weights.prefix.iter_mut().for_each(|p| *p = scale(*p));
             weights.embedding = scale(weights.embedding);
             weights.norm = scale(weights.norm);
