@@ -141,10 +141,21 @@ fn render_and_validate_one(bencher: divan::Bencher) {
 #[divan::bench]
 fn catalog_sweep_plan_render_validate() -> Vec<Manifests> {
     let catalog = Catalog::builtin();
-    let renderer = Renderer::new(RenderOptions::default()).unwrap();
+    let gke = Renderer::new(RenderOptions::default()).unwrap();
+    // Node types without a GKE accelerator label (B300, H20) render for the NVIDIA platform.
+    let nvidia = Renderer::new(RenderOptions {
+        platform: lwsplan::Platform::Nvidia,
+        ..RenderOptions::default()
+    })
+    .unwrap();
     let mut out = Vec::new();
     for model in catalog.models() {
         for hardware in catalog.hardware_profiles() {
+            let renderer = if hardware.labels.gke_accelerator.is_empty() {
+                &nvidia
+            } else {
+                &gke
+            };
             if let Ok(plan) = Planner::new(model, hardware).plan(&PlanOptions::default()) {
                 out.push(renderer.render(&plan).unwrap());
             }
