@@ -32,6 +32,11 @@ fn models_table(catalog: &Catalog) -> String {
                 num_key_value_heads,
                 ..
             } => format!("GQA {num_attention_heads}/{num_key_value_heads} heads"),
+            lwsplan::profile::Attention::Mla {
+                kv_lora_rank,
+                indexer: Some(ix),
+                ..
+            } => format!("sparse MLA latent {kv_lora_rank}, top-{}", ix.index_topk),
             lwsplan::profile::Attention::Mla { kv_lora_rank, .. } => {
                 format!("MLA latent {kv_lora_rank}")
             }
@@ -42,6 +47,19 @@ fn models_table(catalog: &Catalog) -> String {
                 indexer.index_topk
             ),
             other => format!("{other:?}"),
+        };
+        // A hybrid's recurrent layers first: they set what a sequence costs.
+        let attention = match &m.linear_attention {
+            Some(lwsplan::profile::LinearAttention::GatedDeltaNet { .. }) => {
+                format!("gated DeltaNet + {attention}")
+            }
+            Some(lwsplan::profile::LinearAttention::Mamba2 { .. }) => {
+                format!("Mamba-2 + {attention}")
+            }
+            Some(lwsplan::profile::LinearAttention::KimiDeltaAttention { .. }) => {
+                format!("KDA + {attention}")
+            }
+            None => attention,
         };
         let mlp = match &m.mlp {
             lwsplan::profile::Mlp::Dense { .. } => "dense".to_string(),
