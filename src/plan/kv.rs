@@ -134,66 +134,55 @@ pub fn state_bytes_per_sequence(model: &ModelProfile, tp: u64) -> u64 {
 
 /// [`state_bytes_per_sequence`] under speculative decoding with `num_spec` draft tokens a
 /// step: the convolution state keeps `K − 1 + num_spec` rows (`num_spec` of
-/// `gated_delta_net_state_shape` and `mamba2_state_shape`, set from
+/// `gated_delta_net_state_shape`, `mamba2_state_shape` and `kda_state_shape`, set from
 /// `vllm_config.num_speculative_tokens` by the model classes, vLLM 0.34.0).
 pub fn speculative_state_bytes_per_sequence(model: &ModelProfile, tp: u64, num_spec: u64) -> u64 {
     let Some(mixer) = &model.linear_attention else {
         return 0;
     };
     let tp = tp.max(1);
-    match mixer {
+    // Every mixer's convolution state is `(K − 1 + num_spec, conv_dim / tp)` in the model dtype
+    // (`mamba_cache_dtype` 'auto'); Mamba-2's conv_dim counts its groups as replicated at this
+    // TP.
+    let conv = (mixer.conv_kernel().saturating_sub(1) + num_spec)
+        * (mixer.conv_dim_at(tp) / tp)
+        * model.torch_dtype.bytes();
+    let recurrent = match mixer {
+        // `gated_delta_net_state_shape`: `(value heads / tp, value dim, key dim)` in
+        // `mamba_ssm_dtype`.
         LinearAttention::GatedDeltaNet {
             linear_num_value_heads: nv,
             linear_key_head_dim: dk,
             linear_value_head_dim: dv,
-            linear_conv_kernel_dim: kernel,
             mamba_ssm_dtype,
             ..
-        } => {
-            let conv = (kernel.saturating_sub(1) + num_spec)
-                * (mixer.conv_dim() / tp)
-                * model.torch_dtype.bytes();
-            let ssm_bytes = mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes();
-            let temporal = (nv / tp) * dv * dk * ssm_bytes;
-            conv + temporal
-        }
-        // `mamba2_state_shape`: a (K − 1, conv_dim / tp) convolution state, its groups
-        // replicated to TP when TP does not divide them, and a (heads / tp, head_dim,
-        // ssm_state_size) recurrent state in `mamba_ssm_cache_dtype`.
+        } => (nv / tp) * dv * dk * mamba_ssm_dtype.unwrap_or(model.torch_dtype).bytes(),
+        // `mamba2_state_shape`: `(heads / tp, head_dim, ssm_state_size)` in
+        // `mamba_ssm_cache_dtype`.
         LinearAttention::Mamba2 {
             mamba_num_heads,
             mamba_head_dim,
             ssm_state_size,
-            conv_kernel,
             mamba_ssm_cache_dtype,
             ..
         } => {
-            let conv = (conv_kernel.saturating_sub(1) + num_spec)
-                * (mixer.conv_dim_at(tp) / tp)
-                * model.torch_dtype.bytes();
-            let ssm_bytes = mamba_ssm_cache_dtype.unwrap_or(model.torch_dtype).bytes();
-            let temporal = (mamba_num_heads / tp) * mamba_head_dim * ssm_state_size * ssm_bytes;
-            conv + temporal
+            (mamba_num_heads / tp)
+                * mamba_head_dim
+                * ssm_state_size
+                * mamba_ssm_cache_dtype.unwrap_or(model.torch_dtype).bytes()
         }
-        // `kda_state_shape`: a `(K − 1, conv_dim / tp)` convolution state over q, k and v in
-        // the model dtype (`mamba_cache_dtype` 'auto') and a `(num_heads / tp, head_dim,
-        // head_dim)` recurrent state always in float32 (`kda_state_dtype`;
-        // `vllm/model_executor/layers/mamba/mamba_utils.py` @
+        // `kda_state_shape`: `(num_heads / tp, head_dim, head_dim)` always in float32
+        // (`kda_state_dtype`; `vllm/model_executor/layers/mamba/mamba_utils.py` @
         // 02d710837549a368073552333f66d714477415d2). Older releases kept q, k and v's
         // convolution states apart, the same bytes (`KimiDeltaAttention.get_state_shape`,
         // `vllm/model_executor/layers/kda.py` @ 01a7e5d91d42e6232d746d12f898a590f1ee77f9).
         LinearAttention::KimiDeltaAttention {
             num_heads,
             head_dim,
-            short_conv_kernel_size: kernel,
             ..
-        } => {
-            let conv =
-                kernel.saturating_sub(1) * (mixer.conv_dim() / tp) * model.torch_dtype.bytes();
-            let recurrent = (num_heads / tp) * head_dim * head_dim * KDA_RECURRENT_STATE_BYTES;
-            conv + recurrent
-        }
-    }
+        } => (num_heads / tp) * head_dim * head_dim * KDA_RECURRENT_STATE_BYTES,
+    };
+    conv + recurrent
 }
 
 /// Bytes of one element of KDA's recurrent state: float32 whatever the model's dtype
@@ -1224,6 +1213,12 @@ mod tests {
             (CacheKind::KimiDeltaAttention, 0, 1_085_440)
         );
         assert!(spec.kind.is_state());
+        // One draft token a step keeps one convolution row more (`num_spec` of
+        // `kda_state_shape`): 3 × 4,096 / 2 channels of 2 bytes at TP 2.
+        assert_eq!(
+            speculative_state_bytes_per_sequence(&linear, 2, 1),
+            1_085_440 + 12_288
+        );
         // Layer 3 (full_attn_layers lists 4, counting from 1) is MLA: 576 BF16 values a token.
         let mla = layer_spec(&linear, 3, 2, 1, KvCacheDtype::Auto, 0).unwrap();
         assert_eq!((mla.kind, mla.bytes_per_token), (CacheKind::Mla, 1152));

@@ -345,6 +345,22 @@ impl LinearAttention {
             } => 3 * num_heads * head_dim,
         }
     }
+
+    /// The short causal convolution's width: `linear_conv_kernel_dim`, `conv_kernel` or
+    /// `short_conv_kernel_size`. Its state keeps the last `width − 1` inputs.
+    pub fn conv_kernel(&self) -> u64 {
+        match self {
+            LinearAttention::GatedDeltaNet {
+                linear_conv_kernel_dim: k,
+                ..
+            }
+            | LinearAttention::Mamba2 { conv_kernel: k, .. }
+            | LinearAttention::KimiDeltaAttention {
+                short_conv_kernel_size: k,
+                ..
+            } => *k,
+        }
+    }
 }
 
 /// Mamba-2's groups as vLLM lays them out at this TP: `n_groups`, or `tp` when TP does not
