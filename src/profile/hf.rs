@@ -952,7 +952,8 @@ impl Config<'_> {
                     return Err(self.invalid(
                         "shared_expert_intermediate_size",
                         format!(
-                            "{shared} is not a multiple of moe_intermediate_size ({width});                              lwsplan counts the shared expert in experts' widths"
+                            "{shared} is not a multiple of moe_intermediate_size ({width}); \
+                             lwsplan counts the shared expert in experts' widths"
                         ),
                     ));
                 }
