@@ -1179,18 +1179,7 @@ mod tests {
     /// state (one page a sequence); the layers between are MLA.
     #[test]
     fn kda_state_is_a_float32_recurrence_and_a_short_convolution() {
-        let read = |name: &str| {
-            let path = format!(
-                "{}/tests/fixtures/hf/{name}/config.json",
-                env!("CARGO_MANIFEST_DIR")
-            );
-            ModelProfile::from_hf_config(
-                &std::fs::read_to_string(path).unwrap(),
-                "config.json",
-                Some("a/b"),
-            )
-            .unwrap()
-        };
+        let read = crate::profile::hf_fixture;
         let linear = read("Kimi-Linear-48B-A3B-Instruct");
         let k3 = read("Kimi-K3");
         for tp in [1, 2, 4, 8, 16, 32] {

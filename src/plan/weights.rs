@@ -2027,18 +2027,7 @@ mod tests {
 
     #[test]
     fn kda_layers_hold_their_projections_gates_and_convolutions() {
-        let read = |name: &str| {
-            let path = format!(
-                "{}/tests/fixtures/hf/{name}/config.json",
-                env!("CARGO_MANIFEST_DIR")
-            );
-            ModelProfile::from_hf_config(
-                &std::fs::read_to_string(path).unwrap(),
-                "config.json",
-                Some("a/b"),
-            )
-            .unwrap()
-        };
+        let read = crate::profile::hf_fixture;
         let kda_params = |m: &ModelProfile| -> u128 {
             layer_tensors(m, 0)
                 .iter()

@@ -2141,6 +2141,17 @@ fn read_safetensors_index(
     })
 }
 
+/// The model of `tests/fixtures/hf/NAME/config.json`, served as `a/b`: for unit tests elsewhere
+/// in the crate.
+#[cfg(test)]
+pub(crate) fn fixture(name: &str) -> ModelProfile {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hf")
+        .join(name)
+        .join("config.json");
+    ModelProfile::from_hf_config_file(&path, Some("a/b")).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ pub use hardware::{
     Allocatable, DenseTflops, Gpu, HardwareProfile, Interconnect, InterconnectKind, Network, Node,
     NodeLabels, NodeShape,
 };
+#[cfg(test)]
+pub(crate) use hf::fixture as hf_fixture;
 pub use hf::{ModelType, SUPPORTED_MODEL_TYPES, SafetensorsIndex};
 pub use model::{
     Attention, Dtype, Ffn, Indexer, LayerBlocks, LayerType, LinearAttention, Mlp, ModelProfile,
