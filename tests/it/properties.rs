@@ -147,6 +147,14 @@ fn untrusted_deployments_name_no_files() {
     deployment.render().unwrap();
 }
 
+/// The text of the built-in template `name`, to start an override from.
+fn builtin_template(name: &str) -> String {
+    lwsplan::render::templates()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| text.to_string())
+        .unwrap()
+}
+
 fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).unwrap();
 }
@@ -265,10 +273,7 @@ fn datasets_are_data() {
 #[test]
 fn a_template_emitting_another_object_is_refused() {
     let dir = temp_dir("properties-extra-object");
-    let builtin: String = lwsplan::render::templates()
-        .find(|(name, _)| *name == "service.yaml.j2")
-        .map(|(_, text)| text.to_string())
-        .unwrap();
+    let builtin = builtin_template("service.yaml.j2");
     let extra = format!(
         "{builtin}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: everything}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}}\nsubjects: [{{kind: ServiceAccount, name: default, namespace: default}}]\n"
     );
@@ -294,10 +299,7 @@ fn a_template_emitting_another_object_is_refused() {
 #[test]
 fn a_template_adding_privileges_is_refused() {
     let dir = temp_dir("properties-privileged");
-    let builtin: String = lwsplan::render::templates()
-        .find(|(name, _)| *name == "leaderworkerset.yaml.j2")
-        .map(|(_, text)| text.to_string())
-        .unwrap();
+    let builtin = builtin_template("leaderworkerset.yaml.j2");
     let privileged = builtin.replacen("      spec:\n", "      spec:\n        hostPID: true\n", 1);
     assert_ne!(privileged, builtin, "the template has a pod spec to add to");
     write(&dir, "leaderworkerset.yaml.j2", &privileged);
