@@ -55,6 +55,18 @@ pub const WINDOW_BLOCK: u64 = 64;
 /// lwsplan does not count (it plans a little too many sequences there).
 pub const IN_FLIGHT_BATCHES: u64 = 2;
 
+/// Bytes of one `fp8_ds_mla` entry: 448 FP8 NoPE values, 64 BF16 RoPE values and 8 bytes of
+/// UE8M0 scales (the format FlashMLA stores, see the module's notes).
+pub const FP8_DS_MLA_ENTRY: u64 = 584;
+
+/// Bytes of one lightning-indexer key: `index_head_dim` FP8 values and an fp32 scale per 128
+/// (`head_size = index_head_dim + index_head_dim // quant_block_size * 4` of
+/// `DeepseekV32IndexerCache`, `vllm/model_executor/models/deepseek_v2.py`, and of
+/// `DeepseekV4IndexerCache`).
+pub fn index_entry(index_head_dim: u64) -> u64 {
+    index_head_dim + index_head_dim / 128 * 4
+}
+
 /// Page bytes of each cache, at this GPU and KV dtype.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pages {
@@ -83,12 +95,12 @@ impl Pages {
     /// `head_dim` elements of the KV dtype, aligned to 512.
     pub fn new(head_dim: u64, index_head_dim: u64, ds_mla: bool, elem: u64) -> Pages {
         let (entry, align) = if ds_mla {
-            (584, 576)
+            (FP8_DS_MLA_ENTRY, 576)
         } else {
             (head_dim * elem, 512)
         };
         let page = |entries: u64, bytes: u64| (entries * bytes).next_multiple_of(align);
-        let index_entry = index_head_dim + index_head_dim / 128 * 4;
+        let index_entry = index_entry(index_head_dim);
         // `state_dim = 2 · coff · head_dim` fp32 values (KV and score), `coff = 2` at ratio 4.
         let state = |block: u64, coff: u64, dim: u64| page(block, 2 * coff * dim * 4);
         Pages {

@@ -119,7 +119,7 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
         },
         // Compressed sparse attention differs by layer ([`super::compressed_kv`]): its cache of
         // one uncompressed token, the sliding window's 584-byte `fp8_ds_mla` entry.
-        Attention::CompressedSparseMla { .. } => 584,
+        Attention::CompressedSparseMla { .. } => super::compressed_kv::FP8_DS_MLA_ENTRY,
     }
 }
 

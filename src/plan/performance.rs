@@ -518,11 +518,14 @@ pub(crate) struct CompressedRead {
     pub top_k: f64,
     /// `sliding_window`.
     pub window: f64,
+    /// Bytes of an indexer key ([`super::compressed_kv::index_entry`]).
+    pub index_key: f64,
 }
 
 impl CompressedRead {
-    const ENTRY: f64 = 584.0;
-    const INDEX_KEY: f64 = 132.0;
+    /// Bytes of a latent entry: FlashMLA's `fp8_ds_mla` (the planner's layout on every GPU but
+    /// compute capability 12.x).
+    const ENTRY: f64 = super::compressed_kv::FP8_DS_MLA_ENTRY as f64;
 
     /// Entries each layer attends over at `context` tokens, averaged over the stage's layers.
     fn attended(&self, context: f64) -> f64 {
@@ -535,7 +538,7 @@ impl CompressedRead {
     /// Bytes one sequence with `context` tokens reads in a step.
     fn bytes(&self, context: f64) -> f64 {
         self.attended(context) * self.layers * Self::ENTRY
-            + self.c4 * context / 4.0 * Self::INDEX_KEY
+            + self.c4 * context / 4.0 * self.index_key
     }
 }
 
@@ -563,6 +566,7 @@ impl KvRead {
                     layers: stage.layers as f64,
                     top_k: indexer.index_topk as f64,
                     window: model.sliding_window.unwrap_or(0) as f64,
+                    index_key: super::compressed_kv::index_entry(indexer.index_head_dim) as f64,
                 }),
                 ..KvRead::default()
             };
@@ -580,7 +584,7 @@ impl KvRead {
                 ..KvRead::default()
             };
         };
-        let index_key = (ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4) as f64;
+        let index_key = super::compressed_kv::index_entry(ix.index_head_dim) as f64;
         let index_bytes_per_token = (index_key * stage.layers as f64).min(total);
         KvRead {
             bytes_per_token: total - index_bytes_per_token,
@@ -1152,6 +1156,7 @@ mod tests {
                 layers: 43.0,
                 top_k: 512.0,
                 window: 128.0,
+                index_key: 132.0,
             }),
             ..KvRead::default()
         };
