@@ -601,43 +601,35 @@ impl Planner<'_> {
                          and the activation reserve are unverified",
             });
         }
-        match &model.linear_attention {
-            Some(crate::profile::LinearAttention::GatedDeltaNet { .. }) => {
-                notes.push(Note::LinearAttentionState {
-                    pages: super::kv::state_pages(options),
-                });
-                notes.push(Note::UnverifiedArchitecture {
-                    feature: "gated DeltaNet (linear attention)",
-                    detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
-                             (vllm-project/vllm#40691); weights and the activation reserve are \
-                             unverified",
-                });
-            }
-            Some(crate::profile::LinearAttention::Mamba2 { .. }) => {
-                let pages = super::kv::state_pages(options);
-                notes.push(Note::LinearAttentionState {
-                    // Mamba-2 keeps a prefill checkpoint page beside them in 'align' mode.
-                    pages: if pages > 1 { pages + 1 } else { pages },
-                });
-                notes.push(Note::UnverifiedArchitecture {
+        if let Some(mixer) = &model.linear_attention {
+            let pages = super::kv::state_pages(options);
+            notes.push(Note::LinearAttentionState {
+                pages: pages + super::kv::CacheKind::of_mixer(Some(mixer)).checkpoint_pages(pages),
+            });
+            notes.push(match mixer {
+                crate::profile::LinearAttention::GatedDeltaNet { .. } => {
+                    Note::UnverifiedArchitecture {
+                        feature: "gated DeltaNet (linear attention)",
+                        detail: "the KV layout reproduces vLLM 0.19.0's log for Qwen3.5-27B \
+                                 (vllm-project/vllm#40691); weights and the activation reserve \
+                                 are unverified",
+                    }
+                }
+                crate::profile::LinearAttention::Mamba2 { .. } => Note::UnverifiedArchitecture {
                     feature: "Mamba-2 (NemotronH)",
                     detail: "its state shapes, block size and weights follow vLLM's code \
                              (MambaMixer2, nemotron_h.py); the activation reserve is unverified",
-                });
-            }
-            Some(crate::profile::LinearAttention::KimiDeltaAttention { .. }) => {
-                notes.push(Note::LinearAttentionState {
-                    pages: super::kv::state_pages(options),
-                });
-                notes.push(Note::UnverifiedArchitecture {
-                    feature: "Kimi Delta Attention (linear attention) with MLA layers",
-                    detail: "the state page, hybrid block size and groups reproduce a vLLM \
-                             0.11 log of Kimi-Linear at TP 2 (vllm-project/vllm#28228); \
-                             weights, the activation reserve and a vision tower (an imported \
-                             config's is not counted) are unverified",
-                });
-            }
-            None => {}
+                },
+                crate::profile::LinearAttention::KimiDeltaAttention { .. } => {
+                    Note::UnverifiedArchitecture {
+                        feature: "Kimi Delta Attention (linear attention) with MLA layers",
+                        detail: "the state page, hybrid block size and groups reproduce a vLLM \
+                                 0.11 log of Kimi-Linear at TP 2 (vllm-project/vllm#28228); \
+                                 weights, the activation reserve and a vision tower (an imported \
+                                 config's is not counted) are unverified",
+                    }
+                }
+            });
         }
         for (kind, id, sources) in [
             ("model", &model.id, model.sources.is_empty()),

@@ -235,14 +235,23 @@ impl CacheKind {
         )
     }
 
-    /// Extra state pages a sequence holds in `mamba_cache_mode` 'align' beyond the two of the
-    /// running and the cached state: Mamba-2 keeps one prefill checkpoint block
-    /// (`num_prefill_checkpoint_blocks = 1`, `mamba_mixer2.py`, vLLM 0.34.0, lines 1089-1099;
-    /// `MambaSpec.max_memory_usage_bytes`, `vllm/v1/kv_cache_interface.py`, line 1168). Gated
-    /// DeltaNet keeps one only with the FlashInfer prefill kernel, which lwsplan does not
-    /// model.
-    fn align_checkpoint_pages(self) -> u64 {
-        u64::from(self == CacheKind::Mamba2)
+    /// Extra state pages a sequence holds beyond the `state_pages` of the running (and, in
+    /// `mamba_cache_mode` 'align', the cached) state: in 'align' mode Mamba-2 keeps one prefill
+    /// checkpoint block (`num_prefill_checkpoint_blocks = 1`, `mamba_mixer2.py`, vLLM 0.34.0,
+    /// lines 1089-1099; `MambaSpec.max_memory_usage_bytes`, `vllm/v1/kv_cache_interface.py`,
+    /// line 1168). Gated DeltaNet keeps one only with the FlashInfer prefill kernel, which
+    /// lwsplan does not model.
+    pub(crate) fn checkpoint_pages(self, state_pages: u64) -> u64 {
+        u64::from(state_pages > 1 && self == CacheKind::Mamba2)
+    }
+
+    /// The state kind of a linear-attention mixer.
+    pub(crate) fn of_mixer(mixer: Option<&LinearAttention>) -> CacheKind {
+        match mixer {
+            Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
+            Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
+            Some(LinearAttention::KimiDeltaAttention { .. }) => CacheKind::KimiDeltaAttention,
+        }
     }
 
     /// Whether vLLM counts it as full attention (`FullAttentionSpec` and its subclasses), the
@@ -293,11 +302,7 @@ pub fn layer_spec(
     let mixer = model.layer_blocks(layer).mixer?;
     Some(match (mixer, &model.attention) {
         (LayerType::LinearAttention, _) => CacheSpec {
-            kind: match model.linear_attention {
-                Some(LinearAttention::GatedDeltaNet { .. }) | None => CacheKind::GatedDeltaNet,
-                Some(LinearAttention::Mamba2 { .. }) => CacheKind::Mamba2,
-                Some(LinearAttention::KimiDeltaAttention { .. }) => CacheKind::KimiDeltaAttention,
-            },
+            kind: CacheKind::of_mixer(model.linear_attention.as_ref()),
             bytes_per_token: 0,
             bytes_per_sequence: speculative_state_bytes_per_sequence(model, tp, num_spec),
             span: 0,
@@ -759,12 +764,9 @@ impl KvLayout {
                 };
                 let pages = group.pages_per_sequence(len, batched);
                 if group.spec.kind.is_state() {
-                    let checkpoint = if self.state_pages > 1 {
-                        group.spec.kind.align_checkpoint_pages()
-                    } else {
-                        0
-                    };
-                    pages * self.state_pages + checkpoint + self.num_spec
+                    pages * self.state_pages
+                        + group.spec.kind.checkpoint_pages(self.state_pages)
+                        + self.num_spec
                 } else {
                     pages
                 }
