@@ -46,15 +46,6 @@ use super::kv::{CacheKind, CacheSpec, Group};
 pub const BLOCK: u64 = 256;
 /// Tokens per block of the sliding-window cache (`DeepseekV4SWACache`, `block_size=64`).
 pub const WINDOW_BLOCK: u64 = 64;
-/// Batches of `max_num_batched_tokens` a window keeps blocks for: a sliding window holds "the
-/// last `sliding_window - 1` computed tokens plus the in-flight tokens", and
-/// `VllmConfig.max_in_flight_tokens` is `max_concurrent_batches × max_num_batched_tokens`, 2
-/// under the asynchronous scheduling vLLM 0.28.0 turns on by default (`vllm/config/vllm.py`,
-/// `SlidingWindowSpec.max_admission_blocks_per_request` in `vllm/v1/kv_cache_interface.py`).
-/// With more than two pipeline stages the V1 model runner keeps one batch per stage, which
-/// lwsplan does not count (it plans a little too many sequences there).
-pub const IN_FLIGHT_BATCHES: u64 = 2;
-
 /// Bytes of one `fp8_ds_mla` entry: 448 FP8 NoPE values, 64 BF16 RoPE values and 8 bytes of
 /// UE8M0 scales (the format FlashMLA stores, see the module's notes).
 pub const FP8_DS_MLA_ENTRY: u64 = 584;
@@ -468,10 +459,10 @@ mod tests {
 
     const GIB: f64 = (1u64 << 30) as f64;
 
-    /// What one sequence of `len` tokens needs with `batched` tokens a batch: vLLM's
+    /// What one sequence of `len` tokens needs with `in_flight` tokens in flight: vLLM's
     /// `_max_memory_usage_bytes_from_groups`.
-    fn need(kv: &KvLayout, len: u64, batched: u64) -> u64 {
-        kv.pages_per_sequence(len, batched, u64::MAX) * kv.block_bytes(0..43)
+    fn need(kv: &KvLayout, len: u64, in_flight: u64) -> u64 {
+        kv.pages_per_sequence(len, in_flight, u64::MAX) * kv.block_bytes(0..43)
     }
 
     /// https://github.com/vllm-project/vllm/issues/44376 (comment of 2026-06-03): DeepSeek-V4-
@@ -492,19 +483,19 @@ mod tests {
         let m = catalog.model("deepseek-v4-flash").unwrap();
         let hopper = catalog.hardware("h100-80gb").unwrap();
         let kv = KvLayout::new(m, hopper, 2, 1, KvCacheDtype::Fp8, 0).unwrap();
-        assert_eq!(kv.pages_per_sequence(30_000, 8192, u64::MAX), 6_800);
+        assert_eq!(kv.pages_per_sequence(30_000, 16_384, u64::MAX), 6_800);
         assert_eq!(
-            format!("{:.2}", need(&kv, 30_000, 8192) as f64 / GIB),
+            format!("{:.2}", need(&kv, 30_000, 16_384) as f64 / GIB),
             "6.66"
         );
         // Every available size between these two prints as 5.44 GiB and holds 13,528 tokens
         // but not 13,529: vLLM's estimate.
-        let (fits, next) = (need(&kv, 13_528, 8192), need(&kv, 13_529, 8192));
+        let (fits, next) = (need(&kv, 13_528, 16_384), need(&kv, 13_529, 16_384));
         assert!(fits < next);
         for bytes in [fits, next - 1] {
             assert_eq!(format!("{:.2}", bytes as f64 / GIB), "5.44");
             let longest = crate::plan::search::longest_that_fits(30_000, &|len| {
-                need(&kv, len, 8192) <= bytes
+                need(&kv, len, 16_384) <= bytes
             });
             assert_eq!(longest, 13_528);
         }
@@ -569,7 +560,7 @@ mod tests {
             let m = catalog.model(id).unwrap();
             let kv = KvLayout::new(m, h200, 8, 1, KvCacheDtype::Fp8, 0).unwrap();
             for (range, (bytes, counts)) in [0..22, 22..layers].into_iter().zip(stages) {
-                let pages = kv.pages_per_sequence(100_000, 8192, kv.present(range.clone()));
+                let pages = kv.pages_per_sequence(100_000, 16_384, kv.present(range.clone()));
                 assert_eq!(
                     pages * kv.block_bytes(range.clone()),
                     bytes,
@@ -596,8 +587,8 @@ mod tests {
         let kv = KvLayout::new(m, h20, 2, 1, KvCacheDtype::Fp8, 0).unwrap();
         let blocks = (7.7 * GIB) as u64 / kv.block_bytes(0..43);
         assert_eq!(blocks, 7_860);
-        assert_eq!(kv.pages_per_sequence(121_344, 8192, u64::MAX), 7_156);
-        let tokens = kv.capacity_tokens(blocks, 121_344, 8192);
+        assert_eq!(kv.pages_per_sequence(121_344, 16_384, u64::MAX), 7_156);
+        let tokens = kv.capacity_tokens(blocks, 121_344, 16_384);
         assert_eq!(tokens, 133_281);
         assert!(tokens < 150_000 && tokens as f64 > 0.85 * 150_000.0);
     }

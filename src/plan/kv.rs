@@ -365,10 +365,11 @@ pub struct Group {
 
 impl Group {
     /// Blocks one sequence of `len` tokens takes in this group (`max_memory_usage_bytes /
-    /// page_size`): the whole sequence for full attention, the window plus one batch of
-    /// prompt tokens and one block for sliding windows, the chunk plus one batch for chunked
-    /// attention, one page for a state (no prefix caching: `mamba_cache_mode = 'none'`).
-    pub fn pages_per_sequence(&self, len: u64, batched: u64) -> u64 {
+    /// page_size`) with `in_flight` tokens scheduled and not yet processed ([`in_flight_tokens`]):
+    /// the whole sequence for full attention, the window plus the tokens in flight and one
+    /// block for sliding windows, the chunk plus the tokens in flight for chunked attention,
+    /// one page for a state (no prefix caching: `mamba_cache_mode = 'none'`).
+    pub fn pages_per_sequence(&self, len: u64, in_flight: u64) -> u64 {
         let block = self.block_size.max(1);
         match self.spec.kind {
             CacheKind::FullAttention
@@ -376,14 +377,34 @@ impl Group {
             | CacheKind::SparseMla
             | CacheKind::CompressedMla => len.div_ceil(block),
             CacheKind::SlidingWindow | CacheKind::SlidingWindowMla | CacheKind::CompressorState => {
-                (self.spec.span.saturating_sub(1) + batched)
+                (self.spec.span.saturating_sub(1) + in_flight)
                     .min(len)
                     .div_ceil(block)
                     + 1
             }
-            CacheKind::ChunkedLocalAttention => (self.spec.span + batched).min(len).div_ceil(block),
+            CacheKind::ChunkedLocalAttention => {
+                (self.spec.span + in_flight).min(len).div_ceil(block)
+            }
             CacheKind::GatedDeltaNet | CacheKind::Mamba2 | CacheKind::KimiDeltaAttention => 1,
         }
+    }
+}
+
+/// Tokens a window holds blocks for beyond its span in the release `options` plan for, with
+/// `pipeline_parallel_size` stages: one batch of `max_num_batched_tokens`, or since
+/// [`WINDOW_IN_FLIGHT_RESERVE`](super::version::WINDOW_IN_FLIGHT_RESERVE) every batch in flight.
+/// vLLM 0.33.0 keeps `pp + 1` batches in flight under asynchronous scheduling with its V2
+/// model runner (the default), 2 with the V1 runner on one stage and `pp` on several
+/// (`VllmConfig.max_concurrent_batches`); lwsplan takes `pp + 1`, the most of them.
+pub(crate) fn in_flight_tokens(
+    options: &super::PlanOptions,
+    pipeline_parallel_size: u64,
+    max_num_batched_tokens: u64,
+) -> u64 {
+    if super::version::WINDOW_IN_FLIGHT_RESERVE.in_version(options.vllm_version()) {
+        max_num_batched_tokens.saturating_mul(pipeline_parallel_size.max(1) + 1)
+    } else {
+        max_num_batched_tokens
     }
 }
 
@@ -746,23 +767,16 @@ impl KvLayout {
         self.group_counts(&range).max().unwrap_or(0) * page
     }
 
-    /// Blocks one sequence of `len` tokens takes from the pool, over the groups in the mask
+    /// Blocks one sequence of `len` tokens takes from the pool with `in_flight` tokens
+    /// scheduled and not yet processed ([`in_flight_tokens`]), over the groups in the mask
     /// `present` (those with layers on a stage; `u64::MAX` for all).
-    pub fn pages_per_sequence(&self, len: u64, batched: u64, present: u64) -> u64 {
+    pub fn pages_per_sequence(&self, len: u64, in_flight: u64, present: u64) -> u64 {
         self.groups
             .iter()
             .enumerate()
             .filter(|(g, _)| *g >= 64 || present & (1 << g) != 0)
             .map(|(_, group)| {
-                // DeepSeek-V4's windows hold every batch in flight, not one (see
-                // `compressed_kv::IN_FLIGHT_BATCHES`).
-                let batched = match group.spec.kind {
-                    CacheKind::SlidingWindowMla | CacheKind::CompressorState => {
-                        batched.saturating_mul(super::compressed_kv::IN_FLIGHT_BATCHES)
-                    }
-                    _ => batched,
-                };
-                let pages = group.pages_per_sequence(len, batched);
+                let pages = group.pages_per_sequence(len, in_flight);
                 if group.spec.kind.is_state() {
                     pages * self.state_pages
                         + group.spec.kind.checkpoint_pages(self.state_pages)
@@ -798,11 +812,11 @@ impl KvLayout {
     /// [`tokens`](Self::tokens), except for DeepSeek-V4, whose windows and compressor states
     /// take blocks whatever the length: there the tokens of as many `len`-token sequences as the
     /// blocks hold (`max_concurrency × max_model_len`, how vLLM 0.28.0 logs it).
-    pub fn capacity_tokens(&self, blocks: u64, len: u64, batched: u64) -> u64 {
+    pub fn capacity_tokens(&self, blocks: u64, len: u64, in_flight: u64) -> u64 {
         if self.compressed.is_none() {
             return self.tokens(blocks);
         }
-        let pages = self.pages_per_sequence(len, batched, u64::MAX).max(1);
+        let pages = self.pages_per_sequence(len, in_flight, u64::MAX).max(1);
         u64::try_from(u128::from(blocks) * u128::from(len) / u128::from(pages)).unwrap_or(u64::MAX)
     }
 
@@ -1043,6 +1057,42 @@ mod tests {
         assert_eq!(
             bytes_per_token_per_layer(l405, 8, KvCacheDtype::Auto) * 63,
             32_256
+        );
+    }
+
+    /// The window's in-flight reserve by release and pipeline depth: one batch before vLLM PR
+    /// #47728, `max_concurrent_batches` of them after (vLLM 0.33.0's `max_in_flight_tokens`:
+    /// `pp + 1` under asynchronous scheduling with the V2 model runner). For gpt-oss at
+    /// 131,072 tokens on one stage the sliding group then takes
+    /// ceil((128 − 1 + 2 × 8,192) / 16) + 1 = 1,033 blocks instead of 521.
+    #[test]
+    fn windows_reserve_every_batch_in_flight_since_the_release_that_frees_late() {
+        let at = |release: &str| crate::plan::PlanOptions {
+            vllm_version: Some(release.parse().unwrap()),
+            ..Default::default()
+        };
+        let rows = [
+            ("0.24.0", 1, 8192),
+            ("0.24.0", 4, 8192),
+            ("0.25.0", 1, 2 * 8192),
+            ("0.28.0", 2, 3 * 8192),
+            ("0.33.0", 4, 5 * 8192),
+        ];
+        for (release, pp, tokens) in rows {
+            assert_eq!(
+                in_flight_tokens(&at(release), pp, 8192),
+                tokens,
+                "{release}, PP {pp}"
+            );
+        }
+        let catalog = Catalog::builtin();
+        let h100 = catalog.hardware("h100-80gb").unwrap();
+        let oss = catalog.model("gpt-oss-120b").unwrap();
+        let kv = KvLayout::new(oss, h100, 1, 1, KvCacheDtype::Auto, 0).unwrap();
+        let in_flight = in_flight_tokens(&at("0.28.0"), 1, 8192);
+        assert_eq!(
+            kv.pages_per_sequence(131_072, in_flight, u64::MAX),
+            8192 + 1033
         );
     }
 

@@ -300,10 +300,14 @@ impl Planner<'_> {
             })
             .collect();
         // Bytes one request of `len` tokens needs on each stage, as vLLM's fit check sums them.
-        let batched = options
-            .scheduler_limits(self.hardware)
-            .max_num_batched_tokens;
-        let need = |shape: &StageKv, len: u64| shape.need(kv, len, batched);
+        let in_flight = super::kv::in_flight_tokens(
+            options,
+            layout.pipeline_parallel_size,
+            options
+                .scheduler_limits(self.hardware)
+                .max_num_batched_tokens,
+        );
+        let need = |shape: &StageKv, len: u64| shape.need(kv, len, in_flight);
         let tightest = Tightest::of(&shapes, &stages);
         let fits = |len: u64| tightest.iter().all(|t| need(&t.shape, len) <= t.available);
         // Fits even if every reserve term is at the top of its band.
@@ -349,8 +353,8 @@ impl Planner<'_> {
         Ok(Fit {
             layout,
             expert_parallel: false,
-            tokens: kv.capacity_tokens(blocks, max_model_len, batched),
-            blocks_per_request: kv.pages_per_sequence(max_model_len, batched, u64::MAX),
+            tokens: kv.capacity_tokens(blocks, max_model_len, in_flight),
+            blocks_per_request: kv.pages_per_sequence(max_model_len, in_flight, u64::MAX),
             kv: Arc::clone(kv),
             stages,
             blocks,
@@ -491,8 +495,8 @@ impl StageKv {
     /// Bytes one sequence of `len` tokens needs on this stage (vLLM's
     /// `_max_memory_usage_bytes_from_groups`: the stage's block bytes times the blocks the
     /// sequence takes in each group it has layers of).
-    pub(crate) fn need(&self, kv: &KvLayout, len: u64, batched: u64) -> u64 {
-        kv.pages_per_sequence(len, batched, self.present)
+    pub(crate) fn need(&self, kv: &KvLayout, len: u64, in_flight: u64) -> u64 {
+        kv.pages_per_sequence(len, in_flight, self.present)
             .saturating_mul(self.block_bytes)
     }
 }

@@ -174,7 +174,7 @@ impl Planner<'_> {
                     super::MaxModelLen::Tokens(n) => n,
                     _ => model.max_position_embeddings,
                 },
-                limits.max_num_batched_tokens,
+                super::kv::in_flight_tokens(options, pp, limits.max_num_batched_tokens),
             ),
         })
     }

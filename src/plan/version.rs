@@ -170,6 +170,22 @@ pub const MAMBA_ALIGN_CACHE: Feature = Feature {
     verified: false,
 };
 
+/// Sliding-window and chunked-local caches reserve blocks for every batch still in flight, not
+/// one: `SlidingWindowSpec.max_admission_blocks_per_request` holds the last `sliding_window - 1`
+/// tokens plus `VllmConfig.max_in_flight_tokens`, `max_concurrent_batches ×
+/// max_num_batched_tokens` (vLLM 0.33.0, `vllm/v1/kv_cache_interface.py`, `vllm/config/vllm.py`),
+/// because out-of-window blocks are freed only once a step's tokens are processed (vllm PR
+/// #47728, merged 2026-07-06). Before it a window held one batch. v0.24.0 was already out when
+/// the PR merged (noonghunna/club-3090#612 runs it on 07-06), and the DeepSeek-V4 run of
+/// vllm-project/vllm#51041 on 0.26.0 holds two batches, so the release is 0.25.0 or 0.26.0;
+/// the earlier is taken, the conservative side.
+pub const WINDOW_IN_FLIGHT_RESERVE: Feature = Feature {
+    what: "sliding windows reserving every batch in flight (max_in_flight_tokens)",
+    since: VllmVersion(0, 25, 0),
+    source: "vllm-project/vllm PR #47728",
+    verified: false,
+};
+
 /// DeepSeek-V4 (`DeepseekV4ForCausalLM`, `vllm/models/deepseek_v4/`): the recipes name vLLM
 /// 0.20.0 the first release that serves it (`min_vllm_version`, vllm-project/recipes
 /// `models/deepseek-ai/DeepSeek-V4-Flash.yaml`; not checked against the release notes).

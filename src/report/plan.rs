@@ -85,7 +85,7 @@ impl Plan {
         )?;
         if self.kv_cache_bytes_per_sequence > 0 {
             // DeepSeek-V4's per-sequence bytes are its sliding windows and compressor states,
-            // which vLLM reserves for a batch in flight, not one step: say what a sequence
+            // which vLLM reserves for every batch in flight, not one step: say what a sequence
             // reserves from the pool instead.
             let windowed = self
                 .stages
@@ -102,7 +102,7 @@ impl Plan {
                 writeln!(
                     out,
                     "                and {} B of sliding-window and compressor state per decoding \
-                     sequence per GPU (a batch in flight's more while prefilling): a {}-token \
+                     sequence per GPU (the batches in flight reserve more): a {}-token \
                      sequence reserves about {} per GPU",
                     self.kv_cache_bytes_per_sequence,
                     self.max_model_len,
