@@ -76,6 +76,8 @@ macro_rules! options {
 options! {
     /// `gpu_memory_utilization`.
     GpuMemoryUtilization => Plan, "gpu_memory_utilization", "--gpu-memory-utilization";
+    /// `kv_cache_memory_bytes`.
+    KvCacheMemoryBytes => Plan, "kv_cache_memory_bytes", "--kv-cache-memory-bytes";
     /// `kv_cache_dtype`.
     KvCacheDtype => Plan, "kv_cache_dtype", "--kv-cache-dtype";
     /// `max_model_len`.

@@ -56,6 +56,7 @@ const KNOWN: &[&str] = &[
     "decode-context-parallel-size",
     "max-model-len",
     "gpu-memory-utilization",
+    "kv-cache-memory-bytes",
     "kv-cache-dtype",
     "max-num-batched-tokens",
     "max-num-seqs",
@@ -72,7 +73,6 @@ const KNOWN: &[&str] = &[
 /// lwsplan takes vLLM flags (`--vllm-arg`), and expanded against like `KNOWN`.
 pub(crate) const UNMODELLED: &[&str] = &[
     "kv-cache-memory",
-    "kv-cache-memory-bytes",
     "cpu-offload-gb",
     "quantization",
     "dtype",

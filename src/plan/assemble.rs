@@ -2,7 +2,7 @@
 //! replicas and `/dev/shm`.
 
 use super::options::{DEFAULT_GPU_MEMORY_UTILIZATION, PlanOptions};
-use super::search::{Fit, budget};
+use super::search::{Fit, vllm_budget};
 use super::{Alternative, KvCacheDtype, Note, Plan, Planner, Stage, weights};
 use crate::profile::ModelProfile;
 
@@ -48,7 +48,8 @@ impl Planner<'_> {
             total_gpus: layout.gpus(),
             gpu_memory_bytes: hardware.gpu.memory_bytes,
             gpu_memory_utilization: options.gpu_memory_utilization,
-            budget_bytes_per_gpu: budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization),
+            budget_bytes_per_gpu: vllm_budget(hardware.gpu.memory_bytes, model, options),
+            kv_cache_memory_bytes: options.kv_cache_memory_bytes,
             parameters: weights::parameters(model),
             weight_bytes: self.weight_total(),
             max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
@@ -113,7 +114,10 @@ fn serve_args(model: &ModelProfile, fit: &Fit, options: &PlanOptions) -> Vec<Str
     if fit.max_model_len != model.max_position_embeddings {
         args.extend(["--max-model-len".into(), fit.max_model_len.to_string()]);
     }
-    if options.gpu_memory_utilization != DEFAULT_GPU_MEMORY_UTILIZATION {
+    // vLLM ignores the utilization once the cache is fixed: render the one that counts.
+    if let Some(bytes) = options.kv_cache_memory_bytes {
+        args.extend(["--kv-cache-memory-bytes".into(), bytes.to_string()]);
+    } else if options.gpu_memory_utilization != DEFAULT_GPU_MEMORY_UTILIZATION {
         args.extend([
             "--gpu-memory-utilization".into(),
             options.gpu_memory_utilization.to_string(),

@@ -104,6 +104,16 @@ pub enum Note {
         /// The reserve's band on that stage.
         band_bytes: u64,
     },
+    /// With the KV cache fixed by `--kv-cache-memory-bytes`, what the GPU has left beside
+    /// weights, reserve and cache is inside the reserve's band.
+    FixedKvCacheMayNotFit {
+        /// The tightest stage.
+        stage: u64,
+        /// Bytes per GPU left there beside the cache.
+        spare_bytes: u64,
+        /// The reserve's band on that stage.
+        band_bytes: u64,
+    },
     /// Before v0.21 CUDA graphs and the sampler's second warm-up come out of the headroom
     /// above the budget, which is too small.
     GraphHeadroom {
@@ -308,6 +318,18 @@ impl fmt::Display for Note {
                  max_model_len request, inside the reserve's error band of ±{}. Buy room with a \
                  shorter --max-model-len, --kv-cache-dtype fp8, a higher \
                  --gpu-memory-utilization or more GPUs; `render --probe` checks it in minutes",
+                gib(*spare_bytes),
+                gib(*band_bytes),
+            ),
+            Note::FixedKvCacheMayNotFit {
+                stage,
+                spare_bytes,
+                band_bytes,
+            } => write!(
+                f,
+                "vLLM may run out of memory: beside the KV cache --kv-cache-memory-bytes fixes, \
+                 stage {stage} leaves {} of its GPUs free, inside the reserve's error band of \
+                 ±{}. Ask for a smaller cache; `render --probe` checks it in minutes",
                 gib(*spare_bytes),
                 gib(*band_bytes),
             ),
@@ -678,12 +700,35 @@ impl Planner<'_> {
 
     /// The tightest stage of a fit at risk, for [`Note::MayNotStart`].
     fn may_not_start(&self, fit: &Fit, options: &PlanOptions) -> Note {
-        let batched = options
-            .scheduler_limits(self.hardware)
-            .max_num_batched_tokens;
+        if options.kv_cache_memory_bytes.is_some() {
+            let budget =
+                super::search::vllm_budget(self.hardware.gpu.memory_bytes, self.model, options);
+            let spare = |s: &super::Stage| {
+                budget.saturating_sub(
+                    s.weight_bytes_per_gpu + s.reserve.total() + s.kv_cache_available_bytes_per_gpu,
+                )
+            };
+            let tightest = fit
+                .stages
+                .iter()
+                .min_by_key(|s| spare(s) as i128 - s.reserve.band_bytes as i128)
+                .expect("PP ≥ 1");
+            return Note::FixedKvCacheMayNotFit {
+                stage: tightest.index,
+                spare_bytes: spare(tightest),
+                band_bytes: tightest.reserve.band_bytes,
+            };
+        }
+        let in_flight = super::kv::in_flight_tokens(
+            options,
+            fit.layout.pipeline_parallel_size,
+            options
+                .scheduler_limits(self.hardware)
+                .max_num_batched_tokens,
+        );
         let spare = |s: &super::Stage| {
             let need =
-                super::search::StageKv::of(&fit.kv, s).need(&fit.kv, fit.max_model_len, batched);
+                super::search::StageKv::of(&fit.kv, s).need(&fit.kv, fit.max_model_len, in_flight);
             s.kv_cache_available_bytes_per_gpu.saturating_sub(need)
         };
         let tightest = fit
@@ -702,7 +747,10 @@ impl Planner<'_> {
     /// the sampler's second warm-up ([`reserve::HEADROOM_SLACK`]).
     fn graph_headroom(&self, options: &PlanOptions) -> Option<Note> {
         let version = options.vllm_version();
-        if super::version::CUDA_GRAPH_PROFILING.in_version(version) {
+        // A fixed cache's budget already leaves the graphs out (`fixed_kv_budget`).
+        if super::version::CUDA_GRAPH_PROFILING.in_version(version)
+            || options.kv_cache_memory_bytes.is_some()
+        {
             return None;
         }
         let memory = self.hardware.gpu.memory_bytes;

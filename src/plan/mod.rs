@@ -183,8 +183,13 @@ pub struct Plan {
     pub gpu_memory_bytes: u64,
     /// `--gpu-memory-utilization`.
     pub gpu_memory_utilization: f64,
-    /// utilization × GPU memory: what vLLM may use on each GPU.
+    /// What vLLM may use on each GPU: utilization × GPU memory, or with
+    /// `kv_cache_memory_bytes` the GPU's memory less the headroom vLLM still needs.
     pub budget_bytes_per_gpu: u64,
+    /// `--kv-cache-memory-bytes`: the KV cache fixed at this size per GPU (vLLM then ignores
+    /// the utilization).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_cache_memory_bytes: Option<u64>,
     /// Parameters vLLM loads by default (no MTP or draft layers).
     pub parameters: u64,
     /// The weights as the checkpoint stores them, each tensor once (stages show what each GPU

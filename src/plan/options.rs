@@ -150,6 +150,11 @@ pub struct PlanOptions {
     /// `--gpu-memory-utilization`: the fraction of each GPU's memory vLLM may use, in (0, 1].
     #[serde(deserialize_with = "utilization")]
     pub gpu_memory_utilization: f64,
+    /// `--kv-cache-memory-bytes`: the KV cache's size per GPU, fixed. vLLM then ignores
+    /// `gpu_memory_utilization`; the planner checks that weights, reserve and this fit the GPU
+    /// and sizes blocks, context and concurrency from it.
+    #[serde(deserialize_with = "kv_cache_memory")]
+    pub kv_cache_memory_bytes: Option<u64>,
     /// `--kv-cache-dtype`.
     pub kv_cache_dtype: KvCacheDtype,
     /// `--max-model-len`.
@@ -242,6 +247,13 @@ fn scheduler_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>
     count(d, MAX_SCHEDULER_LIMIT)
 }
 
+/// The largest `--kv-cache-memory-bytes` accepted: 1 PiB, far above any GPU's memory.
+pub const MAX_KV_CACHE_MEMORY_BYTES: u64 = 1 << 50;
+
+fn kv_cache_memory<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    count(d, MAX_KV_CACHE_MEMORY_BYTES)
+}
+
 /// A file's `gpu_memory_utilization`, checked where it is read so the error has its line.
 fn utilization<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let u = f64::deserialize(d)?;
@@ -280,6 +292,7 @@ impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            kv_cache_memory_bytes: None,
             kv_cache_dtype: KvCacheDtype::Auto,
             max_model_len: MaxModelLen::Auto,
             gpus_per_node: None,
@@ -433,6 +446,14 @@ impl PlanOptions {
                 MAX_PARALLEL,
             ),
         ];
+        if let Some(bytes) = self.kv_cache_memory_bytes
+            && !(1..=MAX_KV_CACHE_MEMORY_BYTES).contains(&bytes)
+        {
+            return invalid(
+                OptionName::KvCacheMemoryBytes,
+                format!("{bytes} is outside 1..={MAX_KV_CACHE_MEMORY_BYTES}"),
+            );
+        }
         for (option, value, max) in sizes {
             if let Some(v) = value
                 && !(1..=max).contains(&v)
@@ -541,6 +562,14 @@ impl PlanOptions {
                     self.vllm_version(),
                     version::OLDEST
                 ),
+            );
+        }
+        if self.kv_cache_memory_bytes.is_some()
+            && !version::KV_CACHE_MEMORY_BYTES.in_version(self.vllm_version())
+        {
+            return invalid(
+                OptionName::KvCacheMemoryBytes,
+                version::KV_CACHE_MEMORY_BYTES.missing(self.vllm_version()),
             );
         }
         if self.max_model_len == MaxModelLen::Tokens(0) {

@@ -88,6 +88,23 @@ pub enum Rejection {
         /// How much more memory one KV block would need.
         short_bytes: u64,
     },
+    /// `--kv-cache-memory-bytes` asks for more KV memory than a GPU holds beside the weights
+    /// and the reserve (vLLM allocates it whatever `--gpu-memory-utilization` says).
+    KvCacheMemoryDoesNotFit {
+        /// The stage that overflows.
+        stage: u64,
+        /// Weights per GPU on that stage.
+        weight_bytes: u64,
+        /// Reserve per GPU.
+        reserve_bytes: u64,
+        /// The KV memory asked for, per GPU.
+        kv_cache_bytes: u64,
+        /// What a GPU can give vLLM: its memory less the headroom vLLM needs after
+        /// allocating the cache ([`fixed_kv_budget`](super::search::fixed_kv_budget)).
+        budget_bytes: u64,
+        /// By how much the three exceed it.
+        short_bytes: u64,
+    },
     /// The KV cache cannot hold one `max_model_len` sequence.
     ContextDoesNotFit {
         /// The limiting stage.
@@ -114,7 +131,9 @@ impl Rejection {
             | Rejection::QuantizationShape { .. }
             | Rejection::Parallelism { .. }
             | Rejection::NoAttentionBackend { .. } => 0,
-            Rejection::WeightsDoNotFit { .. } | Rejection::ContextDoesNotFit { .. } => 1,
+            Rejection::WeightsDoNotFit { .. }
+            | Rejection::KvCacheMemoryDoesNotFit { .. }
+            | Rejection::ContextDoesNotFit { .. } => 1,
             Rejection::TooManyStages { .. } => 2,
             Rejection::NotWholeNodes { .. } | Rejection::TooManyNodes { .. } => 3,
         }
@@ -123,7 +142,8 @@ impl Rejection {
     /// How far from fitting, in bytes per GPU: used to find the closest miss.
     pub fn short_bytes(&self) -> u64 {
         match self {
-            Rejection::WeightsDoNotFit { short_bytes, .. } => *short_bytes,
+            Rejection::WeightsDoNotFit { short_bytes, .. }
+            | Rejection::KvCacheMemoryDoesNotFit { short_bytes, .. } => *short_bytes,
             Rejection::ContextDoesNotFit {
                 needed_bytes,
                 available_bytes,
@@ -177,6 +197,26 @@ impl std::fmt::Display for Rejection {
                 gib(*reserve_bytes),
                 gib(*budget_bytes),
                 gib(*short_bytes)
+            ),
+            Rejection::KvCacheMemoryDoesNotFit {
+                stage,
+                weight_bytes,
+                reserve_bytes,
+                kv_cache_bytes,
+                budget_bytes,
+                short_bytes,
+            } => write!(
+                f,
+                "stage {stage} overflows each of its GPUs: {} of weights + {} reserve + the {} KV \
+                 cache --kv-cache-memory-bytes asks for exceed the {} a GPU gives vLLM by {}; \
+                 vLLM ignores --gpu-memory-utilization then and would run out of memory \
+                 allocating the cache after loading the weights. Ask for at most {} bytes",
+                gib(*weight_bytes),
+                gib(*reserve_bytes),
+                gib(*kv_cache_bytes),
+                gib(*budget_bytes),
+                gib(*short_bytes),
+                kv_cache_bytes.saturating_sub(*short_bytes)
             ),
             Rejection::ContextDoesNotFit {
                 stage,

@@ -13,7 +13,7 @@ use super::options::{ExpertParallel, MAX_NODES, MaxModelLen, PlanOptions, Strate
 use super::rules::{self, Rejection};
 use super::weights::{CheckpointScale, Mxfp4Alignment, RankWeights};
 use super::{MaxModelLenSource, Planner, Stage, reserve};
-use crate::profile::Mlp;
+use crate::profile::{Mlp, ModelProfile};
 
 /// A layout that fits, with everything needed to rank it and build the plan.
 #[derive(Debug, Clone)]
@@ -46,6 +46,30 @@ pub(crate) struct Outcomes {
 /// vLLM's budget per GPU: `gpu_memory_utilization × total` (`vllm/v1/worker/gpu_worker.py`).
 pub(crate) fn budget(memory: u64, utilization: f64) -> u64 {
     (memory as f64 * utilization) as u64
+}
+
+/// What a GPU of `memory` bytes gives vLLM when `--kv-cache-memory-bytes` fixes the KV cache.
+/// vLLM then allocates the bytes asked for and ignores `gpu_memory_utilization` ("This does
+/// not respect the gpu_memory_utilization config", `Worker.determine_available_memory`,
+/// `vllm/v1/worker/gpu_worker.py`, v0.33.0), so weights, reserve and cache must fit the whole
+/// GPU less what vLLM still allocates after the cache: the sampler's second warm-up
+/// ([`reserve::HEADROOM_SLACK`]) and, before CUDA-graph profiling, the graphs.
+pub(crate) fn fixed_kv_budget(memory: u64, model: &ModelProfile, options: &PlanOptions) -> u64 {
+    let graphs = if super::version::CUDA_GRAPH_PROFILING.in_version(options.vllm_version()) {
+        0
+    } else {
+        reserve::cuda_graph_estimate(model)
+    };
+    memory.saturating_sub(reserve::HEADROOM_SLACK + graphs)
+}
+
+/// The memory per GPU vLLM fills with weights, reserve and KV cache under `options`: the
+/// utilization's share, or with a fixed KV cache what the GPU gives ([`fixed_kv_budget`]).
+pub(crate) fn vllm_budget(memory: u64, model: &ModelProfile, options: &PlanOptions) -> u64 {
+    match options.kv_cache_memory_bytes {
+        Some(_) => fixed_kv_budget(memory, model, options),
+        None => budget(memory, options.gpu_memory_utilization),
+    }
 }
 
 impl Planner<'_> {
@@ -308,7 +332,10 @@ impl Planner<'_> {
                 .max_num_batched_tokens,
         );
         let need = |shape: &StageKv, len: u64| shape.need(kv, len, in_flight);
-        let tightest = Tightest::of(&shapes, &stages);
+        let fixed = options
+            .kv_cache_memory_bytes
+            .map(|_| vllm_budget(self.hardware.gpu.memory_bytes, model, options));
+        let tightest = Tightest::of(&shapes, &stages, fixed);
         let fits = |len: u64| tightest.iter().all(|t| need(&t.shape, len) <= t.available);
         // Fits even if every reserve term is at the top of its band.
         let fits_safely = |len: u64| {
@@ -376,10 +403,7 @@ impl Planner<'_> {
     ) -> Result<(Vec<Stage>, Vec<StageKv>), Rejection> {
         let model = self.model;
         let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
-        let budget = budget(
-            self.hardware.gpu.memory_bytes,
-            options.gpu_memory_utilization,
-        );
+        let budget = vllm_budget(self.hardware.gpu.memory_bytes, model, options);
         let profiling = reserve::Profiling {
             limits: options.scheduler_limits(self.hardware),
             version: options.vllm_version(),
@@ -405,16 +429,29 @@ impl Planner<'_> {
             // Every group of the stage shares one block pool.
             let shape = StageKv::in_range(kv, range.clone());
             let block_bytes = shape.block_bytes;
-            if used >= budget || budget - used < block_bytes {
-                return Err(Rejection::WeightsDoNotFit {
-                    stage: index,
-                    weight_bytes: weight_bytes_per_gpu,
-                    reserve_bytes: reserve.total(),
-                    budget_bytes: budget,
-                    short_bytes: (used + block_bytes).saturating_sub(budget),
-                });
-            }
-            let available = budget - used;
+            let available = match options.kv_cache_memory_bytes {
+                Some(asked) if used.saturating_add(asked) > budget => {
+                    return Err(Rejection::KvCacheMemoryDoesNotFit {
+                        stage: index,
+                        weight_bytes: weight_bytes_per_gpu,
+                        reserve_bytes: reserve.total(),
+                        kv_cache_bytes: asked,
+                        budget_bytes: budget,
+                        short_bytes: used.saturating_add(asked) - budget,
+                    });
+                }
+                Some(asked) => asked,
+                None if used >= budget || budget - used < block_bytes => {
+                    return Err(Rejection::WeightsDoNotFit {
+                        stage: index,
+                        weight_bytes: weight_bytes_per_gpu,
+                        reserve_bytes: reserve.total(),
+                        budget_bytes: budget,
+                        short_bytes: (used + block_bytes).saturating_sub(budget),
+                    });
+                }
+                None => budget - used,
+            };
             stages.push(Stage {
                 index,
                 layers,
@@ -451,11 +488,23 @@ struct Tightest {
 }
 
 impl Tightest {
-    fn of(shapes: &[StageKv], stages: &[Stage]) -> Vec<Tightest> {
+    /// With a KV cache fixed by `--kv-cache-memory-bytes` (`fixed_budget`: what a GPU gives
+    /// vLLM), the band does not shrink the cache: a stage is safe when the reserve at the top of
+    /// its band still fits the GPU beside the cache, and holds nothing safely otherwise.
+    fn of(shapes: &[StageKv], stages: &[Stage], fixed_budget: Option<u64>) -> Vec<Tightest> {
         let mut out: Vec<Tightest> = Vec::new();
         for (shape, stage) in shapes.iter().zip(stages) {
             let available = stage.kv_cache_available_bytes_per_gpu;
-            let safe = available.checked_sub(stage.reserve.band_bytes);
+            let safe = match fixed_budget {
+                Some(budget) => {
+                    let top = stage.weight_bytes_per_gpu
+                        + stage.reserve.total()
+                        + stage.reserve.band_bytes
+                        + available;
+                    (top <= budget).then_some(available)
+                }
+                None => available.checked_sub(stage.reserve.band_bytes),
+            };
             match out.iter_mut().find(|t| t.shape == *shape) {
                 Some(t) => {
                     t.available = t.available.min(available);
@@ -548,6 +597,90 @@ mod tests {
         assert!(fits.reason.starts_with("holds only"), "{}", fits.reason);
     }
 
+    /// `--kv-cache-memory-bytes`: every stage's KV memory is what was asked, whatever the
+    /// utilization (which is then not rendered), and what a GPU gives vLLM is its memory less
+    /// the sampler's headroom, and before vLLM 0.21 less the CUDA graphs too.
+    #[test]
+    fn a_fixed_kv_cache_is_what_every_stage_gets() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap();
+        let h100 = catalog.hardware(crate::profile::ids::H100_80GB).unwrap();
+        let asked = 20 << 30;
+        let options = PlanOptions {
+            kv_cache_memory_bytes: Some(asked),
+            gpu_memory_utilization: 0.5,
+            ..PlanOptions::default()
+        };
+        let plan = Planner::new(model, h100).plan(&options).unwrap();
+        let memory = h100.gpu.memory_bytes;
+        assert_eq!(plan.budget_bytes_per_gpu, memory - reserve::HEADROOM_SLACK);
+        for stage in &plan.stages {
+            assert_eq!(stage.kv_cache_available_bytes_per_gpu, asked);
+        }
+        let block = 16 * 32 * 2 * 8 * 128 * 2; // 16 tokens, 32 layers, K and V, 8 heads, BF16
+        assert_eq!(plan.kv_cache_blocks, asked / block);
+        let args = plan.vllm_args.join(" ");
+        assert!(
+            args.contains("--kv-cache-memory-bytes 21474836480"),
+            "{args}"
+        );
+        assert!(!args.contains("--gpu-memory-utilization"), "{args}");
+        let old = PlanOptions {
+            vllm_version: Some("0.19.0".parse().unwrap()),
+            ..options
+        };
+        assert_eq!(
+            vllm_budget(memory, model, &old),
+            memory - reserve::HEADROOM_SLACK - reserve::cuda_graph_estimate(model)
+        );
+    }
+
+    /// A fixed cache the GPU cannot hold beside weights and reserve is refused by how much it
+    /// overflows, with the largest size that fits.
+    #[test]
+    fn a_fixed_kv_cache_larger_than_the_gpu_is_refused() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog
+            .model(crate::profile::ids::LLAMA_3_1_8B_INSTRUCT)
+            .unwrap();
+        let h100 = catalog.hardware(crate::profile::ids::H100_80GB).unwrap();
+        let asked = 76 << 30;
+        let options = PlanOptions {
+            kv_cache_memory_bytes: Some(asked),
+            tensor_parallel_size: Some(1),
+            pipeline_parallel_size: Some(1),
+            ..PlanOptions::default()
+        };
+        let outcomes = Planner::new(model, h100).search(&options);
+        assert!(outcomes.fits.is_empty());
+        let Some((_, rejection)) = outcomes.rejected.first() else {
+            panic!("the pinned layout is rejected");
+        };
+        let Rejection::KvCacheMemoryDoesNotFit {
+            weight_bytes,
+            reserve_bytes,
+            kv_cache_bytes,
+            budget_bytes,
+            short_bytes,
+            ..
+        } = rejection
+        else {
+            panic!("{rejection}");
+        };
+        assert_eq!(*kv_cache_bytes, asked);
+        assert_eq!(
+            *short_bytes,
+            weight_bytes + reserve_bytes + asked - budget_bytes
+        );
+        assert!(
+            rejection
+                .to_string()
+                .contains(&format!("at most {} bytes", asked - short_bytes))
+        );
+    }
+
     /// Stages of one shape collapse into their tightest: the least memory, and the least left
     /// at the top of the reserve's band, which no request fits once a band exceeds its stage's
     /// memory (as `need + band <= available` says for every `need`).
@@ -584,6 +717,7 @@ mod tests {
         let tightest = Tightest::of(
             &[a, b, a, b],
             &[stage(100, 10), stage(90, 30), stage(95, 20), stage(50, 60)],
+            None,
         );
         let summary: Vec<_> = tightest
             .iter()

@@ -8,7 +8,6 @@ use super::kv::KvLayout;
 use super::layout::{Layout, pp_partition};
 use super::options::{ExpertParallel, PlanOptions};
 use super::reserve::{self, Reserve};
-use super::search::budget;
 use super::version::{SchedulerLimits, VllmVersion};
 use super::weights::{Mxfp4Alignment, RankWeights};
 use super::{PlanError, Planner};
@@ -127,7 +126,7 @@ impl Planner<'_> {
             collective_ranks: tp * dp,
             spans_nodes: tp * pp * dp > gpus_per_node,
         };
-        let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
+        let budget = super::search::vllm_budget(hardware.gpu.memory_bytes, model, options);
         let kv = KvLayout::speculative(
             model,
             hardware,
@@ -150,7 +149,11 @@ impl Planner<'_> {
             let last = index + 1 == pp;
             let weight = weights.stage(range.clone(), index == 0, last);
             let reserve = reserve::reserve(model, &profiling, last);
-            let available = budget as i128 - weight as i128 - reserve.total() as i128;
+            // A fixed cache is what vLLM allocates, whether or not the GPU then holds it.
+            let available = match options.kv_cache_memory_bytes {
+                Some(asked) => i128::from(asked),
+                None => budget as i128 - weight as i128 - reserve.total() as i128,
+            };
             let block_bytes = kv.block_bytes(range).max(1);
             blocks = blocks.min(u64::try_from(available).unwrap_or(0) / block_bytes);
             stages.push(StageStartup {

@@ -170,6 +170,16 @@ pub const MAMBA_ALIGN_CACHE: Feature = Feature {
     verified: false,
 };
 
+/// `--kv-cache-memory-bytes`: the KV cache's size per GPU, instead of what
+/// `gpu_memory_utilization` leaves (vllm PR #21489, merged in the summer of 2025; v0.11.0 is
+/// the first release lwsplan is sure of, unverified: the flag may be older).
+pub const KV_CACHE_MEMORY_BYTES: Feature = Feature {
+    what: "--kv-cache-memory-bytes",
+    since: VllmVersion(0, 11, 0),
+    source: "vllm-project/vllm PR #21489",
+    verified: false,
+};
+
 /// Sliding-window and chunked-local caches reserve blocks for every batch still in flight, not
 /// one: `SlidingWindowSpec.max_admission_blocks_per_request` holds the last `sliding_window - 1`
 /// tokens plus `VllmConfig.max_in_flight_tokens`, `max_concurrent_batches ×

@@ -540,6 +540,7 @@ const PLANNED_FLAGS: &[(&str, &str)] = &[
     ("decode-context-parallel-size", "the plan's layout"),
     ("max-model-len", "--max-model-len"),
     ("gpu-memory-utilization", "--gpu-memory-utilization"),
+    ("kv-cache-memory-bytes", "--kv-cache-memory-bytes"),
     ("kv-cache-dtype", "--kv-cache-dtype"),
     ("max-num-batched-tokens", "--max-num-batched-tokens"),
     ("max-num-seqs", "--max-num-seqs"),

@@ -67,13 +67,23 @@ impl Plan {
             self.parameters as f64 / 1e9,
             gib(self.weight_bytes)
         )?;
-        writeln!(
-            out,
-            "  budget        {} per GPU ({} × {})",
-            gib(self.budget_bytes_per_gpu),
-            self.gpu_memory_utilization,
-            gib(self.gpu_memory_bytes)
-        )?;
+        match self.kv_cache_memory_bytes {
+            Some(kv) => writeln!(
+                out,
+                "  budget        {} per GPU ({} less vLLM's headroom), the KV cache fixed at {} \
+                 (--kv-cache-memory-bytes {kv}; vLLM ignores --gpu-memory-utilization)",
+                gib(self.budget_bytes_per_gpu),
+                gib(self.gpu_memory_bytes),
+                gib(kv)
+            )?,
+            None => writeln!(
+                out,
+                "  budget        {} per GPU ({} × {})",
+                gib(self.budget_bytes_per_gpu),
+                self.gpu_memory_utilization,
+                gib(self.gpu_memory_bytes)
+            )?,
+        }
         writeln!(
             out,
             "  KV cache      {} tokens: {} blocks of {}, {} B per token per GPU (--kv-cache-dtype {})",

@@ -74,6 +74,11 @@ pub struct PlanFlags {
     /// Fraction of each GPU's memory vLLM may use, in (0, 1] [default: 0.9].
     #[arg(long, value_name = "FRACTION")]
     pub gpu_memory_utilization: Option<f64>,
+    /// The KV cache's size per GPU in bytes, fixed (vLLM's `--kv-cache-memory-bytes`; vLLM then
+    /// ignores --gpu-memory-utilization, and the plan checks that the GPU holds it beside the
+    /// weights and the reserve).
+    #[arg(long, value_name = "BYTES")]
+    pub kv_cache_memory_bytes: Option<u64>,
     /// KV cache element type [default: auto].
     #[arg(long, value_parser = choices::<KvCacheDtype>())]
     pub kv_cache_dtype: Option<KvCacheDtype>,
@@ -526,6 +531,10 @@ impl PlanFlags {
         set(
             &mut plan.gpu_memory_utilization,
             self.gpu_memory_utilization,
+        );
+        set(
+            &mut plan.kv_cache_memory_bytes,
+            self.kv_cache_memory_bytes.map(Some),
         );
         set(&mut plan.kv_cache_dtype, self.kv_cache_dtype);
         set(&mut plan.max_model_len, self.max_model_len);
