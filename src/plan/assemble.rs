@@ -51,7 +51,11 @@ impl Planner<'_> {
             budget_bytes_per_gpu: budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization),
             parameters: weights::parameters(model),
             weight_bytes: self.weight_total(),
-            max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
+            max_weight_bytes_per_pod: max_weight_bytes_per_pod(
+                &fit.stages,
+                layout,
+                weights::rope_table_bytes(model),
+            ),
             // DeepSeek-V4 is rendered with fp8 whatever was asked (`serve_args`).
             kv_cache_dtype: if matches!(
                 model.attention,
@@ -180,12 +184,18 @@ fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64, engines
 }
 
 /// Ranks are laid out TP-fastest (`pp_rank = rank / TP`), pods take consecutive ranks: the
-/// heaviest pod is the one whose GPUs hold the most weight bytes.
-fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout) -> u64 {
+/// heaviest pod is the one whose GPUs hold the most weight bytes. The RoPE table each GPU builds
+/// (`rope_table` bytes, [`weights::rope_table_bytes`]) is computed on the GPU, not loaded, so it
+/// is left out.
+fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout, rope_table: u64) -> u64 {
     let tp = layout.tensor_parallel_size;
     // Under DP each engine repeats the stages: the stage is the rank's within its engine.
     let pp = stages.len() as u64;
-    let rank_bytes = |rank: u64| stages[(rank / tp % pp) as usize].weight_bytes_per_gpu;
+    let rank_bytes = |rank: u64| {
+        stages[(rank / tp % pp) as usize]
+            .weight_bytes_per_gpu
+            .saturating_sub(rope_table)
+    };
     (0..layout.nodes)
         .map(|pod| {
             let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
