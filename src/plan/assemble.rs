@@ -289,6 +289,31 @@ mod tests {
         assert!(err.contains("no multi-token-prediction layers"), "{err}");
     }
 
+    /// Llama 4's RoPE cos/sin table is part of each GPU's weights ("Model loading took" counts
+    /// it: 53.12 GiB in llm-d-planner's vLLM 0.19.0 log of Scout at TP 4) but no pod loads it
+    /// from the checkpoint, so the pod's load size leaves it out.
+    #[test]
+    fn the_rope_table_counts_on_the_gpu_not_in_the_pods_load() {
+        let scout = crate::profile::hf_fixture("Llama-4-Scout-17B-16E-Instruct");
+        let h100 = crate::Catalog::builtin().hardware("h100-80gb").unwrap();
+        let plan = crate::Planner::new(&scout, h100)
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(4),
+                max_model_len: super::super::MaxModelLen::Tokens(8192),
+                ..PlanOptions::default()
+            })
+            .unwrap();
+        // 10,485,760 positions × head_dim 128 × 2 bytes (BF16).
+        let table = weights::rope_table_bytes(&scout);
+        assert_eq!(table, 2_684_354_560);
+        let gpu = plan.stages[0].weight_bytes_per_gpu;
+        assert!(gpu > table);
+        assert_eq!(
+            plan.max_weight_bytes_per_pod,
+            plan.layout.gpus_per_pod * (gpu - table)
+        );
+    }
+
     /// A target that a whole number of groups holds exactly takes exactly that many.
     #[test]
     fn replicas_cover_the_target_exactly() {
