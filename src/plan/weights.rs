@@ -1223,9 +1223,11 @@ pub fn head(model: &ModelProfile) -> [Tensor; 2] {
 /// `llama3_rope.py`): Scout's 10,485,760 positions × 128 × 2 bytes are 2.5 GiB on every GPU, the
 /// whole gap between lwsplan's weights and llm-d-planner's vLLM 0.19.0 log of Scout at TP 4
 /// (53.12 GiB logged). Other architectures' tables are not counted: a profile does not record a
-/// partial rotary factor (Qwen3.5, MiniMax-M2) or YaRN's longer table, and for the built-in
-/// models they are at most 32 MiB (Llama 3.1's 131,072 × 128 × 2 bytes), the few hundredths of a
-/// GiB by which lwsplan's weights sit under their logs.
+/// partial rotary factor (Qwen3.5, MiniMax-M2) or YaRN's longer table. For most built-in models
+/// they are tens of MiB (Llama 3.1's 131,072 × 128 × 2 bytes = 32 MiB, the few hundredths of a
+/// GiB by which lwsplan's weights sit under their logs); for the 1,048,576-position
+/// DeepSeek-V4 and Kimi-K3 about 128 MiB if built at that length (× 64 rotary values × 2 bytes;
+/// unverified).
 pub fn rope_table_bytes(model: &ModelProfile) -> u64 {
     let rope_layers = model.layer_types.contains(&LayerType::ChunkedAttention);
     match model.attention {
