@@ -52,7 +52,11 @@ impl Planner<'_> {
             kv_cache_memory_bytes: options.kv_cache_memory_bytes,
             parameters: weights::parameters(model),
             weight_bytes: self.weight_total(),
-            max_weight_bytes_per_pod: max_weight_bytes_per_pod(&fit.stages, layout),
+            max_weight_bytes_per_pod: max_weight_bytes_per_pod(
+                &fit.stages,
+                layout,
+                weights::rope_table_bytes(model),
+            ),
             // DeepSeek-V4 is rendered with fp8 whatever was asked (`serve_args`).
             kv_cache_dtype: if matches!(
                 model.attention,
@@ -184,12 +188,18 @@ fn replicas(options: &PlanOptions, blocks: u64, blocks_per_request: u64, engines
 }
 
 /// Ranks are laid out TP-fastest (`pp_rank = rank / TP`), pods take consecutive ranks: the
-/// heaviest pod is the one whose GPUs hold the most weight bytes.
-fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout) -> u64 {
+/// heaviest pod is the one whose GPUs hold the most weight bytes. The RoPE table each GPU builds
+/// (`rope_table` bytes, [`weights::rope_table_bytes`]) is computed on the GPU, not loaded, so it
+/// is left out.
+fn max_weight_bytes_per_pod(stages: &[Stage], layout: super::Layout, rope_table: u64) -> u64 {
     let tp = layout.tensor_parallel_size;
     // Under DP each engine repeats the stages: the stage is the rank's within its engine.
     let pp = stages.len() as u64;
-    let rank_bytes = |rank: u64| stages[(rank / tp % pp) as usize].weight_bytes_per_gpu;
+    let rank_bytes = |rank: u64| {
+        stages[(rank / tp % pp) as usize]
+            .weight_bytes_per_gpu
+            .saturating_sub(rope_table)
+    };
     (0..layout.nodes)
         .map(|pod| {
             let ranks = pod * layout.gpus_per_pod..(pod + 1) * layout.gpus_per_pod;
@@ -281,6 +291,31 @@ mod tests {
             .to_string();
         assert!(err.starts_with("speculative_mtp: "), "{err}");
         assert!(err.contains("no multi-token-prediction layers"), "{err}");
+    }
+
+    /// Llama 4's RoPE cos/sin table is part of each GPU's weights ("Model loading took" counts
+    /// it: 53.12 GiB in llm-d-planner's vLLM 0.19.0 log of Scout at TP 4) but no pod loads it
+    /// from the checkpoint, so the pod's load size leaves it out.
+    #[test]
+    fn the_rope_table_counts_on_the_gpu_not_in_the_pods_load() {
+        let scout = crate::profile::hf_fixture("Llama-4-Scout-17B-16E-Instruct");
+        let h100 = crate::Catalog::builtin().hardware("h100-80gb").unwrap();
+        let plan = crate::Planner::new(&scout, h100)
+            .plan(&PlanOptions {
+                tensor_parallel_size: Some(4),
+                max_model_len: super::super::MaxModelLen::Tokens(8192),
+                ..PlanOptions::default()
+            })
+            .unwrap();
+        // 10,485,760 positions × head_dim 128 × 2 bytes (BF16).
+        let table = weights::rope_table_bytes(&scout);
+        assert_eq!(table, 2_684_354_560);
+        let gpu = plan.stages[0].weight_bytes_per_gpu;
+        assert!(gpu > table);
+        assert_eq!(
+            plan.max_weight_bytes_per_pod,
+            plan.layout.gpus_per_pod * (gpu - table)
+        );
     }
 
     /// A target that a whole number of groups holds exactly takes exactly that many.

@@ -70,7 +70,8 @@ pub struct Stage {
     pub layers: u64,
     /// Index of its first layer.
     pub first_layer: u64,
-    /// Weights one GPU of this stage loads.
+    /// Weights one GPU of this stage loads, with the buffers vLLM builds beside them and
+    /// counts in "Model loading took" (Llama 4's RoPE cos/sin table).
     pub weight_bytes_per_gpu: u64,
     /// Activation, non-torch and CUDA-graph memory held back from the KV cache.
     pub reserve: Reserve,

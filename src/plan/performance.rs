@@ -696,7 +696,11 @@ impl Estimator<'_> {
         let hidden = model.hidden_size as f64;
         let act_bytes = model.torch_dtype.bytes() as f64;
         let mean_context = self.batch.mean_context;
-        let weights = stage.weight_bytes_per_gpu as f64;
+        // The RoPE table sits among the weights vLLM loads but a step reads only its rows for
+        // the batch's positions, not the whole table.
+        let weights = stage
+            .weight_bytes_per_gpu
+            .saturating_sub(super::weights::rope_table_bytes(model)) as f64;
         let expert = weights * inv.expert_byte_fraction;
         // Under DP + EP every engine's tokens, decodes and prompt chunks alike, reach the
         // experts a GPU holds.

@@ -1207,6 +1207,38 @@ pub fn head(model: &ModelProfile) -> [Tensor; 2] {
     ]
 }
 
+/// Bytes of the rotary embedding's cos/sin table on each GPU: vLLM computes it for every position
+/// up to `max_position_embeddings`, `rotary_dim` values a position (the cos and the sin halves),
+/// casts it to the model's dtype and registers it as a buffer of the model
+/// (`RotaryEmbeddingBase.__init__` and `_compute_cos_sin_cache`,
+/// `vllm/model_executor/layers/rotary_embedding/base.py`, vLLM 0.19.0, lines 59-63 and 86), so
+/// "Model loading took" includes it. Layers with the same rotary parameters share one instance
+/// (`get_rope`'s `_ROPE_DICT`, `rotary_embedding/__init__.py`, lines 26 and 77-78): one table a
+/// GPU, whatever its layers.
+///
+/// Counted for Llama 4, whose table is large: its RoPE layers (the chunked-attention ones) call
+/// `get_rope(head_dim, max_position=config.max_position_embeddings, ...)` with no partial rotary
+/// factor (`Llama4Attention`, `vllm/model_executor/models/llama4.py`, vLLM 0.19.0, lines 247-256
+/// and 333), and Llama 3 scaling keeps the table's length (`Llama3RotaryEmbedding`,
+/// `llama3_rope.py`): Scout's 10,485,760 positions × 128 × 2 bytes are 2.5 GiB on every GPU, the
+/// whole gap between lwsplan's weights and llm-d-planner's vLLM 0.19.0 log of Scout at TP 4
+/// (53.12 GiB logged). Other architectures' tables are not counted: a profile does not record a
+/// partial rotary factor (Qwen3.5, MiniMax-M2) or YaRN's longer table. For most built-in models
+/// they are tens of MiB (Llama 3.1's 131,072 × 128 × 2 bytes = 32 MiB, the few hundredths of a
+/// GiB by which lwsplan's weights sit under their logs); for the 1,048,576-position
+/// DeepSeek-V4 and Kimi-K3 about 128 MiB if built at that length (× 64 rotary values × 2 bytes;
+/// unverified).
+pub fn rope_table_bytes(model: &ModelProfile) -> u64 {
+    let rope_layers = model.layer_types.contains(&LayerType::ChunkedAttention);
+    match model.attention {
+        Attention::Gqa { head_dim, .. } if rope_layers => model
+            .max_position_embeddings
+            .saturating_mul(head_dim)
+            .saturating_mul(model.torch_dtype.bytes()),
+        _ => 0,
+    }
+}
+
 /// Parameters vLLM loads by default (no MTP layers), counted as transformers counts them:
 /// tied embeddings once.
 pub fn parameters(model: &ModelProfile) -> u64 {
@@ -1268,6 +1300,9 @@ pub struct RankWeights {
     mtp: u128,
     /// The vision tower, which every stage holds.
     vision: u128,
+    /// The rotary embedding's cos/sin table ([`rope_table_bytes`]), which every stage builds:
+    /// not a checkpoint tensor, so no checkpoint scale applies to it.
+    rope_table: u128,
     /// The drafter's own embedding, which it loads only when the last stage is not also the
     /// first (with one stage it shares the model's: `llm_base_proposer.py`
     /// `_maybe_share_embeddings`, v0.28.0).
@@ -1384,6 +1419,7 @@ impl RankWeights {
                 .iter()
                 .map(|t| t.bytes_per_rank(model, tp))
                 .sum(),
+            rope_table: u128::from(rope_table_bytes(model)),
             // NemotronH's drafter declares no embedding of its own (`has_own_embed_tokens =
             // False`, `nemotron_h_mtp.py`, vLLM 0.34.0, lines 333-334): it uses the target's.
             mtp_embedding: if mtp_layers > 0 && model.hybrid_override_pattern.is_none() {
@@ -1418,8 +1454,9 @@ impl RankWeights {
 
     /// Bytes of a stage holding `layers`, first and/or last.
     pub fn stage(&self, layers: std::ops::Range<u64>, first: bool, last: bool) -> u64 {
-        let mut bytes =
-            self.prefix[layers.end as usize] - self.prefix[layers.start as usize] + self.vision;
+        let mut bytes = self.prefix[layers.end as usize] - self.prefix[layers.start as usize]
+            + self.vision
+            + self.rope_table;
         let embedding = first || self.embedding_everywhere;
         if embedding {
             bytes += self.embedding;
@@ -2023,6 +2060,55 @@ mod tests {
             .map(|t| t.bytes_per_rank(k3, 8))
             .sum();
         assert_eq!(per_gpu, 2 * 447_358_976);
+    }
+
+    #[test]
+    fn llama4_gpus_hold_one_rope_table_beside_their_weights() {
+        let read = crate::profile::hf_fixture;
+        // (model, table bytes): max_position_embeddings × head_dim × 2 bytes (BF16), from each
+        // config.json's text_config; built-in models whose table is not counted hold none.
+        let rows: [(ModelProfile, u64); 3] = [
+            // Scout: 10,485,760 positions × 128 = 2.5 GiB, the gap llm-d-planner's vLLM 0.19.0
+            // log of it at TP 4 shows ("Model loading took 53.12 GiB").
+            (read("Llama-4-Scout-17B-16E-Instruct"), 10_485_760 * 128 * 2),
+            // Maverick: 1,048,576 positions.
+            (
+                read("Llama-4-Maverick-17B-128E-Instruct"),
+                1_048_576 * 128 * 2,
+            ),
+            (model("llama-3.1-8b-instruct"), 0),
+        ];
+        let alignment = Mxfp4Alignment::for_sm(90);
+        for (m, table) in rows {
+            assert_eq!(rope_table_bytes(&m), table, "{}", m.id);
+            let weights = RankWeights::new(&m, 4, None, alignment, 0);
+            let layers = m.num_hidden_layers;
+            // Every stage builds the table once, whatever its layers and TP.
+            for (range, first, last) in [(0..layers, true, true), (1..2, false, false)] {
+                let tensors: u128 = (range.start..range.end)
+                    .flat_map(|l| layer_tensors(&m, l))
+                    .map(|t| t.loaded_bytes_per_rank(&m, 4, alignment))
+                    .sum();
+                let vision: u128 = vision_tensors(&m, 4)
+                    .iter()
+                    .map(|t| t.bytes_per_rank(&m, 4))
+                    .sum();
+                let [norm, lm_head] = head(&m);
+                let ends = if first {
+                    embedding(&m).bytes_per_rank(&m, 4)
+                        + norm.bytes_per_rank(&m, 4)
+                        + lm_head.bytes_per_rank(&m, 4)
+                } else {
+                    0
+                };
+                assert_eq!(
+                    u128::from(weights.stage(range, first, last)),
+                    tensors + vision + ends + u128::from(table),
+                    "{}",
+                    m.id
+                );
+            }
+        }
     }
 
     #[test]

@@ -89,6 +89,7 @@ fn the_set_covers_what_lwsplan_plans() {
         if model.hf_repo.starts_with("moonshotai/Kimi-K2")
             || model.hf_repo.starts_with("Qwen/Qwen3.5")
             || model.hf_repo.starts_with("deepseek-ai/DeepSeek-V4")
+            || model.hf_repo.starts_with("meta-llama/Llama-4")
         {
             next_generation.insert(model.hf_repo.clone());
         }
@@ -110,7 +111,8 @@ fn the_set_covers_what_lwsplan_plans() {
     ] {
         assert!(n > 0, "no {what} run in the set");
     }
-    assert!(next_generation.len() >= 3, "{next_generation:?}");
+    // Issue 19 asks for four of the new models.
+    assert!(next_generation.len() >= 4, "{next_generation:?}");
 }
 
 fn model_of(entry: &Entry, catalog: &Catalog) -> ModelProfile {
