@@ -587,8 +587,11 @@ impl Planner<'_> {
         {
             notes.push(Note::UnverifiedArchitecture {
                 feature: "DeepSeek Sparse Attention (sparse MLA with a lightning indexer)",
-                detail: "its KV layout (latent and indexer key in one group of 64-token blocks) \
-                         follows vLLM's code, its weights and reserve are unverified",
+                detail: "its KV layout (latent and indexer key in one group of 64-token blocks, \
+                         IndexCache's shared layers without the key) follows vLLM's code and a \
+                         GLM-5.2 serving note's KV capacity (+3.5 % at 300K context); its \
+                         weights and reserve are unverified, and the workspaces vLLM sizes by \
+                         max_model_len are not reserved (optimistic at long contexts)",
             });
         }
         if matches!(model.attention, Attention::CompressedSparseMla { .. }) {
