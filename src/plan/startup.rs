@@ -120,13 +120,8 @@ impl Planner<'_> {
             options.mtp_layers(model),
         );
         let limits = options.scheduler_limits(hardware);
-        let profiling = reserve::Profiling {
-            limits,
-            version: options.vllm_version(),
-            tensor_parallel_size: tp,
-            collective_ranks: tp * dp,
-            spans_nodes: tp * pp * dp > gpus_per_node,
-        };
+        let profiling =
+            options.profiling(model, hardware, tp, tp * dp, tp * pp * dp > gpus_per_node);
         let budget = budget(hardware.gpu.memory_bytes, options.gpu_memory_utilization);
         let kv = KvLayout::speculative(
             model,
