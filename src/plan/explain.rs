@@ -609,8 +609,13 @@ impl Planner<'_> {
         {
             notes.push(Note::UnverifiedArchitecture {
                 feature: "DeepSeek Sparse Attention (sparse MLA with a lightning indexer)",
-                detail: "its KV layout (latent and indexer key in one group of 64-token blocks) \
-                         follows vLLM's code, its weights and reserve are unverified",
+                detail: "its KV layout (latent and indexer key in one group of 64-token blocks, \
+                         IndexCache's shared layers without the key) follows vLLM's code and a \
+                         GLM-5.2 serving note's KV capacity (-0.7 % at 300K context); its \
+                         weights are unverified, and its reserve holds vLLM's workspace sized by \
+                         max_model_len, though a refused GLM-5.2 start at 1M context reported \
+                         about 5 GiB less KV memory than lwsplan plans at its likely \
+                         utilization (unexplained)",
             });
         }
         if matches!(model.attention, Attention::CompressedSparseMla { .. }) {

@@ -104,23 +104,57 @@ pub fn bytes_per_token_per_layer(model: &ModelProfile, tp: u64, dtype: KvCacheDt
             ..
         } => match indexer {
             None => (kv_lora_rank + qk_rope_head_dim) * elem,
-            // DeepSeek Sparse Attention: `--kv-cache-dtype fp8` becomes `fp8_ds_mla`, 656 bytes
-            // a token (512 FP8 NoPE values, 4 fp32 scales, 64 BF16 RoPE values; FlashMLA
-            // sparse's layout), and the indexer's key cache is `index_head_dim` FP8 values and
-            // one fp32 scale per 128 of them, whatever the KV dtype (`DeepseekV32IndexerCache`,
-            // `vllm/model_executor/models/deepseek_v2.py`, vLLM 0.28.0).
             Some(ix) => {
-                let main = match dtype {
-                    KvCacheDtype::Fp8 => 656,
-                    KvCacheDtype::Auto => (kv_lora_rank + qk_rope_head_dim) * elem,
-                };
-                main + ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4
+                sparse_mla_latent_bytes(*kv_lora_rank, *qk_rope_head_dim, dtype, elem)
+                    + index_key_bytes(ix)
             }
         },
         // Compressed sparse attention differs by layer ([`super::compressed_kv`]): its cache of
         // one uncompressed token, the sliding window's 584-byte `fp8_ds_mla` entry.
         Attention::CompressedSparseMla { .. } => super::compressed_kv::FP8_DS_MLA_ENTRY,
     }
+}
+
+/// [`bytes_per_token_per_layer`] of layer `layer` (a decoder layer, or an MTP layer past
+/// them): a sparse-MLA layer whose indexer IndexCache skips ([`ModelProfile::indexer_on`])
+/// caches its latent alone. Such a layer builds no `Indexer` and so no
+/// `DeepseekV32IndexerCache` (`DeepseekV2MLAAttention.__init__`,
+/// `vllm/model_executor/models/deepseek_v2.py` @ 002d6073aa034d4f5545d45021b0e56d1f3c3593);
+/// its latent stays a sparse-MLA entry, which the indexed layers' selection drives.
+pub fn layer_bytes_per_token(
+    model: &ModelProfile,
+    layer: u64,
+    tp: u64,
+    dtype: KvCacheDtype,
+) -> u64 {
+    match &model.attention {
+        Attention::Mla {
+            kv_lora_rank,
+            qk_rope_head_dim,
+            indexer: Some(_),
+            ..
+        } if !model.indexer_on(layer) => {
+            sparse_mla_latent_bytes(*kv_lora_rank, *qk_rope_head_dim, dtype, dtype.bytes(model))
+        }
+        _ => bytes_per_token_per_layer(model, tp, dtype),
+    }
+}
+
+/// A sparse-MLA layer's latent entry: under `--kv-cache-dtype fp8` vLLM's `fp8_ds_mla`, 656
+/// bytes a token (512 FP8 NoPE values, 4 fp32 scales, 64 BF16 RoPE values; FlashMLA sparse's
+/// layout), else the latent and its rotary part in `elem`-byte elements.
+fn sparse_mla_latent_bytes(kv_lora_rank: u64, rope: u64, dtype: KvCacheDtype, elem: u64) -> u64 {
+    match dtype {
+        KvCacheDtype::Fp8 => 656,
+        KvCacheDtype::Auto => (kv_lora_rank + rope) * elem,
+    }
+}
+
+/// The indexer's key of one token: `index_head_dim` FP8 values and one fp32 scale per 128 of
+/// them, whatever the KV dtype (`DeepseekV32IndexerCache`,
+/// `vllm/model_executor/models/deepseek_v2.py`, vLLM 0.28.0).
+fn index_key_bytes(ix: &crate::profile::Indexer) -> u64 {
+    ix.index_head_dim + ix.index_head_dim.div_ceil(128) * 4
 }
 
 /// Bytes of one linear-attention layer's state for one sequence on one GPU at this TP
@@ -292,7 +326,7 @@ pub fn layer_spec(
     dtype: KvCacheDtype,
     num_spec: u64,
 ) -> Option<CacheSpec> {
-    let per_token = || bytes_per_token_per_layer(model, tp, dtype).div_ceil(dcp.max(1));
+    let per_token = || layer_bytes_per_token(model, layer, tp, dtype).div_ceil(dcp.max(1));
     let cache = |kind, span| CacheSpec {
         kind,
         bytes_per_token: per_token(),
@@ -520,17 +554,28 @@ impl KvLayout {
                 layer_spec(model, l, tp, dcp, dtype, num_spec).is_some_and(|s| !s.kind.is_state())
             })
             .unwrap_or(0);
-        // Every layer's spec, none for a layer that caches nothing.
+        // Every layer's spec, none for a layer that caches nothing. An MTP layer of a sparse
+        // model keeps its indexer even where IndexCache skips the drafter-like layer's.
         let specs: Vec<Option<CacheSpec>> = (0..decoder + mtp_layers)
             .map(|layer| {
-                layer_spec(
+                let spec = layer_spec(
                     model,
                     if layer < decoder { layer } else { drafter_like },
                     tp,
                     dcp,
                     dtype,
                     num_spec,
-                )
+                );
+                match spec {
+                    Some(s) if layer >= decoder && s.kind == CacheKind::SparseMla => {
+                        Some(CacheSpec {
+                            bytes_per_token: layer_bytes_per_token(model, layer, tp, dtype)
+                                .div_ceil(dcp.max(1)),
+                            ..s
+                        })
+                    }
+                    other => other,
+                }
             })
             .collect();
         let cached = || specs.iter().flatten();
@@ -823,7 +868,17 @@ impl KvLayout {
     /// The groups as a GPU holding `range` holds them, for the plan.
     pub fn stage_groups_in(&self, range: std::ops::Range<u64>) -> Vec<KvCacheGroup> {
         let Some(c) = &self.compressed else {
-            return self.stage_groups(&self.counts(range));
+            let mut groups = self.stage_groups(&self.counts(range.clone()));
+            // One summed group may mix layers of different widths (a sparse model's layers
+            // whose indexer IndexCache skips): its bytes are the stage's sum, not the first
+            // layer's times the count.
+            if self.summed
+                && let Some(g) = groups.first_mut()
+                && g.bytes_per_token_per_gpu.is_some()
+            {
+                g.bytes_per_token_per_gpu = Some(self.bytes_per_token(range));
+            }
+            return groups;
         };
         c.groups_in(range)
             .into_iter()

@@ -340,6 +340,32 @@ impl PlanOptions {
         }
     }
 
+    /// vLLM's profiling run on one GPU of a stage of `tp` ranks whose collectives span
+    /// `collective_ranks`: the scheduler limits, the release and the length its workspaces are
+    /// sized by. Under `auto` that is the model's full context, which `auto` may then cut
+    /// (the conservative side: vLLM sizes them by the length it is given).
+    pub(crate) fn profiling(
+        &self,
+        model: &ModelProfile,
+        hardware: &HardwareProfile,
+        tp: u64,
+        collective_ranks: u64,
+        spans_nodes: bool,
+    ) -> super::reserve::Profiling {
+        super::reserve::Profiling {
+            limits: self.scheduler_limits(hardware),
+            version: self.vllm_version(),
+            tensor_parallel_size: tp,
+            collective_ranks,
+            spans_nodes,
+            max_model_len: match self.max_model_len {
+                MaxModelLen::Tokens(n) => n,
+                MaxModelLen::Auto => model.max_position_embeddings,
+            },
+            fp8_kv_cache: self.kv_cache_dtype == KvCacheDtype::Fp8,
+        }
+    }
+
     /// The multi-token-prediction layers vLLM loads: the checkpoint's, under
     /// `speculative_mtp`; none without it.
     pub fn mtp_layers(&self, model: &ModelProfile) -> u64 {

@@ -585,7 +585,8 @@ impl KvRead {
             };
         };
         let index_key = super::compressed_kv::index_entry(ix.index_head_dim) as f64;
-        let index_bytes_per_token = (index_key * stage.layers as f64).min(total);
+        let indexed = model.indexed_layers(stage.first_layer..stage.first_layer + stage.layers);
+        let index_bytes_per_token = (index_key * indexed as f64).min(total);
         KvRead {
             bytes_per_token: total - index_bytes_per_token,
             top_k: Some(ix.index_topk),
@@ -730,7 +731,9 @@ impl Estimator<'_> {
             + prefill_tokens * kv_read.attended(prompt_context) * attention / PREFILL_EFFICIENCY;
         // DSA's lightning indexer scores every token of the context for each query, on every
         // TP rank (its query projection is replicated).
-        let index = index_flops_per_token(model) * stage.layers as f64;
+        // Only the layers that build an indexer score the context (IndexCache).
+        let index = index_flops_per_token(model)
+            * model.indexed_layers(stage.first_layer..stage.first_layer + stage.layers) as f64;
         let index_flops =
             b * mean_context * index + prefill_tokens * prompt_context * index / PREFILL_EFFICIENCY;
         let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s

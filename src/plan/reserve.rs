@@ -79,6 +79,12 @@ pub struct Profiling {
     pub collective_ranks: u64,
     /// Whether the group spans nodes.
     pub spans_nodes: bool,
+    /// The `max_model_len` vLLM sizes its workspaces by (sparse MLA's, see
+    /// [`sparse_mla_workspace`]).
+    pub max_model_len: u64,
+    /// Whether the KV cache is FP8 (sparse MLA's `fp8_ds_mla`, whose prefill gathers into a
+    /// BF16 workspace of its own).
+    pub fp8_kv_cache: bool,
 }
 
 /// Per-GPU memory held back from the KV cache on one pipeline stage.
@@ -175,6 +181,52 @@ pub fn forward_peak(model: &ModelProfile, profiling: &Profiling) -> u64 {
     FORWARD_BASE + hidden + widest + moe + compressed_sparse_forward(model, tokens)
 }
 
+/// Keys of `max_model_len` tokens the sparse indexer's prefill gathers at most at once
+/// (`get_max_prefill_buffer_size`, `vllm/v1/attention/backends/mla/indexer.py`: "40 is a magic
+/// number ... For DeepSeek-V3.2, the max_model_len is 163840. 40 * 163840 * 132 = 865075200
+/// bytes = 825 MB").
+const SPARSE_INDEXER_PREFILL_KEYS: u64 = 40;
+/// The sparse indexer's radix top-k scratch, requested with its gather buffers
+/// (`RADIX_TOPK_WORKSPACE_SIZE`, `vllm/model_executor/layers/sparse_attn_indexer.py` @
+/// 006475fe481a855ea61dd7aafc3722458fcbbeea).
+const SPARSE_INDEXER_RADIX_TOPK: u64 = MIB;
+/// Tokens of `max_model_len` FlashMLA sparse's FP8 prefill dequantizes into its BF16 workspace
+/// ("The flashmla_sparse backend uses a workspace size of 5 * max_model_len", the same
+/// comment in `indexer.py`).
+const SPARSE_MLA_PREFILL_TOKENS: u64 = 5;
+
+/// Sparse MLA's workspace (DeepSeek-V3.2, GLM-5), which vLLM requests from its
+/// `WorkspaceManager` during the profiling run and locks for the process: it grows with
+/// `max_model_len`, not with the batch. The manager keeps one buffer, as large as the largest
+/// request: the indexer's prefill gather, `40 × max_model_len` keys of `index_head_dim` FP8
+/// values and a 4-byte scale each, with 1 MiB of radix top-k scratch (`sparse_attn_indexer`'s
+/// profiling branch, `_gather_workspace_shapes`, `vllm/model_executor/layers/
+/// sparse_attn_indexer.py` @ 006475fe481a855ea61dd7aafc3722458fcbbeea), or, with an FP8
+/// cache, FlashMLA sparse's BF16 prefill workspace of `5 × max_model_len` latents
+/// (`FlashMLASparseImpl.__init__`, `vllm/v1/attention/backends/mla/flashmla_sparse.py`).
+/// 0 for every other attention (DeepSeek-V4's compressed indexer carries a term of its own).
+/// The indexer's transient logits (`VLLM_SPARSE_INDEXER_MAX_LOGITS_MB`) are not counted.
+pub fn sparse_mla_workspace(model: &ModelProfile, profiling: &Profiling) -> u64 {
+    let Attention::Mla {
+        indexer: Some(ix),
+        kv_lora_rank,
+        qk_rope_head_dim,
+        ..
+    } = &model.attention
+    else {
+        return 0;
+    };
+    let len = profiling.max_model_len;
+    let gather =
+        SPARSE_INDEXER_PREFILL_KEYS * len * (ix.index_head_dim + 4) + SPARSE_INDEXER_RADIX_TOPK;
+    let prefill = if profiling.fp8_kv_cache {
+        SPARSE_MLA_PREFILL_TOKENS * len * (kv_lora_rank + qk_rope_head_dim) * 2
+    } else {
+        0
+    };
+    gather.max(prefill)
+}
+
 /// DeepSeek-V4's forward bytes beyond the common terms for a batch of `tokens`
 /// ([`COMPRESSED_SPARSE_BYTES_PER_TOKEN`]); 0 for every other attention.
 fn compressed_sparse_forward(model: &ModelProfile, tokens: u64) -> u64 {
@@ -196,11 +248,14 @@ pub fn sampler_peak(model: &ModelProfile, profiling: &Profiling) -> u64 {
 /// The reserve on one GPU of a stage; `last` adds the sampler.
 pub fn reserve(model: &ModelProfile, profiling: &Profiling, last: bool) -> Reserve {
     let forward = forward_peak(model, profiling);
-    let activation = if last {
+    let peak = if last {
         forward.max(sampler_peak(model, profiling))
     } else {
         forward
     };
+    // The workspace stays allocated through the sampler's warm-up: under both peaks. Its
+    // size is vLLM's own arithmetic, outside the fitted band.
+    let activation = sparse_mla_workspace(model, profiling) + peak;
     let non_torch = version::non_torch_bytes(profiling.version, profiling.collective_ranks > 1)
         + if profiling.spans_nodes {
             NON_TORCH_CROSS_NODE
@@ -216,9 +271,7 @@ pub fn reserve(model: &ModelProfile, profiling: &Profiling, last: bool) -> Reser
         activation_bytes: activation,
         non_torch_bytes: non_torch,
         cuda_graph_bytes: cuda_graphs,
-        band_bytes: activation * ACTIVATION_BAND_PER_MILLE / 1000
-            + NON_TORCH_BAND
-            + cuda_graphs / 2,
+        band_bytes: peak * ACTIVATION_BAND_PER_MILLE / 1000 + NON_TORCH_BAND + cuda_graphs / 2,
     }
 }
 
@@ -257,7 +310,48 @@ mod tests {
             tensor_parallel_size: tp,
             collective_ranks: tp,
             spans_nodes: false,
+            max_model_len: 8192,
+            fp8_kv_cache: false,
         }
+    }
+
+    /// Sparse MLA's locked workspace, by hand: DeepSeek-V3.2 at its 163,840-token context holds
+    /// the indexer's 40 × 163,840 keys of 132 bytes, 865,075,200 B ("= 825 MB", vLLM's own
+    /// comment in `indexer.py`), and 1 MiB of top-k scratch; with `fp8_ds_mla`, FlashMLA
+    /// sparse's BF16 prefill workspace of 5 × 163,840 latents of 576 × 2 bytes (943,718,400 B)
+    /// is the larger. GLM-5.2 at 300,000 tokens: 40 × 300,000 × 132 + 1 MiB. Models without
+    /// an indexer hold none.
+    #[test]
+    fn sparse_mla_workspace_grows_with_max_model_len() {
+        let catalog = Catalog::builtin();
+        let v32 = catalog.model("deepseek-v3.2").unwrap();
+        let at = |len, fp8| Profiling {
+            max_model_len: len,
+            fp8_kv_cache: fp8,
+            ..profiling(8192, 1024, VllmVersion(0, 28, 0), 8)
+        };
+        for (model, len, fp8, expected) in [
+            (v32, 163_840, false, 865_075_200 + MIB),
+            (v32, 163_840, true, 943_718_400),
+            (v32, 300_000, false, 1_584_000_000 + MIB),
+        ] {
+            assert_eq!(
+                sparse_mla_workspace(model, &at(len, fp8)),
+                expected,
+                "{len} {fp8}"
+            );
+        }
+        for id in ["deepseek-r1", "kimi-k2-instruct", "deepseek-v4-flash"] {
+            let m = catalog.model(id).unwrap();
+            assert_eq!(sparse_mla_workspace(m, &at(1_048_576, true)), 0, "{id}");
+        }
+        // Under both peaks: the last stage's activation is the workspace plus the sampler's.
+        let p = at(163_840, false);
+        let r = reserve(v32, &p, true);
+        assert_eq!(
+            r.activation_bytes,
+            865_075_200 + MIB + forward_peak(v32, &p).max(sampler_peak(v32, &p))
+        );
     }
 
     /// Llama-3.1-8B on one H100 with v0.19.0's defaults, by hand: forward 410 MiB + 8192 ×

@@ -404,13 +404,13 @@ impl Planner<'_> {
         let model = self.model;
         let (tp, pp) = (layout.tensor_parallel_size, layout.pipeline_parallel_size);
         let budget = vllm_budget(self.hardware.gpu.memory_bytes, model, options);
-        let profiling = reserve::Profiling {
-            limits: options.scheduler_limits(self.hardware),
-            version: options.vllm_version(),
-            tensor_parallel_size: tp,
-            collective_ranks: tp * layout.data_parallel_size,
-            spans_nodes: layout.nodes > 1,
-        };
+        let profiling = options.profiling(
+            model,
+            self.hardware,
+            tp,
+            tp * layout.data_parallel_size,
+            layout.nodes > 1,
+        );
         // Only the last stage's reserve differs (its sampler): each is estimated once, not
         // once per stage of a deep pipeline.
         let (middle_reserve, last_reserve) = (

@@ -119,13 +119,8 @@ impl Planner<'_> {
             options.mtp_layers(model),
         );
         let limits = options.scheduler_limits(hardware);
-        let profiling = reserve::Profiling {
-            limits,
-            version: options.vllm_version(),
-            tensor_parallel_size: tp,
-            collective_ranks: tp * dp,
-            spans_nodes: tp * pp * dp > gpus_per_node,
-        };
+        let profiling =
+            options.profiling(model, hardware, tp, tp * dp, tp * pp * dp > gpus_per_node);
         let budget = super::search::vllm_budget(hardware.gpu.memory_bytes, model, options);
         let kv = KvLayout::speculative(
             model,

@@ -745,7 +745,8 @@ fn attention_tensors(model: &ModelProfile, layer: u64, quantized: bool) -> Vec<T
                     quantized,
                 ));
             }
-            if let Some(indexer) = indexer {
+            // A layer whose top-k IndexCache reuses builds no indexer ([`ModelProfile::indexer_on`]).
+            if let Some(indexer) = indexer.as_ref().filter(|_| model.indexer_on(layer)) {
                 tensors.extend(indexer_tensors(
                     indexer,
                     q_lora_rank.unwrap_or(hidden),

@@ -723,6 +723,42 @@ impl Config<'_> {
         }
     }
 
+    /// A sparse-MLA model's lightning indexer, with the IndexCache schedule vLLM reads
+    /// (`index_topk_freq`, default 1; `index_skip_topk_offset`, default 2;
+    /// `DeepseekV2MLAAttention`, `vllm/model_executor/models/deepseek_v2.py` @
+    /// 002d6073aa034d4f5545d45021b0e56d1f3c3593). vLLM reads neither Transformers'
+    /// `indexer_types` list nor `mlp_layer_types`, so neither is read here. An explicit
+    /// `index_topk_pattern` (one `F` or `S` a layer) overrides the frequency there; it is
+    /// refused by name rather than planned as if absent.
+    fn sparse_indexer(&self) -> Result<Indexer, ProfileError> {
+        use super::model::{MAX_CONTEXT, MAX_WIDTH};
+        if self
+            .value
+            .get("index_topk_pattern")
+            .is_some_and(|p| !p.is_null())
+        {
+            return Err(self.invalid(
+                "index_topk_pattern",
+                "an explicit IndexCache pattern is not supported: lwsplan reads the \
+                 schedule from index_topk_freq and index_skip_topk_offset only, as vLLM \
+                 does when the pattern is null; set it to null if it follows them"
+                    .into(),
+            ));
+        }
+        let mut indexer = Indexer::every_layer(
+            self.bounded("index_n_heads", MAX_WIDTH)?,
+            self.bounded("index_head_dim", MAX_WIDTH)?,
+            self.bounded("index_topk", MAX_CONTEXT)?,
+        );
+        if let Some(freq) = self.optional_bounded("index_topk_freq", MAX_CONTEXT)? {
+            indexer.index_topk_freq = freq;
+        }
+        if let Some(offset) = self.optional_bounded("index_skip_topk_offset", MAX_CONTEXT)? {
+            indexer.index_skip_topk_offset = offset;
+        }
+        Ok(indexer)
+    }
+
     fn attention(
         &self,
         model_type: ModelType,
@@ -736,11 +772,7 @@ impl Config<'_> {
         }
         if model_type.mla() {
             let indexer = if model_type.sparse() {
-                Some(Indexer {
-                    index_n_heads: self.bounded("index_n_heads", MAX_WIDTH)?,
-                    index_head_dim: self.bounded("index_head_dim", MAX_WIDTH)?,
-                    index_topk: self.bounded("index_topk", super::model::MAX_CONTEXT)?,
-                })
+                Some(self.sparse_indexer()?)
             } else {
                 None
             };
@@ -839,11 +871,11 @@ impl Config<'_> {
             o_lora_rank: self.bounded("o_lora_rank", MAX_WIDTH)?,
             o_groups: self.bounded("o_groups", MAX_WIDTH)?,
             compress_ratios,
-            indexer: Indexer {
-                index_n_heads: self.bounded("index_n_heads", MAX_WIDTH)?,
-                index_head_dim: self.bounded("index_head_dim", MAX_WIDTH)?,
-                index_topk: self.bounded("index_topk", MAX_CONTEXT)?,
-            },
+            indexer: Indexer::every_layer(
+                self.bounded("index_n_heads", MAX_WIDTH)?,
+                self.bounded("index_head_dim", MAX_WIDTH)?,
+                self.bounded("index_topk", MAX_CONTEXT)?,
+            ),
         })
     }
 

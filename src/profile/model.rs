@@ -520,6 +520,59 @@ pub struct Indexer {
     pub index_head_dim: u64,
     /// `index_topk`: tokens each query attends to.
     pub index_topk: u64,
+    /// `index_topk_freq` (IndexCache, GLM-5.2's "IndexShare"): every how many layers, counted
+    /// from `index_skip_topk_offset − 1`, one computes its own top-k; the layers between reuse
+    /// the previous one's selection and build no indexer at all, so hold neither its weights
+    /// nor its key cache. 1 (the default): every layer has one. See [`Indexer::on_layer`].
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub index_topk_freq: u64,
+    /// `index_skip_topk_offset`: where the schedule starts; the layers below
+    /// `index_skip_topk_offset − 1` always keep their indexer (vLLM's default 2; GLM-5.2's
+    /// config 3, its three dense layers).
+    #[serde(
+        default = "default_skip_topk_offset",
+        skip_serializing_if = "is_default_skip_topk_offset"
+    )]
+    pub index_skip_topk_offset: u64,
+}
+
+/// vLLM's `index_skip_topk_offset` when the config has none (`DeepseekV2MLAAttention`).
+const DEFAULT_SKIP_TOPK_OFFSET: u64 = 2;
+
+fn default_skip_topk_offset() -> u64 {
+    DEFAULT_SKIP_TOPK_OFFSET
+}
+
+fn is_default_skip_topk_offset(n: &u64) -> bool {
+    *n == DEFAULT_SKIP_TOPK_OFFSET
+}
+
+impl Indexer {
+    /// An indexer on every layer (DeepSeek-V3.2, GLM-5, GLM-5.1).
+    pub fn every_layer(index_n_heads: u64, index_head_dim: u64, index_topk: u64) -> Self {
+        Indexer {
+            index_n_heads,
+            index_head_dim,
+            index_topk,
+            index_topk_freq: 1,
+            index_skip_topk_offset: DEFAULT_SKIP_TOPK_OFFSET,
+        }
+    }
+
+    /// Whether layer `layer` of a model with `num_hidden_layers` decoder layers builds an
+    /// indexer (and so holds its weights and its key cache). vLLM's IndexCache rule
+    /// (`DeepseekV2MLAAttention.__init__`, `vllm/model_executor/models/deepseek_v2.py` @
+    /// 002d6073aa034d4f5545d45021b0e56d1f3c3593; arXiv 2603.12201): a decoder layer skips its
+    /// top-k when `max(layer − index_skip_topk_offset + 1, 0) % index_topk_freq != 0`, and a
+    /// multi-token-prediction layer (`layer ≥ num_hidden_layers`) always builds a full one.
+    /// GLM-5.2 (`index_topk_freq` 4, offset 3) keeps 21 of its 78 layers' indexers: 0–2, then
+    /// every fourth from 6.
+    pub fn on_layer(&self, layer: u64, num_hidden_layers: u64) -> bool {
+        layer >= num_hidden_layers
+            || (layer + 1)
+                .saturating_sub(self.index_skip_topk_offset)
+                .is_multiple_of(self.index_topk_freq.max(1))
+    }
 }
 
 impl Attention {
@@ -917,6 +970,24 @@ pub(crate) const MAX_CONTEXT: u64 = 1 << 26;
 pub(crate) const MAX_EXPERTS: u64 = 1 << 14;
 
 impl ModelProfile {
+    /// Whether layer `layer` (a decoder layer, or a multi-token-prediction layer past them)
+    /// holds a DeepSeek Sparse Attention indexer: every layer of a sparse-MLA model, less those
+    /// IndexCache skips ([`Indexer::on_layer`]); none of any other attention (DeepSeek-V4's
+    /// compressed layers keep theirs by compress ratio).
+    pub fn indexer_on(&self, layer: u64) -> bool {
+        match &self.attention {
+            Attention::Mla {
+                indexer: Some(ix), ..
+            } => ix.on_layer(layer, self.num_hidden_layers),
+            _ => false,
+        }
+    }
+
+    /// How many of the decoder layers in `layers` hold an indexer ([`ModelProfile::indexer_on`]).
+    pub fn indexed_layers(&self, layers: std::ops::Range<u64>) -> u64 {
+        layers.filter(|&l| self.indexer_on(l)).count() as u64
+    }
+
     /// How decoder layer `layer` (from 0) attends: its `layer_types` entry (its
     /// `hybrid_override_pattern` block), full attention when the profile lists none. A layer
     /// without a mixer ([`layer_blocks`](Self::layer_blocks)) reads as full attention here.
@@ -1263,9 +1334,28 @@ impl ModelProfile {
                         ("attention.indexer.index_n_heads", indexer.index_n_heads),
                         ("attention.indexer.index_head_dim", indexer.index_head_dim),
                         ("attention.indexer.index_topk", indexer.index_topk),
+                        ("attention.indexer.index_topk_freq", indexer.index_topk_freq),
                     ] {
                         require_positive(origin, field, value)?;
                         require_at_most(origin, field, value, MAX_CONTEXT)?;
+                    }
+                    require_at_most(
+                        origin,
+                        "attention.indexer.index_skip_topk_offset",
+                        indexer.index_skip_topk_offset,
+                        MAX_CONTEXT,
+                    )?;
+                    // A skipping layer reuses the previous indexer's selection: layer 0 has none
+                    // to reuse (vLLM would run it without one).
+                    if !indexer.on_layer(0, self.num_hidden_layers) {
+                        return Err(invalid(
+                            "attention.indexer.index_skip_topk_offset",
+                            format!(
+                                "0 with index_topk_freq {} leaves layer 0 without an indexer, \
+                                 so no layer computes the top-k the others reuse; use 1 or more",
+                                indexer.index_topk_freq
+                            ),
+                        ));
                     }
                 }
                 for (field, value) in [
@@ -1562,6 +1652,47 @@ impl ModelProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Which layers keep an indexer under vLLM's IndexCache rule
+    /// (`max(layer − offset + 1, 0) % freq == 0`, MTP layers always; `DeepseekV2MLAAttention`,
+    /// vllm-project/vllm `deepseek_v2.py` @ 002d6073aa034d4f5545d45021b0e56d1f3c3593).
+    #[test]
+    fn index_cache_keeps_the_full_layers_indexers() {
+        let with = |freq, offset| Indexer {
+            index_topk_freq: freq,
+            index_skip_topk_offset: offset,
+            ..Indexer::every_layer(32, 128, 2048)
+        };
+        let full = |ix: Indexer| {
+            (0..78)
+                .filter(|&l| ix.on_layer(l, 78))
+                .collect::<Vec<u64>>()
+        };
+        let glm52: Vec<u64> = [0, 1, 2].into_iter().chain((6..78).step_by(4)).collect();
+        for (indexer, expected, source) in [
+            // DeepSeek-V3.2, GLM-5, GLM-5.1: no IndexCache fields, vLLM's defaults (1, 2).
+            (
+                Indexer::every_layer(32, 128, 2048),
+                (0..78).collect(),
+                "every layer",
+            ),
+            // GLM-5.2 (index_topk_freq 4, offset 3): "21 full / 57 shared of 78 layers; full =
+            // layers 0,1,2 then every 4th" (ROCm/ATOM PR #1260).
+            (with(4, 3), glm52, "GLM-5.2"),
+            // vLLM's default offset with a frequency: 0, 1, then every fourth from 5.
+            (
+                with(4, 2),
+                [0, 1].into_iter().chain((5..78).step_by(4)).collect(),
+                "offset 2",
+            ),
+        ] {
+            assert_eq!(full(indexer), expected, "{source}");
+        }
+        assert_eq!(full(with(4, 3)).len(), 21);
+        // A multi-token-prediction layer past the decoder always builds a full indexer.
+        assert!(with(4, 3).on_layer(78, 78));
+        assert!(!with(4, 3).on_layer(77, 78));
+    }
 
     /// Python's `fnmatch.fnmatch` on the patterns ModelOpt's lists use (GLM-5.1-NVFP4,
     /// Qwen3.5-NVFP4 `hf_quant_config.json`): `*` crosses dots, the whole name must match.

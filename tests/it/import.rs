@@ -619,6 +619,9 @@ const NEXT_GENERATION: &[(&str, &str, f64, f64)] = &[
     // "744B total" (vllm-project/recipes models/zai-org/GLM-5.1.yaml), MTP layer excluded.
     ("GLM-5.1", "zai-org", 744e9, 0.01),
     ("GLM-5.1-FP8", "zai-org", 744e9, 0.01),
+    // "743B" (vllm-project/recipes models/zai-org/GLM-5.2.yaml, `parameter_count`): GLM-5.1's
+    // shapes less the 57 indexers IndexCache drops (9.4 M parameters each).
+    ("GLM-5.2-FP8", "zai-org", 743e9, 0.01),
     // The model names' totals: "397B", "27B", "80B", the 0.46 B vision towers included. The
     // 27B's is the only published figure, a name rounded to the billion (26.5 B to 27.5 B
     // read "27B"): its tolerance is that rounding.
@@ -784,6 +787,37 @@ fn sparse_mla_caches_the_latent_and_the_indexer_key() {
         let layers = m.num_hidden_layers;
         assert_eq!(kv.block_bytes(0..layers), layers * 64 * 1284, "{name}");
     }
+}
+
+/// GLM-5.2's IndexCache (`index_topk_freq` 4, `index_skip_topk_offset` 3): 21 of its 78 layers
+/// keep an indexer and its key cache (ROCm/ATOM PR #1260), so a token takes 78 latents and 21
+/// indexer keys, 78 × 1,152 + 21 × 132 = 92,628 bytes in BF16 and 78 × 656 + 21 × 132 = 53,940
+/// under `fp8_ds_mla`, still one group of 64-token blocks; an MTP layer keeps a full indexer
+/// (`DeepseekV2MLAAttention`, vllm-project/vllm `deepseek_v2.py` @ 002d6073), so it adds 1,284.
+/// The 57 dropped indexers hold no weights either.
+#[test]
+fn index_cache_drops_the_shared_layers_indexer_keys() {
+    let m = import_next("GLM-5.2-FP8");
+    let h200 = Catalog::builtin().hardware("h200-141gb").unwrap().clone();
+    let layers = m.num_hidden_layers;
+    assert_eq!(m.indexed_layers(0..layers), 21);
+    for (dtype, per_token) in [(KvCacheDtype::Auto, 92_628), (KvCacheDtype::Fp8, 53_940)] {
+        let kv = lwsplan::machinery::KvLayout::new(&m, &h200, 8, 1, dtype, 0).unwrap();
+        assert_eq!(kv.groups.len(), 1, "{dtype:?}");
+        assert_eq!(kv.block_size, 64);
+        assert_eq!(kv.bytes_per_token(0..layers), per_token, "{dtype:?}");
+        assert_eq!(kv.block_bytes(0..layers), 64 * per_token, "{dtype:?}");
+    }
+    let mtp = lwsplan::machinery::KvLayout::new(&m, &h200, 8, 1, KvCacheDtype::Auto, 1).unwrap();
+    assert_eq!(mtp.bytes_per_token(0..layers), 92_628 + 1_284);
+    // GLM-5.1 has the same shapes with an indexer on every layer: 57 × 9,371,680 parameters
+    // more (wq_b 4,096 × 2,048, wk 128 × 6,144, weights_proj 32 × 6,144, k_norm's weight and
+    // bias 2 × 128).
+    let glm51 = import_next("GLM-5.1-FP8");
+    assert_eq!(
+        lwsplan::machinery::parameters(&glm51) - lwsplan::machinery::parameters(&m),
+        57 * (4096 * 2048 + 128 * 6144 + 32 * 6144 + 2 * 128)
+    );
 }
 
 /// Qwen3.5-397B-A17B at TP 8 keeps 533,504 bytes of state per gated-DeltaNet layer and
