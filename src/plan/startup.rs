@@ -202,4 +202,27 @@ mod tests {
         assert!(available < 0, "{available}");
         assert_eq!(startup.kv_cache_tokens, 0);
     }
+
+    /// A run with `--kv-cache-memory-bytes` had exactly that much KV memory, whatever the
+    /// utilization: check-log predicts the cache vLLM allocated, tokens from it.
+    #[test]
+    fn a_fixed_kv_cache_is_what_the_run_had() {
+        let catalog = Catalog::builtin();
+        let planner = Planner::new(
+            catalog.model("llama-3.1-8b-instruct").unwrap(),
+            catalog.hardware("h100-80gb").unwrap(),
+        );
+        let asked = 10 << 30;
+        let startup = planner
+            .startup(&PlanOptions {
+                kv_cache_memory_bytes: Some(asked),
+                gpu_memory_utilization: 0.3,
+                ..PlanOptions::default()
+            })
+            .unwrap();
+        let stage = startup.tightest_stage();
+        assert_eq!(stage.available_kv_cache_bytes_per_gpu, asked as i64);
+        // 16-token blocks of 32 layers × K and V × 8 heads × 128 × BF16.
+        assert_eq!(startup.kv_cache_tokens, asked / (32 * 2 * 8 * 128 * 2));
+    }
 }
