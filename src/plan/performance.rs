@@ -247,6 +247,105 @@ const API_MS: f64 = 35.0;
 /// 170 ms in all).
 const PREFILL_EFFICIENCY: f64 = 0.45;
 
+/// FlashMLA's token-level sparse attention kernels reach "up to 640 TFlops during prefilling"
+/// on an H800 (989 dense BF16 TFLOP/s): 0.65 of the peak. Every token of a sparse-MLA model
+/// (DeepSeek-V3.2, GLM-5) runs through them; taken at the same fraction on other GPUs
+/// (unverified). Source: https://github.com/deepseek-ai/FlashMLA/blob/07a1089857b63e74e3133630c02b083b75e8d4b2/README.md
+/// (news, 2025.09.29).
+const SPARSE_MLA_KERNEL_EFFICIENCY: f64 = 0.65;
+
+/// The attention work of vLLM's sparse-MLA backend (`FLASHMLA_SPARSE`), which attends in the
+/// absorbed form (queries of `kv_lora_rank + qk_rope_head_dim` against the cached latent,
+/// values `kv_lora_rank` wide) for prefill and decode alike, with two costs the model's shape
+/// does not show:
+///
+/// - Heads padded: the kernel needs a multiple of 64 query heads a rank on Hopper and 128 on
+///   Blackwell, so vLLM pads the rank's heads with zeros (`FlashMLASparseImpl._bf16_flash_mla_kernel`,
+///   `self.padding` / `self.prefill_padding`, `vllm/v1/attention/backends/mla/flashmla_sparse.py`
+///   from v0.13.0 to v0.24.0; the FP8 decode kernel pads to 64 or 128 likewise,
+///   `_compute_fp8_decode_padded_heads`). DeepSeek-V3.2's 128 heads at TP 8 compute as 64, four
+///   times their work; GLM-5's 64 at TP 8 as 64, eight times.
+/// - Every top-k slot before vLLM 0.24: the indexer hands the kernel `index_topk` indices a
+///   token, -1 past the tokens there are, and up to v0.23.0 vLLM calls the kernel without a
+///   count of valid ones (`flash_mla_sparse_fwd(q, kv, topk_indices, scale)`), so a token at
+///   position 100 costs as much as one at 2048; from v0.24.0 it passes `topk_length` (the valid
+///   counts `triton_convert_req_index_to_global_index` returns) and the work follows
+///   min(position, top-k). That the kernel masks rather than skips the -1 slots before is
+///   inferred from the interface, not read in FlashMLA's source: DeepSeek-V3.2 on 8 × H200 at
+///   vLLM 0.13.0 prefilled 2K prompts at about 90 µs a token and DeepSeek-R1 (the same model
+///   without DSA) at 0.11.0 at about 55 µs (GPUStack's 500-prompt bursts, replayed through a
+///   model of vLLM's scheduler, `tools/simulate_v1_scheduler.py`), and this term is 28 µs of the
+///   difference.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SparseMlaKernel {
+    /// Query heads a rank computes, padded.
+    heads: f64,
+    /// FLOPs per head and attended key: QKᵀ over `kv_lora_rank + qk_rope_head_dim`, PV over
+    /// `kv_lora_rank`, two a multiply-add.
+    flops_per_head_key: f64,
+    top_k: f64,
+    /// Whether the kernel skips the slots past a token's position (vLLM 0.24 on).
+    skips_unfilled: bool,
+}
+
+impl SparseMlaKernel {
+    /// `None` unless the model has DSA's indexer.
+    fn of(
+        model: &ModelProfile,
+        tp: u64,
+        hardware: &HardwareProfile,
+        version: VllmVersion,
+    ) -> Option<SparseMlaKernel> {
+        let Attention::Mla {
+            num_attention_heads,
+            kv_lora_rank,
+            qk_rope_head_dim,
+            indexer: Some(ix),
+            ..
+        } = &model.attention
+        else {
+            return None;
+        };
+        let sm = hardware.gpu.sm();
+        let padding = if (100..120).contains(&sm) { 128 } else { 64 };
+        let heads = (num_attention_heads / tp.max(1))
+            .max(1)
+            .next_multiple_of(padding);
+        Some(SparseMlaKernel {
+            heads: heads as f64,
+            flops_per_head_key: 2.0 * (2 * kv_lora_rank + qk_rope_head_dim) as f64,
+            top_k: ix.index_topk as f64,
+            skips_unfilled: version >= VllmVersion(0, 24, 0),
+        })
+    }
+
+    /// Keys a token at `position` attends over, as the kernel counts them.
+    fn keys(&self, position: f64) -> f64 {
+        if self.skips_unfilled {
+            position.min(self.top_k)
+        } else {
+            self.top_k
+        }
+    }
+
+    /// The mean of [`keys`](Self::keys) over a prompt's `len` positions.
+    fn mean_prompt_keys(&self, len: f64) -> f64 {
+        if !self.skips_unfilled {
+            return self.top_k;
+        }
+        let k = self.top_k;
+        if len <= k {
+            return (len + 1.0) / 2.0;
+        }
+        (k * (k + 1.0) / 2.0 + (len - k) * k) / len
+    }
+
+    /// FLOPs of one layer for one token attending over `keys`.
+    fn flops(&self, keys: f64) -> f64 {
+        self.heads * self.flops_per_head_key * keys
+    }
+}
+
 /// The fixed cost of one decode step under `version`, through `layers` decoder layers of which
 /// `moe_layers` route to experts.
 pub(crate) fn step_overhead_ms(version: VllmVersion, layers: u64, moe_layers: u64) -> f64 {
@@ -444,6 +543,8 @@ struct Rates {
     hbm_bytes_per_s: f64,
     /// DSA's indexer logits: FP8 (DeepGEMM's `fp8_mqa_logits`) where the GPU has FP8.
     index_flops_per_s: f64,
+    /// FlashMLA's sparse attention kernels ([`SPARSE_MLA_KERNEL_EFFICIENCY`]).
+    sparse_mla_flops_per_s: f64,
 }
 
 impl Rates {
@@ -465,6 +566,7 @@ impl Rates {
                 * 1e9
                 * hbm_efficiency(hardware),
             index_flops_per_s: rate(GemmFormat::Fp8),
+            sparse_mla_flops_per_s: peaks.bf16 * SPARSE_MLA_KERNEL_EFFICIENCY * 1e12,
         })
     }
 }
@@ -685,6 +787,8 @@ struct Estimator<'a> {
     rates: Rates,
     fabric: Fabric,
     batch: Batch,
+    /// The sparse-MLA kernel's work, for a model with DSA's indexer.
+    sparse_mla: Option<SparseMlaKernel>,
 }
 
 impl Estimator<'_> {
@@ -727,8 +831,22 @@ impl Estimator<'_> {
         // rate prefill loses (see PREFILL_EFFICIENCY).
         let work_tokens = b + prefill_tokens / PREFILL_EFFICIENCY;
         let prompt_context = self.cx.workload.input_tokens as f64 / 2.0;
-        let attention_flops = b * kv_read.attended(mean_context) * attention
-            + prefill_tokens * kv_read.attended(prompt_context) * attention / PREFILL_EFFICIENCY;
+        let attention_s = match self.sparse_mla {
+            // The sparse kernel's own rate, measured as a kernel: no prefill discount on top.
+            Some(k) => {
+                let input = self.cx.workload.input_tokens as f64;
+                (b * k.flops(k.keys(mean_context))
+                    + prefill_tokens * k.flops(k.mean_prompt_keys(input)))
+                    * attention_layers(model, stage)
+                    / rates.sparse_mla_flops_per_s
+            }
+            None => {
+                (b * kv_read.attended(mean_context) * attention
+                    + prefill_tokens * kv_read.attended(prompt_context) * attention
+                        / PREFILL_EFFICIENCY)
+                    / rates.attention_flops_per_s
+            }
+        };
         // DSA's lightning indexer scores every token of the context for each query, on every
         // TP rank (its query projection is replicated).
         // Only the layers that build an indexer score the context (IndexCache).
@@ -739,7 +857,7 @@ impl Estimator<'_> {
         let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s
             + 2.0 * work_tokens * expert_active
                 / (rates.expert_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
-            + attention_flops / rates.attention_flops_per_s
+            + attention_s
             + index_flops / rates.index_flops_per_s)
             * 1e3;
         let mut time = StageTime {
@@ -939,6 +1057,12 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
         rates: Rates::of(cx.model, cx.hardware)?,
         fabric: Fabric::of(cx.hardware, cx.network),
         batch: Batch::of(cx, fit, concurrency),
+        sparse_mla: SparseMlaKernel::of(
+            cx.model,
+            fit.layout.tensor_parallel_size,
+            cx.hardware,
+            cx.vllm_version,
+        ),
     };
     let batch = &est.batch;
     let step = est.decode_step();
@@ -1243,5 +1367,73 @@ mod tests {
         assert!(a.throughput_overlaps(&near) && a.tpot_overlaps(&near));
         assert!(!a.throughput_overlaps(&far) && !a.tpot_overlaps(&far));
         assert_eq!(a.output_tokens_per_s_per_gpu, [80.0, 125.0]);
+    }
+
+    /// vLLM's sparse-MLA kernel pads a rank's query heads to 64 on Hopper and 128 on Blackwell
+    /// (`FlashMLASparseImpl`, vLLM v0.13.0 and v0.24.0) and, before v0.24.0, attends over every
+    /// one of the indexer's 2048 slots whatever the position (no `topk_length`). Each row: model,
+    /// TP, GPU, release → padded heads, keys of a token at position 100 and the mean keys over a
+    /// 4096-token prompt.
+    #[test]
+    fn the_sparse_mla_kernel_pads_heads_and_counts_its_slots() {
+        let catalog = crate::Catalog::builtin();
+        let rows = [
+            // DeepSeek-V3.2: 128 heads, TP 8 → 16 a rank, padded to 64 on H200.
+            (
+                "deepseek-v3.2",
+                8,
+                "h200-141gb",
+                VllmVersion(0, 13, 0),
+                64.0,
+                2048.0,
+                2048.0,
+            ),
+            // The same at TP 1: 128 heads are a multiple of 64 already.
+            (
+                "deepseek-v3.2",
+                1,
+                "h200-141gb",
+                VllmVersion(0, 13, 0),
+                128.0,
+                2048.0,
+                2048.0,
+            ),
+            // Blackwell pads to 128.
+            (
+                "deepseek-v3.2",
+                8,
+                "b200",
+                VllmVersion(0, 13, 0),
+                128.0,
+                2048.0,
+                2048.0,
+            ),
+            // GLM-5.1: 64 heads, TP 8 → 8 a rank, padded to 64; from 0.24 the kernel skips the
+            // unfilled slots: position 100 attends over 100 keys, a 4096-token prompt over
+            // (2048 · 2049 / 2 + 2048 · 2048) / 4096 = 1536.25 on average.
+            (
+                "glm-5.1-fp8",
+                8,
+                "h200-141gb",
+                VllmVersion(0, 24, 0),
+                64.0,
+                100.0,
+                1536.25,
+            ),
+        ];
+        for (model, tp, gpu, version, heads, keys_at_100, mean_keys) in rows {
+            let m = catalog.model(model).unwrap();
+            let hw = catalog.hardware(gpu).unwrap();
+            let k = SparseMlaKernel::of(m, tp, hw, version).unwrap();
+            assert_eq!(k.heads, heads, "{model} TP {tp} on {gpu}");
+            assert_eq!(k.keys(100.0), keys_at_100, "{model} {version}");
+            assert_eq!(k.mean_prompt_keys(4096.0), mean_keys, "{model} {version}");
+            // QKᵀ over 512 + 64 and PV over 512, two FLOPs a multiply-add.
+            assert_eq!(k.flops_per_head_key, 2176.0);
+        }
+        // Dense MLA (DeepSeek-R1) runs no sparse kernel.
+        let r1 = catalog.model("deepseek-r1").unwrap();
+        let h200 = catalog.hardware("h200-141gb").unwrap();
+        assert!(SparseMlaKernel::of(r1, 8, h200, VllmVersion(0, 13, 0)).is_none());
     }
 }

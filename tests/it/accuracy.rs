@@ -614,8 +614,10 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 }
 
 /// The ranges mean something: outside the known misses they hold the measured TPOT on at least
-/// 76 % of the benchmark set's points, the per-GPU throughput on at least 73 % and the TTFT on
-/// at least 70 % (short of the 80 % aimed at: the vLLM ≥ 0.13 points added for issue #22 —
+/// 80 % of the benchmark set's points, the per-GPU throughput on at least 75 % and the TTFT on
+/// at least 84 % (raised from 76 %, 73 % and 70 % once sparse MLA's kernel work — padded heads,
+/// every top-k slot before vLLM 0.24 — entered the estimate: TPOT 55 of 68, throughput 51 of 68,
+/// TTFT 56 of 66; the throughput stays short of the 80 % aimed at: the vLLM ≥ 0.13 points added for issue #22 —
 /// DeepSeek-V3.2 bursts on H200, Qwen3.6-35B-A3B at concurrency 1 — fall outside; the range
 /// factors are not refitted to them: see docs/layouts.md). The floors were 80 % (TPOT) and 75 %
 /// (throughput) until GPUStack's gpt-oss-20b bursts on H100 (vLLM 0.11.0: TPOT outside on all
@@ -641,9 +643,9 @@ fn the_ranges_hold_the_measurements() {
         }
     }
     let share = |(inside, all): (usize, usize)| inside as f64 / all.max(1) as f64;
-    assert!(share(counts[0]) >= 0.73, "throughput: {:?}", counts[0]);
-    assert!(share(counts[1]) >= 0.76, "TPOT: {:?}", counts[1]);
-    assert!(share(counts[2]) >= 0.7, "TTFT: {:?}", counts[2]);
+    assert!(share(counts[0]) >= 0.75, "throughput: {:?}", counts[0]);
+    assert!(share(counts[1]) >= 0.80, "TPOT: {:?}", counts[1]);
+    assert!(share(counts[2]) >= 0.84, "TTFT: {:?}", counts[2]);
 }
 
 /// Under an objective, an alternative whose range overlaps the chosen layout's is named a tie,
