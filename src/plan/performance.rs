@@ -139,8 +139,8 @@ pub struct Range {
 /// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
 /// misses as it stood before issue #22's recent points joined, near the 10th and 90th
 /// percentiles of measured / estimated, rounded outwards; not refitted since (the recent points
-/// are for checking). With the saturated factors below, the ranges hold 59 of 82 throughputs,
-/// 60 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
+/// are for checking). With the saturated factors below, the ranges hold 61 of 82 throughputs,
+/// 64 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
 /// dennislee22's A100 runs at concurrency 15–30 wait far less than their wave's queue, its
 /// concurrency-1 runs 5× less (as if their prompts were cached), and hybrid models' prompts
 /// prefill slower than their FLOPs say.
