@@ -15,7 +15,7 @@ use super::fabric::Fabric;
 use super::search::Fit;
 use super::version::VllmVersion;
 use crate::profile::{
-    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, Network, Quantization,
+    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, MoeQuantAlgo, Network, Quantization,
 };
 
 /// The traffic a plan is judged on.
@@ -540,8 +540,7 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
 enum GemmFormat {
     Bf16,
     Fp8,
-    /// Constructed once `Quantization` names NVFP4 (see [`gemm_formats`]).
-    #[allow(dead_code)]
+    /// NVFP4 (W4A4) on Blackwell (see [`gemm_formats`]).
     Fp4,
 }
 
@@ -573,12 +572,21 @@ impl GemmFormat {
 /// MXFP8 on Blackwell (FlashInfer's TRT-LLM MoE in vLLM's `mxfp4.py`), at the FP8 rate of the
 /// f8f6f4 tensor-core kind; the rest of gpt-oss stays BF16.
 ///
-/// Hook for NVFP4 (W4A4) checkpoints: both operands in FP4 run at Blackwell's FP4 rate
-/// ([`DenseTflops::fp4`]); once the profile's `Quantization` names NVFP4, map it here to
-/// `(GemmFormat::Fp4, GemmFormat::Fp4)`.
+/// ModelOpt NVFP4 checkpoints run W4A4 on Blackwell: vLLM quantizes the activations to FP4
+/// (`scaled_fp4_quant`) and multiplies on the FP4 tensor cores (`cutlass_scaled_fp4_mm`;
+/// FlashInfer's FP4 MoE for the experts), so both run at the FP4 rate ([`DenseTflops::fp4`]).
+/// Below compute capability 10.0 vLLM runs the same weights weight-only on Marlin kernels, which
+/// dequantize to BF16 (`ModelOptNvFp4LinearMethod`, `ModelOptNvFp4FusedMoE` in
+/// `vllm/model_executor/layers/quantization/modelopt.py`, v0.28.0). DeepSeek-V4's `-NVFP4`
+/// checkpoints keep FP8 linears and only their routed experts in NVFP4.
 fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat, GemmFormat) {
     let blackwell = hardware.gpu.sm() >= 100;
     match &model.quantization {
+        Some(Quantization::ModeloptFp4 { .. }) if blackwell => (GemmFormat::Fp4, GemmFormat::Fp4),
+        Some(Quantization::Fp8 {
+            moe_quant_algo: Some(MoeQuantAlgo::Nvfp4),
+            ..
+        }) if blackwell => (GemmFormat::Fp8, GemmFormat::Fp4),
         Some(Quantization::Fp8 { .. }) if hardware.gpu.native_fp8 => {
             (GemmFormat::Fp8, GemmFormat::Fp8)
         }
@@ -1403,6 +1411,42 @@ mod tests {
         assert_eq!(GemmFormat::Fp4.peak(&blackwell), (GemmFormat::Fp4, 9000.0));
         assert_eq!(GemmFormat::Fp4.peak(&hopper), (GemmFormat::Fp8, 1979.0));
         assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
+    }
+
+    /// NVFP4 multiplies in FP4 on Blackwell only; Hopper runs the same checkpoint weight-only
+    /// (BF16 compute). DeepSeek-V4's NVFP4 experts leave its FP8 linears FP8.
+    #[test]
+    fn nvfp4_computes_in_fp4_on_blackwell_only() {
+        let catalog = crate::Catalog::builtin();
+        let (b200, h100) = (
+            catalog.hardware("b200").unwrap(),
+            catalog.hardware("h100-80gb").unwrap(),
+        );
+        let mut model = catalog.model("llama-3.1-8b-instruct").unwrap().clone();
+        model.quantization = Some(Quantization::ModeloptFp4 {
+            group_size: 16,
+            exclude_modules: vec![],
+            fp8_kv_cache: false,
+        });
+        assert_eq!(
+            gemm_formats(&model, b200),
+            (GemmFormat::Fp4, GemmFormat::Fp4)
+        );
+        assert_eq!(
+            gemm_formats(&model, h100),
+            (GemmFormat::Bf16, GemmFormat::Bf16)
+        );
+        let mut v4 = catalog.model("deepseek-v4-flash").unwrap().clone();
+        assert_eq!(gemm_formats(&v4, b200), (GemmFormat::Fp8, GemmFormat::Fp8));
+        if let Some(Quantization::Fp8 { moe_quant_algo, .. }) = &mut v4.quantization {
+            *moe_quant_algo = Some(MoeQuantAlgo::Nvfp4);
+        }
+        assert_eq!(gemm_formats(&v4, b200), (GemmFormat::Fp8, GemmFormat::Fp4));
+        assert_eq!(gemm_formats(&v4, h100), (GemmFormat::Fp8, GemmFormat::Fp8));
+        // And the FP4 rate is what the estimate divides by.
+        let rates = Rates::of(&v4, b200).unwrap();
+        let fp8 = Rates::of(&catalog.model("deepseek-v4-flash").unwrap().clone(), b200).unwrap();
+        assert!(rates.expert_flops_per_s > 1.9 * fp8.expert_flops_per_s);
     }
 
     /// The step's fixed cost per release and kind of layer: 0.10.x keeps its fitted 3.5 ms;
