@@ -15,7 +15,7 @@ use super::fabric::Fabric;
 use super::search::Fit;
 use super::version::VllmVersion;
 use crate::profile::{
-    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, Network, Quantization,
+    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, MoeQuantAlgo, Network, Quantization,
 };
 
 /// The traffic a plan is judged on.
@@ -139,8 +139,8 @@ pub struct Range {
 /// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
 /// misses as it stood before issue #22's recent points joined, near the 10th and 90th
 /// percentiles of measured / estimated, rounded outwards; not refitted since (the recent points
-/// are for checking). With the saturated factors below, the ranges hold 59 of 82 throughputs,
-/// 60 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
+/// are for checking). With the saturated factors below, the ranges hold 61 of 82 throughputs,
+/// 64 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
 /// dennislee22's A100 runs at concurrency 15–30 wait far less than their wave's queue, its
 /// concurrency-1 runs 5× less (as if their prompts were cached), and hybrid models' prompts
 /// prefill slower than their FLOPs say.
@@ -218,22 +218,44 @@ const STEP_OVERHEAD_BEFORE_0_11_MS: f64 = 3.5;
 /// from v0.11.0: https://github.com/vllm-project/vllm/releases/tag/v0.11.0) and the scheduler
 /// overlaps the GPU (async scheduling, default later; unverified per release): what is left is
 /// a floor per kernel, so the fixed cost grows with the layers a token passes. Fitted to the
-/// time per output token at concurrency 1 minus the weights' and KV cache's streaming time:
+/// time per output token at concurrency 1 minus the weights' and KV cache's streaming time, a
+/// lone request's steps carrying no prompt (see `Batch::prefill_per_step`):
 /// Qwen3-8B TP 1 on H100 at 0.11.0 (7.28 ms measured, 5.76 ms of HBM as this estimate counts
 /// it: 1.5 ms over 36 dense layers; gpustack/gpustack docs/performance-lab/qwen3-8b/h100-latency.md
-/// at 1dbc3b81); Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 ms, 2.51 of HBM: 2.1 ms over 48 MoE
-/// layers; cloudrift-ai/emmy experiments/Qwen3-30B-A3B-Instruct-2507/serving/RESULTS.md at
-/// 29fa276); and, by hand, for models lwsplan cannot plan yet, Qwen3.8-27B-FP8 TP 1 on H100 at
-/// 0.28.0 (12.0 ms, about 9.8 of weights: 2.2 ms over 64 layers; TheTom/atlas
-/// RENTAL-H100-REPORT.md at 86fc144) and NVIDIA-Nemotron-3-Nano-30B-A3B-FP8 TP 2 on B200 at 0.16.0
-/// (2.91 ms, about 0.4 of weights: 2.5 ms over 52 layers with TP all-reduces;
-/// https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning): 0.3 ms a
-/// step, 35 µs a dense layer, 45 µs a MoE layer (its router, top-k and fused-MoE kernels). FP8
-/// dense models at batch 1 run slower than this on B200 (Llama-3.3-Nemotron-Super-49B-FP8, the
-/// same Vultr page: 13.4 ms measured, about 10 ms of weights and fixed cost).
+/// at 1dbc3b81) and Qwen3-30B-A3B TP 1 on H200 at 0.17.0 (4.62 ms, 1.64 of HBM with one token
+/// routed a step: 2.7 ms over 48 MoE layers; cloudrift-ai/emmy
+/// experiments/Qwen3-30B-A3B-Instruct-2507/serving/RESULTS.md at 29fa276): 0.3 ms a step, 35 µs
+/// a dense layer, 56 µs a MoE layer (its router, top-k and fused-MoE kernels). Until this
+/// estimate stopped routing a lone request's own prompt through its decode steps, that point
+/// read 2.51 ms of HBM and gave 45 µs. Checked, not fitted: Qwen3.6-35B-A3B-FP8 TP 1 on H200 at
+/// 0.26.0 and 0.29.0 (40 MoE layers: 3.2 ms estimated, 3.8 and 3.6 measured;
+/// https://github.com/vllm-project/vllm/issues/57680) and NVIDIA-Nemotron-3-Nano-30B-A3B-FP8
+/// TP 2 on B200 at 0.16.0 (2.91 ms measured, 2.45 estimated;
+/// https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning). FP8 dense
+/// models at batch 1 run slower than this on B200 (Llama-3.3-Nemotron-Super-49B-FP8, the same
+/// Vultr page: 13.4 ms measured, about 10 ms of weights and fixed cost).
 const STEP_BASE_MS: f64 = 0.3;
 const DENSE_LAYER_MS: f64 = 0.035;
-const MOE_LAYER_MS: f64 = 0.045;
+const MOE_LAYER_MS: f64 = 0.056;
+/// A NemotronH layer holds one block, a mixer (Mamba-2 or attention), an MLP or a MoE, where
+/// the layers above hold a mixer and an MLP each: its mixer and MLP layers count half a dense
+/// layer, and its MoE layers a MoE layer less that half (the split of a dense layer's kernels
+/// between mixer and MLP is taken even, unverified). The Nemotron-3-Nano point above: 52 such
+/// layers, 29 mixers and 23 MoE, 1.7 ms.
+const SINGLE_BLOCK_SHARE: f64 = 0.5;
+/// DeepSeek-V4's layers launch more than a MoE layer's kernels: two hyper-connection mixes
+/// around each block (`hc_mult` = 4 residual streams), the KV compressor on every compressed
+/// layer and the lightning indexer's projections, FP8 quantization, logits and top-k on the
+/// ratio-4 layers, before FlashMLA's sparse kernel over window and compressed entries
+/// (`DeepseekV4Attention`, `vllm/models/deepseek_v4/attention.py`, v0.34.0). Fitted to
+/// DeepSeek-V4-Flash on B200 at concurrency 1 (jasl/vllm-ds4-sm120-harness baselines
+/// 20260502_b200_tp2_main_5737770c6 and 20260502_b200_tp4_main_5737770c6 at c911a0e, vLLM
+/// 0.20.1 development builds, random 8192 / 512): 8.19 ms at TP 2 and 7.20 at TP 4 less HBM
+/// (0.79, 0.40), all-reduces (0.86) and the 43 MoE layers' cost leave 3.8 and 3.2 ms, 82 µs a
+/// layer on average. Those runs had async scheduling off, so the scheduler's CPU time is in
+/// this figure too and it cannot be told apart from the kernels' (unverified split; no other
+/// V4 point at concurrency 1 exists to check it).
+const COMPRESSED_SPARSE_LAYER_EXTRA_MS: f64 = 0.082;
 /// The API server's share of the first token: HTTP, chat template, tokenization, detokenizing
 /// and streaming the first chunk. Fitted with [`PREFILL_EFFICIENCY`] to the time to first token
 /// at concurrency 1 of the runs above: Qwen3-8B (233 prompt tokens: 59 ms measured, 12 ms of
@@ -346,14 +368,48 @@ impl SparseMlaKernel {
     }
 }
 
-/// The fixed cost of one decode step under `version`, through `layers` decoder layers of which
-/// `moe_layers` route to experts.
-pub(crate) fn step_overhead_ms(version: VllmVersion, layers: u64, moe_layers: u64) -> f64 {
+/// The decoder layers a token passes, by what their kernels cost a step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct StepLayers {
+    pub layers: u64,
+    /// Layers that route to experts.
+    pub moe: u64,
+    /// Each layer holds one block (NemotronH's hybrid pattern), not a mixer and an MLP.
+    pub single_block: bool,
+    /// Layers of DeepSeek-V4's compressed sparse attention, with hyper-connections.
+    pub compressed_sparse: u64,
+}
+
+impl StepLayers {
+    fn of(model: &ModelProfile) -> StepLayers {
+        let layers = model.num_hidden_layers;
+        let compressed_sparse = match model.attention {
+            Attention::CompressedSparseMla { .. } => layers,
+            _ => 0,
+        };
+        StepLayers {
+            layers,
+            moe: (0..layers).filter(|&l| model.routes_layer(l)).count() as u64,
+            single_block: model.hybrid_override_pattern.is_some(),
+            compressed_sparse,
+        }
+    }
+}
+
+/// The fixed cost of one decode step under `version` through `layers`.
+pub(crate) fn step_overhead_ms(version: VllmVersion, layers: StepLayers) -> f64 {
     if version < VllmVersion(0, 11, 0) {
         return STEP_OVERHEAD_BEFORE_0_11_MS;
     }
-    let dense = layers.saturating_sub(moe_layers);
-    STEP_BASE_MS + dense as f64 * DENSE_LAYER_MS + moe_layers as f64 * MOE_LAYER_MS
+    let dense = layers.layers.saturating_sub(layers.moe) as f64;
+    let moe = layers.moe as f64;
+    let per_layer = if layers.single_block {
+        let block = DENSE_LAYER_MS * SINGLE_BLOCK_SHARE;
+        dense * block + moe * (MOE_LAYER_MS - block)
+    } else {
+        dense * DENSE_LAYER_MS + moe * MOE_LAYER_MS
+    };
+    STEP_BASE_MS + per_layer + layers.compressed_sparse as f64 * COMPRESSED_SPARSE_LAYER_EXTRA_MS
 }
 
 /// Weights by kind, for what a step reads and computes: computed once per model.
@@ -484,8 +540,7 @@ pub(crate) fn estimate(cx: &Context<'_>, fit: &Fit) -> Option<Performance> {
 enum GemmFormat {
     Bf16,
     Fp8,
-    /// Constructed once `Quantization` names NVFP4 (see [`gemm_formats`]).
-    #[allow(dead_code)]
+    /// NVFP4 (W4A4) on Blackwell (see [`gemm_formats`]).
     Fp4,
 }
 
@@ -517,12 +572,21 @@ impl GemmFormat {
 /// MXFP8 on Blackwell (FlashInfer's TRT-LLM MoE in vLLM's `mxfp4.py`), at the FP8 rate of the
 /// f8f6f4 tensor-core kind; the rest of gpt-oss stays BF16.
 ///
-/// Hook for NVFP4 (W4A4) checkpoints: both operands in FP4 run at Blackwell's FP4 rate
-/// ([`DenseTflops::fp4`]); once the profile's `Quantization` names NVFP4, map it here to
-/// `(GemmFormat::Fp4, GemmFormat::Fp4)`.
+/// ModelOpt NVFP4 checkpoints run W4A4 on Blackwell: vLLM quantizes the activations to FP4
+/// (`scaled_fp4_quant`) and multiplies on the FP4 tensor cores (`cutlass_scaled_fp4_mm`;
+/// FlashInfer's FP4 MoE for the experts), so both run at the FP4 rate ([`DenseTflops::fp4`]).
+/// Below compute capability 10.0 vLLM runs the same weights weight-only on Marlin kernels, which
+/// dequantize to BF16 (`ModelOptNvFp4LinearMethod`, `ModelOptNvFp4FusedMoE` in
+/// `vllm/model_executor/layers/quantization/modelopt.py`, v0.28.0). DeepSeek-V4's `-NVFP4`
+/// checkpoints keep FP8 linears and only their routed experts in NVFP4.
 fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat, GemmFormat) {
     let blackwell = hardware.gpu.sm() >= 100;
     match &model.quantization {
+        Some(Quantization::ModeloptFp4 { .. }) if blackwell => (GemmFormat::Fp4, GemmFormat::Fp4),
+        Some(Quantization::Fp8 {
+            moe_quant_algo: Some(MoeQuantAlgo::Nvfp4),
+            ..
+        }) if blackwell => (GemmFormat::Fp8, GemmFormat::Fp4),
         Some(Quantization::Fp8 { .. }) if hardware.gpu.native_fp8 => {
             (GemmFormat::Fp8, GemmFormat::Fp8)
         }
@@ -739,8 +803,11 @@ struct Batch {
     /// Tokens of context a decoding sequence attends over, on average: its prompt and half its
     /// output.
     mean_context: f64,
-    /// Prompt tokens prefilled per decode step in steady state: each request's prompt spread
-    /// over its output tokens.
+    /// Prompt tokens prefilled per decode step in steady state: the other sequences' prompts
+    /// spread over a sequence's output tokens. Its own prompt is prefilled before its first
+    /// token and counts in the TTFT, not in the steps of its decode: a lone request's steps
+    /// carry no prompt, and a closed loop of `n` sees `n - 1` prompts during each request's
+    /// output, so each prompt counts once in a request's latency.
     prefill_per_step: f64,
 }
 
@@ -759,7 +826,8 @@ impl Batch {
             kv_limit,
             size,
             mean_context: w.input_tokens as f64 + w.output_tokens as f64 / 2.0,
-            prefill_per_step: size as f64 * w.input_tokens as f64 / w.output_tokens.max(1) as f64,
+            prefill_per_step: (size - 1) as f64 * w.input_tokens as f64
+                / w.output_tokens.max(1) as f64,
         }
     }
 }
@@ -944,10 +1012,7 @@ impl Estimator<'_> {
 
     /// The release's fixed cost of a step through every layer of the model.
     fn step_overhead_ms(&self) -> f64 {
-        let model = self.cx.model;
-        let layers = model.num_hidden_layers;
-        let moe = (0..layers).filter(|&l| model.routes_layer(l)).count() as u64;
-        step_overhead_ms(self.cx.vllm_version, layers, moe)
+        step_overhead_ms(self.cx.vllm_version, StepLayers::of(self.cx.model))
     }
 
     /// Sequences a stage runs a step: the batch over the pipeline's micro-batches.
@@ -1348,15 +1413,74 @@ mod tests {
         assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
     }
 
-    /// The step's fixed cost per release: 0.10.x keeps its fitted 3.5 ms; from 0.11 it grows
-    /// with the layers (Qwen3-8B: 36 dense layers; Qwen3-30B-A3B: 48 MoE layers).
+    /// NVFP4 multiplies in FP4 on Blackwell only; Hopper runs the same checkpoint weight-only
+    /// (BF16 compute). DeepSeek-V4's NVFP4 experts leave its FP8 linears FP8.
+    #[test]
+    fn nvfp4_computes_in_fp4_on_blackwell_only() {
+        let catalog = crate::Catalog::builtin();
+        let (b200, h100) = (
+            catalog.hardware("b200").unwrap(),
+            catalog.hardware("h100-80gb").unwrap(),
+        );
+        let mut model = catalog.model("llama-3.1-8b-instruct").unwrap().clone();
+        model.quantization = Some(Quantization::ModeloptFp4 {
+            group_size: 16,
+            exclude_modules: vec![],
+            fp8_kv_cache: false,
+        });
+        assert_eq!(
+            gemm_formats(&model, b200),
+            (GemmFormat::Fp4, GemmFormat::Fp4)
+        );
+        assert_eq!(
+            gemm_formats(&model, h100),
+            (GemmFormat::Bf16, GemmFormat::Bf16)
+        );
+        let mut v4 = catalog.model("deepseek-v4-flash").unwrap().clone();
+        assert_eq!(gemm_formats(&v4, b200), (GemmFormat::Fp8, GemmFormat::Fp8));
+        if let Some(Quantization::Fp8 { moe_quant_algo, .. }) = &mut v4.quantization {
+            *moe_quant_algo = Some(MoeQuantAlgo::Nvfp4);
+        }
+        assert_eq!(gemm_formats(&v4, b200), (GemmFormat::Fp8, GemmFormat::Fp4));
+        assert_eq!(gemm_formats(&v4, h100), (GemmFormat::Fp8, GemmFormat::Fp8));
+        // And the FP4 rate is what the estimate divides by.
+        let rates = Rates::of(&v4, b200).unwrap();
+        let fp8 = Rates::of(&catalog.model("deepseek-v4-flash").unwrap().clone(), b200).unwrap();
+        assert!(rates.expert_flops_per_s > 1.9 * fp8.expert_flops_per_s);
+    }
+
+    /// The step's fixed cost per release and kind of layer: 0.10.x keeps its fitted 3.5 ms;
+    /// from 0.11 it grows with the layers. Rows: Qwen3-8B (36 dense layers) and Qwen3-30B-A3B
+    /// (48 MoE layers), the fitted points; NVIDIA-Nemotron-3-Nano (52 one-block layers, 23 of
+    /// them MoE: 29 half-layers of 17.5 µs and 23 MoE blocks of 56 - 17.5 µs); DeepSeek-V4-Flash
+    /// (43 MoE layers with compressed sparse attention, 82 µs more each).
     #[test]
     fn step_overhead_per_release() {
-        assert_eq!(step_overhead_ms(VllmVersion(0, 10, 1), 36, 0), 3.5);
-        let dense = step_overhead_ms(VllmVersion(0, 11, 0), 36, 0);
-        assert!((dense - (0.3 + 36.0 * 0.035)).abs() < 1e-9);
-        let moe = step_overhead_ms(VllmVersion(0, 17, 0), 48, 48);
-        assert!((moe - (0.3 + 48.0 * 0.045)).abs() < 1e-9);
+        let layers = |layers, moe, single_block, compressed_sparse| StepLayers {
+            layers,
+            moe,
+            single_block,
+            compressed_sparse,
+        };
+        let rows = [
+            ((0, 10, 1), layers(36, 0, false, 0), 3.5),
+            ((0, 11, 0), layers(36, 0, false, 0), 0.3 + 36.0 * 0.035),
+            ((0, 17, 0), layers(48, 48, false, 0), 0.3 + 48.0 * 0.056),
+            (
+                (0, 16, 0),
+                layers(52, 23, true, 0),
+                0.3 + 29.0 * 0.0175 + 23.0 * (0.056 - 0.0175),
+            ),
+            (
+                (0, 20, 1),
+                layers(43, 43, false, 43),
+                0.3 + 43.0 * (0.056 + 0.082),
+            ),
+        ];
+        for ((a, b, c), l, want) in rows {
+            let got = step_overhead_ms(VllmVersion(a, b, c), l);
+            assert!((got - want).abs() < 1e-9, "{l:?}: {got} != {want}");
+        }
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub enum Rejection {
         /// The KV memory asked for, per GPU.
         kv_cache_bytes: u64,
         /// What a GPU can give vLLM: its memory less the headroom vLLM needs after
-        /// allocating the cache ([`fixed_kv_budget`](super::search::fixed_kv_budget)).
+        /// allocating the cache (2 GiB for the sampler's second warm-up; before vLLM 0.21 the
+        /// CUDA graphs too).
         budget_bytes: u64,
         /// By how much the three exceed it.
         short_bytes: u64,

@@ -614,8 +614,8 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 }
 
 /// The ranges mean something: outside the known misses they hold the measured per-GPU
-/// throughput on at least 71 % of the benchmark set's points, the TPOT on at least 73 % and the
-/// TTFT on at least 86 % (measured: 59, 60 and 69 of 82, 82 and 80), short of the 80 % aimed at
+/// throughput on at least 74 % of the benchmark set's points, the TPOT on at least 78 % and the
+/// TTFT on at least 86 % (measured: 61, 64 and 69 of 82, 82 and 80), short of the 80 % aimed at
 /// for the first two. The range factors are not refitted to the points that fall outside; what
 /// moved the floors, in order:
 /// - down from 80 % (TPOT) and 75 % (throughput): GPUStack's gpt-oss-20b bursts on H100 (vLLM
@@ -628,7 +628,12 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 ///   at concurrency 1 is ×1.4 fast, outside both ranges) and Vultr's Nemotron-3-Nano-30B-A3B-FP8
 ///   sweep on 2 × B200 (vLLM 0.16.0, 2048 / 512, concurrency 1 to 400: the estimate is 1.2-1.3 ×
 ///   slow up to 16 in flight and 1.3-1.6 × fast from 128 up, its TPOT inside the range at 64
-///   only; the profile's FP8 layout assumed).
+///   only; the profile's FP8 layout assumed);
+/// - up (throughput 74 %, TPOT 78 %) once a lone request's decode steps stopped carrying its own
+///   prompt and the step's fixed cost was refitted to the rider-free points (56 µs a MoE layer,
+///   NemotronH's one-block layers, DeepSeek-V4's compressed-sparse layers 82 µs more): V4-Flash
+///   at TP 4 and concurrency 1, Qwen3.6-35B-A3B at concurrency 1 and Nemotron-3-Nano at 8 and
+///   16 in flight entered the ranges.
 #[test]
 fn the_ranges_hold_the_measurements() {
     let results = calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap();
@@ -644,8 +649,8 @@ fn the_ranges_hold_the_measurements() {
         }
     }
     let share = |(inside, all): (usize, usize)| inside as f64 / all.max(1) as f64;
-    assert!(share(counts[0]) >= 0.71, "throughput: {:?}", counts[0]);
-    assert!(share(counts[1]) >= 0.73, "TPOT: {:?}", counts[1]);
+    assert!(share(counts[0]) >= 0.74, "throughput: {:?}", counts[0]);
+    assert!(share(counts[1]) >= 0.78, "TPOT: {:?}", counts[1]);
     assert!(share(counts[2]) >= 0.86, "TTFT: {:?}", counts[2]);
 }
 
