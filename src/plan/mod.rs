@@ -25,6 +25,7 @@ pub(crate) mod compressed_kv;
 mod error;
 mod explain;
 mod fabric;
+mod grouped_gemm;
 pub(crate) mod kv;
 pub(crate) mod layout;
 mod options;

@@ -209,6 +209,8 @@ const FP8_COMPUTE_EFFICIENCY: f64 = 0.73;
 /// the 8192³ matmul reaches 0.80 (`tools/measure_moe_gemm.py`,
 /// `tools/measurements/h200-moe-gemm-2026-12-01.json`): 0.82 of the dense rate. FP8 experts take
 /// the same ratio (per-expert FP8 calls measured launch-bound, not a grouped kernel's rate).
+/// Decode tokens only: prompt tokens' expert GEMMs run at the single-launch grouped GEMMs'
+/// measured rate for the prefill step's shape ([`super::grouped_gemm`]).
 const MOE_GEMM_RELATIVE_EFFICIENCY: f64 = 0.82;
 /// Fixed cost of a decode step before vLLM 0.11: scheduling, sampling, detokenizing, launches.
 /// Fitted: vLLM 0.10.1 decode at concurrency 1 on A100 took 3–3.6 ms longer than streaming the
@@ -423,6 +425,8 @@ pub(crate) struct Inventory {
     routed_fraction: f64,
     routed_experts: u64,
     experts_per_token: u64,
+    /// `moe_intermediate_size`: one routed expert's width (0 for dense).
+    expert_width: u64,
 }
 
 impl Inventory {
@@ -441,13 +445,18 @@ impl Inventory {
             }
         }
         let total = (expert_bytes + other_bytes).max(1) as f64;
-        let (routed_experts, experts_per_token) = match model.mlp {
+        let (routed_experts, experts_per_token, expert_width) = match model.mlp {
             Mlp::Moe {
                 n_routed_experts,
                 num_experts_per_tok,
+                moe_intermediate_size,
                 ..
-            } => (n_routed_experts.max(1), num_experts_per_tok),
-            Mlp::Dense { .. } => (1, 1),
+            } => (
+                n_routed_experts.max(1),
+                num_experts_per_tok,
+                moe_intermediate_size,
+            ),
+            Mlp::Dense { .. } => (1, 1, 0),
         };
         Inventory {
             expert_byte_fraction: expert_bytes as f64 / total,
@@ -456,6 +465,7 @@ impl Inventory {
             routed_fraction: experts_per_token as f64 / routed_experts as f64,
             routed_experts,
             experts_per_token,
+            expert_width,
         }
     }
 
@@ -603,6 +613,8 @@ struct Rates {
     linear_flops_per_s: f64,
     /// Routed experts' GEMMs, before the grouped-GEMM discount.
     expert_flops_per_s: f64,
+    /// The format the routed experts' GEMMs run in, after the fallback to what the GPU has.
+    expert_format: GemmFormat,
     /// HBM streaming weights.
     hbm_bytes_per_s: f64,
     /// DSA's indexer logits: FP8 (DeepGEMM's `fp8_mqa_logits`) where the GPU has FP8.
@@ -626,6 +638,7 @@ impl Rates {
             attention_flops_per_s: rate(GemmFormat::Bf16),
             linear_flops_per_s: rate(linear),
             expert_flops_per_s: rate(expert),
+            expert_format: expert.peak(&peaks).0,
             hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
                 * 1e9
                 * hbm_efficiency(hardware),
@@ -922,9 +935,12 @@ impl Estimator<'_> {
             * model.indexed_layers(stage.first_layer..stage.first_layer + stage.layers) as f64;
         let index_flops =
             b * mean_context * index + prefill_tokens * prompt_context * index / PREFILL_EFFICIENCY;
+        // Decode tokens' expert GEMMs keep the constant (decode is HBM-bound); prompt tokens'
+        // run at the grouped GEMM's measured rate for the step's shape.
+        let expert_work = b / MOE_GEMM_RELATIVE_EFFICIENCY
+            + prefill_tokens / PREFILL_EFFICIENCY / self.prefill_expert_relative_rate();
         let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s
-            + 2.0 * work_tokens * expert_active
-                / (rates.expert_flops_per_s * MOE_GEMM_RELATIVE_EFFICIENCY)
+            + 2.0 * expert_work * expert_active / rates.expert_flops_per_s
             + attention_s
             + index_flops / rates.index_flops_per_s)
             * 1e3;
@@ -979,6 +995,33 @@ impl Estimator<'_> {
             }
         }
         time
+    }
+
+    /// The routed experts' grouped-GEMM rate for prompt tokens, relative to a dense matmul of
+    /// their format ([`super::grouped_gemm`]), at the shape of a prefill step: the wave's
+    /// prompts packed up to `max_num_batched_tokens` a step (a burst fills every step; one
+    /// request alone prefills its prompt in steps of at most that), each expert getting that
+    /// many tokens × DP × experts per token over the routed experts; each rank holds an
+    /// expert's width cut TP ways, or whole under expert parallelism.
+    fn prefill_expert_relative_rate(&self) -> f64 {
+        let (inv, layout) = (self.cx.inventory, self.fit.layout);
+        let input = self.cx.workload.input_tokens as f64;
+        let step = (input * self.batch.size as f64).min(self.cx.max_num_batched_tokens as f64);
+        let tokens_per_expert =
+            step * layout.data_parallel_size as f64 * inv.experts_per_token as f64
+                / inv.routed_experts as f64;
+        let width = if self.fit.expert_parallel {
+            inv.expert_width
+        } else {
+            inv.expert_width / layout.tensor_parallel_size.max(1)
+        };
+        let fp8 = self.rates.expert_format != GemmFormat::Bf16;
+        super::grouped_gemm::relative_rate(
+            fp8,
+            tokens_per_expert,
+            width as f64,
+            inv.expert_bytes_per_param,
+        )
     }
 
     /// The decode step: the slowest stage, once per stage a token passes, with the pipeline
