@@ -139,8 +139,8 @@ pub struct Range {
 /// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
 /// misses as it stood before issue #22's recent points joined, near the 10th and 90th
 /// percentiles of measured / estimated, rounded outwards; not refitted since (the recent points
-/// are for checking). With the saturated factors below, the ranges hold 61 of 82 throughputs,
-/// 64 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
+/// are for checking). With the saturated factors below, the ranges hold 62 of 82 throughputs,
+/// 64 of 82 TPOTs and 68 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
 /// dennislee22's A100 runs at concurrency 15–30 wait far less than their wave's queue, its
 /// concurrency-1 runs 5× less (as if their prompts were cached), and hybrid models' prompts
 /// prefill slower than their FLOPs say.
@@ -268,7 +268,9 @@ const API_MS: f64 = 35.0;
 /// activation quantization, MoE routing and attention at the chunk's shapes. 0.45 of the rate
 /// this estimate gives decode's linear layers, fitted with [`API_MS`] (Qwen3-30B-A3B: 42 ms of
 /// FLOPs at that rate for a 4096-token prompt, 128 ms measured in all; Nemotron-Super: 61 ms,
-/// 170 ms in all).
+/// 170 ms in all). Fitted while routed experts ran at [`MOE_GEMM_RELATIVE_EFFICIENCY`] at
+/// prefill too; at the measured grouped-GEMM rates the Qwen3-30B-A3B point reads 151 ms
+/// estimated in all (not refitted).
 const PREFILL_EFFICIENCY: f64 = 0.45;
 
 /// FlashMLA's token-level sparse attention kernels reach "up to 640 TFlops during prefilling"
