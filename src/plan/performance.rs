@@ -185,18 +185,32 @@ fn overlaps(a: [f64; 2], b: [f64; 2]) -> bool {
 
 /// Achievable fraction of HBM bandwidth when streaming weights: 0.85 on Hopper and later
 /// (decode-shaped BF16 GEMMs of 7168 × 18432 and 8192 × 28672 weights at 1–32 tokens read
-/// 3.7–4.3 TB/s of an H200's 4.8; `tools/measurements/h200-throughput-2026-12-01.json`);
+/// 3.7–4.3 TB/s of an H200's 4.8; `tools/measurements/h200-throughput-2026-12-01.json`; on an
+/// H100 2.9–3.0 TB/s of 3.35, `tools/measurements/h100-throughput-2026-12-07.json`);
 /// 0.75 on earlier GPUs (fitted to A100 decode at concurrency 1 in the development set,
 /// unverified elsewhere).
 fn hbm_efficiency(hardware: &HardwareProfile) -> f64 {
     if hardware.gpu.sm() >= 90 { 0.85 } else { 0.75 }
 }
 
-/// Paged attention reads the KV cache block by block at about half the rate weights stream:
-/// fitted to decode at 50–200 sequences (A100, vLLM 0.10.1; dennislee22 TP 1 runs), where the
-/// time per output token grows by the KV bytes read at half the weights' rate (unverified on
-/// other GPUs and releases).
-const KV_READ_EFFICIENCY: f64 = 0.5;
+/// How fast decode attention reads the KV cache, as a fraction of the rate weights stream at.
+///
+/// Hopper and later: 1.0. A split-K paged decode kernel (block 16, a shuffled block pool, the
+/// built-ins' per-GPU GQA head shapes, replayed from CUDA graphs) read an H100's cache at
+/// 3.0–3.1 TB/s once a layer's reads pass about 64 MB — a fitted 9 µs a call plus the bytes at
+/// 3.1 TB/s — where decode GEMMs stream weights at 2.9–3.0 (`tools/measure_attention.py`,
+/// `tools/measurements/h100-attention-2026-12-07.json` and `h100-throughput-2026-12-07.json`;
+/// the call's latency is inside the per-layer fixed cost). FlashMLA, vLLM's MLA decode kernel on
+/// Hopper, reports "up to 3000 GB/s in memory-bound configuration" on an H800
+/// (https://github.com/deepseek-ai/FlashMLA/blob/07a1089857b63e74e3133630c02b083b75e8d4b2/README.md).
+/// Blackwell is taken the same (unmeasured).
+///
+/// Before Hopper: 0.5, fitted to decode at 50–200 sequences (A100, vLLM 0.10.1; dennislee22
+/// TP 1 runs), where the time per output token grows by the KV bytes read at half the weights'
+/// rate (unverified on other GPUs).
+fn kv_read_efficiency(hardware: &HardwareProfile) -> f64 {
+    if hardware.gpu.sm() >= 90 { 1.0 } else { 0.5 }
+}
 
 /// Achievable fraction of the dense peak: 789 of 989 BF16 TFLOP/s and 1443 of 1979 FP8 on an
 /// 8192³ matmul (H200, the same measurement).
@@ -886,7 +900,9 @@ impl Estimator<'_> {
         // `model_executor/layers/fla/ops/fused_recurrent.py`, v0.11.0: `h0` loaded, `ht`
         // stored in place): twice the state, contiguous per sequence, at the streaming rate.
         let state = b * 2.0 * kv_read.state_bytes_per_sequence;
-        let hbm_ms = (read + paged / KV_READ_EFFICIENCY + state) / rates.hbm_bytes_per_s * 1e3;
+        let hbm_ms = (read + paged / kv_read_efficiency(self.cx.hardware) + state)
+            / rates.hbm_bytes_per_s
+            * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
             expert / inv.expert_bytes_per_param * inv.routed_fraction

@@ -779,7 +779,7 @@ fn linear_attention_state_is_read_and_written_each_step() {
 /// scans every token's indexer key (132 bytes a layer: 128 FP8 values and an fp32 scale,
 /// `DeepseekV32IndexerCache` in vLLM's `deepseek_v2.py`): DeepSeek-V3.2 on H200 TP 8 at 40 000
 /// tokens of mean context reads only the keys of the 37 500 tokens more than at 2 500, through
-/// the paged cache at half the streaming rate (0.85 × 4.8 TB/s).
+/// the paged cache at the streaming rate (0.85 × 4.8 TB/s).
 #[test]
 fn sparse_attention_reads_its_top_k_and_scans_the_index() {
     use lwsplan::plan::Workload;
@@ -797,9 +797,11 @@ fn sparse_attention_reads_its_top_k_and_scans_the_index() {
         .hbm_ms
     };
     let grew = hbm(32000, 16000) - hbm(2000, 1000);
-    let index_only = 37_500.0 * 132.0 * 61.0 / 0.5 / (4800e9 * 0.85) * 1e3;
+    let index_only = 37_500.0 * 132.0 * 61.0 / (4800e9 * 0.85) * 1e3;
+    // Each figure is rounded to 0.01 ms; reading the whole MLA cache instead of the top-k
+    // would add about 0.37 ms.
     assert!(
-        (grew - index_only).abs() < 0.05 * index_only,
+        (grew - index_only).abs() <= 0.011,
         "{grew} ms against {index_only} ms"
     );
 }
