@@ -289,6 +289,42 @@ const API_MS: f64 = 35.0;
 /// 170 ms in all).
 const PREFILL_EFFICIENCY: f64 = 0.45;
 
+/// Causal prefill attention's achieved fraction of the dense BF16 peak, by the length it
+/// attends over: PyTorch's SDPA on its cuDNN backend (a fused flash-attention kernel of the
+/// class of FlashAttention-3, which vLLM runs on Hopper) over one prompt of 1k, 4k, 16k and
+/// 32k tokens reached a median 228, 437, 630 and 596 TFLOP/s over three per-GPU head shapes
+/// (Llama-3.1-405B at TP 8, Llama-3.1-8B at TP 1, gpt-oss-120b at TP 1) on an H100 of 989
+/// (`tools/measure_attention.py`, `tools/measurements/h100-attention-2026-12-07.json`). Measured
+/// as a kernel, so no [`PREFILL_EFFICIENCY`] on top; held beyond the ends; Hopper only
+/// (Blackwell's prefill attention runs other kernels, unmeasured).
+const PREFILL_ATTENTION_EFFICIENCY: [(f64, f64); 4] = [
+    (1024.0, 0.23),
+    (4096.0, 0.44),
+    (16384.0, 0.64),
+    (32768.0, 0.60),
+];
+
+/// Piecewise linear in log2 of x through `points` (ascending x), held beyond the ends: how the
+/// estimate reads a measured curve between its measured points.
+pub(crate) fn interpolate_log2(points: &[(f64, f64)], x: f64) -> f64 {
+    let (Some(&(x0, y0)), Some(&(xn, yn))) = (points.first(), points.last()) else {
+        return 1.0;
+    };
+    if x <= x0 {
+        return y0;
+    }
+    if x >= xn {
+        return yn;
+    }
+    let i = points
+        .iter()
+        .position(|&(px, _)| px >= x)
+        .unwrap_or(points.len() - 1)
+        .max(1);
+    let ((xa, ya), (xb, yb)) = (points[i - 1], points[i]);
+    ya + (x.log2() - xa.log2()) / (xb.log2() - xa.log2()) * (yb - ya)
+}
+
 /// FlashMLA's token-level sparse attention kernels reach "up to 640 TFlops during prefilling"
 /// on an H800 (989 dense BF16 TFLOP/s): 0.65 of the peak. Every token of a sparse-MLA model
 /// (DeepSeek-V3.2, GLM-5) runs through them; taken at the same fraction on other GPUs
@@ -619,6 +655,9 @@ fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat
 struct Rates {
     /// Attention (QKᵀ, PV): BF16 whatever the weights.
     attention_flops_per_s: f64,
+    /// The dense BF16 peak on Hopper, where prefill attention was measured to reach
+    /// [`PREFILL_ATTENTION_EFFICIENCY`] of it; `None` on GPUs where it was not measured.
+    measured_prefill_attention_peak: Option<f64>,
     /// Linear layers outside the routed experts.
     linear_flops_per_s: f64,
     /// Routed experts' GEMMs, before the grouped-GEMM discount.
@@ -644,6 +683,9 @@ impl Rates {
             // Attention (QKᵀ, PV) stays BF16 in vLLM's FlashAttention and MLA backends
             // whatever the weights.
             attention_flops_per_s: rate(GemmFormat::Bf16),
+            measured_prefill_attention_peak: (90..100)
+                .contains(&hardware.gpu.sm())
+                .then_some(peaks.bf16 * 1e12),
             linear_flops_per_s: rate(linear),
             expert_flops_per_s: rate(expert),
             hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
@@ -652,6 +694,16 @@ impl Rates {
             index_flops_per_s: rate(GemmFormat::Fp8),
             sparse_mla_flops_per_s: peaks.bf16 * SPARSE_MLA_KERNEL_EFFICIENCY * 1e12,
         })
+    }
+
+    /// Prefill attention's rate for prompts attending over `span` tokens: the curve measured on
+    /// Hopper; on other GPUs, unmeasured, the BF16 rate at the discount prefill's other work
+    /// gets ([`PREFILL_EFFICIENCY`]).
+    fn prefill_attention_flops_per_s(&self, span: f64) -> f64 {
+        match self.measured_prefill_attention_peak {
+            Some(peak) => peak * interpolate_log2(&PREFILL_ATTENTION_EFFICIENCY, span),
+            None => self.attention_flops_per_s * PREFILL_EFFICIENCY,
+        }
     }
 }
 
@@ -930,11 +982,13 @@ impl Estimator<'_> {
                     * attention_layers(model, stage)
                     / rates.sparse_mla_flops_per_s
             }
+            // Decode attention's FLOPs at the BF16 rate (its KV reads are in `hbm_ms`); the
+            // prompt's at the rate prefill attention was measured at for its span, as a kernel.
             None => {
-                (b * kv_read.attended(mean_context) * attention
+                let span = 2.0 * kv_read.attended(prompt_context);
+                b * kv_read.attended(mean_context) * attention / rates.attention_flops_per_s
                     + prefill_tokens * kv_read.attended(prompt_context) * attention
-                        / PREFILL_EFFICIENCY)
-                    / rates.attention_flops_per_s
+                        / rates.prefill_attention_flops_per_s(span)
             }
         };
         // DSA's lightning indexer scores every token of the context for each query, on every
@@ -1433,6 +1487,33 @@ mod tests {
         assert_eq!(GemmFormat::Fp4.peak(&blackwell), (GemmFormat::Fp4, 9000.0));
         assert_eq!(GemmFormat::Fp4.peak(&hopper), (GemmFormat::Fp8, 1979.0));
         assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
+    }
+
+    /// A measured curve is read log-linearly between its points and held beyond them: halfway
+    /// between 1k and 4k tokens in log2 is 2k, the mean of their fractions.
+    #[test]
+    fn measured_curves_interpolate_in_log2_and_hold_their_ends() {
+        let curve = PREFILL_ATTENTION_EFFICIENCY;
+        assert_eq!(interpolate_log2(&curve, 256.0), 0.23);
+        assert_eq!(interpolate_log2(&curve, 4096.0), 0.44);
+        assert!((interpolate_log2(&curve, 2048.0) - (0.23 + 0.44) / 2.0).abs() < 1e-12);
+        assert_eq!(interpolate_log2(&curve, 1e6), 0.60);
+    }
+
+    /// Prefill attention runs at the curve measured on Hopper (a 16k-token prompt: 0.64 of an
+    /// H100's 989 TFLOP/s); elsewhere at the BF16 rate times the prefill discount.
+    #[test]
+    fn prefill_attention_takes_the_hopper_measurement_only_on_hopper() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog.model("llama-3.1-8b-instruct").unwrap();
+        let h100 = Rates::of(model, catalog.hardware("h100-80gb").unwrap()).unwrap();
+        let at_16k = h100.prefill_attention_flops_per_s(16384.0);
+        assert!((at_16k - 0.64 * 989e12).abs() < 1e9, "{at_16k}");
+        let b200 = Rates::of(model, catalog.hardware("b200").unwrap()).unwrap();
+        assert_eq!(
+            b200.prefill_attention_flops_per_s(16384.0),
+            b200.attention_flops_per_s * PREFILL_EFFICIENCY
+        );
     }
 
     /// NVFP4 multiplies in FP4 on Blackwell only; Hopper runs the same checkpoint weight-only
