@@ -139,8 +139,8 @@ pub struct Range {
 /// KV cache holds every request. Calibrated on `tests/fixtures/benchmarks/` outside its known
 /// misses as it stood before issue #22's recent points joined, near the 10th and 90th
 /// percentiles of measured / estimated, rounded outwards; not refitted since (the recent points
-/// are for checking). With the saturated factors below, the ranges hold 62 of 82 throughputs,
-/// 64 of 82 TPOTs and 68 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
+/// are for checking). With the saturated factors below, the ranges hold 64 of 82 throughputs,
+/// 65 of 82 TPOTs and 69 of 80 TTFTs (`check-perf` prints the counts). TTFT is the weakest term:
 /// dennislee22's A100 runs at concurrency 15–30 wait far less than their wave's queue, its
 /// concurrency-1 runs 5× less (as if their prompts were cached), and hybrid models' prompts
 /// prefill slower than their FLOPs say.
@@ -185,18 +185,32 @@ fn overlaps(a: [f64; 2], b: [f64; 2]) -> bool {
 
 /// Achievable fraction of HBM bandwidth when streaming weights: 0.85 on Hopper and later
 /// (decode-shaped BF16 GEMMs of 7168 × 18432 and 8192 × 28672 weights at 1–32 tokens read
-/// 3.7–4.3 TB/s of an H200's 4.8; `tools/measurements/h200-throughput-2026-12-01.json`);
+/// 3.7–4.3 TB/s of an H200's 4.8; `tools/measurements/h200-throughput-2026-12-01.json`; on an
+/// H100 2.9–3.0 TB/s of 3.35, `tools/measurements/h100-throughput-2026-12-07.json`);
 /// 0.75 on earlier GPUs (fitted to A100 decode at concurrency 1 in the development set,
 /// unverified elsewhere).
 fn hbm_efficiency(hardware: &HardwareProfile) -> f64 {
     if hardware.gpu.sm() >= 90 { 0.85 } else { 0.75 }
 }
 
-/// Paged attention reads the KV cache block by block at about half the rate weights stream:
-/// fitted to decode at 50–200 sequences (A100, vLLM 0.10.1; dennislee22 TP 1 runs), where the
-/// time per output token grows by the KV bytes read at half the weights' rate (unverified on
-/// other GPUs and releases).
-const KV_READ_EFFICIENCY: f64 = 0.5;
+/// How fast decode attention reads the KV cache, as a fraction of the rate weights stream at.
+///
+/// Hopper and later: 1.0. A split-K paged decode kernel (block 16, a shuffled block pool, the
+/// built-ins' per-GPU GQA head shapes, replayed from CUDA graphs) read an H100's cache at
+/// 3.0–3.1 TB/s once a layer's reads pass about 64 MB — a fitted 9 µs a call plus the bytes at
+/// 3.1 TB/s — where decode GEMMs stream weights at 2.9–3.0 (`tools/measure_attention.py`,
+/// `tools/measurements/h100-attention-2026-12-07.json` and `h100-throughput-2026-12-07.json`;
+/// the call's latency is inside the per-layer fixed cost). FlashMLA, vLLM's MLA decode kernel on
+/// Hopper, reports "up to 3000 GB/s in memory-bound configuration" on an H800
+/// (https://github.com/deepseek-ai/FlashMLA/blob/07a1089857b63e74e3133630c02b083b75e8d4b2/README.md).
+/// Blackwell is taken the same (unmeasured).
+///
+/// Before Hopper: 0.5, fitted to decode at 50–200 sequences (A100, vLLM 0.10.1; dennislee22
+/// TP 1 runs), where the time per output token grows by the KV bytes read at half the weights'
+/// rate (unverified on other GPUs).
+fn kv_read_efficiency(hardware: &HardwareProfile) -> f64 {
+    if hardware.gpu.sm() >= 90 { 1.0 } else { 0.5 }
+}
 
 /// Achievable fraction of the dense peak: 789 of 989 BF16 TFLOP/s and 1443 of 1979 FP8 on an
 /// 8192³ matmul (H200, the same measurement).
@@ -236,6 +250,12 @@ const STEP_OVERHEAD_BEFORE_0_11_MS: f64 = 3.5;
 /// https://docs.vultr.com/inference-cookbook/cuda/optimization/concurrency-tuning). FP8 dense
 /// models at batch 1 run slower than this on B200 (Llama-3.3-Nemotron-Super-49B-FP8, the same
 /// Vultr page: 13.4 ms measured, about 10 ms of weights and fixed cost).
+/// Measured on an H100, the dense layer's share agrees: a replayed CUDA graph runs a small kernel
+/// in 1.0 µs, a batch-1 GEMM takes 4.1 µs beyond streaming its weight at 3.2 TB/s, paged decode
+/// attention 9 µs beyond its KV bytes (`tools/measure_decode_floor.py`,
+/// `tools/measure_attention.py`; `tools/measurements/h100-decode-floor-2026-12-07.json`,
+/// `h100-attention-2026-12-07.json`): four GEMMs, attention and about eight small kernels (norms,
+/// rotary, cache write, activation) come to 33 µs.
 const STEP_BASE_MS: f64 = 0.3;
 const DENSE_LAYER_MS: f64 = 0.035;
 const MOE_LAYER_MS: f64 = 0.056;
@@ -269,9 +289,45 @@ const API_MS: f64 = 35.0;
 /// this estimate gives decode's linear layers, fitted with [`API_MS`] (Qwen3-30B-A3B: 42 ms of
 /// FLOPs at that rate for a 4096-token prompt, 128 ms measured in all; Nemotron-Super: 61 ms,
 /// 170 ms in all). Fitted while routed experts ran at [`MOE_GEMM_RELATIVE_EFFICIENCY`] at
-/// prefill too; at the measured grouped-GEMM rates the Qwen3-30B-A3B point reads 151 ms
+/// prefill too; at the measured grouped-GEMM rates the Qwen3-30B-A3B point reads 147 ms
 /// estimated in all (not refitted).
 const PREFILL_EFFICIENCY: f64 = 0.45;
+
+/// Causal prefill attention's achieved fraction of the dense BF16 peak, by the length it
+/// attends over: PyTorch's SDPA on its cuDNN backend (a fused flash-attention kernel of the
+/// class of FlashAttention-3, which vLLM runs on Hopper) over one prompt of 1k, 4k, 16k and
+/// 32k tokens reached a median 228, 437, 630 and 596 TFLOP/s over three per-GPU head shapes
+/// (Llama-3.1-405B at TP 8, Llama-3.1-8B at TP 1, gpt-oss-120b at TP 1) on an H100 of 989
+/// (`tools/measure_attention.py`, `tools/measurements/h100-attention-2026-12-07.json`). Measured
+/// as a kernel, so no [`PREFILL_EFFICIENCY`] on top; held beyond the ends; Hopper only
+/// (Blackwell's prefill attention runs other kernels, unmeasured).
+const PREFILL_ATTENTION_EFFICIENCY: [(f64, f64); 4] = [
+    (1024.0, 0.23),
+    (4096.0, 0.44),
+    (16384.0, 0.64),
+    (32768.0, 0.60),
+];
+
+/// Piecewise linear in log2 of x through `points` (ascending x), held beyond the ends: how the
+/// estimate reads a measured curve between its measured points.
+pub(crate) fn interpolate_log2(points: &[(f64, f64)], x: f64) -> f64 {
+    let (Some(&(x0, y0)), Some(&(xn, yn))) = (points.first(), points.last()) else {
+        return 1.0;
+    };
+    if x <= x0 {
+        return y0;
+    }
+    if x >= xn {
+        return yn;
+    }
+    let i = points
+        .iter()
+        .position(|&(px, _)| px >= x)
+        .unwrap_or(points.len() - 1)
+        .max(1);
+    let ((xa, ya), (xb, yb)) = (points[i - 1], points[i]);
+    ya + (x.log2() - xa.log2()) / (xb.log2() - xa.log2()) * (yb - ya)
+}
 
 /// FlashMLA's token-level sparse attention kernels reach "up to 640 TFlops during prefilling"
 /// on an H800 (989 dense BF16 TFLOP/s): 0.65 of the peak. Every token of a sparse-MLA model
@@ -611,6 +667,9 @@ fn gemm_formats(model: &ModelProfile, hardware: &HardwareProfile) -> (GemmFormat
 struct Rates {
     /// Attention (QKᵀ, PV): BF16 whatever the weights.
     attention_flops_per_s: f64,
+    /// The dense BF16 peak on Hopper, where prefill attention was measured to reach
+    /// [`PREFILL_ATTENTION_EFFICIENCY`] of it; `None` on GPUs where it was not measured.
+    measured_prefill_attention_peak: Option<f64>,
     /// Linear layers outside the routed experts.
     linear_flops_per_s: f64,
     /// Routed experts' GEMMs, before the grouped-GEMM discount.
@@ -638,6 +697,9 @@ impl Rates {
             // Attention (QKᵀ, PV) stays BF16 in vLLM's FlashAttention and MLA backends
             // whatever the weights.
             attention_flops_per_s: rate(GemmFormat::Bf16),
+            measured_prefill_attention_peak: (90..100)
+                .contains(&hardware.gpu.sm())
+                .then_some(peaks.bf16 * 1e12),
             linear_flops_per_s: rate(linear),
             expert_flops_per_s: rate(expert),
             expert_format: expert.peak(&peaks).0,
@@ -647,6 +709,16 @@ impl Rates {
             index_flops_per_s: rate(GemmFormat::Fp8),
             sparse_mla_flops_per_s: peaks.bf16 * SPARSE_MLA_KERNEL_EFFICIENCY * 1e12,
         })
+    }
+
+    /// Prefill attention's rate for prompts attending over `span` tokens: the curve measured on
+    /// Hopper; on other GPUs, unmeasured, the BF16 rate at the discount prefill's other work
+    /// gets ([`PREFILL_EFFICIENCY`]).
+    fn prefill_attention_flops_per_s(&self, span: f64) -> f64 {
+        match self.measured_prefill_attention_peak {
+            Some(peak) => peak * interpolate_log2(&PREFILL_ATTENTION_EFFICIENCY, span),
+            None => self.attention_flops_per_s * PREFILL_EFFICIENCY,
+        }
     }
 }
 
@@ -901,7 +973,9 @@ impl Estimator<'_> {
         // `model_executor/layers/fla/ops/fused_recurrent.py`, v0.11.0: `h0` loaded, `ht`
         // stored in place): twice the state, contiguous per sequence, at the streaming rate.
         let state = b * 2.0 * kv_read.state_bytes_per_sequence;
-        let hbm_ms = (read + paged / KV_READ_EFFICIENCY + state) / rates.hbm_bytes_per_s * 1e3;
+        let hbm_ms = (read + paged / kv_read_efficiency(self.cx.hardware) + state)
+            / rates.hbm_bytes_per_s
+            * 1e3;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
             expert / inv.expert_bytes_per_param * inv.routed_fraction
@@ -923,11 +997,13 @@ impl Estimator<'_> {
                     * attention_layers(model, stage)
                     / rates.sparse_mla_flops_per_s
             }
+            // Decode attention's FLOPs at the BF16 rate (its KV reads are in `hbm_ms`); the
+            // prompt's at the rate prefill attention was measured at for its span, as a kernel.
             None => {
-                (b * kv_read.attended(mean_context) * attention
+                let span = 2.0 * kv_read.attended(prompt_context);
+                b * kv_read.attended(mean_context) * attention / rates.attention_flops_per_s
                     + prefill_tokens * kv_read.attended(prompt_context) * attention
-                        / PREFILL_EFFICIENCY)
-                    / rates.attention_flops_per_s
+                        / rates.prefill_attention_flops_per_s(span)
             }
         };
         // DSA's lightning indexer scores every token of the context for each query, on every
@@ -1456,6 +1532,33 @@ mod tests {
         assert_eq!(GemmFormat::Fp4.peak(&blackwell), (GemmFormat::Fp4, 9000.0));
         assert_eq!(GemmFormat::Fp4.peak(&hopper), (GemmFormat::Fp8, 1979.0));
         assert_eq!(GemmFormat::Fp8.peak(&ampere), (GemmFormat::Bf16, 312.0));
+    }
+
+    /// A measured curve is read log-linearly between its points and held beyond them: halfway
+    /// between 1k and 4k tokens in log2 is 2k, the mean of their fractions.
+    #[test]
+    fn measured_curves_interpolate_in_log2_and_hold_their_ends() {
+        let curve = PREFILL_ATTENTION_EFFICIENCY;
+        assert_eq!(interpolate_log2(&curve, 256.0), 0.23);
+        assert_eq!(interpolate_log2(&curve, 4096.0), 0.44);
+        assert!((interpolate_log2(&curve, 2048.0) - (0.23 + 0.44) / 2.0).abs() < 1e-12);
+        assert_eq!(interpolate_log2(&curve, 1e6), 0.60);
+    }
+
+    /// Prefill attention runs at the curve measured on Hopper (a 16k-token prompt: 0.64 of an
+    /// H100's 989 TFLOP/s); elsewhere at the BF16 rate times the prefill discount.
+    #[test]
+    fn prefill_attention_takes_the_hopper_measurement_only_on_hopper() {
+        let catalog = crate::Catalog::builtin();
+        let model = catalog.model("llama-3.1-8b-instruct").unwrap();
+        let h100 = Rates::of(model, catalog.hardware("h100-80gb").unwrap()).unwrap();
+        let at_16k = h100.prefill_attention_flops_per_s(16384.0);
+        assert!((at_16k - 0.64 * 989e12).abs() < 1e9, "{at_16k}");
+        let b200 = Rates::of(model, catalog.hardware("b200").unwrap()).unwrap();
+        assert_eq!(
+            b200.prefill_attention_flops_per_s(16384.0),
+            b200.attention_flops_per_s * PREFILL_EFFICIENCY
+        );
     }
 
     /// NVFP4 multiplies in FP4 on Blackwell only; Hopper runs the same checkpoint weight-only

@@ -614,8 +614,8 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 }
 
 /// The ranges mean something: outside the known misses they hold the measured per-GPU
-/// throughput on at least 75 % of the benchmark set's points, the TPOT on at least 78 % and the
-/// TTFT on at least 85 % (measured: 62, 64 and 68 of 82, 82 and 80), short of the 80 % aimed at
+/// throughput on at least 78 % of the benchmark set's points, the TPOT on at least 79 % and the
+/// TTFT on at least 86 % (measured: 64, 65 and 69 of 82, 82 and 80), short of the 80 % aimed at
 /// for the first two. The range factors are not refitted to the points that fall outside; what
 /// moved the floors, in order:
 /// - down from 80 % (TPOT) and 75 % (throughput): GPUStack's gpt-oss-20b bursts on H100 (vLLM
@@ -634,14 +634,13 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 ///   NemotronH's one-block layers, DeepSeek-V4's compressed-sparse layers 82 µs more): V4-Flash
 ///   at TP 4 and concurrency 1, Qwen3.6-35B-A3B at concurrency 1 and Nemotron-3-Nano at 8 and
 ///   16 in flight entered the ranges;
-/// - throughput up to 75 % and TTFT down to 85 % once prompt tokens' routed experts ran at the
-///   grouped GEMMs measured on an H100 (`src/plan/grouped_gemm.rs`): the 1k–4k-token bursts of
-///   Qwen3-235B-A22B-FP8 on H100, DeepSeek-V3.2 and GLM-5.2-FP8 entered the throughput range,
-///   the 30k- and 32k-token runs of Qwen3-235B-A22B-FP8 (H100 and B200) left it; DeepSeek-R1's
-///   2k / 100 burst on H200 left the TPOT range (now ×1.40 slow) as Qwen3-235B-A22B-FP8's
-///   4k / 182 entered it; Ornith's concurrency-1 TTFT entered, while the 30k- and 32k-token
-///   bursts whose TTFT was already long (DeepSeek-R1 on H200 ×2.6, Qwen3-235B-A22B-FP8 on B200
-///   ×1.8) left theirs.
+/// - up (throughput 78 %, TPOT 79 %) once prompt tokens' routed experts ran at the grouped GEMMs
+///   measured on an H100 (`src/plan/grouped_gemm.rs`): Qwen3-235B-A22B-FP8's 2k and 4k-token
+///   bursts on H100, DeepSeek-V3.2's 4k and GLM-5.2-FP8's 1k burst entered the throughput range
+///   and Qwen3-235B-A22B-FP8's 30k / 1000 on B200 left it; DeepSeek-R1's 2k / 100 burst on H200
+///   left the TPOT range (now ×1.41 slow) as Qwen3-235B-A22B-FP8's 4k / 182 and 32k / 83 on
+///   H100 entered it; Ornith's concurrency-1 TTFT entered its range and the B200 run's (×1.8 →
+///   ×2.7 long) left it.
 #[test]
 fn the_ranges_hold_the_measurements() {
     let results = calibrate::evaluate_benchmarks_within(&bench_dir(), &fixtures()).unwrap();
@@ -657,9 +656,9 @@ fn the_ranges_hold_the_measurements() {
         }
     }
     let share = |(inside, all): (usize, usize)| inside as f64 / all.max(1) as f64;
-    assert!(share(counts[0]) >= 0.75, "throughput: {:?}", counts[0]);
-    assert!(share(counts[1]) >= 0.78, "TPOT: {:?}", counts[1]);
-    assert!(share(counts[2]) >= 0.85, "TTFT: {:?}", counts[2]);
+    assert!(share(counts[0]) >= 0.78, "throughput: {:?}", counts[0]);
+    assert!(share(counts[1]) >= 0.79, "TPOT: {:?}", counts[1]);
+    assert!(share(counts[2]) >= 0.86, "TTFT: {:?}", counts[2]);
 }
 
 /// Under an objective, an alternative whose range overlaps the chosen layout's is named a tie,
@@ -787,7 +786,7 @@ fn linear_attention_state_is_read_and_written_each_step() {
 /// scans every token's indexer key (132 bytes a layer: 128 FP8 values and an fp32 scale,
 /// `DeepseekV32IndexerCache` in vLLM's `deepseek_v2.py`): DeepSeek-V3.2 on H200 TP 8 at 40 000
 /// tokens of mean context reads only the keys of the 37 500 tokens more than at 2 500, through
-/// the paged cache at half the streaming rate (0.85 × 4.8 TB/s).
+/// the paged cache at the streaming rate (0.85 × 4.8 TB/s).
 #[test]
 fn sparse_attention_reads_its_top_k_and_scans_the_index() {
     use lwsplan::plan::Workload;
@@ -805,9 +804,11 @@ fn sparse_attention_reads_its_top_k_and_scans_the_index() {
         .hbm_ms
     };
     let grew = hbm(32000, 16000) - hbm(2000, 1000);
-    let index_only = 37_500.0 * 132.0 * 61.0 / 0.5 / (4800e9 * 0.85) * 1e3;
+    let index_only = 37_500.0 * 132.0 * 61.0 / (4800e9 * 0.85) * 1e3;
+    // Each figure is rounded to 0.01 ms; reading the whole MLA cache instead of the top-k
+    // would add about 0.37 ms.
     assert!(
-        (grew - index_only).abs() < 0.05 * index_only,
+        (grew - index_only).abs() <= 0.011,
         "{grew} ms against {index_only} ms"
     );
 }
