@@ -154,8 +154,9 @@ fn same_intensity_tokens(tokens: f64, measured_bytes: f64, weight_bytes: f64) ->
     }
 }
 
-/// Piecewise linear in log2(x) through `(xs, ys)` (xs ascending), constant beyond the ends.
-fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
+/// Piecewise linear in log2(x) through `(xs, ys)` (xs ascending), constant beyond the ends: how
+/// the estimate reads a measured curve between its measured points.
+pub(crate) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
     let (Some(&first), Some(&last)) = (xs.first(), xs.last()) else {
         return 1.0;
     };
