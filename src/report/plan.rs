@@ -163,7 +163,7 @@ impl Plan {
                 out,
                 "  estimate      {:.0} output tokens/s ({:.0} per GPU), {} ms per output token, {} ms to \
                  the first, {} requests in flight, {} sequences per engine; decode step {}-bound: \
-                 HBM {} ms, compute {} ms, interconnect {} ms, network {} ms, overhead {} ms{}",
+                 HBM {} ms, compute {} ms, interconnect {} ms, network {} ms, overhead {} ms{}{}",
                 p.output_tokens_per_s,
                 p.output_tokens_per_s_per_gpu,
                 p.tpot_ms,
@@ -182,6 +182,16 @@ impl Plan {
                 p.decode_step.interconnect_ms,
                 p.decode_step.network_ms,
                 p.decode_step.overhead_ms,
+                // Attention runs between the GEMMs: its time adds where HBM and compute alone
+                // would overlap it.
+                if p.decode_step.attention_serial_ms > 0.0 {
+                    format!(
+                        ", attention beside the GEMMs {} ms",
+                        p.decode_step.attention_serial_ms
+                    )
+                } else {
+                    String::new()
+                },
                 p.cost_per_million_output_tokens
                     .map(|c| format!("; {c} per million output tokens"))
                     .unwrap_or_default()
