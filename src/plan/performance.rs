@@ -378,7 +378,7 @@ impl SparseMlaKernel {
             heads: heads as f64,
             flops_per_head_key: 2.0 * (2 * kv_lora_rank + qk_rope_head_dim) as f64,
             top_k: ix.index_topk as f64,
-            skips_unfilled: version >= VllmVersion(0, 24, 0),
+            skips_unfilled: super::version::SPARSE_MLA_TOPK_LENGTH.in_version(version),
         })
     }
 

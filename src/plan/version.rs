@@ -196,6 +196,18 @@ pub const WINDOW_IN_FLIGHT_RESERVE: Feature = Feature {
     verified: false,
 };
 
+/// The sparse-MLA kernel told how many of a token's top-k slots are filled (`topk_length`), so
+/// its work follows min(position, top-k) rather than every slot: vLLM v0.24.0's
+/// `flashmla_sparse.py` passes the counts `triton_convert_req_index_to_global_index` returns,
+/// v0.23.0's calls `flash_mla_sparse_fwd(q, kv, topk_indices, scale)` without them (read in
+/// both releases' source).
+pub const SPARSE_MLA_TOPK_LENGTH: Feature = Feature {
+    what: "the sparse-MLA kernel skipping unfilled top-k slots (topk_length)",
+    since: VllmVersion(0, 24, 0),
+    source: "vllm-project/vllm v0.24.0 vllm/v1/attention/backends/mla/flashmla_sparse.py",
+    verified: true,
+};
+
 /// DeepSeek-V4 (`DeepseekV4ForCausalLM`, `vllm/models/deepseek_v4/`): the recipes name vLLM
 /// 0.20.0 the first release that serves it (`min_vllm_version`, vllm-project/recipes
 /// `models/deepseek-ai/DeepSeek-V4-Flash.yaml`; not checked against the release notes).
