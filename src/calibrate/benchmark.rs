@@ -87,8 +87,8 @@ pub struct PointResult {
     pub tpot_ms: f64,
     /// Estimated time to first token, ms.
     pub ttft_ms: f64,
-    /// Whether more requests were in flight than the KV cache holds (vLLM preempts; the
-    /// estimate is optimistic there): see [`crate::plan::Performance::kv_cache_saturated`].
+    /// Whether more requests were in flight than the KV cache holds (vLLM preempts, which the
+    /// estimate does not model): see [`crate::plan::Performance::kv_cache_saturated`].
     pub kv_cache_saturated: bool,
     /// GPUs the planned layout takes.
     pub gpus: u64,
@@ -445,8 +445,8 @@ mod tests {
     }
 
     /// The bands, just inside and just outside, either way: ×3 where the KV cache holds every
-    /// request, ×4 where it is saturated (vLLM preempts; the estimate is optimistic there, so
-    /// the wider band covers an estimate faster than measured, never one beyond ×4). Each row:
+    /// request, ×4 where it is saturated (vLLM preempts, which the estimate does not model, so
+    /// the wider band covers an estimate off either way, never one beyond ×4). Each row:
     /// saturated, estimated / measured throughput, estimated / measured TPOT, within.
     #[test]
     fn points_are_held_to_their_band_either_way() {

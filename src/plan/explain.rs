@@ -203,8 +203,8 @@ pub enum Note {
         /// Its estimated time to first token, ms.
         ttft_ms: f64,
     },
-    /// More requests in flight than the KV cache holds: vLLM preempts, the estimate is
-    /// optimistic.
+    /// More requests in flight than the KV cache holds: vLLM preempts, which the estimate does
+    /// not model.
     KvCacheSaturated {
         /// Requests each engine is given.
         requests: u64,
@@ -443,8 +443,8 @@ impl fmt::Display for Note {
                 f,
                 "each engine is given {requests} requests at once but its KV cache holds {holds} at \
                  full length: vLLM admits the rest and preempts (recomputes) some as outputs grow. \
-                 The estimate does not count that work and is optimistic here (published \
-                 benchmarks in this regime ran up to several times slower: the README's \
+                 The estimate does not model that work; published benchmarks in this regime \
+                 served 0.85 to 2 times its throughput (the range says so; the README's \
                  performance table). Add replicas or lower --concurrency"
             ),
             Note::Overloaded {

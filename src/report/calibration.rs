@@ -138,8 +138,7 @@ pub fn benchmarks_markdown(results: &[BenchmarkResult]) -> String {
     if !saturated.is_empty() {
         out.push_str(&format!(
             "{} points with more requests in flight than the KV cache holds (KV saturated: vLLM \
-             preempts and recomputes, which the estimate leaves out, so it is optimistic): the \
-             worst ×{:.2}.\n",
+             preempts and recomputes, which the estimate leaves out): the worst ×{:.2}.\n",
             saturated.len(),
             worst(&saturated)
         ));

@@ -182,13 +182,10 @@ impl Plan {
                 p.decode_step.interconnect_ms,
                 p.decode_step.network_ms,
                 p.decode_step.overhead_ms,
-                // Attention runs between the GEMMs: its time adds where HBM and compute alone
-                // would overlap it.
-                if p.decode_step.attention_serial_ms > 0.0 {
-                    format!(
-                        ", attention beside the GEMMs {} ms",
-                        p.decode_step.attention_serial_ms
-                    )
+                // Attention between the GEMMs and compute-bound prompt-chunk steps add to the
+                // overlapped HBM and compute.
+                if p.decode_step.unoverlapped_ms > 0.0 {
+                    format!(", not overlapped {} ms", p.decode_step.unoverlapped_ms)
                 } else {
                     String::new()
                 },

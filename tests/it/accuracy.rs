@@ -615,7 +615,7 @@ fn tensor_parallel_wins_low_load_and_data_parallel_high_load() {
 
 /// The ranges mean something: outside the known misses they hold the measured per-GPU
 /// throughput, the TPOT and the TTFT on at least 80 % of the benchmark set's points each, the
-/// share issue #22 asks for (measured: 75, 74 and 73 of 82, 82 and 80). The factors are the 5th
+/// share issue #22 asks for (measured: 75, 74 and 72 of 82, 82 and 80). The factors are the 5th
 /// and 95th percentiles of measured / estimated on the set (`tools/range_quantiles.py`); before
 /// that recalibration, factors set on the older points held 64, 65 and 69 as recent points
 /// joined (GPUStack's KV-saturated bursts, jasl's DeepSeek-V4-Flash and Vultr's
