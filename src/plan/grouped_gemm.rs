@@ -45,6 +45,10 @@
 //! DeepSeek TP 8 expert, the busiest gets 293) run BF16 gate_up 8 % and down 19 % below equal
 //! counts.
 
+/// The most widths a table holds.
+const MAX_WIDTHS: usize = 8;
+const _: () = assert!(BF16.len() <= MAX_WIDTHS && FP8.len() <= MAX_WIDTHS);
+
 /// Tokens per expert of the measured grid.
 const TOKENS: [f64; 8] = [16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0];
 
@@ -136,12 +140,16 @@ pub(crate) fn relative_rate(
 ) -> f64 {
     let (table, measured_bytes): (&[Measured], f64) = if fp8 { (&FP8, 1.0) } else { (&BF16, 2.0) };
     let tokens = same_intensity_tokens(tokens_per_expert, measured_bytes, weight_bytes);
-    let widths: Vec<f64> = table.iter().map(|m| m.width).collect();
-    let at_width: Vec<f64> = table
-        .iter()
-        .map(|m| interpolate(&TOKENS, &m.rates, tokens))
-        .collect();
-    interpolate(&widths, &at_width, width)
+    // Tables hold a few widths; fixed arrays keep the estimate free of allocation.
+    let mut widths = [0.0; MAX_WIDTHS];
+    let mut at_width = [0.0; MAX_WIDTHS];
+    let n = table.len().min(MAX_WIDTHS);
+    let on_grid = Segment::locate(&TOKENS, tokens);
+    for (i, m) in table.iter().take(n).enumerate() {
+        widths[i] = m.width;
+        at_width[i] = on_grid.read(&m.rates);
+    }
+    interpolate(&widths[..n], &at_width[..n], width)
 }
 
 /// The tokens an expert at which the measured kernel, its weights `measured_bytes` a parameter,
@@ -157,23 +165,52 @@ fn same_intensity_tokens(tokens: f64, measured_bytes: f64, weight_bytes: f64) ->
 /// Piecewise linear in log2(x) through `(xs, ys)` (xs ascending), constant beyond the ends: how
 /// the estimate reads a measured curve between its measured points.
 pub(crate) fn interpolate(xs: &[f64], ys: &[f64], x: f64) -> f64 {
-    let (Some(&first), Some(&last)) = (xs.first(), xs.last()) else {
+    if xs.is_empty() {
         return 1.0;
-    };
-    if x <= first {
-        return ys[0];
     }
-    if x >= last {
-        return ys[ys.len() - 1];
+    Segment::locate(xs, x).read(ys)
+}
+
+/// Where an `x` falls among ascending points, in log2: found once, read off every curve that
+/// shares those points (the grouped-GEMM tables' rows share their token grid).
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    /// The point at or above `x` (0 below the first).
+    upper: usize,
+    /// How far from the point below to `upper`, in log2 (1 beyond the last).
+    fraction: f64,
+}
+
+impl Segment {
+    fn locate(xs: &[f64], x: f64) -> Segment {
+        let last = xs.len().saturating_sub(1);
+        if xs.is_empty() || x <= xs[0] {
+            return Segment {
+                upper: 0,
+                fraction: 0.0,
+            };
+        }
+        if x >= xs[last] {
+            return Segment {
+                upper: last,
+                fraction: 1.0,
+            };
+        }
+        let upper = xs.iter().position(|&v| v >= x).unwrap_or(last).max(1);
+        let (x0, x1) = (xs[upper - 1].log2(), xs[upper].log2());
+        Segment {
+            upper,
+            fraction: (x.log2() - x0) / (x1 - x0),
+        }
     }
-    let i = xs
-        .iter()
-        .position(|&v| v >= x)
-        .unwrap_or(xs.len() - 1)
-        .max(1);
-    let (x0, x1) = (xs[i - 1].log2(), xs[i].log2());
-    let t = (x.log2() - x0) / (x1 - x0);
-    ys[i - 1] + t * (ys[i] - ys[i - 1])
+
+    fn read(self, ys: &[f64]) -> f64 {
+        if self.upper == 0 {
+            return ys[0];
+        }
+        let (y0, y1) = (ys[self.upper - 1], ys[self.upper]);
+        y0 + self.fraction * (y1 - y0)
+    }
 }
 
 #[cfg(test)]

@@ -468,6 +468,9 @@ pub(crate) struct Inventory {
     experts_per_token: u64,
     /// `moe_intermediate_size`: one routed expert's width (0 for dense).
     expert_width: u64,
+    /// ln(1 - experts per token / routed experts): the log of the chance a token misses an
+    /// expert, kept so that [`Inventory::touched`] needs an `exp`, not a `powf`.
+    ln_miss: f64,
 }
 
 impl Inventory {
@@ -507,6 +510,7 @@ impl Inventory {
             routed_experts,
             experts_per_token,
             expert_width,
+            ln_miss: (1.0 - experts_per_token as f64 / routed_experts as f64).ln(),
         }
     }
 
@@ -516,8 +520,10 @@ impl Inventory {
         if self.routed_experts <= 1 {
             return 1.0;
         }
-        let miss = 1.0 - self.experts_per_token as f64 / self.routed_experts as f64;
-        1.0 - miss.powf(tokens)
+        if tokens <= 0.0 {
+            return 0.0;
+        }
+        1.0 - (self.ln_miss * tokens).exp()
     }
 }
 
@@ -661,6 +667,8 @@ struct Rates {
     expert_format: GemmFormat,
     /// HBM streaming weights.
     hbm_bytes_per_s: f64,
+    /// Paged attention's KV reads as a fraction of that ([`kv_read_efficiency`]).
+    kv_read_efficiency: f64,
     /// DSA's indexer logits: FP8 (DeepGEMM's `fp8_mqa_logits`) where the GPU has FP8.
     index_flops_per_s: f64,
     /// FlashMLA's sparse attention kernels ([`SPARSE_MLA_KERNEL_EFFICIENCY`]).
@@ -689,6 +697,7 @@ impl Rates {
             hbm_bytes_per_s: hardware.gpu.memory_bandwidth_gb_per_s as f64
                 * 1e9
                 * hbm_efficiency(hardware),
+            kv_read_efficiency: kv_read_efficiency(hardware),
             index_flops_per_s: rate(GemmFormat::Fp8),
             sparse_mla_flops_per_s: peaks.bf16 * SPARSE_MLA_KERNEL_EFFICIENCY * 1e12,
         })
@@ -946,6 +955,11 @@ struct Estimator<'a> {
     batch: Batch,
     /// The sparse-MLA kernel's work, for a model with DSA's indexer.
     sparse_mla: Option<SparseMlaKernel>,
+    /// Prompt tokens' routed-expert GEMM rate relative to a dense matmul, the same for every
+    /// stage and step of one estimate ([`Estimator::prefill_expert_relative_rate`]).
+    prefill_expert_rate: f64,
+    /// One prompt's prefill through every stage, ms: the same for every queued prompt.
+    prompt_ms: f64,
 }
 
 impl Estimator<'_> {
@@ -976,7 +990,7 @@ impl Estimator<'_> {
         // stored in place): twice the state, contiguous per sequence, at the streaming rate.
         let state = b * 2.0 * kv_read.state_bytes_per_sequence;
         let attention_hbm_ms =
-            (paged / kv_read_efficiency(self.cx.hardware) + state) / rates.hbm_bytes_per_s * 1e3;
+            (paged / rates.kv_read_efficiency + state) / rates.hbm_bytes_per_s * 1e3;
         let hbm_ms = read / rates.hbm_bytes_per_s * 1e3 + attention_hbm_ms;
         let dense_active = (weights - expert) / inv.other_bytes_per_param;
         let expert_active = if expert > 0.0 {
@@ -1018,7 +1032,7 @@ impl Estimator<'_> {
         // Decode tokens' expert GEMMs keep the constant (decode is HBM-bound); prompt tokens'
         // run at the grouped GEMM's measured rate for the step's shape.
         let expert_work = b / MOE_GEMM_RELATIVE_EFFICIENCY
-            + prefill_tokens / PREFILL_EFFICIENCY / self.prefill_expert_relative_rate();
+            + prefill_tokens / PREFILL_EFFICIENCY / self.prefill_expert_rate;
         let compute_ms = (2.0 * work_tokens * dense_active / rates.linear_flops_per_s
             + 2.0 * expert_work * expert_active / rates.expert_flops_per_s
             + attention_s
@@ -1216,11 +1230,11 @@ impl Estimator<'_> {
             .saturating_sub(self.batch.size)
             .max(1);
         let chunks = (input * queued.max(1)).div_ceil(chunk).max(1) as f64;
-        API_MS + chunks * tpot + queued.max(1) as f64 * self.prompt_ms()
+        API_MS + chunks * tpot + queued.max(1) as f64 * self.prompt_ms
     }
 
-    /// One prompt's prefill FLOPs through every stage, ms.
-    fn prompt_ms(&self) -> f64 {
+    /// One prompt's prefill FLOPs through every stage, ms (kept in [`Estimator::prompt_ms`]).
+    fn prefill_one_prompt_ms(&self) -> f64 {
         let input = self.cx.workload.input_tokens as f64;
         self.fit
             .stages
@@ -1237,7 +1251,7 @@ impl Estimator<'_> {
     /// mean over the engine's batch of [`queued_first_token_ms`](Self::queued_first_token_ms).
     fn wave_first_token_ms(&self, tpot: f64) -> f64 {
         let n = self.batch.size.max(1);
-        let prompt_ms = self.prompt_ms();
+        let prompt_ms = self.prompt_ms;
         let input = self.cx.workload.input_tokens;
         let chunk = self
             .cx
@@ -1281,7 +1295,7 @@ fn bound(step: &DecodeStep) -> Bound {
 
 /// The estimate with `concurrency` requests in flight.
 fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performance> {
-    let est = Estimator {
+    let mut est = Estimator {
         cx,
         fit,
         rates: Rates::of(cx.model, cx.hardware)?,
@@ -1293,7 +1307,11 @@ fn estimate_at(cx: &Context<'_>, fit: &Fit, concurrency: u64) -> Option<Performa
             cx.hardware,
             cx.vllm_version,
         ),
+        prefill_expert_rate: 1.0,
+        prompt_ms: 0.0,
     };
+    est.prefill_expert_rate = est.prefill_expert_relative_rate();
+    est.prompt_ms = est.prefill_one_prompt_ms();
     let batch = &est.batch;
     let step = est.decode_step();
     let tpot = tpot_ms(&step);
