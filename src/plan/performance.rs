@@ -1150,7 +1150,8 @@ impl Estimator<'_> {
     }
 
     /// A stage's mean decode step and its mean time. Prompts are prefilled in chunks, not
-    /// spread over the steps: the prompts of a wave arrive together and vLLM packs them into
+    /// spread over the steps: the prompts of a wave arrive together (under a request rate, one at
+    /// a time) and vLLM packs them into
     /// steps of up to `max_num_batched_tokens` beside the decodes, so one step in `chunk /
     /// prefill` carries a chunk and the others none. The mean of the two kinds of step is not
     /// one step with the mean load: a chunk step is compute-bound where the others stream
@@ -1163,7 +1164,14 @@ impl Estimator<'_> {
         micro_prefill: f64,
     ) -> (StageTime, f64) {
         let budget = (self.cx.max_num_batched_tokens as f64 - micro).max(1.0);
-        let chunk = (micro * self.cx.workload.input_tokens as f64).min(budget);
+        // A closed loop's wave brings a batch of prompts at once; under a request rate they
+        // arrive one by one.
+        let arriving = if self.cx.workload.request_rate.is_none() {
+            micro
+        } else {
+            1.0
+        };
+        let chunk = (arriving * self.cx.workload.input_tokens as f64).min(budget);
         let share = micro_prefill / chunk.max(1.0);
         if micro_prefill <= 0.0 || share >= 1.0 {
             let t = self.stage_time(stage, micro, micro_prefill);
