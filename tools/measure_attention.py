@@ -226,18 +226,8 @@ class PagedDecode:
 
 
 def graph_time(fn):
-    """Seconds per call of `fn` replayed from a CUDA graph of GRAPH_CALLS calls (vLLM replays
-    its decode steps from CUDA graphs, so Python and launch costs are not the kernel's)."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()  # compile and warm up outside the capture
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(GRAPH_CALLS):
-            fn()
-    return gpu_timing.timed(graph.replay, 10, 2) / GRAPH_CALLS
+    """Seconds per call of `fn` replayed from a CUDA graph of GRAPH_CALLS calls."""
+    return gpu_timing.timed(gpu_timing.graph_replay(fn, GRAPH_CALLS), 10, 2) / GRAPH_CALLS
 
 
 def line_fit(rows):
@@ -252,13 +242,6 @@ def line_fit(rows):
                  / sum((x - mx) ** 2 for x, _ in pts))
         fits[name] = {"latency_us": (my - slope * mx) * 1e6, "tb_per_s": 1 / slope / 1e12}
     return fits
-
-
-def copy_rate(dev):
-    big = torch.empty(1 << 30, device=dev, dtype=torch.uint8)
-    dst = torch.empty_like(big)
-    t = gpu_timing.timed(lambda: dst.copy_(big), 20, 5)
-    return 2 * big.numel() / t / 1e12
 
 
 def check_kernel(dev, sms):
@@ -341,12 +324,8 @@ def main():
     sms = torch.cuda.get_device_properties(dev).multi_processor_count
     out["sms"] = sms
     out["block_size"] = BLOCK_SIZE
-    n = 8192
-    a = torch.randn(n, n, device=dev, dtype=DTYPE)
-    bm = torch.randn(n, n, device=dev, dtype=DTYPE)
-    out["bf16_matmul_8192_tflops"] = 2 * n**3 / gpu_timing.timed(lambda: a @ bm, 20, 5) / 1e12
-    del a, bm
-    out["d2d_copy_read_plus_write_tb_per_s"] = copy_rate(dev)
+    out["bf16_matmul_8192_tflops"] = gpu_timing.dense_bf16_flops_per_s(dev) / 1e12
+    out["d2d_copy_read_plus_write_tb_per_s"] = gpu_timing.copy_tb_per_s(dev)
     out["decode_kernel_max_abs_error_vs_sdpa"] = check_kernel(dev, sms)
     out["decode_paged"] = decode(dev, sms, out["d2d_copy_read_plus_write_tb_per_s"])
     out["decode_paged_fit"] = line_fit(out["decode_paged"])

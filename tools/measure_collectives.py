@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from gpu_timing import environment, timed
+from gpu_timing import environment, graph_replay, timed
 
 HIDDEN = (4096, 7168, 8192)
 DECODE_BATCH = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -42,26 +42,12 @@ def median_us(fn, iters=50, warmup=10):
     return statistics.median(timed(fn, iters, 0) * 1e6 for _ in range(REPEATS))
 
 
-def graphed(op):
-    """`op` captured in a CUDA graph (as vLLM captures decode steps); returns its replay."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(3):
-            op()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        op()
-    return graph.replay
-
-
 def all_reduce_points(rank, world):
     points = []
     for hidden in HIDDEN:
         for batch in DECODE_BATCH:
             x = torch.randn(batch, hidden, dtype=torch.bfloat16, device="cuda")
-            replay = graphed(lambda: dist.all_reduce(x))
+            replay = graph_replay(lambda: dist.all_reduce(x), warmups=3)
             us = median_us(replay)
             points.append(bus("all_reduce", "decode, CUDA graph", hidden, batch, x, us, world))
         for tokens in PREFILL_TOKENS:

@@ -36,19 +36,6 @@ GEMV_SHAPES = [
 COPIES = 16
 
 
-def graph_of(fn):
-    """`fn` captured once into a CUDA graph; returns the graph's replay."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()  # warm up (cuBLAS workspaces) outside the capture
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        fn()
-    return graph.replay
-
-
 def kernel_floor(dev):
     x = torch.zeros(4096, device=dev)
 
@@ -56,7 +43,7 @@ def kernel_floor(dev):
         for _ in range(FLOOR_KERNELS):
             x.add_(1.0)
 
-    replay = graph_of(many)
+    replay = gpu_timing.graph_replay(many)
     s = gpu_timing.timed(replay, 50, 5)
     return s / FLOOR_KERNELS
 
@@ -72,7 +59,7 @@ def gemv(dev, k, n):
         for w in weights:
             torch.matmul(x, w, out=out)
 
-    replay = graph_of(run)
+    replay = gpu_timing.graph_replay(run)
     s = gpu_timing.timed(replay, 20, 3) / copies
     nbytes = k * n * 2
     return {"k": k, "n": n, "bytes": nbytes, "us": s * 1e6, "gb_per_s": nbytes / s / 1e9}

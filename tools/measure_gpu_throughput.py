@@ -38,11 +38,7 @@ def main():
             out["fp8_matmul_8192_tflops"] = 2 * n**3 / t / 1e12
         except Exception as e:  # report, do not hide
             out["fp8_error"] = repr(e)
-    big = torch.empty(1 << 30, device=dev, dtype=torch.uint8)
-    dst = torch.empty_like(big)
-    t = timed(lambda: dst.copy_(big), iters=20)
-    out["d2d_copy_read_plus_write_tb_per_s"] = 2 * big.numel() / t / 1e12
-    del big, dst
+    out["d2d_copy_read_plus_write_tb_per_s"] = gpu_timing.copy_tb_per_s(dev)
     decode = []
     # Decode-shaped: tokens M against weights K x N (a 7168-wide model's projections).
     for (k, nn) in [(7168, 2048), (7168, 18432), (4096, 14336), (8192, 28672)]:

@@ -83,28 +83,11 @@ class Layer:
         return x + (F.silu(g) * u) @ self.wd
 
 
-def graph_time(fn):
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        for _ in range(REPLAYS):
-            fn()
-    return gpu_timing.timed(graph.replay, 10, 2) / REPLAYS
-
-
 def main():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     dev = torch.device("cuda", 0)
     out = gpu_timing.environment(dev)
-    n = 8192
-    a = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
-    b = torch.randn(n, n, device=dev, dtype=torch.bfloat16)
-    dense = 2 * n**3 / gpu_timing.timed(lambda: a @ b, 20, 5)
-    del a, b
+    dense = gpu_timing.dense_bf16_flops_per_s(dev)
     out["bf16_matmul_8192_tflops"] = dense / 1e12
     rows = []
     for name, hidden, qh, kvh, d, inter in SHAPES:
@@ -115,7 +98,8 @@ def main():
                                     ("flash", [SDPBackend.FLASH_ATTENTION])]:
                 try:
                     with sdpa_kernel(backends):
-                        t = graph_time(layer)
+                        replay = gpu_timing.graph_replay(layer, REPLAYS)
+                        t = gpu_timing.timed(replay, 10, 2) / REPLAYS
                     row[f"{label}_us"] = t * 1e6
                     # Linear FLOPs alone against the dense rate: what lwsplan's fraction prices.
                     row[f"{label}_linear_fraction_of_dense"] = layer.flops / t / dense
