@@ -22,6 +22,7 @@
 
 mod assemble;
 pub(crate) mod compressed_kv;
+mod curve;
 mod error;
 mod explain;
 mod fabric;

@@ -715,7 +715,7 @@ impl Rates {
         match self.measured_prefill_attention_peak {
             Some(peak) => {
                 let (spans, fractions) = &PREFILL_ATTENTION_EFFICIENCY;
-                peak * super::grouped_gemm::interpolate(spans, fractions, span)
+                peak * super::curve::interpolate(spans, fractions, span)
             }
             None => self.attention_flops_per_s * PREFILL_EFFICIENCY,
         }
