@@ -890,11 +890,10 @@ struct Batch {
     /// Tokens of context a decoding sequence attends over, on average: its prompt and half its
     /// output.
     mean_context: f64,
-    /// Prompt tokens prefilled per decode step in steady state: the other sequences' prompts
-    /// spread over a sequence's output tokens. Its own prompt is prefilled before its first
-    /// token and counts in the TTFT, not in the steps of its decode: a lone request's steps
-    /// carry no prompt, and a closed loop of `n` sees `n - 1` prompts during each request's
-    /// output, so each prompt counts once in a request's latency.
+    /// Prompt tokens prefilled per decode step, on average over a request's output: the
+    /// prompts of the others that are prefilled while it decodes ([`riders`]). Its own prompt
+    /// is prefilled before its first token and counts in the TTFT, not in the steps of its
+    /// decode: a lone request's steps carry no prompt.
     prefill_per_step: f64,
 }
 
@@ -913,10 +912,28 @@ impl Batch {
             kv_limit,
             size,
             mean_context: w.input_tokens as f64 + w.output_tokens as f64 / 2.0,
-            prefill_per_step: (size - 1) as f64 * w.input_tokens as f64
+            prefill_per_step: riders(size, w.request_rate.is_none() && size >= wanted)
+                * w.input_tokens as f64
                 / w.output_tokens.max(1) as f64,
         }
     }
+}
+
+/// How many other prompts a request of a batch of `size` sees prefilled while it decodes.
+///
+/// A closed loop whose requests all fit (`wave`) runs in waves: `vllm bench serve
+/// --max-concurrency` starts its first `size` requests at once, and requests of one length that
+/// start together finish together and are replaced together. The wave's prompts are prefilled
+/// one after another, so the `j`-th waits for `j` prompts before its first token
+/// ([`Estimator::wave_first_token_ms`]) and decodes through the `size - j` prefilled after it:
+/// `(size - 1) / 2` on average. Each prompt then counts once in a request's latency, as work
+/// conservation asks (a wave lasts its prompts' prefill plus its output's plain steps); counting
+/// all `size - 1` here as well counted half the wave's prefill twice. Where requests arrive
+/// one by one (a request rate, or a KV cache that admits a request as another leaves) a
+/// request's first token waits for its own prompt only and it decodes through all the others'.
+fn riders(size: u64, wave: bool) -> f64 {
+    let others = size.saturating_sub(1) as f64;
+    if wave { others / 2.0 } else { others }
 }
 
 /// One pipeline stage's share of a step, by term, in milliseconds.
