@@ -15,7 +15,8 @@ use super::fabric::Fabric;
 use super::search::Fit;
 use super::version::VllmVersion;
 use crate::profile::{
-    Attention, DenseTflops, HardwareProfile, Mlp, ModelProfile, MoeQuantAlgo, Network, Quantization,
+    Attention, DenseTflops, HardwareProfile, LayerType, Mlp, ModelProfile, MoeQuantAlgo, Network,
+    Quantization,
 };
 
 /// The traffic a plan is judged on.
@@ -288,6 +289,20 @@ const SINGLE_BLOCK_SHARE: f64 = 0.5;
 /// this figure too and it cannot be told apart from the kernels' (unverified split; no other
 /// V4 point at concurrency 1 exists to check it).
 const COMPRESSED_SPARSE_LAYER_EXTRA_MS: f64 = 0.082;
+/// DeepSeek-V3-style layers (multi-head latent attention, block-FP8 linears with their
+/// activation-quantization kernels, a shared expert beside grouped routing over 256 experts)
+/// cost far more a decode step than the MoE layer above: DeepSeek-R1-0528 at TP 8 on 8 × H200,
+/// vLLM 0.11.0, 4 in flight (ShareGPT prompts, 228 / 213 tokens on average) took 19.36 ms a
+/// token where streaming, all-reduces and the MoE layers' cost give 8.0 — 190 µs a layer over
+/// 61 layers (GPUStack, docs/performance-lab/deepseek-r1/h200.md at a5c9fafc). Fitted to that
+/// point alone and checked on two others of the family: DeepSeek-V3.2 TP 8 on H200, vLLM
+/// 0.13.0, 1000 / 2000 at 100 in flight (45.7 ms measured; 31.7 estimated without this, 43.3
+/// with) and GLM-5.2-FP8 TP 8 on H200, vLLM 0.24.0, an 8204 / 1024 burst of 512 (57.9 ms;
+/// 45.1 without, 59.9 with). Which of those features costs it is not known (no kernel of theirs
+/// was timed here); MLA is what marks them in a profile, so every MLA layer carries it, Kimi's
+/// too (unverified: no Kimi point), and no point from a later release says it has shrunk.
+/// DeepSeek-V4's layers have their own figure above.
+const MLA_LAYER_EXTRA_MS: f64 = 0.19;
 /// The API server's share of the first token: HTTP, chat template, tokenization, detokenizing
 /// and streaming the first chunk. Fitted with [`PREFILL_EFFICIENCY`] to the time to first token
 /// at concurrency 1 of the runs above: Qwen3-8B (233 prompt tokens: 59 ms measured, 12 ms of
@@ -428,6 +443,8 @@ pub(crate) struct StepLayers {
     pub single_block: bool,
     /// Layers of DeepSeek-V4's compressed sparse attention, with hyper-connections.
     pub compressed_sparse: u64,
+    /// Layers of multi-head latent attention.
+    pub mla: u64,
 }
 
 impl StepLayers {
@@ -437,11 +454,18 @@ impl StepLayers {
             Attention::CompressedSparseMla { .. } => layers,
             _ => 0,
         };
+        let mla = match model.attention {
+            Attention::Mla { .. } => (0..layers)
+                .filter(|&l| model.layer_type(l) != LayerType::LinearAttention)
+                .count() as u64,
+            _ => 0,
+        };
         StepLayers {
             layers,
             moe: (0..layers).filter(|&l| model.routes_layer(l)).count() as u64,
             single_block: model.hybrid_override_pattern.is_some(),
             compressed_sparse,
+            mla,
         }
     }
 }
@@ -459,7 +483,10 @@ pub(crate) fn step_overhead_ms(version: VllmVersion, layers: StepLayers) -> f64 
     } else {
         dense * DENSE_LAYER_MS + moe * MOE_LAYER_MS
     };
-    STEP_BASE_MS + per_layer + layers.compressed_sparse as f64 * COMPRESSED_SPARSE_LAYER_EXTRA_MS
+    STEP_BASE_MS
+        + per_layer
+        + layers.compressed_sparse as f64 * COMPRESSED_SPARSE_LAYER_EXTRA_MS
+        + layers.mla as f64 * MLA_LAYER_EXTRA_MS
 }
 
 /// Weights by kind, for what a step reads and computes: computed once per model.
@@ -1712,31 +1739,57 @@ mod tests {
     /// (43 MoE layers with compressed sparse attention, 82 µs more each).
     #[test]
     fn step_overhead_per_release() {
-        let layers = |layers, moe, single_block, compressed_sparse| StepLayers {
+        let layers = |layers, moe, single_block, compressed_sparse, mla| StepLayers {
             layers,
             moe,
             single_block,
             compressed_sparse,
+            mla,
         };
         let rows = [
-            ((0, 10, 1), layers(36, 0, false, 0), 3.5),
-            ((0, 11, 0), layers(36, 0, false, 0), 0.3 + 36.0 * 0.035),
-            ((0, 17, 0), layers(48, 48, false, 0), 0.3 + 48.0 * 0.056),
+            ((0, 10, 1), layers(36, 0, false, 0, 0), 3.5),
+            ((0, 11, 0), layers(36, 0, false, 0, 0), 0.3 + 36.0 * 0.035),
+            ((0, 17, 0), layers(48, 48, false, 0, 0), 0.3 + 48.0 * 0.056),
             (
                 (0, 16, 0),
-                layers(52, 23, true, 0),
+                layers(52, 23, true, 0, 0),
                 0.3 + 29.0 * 0.0175 + 23.0 * (0.056 - 0.0175),
             ),
             (
                 (0, 20, 1),
-                layers(43, 43, false, 43),
+                layers(43, 43, false, 43, 0),
                 0.3 + 43.0 * (0.056 + 0.082),
             ),
+            (
+                (0, 11, 0),
+                layers(61, 58, false, 0, 61),
+                0.3 + 3.0 * 0.035 + 58.0 * 0.056 + 61.0 * 0.19,
+            ),
+            ((0, 10, 1), layers(61, 58, false, 0, 61), 3.5),
         ];
         for ((a, b, c), l, want) in rows {
             let got = step_overhead_ms(VllmVersion(a, b, c), l);
             assert!((got - want).abs() < 1e-9, "{l:?}: {got} != {want}");
         }
+    }
+
+    /// The layers that carry MLA's extra cost: every layer of a DeepSeek-V3-style model, only
+    /// the full-attention layers of Kimi-Linear's KDA hybrid, none of a GQA model's or of
+    /// DeepSeek-V4's compressed sparse attention (its own figure).
+    #[test]
+    fn mla_layers_are_counted_where_they_attend() {
+        let catalog = crate::Catalog::builtin();
+        let count = |id: &str| StepLayers::of(catalog.model(id).unwrap()).mla;
+        assert_eq!(count("deepseek-r1"), 61);
+        assert_eq!(count("glm-5.1-fp8"), 78);
+        assert_eq!(count("llama-3.1-8b-instruct"), 0);
+        assert_eq!(count("deepseek-v4-flash"), 0);
+        let k3 = catalog.model("kimi-k3").unwrap();
+        let full = (0..k3.num_hidden_layers)
+            .filter(|&l| k3.layer_type(l) != LayerType::LinearAttention)
+            .count() as u64;
+        assert!(0 < full && full < k3.num_hidden_layers, "{full}");
+        assert_eq!(StepLayers::of(k3).mla, full);
     }
 
     #[test]
